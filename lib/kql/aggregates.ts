@@ -1,0 +1,236 @@
+/**
+ * Aggregation functions for `summarize`. Each aggregate keeps a small state per group; nulls are
+ * ignored as the Kusto docs specify for count/dcount/sum/make_* and friends.
+ */
+import type { Compiled, Evaluator } from "./context.js";
+import type { KqlType, Row, Value } from "./types.js";
+import { compareValues, groupKey, toDynamic } from "./values.js";
+
+export interface Aggregator {
+  init(): unknown;
+  step(state: unknown, row: Row): unknown;
+  result(state: unknown): Value;
+  /** arg_max/arg_min yield several columns; every other aggregate yields one. */
+  results?(state: unknown): Value[];
+}
+
+export interface AggregateArgs {
+  args: Compiled[];
+  /** For arg_max/arg_min: the evaluators of the columns to return beside the extreme value. */
+  extraColumns?: Evaluator[];
+  resultType: KqlType;
+}
+
+type AggregateFactory = (spec: AggregateArgs) => Aggregator;
+
+const isTrue = (f: Evaluator | undefined, row: Row) => (f ? f(row) === true : true);
+
+function counting(predicate?: Evaluator): Aggregator {
+  return {
+    init: () => 0,
+    step: (state, row) => (isTrue(predicate, row) ? (state as number) + 1 : state),
+    result: (state) => state as number,
+  };
+}
+
+function distinctCount(value: Evaluator, predicate?: Evaluator): Aggregator {
+  return {
+    init: () => new Set<string>(),
+    step: (state, row) => {
+      if (!isTrue(predicate, row)) return state;
+      const v = value(row);
+      if (v !== null) (state as Set<string>).add(typeof v === "string" ? v : groupKey(v));
+      return state;
+    },
+    result: (state) => (state as Set<string>).size,
+  };
+}
+
+function summing(value: Evaluator, predicate?: Evaluator): Aggregator {
+  return {
+    init: () => null,
+    step: (state, row) => {
+      if (!isTrue(predicate, row)) return state;
+      const v = value(row);
+      if (v === null || typeof v !== "number") return state;
+      return ((state as number | null) ?? 0) + v;
+    },
+    result: (state) => (state as number | null) ?? 0,
+  };
+}
+
+function extreme(value: Evaluator, sign: 1 | -1, predicate?: Evaluator): Aggregator {
+  return {
+    init: () => null,
+    step: (state, row) => {
+      if (!isTrue(predicate, row)) return state;
+      const v = value(row);
+      if (v === null || v === "") return state;
+      if (state === null || compareValues(v, state as Value) * sign > 0) return v;
+      return state;
+    },
+    result: (state) => state as Value,
+  };
+}
+
+function averaging(value: Evaluator, predicate?: Evaluator): Aggregator {
+  return {
+    init: () => ({ sum: 0, n: 0 }),
+    step: (state, row) => {
+      if (!isTrue(predicate, row)) return state;
+      const v = value(row);
+      if (typeof v === "number") {
+        const s = state as { sum: number; n: number };
+        s.sum += v;
+        s.n += 1;
+      }
+      return state;
+    },
+    result: (state) => {
+      const s = state as { sum: number; n: number };
+      return s.n ? s.sum / s.n : null;
+    },
+  };
+}
+
+function varianceOf(value: Evaluator, sample: boolean, root: boolean): Aggregator {
+  return {
+    init: () => ({ n: 0, mean: 0, m2: 0 }),
+    step: (state, row) => {
+      const v = value(row);
+      if (typeof v !== "number") return state;
+      // Welford's algorithm: stable for long streams.
+      const s = state as { n: number; mean: number; m2: number };
+      s.n += 1;
+      const delta = v - s.mean;
+      s.mean += delta / s.n;
+      s.m2 += delta * (v - s.mean);
+      return state;
+    },
+    result: (state) => {
+      const s = state as { n: number; mean: number; m2: number };
+      const denominator = sample ? s.n - 1 : s.n;
+      if (denominator <= 0) return s.n ? 0 : null;
+      const variance = s.m2 / denominator;
+      return root ? Math.sqrt(variance) : variance;
+    },
+  };
+}
+
+function collecting(value: Evaluator, unique: boolean, limit: number, predicate?: Evaluator): Aggregator {
+  return {
+    init: () => ({ items: [] as Value[], seen: unique ? new Set<string>() : undefined }),
+    step: (state, row) => {
+      if (!isTrue(predicate, row)) return state;
+      const s = state as { items: Value[]; seen?: Set<string> };
+      if (s.items.length >= limit) return state;
+      const v = value(row);
+      if (v === null) return state;
+      if (s.seen) {
+        const key = groupKey(v);
+        if (s.seen.has(key)) return state;
+        s.seen.add(key);
+      }
+      s.items.push(v);
+      return state;
+    },
+    result: (state) => (state as { items: Value[] }).items,
+  };
+}
+
+function bagMerging(value: Evaluator, predicate?: Evaluator): Aggregator {
+  return {
+    init: () => ({}) as Record<string, Value>,
+    step: (state, row) => {
+      if (!isTrue(predicate, row)) return state;
+      const v = value(row);
+      if (v && typeof v === "object" && !Array.isArray(v)) {
+        const bag = state as Record<string, Value>;
+        for (const [k, x] of Object.entries(v)) if (!(k in bag)) bag[k] = x;
+      }
+      return state;
+    },
+    result: (state) => state as Value,
+  };
+}
+
+function argExtreme(value: Evaluator, extra: Evaluator[], sign: 1 | -1): Aggregator {
+  return {
+    init: () => ({ best: null as Value, row: null as Row | null }),
+    step: (state, row) => {
+      const s = state as { best: Value; row: Row | null };
+      const v = value(row);
+      if (v === null) {
+        if (!s.row) s.row = row; // all-null groups still return their columns
+        return state;
+      }
+      if (s.best === null || compareValues(v, s.best) * sign > 0) {
+        s.best = v;
+        s.row = row;
+      }
+      return state;
+    },
+    result: (state) => (state as { best: Value }).best,
+    results: (state) => {
+      const s = state as { best: Value; row: Row | null };
+      return [s.best, ...extra.map((f) => (s.row ? f(s.row) : null))];
+    },
+  };
+}
+
+function takeAny(values: Evaluator[]): Aggregator {
+  return {
+    init: () => null,
+    step: (state, row) => (state === null ? values.map((f) => f(row)) : state),
+    result: (state) => ((state as Value[] | null) ?? [null])[0],
+    results: (state) => (state as Value[] | null) ?? values.map(() => null),
+  };
+}
+
+function dynamicValue(compiled: Compiled): Evaluator {
+  const f = compiled.fn;
+  const type = compiled.type;
+  return type === "datetime" || type === "timespan" ? (row) => toDynamic(f(row), type) : f;
+}
+
+function limitArg(compiled: Compiled | undefined): number {
+  return compiled ? Number(compiled.fn([])) : 1_048_576;
+}
+
+export const AGGREGATES: Record<string, AggregateFactory> = {
+  count: ({ args }) => (args.length ? counting((row) => args[0].fn(row) !== null) : counting()),
+  countif: ({ args }) => counting(args[0].fn),
+  dcount: ({ args }) => distinctCount(args[0].fn),
+  count_distinct: ({ args }) => distinctCount(args[0].fn),
+  dcountif: ({ args }) => distinctCount(args[0].fn, args[1].fn),
+  sum: ({ args }) => summing(args[0].fn),
+  sumif: ({ args }) => summing(args[0].fn, args[1].fn),
+  min: ({ args }) => extreme(args[0].fn, -1),
+  max: ({ args }) => extreme(args[0].fn, 1),
+  minif: ({ args }) => extreme(args[0].fn, -1, args[1].fn),
+  maxif: ({ args }) => extreme(args[0].fn, 1, args[1].fn),
+  avg: ({ args }) => averaging(args[0].fn),
+  avgif: ({ args }) => averaging(args[0].fn, args[1].fn),
+  stdev: ({ args }) => varianceOf(args[0].fn, true, true),
+  stdevp: ({ args }) => varianceOf(args[0].fn, false, true),
+  variance: ({ args }) => varianceOf(args[0].fn, true, false),
+  variancep: ({ args }) => varianceOf(args[0].fn, false, false),
+  make_set: ({ args }) => collecting(dynamicValue(args[0]), true, limitArg(args[1])),
+  makeset: ({ args }) => collecting(dynamicValue(args[0]), true, limitArg(args[1])),
+  make_set_if: ({ args }) => collecting(dynamicValue(args[0]), true, limitArg(args[2]), args[1].fn),
+  make_list: ({ args }) => collecting(dynamicValue(args[0]), false, limitArg(args[1])),
+  makelist: ({ args }) => collecting(dynamicValue(args[0]), false, limitArg(args[1])),
+  make_list_if: ({ args }) => collecting(dynamicValue(args[0]), false, limitArg(args[2]), args[1].fn),
+  make_bag: ({ args }) => bagMerging(args[0].fn),
+  make_bag_if: ({ args }) => bagMerging(args[0].fn, args[1].fn),
+  arg_max: ({ args, extraColumns }) => argExtreme(args[0].fn, extraColumns ?? [], 1),
+  arg_min: ({ args, extraColumns }) => argExtreme(args[0].fn, extraColumns ?? [], -1),
+  take_any: ({ args }) => takeAny(args.map((a) => a.fn)),
+  any: ({ args }) => takeAny(args.map((a) => a.fn)),
+};
+
+export const MULTI_COLUMN_AGGREGATES = new Set(["arg_max", "arg_min"]);
+
+export function isAggregateName(name: string): boolean {
+  return Object.hasOwn(AGGREGATES, name);
+}

@@ -1,0 +1,59 @@
+import type { AnalyzedQuery, SyntaxNode } from "./kusto.js";
+import type { Column, KqlType, Row, Table, Value } from "./types.js";
+
+export type Evaluator = (row: Row) => Value;
+
+/** A compiled scalar expression: how to compute it from a row, its static type, and whether it is constant. */
+export interface Compiled {
+  fn: Evaluator;
+  type: KqlType;
+  constant: boolean;
+}
+
+/** The columns visible to an expression, with their positions in a row. */
+export class Scope {
+  private readonly positions = new Map<string, number>();
+  constructor(readonly columns: readonly Column[]) {
+    columns.forEach((column, index) => {
+      if (!this.positions.has(column.name)) this.positions.set(column.name, index);
+    });
+  }
+  indexOf(name: string): number | undefined {
+    return this.positions.get(name);
+  }
+  static of(table: Table): Scope {
+    return new Scope(table.columns);
+  }
+}
+
+/** Where window functions (prev, next, row_number) find their neighbours while an operator loops. */
+export interface RowCursor {
+  rows: Row[];
+  index: number;
+}
+
+export interface ScalarBinding {
+  value: Value;
+  type: KqlType;
+}
+
+/** What expressions can see beyond their row: `let` bindings, the query clock, sub-queries. */
+export interface Environment {
+  readonly now: number;
+  scalar(name: string): ScalarBinding | undefined;
+  tabular(name: string): Table | undefined;
+  evaluateTabular(node: SyntaxNode): Table;
+}
+
+export interface CompileContext {
+  query: AnalyzedQuery;
+  env: Environment;
+  scope: Scope;
+  cursor?: RowCursor;
+  /** Inside summarize: maps an aggregate call to the slot holding its result. */
+  aggregateSlot?: (node: SyntaxNode) => number | undefined;
+}
+
+export function constant(value: Value, type: KqlType): Compiled {
+  return { fn: () => value, type, constant: true };
+}

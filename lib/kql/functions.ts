@@ -1,0 +1,502 @@
+/**
+ * Scalar functions of the local engine. Each entry receives its compiled arguments and returns
+ * a compiled expression; the parser has already checked names, arity and argument types.
+ */
+import { constant, type Compiled, type CompileContext, type Evaluator } from "./context.js";
+import { errorAt, nodeText, type SyntaxNode } from "./kusto.js";
+import { compileRegex } from "./text.js";
+import type { KqlType, Row, Value } from "./types.js";
+import {
+  KUSTO_EPOCH_MS,
+  MS_PER_DAY,
+  MS_PER_HOUR,
+  MS_PER_MINUTE,
+  MS_PER_SECOND,
+  coerceToType,
+  toBool,
+  toDynamic,
+  toKqlString,
+  toNumber,
+} from "./values.js";
+
+export interface CallSite {
+  args: Compiled[];
+  argNodes: SyntaxNode[];
+  ctx: CompileContext;
+  node: SyntaxNode;
+  resultType: KqlType;
+}
+
+type ScalarFunction = (call: CallSite) => Compiled;
+
+function allConstant(args: Compiled[]): boolean {
+  return args.every((a) => a.constant);
+}
+
+/** Builds a function from a per-row implementation over the argument values. */
+function rowwise(impl: (values: Value[], call: CallSite) => Value, options: { type?: KqlType } = {}): ScalarFunction {
+  return (call) => {
+    const fns = call.args.map((a) => a.fn);
+    const type = options.type ?? call.resultType;
+    let fn: Evaluator;
+    switch (fns.length) {
+      case 0:
+        fn = () => impl([], call);
+        break;
+      case 1: {
+        const [f0] = fns;
+        fn = (row) => impl([f0(row)], call);
+        break;
+      }
+      case 2: {
+        const [f0, f1] = fns;
+        fn = (row) => impl([f0(row), f1(row)], call);
+        break;
+      }
+      default:
+        fn = (row) => impl(fns.map((f) => f(row)), call);
+    }
+    return { fn, type, constant: allConstant(call.args) };
+  };
+}
+
+const str = (value: Value, type: KqlType): string => (typeof value === "string" ? value : toKqlString(value, type));
+const argText = (call: CallSite, values: Value[], i: number): string => str(values[i], call.args[i]?.type ?? "string");
+const num = (value: Value): number | null => toNumber(value);
+
+// ---------- datetime helpers ----------
+
+function startOfDay(ms: number): number {
+  return Math.floor(ms / MS_PER_DAY) * MS_PER_DAY;
+}
+
+function binValue(value: number, size: number, type: KqlType, origin = 0): number {
+  if (size <= 0) return value;
+  const base = type === "datetime" && origin === 0 ? KUSTO_EPOCH_MS : origin;
+  return Math.floor((value - base) / size) * size + base;
+}
+
+const DATE_PARTS: Record<string, number> = {
+  day: MS_PER_DAY,
+  hour: MS_PER_HOUR,
+  minute: MS_PER_MINUTE,
+  second: MS_PER_SECOND,
+  millisecond: 1,
+  week: 7 * MS_PER_DAY,
+};
+
+function addMonths(ms: number, months: number): number {
+  const d = new Date(ms);
+  const whole = Math.floor(ms);
+  d.setUTCMonth(d.getUTCMonth() + months);
+  return d.getTime() + (ms - whole);
+}
+
+// ---------- ipv4 ----------
+
+export function parseIpv4(text: string): number | null {
+  const m = /^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\s*$/.exec(text);
+  if (!m) return null;
+  const parts = m.slice(1, 5).map(Number);
+  if (parts.some((p) => p > 255)) return null;
+  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
+}
+
+function ipv4InRange(ip: string, range: string): boolean | null {
+  const [base, bitsText] = range.split("/");
+  const address = parseIpv4(ip);
+  const network = parseIpv4(base);
+  if (address === null || network === null) return null;
+  const bits = bitsText === undefined ? 32 : Number(bitsText);
+  if (!(bits >= 0 && bits <= 32)) return null;
+  if (bits === 0) return true;
+  const mask = bits === 32 ? 0xffffffff : (~((1 << (32 - bits)) - 1)) >>> 0;
+  return ((address & mask) >>> 0) === ((network & mask) >>> 0);
+}
+
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+// ---------- conversion ----------
+
+function convert(type: KqlType): ScalarFunction {
+  return (call) => {
+    const [arg] = call.args;
+    const f = arg.fn;
+    const from = arg.type;
+    let fn: Evaluator;
+    if (type === "string") fn = (row) => toKqlString(f(row), from);
+    else if (from === type) fn = f;
+    else if (type === "int" || type === "long") {
+      fn = (row) => {
+        const v = f(row);
+        const n = typeof v === "number" ? v : num(v);
+        return n === null ? null : Math.trunc(n);
+      };
+    } else if (type === "real" || type === "decimal") fn = (row) => num(f(row));
+    else if (type === "bool") fn = (row) => toBool(f(row));
+    else if (type === "dynamic") {
+      fn = (row) => {
+        const v = f(row);
+        if (typeof v !== "string") return toDynamic(v, from);
+        try {
+          return JSON.parse(v) as Value;
+        } catch {
+          return v;
+        }
+      };
+    } else fn = (row) => coerceToType(f(row), type);
+    return { fn, type, constant: arg.constant };
+  };
+}
+
+// ---------- window functions (need serialized rows) ----------
+
+function needCursor(call: CallSite, name: string) {
+  const cursor = call.ctx.cursor;
+  if (!cursor) {
+    throw errorAt(call.ctx.query, call.node, `${name}() needs serialized input (use it in serialize, or after order by / sort / top)`);
+  }
+  return cursor;
+}
+
+function neighbour(direction: -1 | 1): ScalarFunction {
+  return (call) => {
+    const cursor = needCursor(call, direction < 0 ? "prev" : "next");
+    const [column, offsetArg, fallback] = call.args;
+    const offset = offsetArg ? Number(offsetArg.fn([])) : 1;
+    const col = column.fn;
+    const def = fallback?.fn;
+    return {
+      fn: (row) => {
+        const target = cursor.rows[cursor.index + direction * offset];
+        if (!target) return def ? def(row) : null;
+        return col(target);
+      },
+      type: column.type,
+      constant: false,
+    };
+  };
+}
+
+function rowNumber(call: CallSite): Compiled {
+  const cursor = needCursor(call, "row_number");
+  const [startArg, restartArg] = call.args;
+  const start = startArg ? Number(startArg.fn([])) : 1;
+  const restart = restartArg?.fn;
+  let current = start - 1;
+  let lastIndex = -1;
+  return {
+    fn: (row) => {
+      if (cursor.index <= lastIndex) current = start - 1; // a new pass over the rows
+      lastIndex = cursor.index;
+      if (restart && cursor.index > 0 && restart(row) === true) current = start - 1;
+      current += 1;
+      return current;
+    },
+    type: "long",
+    constant: false,
+  };
+}
+
+// ---------- the table ----------
+
+export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
+  // time
+  now: (call) => {
+    const [offset] = call.args;
+    const base = call.ctx.env.now;
+    return constant(base + (offset ? Number(offset.fn([])) : 0), "datetime");
+  },
+  ago: (call) => {
+    const [span] = call.args;
+    const base = call.ctx.env.now;
+    const f = span.fn;
+    return {
+      fn: (row) => {
+        const v = f(row);
+        return v === null ? null : base - Number(v);
+      },
+      type: "datetime",
+      constant: span.constant,
+    };
+  },
+  bin: rowwise(([value, size], call) => {
+    if (value === null || size === null) return null;
+    return binValue(Number(value), Number(size), call.args[0].type);
+  }),
+  floor: rowwise(([value, size], call) => {
+    if (value === null || size === null) return null;
+    return binValue(Number(value), Number(size), call.args[0].type);
+  }),
+  bin_at: rowwise(([value, size, origin], call) => {
+    if (value === null || size === null || origin === null) return null;
+    return binValue(Number(value), Number(size), call.args[0].type, Number(origin));
+  }),
+  startofday: rowwise(([value, offset]) => (value === null ? null : startOfDay(Number(value)) + Number(offset ?? 0) * MS_PER_DAY)),
+  endofday: rowwise(([value]) => (value === null ? null : startOfDay(Number(value)) + MS_PER_DAY - 0.0001)),
+  startofweek: rowwise(([value]) => {
+    if (value === null) return null;
+    const day = startOfDay(Number(value));
+    return day - new Date(day).getUTCDay() * MS_PER_DAY;
+  }),
+  startofmonth: rowwise(([value]) => {
+    if (value === null) return null;
+    const d = new Date(Number(value));
+    return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  }),
+  startofyear: rowwise(([value]) => (value === null ? null : Date.UTC(new Date(Number(value)).getUTCFullYear(), 0, 1))),
+  dayofweek: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCDay() * MS_PER_DAY)),
+  hourofday: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCHours())),
+  dayofmonth: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCDate())),
+  getyear: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCFullYear())),
+  getmonth: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCMonth() + 1)),
+  datetime_add: rowwise(([part, amount, value]) => {
+    if (amount === null || value === null) return null;
+    const p = String(part).toLowerCase();
+    if (p === "month") return addMonths(Number(value), Number(amount));
+    if (p === "year") return addMonths(Number(value), 12 * Number(amount));
+    const unit = DATE_PARTS[p];
+    return unit === undefined ? null : Number(value) + Number(amount) * unit;
+  }),
+  datetime_diff: rowwise(([part, a, b]) => {
+    if (a === null || b === null) return null;
+    const p = String(part).toLowerCase();
+    const x = Number(a);
+    const y = Number(b);
+    if (p === "year") return new Date(x).getUTCFullYear() - new Date(y).getUTCFullYear();
+    if (p === "month") {
+      const dx = new Date(x);
+      const dy = new Date(y);
+      return (dx.getUTCFullYear() - dy.getUTCFullYear()) * 12 + dx.getUTCMonth() - dy.getUTCMonth();
+    }
+    const unit = DATE_PARTS[p];
+    if (unit === undefined) return null;
+    return Math.floor(x / unit) - Math.floor(y / unit);
+  }),
+  unixtime_seconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v) * 1000)),
+  unixtime_milliseconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v))),
+
+  // conversion
+  tostring: convert("string"),
+  toint: convert("int"),
+  tolong: convert("long"),
+  todouble: convert("real"),
+  toreal: convert("real"),
+  todecimal: convert("decimal"),
+  tobool: convert("bool"),
+  toboolean: convert("bool"),
+  todatetime: convert("datetime"),
+  totimespan: convert("timespan"),
+  toguid: convert("guid"),
+  todynamic: convert("dynamic"),
+  toobject: convert("dynamic"),
+  parse_json: convert("dynamic"),
+
+  // strings
+  tolower: rowwise((v, call) => argText(call, v, 0).toLowerCase()),
+  toupper: rowwise((v, call) => argText(call, v, 0).toUpperCase()),
+  strlen: rowwise((v, call) => [...argText(call, v, 0)].length),
+  strcat: rowwise((v, call) => v.map((x, i) => argText(call, v, i)).join("")),
+  strcat_delim: rowwise((v, call) => v.slice(1).map((x, i) => argText(call, v, i + 1)).join(argText(call, v, 0))),
+  substring: rowwise((v, call) => {
+    const s = [...argText(call, v, 0)];
+    let start = Number(num(v[1]) ?? 0);
+    if (start < 0) start = 0;
+    const length = v.length > 2 && v[2] !== null ? Number(v[2]) : s.length - start;
+    return s.slice(start, start + Math.max(0, length)).join("");
+  }),
+  split: rowwise((v, call) => {
+    const s = argText(call, v, 0);
+    const parts = s.split(argText(call, v, 1));
+    if (v.length > 2) {
+      const index = Number(v[2]);
+      const part = parts[index < 0 ? parts.length + index : index];
+      return part === undefined ? [] : [part];
+    }
+    return parts;
+  }),
+  trim: rowwise((v, call) => trimBy(call, v, "both")),
+  trim_start: rowwise((v, call) => trimBy(call, v, "start")),
+  trim_end: rowwise((v, call) => trimBy(call, v, "end")),
+  replace_string: rowwise((v, call) => {
+    const lookup = argText(call, v, 1);
+    const s = argText(call, v, 0);
+    return lookup === "" ? s : s.split(lookup).join(argText(call, v, 2));
+  }),
+  replace_regex: rowwise((v, call) => {
+    const re = compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1], "g");
+    return argText(call, v, 0).replace(re, argText(call, v, 2).replace(/\\(\d)/g, "$$$1"));
+  }),
+  extract: (call) => {
+    const typeArg = call.argNodes[3];
+    const resultType = call.resultType;
+    return rowwise((v) => {
+      const re = compileRegex(argText(call, v, 0), call.ctx, call.argNodes[0]);
+      const m = re.exec(argText(call, v, 2));
+      const group = Number(v[1] ?? 0);
+      const found = m ? m[group] : undefined;
+      if (found === undefined) return typeArg ? null : "";
+      return typeArg ? coerceToType(found, resultType) : found;
+    })(call);
+  },
+  indexof: rowwise((v, call) => {
+    const s = argText(call, v, 0);
+    const at = s.indexOf(argText(call, v, 1), Number(v[2] ?? 0));
+    return at;
+  }),
+  countof: rowwise((v, call) => {
+    const s = argText(call, v, 0);
+    const needle = argText(call, v, 1);
+    if (needle === "") return 0;
+    return s.split(needle).length - 1;
+  }),
+  reverse: rowwise((v, call) => [...argText(call, v, 0)].reverse().join("")),
+
+  // dynamic
+  pack: (call) => packFunction(call),
+  bag_pack: (call) => packFunction(call),
+  pack_array: (call) => {
+    const fns = call.args.map((a) => dynamicOf(a));
+    return { fn: (row) => fns.map((f) => f(row)), type: "dynamic", constant: allConstant(call.args) };
+  },
+  array_length: rowwise(([value]) => (Array.isArray(value) ? value.length : null)),
+  bag_keys: rowwise(([value]) => (value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : null)),
+  set_has_element: rowwise(([array, value]) => (Array.isArray(array) ? array.some((x) => x === value) : null)),
+  array_index_of: rowwise(([array, value]) => (Array.isArray(array) ? array.findIndex((x) => x === value) : null)),
+
+  // logic
+  iff: (call) => conditional(call),
+  iif: (call) => conditional(call),
+  case: (call) => {
+    const fns = call.args.map((a) => a.fn);
+    const last = fns[fns.length - 1];
+    return {
+      fn: (row) => {
+        for (let i = 0; i + 1 < fns.length; i += 2) if (fns[i](row) === true) return fns[i + 1](row);
+        return last(row);
+      },
+      type: call.resultType,
+      constant: allConstant(call.args),
+    };
+  },
+  coalesce: (call) => {
+    const fns = call.args.map((a) => a.fn);
+    return {
+      fn: (row) => {
+        for (const f of fns) {
+          const v = f(row);
+          if (v !== null && v !== "") return v;
+        }
+        return call.resultType === "string" ? "" : null;
+      },
+      type: call.resultType,
+      constant: allConstant(call.args),
+    };
+  },
+  not: rowwise(([v]) => (v === null ? null : !v)),
+  isempty: rowwise(([v]) => v === null || v === ""),
+  isnotempty: rowwise(([v]) => !(v === null || v === "")),
+  isnull: (call) => {
+    const [arg] = call.args;
+    if (arg.type === "string") return constant(false, "bool");
+    const f = arg.fn;
+    return { fn: (row) => f(row) === null, type: "bool", constant: arg.constant };
+  },
+  isnotnull: (call) => {
+    const [arg] = call.args;
+    if (arg.type === "string") return constant(true, "bool");
+    const f = arg.fn;
+    return { fn: (row) => f(row) !== null, type: "bool", constant: arg.constant };
+  },
+  isnan: rowwise(([v]) => typeof v === "number" && Number.isNaN(v)),
+
+  // math
+  abs: rowwise(([v]) => (v === null ? null : Math.abs(Number(v)))),
+  round: rowwise(([v, digits]) => {
+    if (v === null) return null;
+    const factor = 10 ** Number(digits ?? 0);
+    return Math.round(Number(v) * factor) / factor;
+  }),
+  ceiling: rowwise(([v]) => (v === null ? null : Math.ceil(Number(v)))),
+  sqrt: rowwise(([v]) => (v === null ? null : Math.sqrt(Number(v)))),
+  log: rowwise(([v]) => (v === null ? null : Math.log(Number(v)))),
+  log10: rowwise(([v]) => (v === null ? null : Math.log10(Number(v)))),
+  log2: rowwise(([v]) => (v === null ? null : Math.log2(Number(v)))),
+  exp: rowwise(([v]) => (v === null ? null : Math.exp(Number(v)))),
+  pow: rowwise(([a, b]) => (a === null || b === null ? null : Number(a) ** Number(b))),
+  min_of: rowwise((v) => {
+    const nums = v.filter((x) => x !== null) as number[];
+    return nums.length ? nums.reduce((m, x) => (x < m ? x : m)) : null;
+  }),
+  max_of: rowwise((v) => {
+    const nums = v.filter((x) => x !== null) as number[];
+    return nums.length ? nums.reduce((m, x) => (x > m ? x : m)) : null;
+  }),
+
+  // network
+  ipv4_is_private: rowwise((v, call) => {
+    const ip = argText(call, v, 0);
+    if (parseIpv4(ip.split("/")[0]) === null) return null;
+    return PRIVATE_RANGES.some((range) => ipv4InRange(ip.split("/")[0], range));
+  }),
+  ipv4_is_in_range: rowwise((v, call) => ipv4InRange(argText(call, v, 0), argText(call, v, 1))),
+  ipv4_is_in_any_range: rowwise((v, call) => {
+    const ip = argText(call, v, 0);
+    const ranges = v.slice(1).flatMap((r) => (Array.isArray(r) ? r : [r])).map((r) => String(r));
+    if (parseIpv4(ip) === null) return null;
+    return ranges.some((range) => ipv4InRange(ip, range) === true);
+  }),
+  parse_ipv4: rowwise((v, call) => parseIpv4(argText(call, v, 0))),
+
+  // window
+  prev: neighbour(-1),
+  next: neighbour(1),
+  row_number: rowNumber,
+};
+
+function dynamicOf(compiled: Compiled): Evaluator {
+  const f = compiled.fn;
+  const type = compiled.type;
+  return type === "datetime" || type === "timespan" ? (row) => toDynamic(f(row), type) : f;
+}
+
+function packFunction(call: CallSite): Compiled {
+  const keys = call.args.filter((_, i) => i % 2 === 0).map((a) => a.fn);
+  const values = call.args.filter((_, i) => i % 2 === 1).map(dynamicOf);
+  return {
+    fn: (row: Row) => {
+      const bag: Record<string, Value> = {};
+      keys.forEach((k, i) => {
+        bag[String(k(row))] = values[i](row);
+      });
+      return bag;
+    },
+    type: "dynamic",
+    constant: allConstant(call.args),
+  };
+}
+
+function conditional(call: CallSite): Compiled {
+  const [cond, whenTrue, whenFalse] = call.args.map((a) => a.fn);
+  return {
+    fn: (row) => (cond(row) === true ? whenTrue(row) : whenFalse(row)),
+    type: call.resultType,
+    constant: allConstant(call.args),
+  };
+}
+
+function trimBy(call: CallSite, values: Value[], side: "both" | "start" | "end"): string {
+  const pattern = argText(call, values, 0);
+  const s = argText(call, values, 1);
+  const source = compileRegex(pattern, call.ctx, call.argNodes[0]).source;
+  const startRe = new RegExp(`^(?:${source})+`);
+  const endRe = new RegExp(`(?:${source})+$`);
+  let out = s;
+  if (side !== "end") out = out.replace(startRe, "");
+  if (side !== "start") out = out.replace(endRe, "");
+  return out;
+}
+
+export function describeCall(node: SyntaxNode): string {
+  return nodeText(node);
+}

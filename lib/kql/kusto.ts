@@ -1,0 +1,177 @@
+/**
+ * The official Kusto parser (`@kusto/language-service-next`), loaded into Node.
+ *
+ * The package is a Bridge.NET build of Kusto.Language: `bridge.js` defines the .NET runtime
+ * as a global, then `Kusto.Language.Bridge.js` registers the `Kusto` namespace on it. Neither
+ * is an ES module, so they are loaded with require for their side effects. Everything the rest
+ * of the code needs from the parser goes through this file.
+ */
+import { createRequire } from "node:module";
+import type { Column, KqlType } from "./types.js";
+import { normalizeTypeName } from "./types.js";
+import { KqlError, positionOf, type SourcePosition } from "./errors.js";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type SyntaxNode = any;
+type KustoNamespace = any;
+
+let kusto: KustoNamespace | undefined;
+
+export function kustoLanguage(): KustoNamespace {
+  if (!kusto) {
+    const require = createRequire(import.meta.url);
+    require("@kusto/language-service-next/bridge.min.js");
+    require("@kusto/language-service-next/Kusto.Language.Bridge.min.js");
+    kusto = (globalThis as any).Kusto.Language;
+  }
+  return kusto;
+}
+
+export interface Diagnostic {
+  severity: "error" | "warning" | "suggestion" | "information";
+  code: string;
+  message: string;
+  start: number;
+  length: number;
+  position: SourcePosition;
+}
+
+export interface AnalyzedQuery {
+  text: string;
+  syntax: SyntaxNode;
+  diagnostics: Diagnostic[];
+}
+
+const globalStates = new Map<string, any>();
+
+function schemaSignature(tables: Record<string, readonly Column[]>): string {
+  return Object.entries(tables)
+    .map(([name, cols]) => `${name}(${cols.map((c) => `${c.name}:${c.type}`).join(",")})`)
+    .sort()
+    .join(";");
+}
+
+/** Kusto's schema syntax needs brackets around names that are not plain identifiers. */
+function quoteName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `['${name.replace(/'/g, "\\'")}']`;
+}
+
+/** A GlobalState whose default database holds the given tables; cached per schema set. */
+export function globalStateFor(tables: Record<string, readonly Column[]>): any {
+  const signature = schemaSignature(tables);
+  let state = globalStates.get(signature);
+  if (!state) {
+    const K = kustoLanguage();
+    const S = K.Symbols;
+    const symbols = Object.entries(tables).map(
+      ([name, cols]) =>
+        new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null),
+    );
+    const database = new S.DatabaseSymbol.ctor("hunts", symbols);
+    state = K.GlobalState.Default.WithDatabase(database);
+    globalStates.set(signature, state);
+  }
+  return state;
+}
+
+const SEVERITIES: Record<string, Diagnostic["severity"]> = {
+  Error: "error",
+  Warning: "warning",
+  Suggestion: "suggestion",
+  Information: "information",
+};
+
+export function analyze(text: string, tables: Record<string, readonly Column[]>): AnalyzedQuery {
+  const K = kustoLanguage();
+  const code = K.KustoCode.ParseAndAnalyze(text, globalStateFor(tables));
+  const list = code.GetDiagnostics();
+  const diagnostics: Diagnostic[] = [];
+  for (let i = 0; i < list.Count; i++) {
+    const d = list.getItem(i);
+    diagnostics.push({
+      severity: SEVERITIES[d.Severity] ?? "error",
+      code: d.Code,
+      message: d.Message,
+      start: d.Start,
+      length: d.Length,
+      position: positionOf(text, d.Start),
+    });
+  }
+  return { text, syntax: code.Syntax, diagnostics };
+}
+
+// ---- small helpers over the Bridge.NET object model ----
+
+/** The syntax class name without its namespace, e.g. `FilterOperator`. */
+export function nodeKind(node: SyntaxNode): string {
+  const name: string = node?.$$name ?? node?.constructor?.$$name ?? "";
+  return name.replace(/^Kusto\.Language\.Syntax\./, "");
+}
+
+/** Elements of a `SyntaxList<SeparatedElement<T>>` or a plain `SyntaxList<T>`. */
+export function listElements(list: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  if (!list) return out;
+  for (let i = 0; i < list.Count; i++) {
+    const item = list.getItem(i);
+    out.push(item && item.Element !== undefined && nodeKind(item).startsWith("SeparatedElement") ? item.Element : item);
+  }
+  return out;
+}
+
+export function nodeStart(node: SyntaxNode): number {
+  return typeof node?.TextStart === "number" ? node.TextStart : 0;
+}
+
+/** The node's own text without surrounding trivia (for messages). */
+export function nodeText(node: SyntaxNode): string {
+  return String(node?.ToString?.(2) ?? node?.ToString?.() ?? "").trim();
+}
+
+export function errorAt(query: AnalyzedQuery, node: SyntaxNode, message: string, code?: string): KqlError {
+  return new KqlError(message, positionOf(query.text, nodeStart(node)), code);
+}
+
+/** The static type the parser inferred for a scalar expression, or undefined when it is not scalar. */
+export function scalarTypeOf(node: SyntaxNode): KqlType | undefined {
+  const type = node?.ResultType;
+  if (!type) return undefined;
+  const name: string = type.Name ?? "";
+  return normalizeTypeName(name);
+}
+
+export function isTabular(node: SyntaxNode): boolean {
+  const type = node?.ResultType;
+  return !!type && String(type.$$name ?? type.constructor?.$$name ?? "").endsWith("TableSymbol");
+}
+
+/** Column names and types of a tabular node's result, as the parser inferred them. */
+export function resultColumns(node: SyntaxNode): Column[] | undefined {
+  const type = node?.ResultType;
+  if (!type?.Columns) return undefined;
+  const out: Column[] = [];
+  for (let i = 0; i < type.Columns.Count; i++) {
+    const column = type.Columns.getItem(i);
+    out.push({ name: column.Name, type: normalizeTypeName(column.Type?.Name ?? "") ?? "dynamic" });
+  }
+  return out;
+}
+
+export function referencedName(node: SyntaxNode): string | undefined {
+  return node?.ReferencedSymbol?.Name ?? undefined;
+}
+
+export function referencedSymbolKind(node: SyntaxNode): string {
+  const name: string = node?.ReferencedSymbol?.$$name ?? node?.ReferencedSymbol?.constructor?.$$name ?? "";
+  return name.slice(name.lastIndexOf(".") + 1);
+}
+
+/** `NamedParameter` list (e.g. `kind=leftouter`, `isfuzzy=true`) as lower-cased name -> token text. */
+export function namedParameters(list: SyntaxNode): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const parameter of listElements(list)) {
+    const name = String(parameter.Name?.SimpleName ?? "").toLowerCase();
+    out.set(name, nodeText(parameter.Expression));
+  }
+  return out;
+}

@@ -1,0 +1,623 @@
+/**
+ * Tabular operators. Each takes its input table and the operator's syntax node and returns a new
+ * table; output column names and types come from the parser's own inference where it has them,
+ * so naming (`count_`, `dcount_X`, `Column1`, `X1` after a join) matches Kusto exactly.
+ */
+import { AGGREGATES, isAggregateName, MULTI_COLUMN_AGGREGATES, type Aggregator } from "./aggregates.js";
+import { Scope, type CompileContext, type Compiled, type Environment, type Evaluator, type RowCursor } from "./context.js";
+import {
+  errorAt,
+  isTabular,
+  listElements,
+  namedParameters,
+  nodeKind,
+  nodeText,
+  referencedName,
+  resultColumns,
+  type AnalyzedQuery,
+  type SyntaxNode,
+} from "./kusto.js";
+import { compileScalar } from "./scalar.js";
+import type { Column, KqlType, Row, Table, Value } from "./types.js";
+import { normalizeTypeName } from "./types.js";
+import { compareValues, groupKey, coerceToType, toDynamic } from "./values.js";
+
+export interface OperatorContext {
+  query: AnalyzedQuery;
+  env: Environment;
+}
+
+function compileIn(table: Table, node: SyntaxNode, oc: OperatorContext, cursor?: RowCursor): Compiled {
+  const ctx: CompileContext = { query: oc.query, env: oc.env, scope: Scope.of(table), cursor };
+  return compileScalar(node, ctx);
+}
+
+/** The parser's output columns for an operator, checked against how many we computed. */
+function parserColumns(node: SyntaxNode, expected: number, oc: OperatorContext): Column[] {
+  const columns = resultColumns(node);
+  if (!columns || columns.length !== expected) {
+    throw errorAt(oc.query, node, `Internal error: cannot determine the output columns of '${nodeText(node).slice(0, 60)}'`);
+  }
+  return columns;
+}
+
+function outputName(expr: SyntaxNode): string | undefined {
+  if (nodeKind(expr) === "SimpleNamedExpression") return String(expr.Name.SimpleName);
+  return undefined;
+}
+
+// ---------- where ----------
+
+export function where(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const predicate = compileIn(input, node.Condition, oc).fn;
+  const rows: Row[] = [];
+  for (const row of input.rows) if (predicate(row) === true) rows.push(row);
+  return { columns: input.columns, rows };
+}
+
+// ---------- extend / serialize ----------
+
+/** Sequential: each expression sees the columns the previous ones defined. */
+export function extend(input: Table, node: SyntaxNode, oc: OperatorContext, serialized: boolean): Table {
+  const finalColumns = resultColumns(node);
+  let columns = [...input.columns];
+  const rows = input.rows.map((row) => row.slice());
+  const cursor: RowCursor | undefined = serialized ? { rows, index: 0 } : undefined;
+  const expressions = listElements(node.Expressions);
+  expressions.forEach((expr, position) => {
+    const compiled = compileIn({ columns, rows }, expr, oc, cursor);
+    // Unnamed expressions take the parser's name: the new column that precedes the remaining ones.
+    const name =
+      outputName(expr) ??
+      (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined) ??
+      finalColumns?.[finalColumns.length - (expressions.length - position)]?.name ??
+      `Column${position + 1}`;
+    let index = columns.findIndex((c) => c.name === name);
+    if (index < 0) {
+      index = columns.length;
+      columns = [...columns, { name, type: compiled.type }];
+    } else {
+      columns = columns.map((c, i) => (i === index ? { name, type: compiled.type } : c));
+    }
+    const f = compiled.fn;
+    if (cursor) {
+      for (let i = 0; i < rows.length; i++) {
+        cursor.index = i;
+        rows[i][index] = f(rows[i]);
+      }
+    } else {
+      for (const row of rows) row[index] = f(row);
+    }
+  });
+  return { columns: adoptTypes(columns, finalColumns), rows };
+}
+
+/** Prefers the parser's static types where it knows them (e.g. `int` vs `long`). */
+function adoptTypes(columns: Column[], parserView: Column[] | undefined): Column[] {
+  if (!parserView || parserView.length !== columns.length) return columns;
+  return columns.map((c, i) =>
+    parserView[i].name === c.name && parserView[i].type !== "dynamic" ? { name: c.name, type: parserView[i].type } : c,
+  );
+}
+
+// ---------- project family ----------
+
+export function project(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const expressions = listElements(node.Expressions);
+  const compiled = expressions.map((expr) => compileIn(input, expr, oc).fn);
+  const columns = parserColumns(node, expressions.length, oc);
+  const rows = input.rows.map((row) => compiled.map((f) => f(row)));
+  return { columns, rows };
+}
+
+/** project-away, project-keep, project-reorder, project-rename: the parser knows the resulting columns. */
+export function reshapeByName(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const columns = resultColumns(node);
+  if (!columns) throw errorAt(oc.query, node, "Cannot determine the columns this operator keeps");
+  const renames = new Map<string, string>();
+  if (nodeKind(node) === "ProjectRenameOperator") {
+    for (const expr of listElements(node.Expressions)) {
+      renames.set(String(expr.Name.SimpleName), String(referencedName(expr.Expression) ?? nodeText(expr.Expression)));
+    }
+  }
+  const scope = Scope.of(input);
+  const sources = columns.map((c) => {
+    const index = scope.indexOf(renames.get(c.name) ?? c.name);
+    if (index === undefined) throw errorAt(oc.query, node, `Column '${c.name}' is not in the input`);
+    return index;
+  });
+  const out = columns.map((c, i) => ({ name: c.name, type: input.columns[sources[i]].type }));
+  return { columns: out, rows: input.rows.map((row) => sources.map((i) => row[i])) };
+}
+
+// ---------- summarize ----------
+
+interface AggregatePlan {
+  name: string;
+  width: number;
+  make: () => Aggregator;
+  multi: boolean;
+}
+
+export function summarize(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const scope = Scope.of(input);
+  const baseCtx: CompileContext = { query: oc.query, env: oc.env, scope };
+  const byNodes = node.ByClause ? listElements(node.ByClause.Expressions) : [];
+  const keys = byNodes.map((expr) => compileScalar(expr, baseCtx).fn);
+  const byColumnNames = new Set(byNodes.map((expr) => (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : "")));
+
+  // Every aggregate call gets a slot; the expressions around them are evaluated after grouping.
+  const plans: AggregatePlan[] = [];
+  const slotOf = new Map<SyntaxNode, number>();
+  const outputs: { expr: SyntaxNode; firstSlot: number; width: number; direct: boolean }[] = [];
+  const addAggregate = (call: SyntaxNode): number => {
+    const name = String(referencedName(call)).toLowerCase();
+    const factory = AGGREGATES[name];
+    if (!factory) throw errorAt(oc.query, call, `Unsupported aggregate function '${name}' in the local KQL engine`, "unsupported-function");
+    const argNodes = call.ArgumentList ? listElements(call.ArgumentList.Expressions) : [];
+    const isStar = (n: SyntaxNode) => nodeKind(n) === "StarExpression";
+    const multi = MULTI_COLUMN_AGGREGATES.has(name) || ((name === "take_any" || name === "any") && (argNodes.length > 1 || argNodes.some(isStar)));
+    let args: Compiled[];
+    let extraColumns: Evaluator[] | undefined;
+    let width = 1;
+    if (MULTI_COLUMN_AGGREGATES.has(name)) {
+      args = [compileScalar(argNodes[0], baseCtx)];
+      extraColumns = expandColumns(argNodes.slice(1), input, baseCtx, byColumnNames, argNodes[0]);
+      width = 1 + extraColumns.length;
+    } else if (multi) {
+      const all = expandColumns(argNodes, input, baseCtx, byColumnNames);
+      args = all.map((fn) => ({ fn, type: "dynamic" as KqlType, constant: false }));
+      width = args.length;
+    } else {
+      args = argNodes.map((n) => compileScalar(n, baseCtx));
+    }
+    const slot = plans.reduce((sum, p) => sum + p.width, 0);
+    plans.push({ name, width, multi, make: () => factory({ args, extraColumns, resultType: "dynamic" }) });
+    slotOf.set(call, slot);
+    return slot;
+  };
+
+  for (const aggregateExpr of listElements(node.Aggregates)) {
+    const inner = nodeKind(aggregateExpr) === "SimpleNamedExpression" ? aggregateExpr.Expression : aggregateExpr;
+    if (nodeKind(inner) === "FunctionCallExpression" && isAggregateName(String(referencedName(inner)).toLowerCase())) {
+      const slot = addAggregate(inner);
+      outputs.push({ expr: aggregateExpr, firstSlot: slot, width: plans[plans.length - 1].width, direct: true });
+    } else {
+      collectAggregateCalls(inner, addAggregate);
+      outputs.push({ expr: aggregateExpr, firstSlot: -1, width: 1, direct: false });
+    }
+  }
+
+  // Group.
+  const groups = new Map<string, { keys: Value[]; states: unknown[] }>();
+  const aggregators = plans.map((p) => p.make());
+  const singleKey = keys.length === 1 ? keys[0] : undefined;
+  for (const row of input.rows) {
+    let keyValues: Value[];
+    let key: string;
+    if (singleKey) {
+      const v = singleKey(row);
+      key = typeof v === "string" ? v : groupKey(v) + "\u0001";
+      keyValues = [v];
+    } else {
+      keyValues = keys.map((f) => f(row));
+      key = keyValues.map(groupKey).join("\u0001");
+    }
+    let group = groups.get(key);
+    if (!group) {
+      group = { keys: keyValues, states: aggregators.map((a) => a.init()) };
+      groups.set(key, group);
+    }
+    const states = group.states;
+    for (let i = 0; i < aggregators.length; i++) states[i] = aggregators[i].step(states[i], row);
+  }
+  if (keys.length === 0 && groups.size === 0) groups.set("", { keys: [], states: aggregators.map((a) => a.init()) });
+
+  // Finish: slot values, then the expressions around aggregates.
+  const slotColumns: Column[] = [];
+  plans.forEach((p) => {
+    for (let i = 0; i < p.width; i++) slotColumns.push({ name: `__slot${slotColumns.length}`, type: "dynamic" });
+  });
+  const postCtx: CompileContext = {
+    query: oc.query,
+    env: oc.env,
+    scope: new Scope(slotColumns),
+    aggregateSlot: (n) => slotOf.get(n),
+  };
+  const post = outputs.map((o) => (o.direct ? undefined : compileScalar(o.expr, postCtx).fn));
+  const width = keys.length + outputs.reduce((sum, o) => sum + o.width, 0);
+  const columns = parserColumns(node, width, oc);
+
+  const rows: Row[] = [];
+  for (const group of groups.values()) {
+    const slots: Value[] = [];
+    plans.forEach((p, i) => {
+      if (p.multi) slots.push(...aggregators[i].results!(group.states[i]));
+      else slots.push(aggregators[i].result(group.states[i]));
+    });
+    const row: Row = group.keys.slice();
+    outputs.forEach((o, i) => {
+      if (o.direct) for (let j = 0; j < o.width; j++) row.push(slots[o.firstSlot + j]);
+      else row.push(post[i]!(slots));
+    });
+    rows.push(row);
+  }
+  return { columns: columns.map((c) => ({ ...c })), rows: normalizeTypes(columns, rows) };
+}
+
+/** Aggregates hold values in the engine's representation; make sure dynamics are JSON-friendly. */
+function normalizeTypes(columns: Column[], rows: Row[]): Row[] {
+  const dynamicIdx = columns.map((c, i) => (c.type === "dynamic" ? i : -1)).filter((i) => i >= 0);
+  if (!dynamicIdx.length) return rows;
+  for (const row of rows) for (const i of dynamicIdx) row[i] = row[i] ?? null;
+  return rows;
+}
+
+function collectAggregateCalls(node: SyntaxNode, add: (call: SyntaxNode) => number): void {
+  if (!node) return;
+  if (nodeKind(node) === "FunctionCallExpression" && isAggregateName(String(referencedName(node)).toLowerCase())) {
+    add(node);
+    return;
+  }
+  for (let i = 0; i < node.ChildCount; i++) {
+    const child = node.GetChild(i);
+    if (child && typeof child.ChildCount === "number") collectAggregateCalls(child, add);
+  }
+}
+
+/** Columns named after an arg_max/arg_min/take_any expression; `*` means every column not already produced. */
+function expandColumns(
+  nodes: SyntaxNode[],
+  input: Table,
+  ctx: CompileContext,
+  byColumnNames: Set<string>,
+  first?: SyntaxNode,
+): Evaluator[] {
+  const out: Evaluator[] = [];
+  for (const n of nodes) {
+    if (nodeKind(n) === "StarExpression") {
+      const firstName = first && nodeKind(first) === "NameReference" ? String(first.SimpleName) : undefined;
+      input.columns.forEach((c, index) => {
+        if (c.name === firstName || byColumnNames.has(c.name)) return;
+        out.push((row) => row[index]);
+      });
+    } else out.push(compileScalar(n, ctx).fn);
+  }
+  return out;
+}
+
+// ---------- count, take, distinct, sort, top ----------
+
+export function count(input: Table): Table {
+  return { columns: [{ name: "Count", type: "long" }], rows: [[input.rows.length]] };
+}
+
+export function take(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const n = Number(compileIn(input, node.Expression, oc).fn([]));
+  return { columns: input.columns, rows: input.rows.slice(0, Math.max(0, n)) };
+}
+
+export function distinct(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const expressions = listElements(node.Expressions);
+  const star = expressions.length === 1 && nodeKind(expressions[0]) === "StarExpression";
+  const evaluators = star ? input.columns.map((_, i) => (row: Row) => row[i]) : expressions.map((e) => compileIn(input, e, oc).fn);
+  const columns = star ? input.columns : parserColumns(node, evaluators.length, oc);
+  const seen = new Set<string>();
+  const rows: Row[] = [];
+  for (const row of input.rows) {
+    const values = evaluators.map((f) => f(row));
+    const key = values.map(groupKey).join("\u0001");
+    if (!seen.has(key)) {
+      seen.add(key);
+      rows.push(values);
+    }
+  }
+  return { columns, rows };
+}
+
+interface SortKey {
+  fn: Evaluator;
+  descending: boolean;
+  nullsFirst: boolean;
+}
+
+function sortKeys(input: Table, expressions: SyntaxNode[], oc: OperatorContext, defaultDescending: boolean): SortKey[] {
+  return expressions.map((expr) => {
+    const ordered = nodeKind(expr) === "OrderedExpression";
+    const inner = ordered ? expr.Expression : expr;
+    const ordering = ordered ? expr.Ordering : undefined;
+    const direction = String(ordering?.AscOrDescKeyword?.Text ?? "").toLowerCase();
+    const descending = direction ? direction === "desc" : defaultDescending;
+    const nulls = String(ordering?.NullsClause?.FirstOrLastKeyword?.Text ?? "").toLowerCase();
+    // Kusto: nulls first for ascending, last for descending, unless said otherwise.
+    const nullsFirst = nulls ? nulls === "first" : !descending;
+    return { fn: compileIn(input, inner, oc).fn, descending, nullsFirst };
+  });
+}
+
+function sortRows(rows: Row[], keys: SortKey[]): Row[] {
+  const decorated = rows.map((row, index) => ({ row, index, values: keys.map((k) => k.fn(row)) }));
+  decorated.sort((a, b) => {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const x = a.values[i];
+      const y = b.values[i];
+      const xNull = x === null;
+      const yNull = y === null;
+      if (xNull || yNull) {
+        if (xNull && yNull) continue;
+        return xNull === key.nullsFirst ? -1 : 1;
+      }
+      const c = compareValues(x, y);
+      if (c !== 0) return key.descending ? -c : c;
+    }
+    return a.index - b.index;
+  });
+  return decorated.map((d) => d.row);
+}
+
+export function sort(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const keys = sortKeys(input, listElements(node.Expressions), oc, true);
+  return { columns: input.columns, rows: sortRows(input.rows, keys) };
+}
+
+export function top(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const n = Number(compileIn(input, node.Expression, oc).fn([]));
+  const keys = sortKeys(input, [node.ByExpression], oc, true);
+  return { columns: input.columns, rows: sortRows(input.rows, keys).slice(0, Math.max(0, n)) };
+}
+
+// ---------- mv-expand ----------
+
+export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const parameters = namedParameters(node.Parameters);
+  const bagExpansion = (parameters.get("bagexpansion") ?? "bag").toLowerCase();
+  const itemIndexName = parameters.get("with_itemindex");
+  const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
+  const expansions = listElements(node.Expressions).map((mv) => {
+    const expr = mv.Expression;
+    const name = outputName(expr) ?? (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined);
+    if (!name) throw errorAt(oc.query, expr, "mv-expand needs a column or `name = expression`");
+    const typeName = mv.ToTypeOf ? nodeText(mv.ToTypeOf.TypeOf).replace(/^typeof\(|\)$/g, "") : "dynamic";
+    const type: KqlType = normalizeTypeName(typeName) ?? "dynamic";
+    return { name, fn: compileIn(input, expr, oc).fn, type };
+  });
+  let columns = [...input.columns];
+  const targets = expansions.map((e) => {
+    let index = columns.findIndex((c) => c.name === e.name);
+    if (index < 0) {
+      index = columns.length;
+      columns.push({ name: e.name, type: e.type });
+    } else columns[index] = { name: e.name, type: e.type };
+    return index;
+  });
+  if (itemIndexName) columns.push({ name: itemIndexName, type: "long" });
+  const rows: Row[] = [];
+  for (const row of input.rows) {
+    const arrays = expansions.map((e) => toExpandable(e.fn(row), bagExpansion));
+    const length = Math.min(limit, Math.max(0, ...arrays.map((a) => a.length)));
+    for (let i = 0; i < length; i++) {
+      const out = row.slice();
+      while (out.length < columns.length) out.push(null);
+      expansions.forEach((e, j) => {
+        const item = arrays[j][i] ?? null;
+        out[targets[j]] = e.type === "dynamic" ? item : coerceToType(item, e.type);
+      });
+      if (itemIndexName) out[columns.length - 1] = i;
+      rows.push(out);
+    }
+  }
+  return { columns, rows };
+}
+
+function toExpandable(value: Value, bagExpansion: string): Value[] {
+  if (Array.isArray(value)) return value;
+  if (value && typeof value === "object") {
+    return Object.entries(value).map(([k, v]) => (bagExpansion === "array" ? [k, v] : { [k]: v }));
+  }
+  return value === null ? [] : [value];
+}
+
+// ---------- join and lookup ----------
+
+interface JoinKeys {
+  left: Evaluator[];
+  right: Evaluator[];
+}
+
+function joinKeys(left: Table, right: Table, clause: SyntaxNode, oc: OperatorContext): JoinKeys {
+  const leftCtx: CompileContext = { query: oc.query, env: oc.env, scope: Scope.of(left) };
+  const rightCtx: CompileContext = { query: oc.query, env: oc.env, scope: Scope.of(right) };
+  const keys: JoinKeys = { left: [], right: [] };
+  const side = (n: SyntaxNode): "left" | "right" | undefined => {
+    if (nodeKind(n) !== "PathExpression") return undefined;
+    const root = String(n.Expression?.SimpleName ?? nodeText(n.Expression)).toLowerCase();
+    return root === "$left" ? "left" : root === "$right" ? "right" : undefined;
+  };
+  const columnOf = (n: SyntaxNode, table: Table): Evaluator => {
+    const name = String(n.Selector?.SimpleName ?? referencedName(n));
+    const index = Scope.of(table).indexOf(name);
+    if (index === undefined) throw errorAt(oc.query, n, `Join column '${name}' is not in that side's input`);
+    return (row) => row[index];
+  };
+  const addCondition = (cond: SyntaxNode) => {
+    const kind = nodeKind(cond);
+    if (kind === "NameReference") {
+      keys.left.push(compileScalar(cond, leftCtx).fn);
+      keys.right.push(compileScalar(cond, rightCtx).fn);
+      return;
+    }
+    if (kind === "BinaryExpression") {
+      const op = String(cond.Operator.Text).toLowerCase();
+      if (op === "and") {
+        addCondition(cond.Left);
+        addCondition(cond.Right);
+        return;
+      }
+      if (op === "==") {
+        const ls = side(cond.Left);
+        const rs = side(cond.Right);
+        if (ls && rs && ls !== rs) {
+          const [l, r] = ls === "left" ? [cond.Left, cond.Right] : [cond.Right, cond.Left];
+          keys.left.push(columnOf(l, left));
+          keys.right.push(columnOf(r, right));
+          return;
+        }
+      }
+    }
+    throw errorAt(oc.query, cond, `Unsupported join condition '${nodeText(cond)}': use 'on Column' or '$left.A == $right.B'`);
+  };
+  for (const cond of listElements(clause.Expressions)) addCondition(cond);
+  return keys;
+}
+
+function keyOf(fns: Evaluator[], row: Row): string | undefined {
+  let key = "";
+  for (const f of fns) {
+    const v = f(row);
+    if (v === null) return undefined; // null keys never match
+    key += (typeof v === "string" ? `s${v}` : groupKey(v)) + "\u0001";
+  }
+  return key;
+}
+
+function indexRows(rows: Row[], fns: Evaluator[]): Map<string, Row[]> {
+  const index = new Map<string, Row[]>();
+  for (const row of rows) {
+    const key = keyOf(fns, row);
+    if (key === undefined) continue;
+    const bucket = index.get(key);
+    if (bucket) bucket.push(row);
+    else index.set(key, [row]);
+  }
+  return index;
+}
+
+const JOIN_KINDS = new Set(["inner", "innerunique", "leftouter", "rightouter", "fullouter", "leftanti", "leftantisemi", "rightanti", "rightantisemi", "leftsemi", "rightsemi", "anti"]);
+
+export function join(left: Table, right: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const kind = (namedParameters(node.Parameters).get("kind") ?? "innerunique").toLowerCase();
+  if (!JOIN_KINDS.has(kind)) throw errorAt(oc.query, node, `Unsupported join kind '${kind}' in the local KQL engine`);
+  const keys = joinKeys(left, right, node.ConditionClause, oc);
+  const nullRight = emptyRow(right.columns);
+  const nullLeft = emptyRow(left.columns);
+  let leftRows = left.rows;
+  if (kind === "innerunique") {
+    // Kusto deduplicates the left side on the join key before an inner join.
+    const seen = new Set<string>();
+    leftRows = leftRows.filter((row) => {
+      const key = keyOf(keys.left, row);
+      if (key === undefined || seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+  const rightIndex = indexRows(right.rows, keys.right);
+  const rows: Row[] = [];
+  const matchedRight = new Set<Row>();
+  const emitsLeftOnly = kind === "leftanti" || kind === "leftantisemi" || kind === "anti" || kind === "leftsemi";
+  for (const l of leftRows) {
+    const key = keyOf(keys.left, l);
+    const matches = key === undefined ? undefined : rightIndex.get(key);
+    if (emitsLeftOnly) {
+      if ((kind === "leftsemi") === !!matches) rows.push(l);
+      continue;
+    }
+    if (matches) {
+      for (const r of matches) {
+        matchedRight.add(r);
+        if (kind !== "rightanti" && kind !== "rightantisemi" && kind !== "rightsemi") rows.push([...l, ...r]);
+      }
+    } else if (kind === "leftouter" || kind === "fullouter") rows.push([...l, ...nullRight]);
+  }
+  if (kind === "rightanti" || kind === "rightantisemi" || kind === "rightsemi") {
+    const wantMatched = kind === "rightsemi";
+    const out = right.rows.filter((r) => matchedRight.has(r) === wantMatched);
+    return { columns: parserColumns(node, right.columns.length, oc), rows: out };
+  }
+  if (kind === "rightouter" || kind === "fullouter") {
+    for (const r of right.rows) if (!matchedRight.has(r)) rows.push([...nullLeft, ...r]);
+  }
+  const width = emitsLeftOnly ? left.columns.length : left.columns.length + right.columns.length;
+  return { columns: withInputTypes(parserColumns(node, width, oc), emitsLeftOnly ? left.columns : [...left.columns, ...right.columns]), rows };
+}
+
+/** The row an outer join fills in for a missing side: strings are never null in Kusto. */
+function emptyRow(columns: readonly Column[]): Row {
+  return columns.map((c) => (c.type === "string" ? "" : null));
+}
+
+function withInputTypes(columns: Column[], inputs: readonly Column[]): Column[] {
+  return columns.map((c, i) => ({ name: c.name, type: inputs[i]?.type ?? c.type }));
+}
+
+export function lookup(left: Table, right: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const kind = (namedParameters(node.Parameters).get("kind") ?? "leftouter").toLowerCase();
+  if (kind !== "leftouter" && kind !== "inner") throw errorAt(oc.query, node, `Unsupported lookup kind '${kind}'`);
+  const keys = joinKeys(left, right, node.LookupClause, oc);
+  // Right-side key columns named like the left ones are not repeated in the output.
+  const sameNameKeys = new Set(
+    listElements(node.LookupClause.Expressions)
+      .filter((c) => nodeKind(c) === "NameReference")
+      .map((c) => String(c.SimpleName)),
+  );
+  const keptRight = right.columns.map((c, i) => ({ c, i })).filter(({ c }) => !sameNameKeys.has(c.name));
+  const index = indexRows(right.rows, keys.right);
+  const rows: Row[] = [];
+  for (const l of left.rows) {
+    const key = keyOf(keys.left, l);
+    const matches = key === undefined ? undefined : index.get(key);
+    if (matches) for (const r of matches) rows.push([...l, ...keptRight.map(({ i }) => r[i])]);
+    else if (kind === "leftouter") rows.push([...l, ...emptyRow(keptRight.map(({ c }) => c))]);
+  }
+  const columns = parserColumns(node, left.columns.length + keptRight.length, oc);
+  return { columns: withInputTypes(columns, [...left.columns, ...keptRight.map(({ c }) => c)]), rows };
+}
+
+// ---------- union ----------
+
+export function union(inputs: { table: Table; source: string }[], node: SyntaxNode, oc: OperatorContext): Table {
+  const parameters = namedParameters(node.Parameters);
+  const withSource = parameters.get("withsource");
+  const kind = (parameters.get("kind") ?? "outer").toLowerCase();
+  let columns: Column[];
+  if (kind === "inner") {
+    const names = inputs.map((i) => new Set(i.table.columns.map((c) => c.name)));
+    columns = inputs[0]?.table.columns.filter((c) => names.every((s) => s.has(c.name))) ?? [];
+    if (withSource) columns = [{ name: withSource, type: "string" }, ...columns];
+  } else {
+    columns = resultColumns(node) ?? outerColumns(inputs.map((i) => i.table), withSource);
+  }
+  const rows: Row[] = [];
+  for (const { table, source } of inputs) {
+    const scope = Scope.of(table);
+    const picks = columns.map((c) => {
+      if (withSource && c.name === withSource) return () => source as Value;
+      let index = scope.indexOf(c.name);
+      if (index !== undefined && table.columns[index].type !== c.type && c.type !== "dynamic") index = undefined;
+      if (index === undefined) {
+        // Kusto names clashing columns `Name_type`.
+        const m = /^(.*)_([a-z]+)$/.exec(c.name);
+        const candidate = m ? scope.indexOf(m[1]) : undefined;
+        if (candidate !== undefined && table.columns[candidate].type === m![2]) index = candidate;
+      }
+      if (index === undefined) return () => (c.type === "string" ? "" : null);
+      const i = index;
+      return c.type === "dynamic" && table.columns[i].type !== "dynamic" ? (row: Row) => toDynamic(row[i], table.columns[i].type) : (row: Row) => row[i];
+    });
+    for (const row of table.rows) rows.push(picks.map((p) => p(row)));
+  }
+  return { columns, rows };
+}
+
+function outerColumns(tables: Table[], withSource?: string): Column[] {
+  const out: Column[] = withSource ? [{ name: withSource, type: "string" }] : [];
+  for (const t of tables) for (const c of t.columns) if (!out.some((o) => o.name === c.name)) out.push(c);
+  return out;
+}
+
+export function isTabularNode(node: SyntaxNode): boolean {
+  return isTabular(node);
+}
+
+export { compareValues };

@@ -1,0 +1,577 @@
+/**
+ * Compiles scalar expressions of the official parser's syntax tree into closures over rows.
+ * Each closure is built once per operator, so the per-row cost is a few calls and no tree walk.
+ */
+import { constant, type Compiled, type CompileContext, type Evaluator } from "./context.js";
+import {
+  errorAt,
+  isTabular,
+  listElements,
+  nodeKind,
+  nodeText,
+  referencedName,
+  referencedSymbolKind,
+  scalarTypeOf,
+  type SyntaxNode,
+} from "./kusto.js";
+import { SCALAR_FUNCTIONS } from "./functions.js";
+import { hasTerm, hasAllTerms, hasAnyTerm, compileRegex } from "./text.js";
+import type { KqlType, Row, Value } from "./types.js";
+import { INTEGER_TYPES, NUMERIC_TYPES } from "./types.js";
+import {
+  coerceToType,
+  compareValues,
+  groupKey,
+  kqlEquals,
+  parseDatetime,
+  parseTimespan,
+  toDynamic,
+  toKqlString,
+} from "./values.js";
+
+export function compileScalar(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const compiled = compileNode(node, ctx);
+  if (compiled.constant) {
+    // Fold constants once so per-row work is a plain return.
+    const value = compiled.fn([] as Row);
+    return constant(value, compiled.type);
+  }
+  return compiled;
+}
+
+function staticType(node: SyntaxNode, fallback: KqlType = "dynamic"): KqlType {
+  return scalarTypeOf(node) ?? fallback;
+}
+
+function compileNode(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const slot = ctx.aggregateSlot?.(node);
+  if (slot !== undefined) {
+    return { fn: (row) => row[slot], type: staticType(node), constant: false };
+  }
+  const kind = nodeKind(node);
+  switch (kind) {
+    case "LiteralExpression":
+      return compileLiteral(node, ctx);
+    case "DynamicExpression":
+      return constant(parseDynamicLiteral(node, ctx), "dynamic");
+    case "ParenthesizedExpression":
+      return compileNode(node.Expression, ctx);
+    case "NameReference":
+    case "BracketedName":
+      return compileNameReference(node, ctx);
+    case "BracketedExpression":
+      return compileNode(node.Expression, ctx);
+    case "SimpleNamedExpression":
+      return compileNode(node.Expression, ctx);
+    case "FunctionCallExpression":
+      return compileCall(node, ctx);
+    case "BinaryExpression":
+      return compileBinary(node, ctx);
+    case "PrefixUnaryExpression":
+      return compileUnary(node, ctx);
+    case "InExpression":
+      return compileIn(node, ctx);
+    case "HasAnyExpression":
+      return compileHasAny(node, ctx);
+    case "BetweenExpression":
+      return compileBetween(node, ctx);
+    case "PathExpression":
+      return compilePath(node, ctx);
+    case "ElementExpression":
+      return compileElement(node, ctx);
+    case "ToScalarExpression":
+      return compileToScalar(node.Expression, ctx, node);
+    default:
+      throw errorAt(ctx.query, node, `Unsupported expression '${nodeText(node)}' (${kind}) in the local KQL engine`, "unsupported");
+  }
+}
+
+// ---------- literals and names ----------
+
+function compileLiteral(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const type = staticType(node);
+  const text = nodeText(node);
+  if (/^\w+\(\s*null\s*\)$/i.test(text) || text === "null") return constant(null, type);
+  switch (type) {
+    case "string":
+      return constant(String(node.LiteralValue ?? ""), "string");
+    case "bool":
+      return constant(/^true$/i.test(text) || /\(\s*true\s*\)/i.test(text), "bool");
+    case "int":
+    case "long":
+    case "real":
+    case "decimal": {
+      const inner = unwrapTypedLiteral(text);
+      const n = /^[+-]?0x[0-9a-f]+$/i.test(inner) ? parseInt(inner, 16) : Number(inner);
+      if (Number.isNaN(n)) throw errorAt(ctx.query, node, `Cannot read number literal '${text}'`);
+      return constant(n, type);
+    }
+    case "datetime": {
+      const ms = parseDatetime(unwrapTypedLiteral(text));
+      if (ms === null) throw errorAt(ctx.query, node, `Cannot read datetime literal '${text}'`);
+      return constant(ms, "datetime");
+    }
+    case "timespan": {
+      const ms = parseTimespan(unwrapTypedLiteral(text));
+      if (ms === null) throw errorAt(ctx.query, node, `Cannot read timespan literal '${text}'`);
+      return constant(ms, "timespan");
+    }
+    case "guid":
+      return constant(unwrapTypedLiteral(text), "guid");
+    case "dynamic":
+      return constant(parseDynamicLiteral(node, ctx), "dynamic");
+  }
+}
+
+/** `datetime(2024-01-01)` -> `2024-01-01`, `5m` -> `5m`. */
+function unwrapTypedLiteral(text: string): string {
+  const m = /^[a-z]+\((.*)\)$/is.exec(text.trim());
+  return (m ? m[1] : text).trim();
+}
+
+function parseDynamicLiteral(node: SyntaxNode, ctx: CompileContext): Value {
+  const raw = node.LiteralValue;
+  if (raw === null || raw === undefined) return null;
+  try {
+    return JSON.parse(String(raw)) as Value;
+  } catch {
+    throw errorAt(ctx.query, node, `Cannot read dynamic literal '${nodeText(node)}'`);
+  }
+}
+
+function compileNameReference(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const name: string = node.SimpleName ?? referencedName(node) ?? nodeText(node);
+  const symbolKind = referencedSymbolKind(node);
+  if (symbolKind === "VariableSymbol" || symbolKind === "ParameterSymbol") {
+    const binding = ctx.env.scalar(name);
+    if (binding) return constant(binding.value, binding.type);
+  }
+  const index = ctx.scope.indexOf(name);
+  if (index !== undefined) {
+    const column = ctx.scope.columns[index];
+    return { fn: (row) => row[index], type: column.type, constant: false };
+  }
+  if (symbolKind === "FunctionSymbol") return compileCall(node, ctx);
+  throw errorAt(ctx.query, node, `Unknown name '${name}': not a column of the input or a scalar let`, "unknown-name");
+}
+
+// ---------- calls ----------
+
+function compileCall(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const name = String(referencedName(node) ?? node.Name?.SimpleName ?? "").toLowerCase();
+  const argNodes: SyntaxNode[] = node.ArgumentList ? listElements(node.ArgumentList.Expressions) : [];
+  if (name === "toscalar") return compileToScalar(argNodes[0], ctx, node);
+  if (name === "column_ifexists") return compileColumnIfExists(argNodes, ctx, node);
+  const implementation = SCALAR_FUNCTIONS[name];
+  if (!implementation) {
+    throw errorAt(ctx.query, node, `Unsupported function '${name}' in the local KQL engine`, "unsupported-function");
+  }
+  const args = argNodes.map((arg) => compileNode(arg, ctx));
+  return implementation({ args, argNodes, ctx, node, resultType: staticType(node) });
+}
+
+function compileToScalar(tabular: SyntaxNode, ctx: CompileContext, node: SyntaxNode): Compiled {
+  if (!tabular || !isTabular(tabular)) throw errorAt(ctx.query, node, "toscalar() needs a tabular expression");
+  const table = ctx.env.evaluateTabular(tabular);
+  const first = table.rows[0];
+  const type = table.columns[0]?.type ?? "dynamic";
+  return constant(first ? first[0] : null, type);
+}
+
+function compileColumnIfExists(args: SyntaxNode[], ctx: CompileContext, node: SyntaxNode): Compiled {
+  const nameArg = compileNode(args[0], ctx);
+  if (!nameArg.constant) throw errorAt(ctx.query, node, "column_ifexists() needs a constant column name");
+  const index = ctx.scope.indexOf(String(nameArg.fn([])));
+  if (index !== undefined) {
+    const column = ctx.scope.columns[index];
+    return { fn: (row) => row[index], type: column.type, constant: false };
+  }
+  return compileNode(args[1], ctx);
+}
+
+// ---------- operators ----------
+
+function operatorText(node: SyntaxNode): string {
+  return String(node.Operator?.Text ?? "").toLowerCase();
+}
+
+function lower(value: Value): string {
+  return value === null || value === undefined ? "" : (typeof value === "string" ? value : toKqlString(value, "dynamic")).toLowerCase();
+}
+
+function text(value: Value, type: KqlType): string {
+  return typeof value === "string" ? value : toKqlString(value, type);
+}
+
+function compileBinary(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const op = operatorText(node);
+  const left = compileNode(node.Left, ctx);
+  const right = compileNode(node.Right, ctx);
+  const resultType = staticType(node);
+  const both = left.constant && right.constant;
+  const a = left.fn;
+  const b = right.fn;
+  const make = (fn: Evaluator, type: KqlType = "bool"): Compiled => ({ fn, type, constant: both });
+
+  switch (op) {
+    case "and":
+      return make((row) => {
+        const x = a(row);
+        if (x === false) return false;
+        const y = b(row);
+        if (y === false) return false;
+        return x === null || y === null ? null : true;
+      });
+    case "or":
+      return make((row) => {
+        const x = a(row);
+        if (x === true) return true;
+        const y = b(row);
+        if (y === true) return true;
+        return x === null || y === null ? null : false;
+      });
+    case "==":
+      return make(equalityEvaluator(left, right));
+    case "!=": {
+      const eq = equalityEvaluator(left, right);
+      return make((row) => {
+        const r = eq(row);
+        return r === null ? null : !r;
+      });
+    }
+    case "<":
+    case "<=":
+    case ">":
+    case ">=":
+      return make(orderingEvaluator(op, left, right));
+    case "+":
+    case "-":
+    case "*":
+    case "/":
+    case "%":
+      return make(arithmeticEvaluator(op, left, right, resultType), resultType);
+    case "=~":
+      return make((row) => lower(a(row)) === lower(b(row)));
+    case "!~":
+      return make((row) => lower(a(row)) !== lower(b(row)));
+  }
+  const stringOp = STRING_OPERATORS[op];
+  if (stringOp) {
+    const caseSensitive = op.endsWith("_cs");
+    const negate = op.startsWith("!");
+    if (right.constant) {
+      const raw = text(right.fn([]), right.type);
+      const needle = caseSensitive ? raw : raw.toLowerCase();
+      const lt = left.type;
+      return make((row) => {
+        const v = a(row);
+        const hay = typeof v === "string" ? v : text(v, lt);
+        const r = stringOp(caseSensitive ? hay : hay.toLowerCase(), needle);
+        return negate ? !r : r;
+      });
+    }
+    return make((row) => {
+      const hay = text(a(row), left.type);
+      const needle = text(b(row), right.type);
+      const r = caseSensitive ? stringOp(hay, needle) : stringOp(hay.toLowerCase(), needle.toLowerCase());
+      return negate ? !r : r;
+    });
+  }
+  if (op === "matches regex") {
+    if (right.constant) {
+      const re = compileRegex(text(right.fn([]), right.type), ctx, node.Right);
+      return make((row) => re.test(text(a(row), left.type)));
+    }
+    return make((row) => compileRegex(text(b(row), right.type), ctx, node.Right).test(text(a(row), left.type)));
+  }
+  throw errorAt(ctx.query, node, `Unsupported operator '${op}' in the local KQL engine`, "unsupported-operator");
+}
+
+const startsWith = (h: string, n: string) => h.startsWith(n);
+const endsWith = (h: string, n: string) => h.endsWith(n);
+const contains = (h: string, n: string) => h.includes(n);
+const hasPrefix = (h: string, n: string) => hasTerm(h, n, "prefix");
+const hasSuffix = (h: string, n: string) => hasTerm(h, n, "suffix");
+const has = (h: string, n: string) => hasTerm(h, n, "whole");
+
+/** String operators; `!x` negates `x`, `_cs` is case-sensitive (the caller lower-cases otherwise). */
+const STRING_OPERATORS: Record<string, (haystack: string, needle: string) => boolean> = {
+  has,
+  "!has": has,
+  has_cs: has,
+  "!has_cs": has,
+  hasprefix: hasPrefix,
+  "!hasprefix": hasPrefix,
+  hasprefix_cs: hasPrefix,
+  "!hasprefix_cs": hasPrefix,
+  hassuffix: hasSuffix,
+  "!hassuffix": hasSuffix,
+  hassuffix_cs: hasSuffix,
+  "!hassuffix_cs": hasSuffix,
+  contains,
+  "!contains": contains,
+  contains_cs: contains,
+  "!contains_cs": contains,
+  startswith: startsWith,
+  "!startswith": startsWith,
+  startswith_cs: startsWith,
+  "!startswith_cs": startsWith,
+  endswith: endsWith,
+  "!endswith": endsWith,
+  endswith_cs: endsWith,
+  "!endswith_cs": endsWith,
+};
+
+const TIME_OR_NUMBER: ReadonlySet<KqlType> = new Set(["int", "long", "real", "decimal", "datetime", "timespan"]);
+
+function equalityEvaluator(left: Compiled, right: Compiled): Evaluator {
+  const a = left.fn;
+  const b = right.fn;
+  if (left.type === "string" && right.type === "string") return (row) => a(row) === b(row);
+  if (TIME_OR_NUMBER.has(left.type) && TIME_OR_NUMBER.has(right.type)) {
+    return (row) => {
+      const x = a(row);
+      const y = b(row);
+      if (x === null || y === null) return x === null && y === null ? null : false;
+      return x === y;
+    };
+  }
+  // Dynamic against a typed value: bring the dynamic side to the other's type first.
+  if (left.type === "dynamic" && right.type !== "dynamic") return (row) => kqlEquals(coerceToType(a(row), right.type), b(row));
+  if (right.type === "dynamic" && left.type !== "dynamic") return (row) => kqlEquals(a(row), coerceToType(b(row), left.type));
+  return (row) => kqlEquals(a(row), b(row));
+}
+
+function orderingEvaluator(op: string, left: Compiled, right: Compiled): Evaluator {
+  const a = left.fn;
+  const b = right.fn;
+  const lt = left.type;
+  const rt = right.type;
+  // datetime compared with a string literal: Kusto converts the string.
+  const normalize = (value: Value, own: KqlType, other: KqlType): Value =>
+    own === "dynamic" || (own === "string" && other !== "string") ? coerceToType(value, other === "dynamic" ? "real" : other) : value;
+  return (row) => {
+    const x = normalize(a(row), lt, rt);
+    const y = normalize(b(row), rt, lt);
+    if (x === null || y === null) return null;
+    const c = compareValues(x, y);
+    switch (op) {
+      case "<":
+        return c < 0;
+      case "<=":
+        return c <= 0;
+      case ">":
+        return c > 0;
+      default:
+        return c >= 0;
+    }
+  };
+}
+
+function arithmeticEvaluator(op: string, left: Compiled, right: Compiled, resultType: KqlType): Evaluator {
+  const a = left.fn;
+  const b = right.fn;
+  const toNum = (value: Value, type: KqlType): number | null =>
+    typeof value === "number" ? value : value === null ? null : (coerceToType(value, type === "dynamic" ? "real" : type) as number | null);
+  const integerResult = INTEGER_TYPES.has(resultType);
+  const lt = left.type;
+  const rt = right.type;
+  return (row) => {
+    const x = toNum(a(row), lt);
+    const y = toNum(b(row), rt);
+    if (x === null || y === null) return null;
+    switch (op) {
+      case "+":
+        return x + y;
+      case "-":
+        return x - y;
+      case "*":
+        return integerResult ? Math.trunc(x * y) : x * y;
+      case "/":
+        if (integerResult) return y === 0 ? null : Math.trunc(x / y);
+        return x / y;
+      default:
+        if (y === 0) return null;
+        return integerResult ? Math.trunc(x % y) : x % y;
+    }
+  };
+}
+
+function compileUnary(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const operand = compileNode(node.Expression, ctx);
+  const op = operatorText(node);
+  const f = operand.fn;
+  if (op === "-") {
+    return {
+      fn: (row) => {
+        const v = f(row);
+        return typeof v === "number" ? -v : v === null ? null : -Number(v);
+      },
+      type: operand.type,
+      constant: operand.constant,
+    };
+  }
+  if (op === "+") return operand;
+  throw errorAt(ctx.query, node, `Unsupported unary operator '${op}'`, "unsupported-operator");
+}
+
+/** Values an `in` list names: literals, dynamic arrays, let-bound arrays, or a sub-query's first column. */
+function inListValues(listNode: SyntaxNode, ctx: CompileContext): { values: Value[]; rowDependent?: Compiled[] } {
+  const values: Value[] = [];
+  const rowDependent: Compiled[] = [];
+  for (const element of listElements(listNode.Expressions)) {
+    if (isTabular(element)) {
+      const table = ctx.env.evaluateTabular(element);
+      for (const row of table.rows) values.push(row[0]);
+      continue;
+    }
+    const compiled = compileNode(element, ctx);
+    if (!compiled.constant) {
+      rowDependent.push(compiled);
+      continue;
+    }
+    const value = compiled.fn([]);
+    if (compiled.type === "dynamic" && Array.isArray(value)) values.push(...value);
+    else values.push(value);
+  }
+  return { values, rowDependent: rowDependent.length ? rowDependent : undefined };
+}
+
+function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const op = operatorText(node);
+  const caseInsensitive = op.endsWith("~");
+  const negate = op.startsWith("!");
+  const left = compileNode(node.Left, ctx);
+  const { values, rowDependent } = inListValues(node.Right, ctx);
+  const normalize = (value: Value): string => {
+    if (caseInsensitive) return `s${lower(value)}`;
+    if (left.type === "string" || typeof value === "string") return `s${text(value, left.type)}`;
+    return groupKey(typeof value === "number" || value === null ? value : (coerceToType(value, "real") as Value));
+  };
+  const set = new Set(values.map(normalize));
+  const a = left.fn;
+  return {
+    fn: (row) => {
+      const v = a(row);
+      if (v === null && left.type !== "string") return negate ? true : false;
+      let found = set.has(normalize(v));
+      if (!found && rowDependent) found = rowDependent.some((c) => normalize(c.fn(row)) === normalize(v));
+      return negate ? !found : found;
+    },
+    type: "bool",
+    constant: false,
+  };
+}
+
+function compileHasAny(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const op = operatorText(node);
+  const left = compileNode(node.Left, ctx);
+  const { values, rowDependent } = inListValues(node.Right, ctx);
+  if (rowDependent) throw errorAt(ctx.query, node.Right, `${op} needs constant terms in the local KQL engine`);
+  const terms = values.map((v) => text(v, "dynamic").toLowerCase());
+  const a = left.fn;
+  const matcher = op === "has_all" ? hasAllTerms : hasAnyTerm;
+  return { fn: (row) => matcher(text(a(row), left.type).toLowerCase(), terms), type: "bool", constant: false };
+}
+
+function compileBetween(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const negate = operatorText(node).startsWith("!");
+  const left = compileNode(node.Left, ctx);
+  const low = compileNode(node.Right.First, ctx);
+  const high = compileNode(node.Right.Second, ctx);
+  // `datetime between (start .. 1d)` means start to start + 1d.
+  const highIsSpan = high.type === "timespan" && left.type === "datetime";
+  const a = left.fn;
+  const lo = low.fn;
+  const hi = high.fn;
+  return {
+    fn: (row) => {
+      const v = a(row) as number | null;
+      const l = lo(row) as number | null;
+      let h = hi(row) as number | null;
+      if (v === null || l === null || h === null) return null;
+      if (highIsSpan) h = l + h;
+      const inside = compareValues(v, l) >= 0 && compareValues(v, h) <= 0;
+      return negate ? !inside : inside;
+    },
+    type: "bool",
+    constant: false,
+  };
+}
+
+// ---------- dynamic access ----------
+
+export function memberOf(value: Value, key: Value): Value {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "string") {
+    const s = value.trim();
+    if (s.startsWith("{") || s.startsWith("[")) {
+      try {
+        value = JSON.parse(s) as Value;
+      } catch {
+        return null;
+      }
+    } else return null;
+  }
+  if (Array.isArray(value)) {
+    if (typeof key !== "number") return null;
+    const index = key < 0 ? value.length + key : key;
+    return value[index] ?? null;
+  }
+  if (typeof value === "object") {
+    const found = (value as Record<string, Value>)[String(key)];
+    return found === undefined ? null : found;
+  }
+  return null;
+}
+
+function compilePath(node: SyntaxNode, ctx: CompileContext): Compiled {
+  // `$left.x` / `$right.x` resolve to a column of the scope (join conditions are compiled by the join).
+  const symbolKind = referencedSymbolKind(node);
+  const columnName = referencedName(node);
+  const columnIndex = columnName === undefined ? undefined : ctx.scope.indexOf(columnName);
+  if (symbolKind === "ColumnSymbol" && columnIndex !== undefined && nodeKind(node.Expression) === "NameReference" && !isDynamicType(node.Expression)) {
+    const index = columnIndex;
+    return { fn: (row) => row[index], type: ctx.scope.columns[index].type, constant: false };
+  }
+  const target = compileNode(node.Expression, ctx);
+  const selector = node.Selector;
+  const key = selectorKey(selector, ctx);
+  const t = target.fn;
+  if (key.constant) {
+    const k = key.fn([]);
+    return { fn: (row) => memberOf(t(row), k), type: "dynamic", constant: target.constant };
+  }
+  const kf = key.fn;
+  return { fn: (row) => memberOf(t(row), kf(row)), type: "dynamic", constant: false };
+}
+
+function isDynamicType(node: SyntaxNode): boolean {
+  return scalarTypeOf(node) === "dynamic";
+}
+
+function selectorKey(selector: SyntaxNode, ctx: CompileContext): Compiled {
+  const kind = nodeKind(selector);
+  if (kind === "NameReference") return constant(String(selector.SimpleName), "string");
+  if (kind === "BracketedExpression") return compileNode(selector.Expression, ctx);
+  if (kind === "BracketedName") return constant(String(selector.Name?.Text ?? nodeText(selector)).replace(/^\[['"]|['"]\]$/g, ""), "string");
+  return compileNode(selector, ctx);
+}
+
+function compileElement(node: SyntaxNode, ctx: CompileContext): Compiled {
+  const target = compileNode(node.Expression, ctx);
+  const key = selectorKey(node.Selector, ctx);
+  const t = target.fn;
+  const k = key.fn;
+  return { fn: (row) => memberOf(t(row), k(row)), type: "dynamic", constant: target.constant && key.constant };
+}
+
+/** Converts a compiled value to dynamic form (for make_set, pack, ...). */
+export function asDynamic(compiled: Compiled): Evaluator {
+  const f = compiled.fn;
+  const type = compiled.type;
+  if (type !== "datetime" && type !== "timespan") return f;
+  return (row) => toDynamic(f(row), type);
+}
+
+export { NUMERIC_TYPES };

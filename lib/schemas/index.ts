@@ -1,0 +1,240 @@
+/**
+ * Column schemas of the Log Analytics / Defender tables the hunts read. One source of truth for
+ * the local engine (typed columns), the readers (what a row must look like) and validation
+ * (the official parser checks hunts against these, so a typo fails in tests, not in production).
+ *
+ * Column lists follow the Azure Monitor table reference; types are Kusto's.
+ */
+import type { Column, KqlType } from "../kql/types.js";
+
+type SchemaSpec = Record<string, KqlType>;
+
+function columns(spec: SchemaSpec): Column[] {
+  return Object.entries(spec).map(([name, type]) => ({ name, type }));
+}
+
+/** Every column not listed with another type in SecurityEvent is a string. */
+function strings(names: string): SchemaSpec {
+  return Object.fromEntries(names.split(/\s+/).filter(Boolean).map((name) => [name, "string" as const]));
+}
+
+const initiatingProcess: SchemaSpec = {
+  InitiatingProcessSHA1: "string",
+  InitiatingProcessSHA256: "string",
+  InitiatingProcessMD5: "string",
+  InitiatingProcessFileName: "string",
+  InitiatingProcessFileSize: "long",
+  InitiatingProcessVersionInfoCompanyName: "string",
+  InitiatingProcessVersionInfoProductName: "string",
+  InitiatingProcessVersionInfoProductVersion: "string",
+  InitiatingProcessVersionInfoInternalFileName: "string",
+  InitiatingProcessVersionInfoOriginalFileName: "string",
+  InitiatingProcessVersionInfoFileDescription: "string",
+  InitiatingProcessId: "long",
+  InitiatingProcessCommandLine: "string",
+  InitiatingProcessCreationTime: "datetime",
+  InitiatingProcessFolderPath: "string",
+  InitiatingProcessParentFileName: "string",
+  InitiatingProcessParentId: "long",
+  InitiatingProcessParentCreationTime: "datetime",
+  InitiatingProcessAccountDomain: "string",
+  InitiatingProcessAccountName: "string",
+  InitiatingProcessAccountSid: "string",
+  InitiatingProcessAccountUpn: "string",
+  InitiatingProcessAccountObjectId: "string",
+  InitiatingProcessIntegrityLevel: "string",
+  InitiatingProcessTokenElevation: "string",
+};
+
+const azureDiagnosticsCommon: SchemaSpec = {
+  TenantId: "string",
+  SourceSystem: "string",
+  TimeGenerated: "datetime",
+  ResourceId: "string",
+  OperationName: "string",
+  OperationVersion: "string",
+  Category: "string",
+  ResultType: "string",
+  ResultSignature: "string",
+  ResultDescription: "string",
+  DurationMs: "long",
+  CorrelationId: "string",
+  Resource: "string",
+  ResourceGroup: "string",
+  ResourceProvider: "string",
+  Identity: "string",
+  Level: "string",
+  Location: "string",
+};
+
+export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = {
+  SecurityEvent: columns({
+    TenantId: "string",
+    TimeGenerated: "datetime",
+    SourceSystem: "string",
+    Account: "string",
+    AccountType: "string",
+    Computer: "string",
+    EventSourceName: "string",
+    Channel: "string",
+    Task: "int",
+    Level: "string",
+    EventData: "string",
+    EventID: "int",
+    Activity: "string",
+    SourceComputerId: "string",
+    EventOriginId: "string",
+    MG: "string",
+    TimeCollected: "datetime",
+    ManagementGroupName: "string",
+    ...strings(`AccessList AccessMask AccessReason AccountDomain AccountExpires AccountName AccountSessionIdentifier
+      AdditionalInfo AdditionalInfo2 AllowedToDelegateTo Attributes AuditPolicyChanges AuditsDiscarded AuthenticationLevel
+      AuthenticationPackageName AuthenticationProvider AuthenticationServer AuthenticationService AuthenticationType
+      CACertificateHash CalledStationID CallerProcessId CallerProcessName CallingStationID CAPublicKeyHash CategoryId
+      CertificateDatabaseHash ClassId ClassName ClientAddress ClientIPAddress ClientName CommandLine CompatibleIds DCDNSName
+      DeviceDescription DeviceId DisplayName Disposition DomainBehaviorVersion DomainName DomainPolicyChanged DomainSid EAPType
+      ElevatedToken ErrorCode ExtendedQuarantineState FailureReason FileHash FilePath FilePathNoUser Filter ForceLogoff Fqbn
+      FullyQualifiedSubjectMachineName FullyQualifiedSubjectUserName GroupMembership HandleId HardwareIds HomeDirectory HomePath
+      ImpersonationLevel IpAddress IpPort KeyLength LmPackageName LocationInformation LockoutDuration LockoutObservationWindow
+      LockoutThreshold LoggingResult LogonHours LogonID LogonProcessName`),
+    LogonType: "int",
+    ...strings(`LogonTypeName MachineAccountQuota MachineInventory MachineLogon MandatoryLabel MaxPasswordAge MemberName
+      MemberSid MinPasswordAge MinPasswordLength MixedDomainMode NASIdentifier NASIPv4Address NASIPv6Address NASPort NASPortType
+      NetworkPolicyName NewDate NewMaxUsers NewProcessId NewProcessName NewRemark NewShareFlags NewTime NewUacValue NewValue
+      NewValueType ObjectName ObjectServer ObjectType ObjectValueName OemInformation OldMaxUsers OldRemark OldShareFlags
+      OldUacValue OldValue OldValueType OperationType PackageName ParentProcessName PasswordHistoryLength PasswordLastSet
+      PasswordProperties PreviousDate PreviousTime PrimaryGroupId PrivateKeyUsageCount PrivilegeList Process ProcessId
+      ProcessName Properties ProfilePath ProtocolSequence ProxyPolicyName QuarantineHelpURL QuarantineSessionID
+      QuarantineSessionIdentifier QuarantineState QuarantineSystemHealthResult RelativeTargetName RemoteIpAddress RemotePort
+      Requester RequestId RestrictedAdminMode RowsDeleted SamAccountName ScriptPath SecurityDescriptor ServiceAccount
+      ServiceFileName ServiceName ServiceStartType ServiceType SessionName ShareLocalPath ShareName SidHistory Status
+      SubjectAccount SubcategoryId Subject SubjectDomainName SubjectKeyIdentifier SubjectLogonId SubjectMachineName
+      SubjectMachineSID SubjectUserName SubjectUserSid SubStatus TableId TargetAccount TargetDomainName TargetInfo
+      TargetLinkedLogonId TargetLogonId TargetOutboundDomainName TargetOutboundUserName TargetServerName TargetSid TargetUser
+      TargetUserName TargetUserSid TemplateContent TemplateDSObjectFQDN TemplateInternalName TemplateOID TemplateSchemaVersion
+      TemplateVersion TicketEncryptionType TicketOptions PreAuthType TokenElevationType TransmittedServices UserAccountControl
+      UserParameters UserPrincipalName UserWorkstations VirtualAccount VendorIds Workstation WorkstationName EventLevelName
+      SystemUserId Version Opcode Keywords Correlation SystemProcessId SystemThreadId EventRecordId Type _ResourceId`),
+  }),
+
+  SigninLogs: columns({
+    ...azureDiagnosticsCommon,
+    AlternateSignInName: "string",
+    AppDisplayName: "string",
+    AppId: "string",
+    AuthenticationContextClassReferences: "string",
+    AuthenticationDetails: "string",
+    AuthenticationMethodsUsed: "string",
+    AuthenticationProcessingDetails: "string",
+    AuthenticationRequirement: "string",
+    AuthenticationRequirementPolicies: "string",
+    AutonomousSystemNumber: "int",
+    ClientAppUsed: "string",
+    ConditionalAccessPolicies: "dynamic",
+    ConditionalAccessStatus: "string",
+    CreatedDateTime: "datetime",
+    DeviceDetail: "dynamic",
+    IsInteractive: "bool",
+    Id: "string",
+    IPAddress: "string",
+    IsRisky: "bool",
+    LocationDetails: "dynamic",
+    MfaDetail: "dynamic",
+    NetworkLocationDetails: "string",
+    OriginalRequestId: "string",
+    ProcessingTimeInMilliseconds: "string",
+    RiskDetail: "string",
+    RiskEventTypes: "string",
+    RiskEventTypes_V2: "string",
+    RiskLevelAggregated: "string",
+    RiskLevelDuringSignIn: "string",
+    RiskState: "string",
+    ResourceDisplayName: "string",
+    ResourceIdentity: "string",
+    ServicePrincipalId: "string",
+    ServicePrincipalName: "string",
+    Status: "dynamic",
+    TokenIssuerName: "string",
+    TokenIssuerType: "string",
+    UserAgent: "string",
+    UserDisplayName: "string",
+    UserId: "string",
+    UserPrincipalName: "string",
+    UserType: "string",
+    Type: "string",
+  }),
+
+  AuditLogs: columns({
+    ...azureDiagnosticsCommon,
+    AdditionalDetails: "dynamic",
+    Id: "string",
+    InitiatedBy: "dynamic",
+    LoggedByService: "string",
+    Result: "string",
+    ResultReason: "string",
+    TargetResources: "dynamic",
+    AADTenantId: "string",
+    ActivityDisplayName: "string",
+    ActivityDateTime: "datetime",
+    AADOperationType: "string",
+    Type: "string",
+  }),
+
+  DeviceNetworkEvents: columns({
+    TenantId: "string",
+    TimeGenerated: "datetime",
+    Timestamp: "datetime",
+    DeviceId: "string",
+    DeviceName: "string",
+    ActionType: "string",
+    RemoteIP: "string",
+    RemotePort: "int",
+    RemoteUrl: "string",
+    LocalIP: "string",
+    LocalPort: "int",
+    Protocol: "string",
+    LocalIPType: "string",
+    RemoteIPType: "string",
+    ...initiatingProcess,
+    ReportId: "long",
+    AppGuardContainerId: "string",
+    AdditionalFields: "dynamic",
+    MachineGroup: "string",
+    SourceSystem: "string",
+    Type: "string",
+  }),
+
+  DeviceLogonEvents: columns({
+    TenantId: "string",
+    TimeGenerated: "datetime",
+    Timestamp: "datetime",
+    DeviceId: "string",
+    DeviceName: "string",
+    ActionType: "string",
+    LogonType: "string",
+    AccountDomain: "string",
+    AccountName: "string",
+    AccountSid: "string",
+    Protocol: "string",
+    FailureReason: "string",
+    IsLocalAdmin: "bool",
+    LogonId: "long",
+    RemoteDeviceName: "string",
+    RemoteIP: "string",
+    RemoteIPType: "string",
+    RemotePort: "int",
+    ...initiatingProcess,
+    ReportId: "long",
+    AppGuardContainerId: "string",
+    AdditionalFields: "dynamic",
+    MachineGroup: "string",
+    SourceSystem: "string",
+    Type: "string",
+  }),
+};
+
+export type KnownTableName = keyof typeof TABLE_SCHEMAS;
+
+export function schemaOf(table: string): readonly Column[] | undefined {
+  return TABLE_SCHEMAS[table];
+}

@@ -169,7 +169,7 @@ function neighbour(direction: -1 | 1): ScalarFunction {
     return {
       fn: (row) => {
         const target = cursor.rows[cursor.index + direction * offset];
-        if (!target) return def ? def(row) : null;
+        if (!target) return def ? def(row) : column.type === "string" ? "" : null;
         return col(target);
       },
       type: column.type,

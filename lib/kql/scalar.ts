@@ -2,6 +2,7 @@
  * Compiles scalar expressions of the official parser's syntax tree into closures over rows.
  * Each closure is built once per operator, so the per-row cost is a few calls and no tree walk.
  */
+import JSON5 from "json5";
 import { constant, type Compiled, type CompileContext, type Evaluator } from "./context.js";
 import {
   errorAt,
@@ -79,6 +80,9 @@ function compileNode(node: SyntaxNode, ctx: CompileContext): Compiled {
       return compilePath(node, ctx);
     case "ElementExpression":
       return compileElement(node, ctx);
+    case "TypeOfLiteralExpression":
+      // Only used as a marker argument, e.g. extract(..., typeof(long)); the parser typed the call.
+      return constant(nodeText(node), "string");
     case "ToScalarExpression":
       return compileToScalar(node.Expression, ctx, node);
     default:
@@ -132,8 +136,9 @@ function unwrapTypedLiteral(text: string): string {
 function parseDynamicLiteral(node: SyntaxNode, ctx: CompileContext): Value {
   const raw = node.LiteralValue;
   if (raw === null || raw === undefined) return null;
+  // Kusto's dynamic literals are JSON with single-quoted strings allowed, which JSON5 reads.
   try {
-    return JSON.parse(String(raw)) as Value;
+    return JSON5.parse(String(raw)) as Value;
   } catch {
     throw errorAt(ctx.query, node, `Cannot read dynamic literal '${nodeText(node)}'`);
   }

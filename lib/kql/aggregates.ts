@@ -33,17 +33,72 @@ function counting(predicate?: Evaluator): Aggregator {
   };
 }
 
+/**
+ * Exact distinct count. Values are dictionary-encoded once per summarize (logs repeat a small
+ * vocabulary across groups), so each group only keeps small integers.
+ */
 function distinctCount(value: Evaluator, predicate?: Evaluator): Aggregator {
+  const dictionary = new Map<string, number>();
+  const idOf = (v: Value): number => {
+    const key = typeof v === "string" ? v : groupKey(v);
+    let id = dictionary.get(key);
+    if (id === undefined) {
+      id = dictionary.size;
+      dictionary.set(key, id);
+    }
+    return id;
+  };
   return {
-    init: () => new Set<string>(),
+    init: () => new DistinctIds(),
     step: (state, row) => {
-      if (!isTrue(predicate, row)) return state;
+      if (predicate && predicate(row) !== true) return state;
       const v = value(row);
-      if (v !== null) (state as Set<string>).add(typeof v === "string" ? v : groupKey(v));
+      if (v !== null) (state as DistinctIds).add(idOf(v));
       return state;
     },
-    result: (state) => (state as Set<string>).size,
+    result: (state) => (state as DistinctIds).size(),
   };
+}
+
+/**
+ * A set of small integers: a bitmap while ids stay below BITMAP_LIMIT (the common case of a
+ * low-cardinality column, and far cheaper than a hash set), a Set beyond it.
+ */
+const BITMAP_LIMIT = 4096;
+class DistinctIds {
+  private bits: Uint32Array | undefined = new Uint32Array(4);
+  private set: Set<number> | undefined;
+  add(id: number): void {
+    if (this.bits && id < BITMAP_LIMIT) {
+      const word = id >>> 5;
+      if (word >= this.bits.length) {
+        const grown = new Uint32Array(Math.min(BITMAP_LIMIT >>> 5, Math.max(word + 1, this.bits.length * 2)));
+        grown.set(this.bits);
+        this.bits = grown;
+      }
+      this.bits[word] |= 1 << (id & 31);
+      return;
+    }
+    if (!this.set) {
+      this.set = new Set<number>();
+      this.bits?.forEach((w, i) => {
+        for (let b = 0; b < 32; b++) if (w & (1 << b)) this.set!.add(i * 32 + b);
+      });
+      this.bits = undefined;
+    }
+    this.set.add(id);
+  }
+  size(): number {
+    if (this.set) return this.set.size;
+    let n = 0;
+    for (let w of this.bits!) {
+      while (w) {
+        w &= w - 1;
+        n++;
+      }
+    }
+    return n;
+  }
 }
 
 function summing(value: Evaluator, predicate?: Evaluator): Aggregator {

@@ -159,7 +159,7 @@ class QueryRunner implements Environment {
       case "NameReference":
         return this.tableByName(node);
       case "PipeExpression":
-        return this.applyOperator(this.evaluateTabular(node.Expression), node.Operator);
+        return this.evaluatePipe(node);
       case "DataTableExpression":
         return this.datatable(node);
       case "PrintOperator":
@@ -188,35 +188,71 @@ class QueryRunner implements Environment {
     throw errorAt(this.query, node, `Unknown table '${name}'`);
   }
 
+  /**
+   * Runs `source | op1 | op2 ...`: consecutive row-wise operators are fused into one pass that
+   * ends in a sink (collecting rows, counting, or aggregating as rows arrive).
+   */
+  private evaluatePipe(node: SyntaxNode): Table {
+    const operators: SyntaxNode[] = [];
+    let source = node;
+    while (nodeKind(source) === "PipeExpression") {
+      operators.unshift(source.Operator);
+      source = source.Expression;
+    }
+    let table = this.evaluateTabular(source);
+    const oc = { query: this.query, env: this };
+    let stages: ops.Stage[] = [];
+    const columns = () => (stages.length ? stages[stages.length - 1].columns : table.columns);
+    const flush = (sink?: ops.Sink) => {
+      if (!stages.length && !sink) return;
+      table = ops.runStages(table, stages, sink ?? ops.materialize(columns()));
+      stages = [];
+    };
+    for (const op of operators) {
+      switch (nodeKind(op)) {
+        case "FilterOperator":
+          stages.push(ops.whereStage(columns(), op, oc));
+          continue;
+        case "ExtendOperator":
+          stages.push(ops.extendStage(columns(), op, oc));
+          continue;
+        case "ProjectOperator":
+          stages.push(ops.projectStage(columns(), op, oc));
+          continue;
+        case "TakeOperator":
+          stages.push(ops.takeStage(columns(), op, oc));
+          continue;
+        case "SummarizeOperator":
+          flush(ops.summarizeSink(columns(), op, oc));
+          continue;
+        case "CountOperator":
+          flush(ops.countSink());
+          continue;
+      }
+      flush();
+      table = this.applyOperator(table, op);
+    }
+    flush();
+    return table;
+  }
+
   private applyOperator(input: Table, op: SyntaxNode): Table {
     const oc = { query: this.query, env: this };
     const kind = nodeKind(op);
     switch (kind) {
-      case "FilterOperator":
-        return ops.where(input, op, oc);
-      case "ExtendOperator":
-        return ops.extend(input, op, oc, false);
       case "SerializeOperator":
-        return ops.extend(input, op, oc, true);
-      case "ProjectOperator":
-        return ops.project(input, op, oc);
+        return ops.serialize(input, op, oc);
       case "ProjectAwayOperator":
       case "ProjectKeepOperator":
       case "ProjectReorderOperator":
       case "ProjectRenameOperator":
         return ops.reshapeByName(input, op, oc);
-      case "SummarizeOperator":
-        return ops.summarize(input, op, oc);
       case "SortOperator":
         return ops.sort(input, op, oc);
       case "TopOperator":
         return ops.top(input, op, oc);
-      case "TakeOperator":
-        return ops.take(input, op, oc);
       case "DistinctOperator":
         return ops.distinct(input, op, oc);
-      case "CountOperator":
-        return ops.count(input);
       case "MvExpandOperator":
         return ops.mvExpand(input, op, oc);
       case "JoinOperator":

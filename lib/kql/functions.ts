@@ -33,30 +33,54 @@ function allConstant(args: Compiled[]): boolean {
   return args.every((a) => a.constant);
 }
 
-/** Builds a function from a per-row implementation over the argument values. */
+/**
+ * Builds a function from a per-row implementation over the argument values. Each call site owns
+ * one scratch array for its argument values, so the hot path allocates nothing; implementations
+ * read it and never keep or return it.
+ */
 function rowwise(impl: (values: Value[], call: CallSite) => Value, options: { type?: KqlType } = {}): ScalarFunction {
   return (call) => {
     const fns = call.args.map((a) => a.fn);
     const type = options.type ?? call.resultType;
+    const scratch: Value[] = new Array(fns.length);
     let fn: Evaluator;
     switch (fns.length) {
       case 0:
-        fn = () => impl([], call);
+        fn = () => impl(scratch, call);
         break;
       case 1: {
         const [f0] = fns;
-        fn = (row) => impl([f0(row)], call);
+        fn = (row) => {
+          scratch[0] = f0(row);
+          return impl(scratch, call);
+        };
         break;
       }
       case 2: {
         const [f0, f1] = fns;
-        fn = (row) => impl([f0(row), f1(row)], call);
+        fn = (row) => {
+          const v0 = f0(row);
+          scratch[1] = f1(row);
+          scratch[0] = v0;
+          return impl(scratch, call);
+        };
         break;
       }
       default:
-        fn = (row) => impl(fns.map((f) => f(row)), call);
+        fn = (row) => {
+          const values = fns.map((f) => f(row));
+          return impl(values, call);
+        };
     }
     return { fn, type, constant: allConstant(call.args) };
+  };
+}
+
+/** A one-argument function with no allocation at all, for the predicates filters call per row. */
+function unary(impl: (value: Value) => Value, type: KqlType): ScalarFunction {
+  return (call) => {
+    const f = call.args[0].fn;
+    return { fn: (row) => impl(f(row)), type, constant: call.args[0].constant };
   };
 }
 
@@ -393,9 +417,9 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
       constant: allConstant(call.args),
     };
   },
-  not: rowwise(([v]) => (v === null ? null : !v)),
-  isempty: rowwise(([v]) => v === null || v === ""),
-  isnotempty: rowwise(([v]) => !(v === null || v === "")),
+  not: unary((v) => (v === null ? null : !v), "bool"),
+  isempty: unary((v) => v === null || v === "", "bool"),
+  isnotempty: unary((v) => !(v === null || v === ""), "bool"),
   isnull: (call) => {
     const [arg] = call.args;
     if (arg.type === "string") return constant(false, "bool");

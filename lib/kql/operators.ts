@@ -27,9 +27,8 @@ export interface OperatorContext {
   env: Environment;
 }
 
-function compileIn(table: Table, node: SyntaxNode, oc: OperatorContext, cursor?: RowCursor): Compiled {
-  const ctx: CompileContext = { query: oc.query, env: oc.env, scope: Scope.of(table), cursor };
-  return compileScalar(node, ctx);
+function compileIn(table: Table, node: SyntaxNode, oc: OperatorContext): Compiled {
+  return compileScalar(node, { query: oc.query, env: oc.env, scope: Scope.of(table) });
 }
 
 /** The parser's output columns for an operator, checked against how many we computed. */
@@ -46,27 +45,63 @@ function outputName(expr: SyntaxNode): string | undefined {
   return undefined;
 }
 
-// ---------- where ----------
+// ---------- streaming stages ----------
 
-export function where(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
-  const predicate = compileIn(input, node.Condition, oc).fn;
+/** Pushes one row downstream. */
+export type Emit = (row: Row) => void;
+
+/**
+ * A row-at-a-time operator. Consecutive stages are fused into one pass over the input, so
+ * intermediate rows are never materialised and die young (cheap for the garbage collector).
+ */
+export interface Stage {
+  columns: readonly Column[];
+  wrap(next: Emit): Emit;
+}
+
+/** The end of a fused pass: collects rows, or aggregates them as they arrive. */
+export interface Sink {
+  push: Emit;
+  finish(): Table;
+}
+
+export function materialize(columns: readonly Column[]): Sink {
   const rows: Row[] = [];
-  for (const row of input.rows) if (predicate(row) === true) rows.push(row);
-  return { columns: input.columns, rows };
+  return { push: (row) => rows.push(row), finish: () => ({ columns, rows }) };
+}
+
+export function runStages(input: Table, stages: Stage[], sink: Sink): Table {
+  let push = sink.push;
+  for (let i = stages.length - 1; i >= 0; i--) push = stages[i].wrap(push);
+  for (const row of input.rows) push(row);
+  return sink.finish();
+}
+
+export function whereStage(columns: readonly Column[], node: SyntaxNode, oc: OperatorContext): Stage {
+  const predicate = compileFor(columns, node.Condition, oc).fn;
+  return { columns, wrap: (next) => (row) => { if (predicate(row) === true) next(row); } };
+}
+
+function compileFor(columns: readonly Column[], node: SyntaxNode, oc: OperatorContext, cursor?: RowCursor): Compiled {
+  return compileScalar(node, { query: oc.query, env: oc.env, scope: new Scope(columns), cursor });
 }
 
 // ---------- extend / serialize ----------
 
-/** Sequential: each expression sees the columns the previous ones defined. */
-export function extend(input: Table, node: SyntaxNode, oc: OperatorContext, serialized: boolean): Table {
+interface ExtendPlan {
+  columns: Column[];
+  targets: number[];
+  compile(cursor?: RowCursor): Evaluator[];
+}
+
+/** Output columns of an extend: replaced columns keep their place, new ones are appended. */
+function planExtend(input: readonly Column[], node: SyntaxNode, oc: OperatorContext): ExtendPlan {
   const finalColumns = resultColumns(node);
-  let columns = [...input.columns];
-  const rows = input.rows.map((row) => row.slice());
-  const cursor: RowCursor | undefined = serialized ? { rows, index: 0 } : undefined;
   const expressions = listElements(node.Expressions);
-  expressions.forEach((expr, position) => {
-    const compiled = compileIn({ columns, rows }, expr, oc, cursor);
-    // Unnamed expressions take the parser's name: the new column that precedes the remaining ones.
+  const columns = [...input];
+  const types = expressions.map((expr) => compileFor(input, expr, oc, { rows: [], index: 0 }).type);
+  const targets = expressions.map((expr, position) => {
+    // Unnamed expressions take the parser's name: the new columns come last, in order.
     const name =
       outputName(expr) ??
       (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined) ??
@@ -75,21 +110,52 @@ export function extend(input: Table, node: SyntaxNode, oc: OperatorContext, seri
     let index = columns.findIndex((c) => c.name === name);
     if (index < 0) {
       index = columns.length;
-      columns = [...columns, { name, type: compiled.type }];
-    } else {
-      columns = columns.map((c, i) => (i === index ? { name, type: compiled.type } : c));
-    }
-    const f = compiled.fn;
-    if (cursor) {
-      for (let i = 0; i < rows.length; i++) {
-        cursor.index = i;
-        rows[i][index] = f(rows[i]);
-      }
-    } else {
-      for (const row of rows) row[index] = f(row);
-    }
+      columns.push({ name, type: types[position] });
+    } else columns[index] = { name, type: types[position] };
+    return index;
   });
-  return { columns: adoptTypes(columns, finalColumns), rows };
+  return {
+    columns: adoptTypes(columns, finalColumns),
+    targets,
+    compile: (cursor) => expressions.map((expr) => compileFor(input, expr, oc, cursor).fn),
+  };
+}
+
+export function extendStage(input: readonly Column[], node: SyntaxNode, oc: OperatorContext): Stage {
+  const plan = planExtend(input, node, oc);
+  const fns = plan.compile();
+  const { targets } = plan;
+  const width = plan.columns.length;
+  return {
+    columns: plan.columns,
+    wrap: (next) => (row) => {
+      const out = widen(row, width);
+      for (let i = 0; i < fns.length; i++) out[targets[i]] = fns[i](row);
+      next(out);
+    },
+  };
+}
+
+/** serialize (and extend over serialized rows): window functions need the whole row set. */
+export function serialize(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const plan = planExtend(input.columns, node, oc);
+  const cursor: RowCursor = { rows: input.rows, index: 0 };
+  const fns = plan.compile(cursor);
+  const rows = input.rows.map((row, index) => {
+    cursor.index = index;
+    const out = widen(row, plan.columns.length);
+    for (let i = 0; i < fns.length; i++) out[plan.targets[i]] = fns[i](row);
+    return out;
+  });
+  return { columns: plan.columns, rows };
+}
+
+/** A copy of the row with room for `width` columns (setting `length` instead is slow in V8). */
+function widen(row: Row, width: number): Row {
+  const out: Row = new Array(width);
+  for (let i = 0; i < row.length; i++) out[i] = row[i];
+  for (let i = row.length; i < width; i++) out[i] = null;
+  return out;
 }
 
 /** Prefers the parser's static types where it knows them (e.g. `int` vs `long`). */
@@ -100,15 +166,42 @@ function adoptTypes(columns: Column[], parserView: Column[] | undefined): Column
   );
 }
 
-// ---------- project family ----------
-
-export function project(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+export function projectStage(input: readonly Column[], node: SyntaxNode, oc: OperatorContext): Stage {
   const expressions = listElements(node.Expressions);
-  const compiled = expressions.map((expr) => compileIn(input, expr, oc).fn);
+  const fns = expressions.map((expr) => compileFor(input, expr, oc).fn);
   const columns = parserColumns(node, expressions.length, oc);
-  const rows = input.rows.map((row) => compiled.map((f) => f(row)));
-  return { columns, rows };
+  return {
+    columns,
+    wrap: (next) => (row) => {
+      const out: Row = new Array(fns.length);
+      for (let i = 0; i < fns.length; i++) out[i] = fns[i](row);
+      next(out);
+    },
+  };
 }
+
+export function takeStage(input: readonly Column[], node: SyntaxNode, oc: OperatorContext): Stage {
+  const limit = Number(compileFor(input, node.Expression, oc).fn([]));
+  return {
+    columns: input,
+    wrap: (next) => {
+      let taken = 0;
+      return (row) => {
+        if (taken < limit) {
+          taken++;
+          next(row);
+        }
+      };
+    },
+  };
+}
+
+export function countSink(): Sink {
+  let n = 0;
+  return { push: () => void n++, finish: () => ({ columns: [{ name: "Count", type: "long" }], rows: [[n]] }) };
+}
+
+// ---------- project family ----------
 
 /** project-away, project-keep, project-reorder, project-rename: the parser knows the resulting columns. */
 export function reshapeByName(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
@@ -139,7 +232,8 @@ interface AggregatePlan {
   multi: boolean;
 }
 
-export function summarize(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode, oc: OperatorContext): Sink {
+  const input: Table = { columns: inputColumns, rows: [] };
   const scope = Scope.of(input);
   const baseCtx: CompileContext = { query: oc.query, env: oc.env, scope };
   const byNodes = node.ByClause ? listElements(node.ByClause.Expressions) : [];
@@ -188,61 +282,64 @@ export function summarize(input: Table, node: SyntaxNode, oc: OperatorContext): 
     }
   }
 
-  // Group.
+  // Group as rows arrive.
   const groups = new Map<string, { keys: Value[]; states: unknown[] }>();
   const aggregators = plans.map((p) => p.make());
   const singleKey = keys.length === 1 ? keys[0] : undefined;
-  for (const row of input.rows) {
-    let keyValues: Value[];
+  const steps = aggregators.map((a) => a.step);
+  const stepCount = steps.length;
+  const push: Emit = (row) => {
+    let keyValues: Value[] | undefined;
     let key: string;
     if (singleKey) {
       const v = singleKey(row);
       key = typeof v === "string" ? v : groupKey(v) + "\u0001";
-      keyValues = [v];
     } else {
       keyValues = keys.map((f) => f(row));
       key = keyValues.map(groupKey).join("\u0001");
     }
     let group = groups.get(key);
     if (!group) {
-      group = { keys: keyValues, states: aggregators.map((a) => a.init()) };
+      group = { keys: keyValues ?? [singleKey!(row)], states: aggregators.map((a) => a.init()) };
       groups.set(key, group);
     }
     const states = group.states;
-    for (let i = 0; i < aggregators.length; i++) states[i] = aggregators[i].step(states[i], row);
-  }
-  if (keys.length === 0 && groups.size === 0) groups.set("", { keys: [], states: aggregators.map((a) => a.init()) });
-
-  // Finish: slot values, then the expressions around aggregates.
-  const slotColumns: Column[] = [];
-  plans.forEach((p) => {
-    for (let i = 0; i < p.width; i++) slotColumns.push({ name: `__slot${slotColumns.length}`, type: "dynamic" });
-  });
-  const postCtx: CompileContext = {
-    query: oc.query,
-    env: oc.env,
-    scope: new Scope(slotColumns),
-    aggregateSlot: (n) => slotOf.get(n),
+    for (let i = 0; i < stepCount; i++) states[i] = steps[i](states[i], row);
   };
-  const post = outputs.map((o) => (o.direct ? undefined : compileScalar(o.expr, postCtx).fn));
-  const width = keys.length + outputs.reduce((sum, o) => sum + o.width, 0);
-  const columns = parserColumns(node, width, oc);
 
-  const rows: Row[] = [];
-  for (const group of groups.values()) {
-    const slots: Value[] = [];
-    plans.forEach((p, i) => {
-      if (p.multi) slots.push(...aggregators[i].results!(group.states[i]));
-      else slots.push(aggregators[i].result(group.states[i]));
+  const finish = (): Table => {
+    if (keys.length === 0 && groups.size === 0) groups.set("", { keys: [], states: aggregators.map((a) => a.init()) });
+    // Slot values first, then the expressions around aggregates.
+    const slotColumns: Column[] = [];
+    plans.forEach((p) => {
+      for (let i = 0; i < p.width; i++) slotColumns.push({ name: `__slot${slotColumns.length}`, type: "dynamic" });
     });
-    const row: Row = group.keys.slice();
-    outputs.forEach((o, i) => {
-      if (o.direct) for (let j = 0; j < o.width; j++) row.push(slots[o.firstSlot + j]);
-      else row.push(post[i]!(slots));
-    });
-    rows.push(row);
-  }
-  return { columns: columns.map((c) => ({ ...c })), rows: normalizeTypes(columns, rows) };
+    const postCtx: CompileContext = {
+      query: oc.query,
+      env: oc.env,
+      scope: new Scope(slotColumns),
+      aggregateSlot: (n) => slotOf.get(n),
+    };
+    const post = outputs.map((o) => (o.direct ? undefined : compileScalar(o.expr, postCtx).fn));
+    const width = keys.length + outputs.reduce((sum, o) => sum + o.width, 0);
+    const columns = parserColumns(node, width, oc);
+    const rows: Row[] = [];
+    for (const group of groups.values()) {
+      const slots: Value[] = [];
+      plans.forEach((p, i) => {
+        if (p.multi) slots.push(...aggregators[i].results!(group.states[i]));
+        else slots.push(aggregators[i].result(group.states[i]));
+      });
+      const row: Row = group.keys.slice();
+      outputs.forEach((o, i) => {
+        if (o.direct) for (let j = 0; j < o.width; j++) row.push(slots[o.firstSlot + j]);
+        else row.push(post[i]!(slots));
+      });
+      rows.push(row);
+    }
+    return { columns: columns.map((c) => ({ ...c })), rows: normalizeTypes(columns, rows) };
+  };
+  return { push, finish };
 }
 
 /** Aggregates hold values in the engine's representation; make sure dynamics are JSON-friendly. */
@@ -287,15 +384,6 @@ function expandColumns(
 }
 
 // ---------- count, take, distinct, sort, top ----------
-
-export function count(input: Table): Table {
-  return { columns: [{ name: "Count", type: "long" }], rows: [[input.rows.length]] };
-}
-
-export function take(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
-  const n = Number(compileIn(input, node.Expression, oc).fn([]));
-  return { columns: input.columns, rows: input.rows.slice(0, Math.max(0, n)) };
-}
 
 export function distinct(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
   const expressions = listElements(node.Expressions);

@@ -200,8 +200,27 @@ function operatorText(node: SyntaxNode): string {
   return String(node.Operator?.Text ?? "").toLowerCase();
 }
 
+/**
+ * Lower-cases with a bounded memo: log columns repeat a small set of values, so case-insensitive
+ * operators would otherwise allocate a fresh string per row.
+ */
+const lowerMemo = new Map<string, string>();
+export function lowerCached(value: string): string {
+  let lowered = lowerMemo.get(value);
+  if (lowered === undefined) {
+    lowered = value.toLowerCase();
+    if (lowerMemo.size > 50_000) lowerMemo.clear();
+    lowerMemo.set(value, lowered);
+  }
+  return lowered;
+}
+
 function lower(value: Value): string {
   return value === null || value === undefined ? "" : (typeof value === "string" ? value : toKqlString(value, "dynamic")).toLowerCase();
+}
+
+function lowerOf(value: Value): string {
+  return typeof value === "string" ? lowerCached(value) : lower(value);
 }
 
 function text(value: Value, type: KqlType): string {
@@ -256,9 +275,9 @@ function compileBinary(node: SyntaxNode, ctx: CompileContext): Compiled {
     case "%":
       return make(arithmeticEvaluator(op, left, right, resultType), resultType);
     case "=~":
-      return make((row) => lower(a(row)) === lower(b(row)));
+      return make((row) => lowerOf(a(row)) === lowerOf(b(row)));
     case "!~":
-      return make((row) => lower(a(row)) !== lower(b(row)));
+      return make((row) => lowerOf(a(row)) !== lowerOf(b(row)));
   }
   const stringOp = STRING_OPERATORS[op];
   if (stringOp) {
@@ -271,7 +290,7 @@ function compileBinary(node: SyntaxNode, ctx: CompileContext): Compiled {
       return make((row) => {
         const v = a(row);
         const hay = typeof v === "string" ? v : text(v, lt);
-        const r = stringOp(caseSensitive ? hay : hay.toLowerCase(), needle);
+        const r = stringOp(caseSensitive ? hay : lowerCached(hay), needle);
         return negate ? !r : r;
       });
     }
@@ -448,19 +467,30 @@ function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
   const negate = op.startsWith("!");
   const left = compileNode(node.Left, ctx);
   const { values, rowDependent } = inListValues(node.Right, ctx);
-  const normalize = (value: Value): string => {
-    if (caseInsensitive) return `s${lower(value)}`;
-    if (left.type === "string" || typeof value === "string") return `s${text(value, left.type)}`;
-    return groupKey(typeof value === "number" || value === null ? value : (coerceToType(value, "real") as Value));
-  };
-  const set = new Set(values.map(normalize));
   const a = left.fn;
+  // Specialised membership tests: these run once per row in hot filters.
+  let member: (v: Value) => boolean;
+  if (caseInsensitive) {
+    const set = new Set(values.map((v) => lower(v)));
+    member = (v) => set.has(typeof v === "string" ? lowerCached(v) : lower(v));
+  } else if (left.type === "string") {
+    const set = new Set(values.map((v) => text(v, "dynamic")));
+    member = (v) => set.has(v as string);
+  } else if (TIME_OR_NUMBER.has(left.type) && values.every((v) => typeof v === "number")) {
+    const set = new Set(values as number[]);
+    member = (v) => set.has(v as number);
+  } else {
+    const key = (v: Value) => (typeof v === "string" ? `s${v}` : groupKey(typeof v === "number" || v === null ? v : (coerceToType(v, "real") as Value)));
+    const set = new Set(values.map(key));
+    member = (v) => set.has(key(v));
+  }
+  const equalsAny = rowDependent?.map((c) => equalityEvaluator(left, c));
   return {
     fn: (row) => {
       const v = a(row);
-      if (v === null && left.type !== "string") return negate ? true : false;
-      let found = set.has(normalize(v));
-      if (!found && rowDependent) found = rowDependent.some((c) => normalize(c.fn(row)) === normalize(v));
+      if (v === null && left.type !== "string") return negate;
+      let found = member(v);
+      if (!found && equalsAny) found = equalsAny.some((eq) => eq(row) === true);
       return negate ? !found : found;
     },
     type: "bool",

@@ -204,6 +204,18 @@ export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = {
     Type: "string",
   }),
 
+  Event: columns({
+    TimeGenerated: "datetime",
+    Source: "string",
+    EventLog: "string",
+    Computer: "string",
+    EventLevelName: "string",
+    EventID: "int",
+    RenderedDescription: "string",
+    EventData: "string",
+    Type: "string",
+  }),
+
   DeviceLogonEvents: columns({
     TenantId: "string",
     TimeGenerated: "datetime",

@@ -1,4 +1,7 @@
-/** Writes generated logs as NDJSON per table (rows carry `Type`, as Log Analytics exports do) plus the labels. */
+/**
+ * Writes generated logs as `<dir>/logs/<Table>.ndjson` (rows carry `Type`, as Log Analytics
+ * exports do) and the ground truth as `<dir>/labels.json`, outside the logs folder.
+ */
 import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { once } from "node:events";
@@ -7,11 +10,13 @@ import type { GeneratedLogs } from "./org.js";
 
 export const LABELS_FILE = "labels.json";
 
+export const LOGS_FOLDER = "logs";
+
 export async function writeDataset(dir: string, logs: GeneratedLogs): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(join(dir, LOGS_FOLDER), { recursive: true });
   const written: string[] = [];
   for (const [table, records] of Object.entries(logs.tables)) {
-    const path = join(dir, `${table}.ndjson`);
+    const path = join(dir, LOGS_FOLDER, `${table}.ndjson`);
     const out = createWriteStream(path);
     for (const record of records) {
       if (!out.write(`${JSON.stringify(record)}\n`)) await once(out, "drain");

@@ -25,7 +25,7 @@ describe("seeded org generator", () => {
   it("writes NDJSON the readers load back into every table, and the labels beside them", async () => {
     const dir = mkdtempSync(join(tmpdir(), "synth-"));
     await writeDataset(dir, logs);
-    const { tables, issues } = await loadLogs([dir]);
+    const { tables, issues } = await loadLogs([join(dir, "logs")]);
     expect(issues).toEqual([]);
     for (const table of ["SecurityEvent", "SigninLogs", "AuditLogs", "DeviceNetworkEvents"]) {
       expect(tables[table].rows.length).toBe(logs.tables[table].length);

@@ -39,10 +39,16 @@ export interface QueryResult {
   diagnostics: Diagnostic[];
 }
 
-/** Schemas the parser sees: the known tables, overridden by the shapes of the tables supplied. */
+/**
+ * Schemas the parser checks a query against: the known tables' full schemas, with any extra
+ * columns the supplied data carries, and the supplied tables that are not known.
+ */
 export function schemasFor(tables: Record<string, Table>): Record<string, readonly Column[]> {
   const schemas: Record<string, readonly Column[]> = { ...TABLE_SCHEMAS };
-  for (const [name, table] of Object.entries(tables)) schemas[name] = table.columns;
+  for (const [name, table] of Object.entries(tables)) {
+    const known = TABLE_SCHEMAS[name];
+    schemas[name] = known ? [...known, ...table.columns.filter((c) => !known.some((k) => k.name === c.name))] : table.columns;
+  }
   return schemas;
 }
 
@@ -51,19 +57,75 @@ export function validateQuery(text: string, extraTables: Record<string, readonly
   return analyze(text, { ...TABLE_SCHEMAS, ...extraTables }).diagnostics;
 }
 
-export function runQuery(text: string, options: QueryOptions): QueryResult {
-  const query = analyze(text, schemasFor(options.tables));
+function throwOnErrors(query: AnalyzedQuery): void {
   const errors = query.diagnostics.filter((d) => d.severity === "error" && !isToleratedDiagnostic(query, d));
   if (errors.length) {
     const first = errors[0];
     const more = errors.length > 1 ? ` (+${errors.length - 1} more)` : "";
     throw new KqlError(`${first.message}${more}`, first.position, first.code);
   }
+}
+
+/** Names of every column the query refers to. */
+function referencedColumns(query: AnalyzedQuery): Set<string> {
+  const names = new Set<string>();
+  const visit = (node: SyntaxNode) => {
+    if (!node) return;
+    const symbol = node.ReferencedSymbol;
+    if (symbol && String(symbol.$$name ?? "").endsWith("ColumnSymbol")) names.add(String(symbol.Name));
+    for (let i = 0; i < node.ChildCount; i++) {
+      const child = node.GetChild(i);
+      if (child && typeof child.ChildCount === "number") visit(child);
+    }
+  };
+  visit(query.syntax);
+  return names;
+}
+
+/**
+ * Tables hold only the columns their data has (a SecurityEvent row has 228 possible columns).
+ * Log Analytics shows absent columns as empty, so columns the query names that a known table's
+ * data lacks are added, empty; the rest stay out.
+ */
+function widenForQuery(query: AnalyzedQuery, tables: Record<string, Table>): Record<string, Table> {
+  const referenced = referencedColumns(query);
+  const out: Record<string, Table> = {};
+  for (const [name, table] of Object.entries(tables)) {
+    const known = TABLE_SCHEMAS[name];
+    const present = new Set(table.columns.map((c) => c.name));
+    const missing = known ? known.filter((c) => referenced.has(c.name) && !present.has(c.name)) : [];
+    if (!missing.length) {
+      out[name] = table;
+      continue;
+    }
+    const fill = missing.map((c) => (c.type === "string" ? "" : null));
+    out[name] = { columns: [...table.columns, ...missing], rows: table.rows.map((row) => [...row, ...fill]) };
+  }
+  return out;
+}
+
+function sameColumns(a: readonly Column[], b: readonly Column[] | undefined): boolean {
+  return !!b && a.length === b.length && a.every((c, i) => c.name === b[i].name && c.type === b[i].type);
+}
+
+export function runQuery(text: string, options: QueryOptions): QueryResult {
+  const fullSchemas = schemasFor(options.tables);
+  const checked = analyze(text, fullSchemas);
+  throwOnErrors(checked);
+  const tables = widenForQuery(checked, options.tables);
+  // Run against the columns the data really has, so `*`, joins and unions see the real shape.
+  const reshaped = Object.entries(tables).some(([name, table]) => !sameColumns(table.columns, fullSchemas[name]));
+  let query = checked;
+  if (reshaped) {
+    const actualSchemas: Record<string, readonly Column[]> = { ...TABLE_SCHEMAS };
+    for (const [name, table] of Object.entries(tables)) actualSchemas[name] = table.columns;
+    query = analyze(text, actualSchemas);
+    throwOnErrors(query);
+  }
   const now = options.now === undefined ? Date.now() : typeof options.now === "number" ? options.now : options.now.getTime();
-  const runner = new QueryRunner(query, options.tables, now);
-  const tables = runner.run();
-  if (!tables.length) throw new KqlError("The query has no result statement");
-  return { table: tables[tables.length - 1], tables, diagnostics: query.diagnostics };
+  const results = new QueryRunner(query, tables, now).run();
+  if (!results.length) throw new KqlError("The query has no result statement");
+  return { table: results[results.length - 1], tables: results, diagnostics: checked.diagnostics };
 }
 
 /** `union isfuzzy=true` tolerates references to tables that do not exist. */

@@ -47,52 +47,69 @@ function inferType(name: string, value: unknown): KqlType {
   return "string";
 }
 
+/**
+ * Rows of one table. Only columns that occur in the data are kept (a SecurityEvent has 228
+ * possible columns, most empty for any one event), so memory follows the data's real width.
+ */
 class TableAccumulator {
-  readonly rows: Row[] = [];
-  private columns: Column[];
-  private readonly known: boolean;
-  private readonly pending: Record<string, unknown>[] = [];
+  private readonly rows: Row[] = [];
+  private readonly columns: Column[] = [];
+  private readonly positions = new Map<string, number>();
+  private readonly schema: Map<string, KqlType> | undefined;
 
   constructor(readonly name: string) {
     const schema = TABLE_SCHEMAS[name];
-    this.known = !!schema;
-    this.columns = schema ? [...schema] : [];
+    this.schema = schema ? new Map(schema.map((c) => [c.name, c.type])) : undefined;
+  }
+
+  private position(name: string, value: unknown): number | undefined {
+    let index = this.positions.get(name);
+    if (index === undefined) {
+      if (!this.schema && (value === null || value === undefined || value === "")) return undefined; // no type to infer yet
+      const type = this.schema ? this.schema.get(name) : inferType(name, value);
+      if (!type) return undefined; // not a column of this known table
+      index = this.columns.length;
+      this.columns.push({ name, type });
+      this.positions.set(name, index);
+    }
+    return index;
   }
 
   add(record: Record<string, unknown>): { field: string; message: string } | undefined {
-    if (!this.known) {
-      // Unknown tables keep every field; their types are settled when the table is built.
-      this.pending.push(record);
-      return undefined;
-    }
-    const row: Row = new Array(this.columns.length);
-    for (let i = 0; i < this.columns.length; i++) {
-      const column = this.columns[i];
-      const converted = convertValue(record[column.name], column.type);
-      if ("error" in converted) return { field: column.name, message: `${column.name}: ${converted.error}` };
-      row[i] = converted.value;
+    const row: Row = [];
+    for (const name in record) {
+      const raw = record[name];
+      const index = this.position(name, raw);
+      if (index === undefined) continue;
+      const converted = convertValue(raw, this.columns[index].type);
+      if ("error" in converted) {
+        if (!this.schema) {
+          row[index] = coerceToType(raw, "dynamic");
+          continue;
+        }
+        return { field: name, message: `${name}: ${converted.error}` };
+      }
+      row[index] = converted.value;
     }
     this.rows.push(row);
     return undefined;
   }
 
   build(): Table {
-    if (this.known) return { columns: this.columns, rows: this.rows };
-    const types = new Map<string, KqlType>();
-    for (const record of this.pending) {
-      for (const [name, value] of Object.entries(record)) {
-        if (value === null || value === undefined || value === "") continue;
-        if (!types.has(name)) types.set(name, inferType(name, value));
+    // Known tables list their columns in schema order.
+    const order = this.schema ? [...this.schema.keys()] : this.columns.map((c) => c.name);
+    const columns = order.filter((name) => this.positions.has(name)).map((name) => this.columns[this.positions.get(name)!]);
+    const sources = columns.map((c) => this.positions.get(c.name)!);
+    const defaults = columns.map((c) => (c.type === "string" ? "" : null));
+    const rows = this.rows.map((row) => {
+      const out: Row = new Array(sources.length);
+      for (let i = 0; i < sources.length; i++) {
+        const v = row[sources[i]];
+        out[i] = v === undefined ? defaults[i] : v;
       }
-    }
-    this.columns = [...types].map(([name, type]) => ({ name, type }));
-    const rows = this.pending.map((record) =>
-      this.columns.map((c) => {
-        const converted = convertValue(record[c.name], c.type);
-        return "error" in converted ? coerceToType(record[c.name], "dynamic") : converted.value;
-      }),
-    );
-    return { columns: this.columns, rows };
+      return out;
+    });
+    return { columns, rows };
   }
 }
 

@@ -129,6 +129,15 @@ describe("NXLog and Winlogbeat JSON", () => {
     expect(tables.Event.rows.length).toBe(1);
   });
 
+  it("keeps only the columns the data has; columns a query names but the data lacks read as empty", async () => {
+    const { tables } = await loadLogs([WINLOGBEAT]);
+    expect(tables.SecurityEvent.columns.length).toBeLessThan(40);
+    const rows = toJsonRecords(runQuery("SecurityEvent | where EventID == 4624 | project ServiceName, TicketEncryptionType, Task", { tables }).table);
+    expect(rows).toEqual([{ ServiceName: "", TicketEncryptionType: "", Task: null }]);
+    const latest = runQuery("SecurityEvent | summarize arg_max(TimeGenerated, *) by Computer", { tables }).table;
+    expect(latest.columns.length).toBe(tables.SecurityEvent.columns.length);
+  });
+
   it("names logon types as the 4624 documentation does", () => {
     expect(LOGON_TYPE_NAMES).toEqual({
       0: "System", 2: "Interactive", 3: "Network", 4: "Batch", 5: "Service", 7: "Unlock", 8: "NetworkCleartext",

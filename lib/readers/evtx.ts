@@ -12,7 +12,7 @@
  */
 import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
-import { formatDatetime } from "../kql/values.js";
+import { formatDatetime, parseDatetime } from "../kql/values.js";
 
 const FILE_HEADER_SIZE = 4096;
 const CHUNK_SIZE = 65536;
@@ -364,26 +364,55 @@ function renderValue(chunk: Chunk, value: SubValue): string | EvtxNode[] | null 
 // ---- instantiation: template + values -> element tree ----
 
 function instantiateAll(chunk: Chunk, nodes: (TemplateElement | InstanceNode)[], values: SubValue[]): EvtxNode[] {
-  return nodes.flatMap((n) => instantiateNode(chunk, n, values));
+  const out: EvtxNode[] = [];
+  for (const node of nodes) instantiateInto(out, chunk, node, values);
+  return out;
 }
 
-function instantiateNode(chunk: Chunk, node: TemplateElement | TemplatePart | InstanceNode, values: SubValue[]): EvtxNode[] {
-  if (typeof node === "string") return [node];
+/** Appends the instantiated form of `node` to `out` (loops, not flatMap: this runs per record). */
+function instantiateInto(out: EvtxNode[], chunk: Chunk, node: TemplateElement | TemplatePart | InstanceNode, values: SubValue[]): void {
+  if (typeof node === "string") {
+    out.push(node);
+    return;
+  }
   if (isSlot(node)) {
     const value = values[node.slot];
-    if (!value) return [];
+    if (!value) return;
     const rendered = renderValue(chunk, value);
-    if (rendered === null) return [];
-    return typeof rendered === "string" ? [rendered] : rendered;
+    if (rendered === null) return;
+    if (typeof rendered === "string") out.push(rendered);
+    else for (const n of rendered) out.push(n);
+    return;
   }
-  if ("instance" in node) return instantiateAll(chunk, node.instance.template, node.instance.values);
+  if ("instance" in node) {
+    for (const n of node.instance.template) instantiateInto(out, chunk, n, node.instance.values);
+    return;
+  }
   const attributes: Record<string, string> = {};
   for (const attribute of node.attributes) {
-    const parts = attribute.value.flatMap((p) => instantiateNode(chunk, p, values));
-    const optionalEmpty = attribute.value.some((p) => isSlot(p) && p.optional) && parts.length === 0;
-    if (!optionalEmpty) attributes[attribute.name] = parts.map((p) => (typeof p === "string" ? p : "")).join("");
+    let text = "";
+    let present = false;
+    let optional = false;
+    for (const part of attribute.value) {
+      if (typeof part === "string") {
+        text += part;
+        present = true;
+      } else if (isSlot(part)) {
+        optional ||= part.optional;
+        const value = values[part.slot];
+        const rendered = value ? renderValue(chunk, value) : null;
+        if (typeof rendered === "string") {
+          text += rendered;
+          present = true;
+        }
+      }
+    }
+    // An optional substitution with no value removes the attribute.
+    if (present || !optional) attributes[attribute.name] = text;
   }
-  return [{ name: node.name, attributes, children: node.children.flatMap((child) => instantiateNode(chunk, child, values)) }];
+  const children: EvtxNode[] = [];
+  for (const child of node.children) instantiateInto(children, chunk, child, values);
+  out.push({ name: node.name, attributes, children });
 }
 
 // ---- chunks and records ----
@@ -463,13 +492,13 @@ export async function* readEvtxRecords(path: string, options: EvtxReadOptions = 
 
 // ---- flattening ----
 
-function childElements(element: EvtxElement, name?: string): EvtxElement[] {
-  return element.children.filter((c): c is EvtxElement => typeof c !== "string" && (name === undefined || c.name === name));
-}
-
 function textOf(element: EvtxElement | undefined): string {
   if (!element) return "";
-  return element.children.map((c) => (typeof c === "string" ? c : textOf(c))).join("");
+  const children = element.children;
+  if (children.length === 1 && typeof children[0] === "string") return children[0];
+  let text = "";
+  for (const c of children) text += typeof c === "string" ? c : textOf(c);
+  return text;
 }
 
 export interface FlatEvent {
@@ -489,36 +518,39 @@ export interface FlatEvent {
 
 /** System fields and named EventData values, the shape Windows event shippers and Sentinel use. */
 export function flattenEvent(record: EvtxRecord): FlatEvent {
-  const system = childElements(record.root, "System")[0];
-  const get = (name: string) => (system ? childElements(system, name)[0] : undefined);
-  const timeCreated = get("TimeCreated")?.attributes.SystemTime;
+  const system = new Map<string, EvtxElement>();
+  let eventData: EvtxElement | undefined;
+  for (const child of record.root.children) {
+    if (typeof child === "string") continue;
+    if (child.name === "System") {
+      for (const field of child.children) if (typeof field !== "string" && !system.has(field.name)) system.set(field.name, field);
+    } else if (child.name === "EventData") eventData = child;
+  }
   const data: Record<string, string | null> = {};
-  const eventData = childElements(record.root, "EventData")[0];
   if (eventData) {
-    for (const item of childElements(eventData, "Data")) {
+    for (const item of eventData.children) {
+      if (typeof item === "string" || item.name !== "Data") continue;
       const name = item.attributes.Name;
       if (!name) continue;
       // XML normalises line endings to LF; EVTX stores the CRLF the event source wrote.
-      const text = textOf(item).replace(/\r\n?/g, "\n");
+      let text = textOf(item);
+      if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
       data[name] = text === "" ? null : text;
     }
   }
+  const timeCreated = system.get("TimeCreated")?.attributes.SystemTime;
+  const task = textOf(system.get("Task"));
   return {
-    EventID: Number(textOf(get("EventID"))),
-    TimeCreated: timeCreated ? Date.parse(timeCreated) + subMs(timeCreated) : record.written,
-    Computer: textOf(get("Computer")),
-    Channel: textOf(get("Channel")),
-    Provider: get("Provider")?.attributes.Name ?? "",
-    EventRecordID: Number(textOf(get("EventRecordID")) || record.recordId),
-    Task: textOf(get("Task")) === "" ? null : Number(textOf(get("Task"))),
-    Level: textOf(get("Level")),
-    Keywords: textOf(get("Keywords")),
+    EventID: Number(textOf(system.get("EventID"))),
+    TimeCreated: (timeCreated ? parseDatetime(timeCreated) : null) ?? record.written,
+    Computer: textOf(system.get("Computer")),
+    Channel: textOf(system.get("Channel")),
+    Provider: system.get("Provider")?.attributes.Name ?? "",
+    EventRecordID: Number(textOf(system.get("EventRecordID")) || record.recordId),
+    Task: task === "" ? null : Number(task),
+    Level: textOf(system.get("Level")),
+    Keywords: textOf(system.get("Keywords")),
     data,
   };
 }
 
-/** Date.parse drops sub-millisecond digits; FILETIME values carry them. */
-function subMs(iso: string): number {
-  const m = /\.\d{3}(\d+)Z$/.exec(iso);
-  return m ? Number(`0.${m[1]}`) : 0;
-}

@@ -72,24 +72,22 @@ export function securityEventRecord(event: WindowsEvent): Record<string, unknown
   const account = target && targetUser !== "-" ? target : subject;
   const logonType = event.data.LogonType === undefined || event.data.LogonType === null || event.data.LogonType === "" ? null : Number(event.data.LogonType);
   const title = EVENT_TITLES[event.eventId];
-  Object.assign(record, {
-    TimeGenerated: event.time,
-    Computer: event.computer,
-    EventID: event.eventId,
-    Channel: event.channel,
-    EventSourceName: event.provider,
-    Task: event.task,
-    Level: event.level,
-    Activity: title ? `${event.eventId} - ${title}` : String(event.eventId),
-    Account: account,
-    AccountType: account.endsWith("$") ? "Machine" : account ? "User" : "",
-    TargetAccount: target,
-    SubjectAccount: subject,
-    LogonType: logonType,
-    LogonTypeName: logonType === null ? "" : `${logonType} - ${LOGON_TYPE_NAMES[logonType] ?? "Unknown"}`,
-    EventData: JSON.stringify(event.data),
-    Type: "SecurityEvent",
-  });
+  // The named EventData fields are columns already; Sentinel's EventData blob is left out.
+  record.TimeGenerated = event.time;
+  record.Computer = event.computer;
+  record.EventID = event.eventId;
+  record.Channel = event.channel;
+  record.EventSourceName = event.provider;
+  record.Task = event.task;
+  record.Level = event.level;
+  record.Activity = title ? `${event.eventId} - ${title}` : String(event.eventId);
+  record.Account = account;
+  record.AccountType = account.endsWith("$") ? "Machine" : account ? "User" : "";
+  record.TargetAccount = target;
+  record.SubjectAccount = subject;
+  record.LogonType = logonType;
+  record.LogonTypeName = logonType === null ? "" : `${logonType} - ${LOGON_TYPE_NAMES[logonType] ?? "Unknown"}`;
+  record.Type = "SecurityEvent";
   return record;
 }
 

@@ -42,7 +42,7 @@ export function levinsonDurbin(r: readonly number[], order: number): number[] {
   return a;
 }
 
-class Sdar {
+export class Sdar {
   private mu = 0.5;
   private sigma = 0.5;
   private readonly c: number[];

@@ -28,6 +28,7 @@ const LabelsFile = z.object({
       start: z.string(),
       end: z.string(),
       description: z.string(),
+      related: z.array(z.string()).optional(),
     }),
   ),
 });

@@ -27,6 +27,8 @@ export interface ScenarioLabel {
   start: string;
   end: string;
   description: string;
+  /** Other entities the attack touched (targeted accounts, hosts): not benign, but not what the hunt keys on. */
+  related?: string[];
 }
 
 export interface GenerateOptions {
@@ -268,7 +270,8 @@ function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableR
 
 // ---------- scenarios ----------
 
-function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayStart: number, out: TableRecords): ScenarioLabel {
+/** Injects one attack and returns its ground truth (one label per hunt expected to surface it). */
+function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayStart: number, out: TableRecords): ScenarioLabel | ScenarioLabel[] {
   const sec = out.SecurityEvent;
   switch (name) {
     case "network-brute-force": {
@@ -281,7 +284,7 @@ function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayS
         t += random.int(2, 6) * 1000;
         sec.push(logon(t, target, random.pick(names), 3, ip, false, { SubStatus: random.pick(["0xc000006a", "0xc0000064"]), WorkstationName: "kali" }));
       }
-      return { scenario: name, hunt: "windows-logon-by-source-ip", entityType: "ip", entity: ip, start: isoAt(start), end: isoAt(t), description: `420 failed network logons against ${target.name} over ${names.length} account names` };
+      return { scenario: name, hunt: "windows-logon-by-source-ip", entityType: "ip", entity: ip, start: isoAt(start), end: isoAt(t), description: `420 failed network logons against ${target.name} over ${names.length} account names`, related: names };
     }
     case "password-spray": {
       const ip = "10.1.0.250"; // an internal foothold
@@ -299,7 +302,11 @@ function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayS
         t += random.int(20, 40) * 1000;
         sec.push(logon(t, dc, random.pick(victims).sam, 3, ip, false));
       }
-      return { scenario: name, hunt: "windows-logon-by-source-ip", entityType: "ip", entity: ip, start: isoAt(start), end: isoAt(t), description: `low-and-slow password spray from ${ip} across ${victims.length} accounts` };
+      const label = { scenario: name, entityType: "ip" as const, entity: ip, start: isoAt(start), end: isoAt(t), description: `low-and-slow password spray from ${ip} across ${victims.length} accounts`, related: victims.map((p) => p.sam) };
+      return [
+        { ...label, hunt: "windows-logon-by-source-ip" },
+        { ...label, hunt: "password-spray-by-source" },
+      ];
     }
     case "entra-failed-signins-then-change": {
       const victim = org.people[org.people.length - 1];
@@ -326,7 +333,7 @@ function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayS
       const t = dayStart + 22 * HOUR + 41 * MINUTE;
       const remote = "203.0.113.77";
       for (let i = 0; i < 3; i++) out.DeviceNetworkEvents.push(connection(t + i * 20_000, host, "rundll32.exe", remote, 5985, "", "system"));
-      return { scenario: name, hunt: "rare-device-connections", entityType: "device-connection", entity: `${host.name.toLowerCase()}|rundll32.exe|${remote}:5985`, start: isoAt(t), end: isoAt(t + 40_000), description: `rundll32.exe on ${host.name} opens WinRM (5985) to ${remote}, never seen before` };
+      return { scenario: name, hunt: "rare-device-connections", entityType: "device-connection", entity: `${host.name.toLowerCase()}|rundll32.exe|${remote}|5985`, start: isoAt(t), end: isoAt(t + 40_000), description: `rundll32.exe on ${host.name} opens WinRM (5985) to ${remote}, never seen before` };
     }
     case "lateral-movement-burst": {
       const person = org.people[Math.min(3, org.people.length - 1)];
@@ -338,12 +345,16 @@ function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayS
         sec.push(logon(t, host, person.sam, 3, person.workstation.ip, true, { AuthenticationPackageName: "NTLM", LogonProcessName: "NtLmSsp " }));
         sec.push(securityEvent(t, 4672, host.name, { SubjectUserName: person.sam, SubjectDomainName: DOMAIN, PrivilegeList: "SeDebugPrivilege\n\t\t\tSeImpersonatePrivilege" }));
       }
-      return { scenario: name, hunt: "logon-graph-rank", entityType: "account", entity: person.sam, start: isoAt(start), end: isoAt(t), description: `${person.sam} logs on to ${targets.length} hosts with admin rights in under an hour` };
+      const label = { scenario: name, entityType: "account" as const, entity: person.sam, start: isoAt(start), end: isoAt(t), description: `${person.sam} logs on to ${targets.length} hosts with admin rights in under an hour`, related: targets.map((h) => h.name.toLowerCase()) };
+      return [
+        { ...label, hunt: "logon-graph-rank" },
+        { ...label, hunt: "logon-changepoint" },
+      ];
     }
   }
 }
 
-export const DEFAULT_END = new Date(Date.UTC(2024, 9, 21)); // a Monday, so the last day is a weekday
+export const DEFAULT_END = new Date(Date.UTC(2024, 9, 22)); // a Tuesday: attacks land on a busy Monday
 
 export function generateOrgLogs(options: GenerateOptions): GeneratedLogs {
   const random = new SeededRandom(options.seed);
@@ -355,7 +366,7 @@ export function generateOrgLogs(options: GenerateOptions): GeneratedLogs {
   const scenarios = options.scenarios ?? SCENARIOS;
   const labels: ScenarioLabel[] = [];
   const lastDay = end - DAY;
-  for (const scenario of scenarios) labels.push(injectScenario(scenario, org, random, lastDay, tables));
+  for (const scenario of scenarios) labels.push(...[injectScenario(scenario, org, random, lastDay, tables)].flat());
   for (const records of Object.values(tables)) records.sort((a, b) => String(a.TimeGenerated).localeCompare(String(b.TimeGenerated)));
   return { tables, labels, start, end };
 }

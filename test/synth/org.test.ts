@@ -18,7 +18,7 @@ describe("seeded org generator", () => {
   });
 
   it("labels every scenario with its entity and time", () => {
-    expect(logs.labels.map((l) => l.scenario)).toEqual([...SCENARIOS]);
+    expect([...new Set(logs.labels.map((l) => l.scenario))]).toEqual([...SCENARIOS]);
     for (const label of logs.labels) expect(Date.parse(label.end)).toBeGreaterThanOrEqual(Date.parse(label.start));
   });
 

@@ -1,0 +1,140 @@
+/**
+ * What the project remembers about an entity, and how one window's observation updates it.
+ * Pure functions: storage lives in store.ts.
+ */
+export const EWMA_ALPHA = 0.2;
+export const HISTORY_LENGTH = 30;
+
+export interface FeatureState {
+  /** Exponentially weighted mean and variance (alpha 0.2, about the last ten windows). */
+  mean: number;
+  variance: number;
+  /** The most recent values (up to 30), for median/MAD-based robust z. */
+  history: number[];
+}
+
+export interface Baseline {
+  huntId: string;
+  entityKey: string;
+  /** Windows in which the entity appeared. */
+  windows: number;
+  firstSeen: number;
+  lastSeen: number;
+  /** End of the last window applied: a window is applied to an entity at most once. */
+  lastWindowEnd: number;
+  features: Record<string, FeatureState>;
+  distinct: Record<string, string[]>;
+}
+
+export interface Observation {
+  entityKey: string;
+  features: Record<string, number>;
+  distinct: Record<string, string[]>;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export function updateFeature(state: FeatureState | undefined, value: number): FeatureState {
+  if (!state) return { mean: value, variance: 0, history: [value] };
+  const delta = value - state.mean;
+  const mean = state.mean + EWMA_ALPHA * delta;
+  const variance = (1 - EWMA_ALPHA) * (state.variance + EWMA_ALPHA * delta * delta);
+  return { mean, variance, history: [...state.history, value].slice(-HISTORY_LENGTH) };
+}
+
+/** Adds values to a capped distinct set, keeping the oldest (first seen) ones when full. */
+export function mergeDistinct(current: readonly string[] | undefined, values: readonly string[], cap: number): string[] {
+  const out = [...(current ?? [])];
+  const seen = new Set(out);
+  for (const value of values) {
+    if (out.length >= cap) break;
+    const v = value.slice(0, 200);
+    if (!seen.has(v)) {
+      seen.add(v);
+      out.push(v);
+    }
+  }
+  return out;
+}
+
+/**
+ * The baseline after one window, or undefined when this window was already applied (a retried
+ * or concurrent run): applying is idempotent per entity and window.
+ */
+export function applyObservation(
+  huntId: string,
+  current: Baseline | undefined,
+  observation: Observation,
+  window: { start: number; end: number },
+  caps: Record<string, number>,
+): Baseline | undefined {
+  if (current && current.lastWindowEnd >= window.end) return undefined;
+  const features: Record<string, FeatureState> = { ...(current?.features ?? {}) };
+  for (const [name, value] of Object.entries(observation.features)) {
+    if (Number.isFinite(value)) features[name] = updateFeature(features[name], value);
+  }
+  const distinct: Record<string, string[]> = { ...(current?.distinct ?? {}) };
+  for (const [name, values] of Object.entries(observation.distinct)) distinct[name] = mergeDistinct(distinct[name], values, caps[name] ?? 50);
+  return {
+    huntId,
+    entityKey: observation.entityKey,
+    windows: (current?.windows ?? 0) + 1,
+    firstSeen: Math.min(current?.firstSeen ?? observation.firstSeen, observation.firstSeen),
+    lastSeen: Math.max(current?.lastSeen ?? observation.lastSeen, observation.lastSeen),
+    lastWindowEnd: window.end,
+    features,
+    distinct,
+  };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Robust z of x against the history: (x - median) / (1.4826 * MAD), with a floor on the scale
+ * so a perfectly steady history (MAD 0) does not turn a change of one into infinity.
+ */
+export function robustZ(x: number, history: readonly number[]): number | undefined {
+  if (history.length === 0) return undefined;
+  const m = median(history);
+  const mad = median(history.map((v) => Math.abs(v - m)));
+  const scale = Math.max(1.4826 * mad, 1, 0.1 * Math.abs(m));
+  return (x - m) / scale;
+}
+
+/** Population-level state of a hunt: how many windows it has applied (its learning period). */
+export interface HuntState {
+  huntId: string;
+  windows: number;
+  lastWindowEnd: number;
+  /** For prevalence: the largest number of distinct `across` values seen in a window. */
+  population: number;
+}
+
+/** How many distinct entities (e.g. devices) have shown a value (e.g. a remote endpoint). */
+export interface Prevalence {
+  huntId: string;
+  valueKey: string;
+  across: string[];
+  count: number;
+  lastWindowEnd: number;
+}
+
+export const PREVALENCE_CAP = 100;
+
+export function applyPrevalence(huntId: string, current: Prevalence | undefined, valueKey: string, across: readonly string[], windowEnd: number): Prevalence | undefined {
+  if (current && current.lastWindowEnd >= windowEnd) return undefined;
+  const known = new Set(current?.across ?? []);
+  let count = current?.count ?? 0;
+  const kept = [...(current?.across ?? [])];
+  for (const a of across) {
+    if (known.has(a)) continue;
+    known.add(a);
+    count++;
+    if (kept.length < PREVALENCE_CAP) kept.push(a);
+  }
+  return { huntId, valueKey, across: kept, count, lastWindowEnd: windowEnd };
+}

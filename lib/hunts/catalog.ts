@@ -1,0 +1,97 @@
+/**
+ * The hunt catalog: every hunt in `catalog/`, validated on load. The `list` command, the README
+ * table and the Functions timers are all generated from here.
+ */
+import { validateQuery, type Diagnostic } from "../kql/index.js";
+import { formatDatetime, parseTimespan } from "../kql/values.js";
+import failedSigninsWithAudit from "./catalog/failed-signins-with-audit.js";
+import logonChangepoint from "./catalog/logon-changepoint.js";
+import logonGraphRank from "./catalog/logon-graph-rank.js";
+import passwordSprayBySource from "./catalog/password-spray-by-source.js";
+import rareDeviceConnections from "./catalog/rare-device-connections.js";
+import windowsLogonBySourceIp from "./catalog/windows-logon-by-source-ip.js";
+import { HuntMetadata, type Hunt, type HuntDefinition } from "./schema.js";
+
+const DEFINITIONS: HuntDefinition[] = [windowsLogonBySourceIp, passwordSprayBySource, failedSigninsWithAudit, rareDeviceConnections, logonGraphRank, logonChangepoint];
+
+export class HuntDefinitionError extends Error {}
+
+export function loadHunt(definition: HuntDefinition): Hunt {
+  const { analyze, ...metadata } = definition;
+  const parsed = HuntMetadata.safeParse(metadata);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(hunt)"}: ${i.message}`).join("; ");
+    throw new HuntDefinitionError(`hunt '${String(definition.id)}' is invalid: ${problems}`);
+  }
+  const hunt: Hunt = { ...parsed.data, analyze };
+  if (hunt.context && durationMs(hunt.context) < durationMs(hunt.lookback)) {
+    throw new HuntDefinitionError(`hunt '${hunt.id}': context (${hunt.context}) must be at least the lookback (${hunt.lookback})`);
+  }
+  if (durationMs(hunt.maxLookback) < durationMs(hunt.lookback)) {
+    throw new HuntDefinitionError(`hunt '${hunt.id}': maxLookback (${hunt.maxLookback}) must be at least the lookback (${hunt.lookback})`);
+  }
+  for (const t of hunt.thresholds.conditions) {
+    if (typeof t.value === "string" && typeof hunt.parameters[t.value] !== "number") {
+      throw new HuntDefinitionError(`hunt '${hunt.id}': threshold on ${t.column} refers to '${t.value}', which is not a numeric parameter`);
+    }
+  }
+  return hunt;
+}
+
+let catalog: Hunt[] | undefined;
+
+export function huntCatalog(): Hunt[] {
+  catalog ??= DEFINITIONS.map(loadHunt);
+  return catalog;
+}
+
+export function findHunt(id: string): Hunt | undefined {
+  return huntCatalog().find((h) => h.id === id);
+}
+
+export function durationMs(duration: string): number {
+  return parseTimespan(duration)!;
+}
+
+/** The app setting that overrides a hunt's schedule: HUNT_<ID>_SCHEDULE, id upper-cased with underscores. */
+export function scheduleSettingName(huntId: string): string {
+  return `HUNT_${huntId.toUpperCase().replace(/-/g, "_")}_SCHEDULE`;
+}
+
+export interface QueryWindow {
+  start: number;
+  end: number;
+}
+
+function kqlLiteral(value: number | string | (number | string)[]): string {
+  if (Array.isArray(value)) return `dynamic(${JSON.stringify(value)})`;
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : `real(${value})`;
+  return JSON.stringify(value);
+}
+
+/** Where the query must read from: the window, or further back for context. */
+export function contextStart(hunt: Hunt, window: QueryWindow): number {
+  return window.end - Math.max(durationMs(hunt.context ?? hunt.lookback), window.end - window.start);
+}
+
+/**
+ * The hunt's KQL with its window and parameters bound as `let` statements in front, so the same
+ * text runs unchanged on Log Analytics, Defender and the local engine.
+ */
+export function composeQuery(hunt: Hunt, window: QueryWindow, overrides: Record<string, number | string | (number | string)[]> = {}): string {
+  const parameters = { ...hunt.parameters, ...overrides };
+  const lines = [
+    `let HuntStart = datetime(${formatDatetime(window.start)});`,
+    `let HuntEnd = datetime(${formatDatetime(window.end)});`,
+    `let ContextStart = datetime(${formatDatetime(contextStart(hunt, window))});`,
+    ...Object.entries(parameters).map(([name, value]) => `let ${name} = ${kqlLiteral(value)};`),
+  ];
+  return `${lines.join("\n")}\n${hunt.query.trim()}`;
+}
+
+/** Official-parser diagnostics for a hunt's composed query against the table schemas. */
+export function validateHunt(hunt: Hunt): Diagnostic[] {
+  const now = Date.UTC(2024, 0, 2);
+  const text = composeQuery(hunt, { start: now - durationMs(hunt.lookback), end: now });
+  return validateQuery(text);
+}

@@ -1,0 +1,58 @@
+import { defineHunt } from "../schema.js";
+
+export default defineHunt({
+  id: "failed-signins-with-audit",
+  title: "Failed Entra sign-ins by account, with the account's recent directory changes",
+  description:
+    "Accounts that failed to sign in many times, or from several IP addresses, in the window (Windows Sign In noise excluded), joined with AuditLogs user and group management changes to the same account over the past seven windows. Failures followed by a change to the account or its groups suggest a takeover being put to use.",
+  reference: "Microsoft Sentinel hunting query 'Failed service logon attempt by user account with available AuditData' (22f33a4c-e60f-4817-bbfe-9e2ed33cb596), rewritten",
+  mitre: { tactics: ["Credential Access", "Initial Access", "Persistence"], techniques: ["T1110", "T1078.004", "T1098"] },
+  severity: "medium",
+  schedule: "0 15 6 * * *",
+  lookback: "1d",
+  context: "7d",
+  maxLookback: "7d",
+  sources: ["local", "log-analytics"],
+  tables: ["SigninLogs", "AuditLogs"],
+  entity: { type: "account", columns: ["UserPrincipalName"] },
+  features: [
+    { column: "FailedCount", direction: "up" },
+    { column: "IpCount", direction: "up" },
+  ],
+  distinct: [
+    { column: "IPs", cap: 50 },
+    { column: "Cities", cap: 20 },
+  ],
+  thresholds: {
+    match: "any",
+    conditions: [
+      { column: "FailedCount", op: ">=", value: "FailLimit" },
+      { column: "IpCount", op: ">=", value: "IpLimit" },
+    ],
+  },
+  parameters: { FailLimit: 10, IpLimit: 3 },
+  query: `
+let Failures = SigninLogs
+| where TimeGenerated >= HuntStart and TimeGenerated < HuntEnd
+| where ResultType != "0" and AppDisplayName != "Windows Sign In"
+| summarize FailedCount = count(), IpCount = dcount(IPAddress), IPs = make_set(IPAddress, 50),
+    Results = make_set(ResultType, 20), Apps = make_set(AppDisplayName, 20), Cities = make_set(tostring(LocationDetails.city), 20),
+    FirstFailure = min(TimeGenerated), LastFailure = max(TimeGenerated)
+    by UserPrincipalName;
+// Audit data over the context (seven windows): changes to the same account or its groups.
+let Changes = AuditLogs
+| where TimeGenerated >= ContextStart and TimeGenerated < HuntEnd
+| where Category in ("UserManagement", "GroupManagement")
+| mv-expand Target = TargetResources
+| extend TargetUpn = tolower(tostring(Target.userPrincipalName))
+| where isnotempty(TargetUpn)
+| summarize AuditChanges = count(), AuditOperations = make_set(OperationName, 20),
+    ChangedBy = make_set(tostring(InitiatedBy.user.userPrincipalName), 10), LastChange = max(TimeGenerated)
+    by TargetUpn;
+Failures
+| extend UpnKey = tolower(UserPrincipalName)
+| join kind=leftouter (Changes) on $left.UpnKey == $right.TargetUpn
+| extend AuditChanges = coalesce(AuditChanges, 0)
+| project-away UpnKey, TargetUpn
+`,
+});

@@ -1,0 +1,105 @@
+/**
+ * A hunt is KQL plus metadata. The metadata is validated with zod when the catalog loads, and
+ * its KQL is validated by the official Kusto parser (see catalog.ts), so a broken hunt fails tests.
+ */
+import { z } from "zod";
+import type { Row, Table } from "../kql/types.js";
+import { parseTimespan } from "../kql/values.js";
+import { Ncrontab } from "./schedule.js";
+
+/** A Kusto timespan literal such as `1d`, `12h`, `30m`. */
+export const Duration = z
+  .string()
+  .refine((v) => /^\d+(\.\d+)?(d|h|m|s)$/.test(v) && (parseTimespan(v) ?? 0) > 0, { message: "expected a timespan like 1d, 12h or 30m" });
+
+export const SOURCE_KINDS = ["local", "log-analytics", "defender-xdr"] as const;
+export const SourceKind = z.enum(SOURCE_KINDS);
+export type SourceKind = z.infer<typeof SourceKind>;
+
+export const SEVERITIES = ["informational", "low", "medium", "high", "critical"] as const;
+export const Severity = z.enum(SEVERITIES);
+export type Severity = z.infer<typeof Severity>;
+
+/** `column op value`, where value is a number or the name of one of the hunt's parameters. */
+export const Threshold = z.object({
+  column: z.string(),
+  op: z.enum([">=", ">", "<=", "<", "==", "!="]),
+  value: z.union([z.number(), z.string()]),
+});
+export type Threshold = z.infer<typeof Threshold>;
+
+export const HuntMetadata = z
+  .object({
+    id: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "id must be kebab-case"),
+    title: z.string().min(3),
+    description: z.string().min(20),
+    /** Where the hunt comes from, when it adapts a published one. */
+    reference: z.string().optional(),
+    mitre: z.object({
+      tactics: z.array(z.string().min(3)).min(1),
+      techniques: z.array(z.string().regex(/^T\d{4}(\.\d{3})?$/, "MITRE technique ids look like T1110 or T1110.003")).min(1),
+    }),
+    severity: Severity,
+    /** Default schedule; ops override it per hunt with the HUNT_<ID>_SCHEDULE app setting. */
+    schedule: Ncrontab,
+    /** Window length: each run looks at one window of this size. */
+    lookback: Duration,
+    /** How far back the query reads for context (history for change points, audit data); at least the lookback. */
+    context: Duration.optional(),
+    /** Catch-up cap after missed runs. */
+    maxLookback: Duration,
+    sources: z.array(SourceKind).min(1),
+    tables: z.array(z.string()).min(1),
+    entity: z.object({
+      type: z.enum(["ip", "account", "host", "device-connection"]),
+      columns: z.array(z.string()).min(1),
+    }),
+    /** Numeric columns baselined per entity (EWMA and recent history) and scored by deviation. */
+    features: z.array(z.object({ column: z.string(), direction: z.enum(["up", "down", "both"]).default("up") })).default([]),
+    /** Columns whose values are kept per entity as capped distinct sets. */
+    distinct: z.array(z.object({ column: z.string(), cap: z.number().int().positive().max(200).default(50) })).default([]),
+    /** Population rarity: how many `across` values (e.g. devices) have ever shown this `value`. */
+    prevalence: z
+      .object({
+        value: z.array(z.string()).min(1),
+        across: z.array(z.string()).min(1),
+        /** A row column (0..1) that scales rarity, e.g. remote-access ports weigh more. */
+        weightColumn: z.string().optional(),
+      })
+      .optional(),
+    thresholds: z.object({ match: z.enum(["all", "any"]).default("all"), conditions: z.array(Threshold).default([]) }).default({ match: "all", conditions: [] }),
+    /** KQL `let` parameters with their defaults; thresholds may refer to them by name. */
+    parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))])).default({}),
+    /** Windows a hunt observes before deviation, rarity and novelty count; until then only thresholds fire. */
+    learningWindows: z.number().int().min(0).default(3),
+    /** Findings at or above this score alert. */
+    alertScore: z.number().min(0).max(100).default(50),
+    query: z.string().min(10),
+  })
+  .strict();
+
+export type HuntMetadataInput = z.input<typeof HuntMetadata>;
+export type HuntMetadata = z.output<typeof HuntMetadata>;
+
+export interface AnalyzeContext {
+  windowStart: number;
+  windowEnd: number;
+  contextStart: number;
+}
+
+/** Post-processing in code for what KQL alone cannot do (PageRank, ChangeFinder): rows in, entity rows out. */
+export type Analyzer = (table: Table, context: AnalyzeContext) => Table;
+
+export interface Hunt extends HuntMetadata {
+  analyze?: Analyzer;
+}
+
+export interface HuntDefinition extends HuntMetadataInput {
+  analyze?: Analyzer;
+}
+
+export function defineHunt(definition: HuntDefinition): HuntDefinition {
+  return definition;
+}
+
+export type { Row };

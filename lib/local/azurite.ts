@@ -1,0 +1,102 @@
+/**
+ * Starts Azurite (the Azure Storage emulator, from npm) as a child process on free ports, for
+ * `npm start`, the local runner and the tests. No Docker, no manual service start.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+
+/** Azurite's well-known development account (public, documented; not a secret). */
+export const DEV_ACCOUNT = "devstoreaccount1";
+export const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+export interface AzuriteInstance {
+  connectionString: string;
+  tableUrl: string;
+  queueUrl: string;
+  blobUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function azuriteEntry(): string {
+  const require = createRequire(import.meta.url);
+  try {
+    return join(dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
+  } catch {
+    throw new Error("Azurite is not installed: run `npm install` (it is a development dependency of this project)");
+  }
+}
+
+export interface AzuriteOptions {
+  /** Keep data in memory only (tests). Otherwise data lives in `location`. */
+  inMemory?: boolean;
+  location?: string;
+  timeoutMs?: number;
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
+  const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
+  const args = [
+    azuriteEntry(),
+    "--silent",
+    "--disableTelemetry",
+    "--skipApiVersionCheck",
+    "--loose",
+    "--blobPort", String(blobPort),
+    "--queuePort", String(queuePort),
+    "--tablePort", String(tablePort),
+    // Azurite refuses a location together with in-memory persistence.
+    ...(options.inMemory ? ["--inMemoryPersistence"] : ["--location", options.location ?? mkdtempSync(join(tmpdir(), "azurite-"))]),
+  ];
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Azurite did not start within ${options.timeoutMs ?? 30000} ms:\n${output}`)), options.timeoutMs ?? 30000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Table service is successfully listening/.test(output) && /Queue service is successfully listening/.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Azurite exited with code ${code}:\n${output}`));
+    });
+  });
+  child.removeAllListeners("exit");
+  const host = "127.0.0.1";
+  const tableUrl = `http://${host}:${tablePort}/${DEV_ACCOUNT}`;
+  const queueUrl = `http://${host}:${queuePort}/${DEV_ACCOUNT}`;
+  const blobUrl = `http://${host}:${blobPort}/${DEV_ACCOUNT}`;
+  return {
+    tableUrl,
+    queueUrl,
+    blobUrl,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${blobUrl};QueueEndpoint=${queueUrl};TableEndpoint=${tableUrl};`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+      }),
+  };
+}

@@ -1,0 +1,25 @@
+/** Where hunts get their rows: the local engine over files, Log Analytics, or Defender XDR. */
+import type { Table } from "../kql/types.js";
+import type { SourceKind } from "../hunts/schema.js";
+
+export interface QueryRequest {
+  /** The full KQL text, window and parameters already bound. */
+  query: string;
+  /** The time range to scope the query to (the hunt's context start to the window end). */
+  timespan: { start: number; end: number };
+  /** An id to name in errors and logs. */
+  queryId: string;
+}
+
+export interface QueryResponse {
+  table: Table;
+  /** Set when the service returned only part of the results, with its reason. */
+  partial?: string;
+}
+
+export interface QuerySource {
+  readonly kind: SourceKind;
+  /** Shown on findings. */
+  readonly name: string;
+  query(request: QueryRequest): Promise<QueryResponse>;
+}

@@ -1,0 +1,66 @@
+/**
+ * Clients for the project's tables and queues. In Azure they use the Function App's managed
+ * identity (identity-based `AzureWebJobsStorage__*` settings, no keys); locally a connection
+ * string to Azurite.
+ */
+import { TableClient, TableServiceClient } from "@azure/data-tables";
+import type { TokenCredential } from "@azure/identity";
+import { QueueClient, QueueServiceClient } from "@azure/storage-queue";
+import { tableName } from "./keys.js";
+
+export const TABLES = { baselines: "baselines", runs: "runs", findings: "findings", suppression: "suppression", digests: "digests" } as const;
+export const QUEUES = { findings: "findings", poison: "findings-poison" } as const;
+
+export type StorageConfig =
+  | { kind: "connection-string"; connectionString: string; tablePrefix?: string }
+  | { kind: "identity"; tableServiceUri: string; queueServiceUri: string; credential: TokenCredential; tablePrefix?: string };
+
+export class Storage {
+  private readonly tables = new Map<string, TableClient>();
+  private readonly queues = new Map<string, QueueClient>();
+  private readonly tableService: TableServiceClient;
+  private readonly queueService: QueueServiceClient;
+  private readonly prefix: string;
+
+  constructor(readonly config: StorageConfig) {
+    this.prefix = config.tablePrefix ?? "hunt";
+    if (config.kind === "connection-string") {
+      const insecure = /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(config.connectionString);
+      this.tableService = TableServiceClient.fromConnectionString(config.connectionString, { allowInsecureConnection: insecure });
+      this.queueService = QueueServiceClient.fromConnectionString(config.connectionString);
+    } else {
+      this.tableService = new TableServiceClient(config.tableServiceUri, config.credential);
+      this.queueService = new QueueServiceClient(config.queueServiceUri, config.credential);
+    }
+  }
+
+  table(name: keyof typeof TABLES): TableClient {
+    let client = this.tables.get(name);
+    if (!client) {
+      const full = tableName(this.prefix, TABLES[name]);
+      client =
+        this.config.kind === "connection-string"
+          ? TableClient.fromConnectionString(this.config.connectionString, full, {
+              allowInsecureConnection: /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(this.config.connectionString),
+            })
+          : new TableClient(this.config.tableServiceUri, full, this.config.credential);
+      this.tables.set(name, client);
+    }
+    return client;
+  }
+
+  queue(name: keyof typeof QUEUES): QueueClient {
+    let client = this.queues.get(name);
+    if (!client) {
+      client = this.queueService.getQueueClient(QUEUES[name]);
+      this.queues.set(name, client);
+    }
+    return client;
+  }
+
+  /** Creates every table and queue that is missing (idempotent). */
+  async ensure(): Promise<void> {
+    await Promise.all((Object.keys(TABLES) as (keyof typeof TABLES)[]).map((name) => this.tableService.createTable(tableName(this.prefix, TABLES[name]))));
+    await Promise.all((Object.keys(QUEUES) as (keyof typeof QUEUES)[]).map((name) => this.queue(name).createIfNotExists()));
+  }
+}

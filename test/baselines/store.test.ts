@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { BaselineStore } from "../../lib/baselines/store.js";
+import type { Observation } from "../../lib/baselines/model.js";
+import { freshStorage, useAzurite } from "../helpers/azurite.js";
+
+const azurite = useAzurite();
+const HOUR = 3_600_000;
+
+function observation(entityKey: string, failed: number, at = 0): Observation {
+  return { entityKey, features: { FailedCount: failed }, distinct: { Users: [`u${failed}`] }, firstSeen: at, lastSeen: at + 1000 };
+}
+
+describe("baselines in Table Storage (Azurite)", () => {
+  it("stores and reads back entities whose keys hold / \\ # ? and control characters", async () => {
+    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+    const keys = ["CONTOSO\\alice", "a/b#c?d", "tab\there", "percent%41"];
+    await store.applyObservations("hunt-a", keys.map((k, i) => observation(k, i + 1)), { start: 0, end: HOUR }, { Users: 5 });
+    const read = await store.getBaselines("hunt-a", [...keys, "absent"]);
+    expect([...read.keys()].sort()).toEqual([...keys].sort());
+    expect(read.get("a/b#c?d")!.features.FailedCount.mean).toBe(2);
+    expect(read.get("tab\there")!.distinct.Users).toEqual(["u3"]);
+  });
+
+  it("writes hundreds of entities of one partition in transactions of at most 100", async () => {
+    const storage = await freshStorage(azurite());
+    const store = new BaselineStore(storage.table("baselines"), 1);
+    const many = Array.from({ length: 250 }, (_, i) => observation(`10.0.${i >> 8}.${i & 255}`, i));
+    const result = await store.applyObservations("hunt-b", many, { start: 0, end: HOUR }, {});
+    expect(result).toEqual({ written: 250, skipped: 0, retries: 0 });
+    const read = await store.getBaselines("hunt-b", many.map((o) => o.entityKey));
+    expect(read.size).toBe(250);
+  });
+
+  it("applies a window to an entity at most once, however often it is retried", async () => {
+    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+    const window = { start: 0, end: HOUR };
+    await store.applyObservations("hunt-c", [observation("1.1.1.1", 10)], window, {});
+    const again = await store.applyObservations("hunt-c", [observation("1.1.1.1", 10)], window, {});
+    expect(again).toEqual({ written: 0, skipped: 1, retries: 0 });
+    expect((await store.getBaselines("hunt-c", ["1.1.1.1"])).get("1.1.1.1")!.windows).toBe(1);
+  });
+
+  it("two concurrent runs on the same entities lose no update (etag checks, recompute on conflict)", async () => {
+    const storage = await freshStorage(azurite());
+    const keys = Array.from({ length: 60 }, (_, i) => `host-${i}`);
+    const runA = new BaselineStore(storage.table("baselines"), 2);
+    const runB = new BaselineStore(storage.table("baselines"), 2);
+    const [a, b] = await Promise.all([
+      runA.applyObservations("hunt-d", keys.map((k) => observation(k, 1)), { start: 0, end: HOUR }, {}),
+      runB.applyObservations("hunt-d", keys.map((k) => observation(k, 2)), { start: HOUR, end: 2 * HOUR }, {}),
+    ]);
+    // Both read before either wrote, so one side's transactions lost and were recomputed.
+    expect(a.retries + b.retries).toBeGreaterThan(0);
+    const read = await runA.getBaselines("hunt-d", keys);
+    for (const key of keys) {
+      const baseline = read.get(key)!;
+      expect(baseline.windows).toBe(2);
+      expect([...baseline.features.FailedCount.history].sort()).toEqual([1, 2]);
+    }
+  });
+
+  it("keeps hunt learning state and prevalence, once per window", async () => {
+    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+    await store.applyHuntWindow("hunt-e", HOUR, 12);
+    await store.applyHuntWindow("hunt-e", HOUR, 99);
+    await store.applyHuntWindow("hunt-e", 2 * HOUR, 5);
+    expect(await store.getHuntState("hunt-e")).toEqual({ huntId: "hunt-e", windows: 2, lastWindowEnd: 2 * HOUR, population: 12 });
+    await store.applyPrevalence("hunt-e", new Map([["203.0.113.7|445", ["ws1", "ws2"]]]), HOUR);
+    await store.applyPrevalence("hunt-e", new Map([["203.0.113.7|445", ["ws2", "ws3"]]]), 2 * HOUR);
+    expect((await store.getPrevalence("hunt-e", ["203.0.113.7|445"])).get("203.0.113.7|445")!.count).toBe(3);
+  });
+
+  it("prunes entities not seen since a cut-off", async () => {
+    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+    const old = Date.UTC(2024, 0, 1);
+    const recent = Date.UTC(2024, 5, 1);
+    await store.applyObservations("hunt-f", [observation("old", 1, old), observation("recent", 1, recent)], { start: 0, end: recent + HOUR }, {});
+    expect(await store.prune("hunt-f", Date.UTC(2024, 2, 1))).toBe(1);
+    expect([...(await store.getBaselines("hunt-f", ["old", "recent"])).keys()]).toEqual(["recent"]);
+  });
+});

@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { decodeFindingMessage, FindingSchema } from "../../lib/findings/index.js";
+import { findHunt } from "../../lib/hunts/catalog.js";
+import { tableFromRecords } from "../../lib/kql/build.js";
+import { planWindows, runOnDemand, runScheduled, runScheduledWindow, servicesFor } from "../../lib/runs/runner.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import { LocalSource } from "../../lib/sources/local.js";
+import type { QueryRequest, QueryResponse } from "../../lib/sources/types.js";
+import { freshStorage, useAzurite } from "../helpers/azurite.js";
+
+const azurite = useAzurite();
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const hunt = findHunt("windows-logon-by-source-ip")!;
+const T0 = Date.UTC(2024, 9, 1);
+
+/** Failed network logons from `ip` at `hour`, across `users` accounts. */
+function failures(ip: string, hour: number, count: number, users: number) {
+  return Array.from({ length: count }, (_, i) => ({
+    TimeGenerated: new Date(T0 + hour * HOUR + i * 1000).toISOString(),
+    EventID: 4625,
+    LogonType: 3,
+    IpAddress: ip,
+    TargetUserName: `user${i % users}`,
+    Computer: "SRV-WEB01",
+    Status: "0xc000006d",
+    SubStatus: "0xc000006a",
+  }));
+}
+
+function sourceOf(records: Record<string, unknown>[]) {
+  return new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, records) });
+}
+
+describe("planning windows", () => {
+  it("first run looks at the last whole window", () => {
+    expect(planWindows(hunt, undefined, T0 + 5 * HOUR + 300_000)).toEqual({ windows: [{ start: T0 + 4 * HOUR, end: T0 + 5 * HOUR }], skipped: 0 });
+  });
+
+  it("catches up missed windows in order, from the watermark", () => {
+    const { windows } = planWindows(hunt, T0 + 2 * HOUR, T0 + 5 * HOUR + 60_000);
+    expect(windows.map((w) => (w.end - T0) / HOUR)).toEqual([3, 4, 5]);
+  });
+
+  it("skips windows older than maxLookback (1d) and counts them", () => {
+    const { windows, skipped } = planWindows(hunt, T0, T0 + 2 * DAY);
+    expect(windows.length).toBe(24);
+    expect(skipped).toBe(24);
+    expect(windows[0].start).toBe(T0 + DAY);
+  });
+
+  it("does nothing before the current window is complete", () => {
+    expect(planWindows(hunt, T0 + 5 * HOUR, T0 + 5 * HOUR + 59 * 60_000).windows).toEqual([]);
+  });
+});
+
+describe("scheduled and on-demand runs (Azurite)", () => {
+  it("runs every missed window, applies each once, moves the watermark, queues alerts as base64 JSON", async () => {
+    const storage = await freshStorage(azurite());
+    const records = [...failures("10.9.9.9", 1, 3, 2), ...failures("203.0.113.9", 4, 300, 40)];
+    const services = servicesFor(storage, sourceOf(records));
+    await runScheduled(hunt, services, T0 + 2 * HOUR + 60_000); // first run: window 1-2
+    const result = await runScheduled(hunt, services, T0 + 5 * HOUR + 60_000); // catches up 2-3, 3-4, 4-5
+    expect(result.runs.map((r) => r.window.end)).toEqual([3, 4, 5].map((h) => new Date(T0 + h * HOUR).toISOString()));
+    expect(result.runs.every((r) => r.status === "succeeded")).toBe(true);
+    expect((await services.runs.getWatermark(hunt.id))!.end).toBe(T0 + 5 * HOUR);
+
+    const attack = result.findings.find((f) => f.entity.key === "203.0.113.9")!;
+    expect(attack.alert).toBe(true);
+    expect(attack.reasons).toContain("FailedCount 300 >= 100 (threshold)");
+    expect(FindingSchema.parse(attack)).toEqual(attack);
+
+    const messages = (await storage.queue("findings").receiveMessages({ numberOfMessages: 32 })).receivedMessageItems;
+    expect(messages.length).toBe(1);
+    expect(decodeFindingMessage(messages[0].messageText)).toEqual(attack);
+
+    // The same schedule firing again does nothing new.
+    const again = await runScheduled(hunt, services, T0 + 5 * HOUR + 120_000);
+    expect(again.runs).toEqual([]);
+    const baseline = (await services.baselines.getBaselines(hunt.id, ["203.0.113.9"])).get("203.0.113.9")!;
+    expect(baseline.windows).toBe(1);
+  });
+
+  it("a retried window resumes from its stored findings and never applies twice", async () => {
+    const storage = await freshStorage(azurite());
+    const services = servicesFor(storage, sourceOf(failures("203.0.113.10", 0, 150, 30)));
+    const window = { start: T0, end: T0 + HOUR };
+    const first = await runScheduledWindow(hunt, window, services, T0 + HOUR);
+    // Simulate a crash after scoring: the run record says "scored", as if baselines and queue were not reached.
+    await services.runs.put({ ...first.run, status: "scored" });
+    const retried = await runScheduledWindow(hunt, window, services, T0 + HOUR + 60_000);
+    expect(retried.run.status).toBe("succeeded");
+    expect(retried.findings.map((f) => f.fingerprint)).toEqual(first.findings.map((f) => f.fingerprint));
+    expect((await services.baselines.getBaselines(hunt.id, ["203.0.113.10"])).get("203.0.113.10")!.windows).toBe(1);
+    expect((await services.baselines.getHuntState(hunt.id)).windows).toBe(1);
+  });
+
+  it("records partial results on the run and on its findings", async () => {
+    const storage = await freshStorage(azurite());
+    const local = sourceOf(failures("203.0.113.11", 0, 150, 30));
+    const partialSource = {
+      kind: "local" as const,
+      name: "partial-local",
+      async query(request: QueryRequest): Promise<QueryResponse> {
+        return { ...(await local.query(request)), partial: "query exceeded the 64 MB result limit" };
+      },
+    };
+    const services = servicesFor(storage, partialSource);
+    const { run, findings } = await runScheduledWindow(hunt, { start: T0, end: T0 + HOUR }, services, T0 + HOUR);
+    expect(run.partial).toBe("query exceeded the 64 MB result limit");
+    expect(findings[0].partial).toBe("query exceeded the 64 MB result limit");
+    expect((await services.runs.get(run.runId))!.partial).toBe("query exceeded the 64 MB result limit");
+  });
+
+  it("records a failed query on the run with the error", async () => {
+    const storage = await freshStorage(azurite());
+    const broken = { kind: "local" as const, name: "broken", query: async (): Promise<QueryResponse> => Promise.reject(new Error("workspace not found")) };
+    const services = servicesFor(storage, broken);
+    await expect(runScheduledWindow(hunt, { start: T0, end: T0 + HOUR }, services, T0 + HOUR)).rejects.toThrow("workspace not found");
+    const runs = await services.runs.latest(hunt.id);
+    expect(runs[0]).toMatchObject({ status: "failed", error: "workspace not found" });
+  });
+
+  it("on-demand runs score without touching baselines or the watermark", async () => {
+    const storage = await freshStorage(azurite());
+    const services = servicesFor(storage, sourceOf(failures("203.0.113.12", 3, 200, 25)));
+    const { run, findings } = await runOnDemand(hunt, services, { window: { start: T0, end: T0 + DAY } }, T0 + DAY);
+    expect(run.kind).toBe("on-demand");
+    expect(findings[0].entity.key).toBe("203.0.113.12");
+    expect((await services.baselines.getBaselines(hunt.id, ["203.0.113.12"])).size).toBe(0);
+    expect(await services.runs.getWatermark(hunt.id)).toBeUndefined();
+    expect((await services.runs.get(run.runId))!.findings).toBe(findings.length);
+  });
+});

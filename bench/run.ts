@@ -6,11 +6,15 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { benchEngine } from "./engine.js";
 import { benchReaders } from "./readers.js";
+import { benchBaselines } from "./baselines.js";
+import { benchQuality } from "./quality.js";
 import type { BenchSection } from "./measure.js";
 
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   engine: () => benchEngine([100_000, 1_000_000]),
   readers: () => benchReaders(1_000_000),
+  baselines: () => benchBaselines(100_000),
+  quality: () => benchQuality(),
 };
 
 const RESULTS = new URL("./results.json", import.meta.url);

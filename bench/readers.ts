@@ -48,7 +48,7 @@ export async function benchReaders(events: number): Promise<BenchSection> {
     await once(out, "finish");
 
     const run = (path: string, format: string) =>
-      JSON.parse(execFileSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "read-one.ts"), path, format], { encoding: "utf8", maxBuffer: 1 << 20 }));
+      JSON.parse(execFileSync(process.execPath, ["--max-semi-space-size=64", "--import", "tsx", join(import.meta.dirname, "read-one.ts"), path, format], { encoding: "utf8", maxBuffer: 1 << 20 }));
     const evtx = run(evtxPath, "evtx");
     console.log(`evtx: ${JSON.stringify(evtx)}`);
     const ndjson = run(ndjsonPath, "ndjson");

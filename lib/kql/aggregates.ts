@@ -25,6 +25,14 @@ type AggregateFactory = (spec: AggregateArgs) => Aggregator;
 
 const isTrue = (f: Evaluator | undefined, row: Row) => (f ? f(row) === true : true);
 
+/**
+ * What makes two values the same for distinct counting and sets: primitives are their own key
+ * (a Set tells 1 from "1" without building strings), objects and arrays their JSON.
+ */
+function identity(v: Value): unknown {
+  return v !== null && typeof v === "object" ? `\u0002${JSON.stringify(v)}` : v;
+}
+
 function counting(predicate?: Evaluator): Aggregator {
   return {
     init: () => 0,
@@ -38,9 +46,9 @@ function counting(predicate?: Evaluator): Aggregator {
  * vocabulary across groups), so each group only keeps small integers.
  */
 function distinctCount(value: Evaluator, predicate?: Evaluator): Aggregator {
-  const dictionary = new Map<string, number>();
+  const dictionary = new Map<unknown, number>();
   const idOf = (v: Value): number => {
-    const key = typeof v === "string" ? v : groupKey(v);
+    const key = identity(v);
     let id = dictionary.get(key);
     if (id === undefined) {
       id = dictionary.size;
@@ -174,15 +182,15 @@ function varianceOf(value: Evaluator, sample: boolean, root: boolean): Aggregato
 
 function collecting(value: Evaluator, unique: boolean, limit: number, predicate?: Evaluator): Aggregator {
   return {
-    init: () => ({ items: [] as Value[], seen: unique ? new Set<string>() : undefined }),
+    init: () => ({ items: [] as Value[], seen: unique ? new Set<unknown>() : undefined }),
     step: (state, row) => {
       if (!isTrue(predicate, row)) return state;
-      const s = state as { items: Value[]; seen?: Set<string> };
+      const s = state as { items: Value[]; seen?: Set<unknown> };
       if (s.items.length >= limit) return state;
       const v = value(row);
       if (v === null) return state;
       if (s.seen) {
-        const key = groupKey(v);
+        const key = identity(v);
         if (s.seen.has(key)) return state;
         s.seen.add(key);
       }
@@ -215,13 +223,14 @@ function argExtreme(value: Evaluator, extra: Evaluator[], sign: 1 | -1): Aggrega
     step: (state, row) => {
       const s = state as { best: Value; row: Row | null };
       const v = value(row);
+      // Rows may be a reused buffer (see the fused pipeline): keep a copy.
       if (v === null) {
-        if (!s.row) s.row = row; // all-null groups still return their columns
+        if (!s.row) s.row = row.slice(); // all-null groups still return their columns
         return state;
       }
       if (s.best === null || compareValues(v, s.best) * sign > 0) {
         s.best = v;
-        s.row = row;
+        s.row = row.slice();
       }
       return state;
     },

@@ -273,7 +273,8 @@ class QueryRunner implements Environment {
     for (const op of operators) {
       switch (nodeKind(op)) {
         case "FilterOperator":
-          stages.push(ops.whereStage(columns(), op, oc));
+          stages.push(ops.whereStage(columns(), op, oc, stages[stages.length - 1]));
+          if (stages.length > 1 && stages[stages.length - 1].replaces) stages.splice(stages.length - 2, 1);
           continue;
         case "ExtendOperator":
           stages.push(ops.extendStage(columns(), op, oc));

@@ -56,30 +56,40 @@ export type Emit = (row: Row) => void;
  */
 export interface Stage {
   columns: readonly Column[];
-  wrap(next: Emit): Emit;
+  /** This stage absorbed the one before it (consecutive filters become one predicate). */
+  replaces?: boolean;
+  /** For filters: the row predicate, so a following filter can fold into it. */
+  predicate?: (row: Row) => boolean;
+  /** `retained`: whether anything downstream keeps the rows it is given (else a stage may reuse one buffer). */
+  wrap(next: Emit, retained: boolean): Emit;
 }
 
 /** The end of a fused pass: collects rows, or aggregates them as they arrive. */
 export interface Sink {
   push: Emit;
   finish(): Table;
+  /** False for sinks that only read each row while it is pushed (summarize, count). */
+  retainsRows: boolean;
 }
 
 export function materialize(columns: readonly Column[]): Sink {
   const rows: Row[] = [];
-  return { push: (row) => rows.push(row), finish: () => ({ columns, rows }) };
+  return { push: (row) => rows.push(row), finish: () => ({ columns, rows }), retainsRows: true };
 }
 
 export function runStages(input: Table, stages: Stage[], sink: Sink): Table {
   let push = sink.push;
-  for (let i = stages.length - 1; i >= 0; i--) push = stages[i].wrap(push);
+  for (let i = stages.length - 1; i >= 0; i--) push = stages[i].wrap(push, sink.retainsRows);
   for (const row of input.rows) push(row);
   return sink.finish();
 }
 
-export function whereStage(columns: readonly Column[], node: SyntaxNode, oc: OperatorContext): Stage {
-  const predicate = compileFor(columns, node.Condition, oc).fn;
-  return { columns, wrap: (next) => (row) => { if (predicate(row) === true) next(row); } };
+export function whereStage(columns: readonly Column[], node: SyntaxNode, oc: OperatorContext, previous?: Stage): Stage {
+  const own = compileFor(columns, node.Condition, oc).fn;
+  const before = previous?.predicate;
+  // `where a | where b` is `where a and b`: one closure, one call per row.
+  const predicate = before ? (row: Row) => before(row) && own(row) === true : (row: Row) => own(row) === true;
+  return { columns, predicate, replaces: !!before, wrap: (next) => (row) => { if (predicate(row)) next(row); } };
 }
 
 function compileFor(columns: readonly Column[], node: SyntaxNode, oc: OperatorContext, cursor?: RowCursor): Compiled {
@@ -128,10 +138,21 @@ export function extendStage(input: readonly Column[], node: SyntaxNode, oc: Oper
   const width = plan.columns.length;
   return {
     columns: plan.columns,
-    wrap: (next) => (row) => {
-      const out = widen(row, width);
-      for (let i = 0; i < fns.length; i++) out[targets[i]] = fns[i](row);
-      next(out);
+    wrap: (next, retained) => {
+      if (retained) {
+        return (row) => {
+          const out = widen(row, width);
+          for (let i = 0; i < fns.length; i++) out[targets[i]] = fns[i](row);
+          next(out);
+        };
+      }
+      // Nothing keeps the rows: one buffer serves every row, and no garbage is made.
+      const buffer: Row = new Array(width).fill(null);
+      return (row) => {
+        for (let i = 0; i < row.length; i++) buffer[i] = row[i];
+        for (let i = 0; i < fns.length; i++) buffer[targets[i]] = fns[i](row);
+        next(buffer);
+      };
     },
   };
 }
@@ -198,7 +219,7 @@ export function takeStage(input: readonly Column[], node: SyntaxNode, oc: Operat
 
 export function countSink(): Sink {
   let n = 0;
-  return { push: () => void n++, finish: () => ({ columns: [{ name: "Count", type: "long" }], rows: [[n]] }) };
+  return { push: () => void n++, finish: () => ({ columns: [{ name: "Count", type: "long" }], rows: [[n]] }), retainsRows: false };
 }
 
 // ---------- project family ----------
@@ -282,33 +303,57 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
     }
   }
 
-  // Group as rows arrive.
-  const groups = new Map<string, { keys: Value[]; states: unknown[] }>();
+  // Group as rows arrive. One key: a Map from the key value; several: nested Maps, which avoid
+  // building a composite string per row.
+  type Group = { keys: Value[]; states: unknown[] };
+  const groups: Group[] = [];
   const aggregators = plans.map((p) => p.make());
-  const singleKey = keys.length === 1 ? keys[0] : undefined;
   const steps = aggregators.map((a) => a.step);
   const stepCount = steps.length;
+  const depth = keys.length;
+  const root = new Map<unknown, unknown>();
+  const mapKey = (v: Value): unknown => (v === null || typeof v !== "object" ? v : `\u0002${JSON.stringify(v)}`);
+  const newGroup = (keyValues: Value[]): Group => {
+    const group = { keys: keyValues, states: aggregators.map((a) => a.init()) };
+    groups.push(group);
+    return group;
+  };
   const push: Emit = (row) => {
-    let keyValues: Value[] | undefined;
-    let key: string;
-    if (singleKey) {
-      const v = singleKey(row);
-      key = typeof v === "string" ? v : groupKey(v) + "\u0001";
+    let group: Group | undefined;
+    if (depth === 0) {
+      group = groups[0] ?? newGroup([]);
+    } else if (depth === 1) {
+      const v = keys[0](row);
+      const k = mapKey(v);
+      group = root.get(k) as Group | undefined;
+      if (!group) {
+        group = newGroup([v]);
+        root.set(k, group);
+      }
     } else {
-      keyValues = keys.map((f) => f(row));
-      key = keyValues.map(groupKey).join("\u0001");
-    }
-    let group = groups.get(key);
-    if (!group) {
-      group = { keys: keyValues ?? [singleKey!(row)], states: aggregators.map((a) => a.init()) };
-      groups.set(key, group);
+      let level = root;
+      for (let d = 0; d < depth - 1; d++) {
+        const k = mapKey(keys[d](row));
+        let next = level.get(k) as Map<unknown, unknown> | undefined;
+        if (!next) {
+          next = new Map();
+          level.set(k, next);
+        }
+        level = next;
+      }
+      const last = mapKey(keys[depth - 1](row));
+      group = level.get(last) as Group | undefined;
+      if (!group) {
+        group = newGroup(keys.map((f) => f(row)));
+        level.set(last, group);
+      }
     }
     const states = group.states;
     for (let i = 0; i < stepCount; i++) states[i] = steps[i](states[i], row);
   };
 
   const finish = (): Table => {
-    if (keys.length === 0 && groups.size === 0) groups.set("", { keys: [], states: aggregators.map((a) => a.init()) });
+    if (keys.length === 0 && groups.length === 0) newGroup([]);
     // Slot values first, then the expressions around aggregates.
     const slotColumns: Column[] = [];
     plans.forEach((p) => {
@@ -324,7 +369,7 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
     const width = keys.length + outputs.reduce((sum, o) => sum + o.width, 0);
     const columns = parserColumns(node, width, oc);
     const rows: Row[] = [];
-    for (const group of groups.values()) {
+    for (const group of groups) {
       const slots: Value[] = [];
       plans.forEach((p, i) => {
         if (p.multi) slots.push(...aggregators[i].results!(group.states[i]));
@@ -339,7 +384,8 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
     }
     return { columns: columns.map((c) => ({ ...c })), rows: normalizeTypes(columns, rows) };
   };
-  return { push, finish };
+  // Aggregates copy whatever they keep (arg_max copies its row), so rows may be reused upstream.
+  return { push, finish, retainsRows: false };
 }
 
 /** Aggregates hold values in the engine's representation; make sure dynamics are JSON-friendly. */

@@ -257,6 +257,10 @@ function compileBinary(node: SyntaxNode, ctx: CompileContext): Compiled {
     case "==":
       return make(equalityEvaluator(left, right));
     case "!=": {
+      if (right.constant && left.type === "string" && right.type === "string") {
+        const c = right.fn([]);
+        return make((row) => a(row) !== c);
+      }
       const eq = equalityEvaluator(left, right);
       return make((row) => {
         const r = eq(row);
@@ -349,6 +353,16 @@ const STRING_OPERATORS: Record<string, (haystack: string, needle: string) => boo
 const TIME_OR_NUMBER: ReadonlySet<KqlType> = new Set(["int", "long", "real", "decimal", "datetime", "timespan"]);
 
 function equalityEvaluator(left: Compiled, right: Compiled): Evaluator {
+  // Column == constant is the commonest filter; give it a closure with nothing else in it.
+  if (right.constant && !left.constant) {
+    const c = right.fn([]);
+    const a = left.fn;
+    if (left.type === "string" && typeof c === "string") return (row) => a(row) === c;
+    if (TIME_OR_NUMBER.has(left.type) && typeof c === "number") return (row) => {
+      const x = a(row);
+      return x === null ? false : x === c;
+    };
+  }
   const a = left.fn;
   const b = right.fn;
   if (left.type === "string" && right.type === "string") return (row) => a(row) === b(row);
@@ -485,6 +499,39 @@ function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
     member = (v) => set.has(key(v));
   }
   const equalsAny = rowDependent?.map((c) => equalityEvaluator(left, c));
+  if (!equalsAny) {
+    // The usual case, a constant list: one closure per shape, no extra calls per row.
+    if (caseInsensitive && left.type === "string") {
+      // Remember each column value's answer: logs repeat a small set of values.
+      const answers = new Map<string, boolean>();
+      const lowered = new Set(values.map((v) => lower(v)));
+      return {
+        fn: (row) => {
+          const v = a(row) as string;
+          let found = answers.get(v);
+          if (found === undefined) {
+            found = lowered.has(v.toLowerCase());
+            if (answers.size < 50_000) answers.set(v, found);
+          }
+          return negate ? !found : found;
+        },
+        type: "bool",
+        constant: false,
+      };
+    }
+    if (left.type === "string" && !caseInsensitive) {
+      const set = new Set(values.map((v) => text(v, "dynamic")));
+      return { fn: negate ? (row) => !set.has(a(row) as string) : (row) => set.has(a(row) as string), type: "bool", constant: false };
+    }
+    if (TIME_OR_NUMBER.has(left.type) && values.every((v) => typeof v === "number")) {
+      const set = new Set(values as number[]);
+      return {
+        fn: negate ? (row) => { const v = a(row); return v === null || !set.has(v as number); } : (row) => { const v = a(row); return v !== null && set.has(v as number); },
+        type: "bool",
+        constant: false,
+      };
+    }
+  }
   return {
     fn: (row) => {
       const v = a(row);

@@ -1,0 +1,157 @@
+/**
+ * The `hunts` command line: the same lib/ code as the Functions app.
+ *   list | validate | run <id> | serve | digest | start
+ */
+import { parseArgs } from "node:util";
+import { createApp, type App } from "../lib/app.js";
+import { findHunt, huntCatalog, scheduleSettingName, validateHunt } from "../lib/hunts/catalog.js";
+import { runHuntRequest } from "../lib/http/api.js";
+import { startAzurite, type AzuriteInstance } from "../lib/local/azurite.js";
+import { runDemo } from "../lib/local/demo.js";
+import { serve } from "../lib/local/serve.js";
+import { sendDigest } from "../lib/notify/notifier.js";
+import { LocalSource } from "../lib/sources/local.js";
+
+const USAGE = `hunts <command> [options]
+
+  list [--json]                         the hunt catalog
+  validate [--json]                     official Kusto parser diagnostics for every hunt (exit 1 on errors)
+  run <id> [--from ISO --to ISO | --lookback 1d] [--data PATH ...] [--dry-run] [--notify] [--json]
+                                        an on-demand run; --data reads local log files or folders
+  serve [--data PATH ...] [--port 7071] timers on their schedules, the HTTP API, the queue notifier
+  digest                                send the digest now
+  start                                 the full local demo (what npm start runs)
+
+Settings come from the environment (see local.settings.sample.json). Without AzureWebJobsStorage,
+run/serve/digest start a private Azurite for the session.`;
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+async function appFor(options: { data?: string[] }): Promise<{ app: App; azurite?: AzuriteInstance }> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  let azurite: AzuriteInstance | undefined;
+  if (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__tableServiceUri) {
+    azurite = await startAzurite({ inMemory: true });
+    env.AzureWebJobsStorage = azurite.connectionString;
+  }
+  if (options.data?.length) {
+    env.HUNT_SOURCE = "local";
+    env.LOCAL_DATA_PATHS = options.data.join(";");
+  }
+  let source;
+  if (options.data?.length) {
+    const loaded = await LocalSource.fromPaths(options.data);
+    for (const issue of loaded.issues.slice(0, 20)) console.error(`warning: ${issue.source}:${issue.at}: ${issue.message}`);
+    source = loaded.source;
+  }
+  return { app: await createApp(env, { source, log: (m) => console.error(m) }), azurite };
+}
+
+async function main() {
+  const [command, ...rest] = process.argv.slice(2);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      from: { type: "string" },
+      to: { type: "string" },
+      lookback: { type: "string" },
+      data: { type: "string", multiple: true },
+      "dry-run": { type: "boolean", default: false },
+      notify: { type: "boolean", default: false },
+      port: { type: "string" },
+    },
+  });
+  switch (command) {
+    case "list": {
+      const hunts = huntCatalog();
+      if (values.json) return console.log(JSON.stringify(hunts.map(({ analyze, query, ...h }) => ({ ...h, scheduleSetting: scheduleSettingName(h.id) })), null, 2));
+      for (const h of hunts) console.log(`${h.id.padEnd(28)} ${h.severity.padEnd(8)} ${h.schedule.padEnd(14)} ${h.lookback.padEnd(4)} ${h.mitre.techniques.join(",").padEnd(28)} ${h.title}`);
+      return;
+    }
+    case "validate": {
+      const report = huntCatalog().map((h) => ({ id: h.id, diagnostics: validateHunt(h) }));
+      if (values.json) console.log(JSON.stringify(report, null, 2));
+      else for (const r of report) console.log(`${r.diagnostics.some((d) => d.severity === "error") ? "FAIL" : "ok  "} ${r.id}${r.diagnostics.map((d) => `\n     ${d.severity} ${d.code} ${d.position.line}:${d.position.column} ${d.message}`).join("")}`);
+      if (report.some((r) => r.diagnostics.some((d) => d.severity === "error"))) process.exit(1);
+      return;
+    }
+    case "run": {
+      const id = positionals[0] ?? fail(`run needs a hunt id: ${huntCatalog().map((h) => h.id).join(", ")}`);
+      if (!findHunt(id)) fail(`no hunt '${id}'`);
+      const { app, azurite } = await appFor({ data: values.data });
+      try {
+        const started = Date.now();
+        const timer = setInterval(() => process.stderr.write(`\r  running ${id}... ${Math.round((Date.now() - started) / 1000)} s`), 1000);
+        const body = { ...(values.from ? { from: values.from } : {}), ...(values.to ? { to: values.to } : {}), ...(values.lookback ? { lookback: values.lookback } : {}), dryRun: values["dry-run"], notify: values.notify };
+        // Local files: "now" is the end of the data, so a lookback means the last part of the logs.
+        const now = values.data?.length && !values.to ? dataEnd(app) ?? Date.now() : Date.now();
+        const response = await runHuntRequest(app, id, body, now);
+        clearInterval(timer);
+        process.stderr.write("\r");
+        if (values.json || response.status !== 200) console.log(JSON.stringify(response.body, null, 2));
+        else {
+          const { run, findings } = response.body as { run: { runId: string; window: { start: string; end: string }; rows: number }; findings: { score: number; alert: boolean; entity: { key: string }; reasons: string[] }[] };
+          console.log(`${run.runId}  ${run.window.start} .. ${run.window.end}  ${run.rows} rows, ${findings.length} findings`);
+          for (const f of findings.slice(0, 30)) console.log(`${String(f.score).padStart(3)}${f.alert ? "!" : " "} ${f.entity.key.slice(0, 60).padEnd(60)} ${f.reasons.join("; ").slice(0, 140)}`);
+        }
+        if (response.status !== 200) process.exitCode = 1;
+      } finally {
+        await azurite?.stop();
+      }
+      return;
+    }
+    case "serve": {
+      const { app, azurite } = await appFor({ data: values.data });
+      const running = await serve(app, { port: values.port ? Number(values.port) : 7071 });
+      console.log(`serving the API at ${running.url}/api/hunts; timers armed; queue notifier polling. Ctrl+C stops.`);
+      const stop = async () => {
+        await running.stop();
+        await azurite?.stop();
+        process.exit(0);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+      return;
+    }
+    case "digest": {
+      const { app, azurite } = await appFor({});
+      try {
+        console.log(JSON.stringify(await sendDigest(app.findings, app.notifier), null, 2));
+      } finally {
+        await azurite?.stop();
+      }
+      return;
+    }
+    case "start": {
+      const result = await runDemo();
+      if (result.recall < 1 || result.falsePositives > 0) process.exitCode = 1;
+      return;
+    }
+    default:
+      console.log(USAGE);
+      if (command && command !== "help" && command !== "--help") process.exitCode = 2;
+  }
+}
+
+/** The latest event time in the local data, so `--lookback` reads the end of an export. */
+function dataEnd(app: App): number | undefined {
+  const source = app.services.source;
+  if (!(source instanceof LocalSource)) return undefined;
+  let end: number | undefined;
+  for (const table of Object.values(source.tables)) {
+    const i = table.columns.findIndex((c) => c.name === "TimeGenerated");
+    if (i < 0) continue;
+    for (const row of table.rows) if (typeof row[i] === "number" && (end === undefined || (row[i] as number) > end)) end = row[i] as number;
+  }
+  return end === undefined ? undefined : end + 1;
+}
+
+main().catch((error: Error) => {
+  console.error(error.message);
+  process.exit(1);
+});

@@ -1,0 +1,74 @@
+/** Function handlers: parse the trigger's input, call lib/, shape the output. Nothing else. */
+import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@azure/functions";
+import { z } from "zod";
+import { handleFindingMessage } from "../lib/app.js";
+import { findHunt } from "../lib/hunts/catalog.js";
+import { getRunRequest, listHunts, runHuntRequest, type ApiResponse } from "../lib/http/api.js";
+import { validateQuery } from "../lib/kql/index.js";
+import { sendDigest } from "../lib/notify/notifier.js";
+import { runScheduled } from "../lib/runs/runner.js";
+import { getApp } from "./app-instance.js";
+
+function reply(response: ApiResponse): HttpResponseInit {
+  return { status: response.status, jsonBody: response.body };
+}
+
+async function jsonBody(request: HttpRequest): Promise<{ ok: true; value: unknown } | { ok: false; response: HttpResponseInit }> {
+  const text = await request.text();
+  if (!text.trim()) return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, response: { status: 400, jsonBody: { error: "the request body is not JSON" } } };
+  }
+}
+
+export function huntTimer(huntId: string) {
+  return async (timer: Timer, context: InvocationContext): Promise<void> => {
+    const hunt = findHunt(huntId)!;
+    const app = await getApp();
+    if (timer.isPastDue) context.log(`${huntId}: timer is past due; catching up from the watermark`);
+    const result = await runScheduled(hunt, app.services, Date.now());
+    context.log(`${huntId}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)${result.skipped ? `, ${result.skipped} skipped` : ""}`);
+  };
+}
+
+export async function listHuntsHttp(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  return reply(await listHunts(await getApp()));
+}
+
+export async function runHuntHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const body = await jsonBody(request);
+  if (!body.ok) return body.response;
+  const response = await runHuntRequest(await getApp(), request.params.id ?? "", body.value);
+  context.log(`on-demand ${request.params.id}: ${response.status}`);
+  return reply(response);
+}
+
+export async function getRunHttp(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  return reply(await getRunRequest(await getApp(), request.params.runId ?? ""));
+}
+
+const ValidateBody = z.object({ query: z.string().min(1, "query must not be empty").max(100_000) });
+
+export async function validateKqlHttp(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const body = await jsonBody(request);
+  if (!body.ok) return body.response;
+  const parsed = ValidateBody.safeParse(body.value);
+  if (!parsed.success) {
+    return { status: 400, jsonBody: { error: "invalid request body", issues: parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(body)", message: i.message })) } };
+  }
+  const diagnostics = validateQuery(parsed.data.query);
+  return { status: 200, jsonBody: { valid: !diagnostics.some((d) => d.severity === "error"), diagnostics } };
+}
+
+export async function notifyFindingQueue(message: unknown, context: InvocationContext): Promise<void> {
+  const result = await handleFindingMessage(await getApp(), message);
+  context.log(`finding message (dequeue ${String(context.triggerMetadata?.dequeueCount ?? "?")}): ${JSON.stringify(result)}`);
+}
+
+export async function digestTimer(_timer: Timer, context: InvocationContext): Promise<void> {
+  const app = await getApp();
+  const results = await sendDigest(app.findings, app.notifier);
+  context.log(`digest: ${results.map((r) => `${r.sent[0]?.destination} ${r.sent[0]?.outcome} (${r.findings.length})`).join(", ") || "no destinations"}`);
+}

@@ -1,0 +1,83 @@
+/**
+ * Builds everything a Functions worker or the CLI needs from settings: storage, the query source,
+ * the run services and the notifier. Nothing here depends on the Functions host.
+ */
+import { FindingStore } from "./findings/store.js";
+import { decodeFindingMessage } from "./findings/index.js";
+import { durationMs } from "./hunts/catalog.js";
+import type { Destination } from "./notify/destinations.js";
+import { notifyFinding, type NotifierDeps, type SendResult } from "./notify/notifier.js";
+import { NotifyState } from "./notify/state.js";
+import { servicesFor, type HuntServices } from "./runs/runner.js";
+import { parseSettings, storageConfig, type Settings } from "./settings.js";
+import { LocalSource } from "./sources/local.js";
+import type { QuerySource } from "./sources/types.js";
+import { Storage } from "./state/storage.js";
+
+export interface App {
+  settings: Settings;
+  storage: Storage;
+  services: HuntServices;
+  findings: FindingStore;
+  notifier: NotifierDeps;
+}
+
+export function destinationsFrom(settings: Settings): Destination[] {
+  const out: Destination[] = [];
+  if (settings.NOTIFY_TEAMS_WEBHOOK_URL) out.push({ id: "teams", kind: "teams", url: settings.NOTIFY_TEAMS_WEBHOOK_URL });
+  if (settings.NOTIFY_WEBHOOK_URL) out.push({ id: "webhook", kind: "webhook", url: settings.NOTIFY_WEBHOOK_URL, secret: settings.NOTIFY_WEBHOOK_SECRET });
+  return out;
+}
+
+export async function sourceFrom(settings: Settings): Promise<QuerySource> {
+  switch (settings.HUNT_SOURCE) {
+    case "local": {
+      const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!.split(/[;,]/).map((p) => p.trim()).filter(Boolean));
+      for (const issue of issues.slice(0, 20)) console.warn(`${issue.source}:${issue.at}: ${issue.message}`);
+      return source;
+    }
+    default: {
+      const sources = await import("./sources/index.js");
+      return sources.remoteSource(settings);
+    }
+  }
+}
+
+export interface AppOptions {
+  source?: QuerySource;
+  storage?: Storage;
+  log?: (message: string) => void;
+}
+
+export async function createApp(env: Record<string, string | undefined> = process.env, options: AppOptions = {}): Promise<App> {
+  const settings = parseSettings(env);
+  const storage = options.storage ?? new Storage(storageConfig(settings));
+  await storage.ensure();
+  const source = options.source ?? (await sourceFrom(settings));
+  const services = servicesFor(storage, source, { parameters: settings.parameters, log: options.log });
+  const notifier: NotifierDeps = {
+    destinations: destinationsFrom(settings),
+    state: new NotifyState(storage.table("suppression"), storage.table("digests")),
+    links: { baseUrl: settings.PUBLIC_BASE_URL },
+    suppressionMs: durationMs(settings.NOTIFY_SUPPRESSION_WINDOW),
+    urlPolicy: { allowInsecure: settings.NOTIFY_ALLOW_INSECURE },
+    log: options.log,
+  };
+  return { settings, storage, services, findings: services.findings, notifier };
+}
+
+/**
+ * The queue notifier's work for one message. A message that is not a finding can never succeed:
+ * it goes straight to the poison queue (nothing is lost) instead of being retried.
+ */
+export async function handleFindingMessage(app: App, message: unknown): Promise<SendResult[] | { poisoned: string }> {
+  let finding;
+  try {
+    finding = decodeFindingMessage(message);
+  } catch (error) {
+    const text = typeof message === "string" ? message : JSON.stringify(message);
+    await app.storage.queue("poison").sendMessage(Buffer.from(text, "utf8").toString("base64"));
+    return { poisoned: `not a finding: ${(error as Error).message.slice(0, 300)}` };
+  }
+  return notifyFinding(finding, app.notifier);
+}

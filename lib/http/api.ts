@@ -1,0 +1,95 @@
+/**
+ * The HTTP API, independent of the host: the Functions bindings and the local `serve` command
+ * both call these and turn the result into their own response type.
+ */
+import { z } from "zod";
+import type { App } from "../app.js";
+import { durationMs, findHunt, huntCatalog, scheduleSettingName } from "../hunts/catalog.js";
+import { nextOccurrence } from "../hunts/schedule.js";
+import { runOnDemand } from "../runs/runner.js";
+import { huntOfRun } from "../runs/store.js";
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+const Timespan = z.string().regex(/^\d+(\.\d+)?(d|h|m|s)$/, "expected a timespan like 1d, 12h or 30m");
+
+export const RunRequestSchema = z
+  .object({
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    lookback: Timespan.optional(),
+    dryRun: z.boolean().default(false),
+    notify: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if ((body.from === undefined) !== (body.to === undefined)) ctx.addIssue({ code: "custom", path: [body.from ? "to" : "from"], message: "from and to go together" });
+    if (body.from && body.lookback) ctx.addIssue({ code: "custom", path: ["lookback"], message: "give either from/to or lookback, not both" });
+    if (body.from && body.to && Date.parse(body.from) >= Date.parse(body.to)) ctx.addIssue({ code: "custom", path: ["to"], message: "to must be after from" });
+    if (body.lookback && durationMs(body.lookback) > 31 * 86_400_000) ctx.addIssue({ code: "custom", path: ["lookback"], message: "at most 31d" });
+    if (body.dryRun && body.notify) ctx.addIssue({ code: "custom", path: ["notify"], message: "a dry run notifies nobody" });
+  });
+
+function badRequest(error: z.ZodError, received: unknown): ApiResponse {
+  return {
+    status: 400,
+    body: {
+      error: "invalid request body",
+      issues: error.issues.map((i) => {
+        const field = i.path.join(".");
+        const value = field && received && typeof received === "object" ? (received as Record<string, unknown>)[field] : undefined;
+        return { field: field || "(body)", message: i.message, ...(value !== undefined ? { value } : {}) };
+      }),
+    },
+  };
+}
+
+export async function listHunts(app: App, now = Date.now()): Promise<ApiResponse> {
+  const hunts = await Promise.all(
+    huntCatalog().map(async (h) => {
+      const [last] = await app.services.runs.latest(h.id, 1);
+      const schedule = app.settings.schedules[h.id] ?? h.schedule;
+      return {
+        id: h.id,
+        title: h.title,
+        severity: h.severity,
+        mitre: h.mitre,
+        tables: h.tables,
+        schedule,
+        scheduleSetting: scheduleSettingName(h.id),
+        nextRun: nextOccurrence(schedule, new Date(now)).toISOString(),
+        lookback: h.lookback,
+        lastRun: last ? { runId: last.runId, status: last.status, window: last.window, findings: last.findings, alerts: last.alerts, finishedAt: last.finishedAt, error: last.error, partial: last.partial } : null,
+        status: !last ? "never-run" : last.status === "failed" ? "failing" : "ok",
+      };
+    }),
+  );
+  return { status: 200, body: { hunts } };
+}
+
+export async function runHuntRequest(app: App, huntId: string, rawBody: unknown, now = Date.now()): Promise<ApiResponse> {
+  const hunt = findHunt(huntId);
+  if (!hunt) return { status: 404, body: { error: `no hunt '${huntId}'`, hunts: huntCatalog().map((h) => h.id) } };
+  const parsed = RunRequestSchema.safeParse(rawBody ?? {});
+  if (!parsed.success) return badRequest(parsed.error, rawBody);
+  const body = parsed.data;
+  const window = body.from && body.to ? { start: Date.parse(body.from), end: Date.parse(body.to) } : { start: now - durationMs(body.lookback ?? hunt.lookback), end: now };
+  try {
+    const { run, findings } = await runOnDemand(hunt, app.services, { window, dryRun: body.dryRun, notify: body.notify }, now);
+    return { status: 200, body: { run, findings } };
+  } catch (error) {
+    return { status: 502, body: { error: `the hunt's query failed: ${(error as Error).message}` } };
+  }
+}
+
+export async function getRunRequest(app: App, runId: string): Promise<ApiResponse> {
+  if (!/^[a-z0-9-]+\.[0-9TZ]+(\.adhoc-[0-9a-f]+)?$/.test(runId)) return { status: 400, body: { error: `'${runId}' is not a run id` } };
+  if (!findHunt(huntOfRun(runId))) return { status: 404, body: { error: `no hunt '${huntOfRun(runId)}'` } };
+  const run = await app.services.runs.get(runId);
+  if (!run) return { status: 404, body: { error: `no run '${runId}'` } };
+  const findings = await app.findings.ofRun(runId, Date.parse(run.window.end));
+  return { status: 200, body: { run, findings } };
+}

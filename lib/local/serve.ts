@@ -1,0 +1,96 @@
+/**
+ * `hunts serve`: the Functions app without the Functions host. Timers fire on their NCRONTAB
+ * schedules, the HTTP API answers on localhost, and the queue notifier polls the findings queue
+ * with the host's dequeue and poison rules.
+ */
+import { createServer, type Server } from "node:http";
+import { handleFindingMessage, type App } from "../app.js";
+import { findHunt, huntCatalog } from "../hunts/catalog.js";
+import { nextOccurrence } from "../hunts/schedule.js";
+import { getRunRequest, listHunts, runHuntRequest, type ApiResponse } from "../http/api.js";
+import { sendDigest } from "../notify/notifier.js";
+import { runScheduled } from "../runs/runner.js";
+import { readQueueSettings } from "./host-settings.js";
+import { startQueueWorker } from "./queue-worker.js";
+
+export interface Running {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function route(app: App, method: string, path: string, body: string): Promise<ApiResponse> {
+  const url = new URL(path, "http://localhost");
+  let m: RegExpMatchArray | null;
+  if (method === "GET" && url.pathname === "/api/hunts") return listHunts(app);
+  if (method === "POST" && (m = url.pathname.match(/^\/api\/hunts\/([^/]+)\/run$/))) {
+    let parsed: unknown = {};
+    if (body.trim()) {
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        return { status: 400, body: { error: "the request body is not JSON" } };
+      }
+    }
+    return runHuntRequest(app, decodeURIComponent(m[1]), parsed);
+  }
+  if (method === "GET" && (m = url.pathname.match(/^\/api\/runs\/([^/]+)$/))) return getRunRequest(app, decodeURIComponent(m[1]));
+  return { status: 404, body: { error: `no route ${method} ${url.pathname}` } };
+}
+
+export async function serve(app: App, options: { port?: number; log?: (m: string) => void } = {}): Promise<Running> {
+  const log = options.log ?? console.log;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      route(app, req.method ?? "GET", req.url ?? "/", Buffer.concat(chunks).toString("utf8"))
+        .then((r) => {
+          res.writeHead(r.status, { "content-type": "application/json" });
+          res.end(JSON.stringify(r.body, null, 2));
+        })
+        .catch((error: Error) => {
+          res.writeHead(500, { "content-type": "application/json" });
+          res.end(JSON.stringify({ error: error.message }));
+        });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 7071, "127.0.0.1", resolve));
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+
+  const timers: NodeJS.Timeout[] = [];
+  let stopped = false;
+  const schedule = (name: string, expression: string, work: () => Promise<void>) => {
+    const arm = () => {
+      if (stopped) return;
+      const next = nextOccurrence(expression, new Date());
+      const timer = setTimeout(() => {
+        work()
+          .catch((error: Error) => log(`${name}: ${error.message}`))
+          .finally(arm);
+      }, next.getTime() - Date.now());
+      timers.push(timer);
+    };
+    arm();
+  };
+  for (const hunt of huntCatalog()) {
+    schedule(hunt.id, app.settings.schedules[hunt.id] ?? hunt.schedule, async () => {
+      const result = await runScheduled(findHunt(hunt.id)!, app.services, Date.now());
+      log(`${hunt.id}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)`);
+    });
+  }
+  schedule("digest", app.settings.DIGEST_SCHEDULE, async () => {
+    const results = await sendDigest(app.findings, app.notifier);
+    log(`digest: ${results.map((r) => `${r.sent[0]?.destination} ${r.sent[0]?.outcome}`).join(", ")}`);
+  });
+  const worker = startQueueWorker(app.storage.queue("findings"), app.storage.queue("poison"), readQueueSettings(), (m) => handleFindingMessage(app, m), log);
+  return {
+    url,
+    stop: async () => {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      await worker.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

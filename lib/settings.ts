@@ -1,0 +1,114 @@
+/**
+ * App settings, parsed with zod at the edge. The Functions host and the CLI both build their
+ * services from here, so a bad setting fails with its name and value before anything runs.
+ */
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import { z } from "zod";
+import { huntCatalog, scheduleSettingName } from "./hunts/catalog.js";
+import { parseNcrontab } from "./hunts/schedule.js";
+import { DEV_ACCOUNT, DEV_KEY } from "./local/azurite.js";
+import type { StorageConfig } from "./state/storage.js";
+
+const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const Duration = z.string().regex(/^\d+(\.\d+)?(d|h|m|s)$/, "expected a timespan like 1d, 12h or 30m");
+
+export const SettingsSchema = z.object({
+  AzureWebJobsStorage: z.string().optional(),
+  AzureWebJobsStorage__tableServiceUri: z.url().optional(),
+  AzureWebJobsStorage__queueServiceUri: z.url().optional(),
+  AzureWebJobsStorage__clientId: z.string().optional(),
+  STATE_TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/).default("hunt"),
+  /** Where hunts read logs: local files, a Log Analytics workspace, or Defender XDR. */
+  HUNT_SOURCE: z.enum(["local", "log-analytics", "defender-xdr"]).default("log-analytics"),
+  LOCAL_DATA_PATHS: z.string().optional(),
+  LOG_ANALYTICS_WORKSPACE_ID: z.uuid().optional(),
+  LOG_ANALYTICS_ADDITIONAL_WORKSPACES: z.string().optional(),
+  LOG_ANALYTICS_ENDPOINT: z.url().optional(),
+  GRAPH_ENDPOINT: z.url().optional(),
+  DIGEST_SCHEDULE: z.string().default("0 0 7 * * *"),
+  NOTIFY_TEAMS_WEBHOOK_URL: z.url().optional(),
+  NOTIFY_WEBHOOK_URL: z.url().optional(),
+  NOTIFY_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "expected a Standard Webhooks secret: whsec_ followed by base64").optional(),
+  NOTIFY_SUPPRESSION_WINDOW: Duration.default("1d"),
+  /** Lets destinations be http:// or private/loopback addresses: local development only. */
+  NOTIFY_ALLOW_INSECURE: Bool.default(false),
+  /** Base URL of this app, for links back to on-demand runs in notifications. */
+  PUBLIC_BASE_URL: z.url().default("http://localhost:7071"),
+  /** JSON: parameter overrides per hunt, e.g. {"windows-logon-by-source-ip":{"FailedThreshold":50}}. */
+  HUNT_PARAMETERS: z.string().optional(),
+});
+
+export type Settings = z.infer<typeof SettingsSchema> & {
+  schedules: Record<string, string>;
+  parameters: Record<string, Record<string, number | string | (number | string)[]>>;
+};
+
+export class SettingsError extends Error {}
+
+const ParameterOverrides = z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))])));
+
+export function parseSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const parsed = SettingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}=${JSON.stringify(env[String(i.path[0])] ?? null)}: ${i.message}`);
+    throw new SettingsError(`invalid app settings: ${problems.join("; ")}`);
+  }
+  const settings = parsed.data;
+  const schedules: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const hunt of huntCatalog()) {
+    const name = scheduleSettingName(hunt.id);
+    const value = env[name] ?? hunt.schedule;
+    try {
+      parseNcrontab(value);
+      schedules[hunt.id] = value;
+    } catch (error) {
+      problems.push(`${name}=${JSON.stringify(value)}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    parseNcrontab(settings.DIGEST_SCHEDULE);
+  } catch (error) {
+    problems.push(`DIGEST_SCHEDULE=${JSON.stringify(settings.DIGEST_SCHEDULE)}: ${(error as Error).message}`);
+  }
+  let parameters: Settings["parameters"] = {};
+  if (settings.HUNT_PARAMETERS) {
+    try {
+      parameters = ParameterOverrides.parse(JSON.parse(settings.HUNT_PARAMETERS));
+      for (const id of Object.keys(parameters)) if (!huntCatalog().some((h) => h.id === id)) problems.push(`HUNT_PARAMETERS: no hunt '${id}'`);
+    } catch (error) {
+      problems.push(`HUNT_PARAMETERS=${JSON.stringify(settings.HUNT_PARAMETERS)}: ${(error as Error).message}`);
+    }
+  }
+  if (settings.HUNT_SOURCE === "local" && !settings.LOCAL_DATA_PATHS) problems.push("LOCAL_DATA_PATHS: required when HUNT_SOURCE=local");
+  if (settings.HUNT_SOURCE === "log-analytics" && !settings.LOG_ANALYTICS_WORKSPACE_ID) problems.push("LOG_ANALYTICS_WORKSPACE_ID: required when HUNT_SOURCE=log-analytics");
+  if (!settings.AzureWebJobsStorage && !(settings.AzureWebJobsStorage__tableServiceUri && settings.AzureWebJobsStorage__queueServiceUri)) {
+    problems.push("AzureWebJobsStorage: set a connection string (local) or AzureWebJobsStorage__tableServiceUri and __queueServiceUri (managed identity)");
+  }
+  if (problems.length) throw new SettingsError(`invalid app settings: ${problems.join("; ")}`);
+  return { ...settings, schedules, parameters };
+}
+
+/** Managed identity in Azure (a user-assigned one when its client id is set), developer credentials elsewhere. */
+export function credentialFor(settings: Pick<Settings, "AzureWebJobsStorage__clientId">): TokenCredential {
+  return settings.AzureWebJobsStorage__clientId
+    ? new ManagedIdentityCredential({ clientId: settings.AzureWebJobsStorage__clientId })
+    : new DefaultAzureCredential();
+}
+
+export function storageConfig(settings: Settings): StorageConfig {
+  if (settings.AzureWebJobsStorage__tableServiceUri && settings.AzureWebJobsStorage__queueServiceUri) {
+    return {
+      kind: "identity",
+      tableServiceUri: settings.AzureWebJobsStorage__tableServiceUri,
+      queueServiceUri: settings.AzureWebJobsStorage__queueServiceUri,
+      credential: credentialFor(settings),
+      tablePrefix: settings.STATE_TABLE_PREFIX,
+    };
+  }
+  const connectionString = settings.AzureWebJobsStorage === "UseDevelopmentStorage=true" ? DEVELOPMENT_STORAGE : settings.AzureWebJobsStorage!;
+  return { kind: "connection-string", connectionString, tablePrefix: settings.STATE_TABLE_PREFIX };
+}
+
+/** What `UseDevelopmentStorage=true` means: Azurite on its default ports. */
+const DEVELOPMENT_STORAGE = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:10000/${DEV_ACCOUNT};QueueEndpoint=http://127.0.0.1:10001/${DEV_ACCOUNT};TableEndpoint=http://127.0.0.1:10002/${DEV_ACCOUNT};`;

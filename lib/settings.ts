@@ -47,7 +47,9 @@ export class SettingsError extends Error {}
 
 const ParameterOverrides = z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))])));
 
-export function parseSettings(env: Record<string, string | undefined> = process.env): Settings {
+export function parseSettings(rawEnv: Record<string, string | undefined> = process.env): Settings {
+  // An empty app setting means "not set" (the sample settings file lists every name, mostly empty).
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ""));
   const parsed = SettingsSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}=${JSON.stringify(env[String(i.path[0])] ?? null)}: ${i.message}`);

@@ -4,7 +4,7 @@ import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import draft6 from "ajv/dist/refs/json-schema-draft-06.json" with { type: "json" };
 import { describe, expect, it } from "vitest";
-import type { Finding } from "../../lib/findings/index.js";
+import { finding } from "../helpers/findings.js";
 import { digestMessages, findingMessage, messageBytes, TEAMS_MAX_BYTES, type TeamsMessage } from "../../lib/notify/teams.js";
 
 const { id: schemaId, ...schemaBody } = JSON.parse(readFileSync(new URL("../fixtures/adaptive-cards/adaptive-card-1.4.schema.json", import.meta.url), "utf8"));
@@ -14,27 +14,6 @@ const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
 addFormats.default(ajv);
 ajv.addMetaSchema(draft6);
 const validateCard = ajv.compile(schema);
-
-export function finding(overrides: Partial<Finding> = {}): Finding {
-  return {
-    fingerprint: "abcdefghijklmnop1234",
-    huntId: "windows-logon-by-source-ip",
-    huntTitle: "Windows network logon activity by source IP",
-    runId: "windows-logon-by-source-ip.20241020T030000Z",
-    severity: "high",
-    score: 79,
-    alert: true,
-    entity: { type: "ip", key: "203.0.113.66", values: { IpAddress: "203.0.113.66" } },
-    window: { start: "2024-10-20T02:00:00.000Z", end: "2024-10-20T03:00:00.000Z" },
-    reasons: ["FailedCount 420 >= 100 (threshold)", "first time this ip is seen by this hunt"],
-    signals: { threshold: 1, deviation: 0, rarity: 0, novelty: 1 },
-    mitre: { tactics: ["Credential Access"], techniques: ["T1110", "T1110.003"] },
-    details: { FailedCount: 420 },
-    source: "local",
-    createdAt: "2024-10-20T03:01:00.000Z",
-    ...overrides,
-  };
-}
 
 function expectValidTeamsMessage(m: TeamsMessage) {
   expect(m.type).toBe("message");

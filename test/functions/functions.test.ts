@@ -1,0 +1,149 @@
+import { HttpRequest, InvocationContext } from "@azure/functions";
+import { describe, expect, it } from "vitest";
+import { setApp } from "../../functions/app-instance.js";
+import { getRunHttp, listHuntsHttp, notifyFindingQueue, runHuntHttp, validateKqlHttp } from "../../functions/handlers.js";
+import { httpRoutes, queues, timers } from "../../functions/registrations.js";
+import { createApp } from "../../lib/app.js";
+import { encodeFindingMessage } from "../../lib/findings/index.js";
+import { huntCatalog, scheduleSettingName } from "../../lib/hunts/catalog.js";
+import { tableFromRecords } from "../../lib/kql/build.js";
+import { startReceiver } from "../../lib/local/receiver.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import { LocalSource } from "../../lib/sources/local.js";
+import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { finding } from "../helpers/findings.js";
+
+const azurite = useAzurite();
+const T0 = Date.UTC(2024, 9, 20);
+
+function request(method: string, url: string, body?: unknown, params: Record<string, string> = {}) {
+  return new HttpRequest({ method, url, params, ...(body === undefined ? {} : { body: { string: typeof body === "string" ? body : JSON.stringify(body) } }) });
+}
+
+const bruteForce = Array.from({ length: 150 }, (_, i) => ({
+  TimeGenerated: new Date(T0 + i * 1000).toISOString(),
+  EventID: 4625,
+  LogonType: 3,
+  IpAddress: "203.0.113.50",
+  TargetUserName: `user${i % 30}`,
+  Computer: "SRV-WEB01",
+  Status: "0xc000006d",
+  SubStatus: "0xc000006a",
+}));
+
+async function testApp(env: Record<string, string> = {}) {
+  const storage = await freshStorage(azurite());
+  const source = new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, bruteForce) });
+  const app = await createApp({ AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused", ...env }, { storage, source });
+  setApp(app);
+  return app;
+}
+
+describe("function registrations", () => {
+  it("one timer per hunt on its HUNT_<ID>_SCHEDULE setting, monitored, never on startup; and the digest", () => {
+    expect(timers.map((t) => t.name)).toEqual([...huntCatalog().map((h) => `hunt-${h.id}`), "digest"]);
+    for (const hunt of huntCatalog()) {
+      const timer = timers.find((t) => t.name === `hunt-${hunt.id}`)!;
+      expect(timer.options.schedule).toBe(`%${scheduleSettingName(hunt.id)}%`);
+      expect(timer.options.runOnStartup).toBe(false);
+      expect(timer.options.useMonitor).toBe(true);
+    }
+    expect(timers.find((t) => t.name === "digest")!.options.schedule).toBe("%DIGEST_SCHEDULE%");
+  });
+
+  it("HTTP routes need a function key", () => {
+    expect(httpRoutes.map((r) => [r.name, r.options.methods, r.options.route, r.options.authLevel])).toEqual([
+      ["list-hunts", ["GET"], "hunts", "function"],
+      ["run-hunt", ["POST"], "hunts/{id}/run", "function"],
+      ["get-run", ["GET"], "runs/{runId}", "function"],
+      ["validate-kql", ["POST"], "kql/validate", "function"],
+    ]);
+  });
+
+  it("the notifier listens on the findings queue through the storage connection", () => {
+    expect(queues.map((q) => [q.name, q.options.queueName, q.options.connection])).toEqual([["notify-findings", "findings", "AzureWebJobsStorage"]]);
+  });
+});
+
+describe("HTTP handlers (test mode)", () => {
+  it("GET /api/hunts lists the catalog with schedules and last runs", async () => {
+    await testApp({ HUNT_LOGON_GRAPH_RANK_SCHEDULE: "0 0 2 * * *" });
+    const response = await listHuntsHttp(request("GET", "http://localhost/api/hunts"), new InvocationContext());
+    expect(response.status).toBe(200);
+    const hunts = (response.jsonBody as { hunts: { id: string; schedule: string; status: string; lastRun: unknown }[] }).hunts;
+    expect(hunts.map((h) => h.id)).toEqual(huntCatalog().map((h) => h.id));
+    expect(hunts.find((h) => h.id === "logon-graph-rank")!.schedule).toBe("0 0 2 * * *");
+    expect(hunts.every((h) => h.status === "never-run" && h.lastRun === null)).toBe(true);
+  });
+
+  it("POST /api/hunts/{id}/run returns findings; GET /api/runs/{runId} returns the run", async () => {
+    await testApp();
+    const response = await runHuntHttp(
+      request("POST", "http://localhost/api/hunts/windows-logon-by-source-ip/run", { from: "2024-10-20T00:00:00Z", to: "2024-10-20T01:00:00Z" }, { id: "windows-logon-by-source-ip" }),
+      new InvocationContext(),
+    );
+    expect(response.status).toBe(200);
+    const body = response.jsonBody as { run: { runId: string }; findings: { entity: { key: string }; alert: boolean }[] };
+    expect(body.findings[0]).toMatchObject({ entity: { key: "203.0.113.50" }, alert: true });
+    const run = await getRunHttp(request("GET", `http://localhost/api/runs/${body.run.runId}`, undefined, { runId: body.run.runId }), new InvocationContext());
+    expect(run.status).toBe(200);
+    expect((run.jsonBody as { findings: unknown[] }).findings.length).toBe(body.findings.length);
+  });
+
+  it("answers 400 naming the field for bad bodies, 404 for unknown hunts and runs", async () => {
+    await testApp();
+    const ctx = new InvocationContext();
+    const badType = await runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", { dryRun: "yes" }, { id: "windows-logon-by-source-ip" }), ctx);
+    expect(badType).toMatchObject({ status: 400, jsonBody: { issues: [{ field: "dryRun", value: "yes" }] } });
+    const bad = await runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", { from: "2024-10-20T00:00:00Z", lookback: "1d" }, { id: "windows-logon-by-source-ip" }), ctx);
+    expect(bad.status).toBe(400);
+    const fields = (bad.jsonBody as { issues: { field: string }[] }).issues.map((i) => i.field).sort();
+    expect(fields).toEqual(["lookback", "to"]);
+    const extra = await runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", { lookbak: "1d" }, { id: "windows-logon-by-source-ip" }), ctx);
+    expect(JSON.stringify(extra.jsonBody)).toContain("lookbak");
+    const notJson = await runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", "{oops", { id: "windows-logon-by-source-ip" }), ctx);
+    expect(notJson).toMatchObject({ status: 400, jsonBody: { error: "the request body is not JSON" } });
+    const unknown = await runHuntHttp(request("POST", "http://x/api/hunts/nope/run", {}, { id: "nope" }), ctx);
+    expect(unknown.status).toBe(404);
+    const noRun = await getRunHttp(request("GET", "http://x/api/runs/windows-logon-by-source-ip.20240101T000000Z", undefined, { runId: "windows-logon-by-source-ip.20240101T000000Z" }), ctx);
+    expect(noRun.status).toBe(404);
+    const badKql = await validateKqlHttp(request("POST", "http://x/api/kql/validate", { query: "SecurityEvent | where EventId == 1" }), ctx);
+    expect((badKql.jsonBody as { valid: boolean }).valid).toBe(false);
+  });
+});
+
+describe("queue notifier (test mode)", () => {
+  it("delivers a finding message to Teams and the signed webhook; a message that is not a finding goes to poison", async () => {
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const receiver = await startReceiver({ secret });
+    try {
+      const app = await testApp({
+        NOTIFY_TEAMS_WEBHOOK_URL: `${receiver.url}/teams`,
+        NOTIFY_WEBHOOK_URL: `${receiver.url}/webhook`,
+        NOTIFY_WEBHOOK_SECRET: secret,
+        NOTIFY_ALLOW_INSECURE: "true",
+      });
+      // The host hands the trigger the decoded JSON; both forms are accepted.
+      await notifyFindingQueue(finding(), new InvocationContext());
+      expect(receiver.received.map((r) => [r.path, r.verified])).toEqual([
+        ["/teams", null],
+        ["/webhook", true],
+      ]);
+      await notifyFindingQueue(Buffer.from("not a finding").toString("base64"), new InvocationContext());
+      const poisoned = (await app.storage.queue("poison").receiveMessages()).receivedMessageItems;
+      expect(poisoned.length).toBe(1);
+      expect(encodeFindingMessage(finding()).length).toBeGreaterThan(0);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it("bad settings fail with the setting's name and value", async () => {
+    await expect(createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", NOTIFY_WEBHOOK_SECRET: "secret123" })).rejects.toThrow(
+      /NOTIFY_WEBHOOK_SECRET="secret123": expected a Standard Webhooks secret/,
+    );
+    await expect(createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", HUNT_LOGON_CHANGEPOINT_SCHEDULE: "0 6 * * *" })).rejects.toThrow(
+      /HUNT_LOGON_CHANGEPOINT_SCHEDULE="0 6 \* \* \*": '0 6 \* \* \*' has 5 fields/,
+    );
+  });
+});

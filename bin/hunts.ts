@@ -92,7 +92,7 @@ async function main() {
         const now = values.data?.length && !values.to ? dataEnd(app) ?? Date.now() : Date.now();
         const response = await runHuntRequest(app, id, body, now);
         clearInterval(timer);
-        process.stderr.write("\r");
+        process.stderr.write("\r\x1b[2K");
         if (values.json || response.status !== 200) console.log(JSON.stringify(response.body, null, 2));
         else {
           const { run, findings } = response.body as { run: { runId: string; window: { start: string; end: string }; rows: number }; findings: { score: number; alert: boolean; entity: { key: string }; reasons: string[] }[] };

@@ -11,6 +11,11 @@ import { runDemo } from "../lib/local/demo.js";
 import { serve } from "../lib/local/serve.js";
 import { sendDigest } from "../lib/notify/notifier.js";
 import { LocalSource } from "../lib/sources/local.js";
+import { loadLogs } from "../lib/readers/index.js";
+import { startServiceEndpoint } from "../lib/local/service-endpoint.js";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const USAGE = `hunts <command> [options]
 
@@ -19,6 +24,9 @@ const USAGE = `hunts <command> [options]
   run <id> [--from ISO --to ISO | --lookback 1d] [--data PATH ...] [--dry-run] [--notify] [--json]
                                         an on-demand run; --data reads local log files or folders
   serve [--data PATH ...] [--port 7071] timers on their schedules, the HTTP API, the queue notifier
+  serve-logs --data PATH ... [--port 8443]
+                                        a local HTTPS stand-in for Log Analytics and Defender XDR over
+                                        log files, for any app built on the Azure SDK
   digest                                send the digest now
   start                                 the full local demo (what npm start runs)
 
@@ -116,6 +124,20 @@ async function main() {
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      return;
+    }
+    case "serve-logs": {
+      if (!values.data?.length) fail("serve-logs needs --data PATH");
+      const { tables, issues } = await loadLogs(values.data);
+      for (const issue of issues.slice(0, 20)) console.error(`warning: ${issue.source}:${issue.at}: ${issue.message}`);
+      const endpoint = await startServiceEndpoint(tables, { port: values.port ? Number(values.port) : 8443 });
+      const caFile = join(tmpdir(), `hunts-endpoint-${process.pid}.pem`);
+      writeFileSync(caFile, endpoint.certificate);
+      console.log(`Log Analytics: ${endpoint.url}/v1   (LogsQueryClient option endpoint; any workspace id)`);
+      console.log(`Defender XDR:  ${endpoint.url}/v1.0/security/runHuntingQuery`);
+      console.log(`Trust this certificate in your client (tlsOptions.ca), not machine-wide: ${caFile}`);
+      console.log(`For this app: HUNT_SOURCE=log-analytics LOG_ANALYTICS_ENDPOINT=${endpoint.url}/v1 SOURCE_TRUSTED_CA_FILE=${caFile} SOURCE_CREDENTIAL=local-development`);
+      process.on("SIGINT", () => void endpoint.stop().then(() => process.exit(0)));
       return;
     }
     case "digest": {

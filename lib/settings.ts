@@ -25,6 +25,10 @@ export const SettingsSchema = z.object({
   LOG_ANALYTICS_ADDITIONAL_WORKSPACES: z.string().optional(),
   LOG_ANALYTICS_ENDPOINT: z.url().optional(),
   GRAPH_ENDPOINT: z.url().optional(),
+  /** PEM file to trust for a stand-in endpoint (the local service endpoint); only that client trusts it. */
+  SOURCE_TRUSTED_CA_FILE: z.string().optional(),
+  /** `local-development` for the local service endpoint, which takes any token; otherwise managed identity. */
+  SOURCE_CREDENTIAL: z.enum(["managed-identity", "local-development"]).default("managed-identity"),
   DIGEST_SCHEDULE: z.string().default("0 0 7 * * *"),
   NOTIFY_TEAMS_WEBHOOK_URL: z.url().optional(),
   NOTIFY_WEBHOOK_URL: z.url().optional(),

@@ -91,6 +91,9 @@ interface Scored {
 }
 
 async function queryAndScore(hunt: Hunt, window: Window, runId: string, services: HuntServices, createdAt: number): Promise<Scored> {
+  if (!hunt.sources.includes(services.source.kind)) {
+    throw new Error(`hunt '${hunt.id}' runs on ${hunt.sources.join(", ")}, not on ${services.source.kind} (its tables are not there)`);
+  }
   const contextFrom = contextStart(hunt, window);
   const response = await services.source.query({
     query: composeQuery(hunt, window, services.parameters?.[hunt.id]),

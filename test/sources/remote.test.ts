@@ -113,6 +113,15 @@ describe("Defender XDR advanced hunting against the local Graph endpoint", () =>
     expect(typeof table.rows[0][2]).toBe("number");
   });
 
+  it("a hunt runs only on the sources it names", async () => {
+    const source = new DefenderXdrSource({ credential: new LocalDevelopmentCredential(), endpoint: endpoint.url, trustedCa: endpoint.certificate });
+    const window = { start: logs.end - 86_400_000, end: logs.end };
+    const services = servicesFor(await freshStorage(azurite()), source);
+    await expect(runOnDemand(findHunt("windows-logon-by-source-ip")!, services, { window, dryRun: true }, window.end)).rejects.toThrow(/runs on local, log-analytics, not on defender-xdr/);
+    const rare = await runOnDemand(findHunt("rare-device-connections")!, services, { window, dryRun: true }, window.end);
+    expect(rare.run.rows).toBeGreaterThan(0);
+  });
+
   it("retries the tenant's 429s", async () => {
     endpoint.requests.length = 0;
     endpoint.faults.throttle = 2;

@@ -182,6 +182,24 @@ async function queryAndScore(hunt: Hunt, window: Window, runId: string, services
   return { rows: records.length, findings: findings.slice(0, MAX_FINDINGS_PER_RUN), observations, prevalenceSeen, population, partial: response.partial };
 }
 
+function newRun(hunt: Hunt, kind: RunRecord["kind"], runId: string, window: Window, services: HuntServices, now: number): RunRecord {
+  return {
+    runId,
+    huntId: hunt.id,
+    kind,
+    status: "running",
+    window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
+    source: services.source.name,
+    startedAt: new Date(now).toISOString(),
+    rows: 0,
+    entities: 0,
+    findings: 0,
+    alerts: 0,
+    topFindings: [],
+    skippedWindows: 0,
+  };
+}
+
 function summary(run: RunRecord, findings: readonly Finding[]): RunRecord {
   return {
     ...run,
@@ -205,21 +223,7 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
     run = existing;
     findings = await services.findings.ofRun(runId, window.end);
   } else {
-    run = {
-      runId,
-      huntId: hunt.id,
-      kind: "scheduled",
-      status: "running",
-      window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
-      source: services.source.name,
-      startedAt: new Date(now).toISOString(),
-      rows: 0,
-      entities: 0,
-      findings: 0,
-      alerts: 0,
-      topFindings: [],
-      skippedWindows: 0,
-    };
+    run = newRun(hunt, "scheduled", runId, window, services, now);
     await services.runs.put(run);
     try {
       scored = await queryAndScore(hunt, window, runId, services, now);
@@ -287,21 +291,7 @@ export interface OnDemandOptions {
  */
 export async function runOnDemand(hunt: Hunt, services: HuntServices, options: OnDemandOptions, now: number): Promise<{ run: RunRecord; findings: Finding[] }> {
   const runId = onDemandRunId(hunt.id, now, randomBytes(3).toString("hex"));
-  let run: RunRecord = {
-    runId,
-    huntId: hunt.id,
-    kind: "on-demand",
-    status: "running",
-    window: { start: new Date(options.window.start).toISOString(), end: new Date(options.window.end).toISOString() },
-    source: services.source.name,
-    startedAt: new Date(now).toISOString(),
-    rows: 0,
-    entities: 0,
-    findings: 0,
-    alerts: 0,
-    topFindings: [],
-    skippedWindows: 0,
-  };
+  let run = newRun(hunt, "on-demand", runId, options.window, services, now);
   let scored: Scored;
   try {
     scored = await queryAndScore(hunt, options.window, runId, services, now);

@@ -46,6 +46,17 @@ const initiatingProcess: SchemaSpec = {
   InitiatingProcessTokenElevation: "string",
 };
 
+/** Columns every Defender device table ends with. */
+const deviceEventTail: SchemaSpec = {
+  ...initiatingProcess,
+  ReportId: "long",
+  AppGuardContainerId: "string",
+  AdditionalFields: "dynamic",
+  MachineGroup: "string",
+  SourceSystem: "string",
+  Type: "string",
+};
+
 const azureDiagnosticsCommon: SchemaSpec = {
   TenantId: "string",
   SourceSystem: "string",
@@ -195,13 +206,7 @@ export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = {
     Protocol: "string",
     LocalIPType: "string",
     RemoteIPType: "string",
-    ...initiatingProcess,
-    ReportId: "long",
-    AppGuardContainerId: "string",
-    AdditionalFields: "dynamic",
-    MachineGroup: "string",
-    SourceSystem: "string",
-    Type: "string",
+    ...deviceEventTail,
   }),
 
   Event: columns({
@@ -235,13 +240,7 @@ export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = {
     RemoteIP: "string",
     RemoteIPType: "string",
     RemotePort: "int",
-    ...initiatingProcess,
-    ReportId: "long",
-    AppGuardContainerId: "string",
-    AdditionalFields: "dynamic",
-    MachineGroup: "string",
-    SourceSystem: "string",
-    Type: "string",
+    ...deviceEventTail,
   }),
 };
 

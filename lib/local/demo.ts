@@ -67,13 +67,14 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
     const period = { start: dataset.start.getTime(), end: dataset.end.getTime() };
     log(`Replaying ${Math.round((period.end - period.start) / DAY)} days through ${hunts.length} hunts (baselines in Azurite)...`);
     let lastDay = 0;
+    // Progress: a live counter in a terminal, a line a week in a log.
+    const live = !options.log && process.stdout.isTTY;
     const { findings } = await replay(hunts, app.services, period, (p) => {
-      if (p.day !== lastDay) {
-        lastDay = p.day;
-        process.stdout.write(`\r  day ${p.day}/${p.days}`);
-      }
+      if (p.day === lastDay) return;
+      lastDay = p.day;
+      if (live) process.stdout.write(`\r  day ${p.day}/${p.days}${p.day === p.days ? "\n" : ""}`);
+      else if (p.day % 7 === 0 || p.day === p.days) log(`  day ${p.day}/${p.days}`);
     });
-    process.stdout.write("\n");
     const alerts = findings.filter((f) => f.alert);
     log(`  ${findings.length} findings, ${alerts.length} alerts`);
 

@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { createApp, type App } from "../lib/app.js";
 import { findHunt, huntCatalog, scheduleSettingName, validateHunt } from "../lib/hunts/catalog.js";
+import { importSentinelHunts } from "../lib/hunts/sentinel.js";
 import { runHuntRequest } from "../lib/http/api.js";
 import { startAzurite, type AzuriteInstance } from "../lib/local/azurite.js";
 import { runDemo } from "../lib/local/demo.js";
@@ -19,7 +20,7 @@ import { join } from "node:path";
 
 const USAGE = `hunts <command> [options]
 
-  list [--json]                         the hunt catalog
+  list [--json]                         the hunt catalog (--hunts PATH adds Sentinel YAML hunts, on any command)
   validate [--json]                     official Kusto parser diagnostics for every hunt (exit 1 on errors)
   run <id> [--from ISO --to ISO | --lookback 1d] [--data PATH ...] [--dry-run] [--notify] [--json]
                                         an on-demand run; --data reads local log files or folders
@@ -72,8 +73,18 @@ async function main() {
       "dry-run": { type: "boolean", default: false },
       notify: { type: "boolean", default: false },
       port: { type: "string" },
+      hunts: { type: "string" },
     },
   });
+  // Imported Sentinel hunts: --hunts PATH, or the IMPORTED_HUNTS_PATH setting.
+  const huntsPath = values.hunts ?? process.env.IMPORTED_HUNTS_PATH;
+  if (huntsPath) {
+    process.env.IMPORTED_HUNTS_PATH = huntsPath;
+    const { hunts, issues } = await importSentinelHunts(huntsPath);
+    for (const issue of issues) console.error(`${issue.file}: ${issue.message}`);
+    if (command === "validate" && issues.length) process.exitCode = 1;
+    if (command !== "list" || !values.json) console.error(`${hunts.length} hunt(s) imported from ${huntsPath}`);
+  }
   switch (command) {
     case "list": {
       const hunts = huntCatalog();

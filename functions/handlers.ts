@@ -2,7 +2,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@azure/functions";
 import { z } from "zod";
 import { handleFindingMessage } from "../lib/app.js";
-import { findHunt } from "../lib/hunts/catalog.js";
+import { findHunt, importedHunts } from "../lib/hunts/catalog.js";
 import { getRunRequest, listHunts, runHuntRequest, type ApiResponse } from "../lib/http/api.js";
 import { validateQuery } from "../lib/kql/index.js";
 import { sendDigest } from "../lib/notify/notifier.js";
@@ -31,6 +31,20 @@ export function huntTimer(huntId: string) {
     const result = await runScheduled(hunt, app.services, Date.now());
     context.log(`${huntId}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)${result.skipped ? `, ${result.skipped} skipped` : ""}`);
   };
+}
+
+/** The generic timer: imported hunts cannot have timers of their own (function names are fixed at deploy time). */
+export async function importedHuntsTimer(_timer: Timer, context: InvocationContext): Promise<void> {
+  const app = await getApp();
+  for (const hunt of importedHunts()) {
+    try {
+      // Due or not, the watermark decides: a hunt whose next window is not complete does nothing.
+      const result = await runScheduled(hunt, app.services, Date.now());
+      if (result.runs.length) context.log(`${hunt.id}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)`);
+    } catch (error) {
+      context.error(`${hunt.id}: ${(error as Error).message}`);
+    }
+  }
 }
 
 export async function listHuntsHttp(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {

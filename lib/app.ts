@@ -4,12 +4,13 @@
  */
 import { FindingStore } from "./findings/store.js";
 import { decodeFindingMessage } from "./findings/index.js";
-import { durationMs } from "./hunts/catalog.js";
+import { durationMs, findHunt } from "./hunts/catalog.js";
+import { importSentinelHunts } from "./hunts/sentinel.js";
 import type { Destination } from "./notify/destinations.js";
 import { notifyFinding, type NotifierDeps, type SendResult } from "./notify/notifier.js";
 import { NotifyState } from "./notify/state.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
-import { parseSettings, storageConfig, type Settings } from "./settings.js";
+import { parseSettings, SettingsError, storageConfig, type Settings } from "./settings.js";
 import { LocalSource } from "./sources/local.js";
 import type { QuerySource } from "./sources/types.js";
 import { Storage } from "./state/storage.js";
@@ -51,6 +52,13 @@ export interface AppOptions {
 
 export async function createApp(env: Record<string, string | undefined> = process.env, options: AppOptions = {}): Promise<App> {
   const settings = parseSettings(env);
+  if (settings.IMPORTED_HUNTS_PATH) {
+    const { hunts, issues } = await importSentinelHunts(settings.IMPORTED_HUNTS_PATH);
+    for (const issue of issues) (options.log ?? console.warn)(`imported hunts: ${issue.file}: ${issue.message}`);
+    (options.log ?? console.log)(`imported hunts: ${hunts.length} loaded from ${settings.IMPORTED_HUNTS_PATH}`);
+  }
+  const unknown = Object.keys(settings.parameters).filter((id) => !findHunt(id));
+  if (unknown.length) throw new SettingsError(`invalid app settings: HUNT_PARAMETERS: no hunt ${unknown.map((id) => `'${id}'`).join(", ")}`);
   const storage = options.storage ?? new Storage(storageConfig(settings));
   await storage.ensure();
   const source = options.source ?? (await sourceFrom(settings));

@@ -37,6 +37,9 @@ var settings = concat(scheduleSettings, [
   { name: 'HUNT_SOURCE', value: huntSource }
   { name: 'LOG_ANALYTICS_WORKSPACE_ID', value: logAnalyticsWorkspaceCustomerId }
   { name: 'DIGEST_SCHEDULE', value: digestSchedule }
+  // Sentinel YAML deployed with the app in hunts/; the generic timer checks which are due.
+  { name: 'IMPORTED_HUNTS_PATH', value: 'hunts' }
+  { name: 'IMPORTED_HUNTS_SCHEDULE', value: '0 */5 * * * *' }
   { name: 'NOTIFY_TEAMS_WEBHOOK_URL', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-teams-webhook-url)' }
   { name: 'NOTIFY_WEBHOOK_URL', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-url)' }
   { name: 'NOTIFY_WEBHOOK_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-secret)' }

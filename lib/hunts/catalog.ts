@@ -38,11 +38,29 @@ export function loadHunt(definition: HuntDefinition): Hunt {
   return hunt;
 }
 
-let catalog: Hunt[] | undefined;
+let builtIn: Hunt[] | undefined;
+let imported: Hunt[] = [];
 
+/** The hunts shipped in lib/hunts/catalog (each has its own timer function). */
+export function builtInHunts(): Hunt[] {
+  builtIn ??= DEFINITIONS.map(loadHunt);
+  return builtIn;
+}
+
+/** Hunts loaded at start-up from a folder of Sentinel YAML (run by the generic timer). */
+export function registerImportedHunts(hunts: readonly Hunt[]): void {
+  const clash = hunts.find((h) => builtInHunts().some((b) => b.id === h.id));
+  if (clash) throw new HuntDefinitionError(`imported hunt '${clash.id}' has the id of a built-in hunt`);
+  imported = [...hunts];
+}
+
+export function importedHunts(): Hunt[] {
+  return imported;
+}
+
+/** Every hunt: built-in, then imported. */
 export function huntCatalog(): Hunt[] {
-  catalog ??= DEFINITIONS.map(loadHunt);
-  return catalog;
+  return [...builtInHunts(), ...imported];
 }
 
 export function findHunt(id: string): Hunt | undefined {
@@ -86,7 +104,12 @@ export function composeQuery(hunt: Hunt, window: QueryWindow, overrides: Record<
     `let ContextStart = datetime(${formatDatetime(contextStart(hunt, window))});`,
     ...Object.entries(parameters).map(([name, value]) => `let ${name} = ${kqlLiteral(value)};`),
   ];
-  return `${lines.join("\n")}\n${hunt.query.trim()}`;
+  // Sentinel's own placeholders, for imported queries written against them.
+  const query = hunt.query
+    .trim()
+    .replace(/\{\{StartTimeISO\}\}/g, new Date(window.start).toISOString())
+    .replace(/\{\{EndTimeISO\}\}/g, new Date(window.end).toISOString());
+  return `${lines.join("\n")}\n${query}`;
 }
 
 /** Official-parser diagnostics for a hunt's composed query against the table schemas. */

@@ -92,6 +92,8 @@ export type Analyzer = (table: Table, context: AnalyzeContext) => Table;
 
 export interface Hunt extends HuntMetadata {
   analyze?: Analyzer;
+  /** A finding title from its row (imported rules' alertDisplayNameFormat); the hunt's title otherwise. */
+  titleFor?: (row: Record<string, unknown>) => string;
 }
 
 export interface HuntDefinition extends HuntMetadataInput {

@@ -9,7 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp, handleFindingMessage } from "../app.js";
 import type { Finding } from "../findings/index.js";
-import { huntCatalog } from "../hunts/catalog.js";
+import { builtInHunts } from "../hunts/catalog.js";
 import { sendDigest } from "../notify/notifier.js";
 import { evaluate } from "../quality/evaluate.js";
 import { loadLogs, logFilesUnder } from "../readers/index.js";
@@ -62,7 +62,7 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
       PUBLIC_BASE_URL: "http://localhost:7071",
     };
     const app = await createApp(env, { log: () => undefined });
-    const hunts = huntCatalog();
+    const hunts = builtInHunts();
 
     const period = { start: dataset.start.getTime(), end: dataset.end.getTime() };
     log(`Replaying ${Math.round((period.end - period.start) / DAY)} days through ${hunts.length} hunts (baselines in Azurite)...`);

@@ -2,7 +2,7 @@
  * The two detection-quality exercises, shared by the tests and `npm run bench quality`:
  * labelled generated logs replayed day by day, and the real samples scored on demand.
  */
-import { findHunt, huntCatalog } from "../hunts/catalog.js";
+import { findHunt, builtInHunts } from "../hunts/catalog.js";
 import { runQuery } from "../kql/index.js";
 import type { Table } from "../kql/types.js";
 import { tableFromRecords } from "../kql/build.js";
@@ -21,8 +21,8 @@ export async function evaluateGenerated(storage: Storage, options: GenerateOptio
   const logs = generateOrgLogs(options);
   const tables: Record<string, Table> = Object.fromEntries(Object.entries(logs.tables).map(([name, records]) => [name, tableFromRecords(TABLE_SCHEMAS[name], records)]));
   const services = servicesFor(storage, new LocalSource(tables, "generated"));
-  const { findings } = await replay(huntCatalog(), services, { start: logs.start, end: logs.end });
-  return evaluate(huntCatalog(), logs.labels, findings, { start: logs.end - DAY, end: logs.end });
+  const { findings } = await replay(builtInHunts(), services, { start: logs.start, end: logs.end });
+  return evaluate(builtInHunts(), logs.labels, findings, { start: logs.end - DAY, end: logs.end });
 }
 
 export interface SampleCheck {

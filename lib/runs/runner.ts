@@ -162,7 +162,7 @@ async function queryAndScore(hunt: Hunt, window: Window, runId: string, services
     findings.push({
       fingerprint: fingerprint(hunt.id, entityKey, window),
       huntId: hunt.id,
-      huntTitle: hunt.title,
+      huntTitle: hunt.titleFor ? hunt.titleFor(row) || hunt.title : hunt.title,
       runId,
       severity: hunt.severity,
       score: score.score,

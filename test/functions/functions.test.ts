@@ -5,7 +5,7 @@ import { getRunHttp, listHuntsHttp, notifyFindingQueue, runHuntHttp, validateKql
 import { httpRoutes, queues, timers } from "../../functions/registrations.js";
 import { createApp } from "../../lib/app.js";
 import { encodeFindingMessage } from "../../lib/findings/index.js";
-import { huntCatalog, scheduleSettingName } from "../../lib/hunts/catalog.js";
+import { builtInHunts, huntCatalog, scheduleSettingName } from "../../lib/hunts/catalog.js";
 import { tableFromRecords } from "../../lib/kql/build.js";
 import { startReceiver } from "../../lib/local/receiver.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
@@ -41,8 +41,9 @@ async function testApp(env: Record<string, string> = {}) {
 
 describe("function registrations", () => {
   it("one timer per hunt on its HUNT_<ID>_SCHEDULE setting, monitored, never on startup; and the digest", () => {
-    expect(timers.map((t) => t.name)).toEqual([...huntCatalog().map((h) => `hunt-${h.id}`), "digest"]);
-    for (const hunt of huntCatalog()) {
+    expect(timers.map((t) => t.name)).toEqual([...builtInHunts().map((h) => `hunt-${h.id}`), "digest", "imported-hunts"]);
+    expect(timers.find((t) => t.name === "imported-hunts")!.options.schedule).toBe("%IMPORTED_HUNTS_SCHEDULE%");
+    for (const hunt of builtInHunts()) {
       const timer = timers.find((t) => t.name === `hunt-${hunt.id}`)!;
       expect(timer.options.schedule).toBe(`%${scheduleSettingName(hunt.id)}%`);
       expect(timer.options.runOnStartup).toBe(false);

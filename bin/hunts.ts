@@ -126,8 +126,9 @@ async function main() {
     }
     case "serve": {
       const { app, azurite } = await appFor({ data: values.data });
-      const running = await serve(app, { port: values.port ? Number(values.port) : 7071 });
-      console.log(`serving the API at ${running.url}/api/hunts; timers armed; queue notifier polling. Ctrl+C stops.`);
+      const end = values.data?.length ? dataEnd(app) : undefined;
+      const running = await serve(app, { port: values.port ? Number(values.port) : 7071, ...(end ? { now: () => end } : {}) });
+      console.log(`serving the API at ${running.url}/api/hunts and the logon graph at ${running.url}/api/graph; timers armed; queue notifier polling. Ctrl+C stops.`);
       const stop = async () => {
         await running.stop();
         await azurite?.stop();

@@ -3,7 +3,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@a
 import { z } from "zod";
 import { handleFindingMessage } from "../lib/app.js";
 import { findHunt, importedHunts } from "../lib/hunts/catalog.js";
-import { getRunRequest, listHunts, runHuntRequest, type ApiResponse } from "../lib/http/api.js";
+import { getRunRequest, graphDataRequest, listHunts, runHuntRequest, type ApiResponse } from "../lib/http/api.js";
+import { logonGraphPage } from "../lib/graph/page.js";
 import { validateQuery } from "../lib/kql/index.js";
 import { sendDigest } from "../lib/notify/notifier.js";
 import { runScheduled } from "../lib/runs/runner.js";
@@ -45,6 +46,14 @@ export async function importedHuntsTimer(_timer: Timer, context: InvocationConte
       context.error(`${hunt.id}: ${(error as Error).message}`);
     }
   }
+}
+
+export async function graphPageHttp(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  return { status: 200, headers: { "content-type": "text/html; charset=utf-8" }, body: logonGraphPage("graph/data") };
+}
+
+export async function graphDataHttp(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  return reply(await graphDataRequest(await getApp(), Object.fromEntries(request.query.entries())));
 }
 
 export async function listHuntsHttp(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {

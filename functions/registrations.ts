@@ -5,7 +5,7 @@
 import type { HttpFunctionOptions, StorageQueueFunctionOptions, TimerFunctionOptions } from "@azure/functions";
 import { builtInHunts, scheduleSettingName } from "../lib/hunts/catalog.js";
 import { QUEUES } from "../lib/state/storage.js";
-import { digestTimer, getRunHttp, huntTimer, importedHuntsTimer, listHuntsHttp, notifyFindingQueue, runHuntHttp, validateKqlHttp } from "./handlers.js";
+import { digestTimer, getRunHttp, graphDataHttp, graphPageHttp, huntTimer, importedHuntsTimer, listHuntsHttp, notifyFindingQueue, runHuntHttp, validateKqlHttp } from "./handlers.js";
 
 export const timers: { name: string; options: TimerFunctionOptions }[] = [
   // One timer per hunt; its schedule is an app setting, so ops change it without a deploy of code.
@@ -22,6 +22,8 @@ export const httpRoutes: { name: string; options: HttpFunctionOptions }[] = [
   { name: "run-hunt", options: { route: "hunts/{id}/run", methods: ["POST"], authLevel: "function", handler: runHuntHttp } },
   { name: "get-run", options: { route: "runs/{runId}", methods: ["GET"], authLevel: "function", handler: getRunHttp } },
   { name: "validate-kql", options: { route: "kql/validate", methods: ["POST"], authLevel: "function", handler: validateKqlHttp } },
+  { name: "logon-graph", options: { route: "graph", methods: ["GET"], authLevel: "function", handler: graphPageHttp } },
+  { name: "logon-graph-data", options: { route: "graph/data", methods: ["GET"], authLevel: "function", handler: graphDataHttp } },
 ];
 
 export const queues: { name: string; options: StorageQueueFunctionOptions }[] = [

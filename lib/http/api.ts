@@ -8,6 +8,7 @@ import { durationMs, findHunt, huntCatalog, scheduleSettingName } from "../hunts
 import { nextOccurrence } from "../hunts/schedule.js";
 import { runOnDemand } from "../runs/runner.js";
 import { huntOfRun } from "../runs/store.js";
+import { buildLogonGraph } from "../graph/logon-graph.js";
 
 export interface ApiResponse {
   status: number;
@@ -92,4 +93,29 @@ export async function getRunRequest(app: App, runId: string): Promise<ApiRespons
   if (!run) return { status: 404, body: { error: `no run '${runId}'` } };
   const findings = await app.findings.ofRun(runId, Date.parse(run.window.end));
   return { status: 200, body: { run, findings } };
+}
+
+const GraphQuery = z
+  .object({
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    lookback: Timespan.default("1d"),
+    maxNodes: z.coerce.number().int().min(10).max(20_000).default(5000),
+  })
+  .strict()
+  .superRefine((q, ctx) => {
+    if ((q.from === undefined) !== (q.to === undefined)) ctx.addIssue({ code: "custom", path: [q.from ? "to" : "from"], message: "from and to go together" });
+  });
+
+/** GET graph data: the logon graph for a window (from/to, or lookback ending now). */
+export async function graphDataRequest(app: App, query: Record<string, string>, now = Date.now()): Promise<ApiResponse> {
+  const parsed = GraphQuery.safeParse(query);
+  if (!parsed.success) return badRequest(parsed.error, query);
+  const q = parsed.data;
+  const window = q.from && q.to ? { start: Date.parse(q.from), end: Date.parse(q.to) } : { start: now - durationMs(q.lookback), end: now };
+  try {
+    return { status: 200, body: await buildLogonGraph(app.services.source, window, { maxNodes: q.maxNodes }) };
+  } catch (error) {
+    return { status: 502, body: { error: `the graph's queries failed: ${(error as Error).message}` } };
+  }
 }

@@ -7,7 +7,8 @@ import { createServer, type Server } from "node:http";
 import { handleFindingMessage, type App } from "../app.js";
 import { findHunt, huntCatalog } from "../hunts/catalog.js";
 import { nextOccurrence } from "../hunts/schedule.js";
-import { getRunRequest, listHunts, runHuntRequest, type ApiResponse } from "../http/api.js";
+import { getRunRequest, graphDataRequest, listHunts, runHuntRequest, type ApiResponse } from "../http/api.js";
+import { logonGraphPage } from "../graph/page.js";
 import { sendDigest } from "../notify/notifier.js";
 import { runScheduled } from "../runs/runner.js";
 import { readQueueSettings } from "./host-settings.js";
@@ -18,10 +19,12 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-async function route(app: App, method: string, path: string, body: string): Promise<ApiResponse> {
+async function route(app: App, method: string, path: string, body: string, now: () => number): Promise<ApiResponse | { html: string }> {
   const url = new URL(path, "http://localhost");
   let m: RegExpMatchArray | null;
   if (method === "GET" && url.pathname === "/api/hunts") return listHunts(app);
+  if (method === "GET" && url.pathname === "/api/graph") return { html: logonGraphPage("/api/graph/data") };
+  if (method === "GET" && url.pathname === "/api/graph/data") return graphDataRequest(app, Object.fromEntries(url.searchParams), now());
   if (method === "POST" && (m = url.pathname.match(/^\/api\/hunts\/([^/]+)\/run$/))) {
     let parsed: unknown = {};
     if (body.trim()) {
@@ -37,14 +40,18 @@ async function route(app: App, method: string, path: string, body: string): Prom
   return { status: 404, body: { error: `no route ${method} ${url.pathname}` } };
 }
 
-export async function serve(app: App, options: { port?: number; log?: (m: string) => void } = {}): Promise<Running> {
+export async function serve(app: App, options: { port?: number; log?: (m: string) => void; now?: () => number; timers?: boolean } = {}): Promise<Running> {
   const log = options.log ?? console.log;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      route(app, req.method ?? "GET", req.url ?? "/", Buffer.concat(chunks).toString("utf8"))
+      route(app, req.method ?? "GET", req.url ?? "/", Buffer.concat(chunks).toString("utf8"), options.now ?? Date.now)
         .then((r) => {
+          if ("html" in r) {
+            res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+            return res.end(r.html);
+          }
           res.writeHead(r.status, { "content-type": "application/json" });
           res.end(JSON.stringify(r.body, null, 2));
         })
@@ -62,7 +69,7 @@ export async function serve(app: App, options: { port?: number; log?: (m: string
   let stopped = false;
   const schedule = (name: string, expression: string, work: () => Promise<void>) => {
     const arm = () => {
-      if (stopped) return;
+      if (stopped || options.timers === false) return;
       const next = nextOccurrence(expression, new Date());
       const timer = setTimeout(() => {
         work()

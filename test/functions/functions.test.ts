@@ -58,6 +58,8 @@ describe("function registrations", () => {
       ["run-hunt", ["POST"], "hunts/{id}/run", "function"],
       ["get-run", ["GET"], "runs/{runId}", "function"],
       ["validate-kql", ["POST"], "kql/validate", "function"],
+      ["logon-graph", ["GET"], "graph", "function"],
+      ["logon-graph-data", ["GET"], "graph/data", "function"],
     ]);
   });
 

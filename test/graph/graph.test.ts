@@ -1,0 +1,100 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../lib/app.js";
+import { launchChromium } from "../../lib/graph/browser.js";
+import { buildLogonGraph } from "../../lib/graph/logon-graph.js";
+import { tableFromRecords } from "../../lib/kql/build.js";
+import type { Table } from "../../lib/kql/types.js";
+import { freePort } from "../../lib/local/azurite.js";
+import { serve, type Running } from "../../lib/local/serve.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import { LocalSource } from "../../lib/sources/local.js";
+import { generateOrgLogs } from "../../lib/synth/org.js";
+import { freshStorage, useAzurite } from "../helpers/azurite.js";
+
+const azurite = useAzurite();
+const DAY = 86_400_000;
+const logs = generateOrgLogs({ seed: 42, days: 14 });
+const tables: Record<string, Table> = Object.fromEntries(Object.entries(logs.tables).map(([n, r]) => [n, tableFromRecords(TABLE_SCHEMAS[n], r)]));
+const window = { from: new Date(logs.end - DAY).toISOString(), to: new Date(logs.end).toISOString() };
+
+describe("logon graph data", () => {
+  it("colours, ranks and labels LogonTracer's graph; the lateral mover ranks first among accounts", async () => {
+    const graph = await buildLogonGraph(new LocalSource(tables), { start: logs.end - DAY, end: logs.end });
+    const accounts = graph.nodes.filter((n) => n.kind === "account").sort((a, b) => b.rank - a.rank);
+    expect(accounts[0].label).toBe(logs.labels.find((l) => l.scenario === "lateral-movement-burst")!.entity);
+    expect(accounts[0].privileged).toBe(true);
+    expect(graph.nodes.some((n) => n.kind === "host")).toBe(true);
+    expect(graph.nodes.some((n) => n.kind === "ip")).toBe(true);
+    expect(graph.edges.every((e) => [4624, 4625, 4768, 4769, 4776].includes(e.eventId) && e.count > 0)).toBe(true);
+    const timeline = graph.timelines[accounts[0].label];
+    expect(timeline.length).toBe(7 * 24);
+    expect(timeline.some((p) => p.band === "critical")).toBe(true);
+  });
+});
+
+describe("logon graph page in headless Chromium", () => {
+  let running: Running;
+  let browser: Browser;
+  beforeAll(async () => {
+    const storage = await freshStorage(azurite());
+    const app = await createApp({ AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" }, { storage, source: new LocalSource(tables), log: () => undefined });
+    running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await running?.stop();
+  });
+
+  it("renders the graph with the bundled Cytoscape, filters on click, and exports", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const requests: string[] = [];
+    page.on("request", (r) => requests.push(r.url()));
+    await page.goto(`${running.url}/api/graph?from=${window.from}&to=${window.to}`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+    // Everything came from this server: no CDN.
+    expect(requests.every((u) => u.startsWith(running.url))).toBe(true);
+
+    const all = await page.evaluate(() => ({ nodes: (window as any).state.cy.nodes().length, edges: (window as any).state.cy.edges().length }));
+    expect(all.nodes).toBeGreaterThan(40);
+    expect(await page.textContent("#counts")).toContain(`${all.nodes} nodes`);
+    const firstRanked = await page.textContent("#ranking tr[data-id^='a:'] td:nth-child(2)");
+    expect(firstRanked).toBeTruthy();
+
+    // Colours: accounts blue, privileged red, hosts green.
+    const colours = await page.evaluate(() => [...new Set((window as any).state.cy.nodes().map((n: any) => `${n.data("kind")}:${n.data("color")}`))].sort());
+    expect(colours).toEqual(expect.arrayContaining(["account:#2563eb", "account:#dc2626", "host:#16a34a", "ip:#16a34a"]));
+
+    await page.click("#f-failures");
+    const failed = await page.evaluate(() => ({ edges: (window as any).state.cy.edges().length, allFailed: (window as any).state.cy.edges().every((e: any) => e.data("failed")) }));
+    expect(failed.edges).toBeGreaterThan(0);
+    expect(failed.edges).toBeLessThan(all.edges);
+    expect(failed.allFailed).toBe(true);
+    await page.click("#f-failures");
+
+    await page.fill("#f-account", "noah.wilson");
+    const accounts = await page.evaluate(() => (window as any).state.cy.nodes('[kind = "account"]').map((n: any) => n.data("label")));
+    expect(accounts).toEqual(["noah.wilson"]);
+    await page.click("#ranking tr[data-id='a:noah.wilson']");
+    expect(await page.textContent("#timeline")).toContain("noah.wilson");
+    await page.fill("#f-account", "");
+
+    // Only RDP logons: unchecking the other logon types removes network-logon edges.
+    for (const type of ["3", "4", "5"]) await page.click(`input[name=logontype][value="${type}"]`);
+    const types = await page.evaluate(() => [...new Set((window as any).state.data.edges.filter((e: any) => (window as any).state.cy.getElementById(e.id).nonempty()).map((e: any) => e.logonType))]);
+    expect(types).not.toContain(3);
+
+    const download = page.waitForEvent("download");
+    await page.click("#export-csv");
+    const csv = await download;
+    expect(csv.suggestedFilename()).toBe("logon-graph.csv");
+    const pngDownload = page.waitForEvent("download");
+    await page.click("#export-png");
+    expect((await pngDownload).suggestedFilename()).toBe("logon-graph.png");
+    await page.screenshot({ path: join(mkdtempSync(join(tmpdir(), "graph-")), "graph.png") });
+  }, 120_000);
+});

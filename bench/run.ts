@@ -8,6 +8,7 @@ import { benchEngine } from "./engine.js";
 import { benchReaders } from "./readers.js";
 import { benchBaselines } from "./baselines.js";
 import { benchQuality } from "./quality.js";
+import { benchGraph } from "./graph.js";
 import type { BenchSection } from "./measure.js";
 
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
@@ -15,6 +16,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   readers: () => benchReaders(1_000_000),
   baselines: () => benchBaselines(100_000),
   quality: () => benchQuality(),
+  graph: () => benchGraph(10_000),
 };
 
 const RESULTS = new URL("./results.json", import.meta.url);

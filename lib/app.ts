@@ -62,7 +62,7 @@ export async function createApp(env: Record<string, string | undefined> = proces
   const storage = options.storage ?? new Storage(storageConfig(settings));
   await storage.ensure();
   const source = options.source ?? (await sourceFrom(settings));
-  const services = servicesFor(storage, source, { parameters: settings.parameters, log: options.log });
+  const services = servicesFor(storage, source, { parameters: settings.parameters, retentionMs: durationMs(settings.BASELINE_RETENTION), log: options.log });
   const notifier: NotifierDeps = {
     destinations: destinationsFrom(settings),
     state: new NotifyState(storage.table("suppression"), storage.table("digests")),

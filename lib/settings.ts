@@ -34,6 +34,8 @@ export const SettingsSchema = z.object({
   NOTIFY_WEBHOOK_URL: z.url().optional(),
   NOTIFY_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "expected a Standard Webhooks secret: whsec_ followed by base64").optional(),
   NOTIFY_SUPPRESSION_WINDOW: Duration.default("1d"),
+  /** Baselines of entities not seen for this long are deleted. */
+  BASELINE_RETENTION: Duration.default("90d"),
   /** Lets destinations be http:// or private/loopback addresses: local development only. */
   NOTIFY_ALLOW_INSECURE: Bool.default(false),
   /** Base URL of this app, for links back to on-demand runs in notifications. */

@@ -44,6 +44,7 @@ var settings = concat(scheduleSettings, [
   { name: 'NOTIFY_WEBHOOK_URL', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-url)' }
   { name: 'NOTIFY_WEBHOOK_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-secret)' }
   { name: 'NOTIFY_SUPPRESSION_WINDOW', value: suppressionWindow }
+  { name: 'BASELINE_RETENTION', value: '90d' }
   { name: 'PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }
   { name: 'LOG_ANALYTICS_ADDITIONAL_WORKSPACES', value: additionalWorkspaces }
   { name: 'HUNT_PARAMETERS', value: huntParameters }

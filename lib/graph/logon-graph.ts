@@ -11,6 +11,9 @@ import { IGNORED_ACCOUNTS, LOGON_EDGES } from "../hunts/catalog/logontracer-comm
 import type { Hunt } from "../hunts/schema.js";
 import { toJsonRecords } from "../kql/index.js";
 import type { QuerySource } from "../sources/types.js";
+import type { FindingStore } from "../findings/store.js";
+import { median } from "../baselines/model.js";
+import type { BaselineStore } from "../baselines/store.js";
 
 const HOUR = 3_600_000;
 
@@ -23,6 +26,10 @@ export interface GraphNode {
   degree: number;
   logons: number;
   failures: number;
+  /** The LogonTracer hunts' best finding on this account in the window, if any. */
+  finding?: { huntId: string; score: number; alert: boolean; reason: string; runId: string };
+  /** The account's usual number of hosts per window, from the logon-graph-rank baseline. */
+  usualHosts?: number;
 }
 
 export interface GraphEdge {
@@ -82,8 +89,17 @@ function isIp(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
 }
 
-/** Builds the graph for a window; `maxNodes` keeps the highest-ranked nodes for very large graphs. */
-export async function buildLogonGraph(source: QuerySource, window: { start: number; end: number }, options: { maxNodes?: number } = {}): Promise<LogonGraph> {
+export interface GraphHistory {
+  findings: FindingStore;
+  baselines: BaselineStore;
+}
+
+/**
+ * Builds the graph for a window; `maxNodes` keeps the highest-ranked nodes for very large graphs.
+ * With `history`, accounts carry the LogonTracer hunts' findings for the window and their usual
+ * host count from the hunt's baselines, so the picture and the alerts tell the same story.
+ */
+export async function buildLogonGraph(source: QuerySource, window: { start: number; end: number }, options: { maxNodes?: number; history?: GraphHistory } = {}): Promise<LogonGraph> {
   const run = async (text: string, id: string) => {
     const hunt = asQuery(text);
     const contextStart = window.end - 7 * 24 * HOUR;
@@ -153,5 +169,22 @@ export async function buildLogonGraph(source: QuerySource, window: { start: numb
     const scores = changeFinderScores(values);
     timelines[account] = values.map((count, i) => ({ hour: new Date(first + i * HOUR).toISOString(), count, score: Number(scores[i].toFixed(2)), band: changePointBand(scores[i]) }));
   }
+  if (options.history) await attachHistory(nodes, window, options.history);
   return { window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() }, source: source.name, nodes, edges, timelines, truncated };
+}
+
+const LOGONTRACER_HUNTS = new Set(["logon-graph-rank", "logon-changepoint"]);
+
+async function attachHistory(nodes: GraphNode[], window: { start: number; end: number }, history: GraphHistory): Promise<void> {
+  const accounts = nodes.filter((n) => n.kind === "account");
+  const findings = (await history.findings.between(window.start, window.end)).filter((f) => LOGONTRACER_HUNTS.has(f.huntId));
+  const best = new Map<string, (typeof findings)[number]>();
+  for (const f of findings) if (!best.has(f.entity.key) || best.get(f.entity.key)!.score < f.score) best.set(f.entity.key, f);
+  const baselines = await history.baselines.getBaselines("logon-graph-rank", accounts.map((n) => n.label));
+  for (const node of accounts) {
+    const f = best.get(node.label);
+    if (f) node.finding = { huntId: f.huntId, score: f.score, alert: f.alert, reason: f.reasons[0] ?? "", runId: f.runId };
+    const hosts = baselines.get(node.label)?.features.HostCount?.history;
+    if (hosts?.length) node.usualHosts = median(hosts);
+  }
 }

@@ -2,7 +2,8 @@
  * The logon graph page: one self-contained HTML document with Cytoscape.js inlined from
  * node_modules (no CDN). It loads the graph JSON from `dataUrl` and renders LogonTracer's
  * picture: accounts blue, SYSTEM-privileged accounts red, hosts and IPs green, node size by
- * PageRank, edges labelled `event/logon type ×count`; filters; a ranked list; each account's
+ * PageRank, edges labelled `event/logon type ×count`; filters; a ranked list with the LogonTracer
+ * hunts' findings and the usual host count from their baselines; each account's
  * hourly timeline with ChangeFinder bands; export to CSV, JSON and PNG.
  *
  * Large graphs stay responsive: the server keeps the highest-ranked nodes (5,000 by default);
@@ -117,8 +118,8 @@ function render() {
 
 function renderRanking(nodes) {
   const rows = [...nodes].sort((a, b) => b.rank - a.rank).slice(0, 200);
-  $('ranking').innerHTML = '<tr><th>#</th><th>node</th><th>rank</th><th>hosts</th><th>fail</th></tr>' + rows.map((n, i) =>
-    '<tr data-id="' + n.id + '"><td>' + (i + 1) + '</td><td style="color:' + (n.privileged ? COLORS.privileged : COLORS[n.kind]) + '">' + escapeHtml(n.label) + '</td><td>' + n.rank.toFixed(2) + '</td><td>' + n.degree + '</td><td>' + n.failures + '</td></tr>').join('');
+  $('ranking').innerHTML = '<tr><th>#</th><th>node</th><th>rank</th><th>hosts (usual)</th><th>fail</th><th>finding</th></tr>' + rows.map((n, i) =>
+    '<tr data-id="' + n.id + '"><td>' + (i + 1) + '</td><td style="color:' + (n.privileged ? COLORS.privileged : COLORS[n.kind]) + '">' + escapeHtml(n.label) + '</td><td>' + n.rank.toFixed(2) + '</td><td>' + n.degree + (n.usualHosts !== undefined ? ' (' + n.usualHosts + ')' : '') + '</td><td>' + n.failures + '</td><td class="finding"' + (n.finding ? ' title="' + escapeHtml(n.finding.huntId + ': ' + n.finding.reason) + '"' : '') + '>' + (n.finding ? (n.finding.alert ? '<b>' + n.finding.score + '</b>' : n.finding.score) : '') + '</td></tr>').join('');
   for (const tr of $('ranking').querySelectorAll('tr[data-id]')) tr.onclick = () => select(tr.dataset.id);
 }
 

@@ -114,7 +114,8 @@ export async function graphDataRequest(app: App, query: Record<string, string>, 
   const q = parsed.data;
   const window = q.from && q.to ? { start: Date.parse(q.from), end: Date.parse(q.to) } : { start: now - durationMs(q.lookback), end: now };
   try {
-    return { status: 200, body: await buildLogonGraph(app.services.source, window, { maxNodes: q.maxNodes }) };
+    const history = { findings: app.findings, baselines: app.services.baselines };
+    return { status: 200, body: await buildLogonGraph(app.services.source, window, { maxNodes: q.maxNodes, history }) };
   } catch (error) {
     return { status: 502, body: { error: `the graph's queries failed: ${(error as Error).message}` } };
   }

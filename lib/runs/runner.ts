@@ -18,6 +18,9 @@ import type { Storage } from "../state/storage.js";
 import type { QuerySource } from "../sources/types.js";
 import { onDemandRunId, RunStore, scheduledRunId, type RunRecord } from "./store.js";
 
+const DAY = 86_400_000;
+export const DEFAULT_RETENTION_MS = 90 * DAY;
+
 /** Findings below this score are not kept at all. */
 export const MIN_FINDING_SCORE = 25;
 /** At most this many findings per run are kept, highest scores first. */
@@ -34,6 +37,8 @@ export interface HuntServices {
   runs: RunStore;
   findings: FindingStore;
   publisher: FindingPublisher;
+  /** Baselines not seen for this long are deleted (once a day, after the day's last window). */
+  retentionMs?: number;
   /** Parameter overrides per hunt id (from settings). */
   parameters?: Record<string, Record<string, number | string | (number | string)[]>>;
   log?: (message: string) => void;
@@ -273,6 +278,10 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
       if (!(await services.runs.advanceWatermark(hunt.id, window.end, fresh?.etag))) throw new Error(`${hunt.id}: could not move the watermark to ${new Date(window.end).toISOString()}`);
     }
     etag = (await services.runs.getWatermark(hunt.id))?.etag;
+    if (window.end % DAY === 0) {
+      const pruned = await services.baselines.prune(hunt.id, window.end - (services.retentionMs ?? DEFAULT_RETENTION_MS));
+      if (pruned) services.log?.(`${hunt.id}: pruned ${pruned} baseline(s) not seen for ${Math.round((services.retentionMs ?? DEFAULT_RETENTION_MS) / DAY)} days`);
+    }
   }
   return { runs, findings, skipped };
 }

@@ -13,6 +13,8 @@ import { serve, type Running } from "../../lib/local/serve.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import { generateOrgLogs } from "../../lib/synth/org.js";
+import { findHunt } from "../../lib/hunts/catalog.js";
+import { replay } from "../../lib/runs/replay.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 
 const azurite = useAzurite();
@@ -42,9 +44,11 @@ describe("logon graph page in headless Chromium", () => {
   beforeAll(async () => {
     const storage = await freshStorage(azurite());
     const app = await createApp({ AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" }, { storage, source: new LocalSource(tables), log: () => undefined });
+    // Build the LogonTracer hunts' history, so the page can show their findings and baselines.
+    await replay([findHunt("logon-graph-rank")!, findHunt("logon-changepoint")!], app.services, { start: logs.start, end: logs.end });
     running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });
     browser = await launchChromium();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await running?.stop();
@@ -81,6 +85,9 @@ describe("logon graph page in headless Chromium", () => {
     expect(accounts).toEqual(["noah.wilson"]);
     await page.click("#ranking tr[data-id='a:noah.wilson']");
     expect(await page.textContent("#timeline")).toContain("noah.wilson");
+    // The hunts' finding on this account and its usual host count from the baselines.
+    expect(Number(await page.textContent("#ranking tr[data-id='a:noah.wilson'] td.finding"))).toBeGreaterThanOrEqual(50);
+    expect(await page.textContent("#ranking tr[data-id='a:noah.wilson'] td:nth-child(4)")).toMatch(/^32 \(\d+(\.\d+)?\)$/);
     await page.fill("#f-account", "");
 
     // Only RDP logons: unchecking the other logon types removes network-logon edges.

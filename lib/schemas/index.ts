@@ -46,6 +46,16 @@ const initiatingProcess: SchemaSpec = {
   InitiatingProcessTokenElevation: "string",
 };
 
+/** Columns every Defender device table starts with. */
+const deviceEventHead: SchemaSpec = {
+  TenantId: "string",
+  TimeGenerated: "datetime",
+  Timestamp: "datetime",
+  DeviceId: "string",
+  DeviceName: "string",
+  ActionType: "string",
+};
+
 /** Columns every Defender device table ends with. */
 const deviceEventTail: SchemaSpec = {
   ...initiatingProcess,
@@ -192,12 +202,7 @@ export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = {
   }),
 
   DeviceNetworkEvents: columns({
-    TenantId: "string",
-    TimeGenerated: "datetime",
-    Timestamp: "datetime",
-    DeviceId: "string",
-    DeviceName: "string",
-    ActionType: "string",
+    ...deviceEventHead,
     RemoteIP: "string",
     RemotePort: "int",
     RemoteUrl: "string",
@@ -222,12 +227,7 @@ export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = {
   }),
 
   DeviceLogonEvents: columns({
-    TenantId: "string",
-    TimeGenerated: "datetime",
-    Timestamp: "datetime",
-    DeviceId: "string",
-    DeviceName: "string",
-    ActionType: "string",
+    ...deviceEventHead,
     LogonType: "string",
     AccountDomain: "string",
     AccountName: "string",

@@ -141,19 +141,23 @@ async function* jsonLines(path: string): AsyncGenerator<{ value: unknown; at: nu
   }
 }
 
-async function* tableShapedJsonLines(path: string, options: ReadOptions): AsyncGenerator<SourceItem> {
+/** JSON lines checked against a zod schema: each line's value, or an issue naming the line and field. */
+async function* validatedJsonLines<T extends z.ZodType>(path: string, schema: T): AsyncGenerator<{ value: z.infer<T>; at: number } | { issue: ReadIssue }> {
   for await (const item of jsonLines(path)) {
     if ("issue" in item) {
       yield item;
       continue;
     }
-    const parsed = RecordObject.safeParse(item.value);
-    if (!parsed.success) {
-      yield { issue: { source: path, at: item.at, ...describeZodIssue(parsed.error, item.value) } };
-      continue;
-    }
-    const record = normalizeExportRecord(parsed.data);
-    yield { table: tableOf(parsed.data, options.table), record, at: item.at };
+    const parsed = schema.safeParse(item.value);
+    if (parsed.success) yield { value: parsed.data, at: item.at };
+    else yield { issue: { source: path, at: item.at, ...describeZodIssue(parsed.error, item.value) } };
+  }
+}
+
+async function* tableShapedJsonLines(path: string, options: ReadOptions): AsyncGenerator<SourceItem> {
+  for await (const item of validatedJsonLines(path, RecordObject)) {
+    if ("issue" in item) yield item;
+    else yield { table: tableOf(item.value, options.table), record: normalizeExportRecord(item.value), at: item.at };
   }
 }
 
@@ -279,17 +283,12 @@ function winlogbeatEvent(value: z.infer<typeof WinlogbeatEvent>): WindowsEvent |
 }
 
 async function* windowsJsonLines<T extends z.ZodType>(path: string, schema: T, toEvent: (v: z.infer<T>) => WindowsEvent | string): AsyncGenerator<SourceItem> {
-  for await (const item of jsonLines(path)) {
+  for await (const item of validatedJsonLines(path, schema)) {
     if ("issue" in item) {
       yield item;
       continue;
     }
-    const parsed = schema.safeParse(item.value);
-    if (!parsed.success) {
-      yield { issue: { source: path, at: item.at, ...describeZodIssue(parsed.error, item.value) } };
-      continue;
-    }
-    const event = toEvent(parsed.data);
+    const event = toEvent(item.value);
     if (typeof event === "string") {
       yield { issue: { source: path, at: item.at, message: event } };
       continue;

@@ -4,6 +4,7 @@
  * on the queue and moves the watermark. Every step can be retried: a window is applied once.
  */
 import { randomBytes } from "node:crypto";
+import { z } from "zod";
 import { BaselineStore } from "../baselines/store.js";
 import type { Observation } from "../baselines/model.js";
 import { FindingPublisher } from "../findings/publisher.js";
@@ -76,6 +77,14 @@ export function planWindows(hunt: Hunt, watermark: number | undefined, now: numb
   return { windows, skipped };
 }
 
+/** What a hunt needs of each result row: entity columns with a value, features as numbers. */
+function huntRowSchema(hunt: Hunt) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const column of hunt.entity.columns) shape[column] = z.union([z.string().min(1, "empty entity value"), z.number(), z.boolean()]);
+  for (const feature of hunt.features) shape[feature.column] = z.number().nullable();
+  return z.object(shape).loose();
+}
+
 function entityKeyOf(hunt: Hunt, row: Record<string, Value>): string {
   return hunt.entity.columns.map((c) => (row[c] === null || row[c] === undefined ? "" : String(row[c]))).join("|");
 }
@@ -110,7 +119,21 @@ async function queryAndScore(hunt: Hunt, window: Window, runId: string, services
   const required = [...hunt.entity.columns, ...hunt.features.map((f) => f.column), ...(hunt.prevalence ? [...hunt.prevalence.value, ...hunt.prevalence.across] : [])];
   const missing = required.filter((c) => !names.has(c));
   if (missing.length) throw new Error(`hunt '${hunt.id}': its query returned no column ${missing.map((m) => `'${m}'`).join(", ")} (needed for entities, features or prevalence)`);
-  const records = toJsonRecords(table);
+  // Rows from a source are outside input: check the columns the hunt keys and scores on.
+  const rowSchema = huntRowSchema(hunt);
+  const records: Record<string, Value>[] = [];
+  let badRows = 0;
+  let firstProblem = "";
+  for (const record of toJsonRecords(table)) {
+    const checked = rowSchema.safeParse(record);
+    if (checked.success) records.push(record);
+    else {
+      badRows++;
+      const issue = checked.error.issues[0];
+      firstProblem ||= `${issue.path.join(".")}: ${issue.message} (got ${JSON.stringify(record[String(issue.path[0])])})`;
+    }
+  }
+  if (badRows) services.log?.(`${hunt.id}: ${badRows} row(s) left out, e.g. ${firstProblem}`);
 
   // One observation per entity (a query may return an entity more than once; the first row wins).
   const byEntity = new Map<string, Record<string, Value>>();
@@ -184,7 +207,8 @@ async function queryAndScore(hunt: Hunt, window: Window, runId: string, services
     });
   }
   findings.sort((a, b) => b.score - a.score || a.entity.key.localeCompare(b.entity.key));
-  return { rows: records.length, findings: findings.slice(0, MAX_FINDINGS_PER_RUN), observations, prevalenceSeen, population, partial: response.partial };
+  const partial = [response.partial, badRows ? `${badRows} row(s) the hunt could not use were left out (${firstProblem})` : undefined].filter(Boolean).join("; ") || undefined;
+  return { rows: records.length, findings: findings.slice(0, MAX_FINDINGS_PER_RUN), observations, prevalenceSeen, population, partial };
 }
 
 function newRun(hunt: Hunt, kind: RunRecord["kind"], runId: string, window: Window, services: HuntServices, now: number): RunRecord {

@@ -122,6 +122,36 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect((await services.runs.get(run.runId))!.partial).toBe("query exceeded the 64 MB result limit");
   });
 
+  it("checks result rows with zod: rows without an entity or with a non-numeric feature are left out and reported", async () => {
+    const storage = await freshStorage(azurite());
+    const bad = {
+      kind: "local" as const,
+      name: "odd-source",
+      async query(): Promise<QueryResponse> {
+        return {
+          table: tableFromRecords(
+            [
+              { name: "IpAddress", type: "string" },
+              { name: "FailedCount", type: "dynamic" },
+              { name: "SuccessCount", type: "long" },
+              { name: "UserCount", type: "long" },
+            ],
+            [
+              { IpAddress: "203.0.113.20", FailedCount: 150, SuccessCount: 0, UserCount: 30 },
+              { IpAddress: "", FailedCount: 150, SuccessCount: 0, UserCount: 30 },
+              { IpAddress: "203.0.113.21", FailedCount: "many", SuccessCount: 0, UserCount: 30 },
+            ],
+          ),
+        };
+      },
+    };
+    const services = servicesFor(storage, bad);
+    const { run, findings } = await runScheduledWindow(hunt, { start: T0, end: T0 + HOUR }, services, T0 + HOUR);
+    expect(findings.map((f) => f.entity.key)).toEqual(["203.0.113.20"]);
+    expect(run.rows).toBe(1);
+    expect(run.partial).toMatch(/^2 row\(s\) the hunt could not use were left out \(IpAddress: empty entity value \(got ""\)\)$/);
+  });
+
   it("records a failed query on the run with the error", async () => {
     const storage = await freshStorage(azurite());
     const broken = { kind: "local" as const, name: "broken", query: async (): Promise<QueryResponse> => Promise.reject(new Error("workspace not found")) };

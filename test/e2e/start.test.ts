@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -23,5 +23,6 @@ describe("npm start, end to end", () => {
     expect(digest.findings.map((f) => f.score)).toEqual([...digest.findings.map((f) => f.score)].sort((a, b) => b - a));
     expect(digest.responder.length).toBeGreaterThan(0);
     expect(lines.some((l) => /recall 100%, 0 false positive/.test(l))).toBe(true);
+    rmSync(outDir, { recursive: true, force: true });
   }, 300_000);
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
@@ -102,6 +102,8 @@ describe("logon graph page in headless Chromium", () => {
     const pngDownload = page.waitForEvent("download");
     await page.click("#export-png");
     expect((await pngDownload).suggestedFilename()).toBe("logon-graph.png");
-    await page.screenshot({ path: join(mkdtempSync(join(tmpdir(), "graph-")), "graph.png") });
+    const shots = mkdtempSync(join(tmpdir(), "graph-"));
+    await page.screenshot({ path: join(shots, "graph.png") });
+    rmSync(shots, { recursive: true, force: true });
   }, 120_000);
 });

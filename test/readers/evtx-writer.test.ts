@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -18,7 +18,8 @@ describe("EVTX writer (for benchmarks and tests) round-trips through the reader"
       provider: "Microsoft-Windows-Security-Auditing",
       data: [`user${i % 50}`, "CONTOSO", "3", `10.0.0.${i % 200}`, i % 5 === 0 ? "" : "KALI"],
     }));
-    const path = join(mkdtempSync(join(tmpdir(), "evtxw-")), "big.evtx");
+    const dir = mkdtempSync(join(tmpdir(), "evtxw-"));
+    const path = join(dir, "big.evtx");
     const chunks = await writeEvtx(path, NAMES, events);
     expect(chunks).toBeGreaterThan(3);
     const read = [];
@@ -33,5 +34,6 @@ describe("EVTX writer (for benchmarks and tests) round-trips through the reader"
     });
     const { tables } = await loadLogs([path]);
     expect(tables.SecurityEvent.rows.length).toBe(2500);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

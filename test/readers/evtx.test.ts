@@ -1,7 +1,7 @@
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseDatetime } from "../../lib/kql/values.js";
 import { flattenEvent, readEvtxRecords, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
 import { dataset } from "../fixtures.js";
@@ -52,6 +52,7 @@ describe("EVTX reader against the python-evtx reference output", () => {
 describe("EVTX reader on damaged files", () => {
   const source = join(DIR, "DE_RDP_Tunneling_4624.evtx");
   const work = mkdtempSync(join(tmpdir(), "evtx-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("skips a chunk whose records were corrupted, warning with its index, and keeps the other chunks", async () => {
     // Two copies of the one chunk, the second one corrupted in its record area.

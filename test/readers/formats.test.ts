@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { runQuery, toJsonRecords } from "../../lib/kql/index.js";
 import { detectFormat, loadLogs, readLogFile } from "../../lib/readers/index.js";
 import { LOGON_TYPE_NAMES } from "../../lib/readers/windows-events.js";
@@ -12,6 +12,7 @@ const GOLDEN = dataset("security-datasets/goldensaml-sentinel-export/");
 const PURPLESHARP = dataset("security-datasets/purplesharp_ad_playbook_I_2020-10-22042947.logon.jsonl");
 const WINLOGBEAT = new URL("../fixtures/winlogbeat-4625.ndjson", import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), "readers-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function write(name: string, content: string): string {
   const path = join(work, name);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -46,5 +46,6 @@ describe("seeded org generator", () => {
       runQuery("SecurityEvent | where EventID == 4625 and LogonType == 3 | summarize Failed = count() by IpAddress | top 1 by Failed", { tables }).table,
     );
     expect(top[0].IpAddress).toBe(label.entity);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -13,12 +13,12 @@
  * got there first, the transaction fails as a whole, the entities are read again and the update
  * recomputed: no update is lost, and none is applied twice (see applyObservation).
  */
-import { RestError, type TableClient, type TableEntityResult, type TransactionAction } from "@azure/data-tables";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
+import { getEntityOrUndefined, isConflict, transactionChunks } from "../state/tables.js";
 import { applyObservation, applyPrevalence, type Baseline, type HuntState, type Observation, type Prevalence } from "./model.js";
 
 export const BUCKETS = 16;
-const TRANSACTION_LIMIT = 100;
 const READ_CONCURRENCY = 32;
 const MAX_ATTEMPTS = 6;
 
@@ -53,11 +53,6 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-function isConflict(error: unknown): boolean {
-  const status = (error as RestError)?.statusCode;
-  return status === 409 || status === 412;
-}
-
 export class BaselineStore {
   constructor(
     private readonly client: TableClient,
@@ -73,13 +68,8 @@ export class BaselineStore {
   }
 
   private async read(partitionKey: string, rowKey: string): Promise<Current> {
-    try {
-      const entity = (await this.client.getEntity(partitionKey, rowKey)) as TableEntityResult<Stored>;
-      return { entity: entity as Stored, etag: entity.etag };
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return undefined;
-      throw error;
-    }
+    const entity = await getEntityOrUndefined<Stored>(this.client, partitionKey, rowKey);
+    return entity && { entity: entity as Stored, etag: entity.etag };
   }
 
   /** Reads many entities: point reads for a few, whole partitions for many. */
@@ -90,8 +80,7 @@ export class BaselineStore {
     for (const k of keys) (partitions.get(k.partitionKey) ?? partitions.set(k.partitionKey, new Set()).get(k.partitionKey)!).add(k.rowKey);
     await mapLimit([...partitions], READ_CONCURRENCY, async ([partitionKey, rowKeys]) => {
       if (rowKeys.size > 50) {
-        const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'`;
-        for await (const entity of this.client.listEntities<Stored>({ queryOptions: { filter } })) {
+        for await (const entity of this.client.listEntities<Stored>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
           if (rowKeys.has(entity.rowKey!)) out.set(id(partitionKey, entity.rowKey!), { entity: entity as Stored, etag: entity.etag });
         }
       } else {
@@ -112,7 +101,7 @@ export class BaselineStore {
     for (let attempt = 1; todo.length; attempt++) {
       if (attempt > MAX_ATTEMPTS) throw new Error(`gave up after ${MAX_ATTEMPTS} attempts: ${todo.length} baseline updates keep conflicting`);
       const currents = await this.readMany(todo);
-      const byPartition = new Map<string, { item: PendingWrite; action: TransactionAction }[]>();
+      const operations: { item: PendingWrite; action: TransactionAction }[] = [];
       for (const item of todo) {
         const current = currents.get(`${item.partitionKey}\u0000${item.rowKey}`);
         const next = item.compute(current);
@@ -121,12 +110,10 @@ export class BaselineStore {
           continue;
         }
         const action: TransactionAction = current ? ["update", next, "Replace", { etag: current.etag }] : ["create", next];
-        (byPartition.get(item.partitionKey) ?? byPartition.set(item.partitionKey, []).get(item.partitionKey)!).push({ item, action });
+        operations.push({ item, action });
       }
       const retry: PendingWrite[] = [];
-      const chunks: { item: PendingWrite; action: TransactionAction }[][] = [];
-      for (const ops of byPartition.values()) for (let i = 0; i < ops.length; i += TRANSACTION_LIMIT) chunks.push(ops.slice(i, i + TRANSACTION_LIMIT));
-      await mapLimit(chunks, 8, async (chunk) => {
+      await mapLimit(transactionChunks(operations, (o) => o.item.partitionKey), 8, async (chunk) => {
         try {
           await this.client.submitTransaction(chunk.map((c) => c.action));
           result.written += chunk.length;
@@ -176,14 +163,14 @@ export class BaselineStore {
     let deleted = 0;
     for (let bucket = 0; bucket < this.buckets; bucket++) {
       const partitionKey = `${encodeKey(huntId)}~b${String(bucket).padStart(2, "0")}`;
-      const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}' and lastSeen lt datetime'${new Date(before).toISOString()}'`;
+      const filter = odata`PartitionKey eq ${partitionKey} and lastSeen lt ${new Date(before)}`;
       const stale: TransactionAction[] = [];
       for await (const entity of this.client.listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })) {
         stale.push(["delete", { partitionKey, rowKey: entity.rowKey! }]);
       }
-      for (let i = 0; i < stale.length; i += TRANSACTION_LIMIT) {
-        await this.client.submitTransaction(stale.slice(i, i + TRANSACTION_LIMIT));
-        deleted += Math.min(TRANSACTION_LIMIT, stale.length - i);
+      for (const chunk of transactionChunks(stale, () => partitionKey)) {
+        await this.client.submitTransaction(chunk);
+        deleted += chunk.length;
       }
     }
     return deleted;

@@ -3,31 +3,32 @@
  *   PartitionKey `d<yyyymmdd>` (UTC day of the window end)  RowKey `<window end ms>~<fingerprint>`
  * A digest reads the days since the last digest; a retried run reads its own findings back.
  */
-import type { TableClient, TransactionAction } from "@azure/data-tables";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { transactionChunks } from "../state/tables.js";
 import { FindingSchema, type Finding } from "./index.js";
 
 function dayPartition(ms: number): string {
   return `d${new Date(ms).toISOString().slice(0, 10).replace(/-/g, "")}`;
 }
 
+/** Row keys start with the window end, zero-padded so they sort by time. */
+function windowEndPrefix(ms: number): string {
+  return String(ms).padStart(15, "0");
+}
+
 export class FindingStore {
   constructor(private readonly client: TableClient) {}
 
   async putAll(findings: readonly Finding[]): Promise<void> {
-    const byPartition = new Map<string, TransactionAction[]>();
-    for (const f of findings) {
+    const actions = findings.map((f): TransactionAction => {
       const end = Date.parse(f.window.end);
-      const partitionKey = dayPartition(end);
-      const action: TransactionAction = [
+      return [
         "upsert",
-        { partitionKey, rowKey: `${String(end).padStart(15, "0")}~${f.fingerprint}`, runId: f.runId, huntId: f.huntId, score: f.score, alert: f.alert, json: JSON.stringify(f) },
+        { partitionKey: dayPartition(end), rowKey: `${windowEndPrefix(end)}~${f.fingerprint}`, runId: f.runId, huntId: f.huntId, score: f.score, alert: f.alert, json: JSON.stringify(f) },
         "Replace",
       ];
-      (byPartition.get(partitionKey) ?? byPartition.set(partitionKey, []).get(partitionKey)!).push(action);
-    }
-    for (const actions of byPartition.values()) {
-      for (let i = 0; i < actions.length; i += 100) await this.client.submitTransaction(actions.slice(i, i + 100));
-    }
+    });
+    for (const chunk of transactionChunks(actions, ([, entity]) => entity.partitionKey)) await this.client.submitTransaction(chunk);
   }
 
   /** Findings whose window ended in (after, until]. */
@@ -36,7 +37,7 @@ export class FindingStore {
     const firstDay = Date.UTC(new Date(after).getUTCFullYear(), new Date(after).getUTCMonth(), new Date(after).getUTCDate());
     for (let day = firstDay; day <= until; day += 86_400_000) {
       const partitionKey = dayPartition(day);
-      const query = `PartitionKey eq '${partitionKey}' and RowKey gt '${String(after).padStart(15, "0")}~~' and RowKey lt '${String(until).padStart(15, "0")}~~'${filter.alertsOnly ? " and alert eq true" : ""}`;
+      const query = odata`PartitionKey eq ${partitionKey} and RowKey gt ${`${windowEndPrefix(after)}~~`} and RowKey lt ${`${windowEndPrefix(until)}~~`}` + (filter.alertsOnly ? " and alert eq true" : "");
       for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter: query } })) out.push(FindingSchema.parse(JSON.parse(entity.json)));
     }
     return out;
@@ -45,7 +46,7 @@ export class FindingStore {
   async ofRun(runId: string, windowEnd: number): Promise<Finding[]> {
     const partitionKey = dayPartition(windowEnd);
     const out: Finding[] = [];
-    const filter = `PartitionKey eq '${partitionKey}' and runId eq '${runId.replace(/'/g, "''")}'`;
+    const filter = odata`PartitionKey eq ${partitionKey} and runId eq ${runId}`;
     for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter } })) out.push(FindingSchema.parse(JSON.parse(entity.json)));
     return out.sort((a, b) => b.score - a.score);
   }

@@ -4,8 +4,9 @@
  *   PartitionKey `disabled`         RowKey <destination>   the destination answered 410 Gone
  * and the digest watermark (table `<prefix>digests`): PartitionKey `digest`, RowKey <channel>.
  */
-import { RestError, type TableClient } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
 import { encodeKey } from "../state/keys.js";
+import { getEntityOrUndefined } from "../state/tables.js";
 
 export class NotifyState {
   constructor(
@@ -14,13 +15,8 @@ export class NotifyState {
   ) {}
 
   async isSuppressed(destinationId: string, key: string, now: number): Promise<boolean> {
-    try {
-      const entity = await this.suppression.getEntity<{ until: number }>(`s~${encodeKey(destinationId)}`, encodeKey(key));
-      return Number(entity.until) > now;
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return false;
-      throw error;
-    }
+    const entity = await getEntityOrUndefined<{ until: number }>(this.suppression, `s~${encodeKey(destinationId)}`, encodeKey(key));
+    return entity !== undefined && Number(entity.until) > now;
   }
 
   async suppress(destinationId: string, key: string, until: number): Promise<void> {
@@ -28,13 +24,7 @@ export class NotifyState {
   }
 
   async isDisabled(destinationId: string): Promise<boolean> {
-    try {
-      await this.suppression.getEntity("disabled", encodeKey(destinationId));
-      return true;
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return false;
-      throw error;
-    }
+    return (await getEntityOrUndefined(this.suppression, "disabled", encodeKey(destinationId))) !== undefined;
   }
 
   async disable(destinationId: string, reason: string): Promise<void> {
@@ -42,13 +32,8 @@ export class NotifyState {
   }
 
   async lastDigest(channel: string): Promise<number | undefined> {
-    try {
-      const entity = await this.digests.getEntity<{ until: number }>("digest", encodeKey(channel));
-      return Number(entity.until);
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return undefined;
-      throw error;
-    }
+    const entity = await getEntityOrUndefined<{ until: number }>(this.digests, "digest", encodeKey(channel));
+    return entity && Number(entity.until);
   }
 
   async recordDigest(channel: string, until: number, count: number): Promise<void> {

@@ -4,9 +4,10 @@
  *   PartitionKey <hunt>  RowKey `run~<when>`       one run: window, status, counts, errors
  * A scheduled run's id derives from its hunt and window, so a retry finds its own earlier record.
  */
-import { RestError, type TableClient } from "@azure/data-tables";
+import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
 import { encodeKey } from "../state/keys.js";
+import { getEntityOrUndefined, isConflict } from "../state/tables.js";
 
 export const RunStatus = z.enum(["running", "scored", "succeeded", "failed"]);
 
@@ -52,13 +53,8 @@ export class RunStore {
   constructor(private readonly client: TableClient) {}
 
   async getWatermark(huntId: string): Promise<{ end: number; etag: string } | undefined> {
-    try {
-      const entity = await this.client.getEntity<{ end: number }>(encodeKey(huntId), "watermark");
-      return { end: Number(entity.end), etag: entity.etag };
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return undefined;
-      throw error;
-    }
+    const entity = await getEntityOrUndefined<{ end: number }>(this.client, encodeKey(huntId), "watermark");
+    return entity && { end: Number(entity.end), etag: entity.etag };
   }
 
   /** Moves the watermark forward; false when another run moved it first (the caller re-reads). */
@@ -69,8 +65,7 @@ export class RunStore {
       else await this.client.createEntity(entity);
       return true;
     } catch (error) {
-      const status = (error as RestError).statusCode;
-      if (status === 409 || status === 412) return false;
+      if (isConflict(error)) return false;
       throw error;
     }
   }
@@ -84,19 +79,13 @@ export class RunStore {
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
-    const huntId = runId.split(".")[0];
-    try {
-      const entity = await this.client.getEntity<{ json: string }>(encodeKey(huntId), `run~${encodeKey(runId)}`);
-      return RunRecordSchema.parse(JSON.parse(entity.json));
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return undefined;
-      throw error;
-    }
+    const entity = await getEntityOrUndefined<{ json: string }>(this.client, encodeKey(huntOfRun(runId)), `run~${encodeKey(runId)}`);
+    return entity && RunRecordSchema.parse(JSON.parse(entity.json));
   }
 
   /** The most recent runs of a hunt, newest first. */
   async latest(huntId: string, limit = 1): Promise<RunRecord[]> {
-    const filter = `PartitionKey eq '${encodeKey(huntId).replace(/'/g, "''")}' and RowKey ge 'run~' and RowKey lt 'run~~'`;
+    const filter = odata`PartitionKey eq ${encodeKey(huntId)} and RowKey ge 'run~' and RowKey lt 'run~~'`;
     const runs: RunRecord[] = [];
     for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter } })) runs.push(RunRecordSchema.parse(JSON.parse(entity.json)));
     return runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);

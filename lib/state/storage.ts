@@ -21,12 +21,14 @@ export class Storage {
   private readonly tableService: TableServiceClient;
   private readonly queueService: QueueServiceClient;
   private readonly prefix: string;
+  /** Azurite speaks plain http; the Tables SDK wants that allowed explicitly. */
+  private readonly allowInsecureConnection: boolean;
 
   constructor(readonly config: StorageConfig) {
     this.prefix = config.tablePrefix ?? "hunt";
+    this.allowInsecureConnection = config.kind === "connection-string" && /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(config.connectionString);
     if (config.kind === "connection-string") {
-      const insecure = /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(config.connectionString);
-      this.tableService = TableServiceClient.fromConnectionString(config.connectionString, { allowInsecureConnection: insecure });
+      this.tableService = TableServiceClient.fromConnectionString(config.connectionString, { allowInsecureConnection: this.allowInsecureConnection });
       this.queueService = QueueServiceClient.fromConnectionString(config.connectionString);
     } else {
       this.tableService = new TableServiceClient(config.tableServiceUri, config.credential);
@@ -40,9 +42,7 @@ export class Storage {
       const full = tableName(this.prefix, TABLES[name]);
       client =
         this.config.kind === "connection-string"
-          ? TableClient.fromConnectionString(this.config.connectionString, full, {
-              allowInsecureConnection: /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(this.config.connectionString),
-            })
+          ? TableClient.fromConnectionString(this.config.connectionString, full, { allowInsecureConnection: this.allowInsecureConnection })
           : new TableClient(this.config.tableServiceUri, full, this.config.credential);
       this.tables.set(name, client);
     }

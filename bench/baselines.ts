@@ -4,19 +4,13 @@
  * measured side by side in one run on the same observations.
  */
 import { performance } from "node:perf_hooks";
-import { BaselineStore } from "../lib/baselines/store.js";
+import pMap from "p-map";
+import { BaselineStore, fromBaseline } from "../lib/baselines/store.js";
 import { applyObservation, type Observation } from "../lib/baselines/model.js";
 import { startAzurite } from "../lib/local/azurite.js";
-import { bucketOf, encodeKey } from "../lib/state/keys.js";
+import { encodeKey } from "../lib/state/keys.js";
 import { Storage } from "../lib/state/storage.js";
 import type { BenchSection } from "./measure.js";
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
 
 export async function benchBaselines(entities: number): Promise<BenchSection> {
   const azurite = await startAzurite({ inMemory: true });
@@ -43,23 +37,14 @@ export async function benchBaselines(entities: number): Promise<BenchSection> {
     await singleStorage.ensure();
     const table = singleStorage.table("baselines");
     started = performance.now();
-    await mapLimit(observations, 32, async (o) => {
-      const next = applyObservation("bench", undefined, o, window, { Users: 50 })!;
-      await table.upsertEntity(
-        {
-          partitionKey: `bench~b${String(bucketOf(o.entityKey, 16)).padStart(2, "0")}`,
-          rowKey: encodeKey(o.entityKey),
-          entityKey: o.entityKey,
-          windows: next.windows,
-          firstSeen: new Date(next.firstSeen),
-          lastSeen: new Date(next.lastSeen),
-          lastWindowEnd: next.lastWindowEnd,
-          features: JSON.stringify(next.features),
-          distinct: JSON.stringify(next.distinct),
-        },
-        "Replace",
-      );
-    });
+    await pMap(
+      observations,
+      async (o) => {
+        const next = applyObservation("bench", undefined, o, window, { Users: 50 })!;
+        await table.upsertEntity(fromBaseline(store.baselinePartition("bench", o.entityKey), encodeKey(o.entityKey), next), "Replace");
+      },
+      { concurrency: 32 },
+    );
     const singleSeconds = (performance.now() - started) / 1000;
     const out = {
       entities,

@@ -14,12 +14,14 @@
  * recomputed: no update is lost, and none is applied twice (see applyObservation).
  */
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import pMap from "p-map";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
 import { getEntityOrUndefined, isConflict, transactionChunks } from "../state/tables.js";
 import { applyObservation, applyPrevalence, type Baseline, type HuntState, type Observation, type Prevalence } from "./model.js";
 
 export const BUCKETS = 16;
 const READ_CONCURRENCY = 32;
+const TRANSACTION_CONCURRENCY = 8;
 const MAX_ATTEMPTS = 6;
 
 type Stored = Record<string, unknown> & { partitionKey: string; rowKey: string };
@@ -39,32 +41,22 @@ export interface ApplyResult {
   retries: number;
 }
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]);
-      }
-    }),
-  );
-  return out;
-}
-
 export class BaselineStore {
   constructor(
     private readonly client: TableClient,
     private readonly buckets = BUCKETS,
   ) {}
 
+  private partition(huntId: string, kind: "b" | "p", bucket: number): string {
+    return `${encodeKey(huntId)}~${kind}${String(bucket).padStart(2, "0")}`;
+  }
+
   baselinePartition(huntId: string, entityKey: string): string {
-    return `${encodeKey(huntId)}~b${String(bucketOf(entityKey, this.buckets)).padStart(2, "0")}`;
+    return this.partition(huntId, "b", bucketOf(entityKey, this.buckets));
   }
 
   private prevalencePartition(huntId: string, valueKey: string): string {
-    return `${encodeKey(huntId)}~p${String(bucketOf(valueKey, this.buckets)).padStart(2, "0")}`;
+    return this.partition(huntId, "p", bucketOf(valueKey, this.buckets));
   }
 
   private async read(partitionKey: string, rowKey: string): Promise<Current> {
@@ -72,25 +64,38 @@ export class BaselineStore {
     return entity && { entity: entity as Stored, etag: entity.etag };
   }
 
-  /** Reads many entities: point reads for a few, whole partitions for many. */
-  private async readMany(keys: { partitionKey: string; rowKey: string }[]): Promise<Map<string, Current>> {
-    const out = new Map<string, Current>();
-    const id = (pk: string, rk: string) => `${pk}\u0000${rk}`;
-    const partitions = new Map<string, Set<string>>();
-    for (const k of keys) (partitions.get(k.partitionKey) ?? partitions.set(k.partitionKey, new Set()).get(k.partitionKey)!).add(k.rowKey);
-    await mapLimit([...partitions], READ_CONCURRENCY, async ([partitionKey, rowKeys]) => {
-      if (rowKeys.size > 50) {
-        for await (const entity of this.client.listEntities<Stored>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
-          if (rowKeys.has(entity.rowKey!)) out.set(id(partitionKey, entity.rowKey!), { entity: entity as Stored, etag: entity.etag });
+  /** Reads many entities, in the order of `keys`: point reads for a few, whole partitions for many. */
+  private async readMany(keys: readonly { partitionKey: string; rowKey: string }[]): Promise<Current[]> {
+    const partitions = new Map<string, Map<string, Current>>();
+    for (const k of keys) {
+      let rows = partitions.get(k.partitionKey);
+      if (!rows) partitions.set(k.partitionKey, (rows = new Map()));
+      rows.set(k.rowKey, undefined);
+    }
+    await pMap(
+      partitions,
+      async ([partitionKey, rows]) => {
+        if (rows.size > 50) {
+          for await (const entity of this.client.listEntities<Stored>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
+            if (rows.has(entity.rowKey!)) rows.set(entity.rowKey!, { entity: entity as Stored, etag: entity.etag });
+          }
+        } else {
+          await pMap(rows.keys(), async (rowKey) => rows.set(rowKey, await this.read(partitionKey, rowKey)), { concurrency: READ_CONCURRENCY });
         }
-      } else {
-        await mapLimit([...rowKeys], READ_CONCURRENCY, async (rowKey) => {
-          const current = await this.read(partitionKey, rowKey);
-          if (current) out.set(id(partitionKey, rowKey), current);
-        });
-      }
+      },
+      { concurrency: READ_CONCURRENCY },
+    );
+    return keys.map((k) => partitions.get(k.partitionKey)!.get(k.rowKey));
+  }
+
+  /** Reads the stored entities for `keys`, decoded; keys with nothing stored are left out. */
+  private async readDecoded<T>(keys: readonly string[], partitionOf: (key: string) => string, decode: (key: string, entity: Stored) => T): Promise<Map<string, T>> {
+    const currents = await this.readMany(keys.map((k) => ({ partitionKey: partitionOf(k), rowKey: encodeKey(k) })));
+    const out = new Map<string, T>();
+    keys.forEach((k, i) => {
+      const current = currents[i];
+      if (current) out.set(k, decode(k, current.entity));
     });
-    for (const k of keys) if (!out.has(id(k.partitionKey, k.rowKey))) out.set(id(k.partitionKey, k.rowKey), undefined);
     return out;
   }
 
@@ -102,8 +107,8 @@ export class BaselineStore {
       if (attempt > MAX_ATTEMPTS) throw new Error(`gave up after ${MAX_ATTEMPTS} attempts: ${todo.length} baseline updates keep conflicting`);
       const currents = await this.readMany(todo);
       const operations: { item: PendingWrite; action: TransactionAction }[] = [];
-      for (const item of todo) {
-        const current = currents.get(`${item.partitionKey}\u0000${item.rowKey}`);
+      for (const [i, item] of todo.entries()) {
+        const current = currents[i];
         const next = item.compute(current);
         if (!next) {
           result.skipped++;
@@ -113,7 +118,7 @@ export class BaselineStore {
         operations.push({ item, action });
       }
       const retry: PendingWrite[] = [];
-      await mapLimit(transactionChunks(operations, (o) => o.item.partitionKey), 8, async (chunk) => {
+      await pMap(transactionChunks(operations, (o) => o.item.partitionKey), async (chunk) => {
         try {
           await this.client.submitTransaction(chunk.map((c) => c.action));
           result.written += chunk.length;
@@ -122,7 +127,7 @@ export class BaselineStore {
           result.retries++;
           retry.push(...chunk.map((c) => c.item));
         }
-      });
+      }, { concurrency: TRANSACTION_CONCURRENCY });
       todo = retry;
     }
     return result;
@@ -130,15 +135,8 @@ export class BaselineStore {
 
   // ---- baselines ----
 
-  async getBaselines(huntId: string, entityKeys: readonly string[]): Promise<Map<string, Baseline>> {
-    const keys = entityKeys.map((k) => ({ partitionKey: this.baselinePartition(huntId, k), rowKey: encodeKey(k) }));
-    const currents = await this.readMany(keys);
-    const out = new Map<string, Baseline>();
-    entityKeys.forEach((k, i) => {
-      const current = currents.get(`${keys[i].partitionKey}\u0000${keys[i].rowKey}`);
-      if (current) out.set(k, toBaseline(huntId, current.entity));
-    });
-    return out;
+  getBaselines(huntId: string, entityKeys: readonly string[]): Promise<Map<string, Baseline>> {
+    return this.readDecoded(entityKeys, (k) => this.baselinePartition(huntId, k), (_, entity) => toBaseline(huntId, entity));
   }
 
   async applyObservations(huntId: string, observations: readonly Observation[], window: { start: number; end: number }, caps: Record<string, number>): Promise<ApplyResult> {
@@ -162,7 +160,7 @@ export class BaselineStore {
   async prune(huntId: string, before: number): Promise<number> {
     let deleted = 0;
     for (let bucket = 0; bucket < this.buckets; bucket++) {
-      const partitionKey = `${encodeKey(huntId)}~b${String(bucket).padStart(2, "0")}`;
+      const partitionKey = this.partition(huntId, "b", bucket);
       const filter = odata`PartitionKey eq ${partitionKey} and lastSeen lt ${new Date(before)}`;
       const stale: TransactionAction[] = [];
       for await (const entity of this.client.listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })) {
@@ -207,15 +205,8 @@ export class BaselineStore {
 
   // ---- prevalence ----
 
-  async getPrevalence(huntId: string, valueKeys: readonly string[]): Promise<Map<string, Prevalence>> {
-    const keys = valueKeys.map((k) => ({ partitionKey: this.prevalencePartition(huntId, k), rowKey: encodeKey(k) }));
-    const currents = await this.readMany(keys);
-    const out = new Map<string, Prevalence>();
-    valueKeys.forEach((k, i) => {
-      const current = currents.get(`${keys[i].partitionKey}\u0000${keys[i].rowKey}`);
-      if (current) out.set(k, toPrevalence(huntId, k, current.entity));
-    });
-    return out;
+  getPrevalence(huntId: string, valueKeys: readonly string[]): Promise<Map<string, Prevalence>> {
+    return this.readDecoded(valueKeys, (k) => this.prevalencePartition(huntId, k), (k, entity) => toPrevalence(huntId, k, entity));
   }
 
   async applyPrevalence(huntId: string, seen: ReadonlyMap<string, readonly string[]>, windowEnd: number): Promise<ApplyResult> {
@@ -254,7 +245,8 @@ function boundedJson(value: Record<string, unknown>): string {
   return text;
 }
 
-function fromBaseline(partitionKey: string, rowKey: string, b: Baseline): Stored {
+/** The stored form of a baseline (also what the benchmark's one-request-per-entity path writes). */
+export function fromBaseline(partitionKey: string, rowKey: string, b: Baseline): Stored {
   return {
     partitionKey,
     rowKey,

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { BaselineStore } from "../baselines/store.js";
-import type { Observation } from "../baselines/model.js";
+import type { Observation, Prevalence } from "../baselines/model.js";
 import { FindingPublisher } from "../findings/publisher.js";
 import { FindingStore } from "../findings/store.js";
 import { fingerprint, trimDetails, type Finding } from "../findings/index.js";
@@ -148,7 +148,7 @@ async function queryAndScore(hunt: Hunt, window: Window, runId: string, services
   const valueKeyOf = (row: Record<string, Value>) => hunt.prevalence!.value.map((c) => String(row[c] ?? "")).join("|");
   const acrossOf = (row: Record<string, Value>) => hunt.prevalence!.across.map((c) => String(row[c] ?? "")).join("|");
   let population = huntState.population;
-  let prevalence = new Map<string, import("../baselines/model.js").Prevalence>();
+  let prevalence = new Map<string, Prevalence>();
   if (hunt.prevalence) {
     const acrossInWindow = new Set<string>();
     for (const row of byEntity.values()) {
@@ -246,11 +246,13 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
 
   let run: RunRecord;
   let findings: Finding[];
-  let scored: Scored | undefined;
+  let scored: Scored;
   if (existing?.status === "scored") {
-    // Scored before a crash: reuse those findings (the baselines may already include this window).
+    // Scored before a crash: reuse those findings (the baselines may already include this window),
+    // and re-derive what to apply (observations are deterministic for the window).
     run = existing;
     findings = await services.findings.ofRun(runId, window.end);
+    scored = await queryAndScore(hunt, window, runId, services, now);
   } else {
     run = newRun(hunt, "scheduled", runId, window, services, now);
     await services.runs.put(run);
@@ -266,10 +268,6 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
     await services.runs.put(run);
   }
 
-  if (!scored) {
-    // Resuming: re-derive what to apply (observations are deterministic for the window).
-    scored = await queryAndScore(hunt, window, runId, services, now);
-  }
   const caps = Object.fromEntries(hunt.distinct.map((d) => [d.column, d.cap]));
   await services.baselines.applyObservations(hunt.id, scored.observations, window, caps);
   if (hunt.prevalence) await services.baselines.applyPrevalence(hunt.id, scored.prevalenceSeen, window.end);
@@ -287,24 +285,27 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
   if (skipped) services.log?.(`${hunt.id}: ${skipped} missed window(s) older than maxLookback ${hunt.maxLookback} skipped`);
   const runs: RunRecord[] = [];
   const findings: Finding[] = [];
+  const retentionMs = services.retentionMs ?? DEFAULT_RETENTION_MS;
   let etag = watermark?.etag;
   for (const window of windows) {
     const result = await runScheduledWindow(hunt, window, services, now);
     runs.push(skipped && runs.length === 0 ? { ...result.run, skippedWindows: skipped } : result.run);
     findings.push(...result.findings);
-    if (!(await services.runs.advanceWatermark(hunt.id, window.end, etag))) {
+    let moved = await services.runs.advanceWatermark(hunt.id, window.end, etag);
+    if (moved === undefined) {
       // Another instance moved the watermark: continue from what it wrote.
       const fresh = await services.runs.getWatermark(hunt.id);
       if (fresh && fresh.end >= window.end) {
         etag = fresh.etag;
         continue;
       }
-      if (!(await services.runs.advanceWatermark(hunt.id, window.end, fresh?.etag))) throw new Error(`${hunt.id}: could not move the watermark to ${new Date(window.end).toISOString()}`);
+      moved = await services.runs.advanceWatermark(hunt.id, window.end, fresh?.etag);
+      if (moved === undefined) throw new Error(`${hunt.id}: could not move the watermark to ${new Date(window.end).toISOString()}`);
     }
-    etag = (await services.runs.getWatermark(hunt.id))?.etag;
+    etag = moved;
     if (window.end % DAY === 0) {
-      const pruned = await services.baselines.prune(hunt.id, window.end - (services.retentionMs ?? DEFAULT_RETENTION_MS));
-      if (pruned) services.log?.(`${hunt.id}: pruned ${pruned} baseline(s) not seen for ${Math.round((services.retentionMs ?? DEFAULT_RETENTION_MS) / DAY)} days`);
+      const pruned = await services.baselines.prune(hunt.id, window.end - retentionMs);
+      if (pruned) services.log?.(`${hunt.id}: pruned ${pruned} baseline(s) not seen for ${Math.round(retentionMs / DAY)} days`);
     }
   }
   return { runs, findings, skipped };

@@ -57,15 +57,18 @@ export class RunStore {
     return entity && { end: Number(entity.end), etag: entity.etag };
   }
 
-  /** Moves the watermark forward; false when another run moved it first (the caller re-reads). */
-  async advanceWatermark(huntId: string, end: number, etag: string | undefined): Promise<boolean> {
+  /**
+   * Moves the watermark forward and returns its new etag; undefined when another run moved it
+   * first (the caller re-reads).
+   */
+  async advanceWatermark(huntId: string, end: number, etag: string | undefined): Promise<string | undefined> {
     const entity = { partitionKey: encodeKey(huntId), rowKey: "watermark", end };
     try {
-      if (etag) await this.client.updateEntity(entity, "Replace", { etag });
-      else await this.client.createEntity(entity);
-      return true;
+      const written = etag ? await this.client.updateEntity(entity, "Replace", { etag }) : await this.client.createEntity(entity);
+      if (!written.etag) throw new Error(`${huntId}: the watermark write returned no etag`);
+      return written.etag;
     } catch (error) {
-      if (isConflict(error)) return false;
+      if (isConflict(error)) return undefined;
       throw error;
     }
   }

@@ -161,6 +161,25 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect(runs[0]).toMatchObject({ status: "failed", error: "workspace not found" });
   });
 
+  it("moves the watermark only from the etag it read, and keeps going when another instance moved it first", async () => {
+    const storage = await freshStorage(azurite());
+    const services = servicesFor(storage, sourceOf(failures("203.0.113.9", 1, 300, 40)));
+    const first = await services.runs.advanceWatermark(hunt.id, T0 + HOUR, undefined);
+    expect(first).toBe((await services.runs.getWatermark(hunt.id))!.etag);
+    expect(await services.runs.advanceWatermark(hunt.id, T0 + HOUR, undefined)).toBeUndefined(); // already created
+    const second = await services.runs.advanceWatermark(hunt.id, T0 + 2 * HOUR, first);
+    expect(second).toBe((await services.runs.getWatermark(hunt.id))!.etag);
+    expect(await services.runs.advanceWatermark(hunt.id, T0 + 3 * HOUR, first)).toBeUndefined(); // stale etag
+
+    // Two instances catching up the same windows at once: both finish, each window is applied once.
+    const now = T0 + 5 * HOUR + 60_000;
+    const [a, b] = await Promise.all([runScheduled(hunt, services, now), runScheduled(hunt, services, now)]);
+    expect([...a.runs, ...b.runs].every((r) => r.status === "succeeded")).toBe(true);
+    expect((await services.runs.getWatermark(hunt.id))!.end).toBe(T0 + 5 * HOUR);
+    const state = await services.baselines.getHuntState(hunt.id);
+    expect(state.windows).toBe(3);
+  });
+
   it("on-demand runs score without touching baselines or the watermark", async () => {
     const storage = await freshStorage(azurite());
     const services = servicesFor(storage, sourceOf(failures("203.0.113.12", 3, 200, 25)));

@@ -1,27 +1,15 @@
 /** Function handlers: parse the trigger's input, call lib/, shape the output. Nothing else. */
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@azure/functions";
-import { z } from "zod";
 import { handleFindingMessage } from "../lib/app.js";
 import { findHunt, importedHunts } from "../lib/hunts/catalog.js";
-import { getRunRequest, graphDataRequest, listHunts, runHuntRequest, type ApiResponse } from "../lib/http/api.js";
+import { getRunRequest, graphDataRequest, listHunts, parseJsonBody, runHuntRequest, validateKqlRequest, type ApiResponse } from "../lib/http/api.js";
 import { logonGraphPage } from "../lib/graph/page.js";
-import { validateQuery } from "../lib/kql/index.js";
 import { sendDigest } from "../lib/notify/notifier.js";
 import { runScheduled } from "../lib/runs/runner.js";
 import { getApp } from "./app-instance.js";
 
 function reply(response: ApiResponse): HttpResponseInit {
   return { status: response.status, jsonBody: response.body };
-}
-
-async function jsonBody(request: HttpRequest): Promise<{ ok: true; value: unknown } | { ok: false; response: HttpResponseInit }> {
-  const text = await request.text();
-  if (!text.trim()) return { ok: true, value: {} };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false, response: { status: 400, jsonBody: { error: "the request body is not JSON" } } };
-  }
 }
 
 export function huntTimer(huntId: string) {
@@ -61,8 +49,8 @@ export async function listHuntsHttp(_request: HttpRequest, _context: InvocationC
 }
 
 export async function runHuntHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const body = await jsonBody(request);
-  if (!body.ok) return body.response;
+  const body = parseJsonBody(await request.text());
+  if (!body.ok) return reply(body.response);
   const response = await runHuntRequest(await getApp(), request.params.id ?? "", body.value);
   context.log(`on-demand ${request.params.id}: ${response.status}`);
   return reply(response);
@@ -72,17 +60,9 @@ export async function getRunHttp(request: HttpRequest, _context: InvocationConte
   return reply(await getRunRequest(await getApp(), request.params.runId ?? ""));
 }
 
-const ValidateBody = z.object({ query: z.string().min(1, "query must not be empty").max(100_000) });
-
 export async function validateKqlHttp(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const body = await jsonBody(request);
-  if (!body.ok) return body.response;
-  const parsed = ValidateBody.safeParse(body.value);
-  if (!parsed.success) {
-    return { status: 400, jsonBody: { error: "invalid request body", issues: parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(body)", message: i.message })) } };
-  }
-  const diagnostics = validateQuery(parsed.data.query);
-  return { status: 200, jsonBody: { valid: !diagnostics.some((d) => d.severity === "error"), diagnostics } };
+  const body = parseJsonBody(await request.text());
+  return reply(body.ok ? validateKqlRequest(body.value) : body.response);
 }
 
 export async function notifyFindingQueue(message: unknown, context: InvocationContext): Promise<void> {

@@ -9,6 +9,7 @@ import { nextOccurrence } from "../hunts/schedule.js";
 import { runOnDemand } from "../runs/runner.js";
 import { huntOfRun } from "../runs/store.js";
 import { buildLogonGraph } from "../graph/logon-graph.js";
+import { validateQuery } from "../kql/index.js";
 
 export interface ApiResponse {
   status: number;
@@ -46,6 +47,26 @@ function badRequest(error: z.ZodError, received: unknown): ApiResponse {
       }),
     },
   };
+}
+
+/** A request body as JSON: an empty body is `{}`, anything else must parse. */
+export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false; response: ApiResponse } {
+  if (!text.trim()) return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, response: { status: 400, body: { error: "the request body is not JSON" } } };
+  }
+}
+
+const ValidateKqlBody = z.object({ query: z.string().min(1, "query must not be empty").max(100_000) });
+
+/** POST kql/validate: the Kusto parser's diagnostics for a query, without running it. */
+export function validateKqlRequest(rawBody: unknown): ApiResponse {
+  const parsed = ValidateKqlBody.safeParse(rawBody);
+  if (!parsed.success) return badRequest(parsed.error, rawBody);
+  const diagnostics = validateQuery(parsed.data.query);
+  return { status: 200, body: { valid: !diagnostics.some((d) => d.severity === "error"), diagnostics } };
 }
 
 export async function listHunts(app: App, now = Date.now()): Promise<ApiResponse> {

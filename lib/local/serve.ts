@@ -5,9 +5,9 @@
  */
 import { createServer, type Server } from "node:http";
 import { handleFindingMessage, type App } from "../app.js";
-import { findHunt, huntCatalog } from "../hunts/catalog.js";
+import { huntCatalog } from "../hunts/catalog.js";
 import { nextOccurrence } from "../hunts/schedule.js";
-import { getRunRequest, graphDataRequest, listHunts, runHuntRequest, type ApiResponse } from "../http/api.js";
+import { getRunRequest, graphDataRequest, listHunts, parseJsonBody, runHuntRequest, validateKqlRequest, type ApiResponse } from "../http/api.js";
 import { logonGraphPage } from "../graph/page.js";
 import { sendDigest } from "../notify/notifier.js";
 import { runScheduled } from "../runs/runner.js";
@@ -26,15 +26,12 @@ async function route(app: App, method: string, path: string, body: string, now: 
   if (method === "GET" && url.pathname === "/api/graph") return { html: logonGraphPage("/api/graph/data") };
   if (method === "GET" && url.pathname === "/api/graph/data") return graphDataRequest(app, Object.fromEntries(url.searchParams), now());
   if (method === "POST" && (m = url.pathname.match(/^\/api\/hunts\/([^/]+)\/run$/))) {
-    let parsed: unknown = {};
-    if (body.trim()) {
-      try {
-        parsed = JSON.parse(body);
-      } catch {
-        return { status: 400, body: { error: "the request body is not JSON" } };
-      }
-    }
-    return runHuntRequest(app, decodeURIComponent(m[1]), parsed);
+    const parsed = parseJsonBody(body);
+    return parsed.ok ? runHuntRequest(app, decodeURIComponent(m[1]), parsed.value) : parsed.response;
+  }
+  if (method === "POST" && url.pathname === "/api/kql/validate") {
+    const parsed = parseJsonBody(body);
+    return parsed.ok ? validateKqlRequest(parsed.value) : parsed.response;
   }
   if (method === "GET" && (m = url.pathname.match(/^\/api\/runs\/([^/]+)$/))) return getRunRequest(app, decodeURIComponent(m[1]));
   return { status: 404, body: { error: `no route ${method} ${url.pathname}` } };
@@ -82,7 +79,7 @@ export async function serve(app: App, options: { port?: number; log?: (m: string
   };
   for (const hunt of huntCatalog()) {
     schedule(hunt.id, app.settings.schedules[hunt.id] ?? hunt.schedule, async () => {
-      const result = await runScheduled(findHunt(hunt.id)!, app.services, Date.now());
+      const result = await runScheduled(hunt, app.services, Date.now());
       log(`${hunt.id}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)`);
     });
   }

@@ -112,6 +112,10 @@ describe("HTTP handlers (test mode)", () => {
     expect(noRun.status).toBe(404);
     const badKql = await validateKqlHttp(request("POST", "http://x/api/kql/validate", { query: "SecurityEvent | where EventId == 1" }), ctx);
     expect((badKql.jsonBody as { valid: boolean }).valid).toBe(false);
+    const emptyKql = await validateKqlHttp(request("POST", "http://x/api/kql/validate", { query: "" }), ctx);
+    expect(emptyKql).toMatchObject({ status: 400, jsonBody: { issues: [{ field: "query", message: "query must not be empty", value: "" }] } });
+    const notJsonKql = await validateKqlHttp(request("POST", "http://x/api/kql/validate", "{oops"), ctx);
+    expect(notJsonKql).toMatchObject({ status: 400, jsonBody: { error: "the request body is not JSON" } });
   });
 });
 

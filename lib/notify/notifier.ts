@@ -56,6 +56,11 @@ async function send(destination: Destination, bodies: { id: string; body: string
     // The id stays the same on every retry; the timestamp and signature are fresh per attempt.
     const headers = () => (destination.kind === "webhook" && destination.secret ? signatureHeaders(destination.secret, id, Math.floor(Date.now() / 1000), body) : { "webhook-id": id });
     outcome = await deliver(destination, body, headers, deps.delivery ?? DEFAULT_DELIVERY_POLICY);
+    if (outcome.status === "gone") {
+      // The webhook was deleted: stop sending to it (findings and digests alike).
+      await deps.state.disable(destination.id, "410 Gone");
+      deps.log?.(`destination ${destination.id} answered 410 Gone: disabled`);
+    }
     if (outcome.status !== "delivered") return outcome;
   }
   return outcome!;
@@ -70,12 +75,12 @@ export async function notifyFinding(finding: Finding, deps: NotifierDeps): Promi
   const now = (deps.now ?? Date.now)();
   const results: SendResult[] = [];
   const retry: RetryableDeliveryError[] = [];
+  const key = suppressionKey(finding);
   for (const destination of deps.destinations) {
     if (await deps.state.isDisabled(destination.id)) {
       results.push({ destination: destination.id, outcome: "disabled" });
       continue;
     }
-    const key = suppressionKey(finding);
     if (await deps.state.isSuppressed(destination.id, key, now)) {
       results.push({ destination: destination.id, outcome: "suppressed" });
       continue;
@@ -83,10 +88,6 @@ export async function notifyFinding(finding: Finding, deps: NotifierDeps): Promi
     try {
       const outcome = await send(destination, bodiesFor(destination, { finding }, deps.links, now), deps);
       if (outcome.status === "delivered") await deps.state.suppress(destination.id, key, now + deps.suppressionMs);
-      if (outcome.status === "gone") {
-        await deps.state.disable(destination.id, "410 Gone");
-        deps.log?.(`destination ${destination.id} answered 410 Gone: disabled`);
-      }
       results.push({ destination: destination.id, outcome: outcome.status, ...(outcome.status === "rejected" ? { detail: `HTTP ${outcome.httpStatus}: ${outcome.body}` } : {}) });
     } catch (error) {
       if (!(error instanceof RetryableDeliveryError)) throw error;
@@ -120,7 +121,6 @@ export async function sendDigest(store: FindingStore, deps: NotifierDeps, option
     try {
       const outcome = await send(destination, bodiesFor(destination, { digest: { findings, since, until } }, deps.links, until), deps);
       if (outcome.status === "delivered") await deps.state.recordDigest(destination.id, until, findings.length);
-      if (outcome.status === "gone") await deps.state.disable(destination.id, "410 Gone");
       result = { destination: destination.id, outcome: outcome.status };
     } catch (error) {
       if (!(error instanceof RetryableDeliveryError)) throw error;

@@ -142,6 +142,24 @@ describe("signed webhooks and delivery", () => {
     const [second] = await sendDigest(store, d, { now: t + 7_200_000 });
     expect(second.findings).toEqual([]);
   });
+
+  it("a digest answered with 410 Gone disables the destination for findings too, and says so", async () => {
+    reset([{ status: 410 }]);
+    const storage = await freshStorage(azurite());
+    const store = new FindingStore(storage.table("findings"));
+    await store.putAll([finding()]);
+    const logged: string[] = [];
+    const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], {
+      state: new NotifyState(storage.table("suppression"), storage.table("digests")),
+      log: (m) => logged.push(m),
+    });
+    const [digest] = await sendDigest(store, d, { now: Date.parse("2024-10-20T04:00:00.000Z") });
+    expect(digest.sent).toEqual([{ destination: "teams", outcome: "gone" }]);
+    expect(logged).toEqual(["destination teams answered 410 Gone: disabled"]);
+    expect(await notifyFinding(finding({ fingerprint: "otherfingerprint00002" }), d)).toEqual([{ destination: "teams", outcome: "disabled" }]);
+    expect(await sendDigest(store, d, { now: Date.parse("2024-10-20T05:00:00.000Z") })).toEqual([]);
+    expect(hits.length).toBe(1);
+  });
 });
 
 describe("destination validation (SSRF)", () => {

@@ -6,6 +6,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
 
 export type DestinationKind = "teams" | "webhook";
 
@@ -22,23 +23,16 @@ export class DestinationError extends Error {}
 /** Office 365 connector ("incoming webhook") URLs: retired by Microsoft; Teams now takes Workflows webhooks. */
 const RETIRED_CONNECTOR = /(^|\.)webhook\.office\.com$|^outlook\.office(365)?\.com$/i;
 
-function ipv4Private(ip: string): boolean {
-  const [a, b] = ip.split(".").map(Number);
-  return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
-}
-
-function ipv6Private(ip: string): boolean {
-  const lower = ip.toLowerCase();
-  if (lower === "::1" || lower === "::") return true;
-  if (lower.startsWith("::ffff:")) return ipv4Private(lower.slice(7));
-  return /^f[cd]/.test(lower) || /^fe[89ab]/.test(lower);
-}
-
+/**
+ * Anything but a public unicast address: private, loopback, link-local, CGNAT, multicast,
+ * reserved, and IPv6 forms that carry an IPv4 address (mapped `::ffff:7f00:1`, 6to4, NAT64),
+ * which a URL's host may be written as to slip past a check on the IPv4 form.
+ */
 export function isPrivateAddress(ip: string): boolean {
-  const version = isIP(ip);
-  if (version === 4) return ipv4Private(ip);
-  if (version === 6) return ipv6Private(ip);
-  return false;
+  if (!isIP(ip)) return false;
+  let address = ipaddr.parse(ip);
+  if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress()) address = address.toIPv4Address();
+  return address.range() !== "unicast";
 }
 
 export interface UrlPolicy {

@@ -176,6 +176,10 @@ describe("destination validation (SSRF)", () => {
     await expect(validateDestinationUrl("webhook", "https://169.254.169.254/latest", production)).rejects.toThrow(DestinationError);
     await expect(validateDestinationUrl("webhook", "https://internal.example.com/x", production)).rejects.toThrow(/resolves to 10\.1\.2\.3/);
     await expect(validateDestinationUrl("webhook", "https://localhost/x", production)).rejects.toThrow(/loopback/);
+    // IPv4 written inside IPv6: the URL parser turns [::ffff:127.0.0.1] into [::ffff:7f00:1].
+    await expect(validateDestinationUrl("webhook", "https://[::ffff:127.0.0.1]/x", production)).rejects.toThrow(/resolves to ::ffff:7f00:1/);
+    await expect(validateDestinationUrl("webhook", "https://[::ffff:169.254.169.254]/latest", production)).rejects.toThrow(/private, loopback/);
+    await expect(validateDestinationUrl("webhook", "https://[fd12::1]/x", production)).rejects.toThrow(/private, loopback/);
     await expect(validateDestinationUrl("teams", "https://prod-00.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke", production)).resolves.toBeInstanceOf(URL);
   });
 });

@@ -33,7 +33,7 @@ export function destinationsFrom(settings: Settings): Destination[] {
 export async function sourceFrom(settings: Settings): Promise<QuerySource> {
   switch (settings.HUNT_SOURCE) {
     case "local": {
-      const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!.split(/[;,]/).map((p) => p.trim()).filter(Boolean));
+      const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!);
       for (const issue of issues.slice(0, 20)) console.warn(`${issue.source}:${issue.at}: ${issue.message}`);
       return source;
     }

@@ -5,12 +5,14 @@
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { z } from "zod";
 import { builtInHunts, scheduleSettingName } from "./hunts/catalog.js";
+import { SourceKind, Timespan } from "./hunts/schema.js";
 import { parseNcrontab } from "./hunts/schedule.js";
 import { DEV_ACCOUNT, DEV_KEY } from "./local/azurite.js";
 import type { StorageConfig } from "./state/storage.js";
 
 const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
-const Duration = z.string().regex(/^\d+(\.\d+)?(d|h|m|s)$/, "expected a timespan like 1d, 12h or 30m");
+/** Several values in one setting, separated by `;` or `,`. */
+const List = z.string().transform((v) => v.split(/[;,]/).map((item) => item.trim()).filter(Boolean));
 
 export const SettingsSchema = z.object({
   AzureWebJobsStorage: z.string().optional(),
@@ -19,10 +21,10 @@ export const SettingsSchema = z.object({
   AzureWebJobsStorage__clientId: z.string().optional(),
   STATE_TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/).default("hunt"),
   /** Where hunts read logs: local files, a Log Analytics workspace, or Defender XDR. */
-  HUNT_SOURCE: z.enum(["local", "log-analytics", "defender-xdr"]).default("log-analytics"),
-  LOCAL_DATA_PATHS: z.string().optional(),
+  HUNT_SOURCE: SourceKind.default("log-analytics"),
+  LOCAL_DATA_PATHS: List.optional(),
   LOG_ANALYTICS_WORKSPACE_ID: z.uuid().optional(),
-  LOG_ANALYTICS_ADDITIONAL_WORKSPACES: z.string().optional(),
+  LOG_ANALYTICS_ADDITIONAL_WORKSPACES: List.optional(),
   LOG_ANALYTICS_ENDPOINT: z.url().optional(),
   GRAPH_ENDPOINT: z.url().optional(),
   /** PEM file to trust for a stand-in endpoint (the local service endpoint); only that client trusts it. */
@@ -33,9 +35,9 @@ export const SettingsSchema = z.object({
   NOTIFY_TEAMS_WEBHOOK_URL: z.url().optional(),
   NOTIFY_WEBHOOK_URL: z.url().optional(),
   NOTIFY_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "expected a Standard Webhooks secret: whsec_ followed by base64").optional(),
-  NOTIFY_SUPPRESSION_WINDOW: Duration.default("1d"),
+  NOTIFY_SUPPRESSION_WINDOW: Timespan.default("1d"),
   /** Baselines of entities not seen for this long are deleted. */
-  BASELINE_RETENTION: Duration.default("90d"),
+  BASELINE_RETENTION: Timespan.default("90d"),
   /** Lets destinations be http:// or private/loopback addresses: local development only. */
   NOTIFY_ALLOW_INSECURE: Bool.default(false),
   /** Base URL of this app, for links back to on-demand runs in notifications. */
@@ -93,7 +95,7 @@ export function parseSettings(rawEnv: Record<string, string | undefined> = proce
       problems.push(`HUNT_PARAMETERS=${JSON.stringify(settings.HUNT_PARAMETERS)}: ${(error as Error).message}`);
     }
   }
-  if (settings.HUNT_SOURCE === "local" && !settings.LOCAL_DATA_PATHS) problems.push("LOCAL_DATA_PATHS: required when HUNT_SOURCE=local");
+  if (settings.HUNT_SOURCE === "local" && !settings.LOCAL_DATA_PATHS?.length) problems.push("LOCAL_DATA_PATHS: required when HUNT_SOURCE=local");
   if (settings.HUNT_SOURCE === "log-analytics" && !settings.LOG_ANALYTICS_WORKSPACE_ID) problems.push("LOG_ANALYTICS_WORKSPACE_ID: required when HUNT_SOURCE=log-analytics");
   if (!settings.AzureWebJobsStorage && !(settings.AzureWebJobsStorage__tableServiceUri && settings.AzureWebJobsStorage__queueServiceUri)) {
     problems.push("AzureWebJobsStorage: set a connection string (local) or AzureWebJobsStorage__tableServiceUri and __queueServiceUri (managed identity)");

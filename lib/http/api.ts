@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { App } from "../app.js";
 import { durationMs, findHunt, huntCatalog, scheduleSettingName } from "../hunts/catalog.js";
+import { Timespan } from "../hunts/schema.js";
 import { nextOccurrence } from "../hunts/schedule.js";
 import { runOnDemand } from "../runs/runner.js";
 import { huntOfRun } from "../runs/store.js";
@@ -16,7 +17,6 @@ export interface ApiResponse {
   body: unknown;
 }
 
-const Timespan = z.string().regex(/^\d+(\.\d+)?(d|h|m|s)$/, "expected a timespan like 1d, 12h or 30m");
 
 export const RunRequestSchema = z
   .object({

@@ -7,10 +7,13 @@ import type { Row, Table } from "../kql/types.js";
 import { parseTimespan } from "../kql/values.js";
 import { Ncrontab } from "./schedule.js";
 
-/** A Kusto timespan literal such as `1d`, `12h`, `30m`. */
+/** A Kusto timespan literal such as `1d`, `12h`, `30m` (settings and API bodies take these too). */
+export const Timespan = z.string().regex(/^\d+(\.\d+)?(d|h|m|s)$/, "expected a timespan like 1d, 12h or 30m");
+
+/** A timespan a hunt can run on: more than zero. */
 export const Duration = z
   .string()
-  .refine((v) => /^\d+(\.\d+)?(d|h|m|s)$/.test(v) && (parseTimespan(v) ?? 0) > 0, { message: "expected a timespan like 1d, 12h or 30m" });
+  .refine((v) => Timespan.safeParse(v).success && (parseTimespan(v) ?? 0) > 0, { message: "expected a timespan like 1d, 12h or 30m" });
 
 export const SOURCE_KINDS = ["local", "log-analytics", "defender-xdr"] as const;
 export const SourceKind = z.enum(SOURCE_KINDS);

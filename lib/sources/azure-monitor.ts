@@ -11,7 +11,7 @@ import { LogsQueryClient, LogsQueryResultStatus, type LogsTable } from "@azure/m
 import type { TokenCredential } from "@azure/core-auth";
 import type { Table } from "../kql/types.js";
 import { tableFromServiceRows } from "./convert.js";
-import type { QueryRequest, QueryResponse, QuerySource } from "./types.js";
+import { SERVICE_RETRY_OPTIONS, type QueryRequest, type QueryResponse, type QuerySource } from "./types.js";
 
 export interface AzureMonitorOptions {
   workspaceId: string;
@@ -68,7 +68,7 @@ export class AzureMonitorSource implements QuerySource {
     this.client = new LogsQueryClient(options.credential, {
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.trustedCa ? { tlsOptions: { ca: options.trustedCa } } : {}),
-      retryOptions: { maxRetries: 4, retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 },
+      retryOptions: SERVICE_RETRY_OPTIONS,
     });
   }
 

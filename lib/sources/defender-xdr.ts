@@ -10,7 +10,7 @@ import { bearerTokenAuthenticationPolicy, createDefaultHttpClient, createPipelin
 import { z } from "zod";
 import { QueryFailedError } from "./azure-monitor.js";
 import { columnsFrom, tableFromServiceRows } from "./convert.js";
-import type { QueryRequest, QueryResponse, QuerySource } from "./types.js";
+import { SERVICE_RETRY_OPTIONS, type QueryRequest, type QueryResponse, type QuerySource } from "./types.js";
 
 export const DEFENDER_ROW_LIMIT = 100_000;
 
@@ -37,7 +37,7 @@ export class DefenderXdrSource implements QuerySource {
   constructor(private readonly options: DefenderXdrOptions) {
     this.endpoint = (options.endpoint ?? "https://graph.microsoft.com").replace(/\/$/, "");
     this.pipeline = createPipelineFromOptions({
-      retryOptions: { maxRetries: 4, retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 },
+      retryOptions: SERVICE_RETRY_OPTIONS,
       ...(options.trustedCa ? { tlsOptions: { ca: options.trustedCa } } : {}),
     });
     this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: "https://graph.microsoft.com/.default" }));

@@ -12,7 +12,7 @@ export async function remoteSource(settings: Settings): Promise<QuerySource> {
   if (settings.HUNT_SOURCE === "defender-xdr") return new DefenderXdrSource({ credential, endpoint: settings.GRAPH_ENDPOINT, trustedCa });
   return new AzureMonitorSource({
     workspaceId: settings.LOG_ANALYTICS_WORKSPACE_ID!,
-    additionalWorkspaces: settings.LOG_ANALYTICS_ADDITIONAL_WORKSPACES?.split(/[;,]/).map((w) => w.trim()).filter(Boolean),
+    additionalWorkspaces: settings.LOG_ANALYTICS_ADDITIONAL_WORKSPACES,
     credential,
     endpoint: settings.LOG_ANALYTICS_ENDPOINT,
     trustedCa,

@@ -2,6 +2,9 @@
 import type { Table } from "../kql/types.js";
 import type { SourceKind } from "../hunts/schema.js";
 
+/** Retries for the query services' 429s and 5xx, with backoff that honours Retry-After. */
+export const SERVICE_RETRY_OPTIONS = { maxRetries: 4, retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 } as const;
+
 export interface QueryRequest {
   /** The full KQL text, window and parameters already bound. */
   query: string;

@@ -12,7 +12,7 @@ import { runDemo } from "../lib/local/demo.js";
 import { serve } from "../lib/local/serve.js";
 import { sendDigest } from "../lib/notify/notifier.js";
 import { LocalSource } from "../lib/sources/local.js";
-import { loadLogs } from "../lib/readers/index.js";
+import { loadLogs, reportReadIssues } from "../lib/readers/index.js";
 import { startServiceEndpoint } from "../lib/local/service-endpoint.js";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,14 +46,13 @@ async function appFor(options: { data?: string[] }): Promise<{ app: App; azurite
     azurite = await startAzurite({ inMemory: true });
     env.AzureWebJobsStorage = azurite.connectionString;
   }
-  if (options.data?.length) {
-    env.HUNT_SOURCE = "local";
-    env.LOCAL_DATA_PATHS = options.data.join(";");
-  }
   let source;
   if (options.data?.length) {
+    // The paths are read here (a path may contain ';' or ','); the settings only say where.
+    env.HUNT_SOURCE = "local";
+    env.LOCAL_DATA_PATHS = options.data.join(";");
     const loaded = await LocalSource.fromPaths(options.data);
-    for (const issue of loaded.issues.slice(0, 20)) console.error(`warning: ${issue.source}:${issue.at}: ${issue.message}`);
+    reportReadIssues(loaded.issues, console.error);
     source = loaded.source;
   }
   return { app: await createApp(env, { source, log: (m) => console.error(m) }), azurite };
@@ -141,7 +140,7 @@ async function main() {
     case "serve-logs": {
       if (!values.data?.length) fail("serve-logs needs --data PATH");
       const { tables, issues } = await loadLogs(values.data);
-      for (const issue of issues.slice(0, 20)) console.error(`warning: ${issue.source}:${issue.at}: ${issue.message}`);
+      reportReadIssues(issues, console.error);
       const endpoint = await startServiceEndpoint(tables, { port: values.port ? Number(values.port) : 8443 });
       const caFile = join(tmpdir(), `hunts-endpoint-${process.pid}.pem`);
       writeFileSync(caFile, endpoint.certificate);

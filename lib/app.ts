@@ -11,6 +11,7 @@ import { notifyFinding, type NotifierDeps, type SendResult } from "./notify/noti
 import { NotifyState } from "./notify/state.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
 import { parseSettings, SettingsError, storageConfig, type Settings } from "./settings.js";
+import { reportReadIssues } from "./readers/index.js";
 import { LocalSource } from "./sources/local.js";
 import type { QuerySource } from "./sources/types.js";
 import { Storage } from "./state/storage.js";
@@ -34,7 +35,7 @@ export async function sourceFrom(settings: Settings): Promise<QuerySource> {
   switch (settings.HUNT_SOURCE) {
     case "local": {
       const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!);
-      for (const issue of issues.slice(0, 20)) console.warn(`${issue.source}:${issue.at}: ${issue.message}`);
+      reportReadIssues(issues, console.warn);
       return source;
     }
     default: {

@@ -368,6 +368,11 @@ export interface LoadedLogs {
   files: { path: string; format: LogFormat; rows: number }[];
 }
 
+/** The first `limit` read problems, one line each, for a console or a log. */
+export function reportReadIssues(issues: readonly ReadIssue[], log: (line: string) => void, limit = 20): void {
+  for (const issue of issues.slice(0, limit)) log(`warning: ${issue.source}:${issue.at}: ${issue.message}`);
+}
+
 /** Reads files and folders into typed tables, keeping every good row and reporting the rest. */
 export async function loadLogs(paths: string[], options: ReadOptions = {}): Promise<LoadedLogs> {
   const builder = new TableBuilder();

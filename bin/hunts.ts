@@ -171,17 +171,11 @@ async function main() {
   }
 }
 
-/** The latest event time in the local data, so `--lookback` reads the end of an export. */
+/** Just after the latest event in the local data, so `--lookback` reads the end of an export. */
 function dataEnd(app: App): number | undefined {
   const source = app.services.source;
-  if (!(source instanceof LocalSource)) return undefined;
-  let end: number | undefined;
-  for (const table of Object.values(source.tables)) {
-    const i = table.columns.findIndex((c) => c.name === "TimeGenerated");
-    if (i < 0) continue;
-    for (const row of table.rows) if (typeof row[i] === "number" && (end === undefined || (row[i] as number) > end)) end = row[i] as number;
-  }
-  return end === undefined ? undefined : end + 1;
+  const range = source instanceof LocalSource ? source.timeRange() : undefined;
+  return range && range.end + 1;
 }
 
 main().catch((error: Error) => {

@@ -97,14 +97,13 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
     await responderStorage.ensure();
     for (const sample of await logFilesUnder(dataset.samples)) {
       const { tables } = await loadLogs([sample]);
-      const services = servicesFor(responderStorage, new LocalSource(tables, sample));
+      const source = new LocalSource(tables, sample);
+      const range = source.timeRange();
+      if (!range) continue;
+      const window = { start: range.start - 60_000, end: range.end + 60_000 };
+      const services = servicesFor(responderStorage, source);
       for (const hunt of hunts) {
-        const times = Object.values(tables).flatMap((t) => {
-          const i = t.columns.findIndex((c) => c.name === "TimeGenerated");
-          return i < 0 ? [] : t.rows.map((r) => Number(r[i])).filter(Number.isFinite);
-        });
-        if (!times.length || !hunt.tables.some((name) => tables[name])) continue;
-        const window = { start: Math.min(...times) - 60_000, end: Math.max(...times) + 60_000 };
+        if (!hunt.tables.some((name) => tables[name])) continue;
         const { findings: found } = await runOnDemand(hunt, services, { window, dryRun: true }, window.end);
         if (found.some((f) => f.alert)) responder.push({ sample, top: found.filter((f) => f.alert).slice(0, 3) });
       }

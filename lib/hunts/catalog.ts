@@ -104,12 +104,12 @@ export function composeQuery(hunt: Hunt, window: QueryWindow, overrides: Record<
     `let ContextStart = datetime(${formatDatetime(contextStart(hunt, window))});`,
     ...Object.entries(parameters).map(([name, value]) => `let ${name} = ${kqlLiteral(value)};`),
   ];
-  // Sentinel's own placeholders, for imported queries written against them.
-  const query = hunt.query
-    .trim()
-    .replace(/\{\{StartTimeISO\}\}/g, new Date(window.start).toISOString())
-    .replace(/\{\{EndTimeISO\}\}/g, new Date(window.end).toISOString());
-  return `${lines.join("\n")}\n${query}`;
+  return `${lines.join("\n")}\n${bindSentinelPlaceholders(hunt.query.trim(), window)}`;
+}
+
+/** Sentinel's own placeholders, for imported queries written against them. */
+export function bindSentinelPlaceholders(query: string, window: QueryWindow): string {
+  return query.replace(/\{\{StartTimeISO\}\}/g, new Date(window.start).toISOString()).replace(/\{\{EndTimeISO\}\}/g, new Date(window.end).toISOString());
 }
 
 /** Official-parser diagnostics for a hunt's composed query against the table schemas. */

@@ -17,7 +17,7 @@ import { analyze } from "../kql/kusto.js";
 import type { Column, Table } from "../kql/types.js";
 import { parseTimespan } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
-import { loadHunt, registerImportedHunts } from "./catalog.js";
+import { bindSentinelPlaceholders, loadHunt, registerImportedHunts } from "./catalog.js";
 import type { Hunt, HuntDefinition } from "./schema.js";
 
 const MINUTE = 60_000;
@@ -156,7 +156,7 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
   const single = source.eventGroupingSettings?.aggregationKind === "SingleAlert";
   const frequency = source.queryFrequency ? sentinelDurationMs(source.queryFrequency)! : DAY;
   const period = source.queryPeriod ? sentinelDurationMs(source.queryPeriod)! : frequency;
-  const tables = tablesOf(source.query.replace(/\{\{(StartTimeISO|EndTimeISO)\}\}/g, "2024-01-01T00:00:00Z"));
+  const tables = tablesOf(bindSentinelPlaceholders(source.query, { start: 0, end: DAY }));
   const columns = single ? ["Rule"] : mapping.fieldMappings.map((f) => f.columnName);
   const definition: HuntDefinition = {
     id: `sentinel-${slug(source.name)}`,
@@ -226,7 +226,6 @@ export async function loadSentinelFolder(dir: string): Promise<{ hunts: Hunt[]; 
   }
   return { hunts, issues };
 }
-
 
 /** Loads a folder of Sentinel YAML into the catalog (replacing earlier imports); returns what was wrong. */
 export async function importSentinelHunts(dir: string): Promise<{ hunts: Hunt[]; issues: ImportIssue[] }> {

@@ -10,7 +10,7 @@ import type { Observation, Prevalence } from "../baselines/model.js";
 import { FindingPublisher } from "../findings/publisher.js";
 import { FindingStore } from "../findings/store.js";
 import { fingerprint, trimDetails, type Finding } from "../findings/index.js";
-import { composeQuery, contextStart, durationMs } from "../hunts/catalog.js";
+import { composeQuery, contextStart, durationMs, type QueryWindow } from "../hunts/catalog.js";
 import type { Hunt } from "../hunts/schema.js";
 import { toJsonRecords } from "../kql/index.js";
 import type { Value } from "../kql/types.js";
@@ -27,10 +27,8 @@ export const MIN_FINDING_SCORE = 25;
 /** At most this many findings per run are kept, highest scores first. */
 export const MAX_FINDINGS_PER_RUN = 500;
 
-export interface Window {
-  start: number;
-  end: number;
-}
+/** A run's time window (epoch ms, end exclusive): the same one the hunt's query is bound to. */
+export type Window = QueryWindow;
 
 export interface HuntServices {
   source: QuerySource;

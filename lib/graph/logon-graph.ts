@@ -6,8 +6,8 @@
  */
 import { changeFinderScores, changePointBand } from "../analytics/changefinder.js";
 import { logonPageRank } from "../analytics/pagerank.js";
-import { composeQuery, findHunt } from "../hunts/catalog.js";
-import { IGNORED_ACCOUNTS, LOGON_EDGES } from "../hunts/catalog/logontracer-common.js";
+import { composeQuery, contextStart, findHunt } from "../hunts/catalog.js";
+import { IGNORED_ACCOUNTS, LOGON_EDGES, PRIVILEGED_ACCOUNTS } from "../hunts/catalog/logontracer-common.js";
 import type { Hunt } from "../hunts/schema.js";
 import { toJsonRecords } from "../kql/index.js";
 import type { QuerySource } from "../sources/types.js";
@@ -16,6 +16,8 @@ import { median } from "../baselines/model.js";
 import type { BaselineStore } from "../baselines/store.js";
 
 const HOUR = 3_600_000;
+/** The timelines cover the week before the window's end, as the change-point hunt's context does. */
+const TIMELINE_DAYS = 7;
 
 export interface GraphNode {
   id: string;
@@ -68,8 +70,7 @@ ${LOGON_EDGES}
 const PRIVILEGED_QUERY = `
 SecurityEvent
 | where TimeGenerated >= HuntStart and TimeGenerated < HuntEnd
-| where EventID == 4672
-| summarize by Account = tolower(SubjectUserName)
+${PRIVILEGED_ACCOUNTS}
 `;
 
 const TIMELINE_QUERY = `
@@ -82,7 +83,7 @@ ${LOGON_EDGES}
 /** The graph hunt's metadata with another query: the same bound parameters and windows. */
 function asQuery(text: string): Hunt {
   const base = findHunt("logon-graph-rank")!;
-  return { ...base, query: text, parameters: { IgnoredAccounts: IGNORED_ACCOUNTS }, context: "7d" };
+  return { ...base, query: text, parameters: { IgnoredAccounts: IGNORED_ACCOUNTS }, context: `${TIMELINE_DAYS}d` };
 }
 
 function isIp(host: string): boolean {
@@ -102,8 +103,7 @@ export interface GraphHistory {
 export async function buildLogonGraph(source: QuerySource, window: { start: number; end: number }, options: { maxNodes?: number; history?: GraphHistory } = {}): Promise<LogonGraph> {
   const run = async (text: string, id: string) => {
     const hunt = asQuery(text);
-    const contextStart = window.end - 7 * 24 * HOUR;
-    const response = await source.query({ query: composeQuery(hunt, window), timespan: { start: Math.min(window.start, contextStart), end: window.end }, queryId: `graph.${id}` });
+    const response = await source.query({ query: composeQuery(hunt, window), timespan: { start: contextStart(hunt, window), end: window.end }, queryId: `graph.${id}` });
     return toJsonRecords(response.table);
   };
   const [edgeRows, privilegedRows, timelineRows] = await Promise.all([run(EDGE_QUERY, "edges"), run(PRIVILEGED_QUERY, "privileged"), run(TIMELINE_QUERY, "timeline")]);
@@ -154,7 +154,7 @@ export async function buildLogonGraph(source: QuerySource, window: { start: numb
     .filter((e) => kept.has(e.source) && kept.has(e.target));
 
   // Hourly timeline per account over the week before the window's end, scored like the hunt.
-  const first = Math.floor((window.end - 7 * 24 * HOUR) / HOUR) * HOUR;
+  const first = Math.floor((window.end - TIMELINE_DAYS * 24 * HOUR) / HOUR) * HOUR;
   const hours = Math.ceil((window.end - first) / HOUR);
   const series = new Map<string, number[]>();
   for (const r of timelineRows) {

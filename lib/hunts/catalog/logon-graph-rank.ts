@@ -1,7 +1,7 @@
 import { logonPageRank } from "../../analytics/pagerank.js";
 import { tableFromRecords } from "../../kql/build.js";
 import { defineHunt } from "../schema.js";
-import { IGNORED_ACCOUNTS, LOGON_EDGES } from "./logontracer-common.js";
+import { IGNORED_ACCOUNTS, LOGON_EDGES, PRIVILEGED_ACCOUNTS } from "./logontracer-common.js";
 
 export default defineHunt({
   id: "logon-graph-rank",
@@ -27,8 +27,7 @@ export default defineHunt({
   query: `
 let Window = SecurityEvent | where TimeGenerated >= HuntStart and TimeGenerated < HuntEnd;
 let Privileged = Window
-| where EventID == 4672
-| summarize by Account = tolower(SubjectUserName);
+${PRIVILEGED_ACCOUNTS};
 Window
 ${LOGON_EDGES}
 | summarize Logons = count(), Failures = countif(EventID == 4625), EventIDs = make_set(EventID), LogonTypes = make_set(LogonType) by Account, Host

@@ -17,3 +17,8 @@ export const LOGON_EDGES = `
     EventID in (4768, 4769), trim_start(@"::ffff:", IpAddress),
     tolower(Workstation))
 | where isnotempty(Host) and Host != "-"`;
+
+/** Accounts granted special privileges at logon (4672): LogonTracer's SYSTEM-privileged accounts. */
+export const PRIVILEGED_ACCOUNTS = `
+| where EventID == 4672
+| summarize by Account = tolower(SubjectUserName)`;

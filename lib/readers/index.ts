@@ -48,6 +48,11 @@ async function head(path: string, bytes = 65536): Promise<Buffer> {
   }
 }
 
+/** The start of a text file as text: UTF-8, without a byte-order mark or leading blank space. */
+function leadingText(start: Buffer): string {
+  return start.toString("utf8").replace(/^\uFEFF/, "").trimStart();
+}
+
 function classifyJsonObject(value: Record<string, unknown>): LogFormat {
   if (typeof value.winlog === "object" || (typeof value.event === "object" && value.event !== null && "code" in (value.event as object))) {
     return "winlogbeat";
@@ -61,8 +66,7 @@ function classifyJsonObject(value: Record<string, unknown>): LogFormat {
 export async function detectFormat(path: string): Promise<LogFormat> {
   const start = await head(path);
   if (start.toString("latin1", 0, 8) === "ElfFile\u0000") return "evtx";
-  const text = start.toString("utf8").replace(/^\uFEFF/, "");
-  const trimmed = text.trimStart();
+  const trimmed = leadingText(start);
   if (trimmed.startsWith("[")) return "sentinel-json";
   if (trimmed.startsWith("{")) {
     const firstLine = trimmed.split(/\r?\n/, 1)[0];
@@ -220,6 +224,11 @@ const NXLOG_METADATA = new Set([
   "Category", "Message", "ActivityID", "ERROR_EVT_UNRESOLVED", "EventID",
 ]);
 
+/** An EventData value as the engine stores it: scalars as they are, structures as JSON text. */
+function eventDataValue(v: unknown): string | number | null {
+  return v === null || v === undefined ? null : typeof v === "object" ? JSON.stringify(v) : (v as string | number);
+}
+
 function nxlogEvent(value: z.infer<typeof NxlogEvent>): WindowsEvent | string {
   // @timestamp is UTC; NXLog's EventTime is the host's local time and only a fallback.
   const timeText = value["@timestamp"] ?? value.TimeCreated ?? value.EventTime;
@@ -227,8 +236,7 @@ function nxlogEvent(value: z.infer<typeof NxlogEvent>): WindowsEvent | string {
   if (time === null) return `no readable event time (got ${JSON.stringify(timeText ?? null)})`;
   const data: WindowsEvent["data"] = {};
   for (const [key, v] of Object.entries(value)) {
-    if (NXLOG_METADATA.has(key)) continue;
-    data[key] = v === null || v === undefined ? null : typeof v === "object" ? JSON.stringify(v) : (v as string | number);
+    if (!NXLOG_METADATA.has(key)) data[key] = eventDataValue(v);
   }
   const host = typeof value.host === "string" ? value.host : typeof value.host === "object" && value.host ? String((value.host as { name?: string }).name ?? "") : "";
   return {
@@ -267,9 +275,7 @@ function winlogbeatEvent(value: z.infer<typeof WinlogbeatEvent>): WindowsEvent |
   const eventId = value.winlog.event_id ?? value.event?.code;
   if (eventId === undefined) return "winlog.event_id: missing (and no event.code)";
   const data: WindowsEvent["data"] = {};
-  for (const [key, v] of Object.entries(value.winlog.event_data ?? {})) {
-    data[key] = v === null || v === undefined ? null : typeof v === "object" ? JSON.stringify(v) : (v as string | number);
-  }
+  for (const [key, v] of Object.entries(value.winlog.event_data ?? {})) data[key] = eventDataValue(v);
   return {
     eventId,
     time,
@@ -332,7 +338,7 @@ export async function* readLogFile(path: string, options: ReadOptions = {}): Asy
       yield* sentinelCsv(path, options);
       return;
     case "sentinel-json":
-      if ((await head(path, 4096)).toString("utf8").replace(/^\uFEFF/, "").trimStart().startsWith("[")) yield* sentinelJsonArray(path, options);
+      if (leadingText(await head(path, 4096)).startsWith("[")) yield* sentinelJsonArray(path, options);
       else yield* tableShapedJsonLines(path, options);
       return;
     case "ndjson":

@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import { launchChromium } from "../lib/graph/browser.js";
 import type { GraphEdge, GraphNode, LogonGraph } from "../lib/graph/logon-graph.js";
 import { logonGraphPage } from "../lib/graph/page.js";
+import { closeServer, listenOnLoopback } from "../lib/local/http.js";
 import { SeededRandom } from "../lib/synth/random.js";
 import type { BenchSection } from "./measure.js";
 
@@ -32,9 +33,7 @@ export async function benchGraph(nodes: number): Promise<BenchSection> {
     res.writeHead(200, { "content-type": req.url?.startsWith("/data") ? "application/json" : "text/html" });
     res.end(req.url?.startsWith("/data") ? data : html);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`;
+  const url = `http://127.0.0.1:${await listenOnLoopback(server)}/`;
   const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -54,6 +53,6 @@ export async function benchGraph(nodes: number): Promise<BenchSection> {
     return result;
   } finally {
     await browser.close();
-    await new Promise<void>((r) => server.close(() => r()));
+    await closeServer(server);
   }
 }

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
+import { closeServer, listenOnLoopback, readRequestText } from "./http.js";
 
 export interface Received {
   path: string;
@@ -27,10 +28,7 @@ export async function startReceiver(options: { secret?: string; outDir?: string 
   const verifier = options.secret ? new Webhook(options.secret) : undefined;
   if (options.outDir) mkdirSync(options.outDir, { recursive: true });
   const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
+    void readRequestText(req).then((text) => {
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
       let verified: boolean | null = null;
       if (req.url === "/webhook" && verifier) {
@@ -57,12 +55,6 @@ export async function startReceiver(options: { secret?: string; outDir?: string 
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    received,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  const port = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}`, received, stop: () => closeServer(server) };
 }

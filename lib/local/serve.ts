@@ -12,6 +12,7 @@ import { logonGraphPage } from "../graph/page.js";
 import { sendDigest } from "../notify/notifier.js";
 import { runScheduled } from "../runs/runner.js";
 import { readQueueSettings } from "./host-settings.js";
+import { closeServer, listenOnLoopback, readRequestText } from "./http.js";
 import { startQueueWorker } from "./queue-worker.js";
 
 export interface Running {
@@ -40,27 +41,22 @@ async function route(app: App, method: string, path: string, body: string, now: 
 export async function serve(app: App, options: { port?: number; log?: (m: string) => void; now?: () => number; timers?: boolean } = {}): Promise<Running> {
   const log = options.log ?? console.log;
   const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      route(app, req.method ?? "GET", req.url ?? "/", Buffer.concat(chunks).toString("utf8"), options.now ?? Date.now)
-        .then((r) => {
-          if ("html" in r) {
-            res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-            return res.end(r.html);
-          }
-          res.writeHead(r.status, { "content-type": "application/json" });
-          res.end(JSON.stringify(r.body, null, 2));
-        })
-        .catch((error: Error) => {
-          res.writeHead(500, { "content-type": "application/json" });
-          res.end(JSON.stringify({ error: error.message }));
-        });
-    });
+    readRequestText(req)
+      .then((body) => route(app, req.method ?? "GET", req.url ?? "/", body, options.now ?? Date.now))
+      .then((r) => {
+        if ("html" in r) {
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+          return res.end(r.html);
+        }
+        res.writeHead(r.status, { "content-type": "application/json" });
+        res.end(JSON.stringify(r.body, null, 2));
+      })
+      .catch((error: Error) => {
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: error.message }));
+      });
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 7071, "127.0.0.1", resolve));
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  const url = `http://127.0.0.1:${await listenOnLoopback(server, options.port ?? 7071)}`;
 
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
@@ -94,7 +90,7 @@ export async function serve(app: App, options: { port?: number; log?: (m: string
       stopped = true;
       for (const t of timers) clearTimeout(t);
       await worker.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
     },
   };
 }

@@ -17,6 +17,7 @@ import { z } from "zod";
 import { KqlError, runQuery } from "../kql/index.js";
 import type { Table } from "../kql/types.js";
 import { serviceValue } from "../sources/convert.js";
+import { closeServer, listenOnLoopback, readRequestText } from "./http.js";
 
 export interface EndpointFaults {
   /** Answer this many requests with 429 first. */
@@ -74,9 +75,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = await readRequestText(req);
   return text ? JSON.parse(text) : {};
 }
 
@@ -142,8 +141,6 @@ export async function startServiceEndpoint(tables: Record<string, Table>, option
       });
     })();
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
-  const address = server.address();
-  const url = `https://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-  return { url, certificate: pems.cert, requests, faults, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  const url = `https://127.0.0.1:${await listenOnLoopback(server, options.port)}`;
+  return { url, certificate: pems.cert, requests, faults, stop: () => closeServer(server) };
 }

@@ -43,8 +43,13 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** An ISO time to the minute, as people read it: `2024-10-20 03:00`. */
+function minuteText(iso: string): string {
+  return iso.slice(0, 16).replace("T", " ");
+}
+
 function windowText(f: Finding): string {
-  return `${f.window.start.replace("T", " ").slice(0, 16)} to ${f.window.end.replace("T", " ").slice(0, 16)} UTC`;
+  return `${minuteText(f.window.start)} to ${minuteText(f.window.end)} UTC`;
 }
 
 function runUrl(f: Finding, links: CardLinks): string {
@@ -126,7 +131,7 @@ export function digestMessages(findings: readonly Finding[], links: CardLinks, o
   const maxMessages = options.maxMessages ?? 3;
   const header = (page: number, pages: number): Element[] => [
     { type: "TextBlock", text: options.title, weight: "Bolder", size: "Large", wrap: true },
-    { type: "TextBlock", text: `${ranked.length} finding(s), ${options.since.slice(0, 16).replace("T", " ")} to ${options.until.slice(0, 16).replace("T", " ")} UTC${pages > 1 ? ` · part ${page}` : ""}`, isSubtle: true, wrap: true },
+    { type: "TextBlock", text: `${ranked.length} finding(s), ${minuteText(options.since)} to ${minuteText(options.until)} UTC${pages > 1 ? ` · part ${page}` : ""}`, isSubtle: true, wrap: true },
   ];
   const messages: TeamsMessage[] = [];
   let next = 0;
@@ -135,12 +140,12 @@ export function digestMessages(findings: readonly Finding[], links: CardLinks, o
     const body = header(messages.length + 1, 2);
     const last = messages.length === maxMessages - 1;
     let taken = 0;
+    // Leave room for the "more" line on the last message.
+    const reserve = last ? 400 : 0;
     for (; next + taken < ranked.length; taken++) {
-      const candidate = [...body, digestRow(ranked[next + taken], next + taken + 1, links)];
-      // Leave room for the "more" line on the last message.
-      const reserve = last ? 400 : 0;
-      if (messageBytes(message(card(candidate))) + reserve > TEAMS_MAX_BYTES) break;
-      body.push(digestRow(ranked[next + taken], next + taken + 1, links));
+      const row = digestRow(ranked[next + taken], next + taken + 1, links);
+      if (messageBytes(message(card([...body, row]))) + reserve > TEAMS_MAX_BYTES) break;
+      body.push(row);
     }
     next += taken;
     if (last && next < ranked.length) body.push({ type: "TextBlock", text: `…and ${ranked.length - next} more finding(s) not shown.`, wrap: true, weight: "Bolder" });

@@ -15,7 +15,7 @@
  * counts, and D needs at least three past windows of the entity itself.
  */
 import type { Baseline, HuntState, Prevalence } from "../baselines/model.js";
-import { robustZ } from "../baselines/model.js";
+import { median, robustZ } from "../baselines/model.js";
 import type { Hunt, Threshold } from "../hunts/schema.js";
 
 export const WEIGHTS = { threshold: 0.65, deviation: 0.55, rarity: 0.5, novelty: 0.4 } as const;
@@ -98,7 +98,7 @@ export function scoreFinding(input: ScoreInput): Score {
       const z0 = robustZ(value, history);
       if (z0 === undefined) continue;
       const z = feature.direction === "up" ? z0 : feature.direction === "down" ? -z0 : Math.abs(z0);
-      if (!best || z > best.z) best = { column: feature.column, z, median: [...history].sort((a, b) => a - b)[history.length >> 1] };
+      if (!best || z > best.z) best = { column: feature.column, z, median: median(history) };
     }
     if (best && best.z > 0) {
       D = 1 - Math.exp(-best.z / Z_SCALE);

@@ -35,6 +35,10 @@ describe("scoring", () => {
     const s = scoreFinding({ hunt: bruteForce, row: { ...row, FailedCount: 10 }, features: { FailedCount: 10, UserCount: 1 }, baseline: baseline([2, 2, 2, 2]), huntState: learned });
     expect(s.score).toBe(48);
     expect(s.reasons[0]).toBe("FailedCount 10 is 8.0 robust z above its usual 2");
+    // The "usual" named is the median z was measured from: (2 + 3) / 2 for an even history.
+    // MAD of [1, 2, 3, 10] around 2.5 is 1 -> scale 1.4826; z = (20 - 2.5) / 1.4826 = 11.8.
+    const even = scoreFinding({ hunt: bruteForce, row: { ...row, FailedCount: 20 }, features: { FailedCount: 20, UserCount: 1 }, baseline: baseline([1, 2, 3, 10]), huntState: learned });
+    expect(even.reasons[0]).toBe("FailedCount 20 is 11.8 robust z above its usual 2.50");
   });
 
   it("signals combine as a noisy-or", () => {

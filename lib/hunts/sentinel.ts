@@ -13,7 +13,7 @@ import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { tableFromRecords } from "../kql/build.js";
-import { analyze } from "../kql/kusto.js";
+import { analyze, referencedSymbolNames } from "../kql/kusto.js";
 import type { Column, Table } from "../kql/types.js";
 import { parseTimespan } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
@@ -110,14 +110,7 @@ const OPERATORS: Record<string, "==" | ">" | "<" | "!="> = { gt: ">", GreaterTha
 
 /** Tables the query reads, as the official parser resolves them. */
 function tablesOf(query: string): string[] {
-  const found = new Set<string>();
-  const visit = (node: { ReferencedSymbol?: { $$name?: string; Name?: string }; ChildCount?: number; GetChild?: (i: number) => unknown } | null) => {
-    if (!node) return;
-    if (String(node.ReferencedSymbol?.$$name ?? "").endsWith("TableSymbol") && node.ReferencedSymbol?.Name && TABLE_SCHEMAS[node.ReferencedSymbol.Name]) found.add(node.ReferencedSymbol.Name);
-    for (let i = 0; i < (node.ChildCount ?? 0); i++) visit(node.GetChild!(i) as never);
-  };
-  visit(analyze(query, TABLE_SCHEMAS).syntax);
-  return [...found];
+  return [...referencedSymbolNames(analyze(query, TABLE_SCHEMAS).syntax, "TableSymbol")].filter((name) => TABLE_SCHEMAS[name]);
 }
 
 /** Adds the result-row count every row carries, so Sentinel's trigger (rows op threshold) is a threshold. */

@@ -13,6 +13,7 @@ import {
   nodeKind,
   nodeText,
   referencedName,
+  referencedSymbolNames,
   resultColumns,
   type AnalyzedQuery,
   type Diagnostic,
@@ -66,29 +67,13 @@ function throwOnErrors(query: AnalyzedQuery): void {
   }
 }
 
-/** Names of every column the query refers to. */
-function referencedColumns(query: AnalyzedQuery): Set<string> {
-  const names = new Set<string>();
-  const visit = (node: SyntaxNode) => {
-    if (!node) return;
-    const symbol = node.ReferencedSymbol;
-    if (symbol && String(symbol.$$name ?? "").endsWith("ColumnSymbol")) names.add(String(symbol.Name));
-    for (let i = 0; i < node.ChildCount; i++) {
-      const child = node.GetChild(i);
-      if (child && typeof child.ChildCount === "number") visit(child);
-    }
-  };
-  visit(query.syntax);
-  return names;
-}
-
 /**
  * Tables hold only the columns their data has (a SecurityEvent row has 228 possible columns).
  * Log Analytics shows absent columns as empty, so columns the query names that a known table's
  * data lacks are added, empty; the rest stay out.
  */
 function widenForQuery(query: AnalyzedQuery, tables: Record<string, Table>): Record<string, Table> {
-  const referenced = referencedColumns(query);
+  const referenced = referencedSymbolNames(query.syntax, "ColumnSymbol");
   const out: Record<string, Table> = {};
   for (const [name, table] of Object.entries(tables)) {
     const known = TABLE_SCHEMAS[name];

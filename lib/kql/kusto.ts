@@ -166,6 +166,21 @@ export function referencedSymbolKind(node: SyntaxNode): string {
   return name.slice(name.lastIndexOf(".") + 1);
 }
 
+/** Names of every symbol of one kind (`ColumnSymbol`, `TableSymbol`, ...) the tree refers to. */
+export function referencedSymbolNames(root: SyntaxNode, symbolKind: string): Set<string> {
+  const names = new Set<string>();
+  const visit = (node: SyntaxNode) => {
+    if (!node) return;
+    if (node.ReferencedSymbol && referencedSymbolKind(node) === symbolKind) names.add(String(node.ReferencedSymbol.Name));
+    for (let i = 0; i < (node.ChildCount ?? 0); i++) {
+      const child = node.GetChild(i);
+      if (child && typeof child.ChildCount === "number") visit(child);
+    }
+  };
+  visit(root);
+  return names;
+}
+
 /** `NamedParameter` list (e.g. `kind=leftouter`, `isfuzzy=true`) as lower-cased name -> token text. */
 export function namedParameters(list: SyntaxNode): Map<string, string> {
   const out = new Map<string, string>();

@@ -4,7 +4,7 @@
  */
 import type { Compiled, Evaluator } from "./context.js";
 import type { KqlType, Row, Value } from "./types.js";
-import { compareValues, groupKey, toDynamic } from "./values.js";
+import { compareValues, toDynamic, valueIdentity } from "./values.js";
 
 export interface Aggregator {
   init(): unknown;
@@ -25,13 +25,6 @@ type AggregateFactory = (spec: AggregateArgs) => Aggregator;
 
 const isTrue = (f: Evaluator | undefined, row: Row) => (f ? f(row) === true : true);
 
-/**
- * What makes two values the same for distinct counting and sets: primitives are their own key
- * (a Set tells 1 from "1" without building strings), objects and arrays their JSON.
- */
-function identity(v: Value): unknown {
-  return v !== null && typeof v === "object" ? `\u0002${JSON.stringify(v)}` : v;
-}
 
 function counting(predicate?: Evaluator): Aggregator {
   return {
@@ -48,7 +41,7 @@ function counting(predicate?: Evaluator): Aggregator {
 function distinctCount(value: Evaluator, predicate?: Evaluator): Aggregator {
   const dictionary = new Map<unknown, number>();
   const idOf = (v: Value): number => {
-    const key = identity(v);
+    const key = valueIdentity(v);
     let id = dictionary.get(key);
     if (id === undefined) {
       id = dictionary.size;
@@ -190,7 +183,7 @@ function collecting(value: Evaluator, unique: boolean, limit: number, predicate?
       const v = value(row);
       if (v === null) return state;
       if (s.seen) {
-        const key = identity(v);
+        const key = valueIdentity(v);
         if (s.seen.has(key)) return state;
         s.seen.add(key);
       }

@@ -20,7 +20,7 @@ import {
 import { compileScalar } from "./scalar.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { normalizeTypeName } from "./types.js";
-import { compareValues, groupKey, coerceToType, toDynamic } from "./values.js";
+import { compareValues, groupKey, coerceToType, toDynamic, valueIdentity } from "./values.js";
 
 export interface OperatorContext {
   query: AnalyzedQuery;
@@ -312,7 +312,6 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
   const stepCount = steps.length;
   const depth = keys.length;
   const root = new Map<unknown, unknown>();
-  const mapKey = (v: Value): unknown => (v === null || typeof v !== "object" ? v : `\u0002${JSON.stringify(v)}`);
   const newGroup = (keyValues: Value[]): Group => {
     const group = { keys: keyValues, states: aggregators.map((a) => a.init()) };
     groups.push(group);
@@ -324,7 +323,7 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
       group = groups[0] ?? newGroup([]);
     } else if (depth === 1) {
       const v = keys[0](row);
-      const k = mapKey(v);
+      const k = valueIdentity(v);
       group = root.get(k) as Group | undefined;
       if (!group) {
         group = newGroup([v]);
@@ -333,7 +332,7 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
     } else {
       let level = root;
       for (let d = 0; d < depth - 1; d++) {
-        const k = mapKey(keys[d](row));
+        const k = valueIdentity(keys[d](row));
         let next = level.get(k) as Map<unknown, unknown> | undefined;
         if (!next) {
           next = new Map();
@@ -341,7 +340,7 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
         }
         level = next;
       }
-      const last = mapKey(keys[depth - 1](row));
+      const last = valueIdentity(keys[depth - 1](row));
       group = level.get(last) as Group | undefined;
       if (!group) {
         group = newGroup(keys.map((f) => f(row)));

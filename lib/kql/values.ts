@@ -275,6 +275,14 @@ export function isNullValue(value: Value, type: KqlType): boolean {
   return type !== "string" && typeof value === "number" && Number.isNaN(value);
 }
 
+/**
+ * A Map or Set key for a value: primitives are their own key (so 1 and "1" differ without
+ * building strings on the hot path), objects and arrays their JSON.
+ */
+export function valueIdentity(value: Value): unknown {
+  return value !== null && typeof value === "object" ? `\u0002${JSON.stringify(value)}` : value;
+}
+
 /** A key that identifies a value for grouping, distinct and join (type-tagged so 1 and "1" differ). */
 export function groupKey(value: Value): string {
   if (value === null || value === undefined) return "\u0000";

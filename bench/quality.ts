@@ -1,6 +1,7 @@
 /** Detection quality (recall, false positives) on labelled generated logs and the real samples; also written to bench/quality.json. */
 import { writeFileSync } from "node:fs";
 import { startAzurite } from "../lib/local/azurite.js";
+import { qualityTotals } from "../lib/quality/evaluate.js";
 import { checkRealSample, evaluateGenerated } from "../lib/quality/run.js";
 import { BUNDLED_SAMPLES } from "../lib/synth/local-dataset.js";
 import { Storage } from "../lib/state/storage.js";
@@ -18,13 +19,10 @@ export async function benchQuality(): Promise<BenchSection> {
       await checkRealSample(await storage("q2"), `${BUNDLED_SAMPLES}/Microsoft_Security_Events_Authentication_IngestedLogs.small.csv`, "password-spray-by-source", (k) => k === "66.90.100.200", "azure-sentinel CSV export: brute force from 66.90.100.200"),
       await checkRealSample(await storage("q3"), `${BUNDLED_SAMPLES}/purplesharp_ad_playbook_I_2020-10-22042947.logon.jsonl`, "password-spray-by-source", (k) => /purplesharp\.exe$/i.test(k), "Mordor purplesharp: password spray"),
     ];
+    const { labels, found, falsePositives } = qualityTotals(generated);
     const result = {
       generated: { seed: 42, days: 14, hunts: generated },
-      totals: {
-        labels: generated.reduce((n, h) => n + h.labels.length, 0),
-        found: generated.reduce((n, h) => n + h.labels.filter((l) => l.found).length, 0),
-        falsePositives: generated.reduce((n, h) => n + h.falsePositives, 0),
-      },
+      totals: { labels, found, falsePositives },
       realSamples: samples,
       measuredAt: new Date().toISOString(),
     };

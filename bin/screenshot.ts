@@ -5,16 +5,14 @@
 import { mkdirSync } from "node:fs";
 import { createApp } from "../lib/app.js";
 import { launchChromium } from "../lib/graph/browser.js";
-import { tableFromRecords } from "../lib/kql/build.js";
 import { freePort, startAzurite } from "../lib/local/azurite.js";
 import { serve } from "../lib/local/serve.js";
-import { TABLE_SCHEMAS } from "../lib/schemas/index.js";
 import { LocalSource } from "../lib/sources/local.js";
 import { LOCAL_DATASET_OPTIONS } from "../lib/synth/local-dataset.js";
-import { generateOrgLogs } from "../lib/synth/org.js";
+import { generatedTables, generateOrgLogs } from "../lib/synth/org.js";
 
 const logs = generateOrgLogs(LOCAL_DATASET_OPTIONS);
-const tables = Object.fromEntries(Object.entries(logs.tables).map(([n, r]) => [n, tableFromRecords(TABLE_SCHEMAS[n], r)]));
+const tables = generatedTables(logs);
 const azurite = await startAzurite({ inMemory: true });
 const app = await createApp({ AzureWebJobsStorage: azurite.connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" }, { source: new LocalSource(tables), log: () => undefined });
 const running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });

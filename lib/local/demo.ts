@@ -11,7 +11,7 @@ import { createApp, handleFindingMessage } from "../app.js";
 import type { Finding } from "../findings/index.js";
 import { builtInHunts } from "../hunts/catalog.js";
 import { sendDigest } from "../notify/notifier.js";
-import { evaluate } from "../quality/evaluate.js";
+import { evaluate, qualityTotals } from "../quality/evaluate.js";
 import { loadLogs, logFilesUnder } from "../readers/index.js";
 import { replay } from "../runs/replay.js";
 import { runOnDemand, servicesFor } from "../runs/runner.js";
@@ -87,8 +87,7 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
     const digestFindings = digest[0]?.findings ?? [];
 
     const quality = evaluate(hunts, dataset.labels, findings, { start: period.end - DAY, end: period.end });
-    const recall = quality.reduce((n, h) => n + h.labels.filter((l) => l.found).length, 0) / Math.max(1, quality.reduce((n, h) => n + h.labels.length, 0));
-    const falsePositives = quality.reduce((n, h) => n + h.falsePositives, 0);
+    const { recall, falsePositives } = qualityTotals(quality);
 
     log("Scoring the real samples on demand, as a responder with exported logs would...");
     const responder: { sample: string; top: Finding[] }[] = [];

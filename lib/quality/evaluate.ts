@@ -54,3 +54,10 @@ export function evaluate(hunts: readonly Hunt[], labels: readonly ScenarioLabel[
     };
   });
 }
+
+/** All hunts together: labelled attacks, how many were found, alerting benign entities. */
+export function qualityTotals(quality: readonly HuntQuality[]): { labels: number; found: number; falsePositives: number; recall: number } {
+  const labels = quality.reduce((n, h) => n + h.labels.length, 0);
+  const found = quality.reduce((n, h) => n + h.labels.filter((l) => l.found).length, 0);
+  return { labels, found, falsePositives: quality.reduce((n, h) => n + h.falsePositives, 0), recall: found / Math.max(1, labels) };
+}

@@ -4,22 +4,19 @@
  */
 import { findHunt, builtInHunts } from "../hunts/catalog.js";
 import { runQuery } from "../kql/index.js";
-import type { Table } from "../kql/types.js";
-import { tableFromRecords } from "../kql/build.js";
 import { loadLogs } from "../readers/index.js";
 import { replay } from "../runs/replay.js";
 import { runOnDemand, servicesFor } from "../runs/runner.js";
-import { TABLE_SCHEMAS } from "../schemas/index.js";
 import { LocalSource } from "../sources/local.js";
 import type { Storage } from "../state/storage.js";
-import { generateOrgLogs, type GenerateOptions } from "../synth/org.js";
+import { generatedTables, generateOrgLogs, type GenerateOptions } from "../synth/org.js";
 import { evaluate, type HuntQuality } from "./evaluate.js";
 
 const DAY = 86_400_000;
 
 export async function evaluateGenerated(storage: Storage, options: GenerateOptions): Promise<HuntQuality[]> {
   const logs = generateOrgLogs(options);
-  const tables: Record<string, Table> = Object.fromEntries(Object.entries(logs.tables).map(([name, records]) => [name, tableFromRecords(TABLE_SCHEMAS[name], records)]));
+  const tables = generatedTables(logs);
   const services = servicesFor(storage, new LocalSource(tables, "generated"));
   const { findings } = await replay(builtInHunts(), services, { start: logs.start, end: logs.end });
   return evaluate(builtInHunts(), logs.labels, findings, { start: logs.end - DAY, end: logs.end });

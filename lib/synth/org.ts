@@ -4,7 +4,10 @@
  * across SecurityEvent, SigninLogs, AuditLogs and DeviceNetworkEvents, with labelled attack
  * scenarios injected on top. The same options give the same logs, byte for byte.
  */
+import { tableFromRecords } from "../kql/build.js";
+import type { Table } from "../kql/types.js";
 import { LOGON_TYPE_NAMES } from "../readers/windows-events.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
 import { SeededRandom } from "./random.js";
 
 const MINUTE = 60_000;
@@ -48,6 +51,11 @@ export interface GeneratedLogs {
   labels: ScenarioLabel[];
   start: number;
   end: number;
+}
+
+/** Generated records as typed tables of the Sentinel schemas, ready for the local engine. */
+export function generatedTables(logs: Pick<GeneratedLogs, "tables">): Record<string, Table> {
+  return Object.fromEntries(Object.entries(logs.tables).map(([name, records]) => [name, tableFromRecords(TABLE_SCHEMAS[name], records)]));
 }
 
 interface Person {

@@ -6,13 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../lib/app.js";
 import { launchChromium } from "../../lib/graph/browser.js";
 import { buildLogonGraph } from "../../lib/graph/logon-graph.js";
-import { tableFromRecords } from "../../lib/kql/build.js";
-import type { Table } from "../../lib/kql/types.js";
 import { freePort } from "../../lib/local/azurite.js";
 import { serve, type Running } from "../../lib/local/serve.js";
-import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { LocalSource } from "../../lib/sources/local.js";
-import { generateOrgLogs } from "../../lib/synth/org.js";
+import { generatedTables, generateOrgLogs } from "../../lib/synth/org.js";
 import { findHunt } from "../../lib/hunts/catalog.js";
 import { replay } from "../../lib/runs/replay.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
@@ -20,7 +17,7 @@ import { freshStorage, useAzurite } from "../helpers/azurite.js";
 const azurite = useAzurite();
 const DAY = 86_400_000;
 const logs = generateOrgLogs({ seed: 42, days: 14 });
-const tables: Record<string, Table> = Object.fromEntries(Object.entries(logs.tables).map(([n, r]) => [n, tableFromRecords(TABLE_SCHEMAS[n], r)]));
+const tables = generatedTables(logs);
 const window = { from: new Date(logs.end - DAY).toISOString(), to: new Date(logs.end).toISOString() };
 
 describe("logon graph data", () => {

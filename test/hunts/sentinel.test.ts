@@ -2,12 +2,9 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { findHunt, huntCatalog, registerImportedHunts, validateHunt } from "../../lib/hunts/catalog.js";
 import { frequencyToNcrontab, importSentinelHunts, loadSentinelFolder, sentinelDurationMs } from "../../lib/hunts/sentinel.js";
-import { tableFromRecords } from "../../lib/kql/build.js";
-import type { Table } from "../../lib/kql/types.js";
 import { runOnDemand, runScheduled, servicesFor } from "../../lib/runs/runner.js";
-import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { LocalSource } from "../../lib/sources/local.js";
-import { generateOrgLogs } from "../../lib/synth/org.js";
+import { generatedTables, generateOrgLogs } from "../../lib/synth/org.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 
 const azurite = useAzurite();
@@ -63,7 +60,7 @@ describe("Sentinel YAML loader", () => {
 
   it("the seed's failed sign-in rule, as YAML, flags the same accounts as the built-in hunt", async () => {
     const logs = generateOrgLogs({ seed: 42, days: 7 });
-    const tables: Record<string, Table> = Object.fromEntries(Object.entries(logs.tables).map(([n, r]) => [n, tableFromRecords(TABLE_SCHEMAS[n], r)]));
+    const tables = generatedTables(logs);
     const { hunts } = await importSentinelHunts(FIXTURES);
     const imported = hunts.find((h) => h.id.startsWith("sentinel-failed"))!;
     const builtIn = findHunt("failed-signins-with-audit")!;
@@ -80,7 +77,7 @@ describe("Sentinel YAML loader", () => {
 
   it("imported hunts run on schedule through the generic path, with baselines keyed by their entity mapping", async () => {
     const logs = generateOrgLogs({ seed: 42, days: 3 });
-    const tables: Record<string, Table> = Object.fromEntries(Object.entries(logs.tables).map(([n, r]) => [n, tableFromRecords(TABLE_SCHEMAS[n], r)]));
+    const tables = generatedTables(logs);
     const { hunts } = await importSentinelHunts(FIXTURES);
     const rdp = hunts.find((h) => h.id.startsWith("sentinel-rdp"))!;
     const services = servicesFor(await freshStorage(azurite()), new LocalSource(tables));

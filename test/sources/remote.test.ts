@@ -1,21 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findHunt } from "../../lib/hunts/catalog.js";
-import { tableFromRecords } from "../../lib/kql/build.js";
-import type { Table } from "../../lib/kql/types.js";
 import { startServiceEndpoint, type ServiceEndpoint } from "../../lib/local/service-endpoint.js";
 import { LocalDevelopmentCredential } from "../../lib/local/static-credential.js";
 import { runOnDemand, servicesFor } from "../../lib/runs/runner.js";
-import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { AzureMonitorSource, QueryFailedError } from "../../lib/sources/azure-monitor.js";
 import { DefenderXdrSource } from "../../lib/sources/defender-xdr.js";
 import { LocalSource } from "../../lib/sources/local.js";
-import { generateOrgLogs } from "../../lib/synth/org.js";
+import { generatedTables, generateOrgLogs } from "../../lib/synth/org.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 
 const azurite = useAzurite();
 const WORKSPACE = "3f0c6a53-8c1a-4f5e-9d55-0c2a5b6f8e11";
 const logs = generateOrgLogs({ seed: 5, days: 3 });
-const tables: Record<string, Table> = Object.fromEntries(Object.entries(logs.tables).map(([n, r]) => [n, tableFromRecords(TABLE_SCHEMAS[n], r)]));
+const tables = generatedTables(logs);
 let endpoint: ServiceEndpoint;
 
 beforeAll(async () => {

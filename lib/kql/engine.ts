@@ -24,6 +24,7 @@ import { compileScalar } from "./scalar.js";
 import type { Column, Table } from "./types.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import { normalizeTypeName } from "./types.js";
+import { emptyValue } from "./values.js";
 
 export interface QueryOptions {
   /** Tables by name. A known table (see lib/schemas) that is absent reads as empty. */
@@ -83,7 +84,7 @@ function widenForQuery(query: AnalyzedQuery, tables: Record<string, Table>): Rec
       out[name] = table;
       continue;
     }
-    const fill = missing.map((c) => (c.type === "string" ? "" : null));
+    const fill = missing.map((c) => emptyValue(c.type));
     out[name] = { columns: [...table.columns, ...missing], rows: table.rows.map((row) => [...row, ...fill]) };
   }
   return out;

@@ -13,6 +13,7 @@ import {
   MS_PER_MINUTE,
   MS_PER_SECOND,
   coerceToType,
+  emptyValue,
   toBool,
   toDynamic,
   toKqlString,
@@ -193,7 +194,7 @@ function neighbour(direction: -1 | 1): ScalarFunction {
     return {
       fn: (row) => {
         const target = cursor.rows[cursor.index + direction * offset];
-        if (!target) return def ? def(row) : column.type === "string" ? "" : null;
+        if (!target) return def ? def(row) : emptyValue(column.type);
         return col(target);
       },
       type: column.type,
@@ -411,7 +412,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
           const v = f(row);
           if (v !== null && v !== "") return v;
         }
-        return call.resultType === "string" ? "" : null;
+        return emptyValue(call.resultType);
       },
       type: call.resultType,
       constant: allConstant(call.args),

@@ -20,7 +20,7 @@ import {
 import { compileScalar } from "./scalar.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { normalizeTypeName } from "./types.js";
-import { compareValues, groupKey, coerceToType, toDynamic, valueIdentity } from "./values.js";
+import { compareValues, groupKey, coerceToType, emptyValue, toDynamic, valueIdentity } from "./values.js";
 
 export interface OperatorContext {
   query: AnalyzedQuery;
@@ -677,7 +677,7 @@ export function join(left: Table, right: Table, node: SyntaxNode, oc: OperatorCo
 
 /** The row an outer join fills in for a missing side: strings are never null in Kusto. */
 function emptyRow(columns: readonly Column[]): Row {
-  return columns.map((c) => (c.type === "string" ? "" : null));
+  return columns.map((c) => emptyValue(c.type));
 }
 
 function withInputTypes(columns: Column[], inputs: readonly Column[]): Column[] {
@@ -734,7 +734,7 @@ export function union(inputs: { table: Table; source: string }[], node: SyntaxNo
         const candidate = m ? scope.indexOf(m[1]) : undefined;
         if (candidate !== undefined && table.columns[candidate].type === m![2]) index = candidate;
       }
-      if (index === undefined) return () => (c.type === "string" ? "" : null);
+      if (index === undefined) return () => emptyValue(c.type);
       const i = index;
       return c.type === "dynamic" && table.columns[i].type !== "dynamic" ? (row: Row) => toDynamic(row[i], table.columns[i].type) : (row: Row) => row[i];
     });

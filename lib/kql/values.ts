@@ -269,6 +269,11 @@ export function compareValues(a: Value, b: Value): number {
   return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
+/** The value of a cell with nothing in it: strings are never null in Kusto, other types are. */
+export function emptyValue(type: KqlType): Value {
+  return type === "string" ? "" : null;
+}
+
 export function isNullValue(value: Value, type: KqlType): boolean {
   if (value === null || value === undefined) return true;
   // Strings are never null in Kusto; guid and dynamic can be.

@@ -5,7 +5,7 @@
  */
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { Column, KqlType, Row, Table, Value } from "../kql/types.js";
-import { coerceToType } from "../kql/values.js";
+import { coerceToType, emptyValue } from "../kql/values.js";
 
 export interface ReadIssue {
   source: string;
@@ -21,7 +21,7 @@ const NULL_MARKERS = new Set(["#NAME?", "#N/A", "#VALUE!", "#REF!", "#DIV/0!", "
 /** Converts a raw value to a column type, or explains why it cannot. */
 export function convertValue(raw: unknown, type: KqlType): { value: Value } | { error: string } {
   if (raw === undefined || raw === null || (typeof raw === "string" && NULL_MARKERS.has(raw.trim()))) {
-    return { value: type === "string" ? "" : null };
+    return { value: emptyValue(type) };
   }
   if (type === "string") {
     if (typeof raw === "object") return { value: JSON.stringify(raw) };
@@ -100,7 +100,7 @@ class TableAccumulator {
     const order = this.schema ? [...this.schema.keys()] : this.columns.map((c) => c.name);
     const columns = order.filter((name) => this.positions.has(name)).map((name) => this.columns[this.positions.get(name)!]);
     const sources = columns.map((c) => this.positions.get(c.name)!);
-    const defaults = columns.map((c) => (c.type === "string" ? "" : null));
+    const defaults = columns.map((c) => emptyValue(c.type));
     const rows = this.rows.map((row) => {
       const out: Row = new Array(sources.length);
       for (let i = 0; i < sources.length; i++) {

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { builtInHunts, scheduleSettingName } from "./hunts/catalog.js";
 import { SourceKind, Timespan } from "./hunts/schema.js";
 import { parseNcrontab } from "./hunts/schedule.js";
-import { DEV_ACCOUNT, DEV_KEY } from "./local/azurite.js";
+import { azuriteConnectionString } from "./local/azurite.js";
 import type { StorageConfig } from "./state/storage.js";
 
 const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -126,4 +126,4 @@ export function storageConfig(settings: Settings): StorageConfig {
 }
 
 /** What `UseDevelopmentStorage=true` means: Azurite on its default ports. */
-const DEVELOPMENT_STORAGE = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://127.0.0.1:10000/${DEV_ACCOUNT};QueueEndpoint=http://127.0.0.1:10001/${DEV_ACCOUNT};TableEndpoint=http://127.0.0.1:10002/${DEV_ACCOUNT};`;
+const DEVELOPMENT_STORAGE = azuriteConnectionString({ blob: 10000, queue: 10001, table: 10002 });

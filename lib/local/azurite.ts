@@ -49,6 +49,12 @@ export interface AzuriteOptions {
   timeoutMs?: number;
 }
 
+/** The connection string of an Azurite on these loopback ports, with its well-known development account. */
+export function azuriteConnectionString(ports: { blob: number; queue: number; table: number }): string {
+  const endpoint = (port: number) => `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
+  return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${endpoint(ports.blob)};QueueEndpoint=${endpoint(ports.queue)};TableEndpoint=${endpoint(ports.table)};`;
+}
+
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
   const args = [
@@ -82,15 +88,11 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     });
   });
   child.removeAllListeners("exit");
-  const host = "127.0.0.1";
-  const tableUrl = `http://${host}:${tablePort}/${DEV_ACCOUNT}`;
-  const queueUrl = `http://${host}:${queuePort}/${DEV_ACCOUNT}`;
-  const blobUrl = `http://${host}:${blobPort}/${DEV_ACCOUNT}`;
   return {
-    tableUrl,
-    queueUrl,
-    blobUrl,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${blobUrl};QueueEndpoint=${queueUrl};TableEndpoint=${tableUrl};`,
+    tableUrl: `http://127.0.0.1:${tablePort}/${DEV_ACCOUNT}`,
+    queueUrl: `http://127.0.0.1:${queuePort}/${DEV_ACCOUNT}`,
+    blobUrl: `http://127.0.0.1:${blobPort}/${DEV_ACCOUNT}`,
+    connectionString: azuriteConnectionString({ blob: blobPort, queue: queuePort, table: tablePort }),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -9,6 +9,7 @@ import { builtInHunts, huntCatalog, scheduleSettingName } from "../../lib/hunts/
 import { tableFromRecords } from "../../lib/kql/build.js";
 import { startReceiver } from "../../lib/local/receiver.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import { parseSettings, storageConfig } from "../../lib/settings.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { finding } from "../helpers/findings.js";
@@ -152,5 +153,21 @@ describe("queue notifier (test mode)", () => {
     await expect(createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", HUNT_LOGON_CHANGEPOINT_SCHEDULE: "0 6 * * *" })).rejects.toThrow(
       /HUNT_LOGON_CHANGEPOINT_SCHEDULE="0 6 \* \* \*": '0 6 \* \* \*' has 5 fields/,
     );
+  });
+
+  it("UseDevelopmentStorage=true means Azurite on its default ports; list settings split on ; and ,", () => {
+    const settings = parseSettings({ AzureWebJobsStorage: "UseDevelopmentStorage=true", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "logs/a.evtx; logs/b,", LOG_ANALYTICS_ADDITIONAL_WORKSPACES: "" });
+    expect(settings.LOCAL_DATA_PATHS).toEqual(["logs/a.evtx", "logs/b"]);
+    expect(settings.LOG_ANALYTICS_ADDITIONAL_WORKSPACES).toBeUndefined();
+    const config = storageConfig(settings);
+    expect(config).toMatchObject({ kind: "connection-string", tablePrefix: "hunt" });
+    const parts = Object.fromEntries((config as { connectionString: string }).connectionString.split(";").filter(Boolean).map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+    expect(parts).toMatchObject({
+      AccountName: "devstoreaccount1",
+      BlobEndpoint: "http://127.0.0.1:10000/devstoreaccount1",
+      QueueEndpoint: "http://127.0.0.1:10001/devstoreaccount1",
+      TableEndpoint: "http://127.0.0.1:10002/devstoreaccount1",
+    });
+    expect(() => parseSettings({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: " ; " })).toThrow(/LOCAL_DATA_PATHS: required when HUNT_SOURCE=local/);
   });
 });

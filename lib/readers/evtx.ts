@@ -14,10 +14,15 @@ import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { formatDatetime, parseDatetime } from "../kql/values.js";
 
-const FILE_HEADER_SIZE = 4096;
-const CHUNK_SIZE = 65536;
-const CHUNK_HEADER_SIZE = 512;
-const FILETIME_UNIX_EPOCH = 116444736000000000n;
+/** The format's fixed layout, shared with the writer (lib/synth/evtx-writer.ts). */
+export const FILE_SIGNATURE = "ElfFile\u0000";
+export const CHUNK_SIGNATURE = "ElfChnk\u0000";
+export const FILE_HEADER_SIZE = 4096;
+export const CHUNK_SIZE = 65536;
+/** A chunk's header; its first event record starts right after. */
+export const CHUNK_HEADER_SIZE = 512;
+/** FILETIME (100 ns ticks since 1601) of the Unix epoch. */
+export const FILETIME_UNIX_EPOCH = 116444736000000000n;
 
 export interface EvtxElement {
   name: string;
@@ -419,7 +424,7 @@ function instantiateInto(out: EvtxNode[], chunk: Chunk, node: TemplateElement | 
 
 function checkChunk(buf: Buffer): string | undefined {
   if (buf.length < CHUNK_SIZE) return `truncated chunk (${buf.length} of ${CHUNK_SIZE} bytes)`;
-  if (buf.toString("latin1", 0, 8) !== "ElfChnk\u0000") return "bad chunk signature";
+  if (buf.toString("latin1", 0, 8) !== CHUNK_SIGNATURE) return "bad chunk signature";
   const headerCrc = crc32(Buffer.concat([buf.subarray(0, 120), buf.subarray(128, CHUNK_HEADER_SIZE)]));
   if (headerCrc !== buf.readUInt32LE(124)) return "chunk header checksum mismatch";
   const freeSpace = buf.readUInt32LE(48);
@@ -459,7 +464,7 @@ export async function* readEvtxRecords(path: string, options: EvtxReadOptions = 
   try {
     const header = Buffer.alloc(FILE_HEADER_SIZE);
     const { bytesRead } = await file.read(header, 0, FILE_HEADER_SIZE, 0);
-    if (bytesRead < 8 || header.toString("latin1", 0, 8) !== "ElfFile\u0000") {
+    if (bytesRead < 8 || header.toString("latin1", 0, 8) !== FILE_SIGNATURE) {
       throw new Error(`${path} is not an EVTX file (no ElfFile signature)`);
     }
     const buf = Buffer.alloc(CHUNK_SIZE);

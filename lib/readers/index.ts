@@ -16,7 +16,7 @@ import { z } from "zod";
 import type { Table } from "../kql/types.js";
 import { parseDatetime } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
-import { flattenEvent, readEvtxRecords } from "./evtx.js";
+import { FILE_SIGNATURE, flattenEvent, readEvtxRecords } from "./evtx.js";
 import { TableBuilder, type ReadIssue } from "./table-builder.js";
 import { windowsEventRow, type WindowsEvent } from "./windows-events.js";
 
@@ -65,7 +65,7 @@ function classifyJsonObject(value: Record<string, unknown>): LogFormat {
 
 export async function detectFormat(path: string): Promise<LogFormat> {
   const start = await head(path);
-  if (start.toString("latin1", 0, 8) === "ElfFile\u0000") return "evtx";
+  if (start.toString("latin1", 0, 8) === FILE_SIGNATURE) return "evtx";
   const trimmed = leadingText(start);
   if (trimmed.startsWith("[")) return "sentinel-json";
   if (trimmed.startsWith("{")) {

@@ -7,10 +7,9 @@
  */
 import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
+import { CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE, FILETIME_UNIX_EPOCH } from "../readers/evtx.js";
 
-const CHUNK_SIZE = 65536;
-const FIRST_RECORD = 512;
-const FILETIME_UNIX_EPOCH = 116444736000000000n;
+const FIRST_RECORD = CHUNK_HEADER_SIZE;
 
 export interface EvtxEventInput {
   eventId: number;
@@ -229,7 +228,7 @@ function encodeRecord(event: EvtxEventInput, recordId: number, chunkOffset: numb
 }
 
 function chunkHeader(chunk: Buffer, firstNumber: number, lastNumber: number, lastRecordOffset: number, freeSpace: number) {
-  chunk.write("ElfChnk\u0000", 0, "latin1");
+  chunk.write(CHUNK_SIGNATURE, 0, "latin1");
   chunk.writeBigUInt64LE(BigInt(firstNumber), 8);
   chunk.writeBigUInt64LE(BigInt(lastNumber), 16);
   chunk.writeBigUInt64LE(BigInt(firstNumber), 24);
@@ -255,7 +254,7 @@ export async function writeEvtx(path: string, dataNames: readonly string[], even
     let lastRecordOffset = 0;
     const flush = async () => {
       chunkHeader(chunk, first, recordId - 1, lastRecordOffset, offset);
-      await file.write(chunk, 0, CHUNK_SIZE, 4096 + chunkIndex * CHUNK_SIZE);
+      await file.write(chunk, 0, CHUNK_SIZE, FILE_HEADER_SIZE + chunkIndex * CHUNK_SIZE);
       chunkIndex++;
       chunk = Buffer.alloc(CHUNK_SIZE);
       offset = FIRST_RECORD;
@@ -275,18 +274,18 @@ export async function writeEvtx(path: string, dataNames: readonly string[], even
       recordId++;
     }
     if (offset > FIRST_RECORD) await flush();
-    const header = Buffer.alloc(4096);
-    header.write("ElfFile\u0000", 0, "latin1");
+    const header = Buffer.alloc(FILE_HEADER_SIZE);
+    header.write(FILE_SIGNATURE, 0, "latin1");
     header.writeBigUInt64LE(0n, 8);
     header.writeBigUInt64LE(BigInt(Math.max(0, chunkIndex - 1)), 16);
     header.writeBigUInt64LE(BigInt(recordId), 24);
     header.writeUInt32LE(128, 32);
     header.writeUInt16LE(1, 36);
     header.writeUInt16LE(3, 38);
-    header.writeUInt16LE(4096, 40);
+    header.writeUInt16LE(FILE_HEADER_SIZE, 40);
     header.writeUInt16LE(Math.min(chunkIndex, 0xffff), 42);
     header.writeUInt32LE(crc32(header.subarray(0, 120)), 124);
-    await file.write(header, 0, 4096, 0);
+    await file.write(header, 0, FILE_HEADER_SIZE, 0);
     return chunkIndex;
   } finally {
     await file.close();

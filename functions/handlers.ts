@@ -4,8 +4,8 @@ import { handleFindingMessage } from "../lib/app.js";
 import { findHunt, importedHunts } from "../lib/hunts/catalog.js";
 import { getRunRequest, graphDataRequest, listHunts, parseJsonBody, runHuntRequest, validateKqlRequest, type ApiResponse } from "../lib/http/api.js";
 import { logonGraphPage } from "../lib/graph/page.js";
-import { sendDigest } from "../lib/notify/notifier.js";
-import { runScheduled } from "../lib/runs/runner.js";
+import { describeDigests, sendDigest } from "../lib/notify/notifier.js";
+import { describeScheduledRun, runScheduled } from "../lib/runs/runner.js";
 import { getApp } from "./app-instance.js";
 
 function reply(response: ApiResponse): HttpResponseInit {
@@ -18,7 +18,7 @@ export function huntTimer(huntId: string) {
     const app = await getApp();
     if (timer.isPastDue) context.log(`${huntId}: timer is past due; catching up from the watermark`);
     const result = await runScheduled(hunt, app.services, Date.now());
-    context.log(`${huntId}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)${result.skipped ? `, ${result.skipped} skipped` : ""}`);
+    context.log(describeScheduledRun(huntId, result));
   };
 }
 
@@ -29,7 +29,7 @@ export async function importedHuntsTimer(_timer: Timer, context: InvocationConte
     try {
       // Due or not, the watermark decides: a hunt whose next window is not complete does nothing.
       const result = await runScheduled(hunt, app.services, Date.now());
-      if (result.runs.length) context.log(`${hunt.id}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)`);
+      if (result.runs.length) context.log(describeScheduledRun(hunt.id, result));
     } catch (error) {
       context.error(`${hunt.id}: ${(error as Error).message}`);
     }
@@ -73,5 +73,5 @@ export async function notifyFindingQueue(message: unknown, context: InvocationCo
 export async function digestTimer(_timer: Timer, context: InvocationContext): Promise<void> {
   const app = await getApp();
   const results = await sendDigest(app.findings, app.notifier);
-  context.log(`digest: ${results.map((r) => `${r.sent[0]?.destination} ${r.sent[0]?.outcome} (${r.findings.length})`).join(", ") || "no destinations"}`);
+  context.log(`digest: ${describeDigests(results)}`);
 }

@@ -9,8 +9,8 @@ import { huntCatalog } from "../hunts/catalog.js";
 import { nextOccurrence } from "../hunts/schedule.js";
 import { getRunRequest, graphDataRequest, listHunts, parseJsonBody, runHuntRequest, validateKqlRequest, type ApiResponse } from "../http/api.js";
 import { logonGraphPage } from "../graph/page.js";
-import { sendDigest } from "../notify/notifier.js";
-import { runScheduled } from "../runs/runner.js";
+import { describeDigests, sendDigest } from "../notify/notifier.js";
+import { describeScheduledRun, runScheduled } from "../runs/runner.js";
 import { readQueueSettings } from "./host-settings.js";
 import { closeServer, listenOnLoopback, readRequestText } from "./http.js";
 import { startQueueWorker } from "./queue-worker.js";
@@ -76,12 +76,12 @@ export async function serve(app: App, options: { port?: number; log?: (m: string
   for (const hunt of huntCatalog()) {
     schedule(hunt.id, app.settings.schedules[hunt.id] ?? hunt.schedule, async () => {
       const result = await runScheduled(hunt, app.services, Date.now());
-      log(`${hunt.id}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)`);
+      log(describeScheduledRun(hunt.id, result));
     });
   }
   schedule("digest", app.settings.DIGEST_SCHEDULE, async () => {
     const results = await sendDigest(app.findings, app.notifier);
-    log(`digest: ${results.map((r) => `${r.sent[0]?.destination} ${r.sent[0]?.outcome}`).join(", ")}`);
+    log(`digest: ${describeDigests(results)}`);
   });
   const worker = startQueueWorker(app.storage.queue("findings"), app.storage.queue("poison"), readQueueSettings(), (m) => handleFindingMessage(app, m), log);
   return {

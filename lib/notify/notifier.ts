@@ -130,3 +130,8 @@ export async function sendDigest(store: FindingStore, deps: NotifierDeps, option
   }
   return out;
 }
+
+/** One line for a log: where each digest went and how many findings it carried. */
+export function describeDigests(results: readonly DigestResult[]): string {
+  return results.map((r) => `${r.sent[0]?.destination} ${r.sent[0]?.outcome} (${r.findings.length})`).join(", ") || "no destinations";
+}

@@ -309,6 +309,11 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
   return { runs, findings, skipped };
 }
 
+/** One line for a log: what a scheduled run did. */
+export function describeScheduledRun(huntId: string, result: { runs: readonly RunRecord[]; findings: readonly Finding[]; skipped: number }): string {
+  return `${huntId}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)${result.skipped ? `, ${result.skipped} skipped` : ""}`;
+}
+
 export interface OnDemandOptions {
   window: Window;
   /** Do not store the run or its findings, and notify nobody. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { decodeFindingMessage, FindingSchema } from "../../lib/findings/index.js";
 import { findHunt } from "../../lib/hunts/catalog.js";
 import { tableFromRecords } from "../../lib/kql/build.js";
-import { planWindows, runOnDemand, runScheduled, runScheduledWindow, servicesFor } from "../../lib/runs/runner.js";
+import { describeScheduledRun, planWindows, runOnDemand, runScheduled, runScheduledWindow, servicesFor } from "../../lib/runs/runner.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import type { QueryRequest, QueryResponse } from "../../lib/sources/types.js";
@@ -73,6 +73,7 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     const messages = (await storage.queue("findings").receiveMessages({ numberOfMessages: 32 })).receivedMessageItems;
     expect(messages.length).toBe(1);
     expect(decodeFindingMessage(messages[0].messageText)).toEqual(attack);
+    expect(describeScheduledRun(hunt.id, result)).toBe("windows-logon-by-source-ip: 3 window(s), 1 alert(s)");
 
     // The same schedule firing again does nothing new.
     const again = await runScheduled(hunt, services, T0 + 5 * HOUR + 120_000);

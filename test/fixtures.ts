@@ -1,11 +1,6 @@
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** The shared real-log datasets beside the repository (read-only ground truth). */
-export const SHARED_DATASETS = fileURLToPath(new URL("../../shared/datasets/", import.meta.url));
+/** Real sample logs vendored with the tests (origin and licence in test/fixtures/datasets/README.md). */
+export const DATASETS = fileURLToPath(new URL("./fixtures/datasets/", import.meta.url));
 
-if (!existsSync(SHARED_DATASETS)) {
-  throw new Error(`The shared datasets are expected at ${SHARED_DATASETS} (../shared beside the repository)`);
-}
-
-export const dataset = (relative: string) => SHARED_DATASETS + relative;
+export const dataset = (relative: string) => DATASETS + relative;

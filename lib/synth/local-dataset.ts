@@ -1,6 +1,6 @@
 /**
  * The local dataset `npm start` hunts over: generated org logs (with labelled scenarios) plus the
- * real samples bundled in `data/samples`, and the shared EVTX samples when they sit beside the clone.
+ * real samples bundled in `data/samples`, and the EVTX samples vendored with the tests (GPL-3.0 data, kept in their own folder).
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -12,7 +12,7 @@ import { LABELS_FILE, LOGS_FOLDER, writeDataset } from "./write.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/dist\/$/, "");
 export const BUNDLED_SAMPLES = join(REPO_ROOT, "data", "samples");
-export const SHARED_EVTX = join(REPO_ROOT, "..", "shared", "datasets", "evtx-attack-samples");
+export const VENDORED_EVTX_SAMPLES = join(REPO_ROOT, "test", "fixtures", "datasets", "evtx-attack-samples");
 
 export const LOCAL_DATASET_OPTIONS = { seed: 42, days: 14, users: 40, workstations: 40 } as const;
 
@@ -50,7 +50,7 @@ export async function ensureLocalDataset(dir: string): Promise<LocalDataset> {
   const labelsPath = join(dir, LABELS_FILE);
   if (!existsSync(labelsPath)) await writeDataset(dir, generateOrgLogs(LOCAL_DATASET_OPTIONS));
   const parsed = LabelsFile.parse(JSON.parse(await readFile(labelsPath, "utf8")));
-  const samples = [BUNDLED_SAMPLES, ...(existsSync(SHARED_EVTX) ? [SHARED_EVTX] : [])];
+  const samples = [BUNDLED_SAMPLES, ...(existsSync(VENDORED_EVTX_SAMPLES) ? [VENDORED_EVTX_SAMPLES] : [])];
   return {
     generatedLogs: join(dir, LOGS_FOLDER),
     labels: parsed.labels as ScenarioLabel[],

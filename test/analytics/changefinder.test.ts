@@ -48,7 +48,7 @@ describe("ChangeFinder as LogonTracer configures it", () => {
   });
 
   it("scores a jump in hourly logons far above the steady state, and in LogonTracer's top band", () => {
-    const hourly = Array.from({ length: 24 * 7 }, (_, i) => (i % 24 >= 8 && i % 24 < 18 ? 6 : 1));
+    const hourly: number[] = Array.from({ length: 24 * 7 }, (_, i) => (i % 24 >= 8 && i % 24 < 18 ? 6 : 1));
     const burstAt = hourly.length - 5;
     hourly[burstAt] = 180;
     const scores = changeFinderScores(hourly);

@@ -48,12 +48,23 @@ export async function benchBaselines(entities: number): Promise<BenchSection> {
     const singleSeconds = (performance.now() - started) / 1000;
     const out = {
       entities,
-      batched: { seconds: Number(batchedSeconds.toFixed(2)), entitiesPerSecond: Math.round(entities / batchedSeconds), transactions: Math.ceil(entities / 100) },
-      singleRequests: { seconds: Number(singleSeconds.toFixed(2)), entitiesPerSecond: Math.round(entities / singleSeconds), requests: entities, concurrency: 32 },
+      batched: {
+        seconds: Number(batchedSeconds.toFixed(2)),
+        entitiesPerSecond: Math.round(entities / batchedSeconds),
+        transactions: Math.ceil(entities / 100),
+      },
+      singleRequests: {
+        seconds: Number(singleSeconds.toFixed(2)),
+        entitiesPerSecond: Math.round(entities / singleSeconds),
+        requests: entities,
+        concurrency: 32,
+      },
       batchedSpeedup: Number((singleSeconds / batchedSeconds).toFixed(2)),
       note: "Azurite on this machine, same process start; the batched path also reads current state (etag) first, the single path does not",
     };
-    console.log(`baselines: batched ${out.batched.entitiesPerSecond}/s, single ${out.singleRequests.entitiesPerSecond}/s, speedup ${out.batchedSpeedup}x`);
+    console.log(
+      `baselines: batched ${out.batched.entitiesPerSecond}/s, single ${out.singleRequests.entitiesPerSecond}/s, speedup ${out.batchedSpeedup}x`,
+    );
     return out;
   } finally {
     await azurite.stop();

@@ -16,14 +16,49 @@ function syntheticGraph(nodesWanted: number): LogonGraph {
   const accounts = Math.floor(nodesWanted * 0.3);
   const hosts = nodesWanted - accounts;
   const nodes: GraphNode[] = [];
-  for (let i = 0; i < accounts; i++) nodes.push({ id: `a:user${i}`, label: `user${i}`, kind: "account", privileged: i % 50 === 0, rank: 1 + random.next() * 3, degree: 0, logons: 0, failures: 0 });
-  for (let i = 0; i < hosts; i++) nodes.push({ id: `h:ws-${i}`, label: `ws-${i}`, kind: i % 4 === 0 ? "ip" : "host", privileged: false, rank: random.next() * 2, degree: 0, logons: 0, failures: 0 });
+  for (let i = 0; i < accounts; i++)
+    nodes.push({
+      id: `a:user${i}`,
+      label: `user${i}`,
+      kind: "account",
+      privileged: i % 50 === 0,
+      rank: 1 + random.next() * 3,
+      degree: 0,
+      logons: 0,
+      failures: 0,
+    });
+  for (let i = 0; i < hosts; i++)
+    nodes.push({
+      id: `h:ws-${i}`,
+      label: `ws-${i}`,
+      kind: i % 4 === 0 ? "ip" : "host",
+      privileged: false,
+      rank: random.next() * 2,
+      degree: 0,
+      logons: 0,
+      failures: 0,
+    });
   const edges: GraphEdge[] = [];
   for (let i = 0; i < nodesWanted * 2; i++) {
     const failures = random.chance(0.1) ? random.int(1, 5) : 0;
-    edges.push({ id: `e${i}`, source: `a:user${random.int(0, accounts - 1)}`, target: `h:ws-${random.int(0, hosts - 1)}`, eventId: random.pick([4624, 4625, 4768, 4769, 4776]), logonType: random.pick([3, 10, 2, 5]), count: random.int(1, 50), failures });
+    edges.push({
+      id: `e${i}`,
+      source: `a:user${random.int(0, accounts - 1)}`,
+      target: `h:ws-${random.int(0, hosts - 1)}`,
+      eventId: random.pick([4624, 4625, 4768, 4769, 4776]),
+      logonType: random.pick([3, 10, 2, 5]),
+      count: random.int(1, 50),
+      failures,
+    });
   }
-  return { window: { start: "2024-10-21T00:00:00Z", end: "2024-10-22T00:00:00Z" }, source: "synthetic", nodes, edges, timelines: {}, truncated: false };
+  return {
+    window: { start: "2024-10-21T00:00:00Z", end: "2024-10-22T00:00:00Z" },
+    source: "synthetic",
+    nodes,
+    edges,
+    timelines: {},
+    truncated: false,
+  };
 }
 
 export async function benchGraph(nodes: number): Promise<BenchSection> {
@@ -48,7 +83,13 @@ export async function benchGraph(nodes: number): Promise<BenchSection> {
       return performance.now() - t0;
     });
     const shown = await page.textContent("#counts");
-    const result = { nodes, edges: nodes * 2, secondsToFirstDraw: Number(readySeconds.toFixed(2)), filterClickToRedrawMs: Math.round(filterMs), afterFilter: shown };
+    const result = {
+      nodes,
+      edges: nodes * 2,
+      secondsToFirstDraw: Number(readySeconds.toFixed(2)),
+      filterClickToRedrawMs: Math.round(filterMs),
+      afterFilter: shown,
+    };
     console.log(`graph: ${JSON.stringify(result)}`);
     return result;
   } finally {

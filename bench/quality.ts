@@ -16,8 +16,20 @@ export async function benchQuality(): Promise<BenchSection> {
     };
     const generated = await evaluateGenerated(await storage("q1"), { seed: 42, days: 14 });
     const samples = [
-      await checkRealSample(await storage("q2"), `${BUNDLED_SAMPLES}/Microsoft_Security_Events_Authentication_IngestedLogs.small.csv`, "password-spray-by-source", (k) => k === "66.90.100.200", "azure-sentinel CSV export: brute force from 66.90.100.200"),
-      await checkRealSample(await storage("q3"), `${BUNDLED_SAMPLES}/purplesharp_ad_playbook_I_2020-10-22042947.logon.jsonl`, "password-spray-by-source", (k) => /purplesharp\.exe$/i.test(k), "Mordor purplesharp: password spray"),
+      await checkRealSample(
+        await storage("q2"),
+        `${BUNDLED_SAMPLES}/Microsoft_Security_Events_Authentication_IngestedLogs.small.csv`,
+        "password-spray-by-source",
+        (k) => k === "66.90.100.200",
+        "azure-sentinel CSV export: brute force from 66.90.100.200",
+      ),
+      await checkRealSample(
+        await storage("q3"),
+        `${BUNDLED_SAMPLES}/purplesharp_ad_playbook_I_2020-10-22042947.logon.jsonl`,
+        "password-spray-by-source",
+        (k) => /purplesharp\.exe$/i.test(k),
+        "Mordor purplesharp: password spray",
+      ),
     ];
     const { labels, found, falsePositives } = qualityTotals(generated);
     const result = {
@@ -27,8 +39,14 @@ export async function benchQuality(): Promise<BenchSection> {
       measuredAt: new Date().toISOString(),
     };
     writeFileSync(new URL("./quality.json", import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`quality: ${result.totals.found}/${result.totals.labels} labelled attacks found, ${result.totals.falsePositives} false positives; real samples ${samples.filter((s) => s.found).length}/${samples.length}`);
-    return { totals: result.totals, realSamples: samples.map((s) => ({ sample: s.sample, found: s.found })), details: "bench/quality.json" };
+    console.log(
+      `quality: ${result.totals.found}/${result.totals.labels} labelled attacks found, ${result.totals.falsePositives} false positives; real samples ${samples.filter((s) => s.found).length}/${samples.length}`,
+    );
+    return {
+      totals: result.totals,
+      realSamples: samples.map((s) => ({ sample: s.sample, found: s.found })),
+      details: "bench/quality.json",
+    };
   } finally {
     await azurite.stop();
   }

@@ -48,12 +48,19 @@ export async function benchReaders(events: number): Promise<BenchSection> {
     await once(out, "finish");
 
     const run = (path: string, format: string) =>
-      JSON.parse(execFileSync(process.execPath, ["--max-semi-space-size=64", "--import", "tsx", join(import.meta.dirname, "read-one.ts"), path, format], { encoding: "utf8", maxBuffer: 1 << 20 }));
+      JSON.parse(
+        execFileSync(
+          process.execPath,
+          ["--max-semi-space-size=64", "--import", "tsx", join(import.meta.dirname, "read-one.ts"), path, format],
+          { encoding: "utf8", maxBuffer: 1 << 20 },
+        ),
+      );
     const evtx = run(evtxPath, "evtx");
     console.log(`evtx: ${JSON.stringify(evtx)}`);
     const ndjson = run(ndjsonPath, "ndjson");
     console.log(`ndjson: ${JSON.stringify(ndjson)}`);
-    for (const result of [evtx, ndjson]) if (result.events !== events) throw new Error(`${result.format} read ${result.events} of ${events} events`);
+    for (const result of [evtx, ndjson])
+      if (result.events !== events) throw new Error(`${result.format} read ${result.events} of ${events} events`);
     return { events, evtx, ndjson, note: "streamed through readLogFile in a child process each; peak RSS is that process's" };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -31,7 +31,13 @@ async function main() {
     console.log(`== ${name}`);
     results[name] = { ...(await section()), measuredAt: new Date().toISOString() };
   }
-  results.machine = { nodeFlags: process.execArgv.filter((a) => a.startsWith("--max")), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, totalMemGiB: Math.round(os.totalmem() / 2 ** 30) };
+  results.machine = {
+    nodeFlags: process.execArgv.filter((a) => a.startsWith("--max")),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`wrote ${RESULTS.pathname}`);
 }

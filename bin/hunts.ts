@@ -87,35 +87,67 @@ async function main() {
   switch (command) {
     case "list": {
       const hunts = huntCatalog();
-      if (values.json) return console.log(JSON.stringify(hunts.map(({ analyze, query, ...h }) => ({ ...h, scheduleSetting: scheduleSettingName(h.id) })), null, 2));
-      for (const h of hunts) console.log(`${h.id.padEnd(28)} ${h.severity.padEnd(8)} ${h.schedule.padEnd(14)} ${h.lookback.padEnd(4)} ${h.mitre.techniques.join(",").padEnd(28)} ${h.title}`);
+      if (values.json)
+        return console.log(
+          JSON.stringify(
+            hunts.map(({ analyze, query, ...h }) => ({ ...h, scheduleSetting: scheduleSettingName(h.id) })),
+            null,
+            2,
+          ),
+        );
+      for (const h of hunts)
+        console.log(
+          `${h.id.padEnd(28)} ${h.severity.padEnd(8)} ${h.schedule.padEnd(14)} ${h.lookback.padEnd(4)} ${h.mitre.techniques.join(",").padEnd(28)} ${h.title}`,
+        );
       return;
     }
     case "validate": {
       const report = huntCatalog().map((h) => ({ id: h.id, diagnostics: validateHunt(h) }));
       if (values.json) console.log(JSON.stringify(report, null, 2));
-      else for (const r of report) console.log(`${r.diagnostics.some((d) => d.severity === "error") ? "FAIL" : "ok  "} ${r.id}${r.diagnostics.map((d) => `\n     ${d.severity} ${d.code} ${d.position.line}:${d.position.column} ${d.message}`).join("")}`);
+      else
+        for (const r of report)
+          console.log(
+            `${r.diagnostics.some((d) => d.severity === "error") ? "FAIL" : "ok  "} ${r.id}${r.diagnostics.map((d) => `\n     ${d.severity} ${d.code} ${d.position.line}:${d.position.column} ${d.message}`).join("")}`,
+          );
       if (report.some((r) => r.diagnostics.some((d) => d.severity === "error"))) process.exit(1);
       return;
     }
     case "run": {
-      const id = positionals[0] ?? fail(`run needs a hunt id: ${huntCatalog().map((h) => h.id).join(", ")}`);
+      const id =
+        positionals[0] ??
+        fail(
+          `run needs a hunt id: ${huntCatalog()
+            .map((h) => h.id)
+            .join(", ")}`,
+        );
       if (!findHunt(id)) fail(`no hunt '${id}'`);
       const { app, azurite } = await appFor({ data: values.data });
       try {
         const started = Date.now();
         const timer = setInterval(() => process.stderr.write(`\r  running ${id}... ${Math.round((Date.now() - started) / 1000)} s`), 1000);
-        const body = { ...(values.from ? { from: values.from } : {}), ...(values.to ? { to: values.to } : {}), ...(values.lookback ? { lookback: values.lookback } : {}), dryRun: values["dry-run"], notify: values.notify };
+        const body = {
+          ...(values.from ? { from: values.from } : {}),
+          ...(values.to ? { to: values.to } : {}),
+          ...(values.lookback ? { lookback: values.lookback } : {}),
+          dryRun: values["dry-run"],
+          notify: values.notify,
+        };
         // Local files: "now" is the end of the data, so a lookback means the last part of the logs.
-        const now = values.data?.length && !values.to ? dataEnd(app) ?? Date.now() : Date.now();
+        const now = values.data?.length && !values.to ? (dataEnd(app) ?? Date.now()) : Date.now();
         const response = await runHuntRequest(app, id, body, now);
         clearInterval(timer);
         process.stderr.write("\r\x1b[2K");
         if (values.json || response.status !== 200) console.log(JSON.stringify(response.body, null, 2));
         else {
-          const { run, findings } = response.body as { run: { runId: string; window: { start: string; end: string }; rows: number }; findings: { score: number; alert: boolean; entity: { key: string }; reasons: string[] }[] };
+          const { run, findings } = response.body as {
+            run: { runId: string; window: { start: string; end: string }; rows: number };
+            findings: { score: number; alert: boolean; entity: { key: string }; reasons: string[] }[];
+          };
           console.log(`${run.runId}  ${run.window.start} .. ${run.window.end}  ${run.rows} rows, ${findings.length} findings`);
-          for (const f of findings.slice(0, 30)) console.log(`${String(f.score).padStart(3)}${f.alert ? "!" : " "} ${f.entity.key.slice(0, 60).padEnd(60)} ${f.reasons.join("; ").slice(0, 140)}`);
+          for (const f of findings.slice(0, 30))
+            console.log(
+              `${String(f.score).padStart(3)}${f.alert ? "!" : " "} ${f.entity.key.slice(0, 60).padEnd(60)} ${f.reasons.join("; ").slice(0, 140)}`,
+            );
         }
         if (response.status !== 200) process.exitCode = 1;
       } finally {
@@ -127,7 +159,9 @@ async function main() {
       const { app, azurite } = await appFor({ data: values.data });
       const end = values.data?.length ? dataEnd(app) : undefined;
       const running = await serve(app, { port: values.port ? Number(values.port) : 7071, ...(end ? { now: () => end } : {}) });
-      console.log(`serving the API at ${running.url}/api/hunts and the logon graph at ${running.url}/api/graph; timers armed; queue notifier polling. Ctrl+C stops.`);
+      console.log(
+        `serving the API at ${running.url}/api/hunts and the logon graph at ${running.url}/api/graph; timers armed; queue notifier polling. Ctrl+C stops.`,
+      );
       const stop = async () => {
         await running.stop();
         await azurite?.stop();
@@ -147,7 +181,9 @@ async function main() {
       console.log(`Log Analytics: ${endpoint.url}/v1   (LogsQueryClient option endpoint; any workspace id)`);
       console.log(`Defender XDR:  ${endpoint.url}/v1.0/security/runHuntingQuery`);
       console.log(`Trust this certificate in your client (tlsOptions.ca), not machine-wide: ${caFile}`);
-      console.log(`For this app: HUNT_SOURCE=log-analytics LOG_ANALYTICS_ENDPOINT=${endpoint.url}/v1 SOURCE_TRUSTED_CA_FILE=${caFile} SOURCE_CREDENTIAL=local-development`);
+      console.log(
+        `For this app: HUNT_SOURCE=log-analytics LOG_ANALYTICS_ENDPOINT=${endpoint.url}/v1 SOURCE_TRUSTED_CA_FILE=${caFile} SOURCE_CREDENTIAL=local-development`,
+      );
       process.on("SIGINT", () => void endpoint.stop().then(() => process.exit(0)));
       return;
     }

@@ -14,7 +14,10 @@ import { generatedTables, generateOrgLogs } from "../lib/synth/org.js";
 const logs = generateOrgLogs(LOCAL_DATASET_OPTIONS);
 const tables = generatedTables(logs);
 const azurite = await startAzurite({ inMemory: true });
-const app = await createApp({ AzureWebJobsStorage: azurite.connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" }, { source: new LocalSource(tables), log: () => undefined });
+const app = await createApp(
+  { AzureWebJobsStorage: azurite.connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" },
+  { source: new LocalSource(tables), log: () => undefined },
+);
 const running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });
 const browser = await launchChromium();
 try {

@@ -2,7 +2,15 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@azure/functions";
 import { handleFindingMessage } from "../lib/app.js";
 import { findHunt, importedHunts } from "../lib/hunts/catalog.js";
-import { getRunRequest, graphDataRequest, listHunts, parseJsonBody, runHuntRequest, validateKqlRequest, type ApiResponse } from "../lib/http/api.js";
+import {
+  getRunRequest,
+  graphDataRequest,
+  listHunts,
+  parseJsonBody,
+  runHuntRequest,
+  validateKqlRequest,
+  type ApiResponse,
+} from "../lib/http/api.js";
 import { logonGraphPage } from "../lib/graph/page.js";
 import { describeDigests, sendDigest } from "../lib/notify/notifier.js";
 import { describeScheduledRun, runScheduled } from "../lib/runs/runner.js";

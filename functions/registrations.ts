@@ -5,7 +5,18 @@
 import type { HttpFunctionOptions, StorageQueueFunctionOptions, TimerFunctionOptions } from "@azure/functions";
 import { builtInHunts, scheduleSettingName } from "../lib/hunts/catalog.js";
 import { QUEUES } from "../lib/state/storage.js";
-import { digestTimer, getRunHttp, graphDataHttp, graphPageHttp, huntTimer, importedHuntsTimer, listHuntsHttp, notifyFindingQueue, runHuntHttp, validateKqlHttp } from "./handlers.js";
+import {
+  digestTimer,
+  getRunHttp,
+  graphDataHttp,
+  graphPageHttp,
+  huntTimer,
+  importedHuntsTimer,
+  listHuntsHttp,
+  notifyFindingQueue,
+  runHuntHttp,
+  validateKqlHttp,
+} from "./handlers.js";
 
 export const timers: { name: string; options: TimerFunctionOptions }[] = [
   // One timer per hunt; its schedule is an app setting, so ops change it without a deploy of code.
@@ -14,7 +25,10 @@ export const timers: { name: string; options: TimerFunctionOptions }[] = [
     options: { schedule: `%${scheduleSettingName(hunt.id)}%`, runOnStartup: false, useMonitor: true, handler: huntTimer(hunt.id) },
   })),
   { name: "digest", options: { schedule: "%DIGEST_SCHEDULE%", runOnStartup: false, useMonitor: true, handler: digestTimer } },
-  { name: "imported-hunts", options: { schedule: "%IMPORTED_HUNTS_SCHEDULE%", runOnStartup: false, useMonitor: true, handler: importedHuntsTimer } },
+  {
+    name: "imported-hunts",
+    options: { schedule: "%IMPORTED_HUNTS_SCHEDULE%", runOnStartup: false, useMonitor: true, handler: importedHuntsTimer },
+  },
 ];
 
 export const httpRoutes: { name: string; options: HttpFunctionOptions }[] = [

@@ -27,7 +27,8 @@ export interface App {
 export function destinationsFrom(settings: Settings): Destination[] {
   const out: Destination[] = [];
   if (settings.NOTIFY_TEAMS_WEBHOOK_URL) out.push({ id: "teams", kind: "teams", url: settings.NOTIFY_TEAMS_WEBHOOK_URL });
-  if (settings.NOTIFY_WEBHOOK_URL) out.push({ id: "webhook", kind: "webhook", url: settings.NOTIFY_WEBHOOK_URL, secret: settings.NOTIFY_WEBHOOK_SECRET });
+  if (settings.NOTIFY_WEBHOOK_URL)
+    out.push({ id: "webhook", kind: "webhook", url: settings.NOTIFY_WEBHOOK_URL, secret: settings.NOTIFY_WEBHOOK_SECRET });
   return out;
 }
 
@@ -59,11 +60,16 @@ export async function createApp(env: Record<string, string | undefined> = proces
     (options.log ?? console.log)(`imported hunts: ${hunts.length} loaded from ${settings.IMPORTED_HUNTS_PATH}`);
   }
   const unknown = Object.keys(settings.parameters).filter((id) => !findHunt(id));
-  if (unknown.length) throw new SettingsError(`invalid app settings: HUNT_PARAMETERS: no hunt ${unknown.map((id) => `'${id}'`).join(", ")}`);
+  if (unknown.length)
+    throw new SettingsError(`invalid app settings: HUNT_PARAMETERS: no hunt ${unknown.map((id) => `'${id}'`).join(", ")}`);
   const storage = options.storage ?? new Storage(storageConfig(settings));
   await storage.ensure();
   const source = options.source ?? (await sourceFrom(settings));
-  const services = servicesFor(storage, source, { parameters: settings.parameters, retentionMs: durationMs(settings.BASELINE_RETENTION), log: options.log });
+  const services = servicesFor(storage, source, {
+    parameters: settings.parameters,
+    retentionMs: durationMs(settings.BASELINE_RETENTION),
+    log: options.log,
+  });
   const notifier: NotifierDeps = {
     destinations: destinationsFrom(settings),
     state: new NotifyState(storage.table("suppression"), storage.table("digests")),

@@ -12,14 +12,22 @@ import type { StorageConfig } from "./state/storage.js";
 
 const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 /** Several values in one setting, separated by `;` or `,`. */
-const List = z.string().transform((v) => v.split(/[;,]/).map((item) => item.trim()).filter(Boolean));
+const List = z.string().transform((v) =>
+  v
+    .split(/[;,]/)
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
 
 export const SettingsSchema = z.object({
   AzureWebJobsStorage: z.string().optional(),
   AzureWebJobsStorage__tableServiceUri: z.url().optional(),
   AzureWebJobsStorage__queueServiceUri: z.url().optional(),
   AzureWebJobsStorage__clientId: z.string().optional(),
-  STATE_TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/).default("hunt"),
+  STATE_TABLE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/)
+    .default("hunt"),
   /** Where hunts read logs: local files, a Log Analytics workspace, or Defender XDR. */
   HUNT_SOURCE: SourceKind.default("log-analytics"),
   LOCAL_DATA_PATHS: List.optional(),
@@ -34,7 +42,10 @@ export const SettingsSchema = z.object({
   DIGEST_SCHEDULE: z.string().default("0 0 7 * * *"),
   NOTIFY_TEAMS_WEBHOOK_URL: z.url().optional(),
   NOTIFY_WEBHOOK_URL: z.url().optional(),
-  NOTIFY_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, "expected a Standard Webhooks secret: whsec_ followed by base64").optional(),
+  NOTIFY_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]+$/, "expected a Standard Webhooks secret: whsec_ followed by base64")
+    .optional(),
   NOTIFY_SUPPRESSION_WINDOW: Timespan.default("1d"),
   /** Baselines of entities not seen for this long are deleted. */
   BASELINE_RETENTION: Timespan.default("90d"),
@@ -57,7 +68,10 @@ export type Settings = z.infer<typeof SettingsSchema> & {
 
 export class SettingsError extends Error {}
 
-const ParameterOverrides = z.record(z.string(), z.record(z.string(), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))])));
+const ParameterOverrides = z.record(
+  z.string(),
+  z.record(z.string(), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))])),
+);
 
 export function parseSettings(rawEnv: Record<string, string | undefined> = process.env): Settings {
   // An empty app setting means "not set" (the sample settings file lists every name, mostly empty).
@@ -95,10 +109,14 @@ export function parseSettings(rawEnv: Record<string, string | undefined> = proce
       problems.push(`HUNT_PARAMETERS=${JSON.stringify(settings.HUNT_PARAMETERS)}: ${(error as Error).message}`);
     }
   }
-  if (settings.HUNT_SOURCE === "local" && !settings.LOCAL_DATA_PATHS?.length) problems.push("LOCAL_DATA_PATHS: required when HUNT_SOURCE=local");
-  if (settings.HUNT_SOURCE === "log-analytics" && !settings.LOG_ANALYTICS_WORKSPACE_ID) problems.push("LOG_ANALYTICS_WORKSPACE_ID: required when HUNT_SOURCE=log-analytics");
+  if (settings.HUNT_SOURCE === "local" && !settings.LOCAL_DATA_PATHS?.length)
+    problems.push("LOCAL_DATA_PATHS: required when HUNT_SOURCE=local");
+  if (settings.HUNT_SOURCE === "log-analytics" && !settings.LOG_ANALYTICS_WORKSPACE_ID)
+    problems.push("LOG_ANALYTICS_WORKSPACE_ID: required when HUNT_SOURCE=log-analytics");
   if (!settings.AzureWebJobsStorage && !(settings.AzureWebJobsStorage__tableServiceUri && settings.AzureWebJobsStorage__queueServiceUri)) {
-    problems.push("AzureWebJobsStorage: set a connection string (local) or AzureWebJobsStorage__tableServiceUri and __queueServiceUri (managed identity)");
+    problems.push(
+      "AzureWebJobsStorage: set a connection string (local) or AzureWebJobsStorage__tableServiceUri and __queueServiceUri (managed identity)",
+    );
   }
   if (problems.length) throw new SettingsError(`invalid app settings: ${problems.join("; ")}`);
   return { ...settings, schedules, parameters };
@@ -121,7 +139,8 @@ export function storageConfig(settings: Settings): StorageConfig {
       tablePrefix: settings.STATE_TABLE_PREFIX,
     };
   }
-  const connectionString = settings.AzureWebJobsStorage === "UseDevelopmentStorage=true" ? DEVELOPMENT_STORAGE : settings.AzureWebJobsStorage!;
+  const connectionString =
+    settings.AzureWebJobsStorage === "UseDevelopmentStorage=true" ? DEVELOPMENT_STORAGE : settings.AzureWebJobsStorage!;
   return { kind: "connection-string", connectionString, tablePrefix: settings.STATE_TABLE_PREFIX };
 }
 

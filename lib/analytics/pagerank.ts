@@ -22,7 +22,11 @@ export interface RankedNode {
 
 export const DAMPING = { privileged: 0.6, account: 0.85, host: 0.8 } as const;
 
-export function logonPageRank(edges: readonly LogonEdge[], privilegedAccounts: ReadonlySet<string>, options: { iterations?: number; tolerance?: number } = {}): RankedNode[] {
+export function logonPageRank(
+  edges: readonly LogonEdge[],
+  privilegedAccounts: ReadonlySet<string>,
+  options: { iterations?: number; tolerance?: number } = {},
+): RankedNode[] {
   const iterations = options.iterations ?? 100;
   const tolerance = options.tolerance ?? 1e-10;
   const ids = new Map<string, number>();
@@ -48,7 +52,9 @@ export function logonPageRank(edges: readonly LogonEdge[], privilegedAccounts: R
   }
   const n = names.length;
   if (n === 0) return [];
-  const damping = names.map((name, i) => (kinds[i] === "host" ? DAMPING.host : privilegedAccounts.has(name) ? DAMPING.privileged : DAMPING.account));
+  const damping = names.map((name, i) =>
+    kinds[i] === "host" ? DAMPING.host : privilegedAccounts.has(name) ? DAMPING.privileged : DAMPING.account,
+  );
   const adjacency = neighbours.map((set) => [...set]);
   let rank = new Float64Array(n).fill(1 / n);
   for (let iteration = 0; iteration < iterations; iteration++) {
@@ -70,5 +76,11 @@ export function logonPageRank(edges: readonly LogonEdge[], privilegedAccounts: R
     rank = next;
     if (delta < tolerance) break;
   }
-  return names.map((id, i) => ({ id, kind: kinds[i], rank: rank[i], degree: adjacency[i].length, privileged: kinds[i] === "account" && privilegedAccounts.has(id) }));
+  return names.map((id, i) => ({
+    id,
+    kind: kinds[i],
+    rank: rank[i],
+    degree: adjacency[i].length,
+    privileged: kinds[i] === "account" && privilegedAccounts.has(id),
+  }));
 }

@@ -74,7 +74,8 @@ export function applyObservation(
     if (Number.isFinite(value)) features[name] = updateFeature(features[name], value);
   }
   const distinct: Record<string, string[]> = { ...(current?.distinct ?? {}) };
-  for (const [name, values] of Object.entries(observation.distinct)) distinct[name] = mergeDistinct(distinct[name], values, caps[name] ?? 50);
+  for (const [name, values] of Object.entries(observation.distinct))
+    distinct[name] = mergeDistinct(distinct[name], values, caps[name] ?? 50);
   return {
     huntId,
     entityKey: observation.entityKey,
@@ -125,7 +126,13 @@ export interface Prevalence {
 
 export const PREVALENCE_CAP = 100;
 
-export function applyPrevalence(huntId: string, current: Prevalence | undefined, valueKey: string, across: readonly string[], windowEnd: number): Prevalence | undefined {
+export function applyPrevalence(
+  huntId: string,
+  current: Prevalence | undefined,
+  valueKey: string,
+  across: readonly string[],
+  windowEnd: number,
+): Prevalence | undefined {
   if (current && current.lastWindowEnd >= windowEnd) return undefined;
   const known = new Set(current?.across ?? []);
   let count = current?.count ?? 0;

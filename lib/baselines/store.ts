@@ -76,11 +76,15 @@ export class BaselineStore {
       partitions,
       async ([partitionKey, rows]) => {
         if (rows.size > 50) {
-          for await (const entity of this.client.listEntities<Stored>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
+          for await (const entity of this.client.listEntities<Stored>({
+            queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
+          })) {
             if (rows.has(entity.rowKey!)) rows.set(entity.rowKey!, { entity: entity as Stored, etag: entity.etag });
           }
         } else {
-          await pMap(rows.keys(), async (rowKey) => rows.set(rowKey, await this.read(partitionKey, rowKey)), { concurrency: READ_CONCURRENCY });
+          await pMap(rows.keys(), async (rowKey) => rows.set(rowKey, await this.read(partitionKey, rowKey)), {
+            concurrency: READ_CONCURRENCY,
+          });
         }
       },
       { concurrency: READ_CONCURRENCY },
@@ -89,7 +93,11 @@ export class BaselineStore {
   }
 
   /** Reads the stored entities for `keys`, decoded; keys with nothing stored are left out. */
-  private async readDecoded<T>(keys: readonly string[], partitionOf: (key: string) => string, decode: (key: string, entity: Stored) => T): Promise<Map<string, T>> {
+  private async readDecoded<T>(
+    keys: readonly string[],
+    partitionOf: (key: string) => string,
+    decode: (key: string, entity: Stored) => T,
+  ): Promise<Map<string, T>> {
     const currents = await this.readMany(keys.map((k) => ({ partitionKey: partitionOf(k), rowKey: encodeKey(k) })));
     const out = new Map<string, T>();
     keys.forEach((k, i) => {
@@ -104,7 +112,8 @@ export class BaselineStore {
     const result: ApplyResult = { written: 0, skipped: 0, retries: 0 };
     let todo = pending;
     for (let attempt = 1; todo.length; attempt++) {
-      if (attempt > MAX_ATTEMPTS) throw new Error(`gave up after ${MAX_ATTEMPTS} attempts: ${todo.length} baseline updates keep conflicting`);
+      if (attempt > MAX_ATTEMPTS)
+        throw new Error(`gave up after ${MAX_ATTEMPTS} attempts: ${todo.length} baseline updates keep conflicting`);
       const currents = await this.readMany(todo);
       const operations: { item: PendingWrite; action: TransactionAction }[] = [];
       for (const [i, item] of todo.entries()) {
@@ -118,16 +127,20 @@ export class BaselineStore {
         operations.push({ item, action });
       }
       const retry: PendingWrite[] = [];
-      await pMap(transactionChunks(operations, (o) => o.item.partitionKey), async (chunk) => {
-        try {
-          await this.client.submitTransaction(chunk.map((c) => c.action));
-          result.written += chunk.length;
-        } catch (error) {
-          if (!isConflict(error)) throw error;
-          result.retries++;
-          retry.push(...chunk.map((c) => c.item));
-        }
-      }, { concurrency: TRANSACTION_CONCURRENCY });
+      await pMap(
+        transactionChunks(operations, (o) => o.item.partitionKey),
+        async (chunk) => {
+          try {
+            await this.client.submitTransaction(chunk.map((c) => c.action));
+            result.written += chunk.length;
+          } catch (error) {
+            if (!isConflict(error)) throw error;
+            result.retries++;
+            retry.push(...chunk.map((c) => c.item));
+          }
+        },
+        { concurrency: TRANSACTION_CONCURRENCY },
+      );
       todo = retry;
     }
     return result;
@@ -136,10 +149,19 @@ export class BaselineStore {
   // ---- baselines ----
 
   getBaselines(huntId: string, entityKeys: readonly string[]): Promise<Map<string, Baseline>> {
-    return this.readDecoded(entityKeys, (k) => this.baselinePartition(huntId, k), (_, entity) => toBaseline(huntId, entity));
+    return this.readDecoded(
+      entityKeys,
+      (k) => this.baselinePartition(huntId, k),
+      (_, entity) => toBaseline(huntId, entity),
+    );
   }
 
-  async applyObservations(huntId: string, observations: readonly Observation[], window: { start: number; end: number }, caps: Record<string, number>): Promise<ApplyResult> {
+  async applyObservations(
+    huntId: string,
+    observations: readonly Observation[],
+    window: { start: number; end: number },
+    caps: Record<string, number>,
+  ): Promise<ApplyResult> {
     return this.write(
       observations.map((observation) => {
         const partitionKey = this.baselinePartition(huntId, observation.entityKey);
@@ -179,7 +201,12 @@ export class BaselineStore {
   async getHuntState(huntId: string): Promise<HuntState> {
     const current = await this.read(`${encodeKey(huntId)}~state`, "hunt");
     return current
-      ? { huntId, windows: Number(current.entity.windows), lastWindowEnd: Number(current.entity.lastWindowEnd), population: Number(current.entity.population) }
+      ? {
+          huntId,
+          windows: Number(current.entity.windows),
+          lastWindowEnd: Number(current.entity.lastWindowEnd),
+          population: Number(current.entity.population),
+        }
       : { huntId, windows: 0, lastWindowEnd: 0, population: 0 };
   }
 
@@ -206,7 +233,11 @@ export class BaselineStore {
   // ---- prevalence ----
 
   getPrevalence(huntId: string, valueKeys: readonly string[]): Promise<Map<string, Prevalence>> {
-    return this.readDecoded(valueKeys, (k) => this.prevalencePartition(huntId, k), (k, entity) => toPrevalence(huntId, k, entity));
+    return this.readDecoded(
+      valueKeys,
+      (k) => this.prevalencePartition(huntId, k),
+      (k, entity) => toPrevalence(huntId, k, entity),
+    );
   }
 
   async applyPrevalence(huntId: string, seen: ReadonlyMap<string, readonly string[]>, windowEnd: number): Promise<ApplyResult> {
@@ -218,8 +249,23 @@ export class BaselineStore {
           partitionKey,
           rowKey,
           compute: (current) => {
-            const next = applyPrevalence(huntId, current ? toPrevalence(huntId, valueKey, current.entity) : undefined, valueKey, across, windowEnd);
-            return next && { partitionKey, rowKey, valueKey, across: JSON.stringify(next.across), count: next.count, lastWindowEnd: next.lastWindowEnd };
+            const next = applyPrevalence(
+              huntId,
+              current ? toPrevalence(huntId, valueKey, current.entity) : undefined,
+              valueKey,
+              across,
+              windowEnd,
+            );
+            return (
+              next && {
+                partitionKey,
+                rowKey,
+                valueKey,
+                across: JSON.stringify(next.across),
+                count: next.count,
+                lastWindowEnd: next.lastWindowEnd,
+              }
+            );
           },
         };
       }),
@@ -275,5 +321,11 @@ function toBaseline(huntId: string, entity: Stored): Baseline {
 }
 
 function toPrevalence(huntId: string, valueKey: string, entity: Stored): Prevalence {
-  return { huntId, valueKey, across: JSON.parse(String(entity.across ?? "[]")), count: Number(entity.count), lastWindowEnd: Number(entity.lastWindowEnd) };
+  return {
+    huntId,
+    valueKey,
+    across: JSON.parse(String(entity.across ?? "[]")),
+    count: Number(entity.count),
+    lastWindowEnd: Number(entity.lastWindowEnd),
+  };
 }

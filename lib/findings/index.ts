@@ -31,7 +31,10 @@ export const FindingSchema = z.object({
 export type Finding = z.infer<typeof FindingSchema>;
 
 export function fingerprint(huntId: string, entityKey: string, window: { start: number; end: number }): string {
-  return createHash("sha256").update(`${huntId}\u0000${entityKey}\u0000${window.start}\u0000${window.end}`).digest("base64url").slice(0, 32);
+  return createHash("sha256")
+    .update(`${huntId}\u0000${entityKey}\u0000${window.start}\u0000${window.end}`)
+    .digest("base64url")
+    .slice(0, 32);
 }
 
 /** Keeps a row small enough for a queue message (64 KiB) and a Teams card. */

@@ -24,7 +24,15 @@ export class FindingStore {
       const end = Date.parse(f.window.end);
       return [
         "upsert",
-        { partitionKey: dayPartition(end), rowKey: `${windowEndPrefix(end)}~${f.fingerprint}`, runId: f.runId, huntId: f.huntId, score: f.score, alert: f.alert, json: JSON.stringify(f) },
+        {
+          partitionKey: dayPartition(end),
+          rowKey: `${windowEndPrefix(end)}~${f.fingerprint}`,
+          runId: f.runId,
+          huntId: f.huntId,
+          score: f.score,
+          alert: f.alert,
+          json: JSON.stringify(f),
+        },
         "Replace",
       ];
     });
@@ -37,8 +45,11 @@ export class FindingStore {
     const firstDay = Date.UTC(new Date(after).getUTCFullYear(), new Date(after).getUTCMonth(), new Date(after).getUTCDate());
     for (let day = firstDay; day <= until; day += 86_400_000) {
       const partitionKey = dayPartition(day);
-      const query = odata`PartitionKey eq ${partitionKey} and RowKey gt ${`${windowEndPrefix(after)}~~`} and RowKey lt ${`${windowEndPrefix(until)}~~`}` + (filter.alertsOnly ? " and alert eq true" : "");
-      for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter: query } })) out.push(FindingSchema.parse(JSON.parse(entity.json)));
+      const query =
+        odata`PartitionKey eq ${partitionKey} and RowKey gt ${`${windowEndPrefix(after)}~~`} and RowKey lt ${`${windowEndPrefix(until)}~~`}` +
+        (filter.alertsOnly ? " and alert eq true" : "");
+      for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter: query } }))
+        out.push(FindingSchema.parse(JSON.parse(entity.json)));
     }
     return out;
   }
@@ -47,7 +58,8 @@ export class FindingStore {
     const partitionKey = dayPartition(windowEnd);
     const out: Finding[] = [];
     const filter = odata`PartitionKey eq ${partitionKey} and runId eq ${runId}`;
-    for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter } })) out.push(FindingSchema.parse(JSON.parse(entity.json)));
+    for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter } }))
+      out.push(FindingSchema.parse(JSON.parse(entity.json)));
     return out.sort((a, b) => b.score - a.score);
   }
 }

@@ -8,7 +8,14 @@ import { chromium, type Browser } from "playwright-core";
 
 const SYSTEM_CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Flags that keep a headless Chromium off this machine's closed network and quick to start. */
-const QUIET_FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"];
+const QUIET_FLAGS = [
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-sync",
+  "--disable-quic",
+];
 
 export async function launchChromium(): Promise<Browser> {
   if (existsSync(SYSTEM_CHROMIUM)) {

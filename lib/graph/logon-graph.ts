@@ -100,13 +100,25 @@ export interface GraphHistory {
  * With `history`, accounts carry the LogonTracer hunts' findings for the window and their usual
  * host count from the hunt's baselines, so the picture and the alerts tell the same story.
  */
-export async function buildLogonGraph(source: QuerySource, window: { start: number; end: number }, options: { maxNodes?: number; history?: GraphHistory } = {}): Promise<LogonGraph> {
+export async function buildLogonGraph(
+  source: QuerySource,
+  window: { start: number; end: number },
+  options: { maxNodes?: number; history?: GraphHistory } = {},
+): Promise<LogonGraph> {
   const run = async (text: string, id: string) => {
     const hunt = asQuery(text);
-    const response = await source.query({ query: composeQuery(hunt, window), timespan: { start: contextStart(hunt, window), end: window.end }, queryId: `graph.${id}` });
+    const response = await source.query({
+      query: composeQuery(hunt, window),
+      timespan: { start: contextStart(hunt, window), end: window.end },
+      queryId: `graph.${id}`,
+    });
     return toJsonRecords(response.table);
   };
-  const [edgeRows, privilegedRows, timelineRows] = await Promise.all([run(EDGE_QUERY, "edges"), run(PRIVILEGED_QUERY, "privileged"), run(TIMELINE_QUERY, "timeline")]);
+  const [edgeRows, privilegedRows, timelineRows] = await Promise.all([
+    run(EDGE_QUERY, "edges"),
+    run(PRIVILEGED_QUERY, "privileged"),
+    run(TIMELINE_QUERY, "timeline"),
+  ]);
   const privileged = new Set(privilegedRows.map((r) => String(r.Account)));
 
   const pairs = new Map<string, { account: string; host: string }>();
@@ -167,10 +179,22 @@ export async function buildLogonGraph(source: QuerySource, window: { start: numb
   for (const [account, values] of series) {
     if (!kept.has(`a:${account}`)) continue;
     const scores = changeFinderScores(values);
-    timelines[account] = values.map((count, i) => ({ hour: new Date(first + i * HOUR).toISOString(), count, score: Number(scores[i].toFixed(2)), band: changePointBand(scores[i]) }));
+    timelines[account] = values.map((count, i) => ({
+      hour: new Date(first + i * HOUR).toISOString(),
+      count,
+      score: Number(scores[i].toFixed(2)),
+      band: changePointBand(scores[i]),
+    }));
   }
   if (options.history) await attachHistory(nodes, window, options.history);
-  return { window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() }, source: source.name, nodes, edges, timelines, truncated };
+  return {
+    window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
+    source: source.name,
+    nodes,
+    edges,
+    timelines,
+    truncated,
+  };
 }
 
 const LOGONTRACER_HUNTS = new Set(["logon-graph-rank", "logon-changepoint"]);
@@ -180,7 +204,10 @@ async function attachHistory(nodes: GraphNode[], window: { start: number; end: n
   const findings = (await history.findings.between(window.start, window.end)).filter((f) => LOGONTRACER_HUNTS.has(f.huntId));
   const best = new Map<string, (typeof findings)[number]>();
   for (const f of findings) if (!best.has(f.entity.key) || best.get(f.entity.key)!.score < f.score) best.set(f.entity.key, f);
-  const baselines = await history.baselines.getBaselines("logon-graph-rank", accounts.map((n) => n.label));
+  const baselines = await history.baselines.getBaselines(
+    "logon-graph-rank",
+    accounts.map((n) => n.label),
+  );
   for (const node of accounts) {
     const f = best.get(node.label);
     if (f) node.finding = { huntId: f.huntId, score: f.score, alert: f.alert, reason: f.reasons[0] ?? "", runId: f.runId };

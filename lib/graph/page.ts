@@ -190,7 +190,9 @@ load();
 `;
 
 export function logonGraphPage(dataUrl: string): string {
-  const eventBoxes = [4624, 4625, 4768, 4769, 4776].map((id) => `<label><input type="checkbox" name="event" value="${id}" checked> ${id}</label>`).join("");
+  const eventBoxes = [4624, 4625, 4768, 4769, 4776]
+    .map((id) => `<label><input type="checkbox" name="event" value="${id}" checked> ${id}</label>`)
+    .join("");
   const typeBoxes = [
     [10, "RDP (10)"],
     [3, "network (3)"],

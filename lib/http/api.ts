@@ -17,7 +17,6 @@ export interface ApiResponse {
   body: unknown;
 }
 
-
 export const RunRequestSchema = z
   .object({
     from: z.iso.datetime({ offset: true }).optional(),
@@ -28,10 +27,14 @@ export const RunRequestSchema = z
   })
   .strict()
   .superRefine((body, ctx) => {
-    if ((body.from === undefined) !== (body.to === undefined)) ctx.addIssue({ code: "custom", path: [body.from ? "to" : "from"], message: "from and to go together" });
-    if (body.from && body.lookback) ctx.addIssue({ code: "custom", path: ["lookback"], message: "give either from/to or lookback, not both" });
-    if (body.from && body.to && Date.parse(body.from) >= Date.parse(body.to)) ctx.addIssue({ code: "custom", path: ["to"], message: "to must be after from" });
-    if (body.lookback && durationMs(body.lookback) > 31 * 86_400_000) ctx.addIssue({ code: "custom", path: ["lookback"], message: "at most 31d" });
+    if ((body.from === undefined) !== (body.to === undefined))
+      ctx.addIssue({ code: "custom", path: [body.from ? "to" : "from"], message: "from and to go together" });
+    if (body.from && body.lookback)
+      ctx.addIssue({ code: "custom", path: ["lookback"], message: "give either from/to or lookback, not both" });
+    if (body.from && body.to && Date.parse(body.from) >= Date.parse(body.to))
+      ctx.addIssue({ code: "custom", path: ["to"], message: "to must be after from" });
+    if (body.lookback && durationMs(body.lookback) > 31 * 86_400_000)
+      ctx.addIssue({ code: "custom", path: ["lookback"], message: "at most 31d" });
     if (body.dryRun && body.notify) ctx.addIssue({ code: "custom", path: ["notify"], message: "a dry run notifies nobody" });
   });
 
@@ -84,7 +87,18 @@ export async function listHunts(app: App, now = Date.now()): Promise<ApiResponse
         scheduleSetting: scheduleSettingName(h.id),
         nextRun: nextOccurrence(schedule, new Date(now)).toISOString(),
         lookback: h.lookback,
-        lastRun: last ? { runId: last.runId, status: last.status, window: last.window, findings: last.findings, alerts: last.alerts, finishedAt: last.finishedAt, error: last.error, partial: last.partial } : null,
+        lastRun: last
+          ? {
+              runId: last.runId,
+              status: last.status,
+              window: last.window,
+              findings: last.findings,
+              alerts: last.alerts,
+              finishedAt: last.finishedAt,
+              error: last.error,
+              partial: last.partial,
+            }
+          : null,
         status: !last ? "never-run" : last.status === "failed" ? "failing" : "ok",
       };
     }),
@@ -98,7 +112,10 @@ export async function runHuntRequest(app: App, huntId: string, rawBody: unknown,
   const parsed = RunRequestSchema.safeParse(rawBody ?? {});
   if (!parsed.success) return badRequest(parsed.error, rawBody);
   const body = parsed.data;
-  const window = body.from && body.to ? { start: Date.parse(body.from), end: Date.parse(body.to) } : { start: now - durationMs(body.lookback ?? hunt.lookback), end: now };
+  const window =
+    body.from && body.to
+      ? { start: Date.parse(body.from), end: Date.parse(body.to) }
+      : { start: now - durationMs(body.lookback ?? hunt.lookback), end: now };
   try {
     const { run, findings } = await runOnDemand(hunt, app.services, { window, dryRun: body.dryRun, notify: body.notify }, now);
     return { status: 200, body: { run, findings } };
@@ -125,7 +142,8 @@ const GraphQuery = z
   })
   .strict()
   .superRefine((q, ctx) => {
-    if ((q.from === undefined) !== (q.to === undefined)) ctx.addIssue({ code: "custom", path: [q.from ? "to" : "from"], message: "from and to go together" });
+    if ((q.from === undefined) !== (q.to === undefined))
+      ctx.addIssue({ code: "custom", path: [q.from ? "to" : "from"], message: "from and to go together" });
   });
 
 /** GET graph data: the logon graph for a window (from/to, or lookback ending now). */

@@ -12,7 +12,14 @@ import rareDeviceConnections from "./catalog/rare-device-connections.js";
 import windowsLogonBySourceIp from "./catalog/windows-logon-by-source-ip.js";
 import { HuntMetadata, type Hunt, type HuntDefinition } from "./schema.js";
 
-const DEFINITIONS: HuntDefinition[] = [windowsLogonBySourceIp, passwordSprayBySource, failedSigninsWithAudit, rareDeviceConnections, logonGraphRank, logonChangepoint];
+const DEFINITIONS: HuntDefinition[] = [
+  windowsLogonBySourceIp,
+  passwordSprayBySource,
+  failedSigninsWithAudit,
+  rareDeviceConnections,
+  logonGraphRank,
+  logonChangepoint,
+];
 
 export class HuntDefinitionError extends Error {}
 
@@ -96,7 +103,11 @@ export function contextStart(hunt: Hunt, window: QueryWindow): number {
  * The hunt's KQL with its window and parameters bound as `let` statements in front, so the same
  * text runs unchanged on Log Analytics, Defender and the local engine.
  */
-export function composeQuery(hunt: Hunt, window: QueryWindow, overrides: Record<string, number | string | (number | string)[]> = {}): string {
+export function composeQuery(
+  hunt: Hunt,
+  window: QueryWindow,
+  overrides: Record<string, number | string | (number | string)[]> = {},
+): string {
   const parameters = { ...hunt.parameters, ...overrides };
   const lines = [
     `let HuntStart = datetime(${formatDatetime(window.start)});`,
@@ -109,7 +120,9 @@ export function composeQuery(hunt: Hunt, window: QueryWindow, overrides: Record<
 
 /** Sentinel's own placeholders, for imported queries written against them. */
 export function bindSentinelPlaceholders(query: string, window: QueryWindow): string {
-  return query.replace(/\{\{StartTimeISO\}\}/g, new Date(window.start).toISOString()).replace(/\{\{EndTimeISO\}\}/g, new Date(window.end).toISOString());
+  return query
+    .replace(/\{\{StartTimeISO\}\}/g, new Date(window.start).toISOString())
+    .replace(/\{\{EndTimeISO\}\}/g, new Date(window.end).toISOString());
 }
 
 /** Official-parser diagnostics for a hunt's composed query against the table schemas. */

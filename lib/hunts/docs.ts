@@ -8,12 +8,15 @@ export const README_END = "<!-- hunts:end -->";
 function thresholds(hunt: Hunt): string {
   const { match, conditions } = hunt.thresholds;
   if (!conditions.length) return "none (deviation, rarity, novelty)";
-  const parts = conditions.map((c) => `${c.column} ${c.op} ${typeof c.value === "number" ? c.value : `${c.value} (${hunt.parameters[c.value]})`}`);
+  const parts = conditions.map(
+    (c) => `${c.column} ${c.op} ${typeof c.value === "number" ? c.value : `${c.value} (${hunt.parameters[c.value]})`}`,
+  );
   return parts.join(match === "all" ? " and " : " or ");
 }
 
 export function huntsMarkdownTable(hunts: readonly Hunt[] = builtInHunts()): string {
-  const header = "| id | title | MITRE | tables | entity | window / context | default schedule (setting) | thresholds | severity |\n|---|---|---|---|---|---|---|---|---|";
+  const header =
+    "| id | title | MITRE | tables | entity | window / context | default schedule (setting) | thresholds | severity |\n|---|---|---|---|---|---|---|---|---|";
   const rows = hunts.map((h) =>
     [
       `\`${h.id}\``,

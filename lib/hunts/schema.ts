@@ -70,9 +70,13 @@ export const HuntMetadata = z
         weightColumn: z.string().optional(),
       })
       .optional(),
-    thresholds: z.object({ match: z.enum(["all", "any"]).default("all"), conditions: z.array(Threshold).default([]) }).default({ match: "all", conditions: [] }),
+    thresholds: z
+      .object({ match: z.enum(["all", "any"]).default("all"), conditions: z.array(Threshold).default([]) })
+      .default({ match: "all", conditions: [] }),
     /** KQL `let` parameters with their defaults; thresholds may refer to them by name. */
-    parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))])).default({}),
+    parameters: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))]))
+      .default({}),
     /** Windows a hunt observes before deviation, rarity and novelty count; until then only thresholds fire. */
     learningWindows: z.number().int().min(0).default(3),
     /** Findings at or above this score alert. */

@@ -26,19 +26,24 @@ const DAY = 86_400_000;
 /** Sentinel writes durations as `5m`, `1h`, `14d`, sometimes ISO 8601 (`PT1H`, `P1D`). */
 export function sentinelDurationMs(text: string): number | null {
   const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/i.exec(text.trim());
-  if (iso && (iso[1] || iso[2] || iso[3])) return Number(iso[1] ?? 0) * DAY + Number(iso[2] ?? 0) * 3_600_000 + Number(iso[3] ?? 0) * MINUTE;
+  if (iso && (iso[1] || iso[2] || iso[3]))
+    return Number(iso[1] ?? 0) * DAY + Number(iso[2] ?? 0) * 3_600_000 + Number(iso[3] ?? 0) * MINUTE;
   return parseTimespan(text);
 }
 
 const Duration = z.string().superRefine((v, ctx) => {
   const ms = sentinelDurationMs(v);
   if (ms === null) ctx.addIssue({ code: "custom", message: `'${v}' is not a duration like 5m, 1h or 1d` });
-  else if (ms < 5 * MINUTE || ms > 14 * DAY) ctx.addIssue({ code: "custom", message: `'${v}' is outside Sentinel's range of 5 minutes to 14 days` });
+  else if (ms < 5 * MINUTE || ms > 14 * DAY)
+    ctx.addIssue({ code: "custom", message: `'${v}' is outside Sentinel's range of 5 minutes to 14 days` });
 });
 
 const EntityMapping = z.object({
   entityType: z.string().min(1),
-  fieldMappings: z.array(z.object({ identifier: z.string().min(1), columnName: z.string().min(1) })).min(1).max(3, "at most 3 identifiers per entity mapping"),
+  fieldMappings: z
+    .array(z.object({ identifier: z.string().min(1), columnName: z.string().min(1) }))
+    .min(1)
+    .max(3, "at most 3 identifiers per entity mapping"),
 });
 
 const Technique = z.string().regex(/^T\d{4}(\.\d{3})?$/, "MITRE technique ids look like T1110 or T1110.003");
@@ -67,14 +72,18 @@ export const SentinelScheduledRule = z
     triggerOperator: z.enum(["gt", "lt", "eq", "ne", "GreaterThan", "LessThan", "Equal", "NotEqual"]),
     triggerThreshold: z.number().int().min(0).max(10_000),
     customDetails: z.record(z.string(), z.string()).optional(),
-    alertDetailsOverride: z.object({ alertDisplayNameFormat: z.string().optional(), alertDescriptionFormat: z.string().optional() }).loose().optional(),
+    alertDetailsOverride: z
+      .object({ alertDisplayNameFormat: z.string().optional(), alertDescriptionFormat: z.string().optional() })
+      .loose()
+      .optional(),
     eventGroupingSettings: z.object({ aggregationKind: z.enum(["SingleAlert", "AlertPerResult"]) }).optional(),
   })
   .loose()
   .superRefine((rule, ctx) => {
     const frequency = sentinelDurationMs(rule.queryFrequency);
     const period = sentinelDurationMs(rule.queryPeriod);
-    if (frequency !== null && period !== null && period < frequency) ctx.addIssue({ code: "custom", path: ["queryPeriod"], message: `must be at least queryFrequency (${rule.queryFrequency})` });
+    if (frequency !== null && period !== null && period < frequency)
+      ctx.addIssue({ code: "custom", path: ["queryPeriod"], message: `must be at least queryFrequency (${rule.queryFrequency})` });
   });
 
 export interface ImportIssue {
@@ -93,7 +102,12 @@ const TACTIC_NAMES: Record<string, string> = {
 };
 
 function slug(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60).replace(/-$/, "");
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 60)
+    .replace(/-$/, "");
 }
 
 /** A frequency as NCRONTAB: every n minutes, n hours, or n days, at second 0. */
@@ -106,7 +120,16 @@ export function frequencyToNcrontab(ms: number): string {
 }
 
 const ENTITY_TYPES: Record<string, Hunt["entity"]["type"]> = { Account: "account", IP: "ip", Host: "host" };
-const OPERATORS: Record<string, "==" | ">" | "<" | "!="> = { gt: ">", GreaterThan: ">", lt: "<", LessThan: "<", eq: "==", Equal: "==", ne: "!=", NotEqual: "!=" };
+const OPERATORS: Record<string, "==" | ">" | "<" | "!="> = {
+  gt: ">",
+  GreaterThan: ">",
+  lt: "<",
+  LessThan: "<",
+  eq: "==",
+  Equal: "==",
+  ne: "!=",
+  NotEqual: "!=",
+};
 
 /** Tables the query reads, as the official parser resolves them. */
 function tablesOf(query: string): string[] {
@@ -140,12 +163,19 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
   const parsed = (isRule ? SentinelScheduledRule : SentinelHuntingQuery).safeParse(document);
   if (!parsed.success) {
     return {
-      issues: parsed.error.issues.map((i) => ({ file, field: i.path.join(".") || undefined, message: `${i.path.join(".") || "document"}: ${i.message}` })),
+      issues: parsed.error.issues.map((i) => ({
+        file,
+        field: i.path.join(".") || undefined,
+        message: `${i.path.join(".") || "document"}: ${i.message}`,
+      })),
     };
   }
   const source = parsed.data as z.infer<typeof SentinelHuntingQuery> & Partial<z.infer<typeof SentinelScheduledRule>>;
   const mapping = source.entityMappings[0];
-  if (!mapping) return { issues: [{ file, field: "entityMappings", message: "entityMappings: at least one mapping is needed to key findings and baselines" }] };
+  if (!mapping)
+    return {
+      issues: [{ file, field: "entityMappings", message: "entityMappings: at least one mapping is needed to key findings and baselines" }],
+    };
   const single = source.eventGroupingSettings?.aggregationKind === "SingleAlert";
   const frequency = source.queryFrequency ? sentinelDurationMs(source.queryFrequency)! : DAY;
   const period = source.queryPeriod ? sentinelDurationMs(source.queryPeriod)! : frequency;
@@ -198,7 +228,9 @@ function formatDuration(ms: number): string {
 export async function loadSentinelFolder(dir: string): Promise<{ hunts: Hunt[]; issues: ImportIssue[] }> {
   const hunts: Hunt[] = [];
   const issues: ImportIssue[] = [];
-  const entries = (await readdir(dir, { recursive: true })).filter((f) => [".yaml", ".yml"].includes(extname(String(f)).toLowerCase())).sort();
+  const entries = (await readdir(dir, { recursive: true }))
+    .filter((f) => [".yaml", ".yml"].includes(extname(String(f)).toLowerCase()))
+    .sort();
   for (const entry of entries) {
     const file = join(dir, String(entry));
     let document: unknown;

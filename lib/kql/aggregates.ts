@@ -25,7 +25,6 @@ type AggregateFactory = (spec: AggregateArgs) => Aggregator;
 
 const isTrue = (f: Evaluator | undefined, row: Row) => (f ? f(row) === true : true);
 
-
 function counting(predicate?: Evaluator): Aggregator {
   return {
     init: () => 0,

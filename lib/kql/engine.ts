@@ -153,7 +153,12 @@ class QueryRunner implements Environment {
         const name = String(statement.Name.SimpleName);
         const expr = statement.Expression;
         if (nodeKind(expr) === "FunctionDeclaration") {
-          throw errorAt(this.query, expr, `User-defined functions ('let ${name} = (...) {...}') are not supported by the local KQL engine`, "unsupported");
+          throw errorAt(
+            this.query,
+            expr,
+            `User-defined functions ('let ${name} = (...) {...}') are not supported by the local KQL engine`,
+            "unsupported",
+          );
         }
         this.bindings.set(name, isTabular(expr) ? { kind: "tabular", node: expr } : { kind: "scalar", node: expr });
       } else if (kind === "ExpressionStatement") {
@@ -222,7 +227,12 @@ class QueryRunner implements Environment {
       case "RangeOperator":
         return this.range(node);
     }
-    throw errorAt(this.query, node, `Unsupported tabular expression '${nodeText(node).slice(0, 60)}' (${kind}) in the local KQL engine`, "unsupported");
+    throw errorAt(
+      this.query,
+      node,
+      `Unsupported tabular expression '${nodeText(node).slice(0, 60)}' (${kind}) in the local KQL engine`,
+      "unsupported",
+    );
   }
 
   private tableByName(node: SyntaxNode): Table {
@@ -344,11 +354,13 @@ class QueryRunner implements Environment {
     }
     const rows = [];
     for (let i = 0; i < values.length; i += columns.length) {
-      rows.push(columns.map((c, j) => {
-        const v = values[i + j];
-        const value = v.fn([]);
-        return c.type === "string" && value === null ? "" : value;
-      }));
+      rows.push(
+        columns.map((c, j) => {
+          const v = values[i + j];
+          const value = v.fn([]);
+          return c.type === "string" && value === null ? "" : value;
+        }),
+      );
     }
     return { columns, rows };
   }

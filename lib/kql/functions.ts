@@ -135,8 +135,8 @@ function ipv4InRange(ip: string, range: string): boolean | null {
   const bits = bitsText === undefined ? 32 : Number(bitsText);
   if (!(bits >= 0 && bits <= 32)) return null;
   if (bits === 0) return true;
-  const mask = bits === 32 ? 0xffffffff : (~((1 << (32 - bits)) - 1)) >>> 0;
-  return ((address & mask) >>> 0) === ((network & mask) >>> 0);
+  const mask = bits === 32 ? 0xffffffff : ~((1 << (32 - bits)) - 1) >>> 0;
+  return (address & mask) >>> 0 === (network & mask) >>> 0;
 }
 
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
@@ -322,7 +322,12 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   toupper: rowwise((v, call) => argText(call, v, 0).toUpperCase()),
   strlen: rowwise((v, call) => [...argText(call, v, 0)].length),
   strcat: rowwise((v, call) => v.map((x, i) => argText(call, v, i)).join("")),
-  strcat_delim: rowwise((v, call) => v.slice(1).map((x, i) => argText(call, v, i + 1)).join(argText(call, v, 0))),
+  strcat_delim: rowwise((v, call) =>
+    v
+      .slice(1)
+      .map((x, i) => argText(call, v, i + 1))
+      .join(argText(call, v, 0)),
+  ),
   substring: rowwise((v, call) => {
     const s = [...argText(call, v, 0)];
     let start = Number(num(v[1]) ?? 0);
@@ -467,7 +472,10 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   ipv4_is_in_range: rowwise((v, call) => ipv4InRange(argText(call, v, 0), argText(call, v, 1))),
   ipv4_is_in_any_range: rowwise((v, call) => {
     const ip = argText(call, v, 0);
-    const ranges = v.slice(1).flatMap((r) => (Array.isArray(r) ? r : [r])).map((r) => String(r));
+    const ranges = v
+      .slice(1)
+      .flatMap((r) => (Array.isArray(r) ? r : [r]))
+      .map((r) => String(r));
     if (parseIpv4(ip) === null) return null;
     return ranges.some((range) => ipv4InRange(ip, range) === true);
   }),

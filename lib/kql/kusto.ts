@@ -64,8 +64,7 @@ export function globalStateFor(tables: Record<string, readonly Column[]>): any {
     const K = kustoLanguage();
     const S = K.Symbols;
     const symbols = Object.entries(tables).map(
-      ([name, cols]) =>
-        new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null),
+      ([name, cols]) => new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null),
     );
     const database = new S.DatabaseSymbol.ctor("hunts", symbols);
     state = K.GlobalState.Default.WithDatabase(database);

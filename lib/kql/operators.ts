@@ -89,7 +89,14 @@ export function whereStage(columns: readonly Column[], node: SyntaxNode, oc: Ope
   const before = previous?.predicate;
   // `where a | where b` is `where a and b`: one closure, one call per row.
   const predicate = before ? (row: Row) => before(row) && own(row) === true : (row: Row) => own(row) === true;
-  return { columns, predicate, replaces: !!before, wrap: (next) => (row) => { if (predicate(row)) next(row); } };
+  return {
+    columns,
+    predicate,
+    replaces: !!before,
+    wrap: (next) => (row) => {
+      if (predicate(row)) next(row);
+    },
+  };
 }
 
 function compileFor(columns: readonly Column[], node: SyntaxNode, oc: OperatorContext, cursor?: RowCursor): Compiled {
@@ -271,7 +278,8 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
     if (!factory) throw errorAt(oc.query, call, `Unsupported aggregate function '${name}' in the local KQL engine`, "unsupported-function");
     const argNodes = call.ArgumentList ? listElements(call.ArgumentList.Expressions) : [];
     const isStar = (n: SyntaxNode) => nodeKind(n) === "StarExpression";
-    const multi = MULTI_COLUMN_AGGREGATES.has(name) || ((name === "take_any" || name === "any") && (argNodes.length > 1 || argNodes.some(isStar)));
+    const multi =
+      MULTI_COLUMN_AGGREGATES.has(name) || ((name === "take_any" || name === "any") && (argNodes.length > 1 || argNodes.some(isStar)));
     let args: Compiled[];
     let extraColumns: Evaluator[] | undefined;
     let width = 1;
@@ -626,7 +634,20 @@ function indexRows(rows: Row[], fns: Evaluator[]): Map<string, Row[]> {
   return index;
 }
 
-const JOIN_KINDS = new Set(["inner", "innerunique", "leftouter", "rightouter", "fullouter", "leftanti", "leftantisemi", "rightanti", "rightantisemi", "leftsemi", "rightsemi", "anti"]);
+const JOIN_KINDS = new Set([
+  "inner",
+  "innerunique",
+  "leftouter",
+  "rightouter",
+  "fullouter",
+  "leftanti",
+  "leftantisemi",
+  "rightanti",
+  "rightantisemi",
+  "leftsemi",
+  "rightsemi",
+  "anti",
+]);
 
 export function join(left: Table, right: Table, node: SyntaxNode, oc: OperatorContext): Table {
   const kind = (namedParameters(node.Parameters).get("kind") ?? "innerunique").toLowerCase();
@@ -672,7 +693,10 @@ export function join(left: Table, right: Table, node: SyntaxNode, oc: OperatorCo
     for (const r of right.rows) if (!matchedRight.has(r)) rows.push([...nullLeft, ...r]);
   }
   const width = emitsLeftOnly ? left.columns.length : left.columns.length + right.columns.length;
-  return { columns: withInputTypes(parserColumns(node, width, oc), emitsLeftOnly ? left.columns : [...left.columns, ...right.columns]), rows };
+  return {
+    columns: withInputTypes(parserColumns(node, width, oc), emitsLeftOnly ? left.columns : [...left.columns, ...right.columns]),
+    rows,
+  };
 }
 
 /** The row an outer join fills in for a missing side: strings are never null in Kusto. */
@@ -719,7 +743,12 @@ export function union(inputs: { table: Table; source: string }[], node: SyntaxNo
     columns = inputs[0]?.table.columns.filter((c) => names.every((s) => s.has(c.name))) ?? [];
     if (withSource) columns = [{ name: withSource, type: "string" }, ...columns];
   } else {
-    columns = resultColumns(node) ?? outerColumns(inputs.map((i) => i.table), withSource);
+    columns =
+      resultColumns(node) ??
+      outerColumns(
+        inputs.map((i) => i.table),
+        withSource,
+      );
   }
   const rows: Row[] = [];
   for (const { table, source } of inputs) {
@@ -736,7 +765,9 @@ export function union(inputs: { table: Table; source: string }[], node: SyntaxNo
       }
       if (index === undefined) return () => emptyValue(c.type);
       const i = index;
-      return c.type === "dynamic" && table.columns[i].type !== "dynamic" ? (row: Row) => toDynamic(row[i], table.columns[i].type) : (row: Row) => row[i];
+      return c.type === "dynamic" && table.columns[i].type !== "dynamic"
+        ? (row: Row) => toDynamic(row[i], table.columns[i].type)
+        : (row: Row) => row[i];
     });
     for (const row of table.rows) rows.push(picks.map((p) => p(row)));
   }

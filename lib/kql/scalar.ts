@@ -19,16 +19,7 @@ import { SCALAR_FUNCTIONS } from "./functions.js";
 import { hasTerm, hasAllTerms, hasAnyTerm, compileRegex } from "./text.js";
 import type { KqlType, Row, Value } from "./types.js";
 import { INTEGER_TYPES, NUMERIC_TYPES } from "./types.js";
-import {
-  coerceToType,
-  compareValues,
-  groupKey,
-  kqlEquals,
-  parseDatetime,
-  parseTimespan,
-  toDynamic,
-  toKqlString,
-} from "./values.js";
+import { coerceToType, compareValues, groupKey, kqlEquals, parseDatetime, parseTimespan, toDynamic, toKqlString } from "./values.js";
 
 export function compileScalar(node: SyntaxNode, ctx: CompileContext): Compiled {
   const compiled = compileNode(node, ctx);
@@ -358,10 +349,11 @@ function equalityEvaluator(left: Compiled, right: Compiled): Evaluator {
     const c = right.fn([]);
     const a = left.fn;
     if (left.type === "string" && typeof c === "string") return (row) => a(row) === c;
-    if (TIME_OR_NUMBER.has(left.type) && typeof c === "number") return (row) => {
-      const x = a(row);
-      return x === null ? false : x === c;
-    };
+    if (TIME_OR_NUMBER.has(left.type) && typeof c === "number")
+      return (row) => {
+        const x = a(row);
+        return x === null ? false : x === c;
+      };
   }
   const a = left.fn;
   const b = right.fn;
@@ -494,7 +486,8 @@ function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
     const set = new Set(values as number[]);
     member = (v) => set.has(v as number);
   } else {
-    const key = (v: Value) => (typeof v === "string" ? `s${v}` : groupKey(typeof v === "number" || v === null ? v : (coerceToType(v, "real") as Value)));
+    const key = (v: Value) =>
+      typeof v === "string" ? `s${v}` : groupKey(typeof v === "number" || v === null ? v : (coerceToType(v, "real") as Value));
     const set = new Set(values.map(key));
     member = (v) => set.has(key(v));
   }
@@ -526,7 +519,15 @@ function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
     if (TIME_OR_NUMBER.has(left.type) && values.every((v) => typeof v === "number")) {
       const set = new Set(values as number[]);
       return {
-        fn: negate ? (row) => { const v = a(row); return v === null || !set.has(v as number); } : (row) => { const v = a(row); return v !== null && set.has(v as number); },
+        fn: negate
+          ? (row) => {
+              const v = a(row);
+              return v === null || !set.has(v as number);
+            }
+          : (row) => {
+              const v = a(row);
+              return v !== null && set.has(v as number);
+            },
         type: "bool",
         constant: false,
       };
@@ -612,7 +613,12 @@ function compilePath(node: SyntaxNode, ctx: CompileContext): Compiled {
   const symbolKind = referencedSymbolKind(node);
   const columnName = referencedName(node);
   const columnIndex = columnName === undefined ? undefined : ctx.scope.indexOf(columnName);
-  if (symbolKind === "ColumnSymbol" && columnIndex !== undefined && nodeKind(node.Expression) === "NameReference" && !isDynamicType(node.Expression)) {
+  if (
+    symbolKind === "ColumnSymbol" &&
+    columnIndex !== undefined &&
+    nodeKind(node.Expression) === "NameReference" &&
+    !isDynamicType(node.Expression)
+  ) {
     const index = columnIndex;
     return { fn: (row) => row[index], type: ctx.scope.columns[index].type, constant: false };
   }
@@ -636,7 +642,8 @@ function selectorKey(selector: SyntaxNode, ctx: CompileContext): Compiled {
   const kind = nodeKind(selector);
   if (kind === "NameReference") return constant(String(selector.SimpleName), "string");
   if (kind === "BracketedExpression") return compileNode(selector.Expression, ctx);
-  if (kind === "BracketedName") return constant(String(selector.Name?.Text ?? nodeText(selector)).replace(/^\[['"]|['"]\]$/g, ""), "string");
+  if (kind === "BracketedName")
+    return constant(String(selector.Name?.Text ?? nodeText(selector)).replace(/^\[['"]|['"]\]$/g, ""), "string");
   return compileNode(selector, ctx);
 }
 

@@ -63,16 +63,22 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     "--disableTelemetry",
     "--skipApiVersionCheck",
     "--loose",
-    "--blobPort", String(blobPort),
-    "--queuePort", String(queuePort),
-    "--tablePort", String(tablePort),
+    "--blobPort",
+    String(blobPort),
+    "--queuePort",
+    String(queuePort),
+    "--tablePort",
+    String(tablePort),
     // Azurite refuses a location together with in-memory persistence.
     ...(options.inMemory ? ["--inMemoryPersistence"] : ["--location", options.location ?? mkdtempSync(join(tmpdir(), "azurite-"))]),
   ];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Azurite did not start within ${options.timeoutMs ?? 30000} ms:\n${output}`)), options.timeoutMs ?? 30000);
+    const timer = setTimeout(
+      () => reject(new Error(`Azurite did not start within ${options.timeoutMs ?? 30000} ms:\n${output}`)),
+      options.timeoutMs ?? 30000,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (/Table service is successfully listening/.test(output) && /Queue service is successfully listening/.test(output)) {

@@ -79,11 +79,20 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
     log(`  ${findings.length} findings, ${alerts.length} alerts`);
 
     log("Delivering alerts from the findings queue (host.json dequeue and poison rules)...");
-    const queued = await drainQueue(app.storage.queue("findings"), app.storage.queue("poison"), readQueueSettings(), (m) => handleFindingMessage(app, m), { log });
+    const queued = await drainQueue(
+      app.storage.queue("findings"),
+      app.storage.queue("poison"),
+      readQueueSettings(),
+      (m) => handleFindingMessage(app, m),
+      { log },
+    );
     log(`  ${queued.handled} delivered, ${queued.poisoned} poisoned`);
 
     log("Sending the digest...");
-    const digest = await sendDigest(app.findings, app.notifier, { now: period.end + 60 * 60_000, lookbackMs: period.end - period.start + DAY });
+    const digest = await sendDigest(app.findings, app.notifier, {
+      now: period.end + 60 * 60_000,
+      lookbackMs: period.end - period.start + DAY,
+    });
     const digestFindings = digest[0]?.findings ?? [];
 
     const quality = evaluate(hunts, dataset.labels, findings, { start: period.end - DAY, end: period.end });
@@ -92,7 +101,11 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
     log("Scoring the real samples on demand, as a responder with exported logs would...");
     const responder: { sample: string; top: Finding[] }[] = [];
     // Separate tables: a responder's look at exported logs starts with no history.
-    const responderStorage = new Storage({ kind: "connection-string", connectionString: azurite.connectionString, tablePrefix: "responder" });
+    const responderStorage = new Storage({
+      kind: "connection-string",
+      connectionString: azurite.connectionString,
+      tablePrefix: "responder",
+    });
     await responderStorage.ensure();
     for (const sample of await logFilesUnder(dataset.samples)) {
       const { tables } = await loadLogs([sample]);
@@ -115,7 +128,11 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
     if (ranked.length > 25) log(`    ...and ${ranked.length - 25} more`);
     log("");
     log("Real samples (on demand, no history):");
-    for (const r of responder) for (const f of r.top) log(`  ${r.sample.split("/").slice(-1)[0].slice(0, 40).padEnd(40)} ${String(f.score).padStart(3)}  ${f.huntId}  ${f.entity.key.slice(0, 70)}`);
+    for (const r of responder)
+      for (const f of r.top)
+        log(
+          `  ${r.sample.split("/").slice(-1)[0].slice(0, 40).padEnd(40)} ${String(f.score).padStart(3)}  ${f.huntId}  ${f.entity.key.slice(0, 70)}`,
+        );
     const verified = receiver.received.filter((r) => r.path === "/webhook" && r.verified === true).length;
     const teams = receiver.received.filter((r) => r.path === "/teams").length;
     log("");

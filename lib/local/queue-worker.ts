@@ -22,7 +22,10 @@ export async function drainQueue(
 ): Promise<QueueWorkerResult> {
   const result: QueueWorkerResult = { handled: 0, failed: 0, poisoned: 0 };
   for (let round = 0; round < (options.maxRounds ?? Number.MAX_SAFE_INTEGER); round++) {
-    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: settings.visibilityTimeoutSeconds });
+    const { receivedMessageItems } = await queue.receiveMessages({
+      numberOfMessages: settings.batchSize,
+      visibilityTimeout: settings.visibilityTimeoutSeconds,
+    });
     if (!receivedMessageItems.length) break;
     for (const item of receivedMessageItems) {
       const text = settings.messageEncoding === "base64" ? Buffer.from(item.messageText, "base64").toString("utf8") : item.messageText;

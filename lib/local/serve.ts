@@ -7,7 +7,15 @@ import { createServer, type Server } from "node:http";
 import { handleFindingMessage, type App } from "../app.js";
 import { huntCatalog } from "../hunts/catalog.js";
 import { nextOccurrence } from "../hunts/schedule.js";
-import { getRunRequest, graphDataRequest, listHunts, parseJsonBody, runHuntRequest, validateKqlRequest, type ApiResponse } from "../http/api.js";
+import {
+  getRunRequest,
+  graphDataRequest,
+  listHunts,
+  parseJsonBody,
+  runHuntRequest,
+  validateKqlRequest,
+  type ApiResponse,
+} from "../http/api.js";
 import { logonGraphPage } from "../graph/page.js";
 import { describeDigests, sendDigest } from "../notify/notifier.js";
 import { describeScheduledRun, runScheduled } from "../runs/runner.js";
@@ -38,7 +46,10 @@ async function route(app: App, method: string, path: string, body: string, now: 
   return { status: 404, body: { error: `no route ${method} ${url.pathname}` } };
 }
 
-export async function serve(app: App, options: { port?: number; log?: (m: string) => void; now?: () => number; timers?: boolean } = {}): Promise<Running> {
+export async function serve(
+  app: App,
+  options: { port?: number; log?: (m: string) => void; now?: () => number; timers?: boolean } = {},
+): Promise<Running> {
   const log = options.log ?? console.log;
   const server: Server = createServer((req, res) => {
     readRequestText(req)
@@ -83,7 +94,13 @@ export async function serve(app: App, options: { port?: number; log?: (m: string
     const results = await sendDigest(app.findings, app.notifier);
     log(`digest: ${describeDigests(results)}`);
   });
-  const worker = startQueueWorker(app.storage.queue("findings"), app.storage.queue("poison"), readQueueSettings(), (m) => handleFindingMessage(app, m), log);
+  const worker = startQueueWorker(
+    app.storage.queue("findings"),
+    app.storage.queue("poison"),
+    readQueueSettings(),
+    (m) => handleFindingMessage(app, m),
+    log,
+  );
   return {
     url,
     stop: async () => {

@@ -64,7 +64,10 @@ function scope(tables: Record<string, Table>, range: { start: number; end: numbe
   const out: Record<string, Table> = {};
   for (const [name, table] of Object.entries(tables)) {
     const i = table.columns.findIndex((c) => c.name === "TimeGenerated");
-    out[name] = i < 0 ? table : { columns: table.columns, rows: table.rows.filter((r) => (r[i] as number) >= range.start && (r[i] as number) < range.end) };
+    out[name] =
+      i < 0
+        ? table
+        : { columns: table.columns, rows: table.rows.filter((r) => (r[i] as number) >= range.start && (r[i] as number) < range.end) };
   }
   return out;
 }
@@ -83,11 +86,22 @@ function errorBody(code: string, message: string, inner?: { code: string; messag
   return { error: { code, message, correlationId: "local", ...(inner ? { innererror: inner } : {}) } };
 }
 
-export async function startServiceEndpoint(tables: Record<string, Table>, options: { faults?: EndpointFaults; port?: number } = {}): Promise<ServiceEndpoint> {
+export async function startServiceEndpoint(
+  tables: Record<string, Table>,
+  options: { faults?: EndpointFaults; port?: number } = {},
+): Promise<ServiceEndpoint> {
   const pems = await generate([{ name: "commonName", value: "localhost" }], {
     keySize: 2048,
     algorithm: "sha256",
-    extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }] }],
+    extensions: [
+      {
+        name: "subjectAltName",
+        altNames: [
+          { type: 2, value: "localhost" },
+          { type: 7, ip: "127.0.0.1" },
+        ],
+      },
+    ],
   } as never);
   const requests: ServiceRequestLog[] = [];
   const faults: EndpointFaults = { ...(options.faults ?? {}) };
@@ -100,7 +114,8 @@ export async function startServiceEndpoint(tables: Record<string, Table>, option
         return send(res, 400, errorBody("BadArgumentError", "The request body is not valid JSON"));
       }
       requests.push({ path: req.url ?? "", authorization: req.headers.authorization, body });
-      if (!req.headers.authorization?.startsWith("Bearer ")) return send(res, 401, errorBody("AuthorizationRequiredError", "Valid authentication was not provided"));
+      if (!req.headers.authorization?.startsWith("Bearer "))
+        return send(res, 401, errorBody("AuthorizationRequiredError", "Valid authentication was not provided"));
       if (faults.throttle && faults.throttle > 0) {
         faults.throttle--;
         return send(res, 429, errorBody("TooManyRequests", "Too many requests"), { "retry-after": String(faults.retryAfterSeconds ?? 1) });
@@ -111,9 +126,18 @@ export async function startServiceEndpoint(tables: Record<string, Table>, option
       }
       const logAnalytics = /^\/v1\/workspaces\/[^/]+\/query$/.exec(req.url ?? "");
       const hunting = req.url === "/v1.0/security/runHuntingQuery";
-      if (req.method !== "POST" || (!logAnalytics && !hunting)) return send(res, 404, errorBody("PathNotFoundError", `No route ${req.method} ${req.url}`));
+      if (req.method !== "POST" || (!logAnalytics && !hunting))
+        return send(res, 404, errorBody("PathNotFoundError", `No route ${req.method} ${req.url}`));
       const parsed = logAnalytics ? QueryBody.safeParse(body) : HuntingBody.safeParse(body);
-      if (!parsed.success) return send(res, 400, errorBody("BadArgumentError", `Invalid request: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`));
+      if (!parsed.success)
+        return send(
+          res,
+          400,
+          errorBody(
+            "BadArgumentError",
+            `Invalid request: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
+          ),
+        );
       const query = "query" in parsed.data ? parsed.data.query : parsed.data.Query;
       const range = "timespan" in parsed.data ? parseInterval(parsed.data.timespan) : undefined;
       let table: Table;
@@ -121,7 +145,16 @@ export async function startServiceEndpoint(tables: Record<string, Table>, option
         table = runQuery(query, { tables: scope(tables, range), now: range?.end ?? Date.now() }).table;
       } catch (error) {
         const e = error as KqlError;
-        return send(res, 400, errorBody("BadArgumentError", "The request had some invalid properties", { code: "SemanticError", message: e.message, line: e.position?.line, pos: e.position?.column }));
+        return send(
+          res,
+          400,
+          errorBody("BadArgumentError", "The request had some invalid properties", {
+            code: "SemanticError",
+            message: e.message,
+            line: e.position?.line,
+            pos: e.position?.column,
+          }),
+        );
       }
       let partial = faults.partialError;
       let rows = table.rows;
@@ -136,7 +169,13 @@ export async function startServiceEndpoint(tables: Record<string, Table>, option
         });
       }
       send(res, 200, {
-        tables: [{ name: "PrimaryResult", columns: table.columns.map((c) => ({ name: c.name, type: c.type })), rows: rows.map((r) => table.columns.map((c, i) => serviceValue(r[i], c.type))) }],
+        tables: [
+          {
+            name: "PrimaryResult",
+            columns: table.columns.map((c) => ({ name: c.name, type: c.type })),
+            rows: rows.map((r) => table.columns.map((c, i) => serviceValue(r[i], c.type))),
+          },
+        ],
         ...(partial ? { error: { code: partial.code, message: partial.message } } : {}),
       });
     })();

@@ -42,7 +42,12 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-export async function deliver(destination: Destination, body: string, headers: () => Record<string, string>, policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY): Promise<DeliveryOutcome> {
+export async function deliver(
+  destination: Destination,
+  body: string,
+  headers: () => Record<string, string>,
+  policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY,
+): Promise<DeliveryOutcome> {
   const sleep = policy.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = policy.random ?? Math.random;
   const started = Date.now();

@@ -33,18 +33,36 @@ export function suppressionKey(finding: Finding): string {
 }
 
 /** The bodies to POST to one destination (a digest may need several Teams messages). */
-function bodiesFor(destination: Destination, payload: { finding?: Finding; digest?: { findings: Finding[]; since: number; until: number } }, links: CardLinks, now: number): { id: string; body: string }[] {
+function bodiesFor(
+  destination: Destination,
+  payload: { finding?: Finding; digest?: { findings: Finding[]; since: number; until: number } },
+  links: CardLinks,
+  now: number,
+): { id: string; body: string }[] {
   if (destination.kind === "teams") {
-    if (payload.finding) return [{ id: `msg_${payload.finding.fingerprint}`, body: JSON.stringify(findingMessage(payload.finding, links)) }];
+    if (payload.finding)
+      return [{ id: `msg_${payload.finding.fingerprint}`, body: JSON.stringify(findingMessage(payload.finding, links)) }];
     const d = payload.digest!;
-    return digestMessages(d.findings, links, { title: "Threat hunt digest", since: new Date(d.since).toISOString(), until: new Date(d.until).toISOString() }).map((m, i) => ({
+    return digestMessages(d.findings, links, {
+      title: "Threat hunt digest",
+      since: new Date(d.since).toISOString(),
+      until: new Date(d.until).toISOString(),
+    }).map((m, i) => ({
       id: `msg_digest_${d.until}_${i}`,
       body: JSON.stringify(m),
     }));
   }
   const envelope: WebhookEnvelope = payload.finding
     ? { type: "finding.created", timestamp: new Date(now).toISOString(), data: payload.finding }
-    : { type: "digest.created", timestamp: new Date(now).toISOString(), data: { since: new Date(payload.digest!.since).toISOString(), until: new Date(payload.digest!.until).toISOString(), findings: [...payload.digest!.findings].sort((a, b) => b.score - a.score) } };
+    : {
+        type: "digest.created",
+        timestamp: new Date(now).toISOString(),
+        data: {
+          since: new Date(payload.digest!.since).toISOString(),
+          until: new Date(payload.digest!.until).toISOString(),
+          findings: [...payload.digest!.findings].sort((a, b) => b.score - a.score),
+        },
+      };
   const id = payload.finding ? `msg_${payload.finding.fingerprint}` : `msg_digest_${payload.digest!.until}`;
   return [{ id, body: JSON.stringify(envelope) }];
 }
@@ -54,7 +72,10 @@ async function send(destination: Destination, bodies: { id: string; body: string
   let outcome: DeliveryOutcome | undefined;
   for (const { id, body } of bodies) {
     // The id stays the same on every retry; the timestamp and signature are fresh per attempt.
-    const headers = () => (destination.kind === "webhook" && destination.secret ? signatureHeaders(destination.secret, id, Math.floor(Date.now() / 1000), body) : { "webhook-id": id });
+    const headers = () =>
+      destination.kind === "webhook" && destination.secret
+        ? signatureHeaders(destination.secret, id, Math.floor(Date.now() / 1000), body)
+        : { "webhook-id": id };
     outcome = await deliver(destination, body, headers, deps.delivery ?? DEFAULT_DELIVERY_POLICY);
     if (outcome.status === "gone") {
       // The webhook was deleted: stop sending to it (findings and digests alike).
@@ -88,7 +109,11 @@ export async function notifyFinding(finding: Finding, deps: NotifierDeps): Promi
     try {
       const outcome = await send(destination, bodiesFor(destination, { finding }, deps.links, now), deps);
       if (outcome.status === "delivered") await deps.state.suppress(destination.id, key, now + deps.suppressionMs);
-      results.push({ destination: destination.id, outcome: outcome.status, ...(outcome.status === "rejected" ? { detail: `HTTP ${outcome.httpStatus}: ${outcome.body}` } : {}) });
+      results.push({
+        destination: destination.id,
+        outcome: outcome.status,
+        ...(outcome.status === "rejected" ? { detail: `HTTP ${outcome.httpStatus}: ${outcome.body}` } : {}),
+      });
     } catch (error) {
       if (!(error instanceof RetryableDeliveryError)) throw error;
       retry.push(error);
@@ -110,7 +135,11 @@ export interface DigestResult {
  * One ranked digest per destination of the alerting findings since that destination's last
  * digest; each destination's watermark moves only when its digest was delivered.
  */
-export async function sendDigest(store: FindingStore, deps: NotifierDeps, options: { now?: number; lookbackMs?: number } = {}): Promise<DigestResult[]> {
+export async function sendDigest(
+  store: FindingStore,
+  deps: NotifierDeps,
+  options: { now?: number; lookbackMs?: number } = {},
+): Promise<DigestResult[]> {
   const until = options.now ?? (deps.now ?? Date.now)();
   const out: DigestResult[] = [];
   for (const destination of deps.destinations) {

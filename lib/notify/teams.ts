@@ -37,7 +37,13 @@ export function messageBytes(m: TeamsMessage): number {
   return Buffer.byteLength(JSON.stringify(m), "utf8");
 }
 
-const SEVERITY_COLOR: Record<string, string> = { critical: "attention", high: "attention", medium: "warning", low: "accent", informational: "default" };
+const SEVERITY_COLOR: Record<string, string> = {
+  critical: "attention",
+  high: "attention",
+  medium: "warning",
+  low: "accent",
+  informational: "default",
+};
 
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
@@ -109,14 +115,24 @@ function digestRow(f: Finding, rank: number, links: CardLinks): Element {
       {
         type: "ColumnSet",
         columns: [
-          { type: "Column", width: "auto", items: [{ type: "TextBlock", text: `${rank}. **${f.score}**`, color: SEVERITY_COLOR[f.severity] ?? "default" }] },
+          {
+            type: "Column",
+            width: "auto",
+            items: [{ type: "TextBlock", text: `${rank}. **${f.score}**`, color: SEVERITY_COLOR[f.severity] ?? "default" }],
+          },
           {
             type: "Column",
             width: "stretch",
             items: [
               { type: "TextBlock", text: clip(`${f.entity.key} · ${f.huntTitle}`, 200), wrap: true, weight: "Bolder" },
               { type: "TextBlock", text: clip(f.reasons[0] ?? "", 300), wrap: true, isSubtle: true, spacing: "None" },
-              { type: "TextBlock", text: `${windowText(f)} · ${f.mitre.techniques.slice(0, 3).join(", ")}`, isSubtle: true, size: "Small", spacing: "None" },
+              {
+                type: "TextBlock",
+                text: `${windowText(f)} · ${f.mitre.techniques.slice(0, 3).join(", ")}`,
+                isSubtle: true,
+                size: "Small",
+                spacing: "None",
+              },
             ],
           },
         ],
@@ -131,7 +147,12 @@ export function digestMessages(findings: readonly Finding[], links: CardLinks, o
   const maxMessages = options.maxMessages ?? 3;
   const header = (page: number, pages: number): Element[] => [
     { type: "TextBlock", text: options.title, weight: "Bolder", size: "Large", wrap: true },
-    { type: "TextBlock", text: `${ranked.length} finding(s), ${minuteText(options.since)} to ${minuteText(options.until)} UTC${pages > 1 ? ` · part ${page}` : ""}`, isSubtle: true, wrap: true },
+    {
+      type: "TextBlock",
+      text: `${ranked.length} finding(s), ${minuteText(options.since)} to ${minuteText(options.until)} UTC${pages > 1 ? ` · part ${page}` : ""}`,
+      isSubtle: true,
+      wrap: true,
+    },
   ];
   const messages: TeamsMessage[] = [];
   let next = 0;
@@ -148,7 +169,8 @@ export function digestMessages(findings: readonly Finding[], links: CardLinks, o
       body.push(row);
     }
     next += taken;
-    if (last && next < ranked.length) body.push({ type: "TextBlock", text: `…and ${ranked.length - next} more finding(s) not shown.`, wrap: true, weight: "Bolder" });
+    if (last && next < ranked.length)
+      body.push({ type: "TextBlock", text: `…and ${ranked.length - next} more finding(s) not shown.`, wrap: true, weight: "Bolder" });
     messages.push(message(card(body)));
     if (taken === 0) break;
   }

@@ -24,7 +24,12 @@ function matches(label: Pick<ScenarioLabel, "entity">, finding: Finding): boolea
 }
 
 /** Judges findings from the labelled period's final window(s) (where the scenarios were injected). */
-export function evaluate(hunts: readonly Hunt[], labels: readonly ScenarioLabel[], findings: readonly Finding[], attackPeriod: { start: number; end: number }): HuntQuality[] {
+export function evaluate(
+  hunts: readonly Hunt[],
+  labels: readonly ScenarioLabel[],
+  findings: readonly Finding[],
+  attackPeriod: { start: number; end: number },
+): HuntQuality[] {
   return hunts.map((hunt) => {
     const own = findings
       .filter((f) => f.huntId === hunt.id && Date.parse(f.window.end) > attackPeriod.start && Date.parse(f.window.start) < attackPeriod.end)
@@ -37,7 +42,13 @@ export function evaluate(hunts: readonly Hunt[], labels: readonly ScenarioLabel[
     const results = expected.map((label) => {
       const index = ranked.findIndex((f) => matches(label, f));
       const finding = index >= 0 ? ranked[index] : undefined;
-      return { scenario: label.scenario, entity: label.entity, found: !!finding && index < TOP_N && finding.alert, rank: index >= 0 ? index + 1 : null, score: finding?.score ?? null };
+      return {
+        scenario: label.scenario,
+        entity: label.entity,
+        found: !!finding && index < TOP_N && finding.alert,
+        rank: index >= 0 ? index + 1 : null,
+        score: finding?.score ?? null,
+      };
     });
     // Any entity a label names, or lists as touched by its attack, is not benign.
     const touched = new Set(labels.flatMap((l) => [l.entity, ...(l.related ?? [])]).map((e) => e.toLowerCase()));

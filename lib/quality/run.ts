@@ -32,7 +32,13 @@ export interface SampleCheck {
 }
 
 /** A responder's view: a hunt run on demand over a real sample's own time range, no history. */
-export async function checkRealSample(storage: Storage, path: string, huntId: string, expectedEntity: (key: string) => boolean, label: string): Promise<SampleCheck> {
+export async function checkRealSample(
+  storage: Storage,
+  path: string,
+  huntId: string,
+  expectedEntity: (key: string) => boolean,
+  label: string,
+): Promise<SampleCheck> {
   const hunt = findHunt(huntId)!;
   const { tables } = await loadLogs([path]);
   const range = runQuery("SecurityEvent | summarize First = min(TimeGenerated), Last = max(TimeGenerated)", { tables }).table.rows[0];
@@ -40,5 +46,12 @@ export async function checkRealSample(storage: Storage, path: string, huntId: st
   const services = servicesFor(storage, new LocalSource(tables, path));
   const { findings } = await runOnDemand(hunt, services, { window, dryRun: true }, window.end);
   const index = findings.findIndex((f) => expectedEntity(f.entity.key));
-  return { sample: label, huntId, expectedEntity: index >= 0 ? findings[index].entity.key : "(none)", found: index === 0 && findings[0].alert, rank: index >= 0 ? index + 1 : null, score: index >= 0 ? findings[index].score : null };
+  return {
+    sample: label,
+    huntId,
+    expectedEntity: index >= 0 ? findings[index].entity.key : "(none)",
+    found: index === 0 && findings[0].alert,
+    rank: index >= 0 ? index + 1 : null,
+    score: index >= 0 ? findings[index].score : null,
+  };
 }

@@ -285,7 +285,10 @@ export function filetimeToMs(ticks: bigint): number {
 
 function guid(buf: Buffer, at: number): string {
   const h = (start: number, end: number) => buf.subarray(at + start, at + end).toString("hex");
-  const le = (start: number, end: number) => Buffer.from(buf.subarray(at + start, at + end)).reverse().toString("hex");
+  const le = (start: number, end: number) =>
+    Buffer.from(buf.subarray(at + start, at + end))
+      .reverse()
+      .toString("hex");
   return `{${le(0, 4)}-${le(4, 6)}-${le(6, 8)}-${h(8, 10)}-${h(10, 16)}}`;
 }
 
@@ -334,7 +337,10 @@ function renderValue(chunk: Chunk, value: SubValue): string | EvtxNode[] | null 
     case 0x0d:
       return buf.readUInt32LE(at) ? "true" : "false";
     case 0x0e:
-      return buf.subarray(at, at + size).toString("hex").toUpperCase();
+      return buf
+        .subarray(at, at + size)
+        .toString("hex")
+        .toUpperCase();
     case 0x0f:
       return guid(buf, at);
     case 0x10:
@@ -558,4 +564,3 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
     data,
   };
 }
-

@@ -50,7 +50,10 @@ async function head(path: string, bytes = 65536): Promise<Buffer> {
 
 /** The start of a text file as text: UTF-8, without a byte-order mark or leading blank space. */
 function leadingText(start: Buffer): string {
-  return start.toString("utf8").replace(/^\uFEFF/, "").trimStart();
+  return start
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart();
 }
 
 function classifyJsonObject(value: Record<string, unknown>): LogFormat {
@@ -125,7 +128,8 @@ function describeZodIssue(error: z.ZodError, value: unknown): { field?: string; 
   const issue = error.issues[0];
   const field = issue.path.join(".");
   let received: unknown = value;
-  for (const key of issue.path) received = received && typeof received === "object" ? (received as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
+  for (const key of issue.path)
+    received = received && typeof received === "object" ? (received as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
   const shown = received === undefined ? "missing" : JSON.stringify(received)?.slice(0, 80);
   return { field: field || undefined, message: `${field || "record"}: ${issue.message} (got ${shown})` };
 }
@@ -146,7 +150,10 @@ async function* jsonLines(path: string): AsyncGenerator<{ value: unknown; at: nu
 }
 
 /** JSON lines checked against a zod schema: each line's value, or an issue naming the line and field. */
-async function* validatedJsonLines<T extends z.ZodType>(path: string, schema: T): AsyncGenerator<{ value: z.infer<T>; at: number } | { issue: ReadIssue }> {
+async function* validatedJsonLines<T extends z.ZodType>(
+  path: string,
+  schema: T,
+): AsyncGenerator<{ value: z.infer<T>; at: number } | { issue: ReadIssue }> {
   for await (const item of jsonLines(path)) {
     if ("issue" in item) {
       yield item;
@@ -184,13 +191,18 @@ async function* sentinelCsv(path: string, options: ReadOptions): AsyncGenerator<
   );
   let expectedColumns = 0;
   let invalidSoFar = 0; // csv-parse counts rows of the wrong length cumulatively
-  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; columns: { name: string }[] | boolean; invalid_field_length: number } }>) {
+  for await (const { record, info } of parser as AsyncIterable<{
+    record: Record<string, string>;
+    info: { lines: number; columns: { name: string }[] | boolean; invalid_field_length: number };
+  }>) {
     if (!expectedColumns && Array.isArray(info.columns)) expectedColumns = info.columns.length;
     const fields = Object.keys(record).length;
     const wrongLength = info.invalid_field_length > invalidSoFar;
     invalidSoFar = info.invalid_field_length;
     if (wrongLength || (expectedColumns && fields !== expectedColumns)) {
-      yield { issue: { source: path, at: info.lines, message: `row has a different number of fields than the header (${expectedColumns})` } };
+      yield {
+        issue: { source: path, at: info.lines, message: `row has a different number of fields than the header (${expectedColumns})` },
+      };
       continue;
     }
     const normalized = normalizeExportRecord(record);
@@ -218,10 +230,37 @@ const NxlogEvent = z
 
 /** NXLog metadata fields: everything else in an NXLog record is EventData. */
 const NXLOG_METADATA = new Set([
-  "@timestamp", "@version", "EventTime", "EventReceivedTime", "TimeCreated", "Hostname", "Computer", "host", "port", "tags",
-  "Channel", "SourceName", "ProviderGuid", "Task", "Severity", "SeverityValue", "Keywords", "EventType", "Version",
-  "SourceModuleName", "SourceModuleType", "RecordNumber", "ThreadID", "ExecutionProcessID", "Opcode", "OpcodeValue",
-  "Category", "Message", "ActivityID", "ERROR_EVT_UNRESOLVED", "EventID",
+  "@timestamp",
+  "@version",
+  "EventTime",
+  "EventReceivedTime",
+  "TimeCreated",
+  "Hostname",
+  "Computer",
+  "host",
+  "port",
+  "tags",
+  "Channel",
+  "SourceName",
+  "ProviderGuid",
+  "Task",
+  "Severity",
+  "SeverityValue",
+  "Keywords",
+  "EventType",
+  "Version",
+  "SourceModuleName",
+  "SourceModuleType",
+  "RecordNumber",
+  "ThreadID",
+  "ExecutionProcessID",
+  "Opcode",
+  "OpcodeValue",
+  "Category",
+  "Message",
+  "ActivityID",
+  "ERROR_EVT_UNRESOLVED",
+  "EventID",
 ]);
 
 /** An EventData value as the engine stores it: scalars as they are, structures as JSON text. */
@@ -238,7 +277,12 @@ function nxlogEvent(value: z.infer<typeof NxlogEvent>): WindowsEvent | string {
   for (const [key, v] of Object.entries(value)) {
     if (!NXLOG_METADATA.has(key)) data[key] = eventDataValue(v);
   }
-  const host = typeof value.host === "string" ? value.host : typeof value.host === "object" && value.host ? String((value.host as { name?: string }).name ?? "") : "";
+  const host =
+    typeof value.host === "string"
+      ? value.host
+      : typeof value.host === "object" && value.host
+        ? String((value.host as { name?: string }).name ?? "")
+        : "";
   return {
     eventId: value.EventID,
     time,
@@ -288,7 +332,11 @@ function winlogbeatEvent(value: z.infer<typeof WinlogbeatEvent>): WindowsEvent |
   };
 }
 
-async function* windowsJsonLines<T extends z.ZodType>(path: string, schema: T, toEvent: (v: z.infer<T>) => WindowsEvent | string): AsyncGenerator<SourceItem> {
+async function* windowsJsonLines<T extends z.ZodType>(
+  path: string,
+  schema: T,
+  toEvent: (v: z.infer<T>) => WindowsEvent | string,
+): AsyncGenerator<SourceItem> {
   for await (const item of validatedJsonLines(path, schema)) {
     if ("issue" in item) {
       yield item;
@@ -306,7 +354,9 @@ async function* windowsJsonLines<T extends z.ZodType>(path: string, schema: T, t
 async function* evtxFile(path: string): AsyncGenerator<SourceItem> {
   const warnings: ReadIssue[] = [];
   let at = 0;
-  for await (const record of readEvtxRecords(path, { onWarning: (w) => warnings.push({ source: path, at: w.chunk, message: `chunk ${w.chunk} (byte ${w.offset}) skipped: ${w.message}` }) })) {
+  for await (const record of readEvtxRecords(path, {
+    onWarning: (w) => warnings.push({ source: path, at: w.chunk, message: `chunk ${w.chunk} (byte ${w.offset}) skipped: ${w.message}` }),
+  })) {
     while (warnings.length) yield { issue: warnings.shift()! };
     at++;
     const flat = flattenEvent(record);

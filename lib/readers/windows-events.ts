@@ -70,7 +70,10 @@ export function securityEventRecord(event: WindowsEvent): Record<string, unknown
   const subject = joinAccount(text(event.data.SubjectDomainName), subjectUser);
   // Sentinel's Account is the account the event is about: the target where there is one.
   const account = target && targetUser !== "-" ? target : subject;
-  const logonType = event.data.LogonType === undefined || event.data.LogonType === null || event.data.LogonType === "" ? null : Number(event.data.LogonType);
+  const logonType =
+    event.data.LogonType === undefined || event.data.LogonType === null || event.data.LogonType === ""
+      ? null
+      : Number(event.data.LogonType);
   const title = EVENT_TITLES[event.eventId];
   // The named EventData fields are columns already; Sentinel's EventData blob is left out.
   record.TimeGenerated = event.time;

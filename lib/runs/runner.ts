@@ -112,11 +112,20 @@ async function queryAndScore(hunt: Hunt, window: Window, runId: string, services
     timespan: { start: contextFrom, end: window.end },
     queryId: runId,
   });
-  const table = hunt.analyze ? hunt.analyze(response.table, { windowStart: window.start, windowEnd: window.end, contextStart: contextFrom }) : response.table;
+  const table = hunt.analyze
+    ? hunt.analyze(response.table, { windowStart: window.start, windowEnd: window.end, contextStart: contextFrom })
+    : response.table;
   const names = new Set(table.columns.map((c) => c.name));
-  const required = [...hunt.entity.columns, ...hunt.features.map((f) => f.column), ...(hunt.prevalence ? [...hunt.prevalence.value, ...hunt.prevalence.across] : [])];
+  const required = [
+    ...hunt.entity.columns,
+    ...hunt.features.map((f) => f.column),
+    ...(hunt.prevalence ? [...hunt.prevalence.value, ...hunt.prevalence.across] : []),
+  ];
   const missing = required.filter((c) => !names.has(c));
-  if (missing.length) throw new Error(`hunt '${hunt.id}': its query returned no column ${missing.map((m) => `'${m}'`).join(", ")} (needed for entities, features or prevalence)`);
+  if (missing.length)
+    throw new Error(
+      `hunt '${hunt.id}': its query returned no column ${missing.map((m) => `'${m}'`).join(", ")} (needed for entities, features or prevalence)`,
+    );
   // Rows from a source are outside input: check the columns the hunt keys and scores on.
   const rowSchema = huntRowSchema(hunt);
   const records: Record<string, Value>[] = [];
@@ -140,7 +149,10 @@ async function queryAndScore(hunt: Hunt, window: Window, runId: string, services
     if (!byEntity.has(key)) byEntity.set(key, row);
   }
   const keys = [...byEntity.keys()];
-  const [baselines, huntState] = await Promise.all([services.baselines.getBaselines(hunt.id, keys), services.baselines.getHuntState(hunt.id)]);
+  const [baselines, huntState] = await Promise.all([
+    services.baselines.getBaselines(hunt.id, keys),
+    services.baselines.getHuntState(hunt.id),
+  ]);
 
   const prevalenceSeen = new Map<string, string[]>();
   const valueKeyOf = (row: Record<string, Value>) => hunt.prevalence!.value.map((c) => String(row[c] ?? "")).join("|");
@@ -205,7 +217,10 @@ async function queryAndScore(hunt: Hunt, window: Window, runId: string, services
     });
   }
   findings.sort((a, b) => b.score - a.score || a.entity.key.localeCompare(b.entity.key));
-  const partial = [response.partial, badRows ? `${badRows} row(s) the hunt could not use were left out (${firstProblem})` : undefined].filter(Boolean).join("; ") || undefined;
+  const partial =
+    [response.partial, badRows ? `${badRows} row(s) the hunt could not use were left out (${firstProblem})` : undefined]
+      .filter(Boolean)
+      .join("; ") || undefined;
   return { rows: records.length, findings: findings.slice(0, MAX_FINDINGS_PER_RUN), observations, prevalenceSeen, population, partial };
 }
 
@@ -237,7 +252,12 @@ function summary(run: RunRecord, findings: readonly Finding[]): RunRecord {
 }
 
 /** One scheduled window, resumable: a retry picks up where the last attempt stopped. */
-export async function runScheduledWindow(hunt: Hunt, window: Window, services: HuntServices, now: number): Promise<{ run: RunRecord; findings: Finding[] }> {
+export async function runScheduledWindow(
+  hunt: Hunt,
+  window: Window,
+  services: HuntServices,
+  now: number,
+): Promise<{ run: RunRecord; findings: Finding[] }> {
   const runId = scheduledRunId(hunt.id, window.end);
   const existing = await services.runs.get(runId);
   if (existing?.status === "succeeded") return { run: existing, findings: await services.findings.ofRun(runId, window.end) };
@@ -262,7 +282,16 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
     }
     findings = scored.findings;
     await services.findings.putAll(findings);
-    run = summary({ ...run, status: "scored", rows: scored.rows, entities: scored.observations.length, ...(scored.partial ? { partial: scored.partial } : {}) }, findings);
+    run = summary(
+      {
+        ...run,
+        status: "scored",
+        rows: scored.rows,
+        entities: scored.observations.length,
+        ...(scored.partial ? { partial: scored.partial } : {}),
+      },
+      findings,
+    );
     await services.runs.put(run);
   }
 
@@ -277,7 +306,11 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
 }
 
 /** A scheduled run: every window from the watermark to now, in order. */
-export async function runScheduled(hunt: Hunt, services: HuntServices, now: number): Promise<{ runs: RunRecord[]; findings: Finding[]; skipped: number }> {
+export async function runScheduled(
+  hunt: Hunt,
+  services: HuntServices,
+  now: number,
+): Promise<{ runs: RunRecord[]; findings: Finding[]; skipped: number }> {
   const watermark = await services.runs.getWatermark(hunt.id);
   const { windows, skipped } = planWindows(hunt, watermark?.end, now);
   if (skipped) services.log?.(`${hunt.id}: ${skipped} missed window(s) older than maxLookback ${hunt.maxLookback} skipped`);
@@ -310,7 +343,10 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
 }
 
 /** One line for a log: what a scheduled run did. */
-export function describeScheduledRun(huntId: string, result: { runs: readonly RunRecord[]; findings: readonly Finding[]; skipped: number }): string {
+export function describeScheduledRun(
+  huntId: string,
+  result: { runs: readonly RunRecord[]; findings: readonly Finding[]; skipped: number },
+): string {
   return `${huntId}: ${result.runs.length} window(s), ${result.findings.filter((f) => f.alert).length} alert(s)${result.skipped ? `, ${result.skipped} skipped` : ""}`;
 }
 
@@ -326,17 +362,33 @@ export interface OnDemandOptions {
  * An on-demand run: scores a window against the baselines without changing them (a
  * responder's look at any time range must not skew what is normal).
  */
-export async function runOnDemand(hunt: Hunt, services: HuntServices, options: OnDemandOptions, now: number): Promise<{ run: RunRecord; findings: Finding[] }> {
+export async function runOnDemand(
+  hunt: Hunt,
+  services: HuntServices,
+  options: OnDemandOptions,
+  now: number,
+): Promise<{ run: RunRecord; findings: Finding[] }> {
   const runId = onDemandRunId(hunt.id, now, randomBytes(3).toString("hex"));
   let run = newRun(hunt, "on-demand", runId, options.window, services, now);
   let scored: Scored;
   try {
     scored = await queryAndScore(hunt, options.window, runId, services, now);
   } catch (error) {
-    if (!options.dryRun) await services.runs.put({ ...run, status: "failed", error: (error as Error).message, finishedAt: new Date().toISOString() });
+    if (!options.dryRun)
+      await services.runs.put({ ...run, status: "failed", error: (error as Error).message, finishedAt: new Date().toISOString() });
     throw error;
   }
-  run = summary({ ...run, status: "succeeded", rows: scored.rows, entities: scored.observations.length, finishedAt: new Date().toISOString(), ...(scored.partial ? { partial: scored.partial } : {}) }, scored.findings);
+  run = summary(
+    {
+      ...run,
+      status: "succeeded",
+      rows: scored.rows,
+      entities: scored.observations.length,
+      finishedAt: new Date().toISOString(),
+      ...(scored.partial ? { partial: scored.partial } : {}),
+    },
+    scored.findings,
+  );
   if (!options.dryRun) {
     await services.findings.putAll(scored.findings);
     await services.runs.put(run);

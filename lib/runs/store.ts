@@ -33,7 +33,10 @@ export const RunRecordSchema = z.object({
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
 function compactTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
 }
 
 export function scheduledRunId(huntId: string, windowEnd: number): string {
@@ -76,7 +79,13 @@ export class RunStore {
   async put(run: RunRecord): Promise<void> {
     const record = RunRecordSchema.parse(run);
     await this.client.upsertEntity(
-      { partitionKey: encodeKey(record.huntId), rowKey: `run~${encodeKey(record.runId)}`, json: JSON.stringify(record), startedAt: new Date(record.startedAt), status: record.status },
+      {
+        partitionKey: encodeKey(record.huntId),
+        rowKey: `run~${encodeKey(record.runId)}`,
+        json: JSON.stringify(record),
+        startedAt: new Date(record.startedAt),
+        status: record.status,
+      },
       "Replace",
     );
   }
@@ -90,7 +99,8 @@ export class RunStore {
   async latest(huntId: string, limit = 1): Promise<RunRecord[]> {
     const filter = odata`PartitionKey eq ${encodeKey(huntId)} and RowKey ge 'run~' and RowKey lt 'run~~'`;
     const runs: RunRecord[] = [];
-    for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter } })) runs.push(RunRecordSchema.parse(JSON.parse(entity.json)));
+    for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter } }))
+      runs.push(RunRecordSchema.parse(JSON.parse(entity.json)));
     return runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);
   }
 }

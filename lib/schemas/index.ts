@@ -15,7 +15,12 @@ function columns(spec: SchemaSpec): Column[] {
 
 /** Every column not listed with another type in SecurityEvent is a string. */
 function strings(names: string): SchemaSpec {
-  return Object.fromEntries(names.split(/\s+/).filter(Boolean).map((name) => [name, "string" as const]));
+  return Object.fromEntries(
+    names
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((name) => [name, "string" as const]),
+  );
 }
 
 const initiatingProcess: SchemaSpec = {

@@ -81,7 +81,8 @@ export function scoreFinding(input: ScoreInput): Score {
     const y = thresholdValue(hunt, t);
     return { t, x, y, met: Number.isFinite(x) && compare(x, t.op, y) };
   });
-  const thresholdMet = conditions.length > 0 && (hunt.thresholds.match === "all" ? results.every((r) => r.met) : results.some((r) => r.met));
+  const thresholdMet =
+    conditions.length > 0 && (hunt.thresholds.match === "all" ? results.every((r) => r.met) : results.some((r) => r.met));
   if (thresholdMet) {
     for (const r of results.filter((r) => r.met)) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
   }
@@ -102,7 +103,10 @@ export function scoreFinding(input: ScoreInput): Score {
     }
     if (best && best.z > 0) {
       D = 1 - Math.exp(-best.z / Z_SCALE);
-      if (best.z >= 2) reasons.push(`${best.column} ${fmt(input.features[best.column])} is ${best.z.toFixed(1)} robust z above its usual ${fmt(best.median)}`);
+      if (best.z >= 2)
+        reasons.push(
+          `${best.column} ${fmt(input.features[best.column])} is ${best.z.toFixed(1)} robust z above its usual ${fmt(best.median)}`,
+        );
     }
   }
 
@@ -116,7 +120,10 @@ export function scoreFinding(input: ScoreInput): Score {
     const weightColumn = hunt.prevalence?.weightColumn;
     const weight = weightColumn && Number.isFinite(Number(row[weightColumn])) ? Number(row[weightColumn]) : 1;
     R = Math.min(1, bits / RARITY_BITS) * Math.max(0, Math.min(1, weight));
-    if (k <= 2 && R > 0.3) reasons.push(`${input.prevalence.valueKey} seen on ${k} of ${n} ${hunt.prevalence!.across.join("/")} before (${bits.toFixed(1)} bits)`);
+    if (k <= 2 && R > 0.3)
+      reasons.push(
+        `${input.prevalence.valueKey} seen on ${k} of ${n} ${hunt.prevalence!.across.join("/")} before (${bits.toFixed(1)} bits)`,
+      );
   }
 
   // N: novelty

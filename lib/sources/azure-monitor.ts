@@ -42,10 +42,17 @@ export class QueryFailedError extends Error {
 }
 
 function describeError(error: unknown): { message: string; code?: string } {
-  const e = error as { message?: string; code?: string; details?: { error?: { message?: string; code?: string; innererror?: { message?: string; line?: number; pos?: number } } } };
+  const e = error as {
+    message?: string;
+    code?: string;
+    details?: { error?: { message?: string; code?: string; innererror?: { message?: string; line?: number; pos?: number } } };
+  };
   const inner = e.details?.error?.innererror;
   const where = inner?.line !== undefined ? ` at line ${inner.line}, position ${inner.pos}` : "";
-  return { message: `${e.details?.error?.message ?? e.message ?? String(error)}${inner?.message ? `: ${inner.message}` : ""}${where}`, code: e.details?.error?.code ?? e.code };
+  return {
+    message: `${e.details?.error?.message ?? e.message ?? String(error)}${inner?.message ? `: ${inner.message}` : ""}${where}`,
+    code: e.details?.error?.code ?? e.code,
+  };
 }
 
 function merge(tables: Table[]): Table {
@@ -55,7 +62,10 @@ function merge(tables: Table[]): Table {
 function primary(tables: LogsTable[]): Table {
   const table = tables[0];
   if (!table) return { columns: [], rows: [] };
-  return tableFromServiceRows(table.columnDescriptors.map((c) => ({ name: c.name ?? "", type: c.type ?? "dynamic" })), table.rows as unknown[][]);
+  return tableFromServiceRows(
+    table.columnDescriptors.map((c) => ({ name: c.name ?? "", type: c.type ?? "dynamic" })),
+    table.rows as unknown[][],
+  );
 }
 
 export class AzureMonitorSource implements QuerySource {
@@ -77,7 +87,13 @@ export class AzureMonitorSource implements QuerySource {
     return this.queryRange(request, request.timespan.start, request.timespan.end, this.options.maxSplits ?? 3, deadline);
   }
 
-  private async queryRange(request: QueryRequest, start: number, end: number, splitsLeft: number, deadline: number): Promise<QueryResponse> {
+  private async queryRange(
+    request: QueryRequest,
+    start: number,
+    end: number,
+    splitsLeft: number,
+    deadline: number,
+  ): Promise<QueryResponse> {
     let result;
     try {
       result = await this.client.queryWorkspace(
@@ -92,14 +108,25 @@ export class AzureMonitorSource implements QuerySource {
       );
     } catch (error) {
       const { message, code } = describeError(error);
-      throw new QueryFailedError(`query ${request.queryId} on workspace ${this.options.workspaceId} failed: ${message}`, request.queryId, code);
+      throw new QueryFailedError(
+        `query ${request.queryId} on workspace ${this.options.workspaceId} failed: ${message}`,
+        request.queryId,
+        code,
+      );
     }
     if (result.status === LogsQueryResultStatus.Success) return { table: primary(result.tables) };
     const reason = `${result.partialError.code ?? "PartialError"}: ${result.partialError.message ?? ""}`.trim();
     if (TRUNCATION.test(reason) && splitsLeft > 0 && end - start > 60_000) {
       const middle = start + Math.floor((end - start) / 2);
-      const [left, right] = [await this.queryRange(request, start, middle, splitsLeft - 1, deadline), await this.queryRange(request, middle, end, splitsLeft - 1, deadline)];
-      const notes = [`result over the service limit: the range was split at ${new Date(middle).toISOString()} and queried in halves; per-entity totals may be split across them`, left.partial, right.partial].filter(Boolean);
+      const [left, right] = [
+        await this.queryRange(request, start, middle, splitsLeft - 1, deadline),
+        await this.queryRange(request, middle, end, splitsLeft - 1, deadline),
+      ];
+      const notes = [
+        `result over the service limit: the range was split at ${new Date(middle).toISOString()} and queried in halves; per-entity totals may be split across them`,
+        left.partial,
+        right.partial,
+      ].filter(Boolean);
       return { table: merge([left.table, right.table]), partial: notes.join("; ") };
     }
     return { table: primary(result.partialTables), partial: reason };

@@ -6,7 +6,14 @@
  * Limits: 100,000 rows and 3 minutes per query; a result at the limit is reported as partial.
  */
 import type { TokenCredential } from "@azure/core-auth";
-import { bearerTokenAuthenticationPolicy, createDefaultHttpClient, createPipelineFromOptions, createPipelineRequest, type HttpClient, type Pipeline } from "@azure/core-rest-pipeline";
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+} from "@azure/core-rest-pipeline";
 import { z } from "zod";
 import { QueryFailedError } from "./azure-monitor.js";
 import { columnsFrom, tableFromServiceRows } from "./convert.js";
@@ -40,7 +47,9 @@ export class DefenderXdrSource implements QuerySource {
       retryOptions: SERVICE_RETRY_OPTIONS,
       ...(options.trustedCa ? { tlsOptions: { ca: options.trustedCa } } : {}),
     });
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: "https://graph.microsoft.com/.default" }));
+    this.pipeline.addPolicy(
+      bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: "https://graph.microsoft.com/.default" }),
+    );
     this.http = createDefaultHttpClient();
   }
 
@@ -69,13 +78,21 @@ export class DefenderXdrSource implements QuerySource {
       throw new QueryFailedError(`hunting query ${request.queryId} failed: HTTP ${response.status} ${message}`, request.queryId);
     }
     const parsed = HuntingResponse.safeParse(JSON.parse(response.bodyAsText ?? "{}"));
-    if (!parsed.success) throw new QueryFailedError(`hunting query ${request.queryId}: unexpected response: ${parsed.error.issues[0].path.join(".")} ${parsed.error.issues[0].message}`, request.queryId);
+    if (!parsed.success)
+      throw new QueryFailedError(
+        `hunting query ${request.queryId}: unexpected response: ${parsed.error.issues[0].path.join(".")} ${parsed.error.issues[0].message}`,
+        request.queryId,
+      );
     const columns = columnsFrom(parsed.data.schema);
-    const table = tableFromServiceRows(parsed.data.schema, parsed.data.results.map((r) => columns.map((c) => r[c.name])));
+    const table = tableFromServiceRows(
+      parsed.data.schema,
+      parsed.data.results.map((r) => columns.map((c) => r[c.name])),
+    );
     return {
       table,
-      ...(table.rows.length >= DEFENDER_ROW_LIMIT ? { partial: `advanced hunting returned its limit of ${DEFENDER_ROW_LIMIT} rows; narrow the hunt's window` } : {}),
+      ...(table.rows.length >= DEFENDER_ROW_LIMIT
+        ? { partial: `advanced hunting returned its limit of ${DEFENDER_ROW_LIMIT} rows; narrow the hunt's window` }
+        : {}),
     };
   }
 }
-

@@ -8,7 +8,13 @@ import type { TokenCredential } from "@azure/identity";
 import { QueueClient, QueueServiceClient } from "@azure/storage-queue";
 import { tableName } from "./keys.js";
 
-export const TABLES = { baselines: "baselines", runs: "runs", findings: "findings", suppression: "suppression", digests: "digests" } as const;
+export const TABLES = {
+  baselines: "baselines",
+  runs: "runs",
+  findings: "findings",
+  suppression: "suppression",
+  digests: "digests",
+} as const;
 export const QUEUES = { findings: "findings", poison: "findings-poison" } as const;
 
 export type StorageConfig =
@@ -26,9 +32,12 @@ export class Storage {
 
   constructor(readonly config: StorageConfig) {
     this.prefix = config.tablePrefix ?? "hunt";
-    this.allowInsecureConnection = config.kind === "connection-string" && /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(config.connectionString);
+    this.allowInsecureConnection =
+      config.kind === "connection-string" && /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(config.connectionString);
     if (config.kind === "connection-string") {
-      this.tableService = TableServiceClient.fromConnectionString(config.connectionString, { allowInsecureConnection: this.allowInsecureConnection });
+      this.tableService = TableServiceClient.fromConnectionString(config.connectionString, {
+        allowInsecureConnection: this.allowInsecureConnection,
+      });
       this.queueService = QueueServiceClient.fromConnectionString(config.connectionString);
     } else {
       this.tableService = new TableServiceClient(config.tableServiceUri, config.credential);
@@ -60,7 +69,9 @@ export class Storage {
 
   /** Creates every table and queue that is missing (idempotent). */
   async ensure(): Promise<void> {
-    await Promise.all((Object.keys(TABLES) as (keyof typeof TABLES)[]).map((name) => this.tableService.createTable(tableName(this.prefix, TABLES[name]))));
+    await Promise.all(
+      (Object.keys(TABLES) as (keyof typeof TABLES)[]).map((name) => this.tableService.createTable(tableName(this.prefix, TABLES[name]))),
+    );
     await Promise.all((Object.keys(QUEUES) as (keyof typeof QUEUES)[]).map((name) => this.queue(name).createIfNotExists()));
   }
 }

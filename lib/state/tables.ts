@@ -14,7 +14,11 @@ export function isConflict(error: unknown): boolean {
 }
 
 /** The entity, or undefined when there is none (404); other errors are thrown. */
-export async function getEntityOrUndefined<T extends object>(client: TableClient, partitionKey: string, rowKey: string): Promise<TableEntityResult<T> | undefined> {
+export async function getEntityOrUndefined<T extends object>(
+  client: TableClient,
+  partitionKey: string,
+  rowKey: string,
+): Promise<TableEntityResult<T> | undefined> {
   try {
     return await client.getEntity<T>(partitionKey, rowKey);
   } catch (error) {
@@ -33,6 +37,7 @@ export function transactionChunks<T>(items: Iterable<T>, partitionOf: (item: T) 
     group.push(item);
   }
   const chunks: T[][] = [];
-  for (const group of byPartition.values()) for (let i = 0; i < group.length; i += TRANSACTION_LIMIT) chunks.push(group.slice(i, i + TRANSACTION_LIMIT));
+  for (const group of byPartition.values())
+    for (let i = 0; i < group.length; i += TRANSACTION_LIMIT) chunks.push(group.slice(i, i + TRANSACTION_LIMIT));
   return chunks;
 }

@@ -187,7 +187,13 @@ function substitutions(event: EvtxEventInput, recordId: number): { type: number;
   ];
 }
 
-function encodeRecord(event: EvtxEventInput, recordId: number, chunkOffset: number, templateOffset: number | undefined, dataNames: readonly string[]): { bytes: Buffer; templateOffset: number } {
+function encodeRecord(
+  event: EvtxEventInput,
+  recordId: number,
+  chunkOffset: number,
+  templateOffset: number | undefined,
+  dataNames: readonly string[],
+): { bytes: Buffer; templateOffset: number } {
   const w = new ByteWriter(chunkOffset);
   w.bytes(Buffer.from([0x2a, 0x2a, 0x00, 0x00]));
   const sizeAt = w.length;

@@ -16,7 +16,13 @@ const DAY = 24 * HOUR;
 
 export type TableRecords = Record<string, Record<string, unknown>[]>;
 
-export const SCENARIOS = ["network-brute-force", "password-spray", "entra-failed-signins-then-change", "rare-device-connection", "lateral-movement-burst"] as const;
+export const SCENARIOS = [
+  "network-brute-force",
+  "password-spray",
+  "entra-failed-signins-then-change",
+  "rare-device-connection",
+  "lateral-movement-burst",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Ground truth for one injected attack. */
@@ -73,8 +79,55 @@ interface Host {
 
 const DOMAIN = "CONTOSO";
 const UPN_SUFFIX = "contoso.com";
-const FIRST = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yusuf", "zara", "liam", "mia", "noah", "emma", "lucas", "sofia", "omar", "hana", "kenji"];
-const LAST = ["smith", "jones", "garcia", "martin", "lee", "brown", "davis", "lopez", "wilson", "clark", "lewis", "young", "king", "wright", "hill"];
+const FIRST = [
+  "alice",
+  "bob",
+  "carol",
+  "dave",
+  "erin",
+  "frank",
+  "grace",
+  "heidi",
+  "ivan",
+  "judy",
+  "mallory",
+  "niaj",
+  "olivia",
+  "peggy",
+  "rupert",
+  "sybil",
+  "trent",
+  "victor",
+  "walter",
+  "yusuf",
+  "zara",
+  "liam",
+  "mia",
+  "noah",
+  "emma",
+  "lucas",
+  "sofia",
+  "omar",
+  "hana",
+  "kenji",
+];
+const LAST = [
+  "smith",
+  "jones",
+  "garcia",
+  "martin",
+  "lee",
+  "brown",
+  "davis",
+  "lopez",
+  "wilson",
+  "clark",
+  "lewis",
+  "young",
+  "king",
+  "wright",
+  "hill",
+];
 const CITIES = ["Seattle", "Redmond", "London", "Dublin"];
 const OFFICE_EGRESS = ["198.51.100.10", "198.51.100.11"];
 const SAAS = [
@@ -112,14 +165,24 @@ class Org {
       ip: `10.0.1.${20 + i}`,
       deviceId: `${name.toLowerCase()}-device`,
     }));
-    this.dcs = ["DC01", "DC02"].map((name, i) => ({ name: `${name}.contoso.local`, ip: `10.0.0.${5 + i}`, deviceId: `${name.toLowerCase()}-device` }));
+    this.dcs = ["DC01", "DC02"].map((name, i) => ({
+      name: `${name}.contoso.local`,
+      ip: `10.0.0.${5 + i}`,
+      deviceId: `${name.toLowerCase()}-device`,
+    }));
     const taken = new Set<string>();
     for (let i = 0; i < users; i++) {
       let sam = "";
       do sam = `${random.pick(FIRST)}.${random.pick(LAST)}`;
       while (taken.has(sam));
       taken.add(sam);
-      this.people.push({ sam, upn: `${sam}@${UPN_SUFFIX}`, workstation: hosts[i % hosts.length], admin: i < Math.max(2, Math.floor(users / 15)), city: random.pick(CITIES) });
+      this.people.push({
+        sam,
+        upn: `${sam}@${UPN_SUFFIX}`,
+        workstation: hosts[i % hosts.length],
+        admin: i < Math.max(2, Math.floor(users / 15)),
+        city: random.pick(CITIES),
+      });
     }
   }
 }
@@ -129,7 +192,13 @@ function securityEvent(time: number, eventId: number, computer: string, fields: 
   const targetUser = String(fields.TargetUserName ?? "");
   const targetDomain = String(fields.TargetDomainName ?? "");
   const subjectUser = String(fields.SubjectUserName ?? "");
-  const account = targetUser ? (targetDomain ? `${targetDomain}\\${targetUser}` : targetUser) : subjectUser ? `${fields.SubjectDomainName ?? DOMAIN}\\${subjectUser}` : "";
+  const account = targetUser
+    ? targetDomain
+      ? `${targetDomain}\\${targetUser}`
+      : targetUser
+    : subjectUser
+      ? `${fields.SubjectDomainName ?? DOMAIN}\\${subjectUser}`
+      : "";
   const logonType = fields.LogonType as number | undefined;
   return {
     Type: "SecurityEvent",
@@ -145,7 +214,15 @@ function securityEvent(time: number, eventId: number, computer: string, fields: 
   };
 }
 
-function logon(time: number, host: Host, user: string, logonType: number, sourceIp: string, ok: boolean, extra: Record<string, unknown> = {}) {
+function logon(
+  time: number,
+  host: Host,
+  user: string,
+  logonType: number,
+  sourceIp: string,
+  ok: boolean,
+  extra: Record<string, unknown> = {},
+) {
   return securityEvent(time, ok ? 4624 : 4625, host.name, {
     TargetUserName: user,
     TargetDomainName: DOMAIN,
@@ -227,20 +304,68 @@ function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableR
     const at = () => random.int(arrive, leave);
     const dc = random.pick(org.dcs);
     // Morning: TGT at the DC, interactive logon at the workstation.
-    sec.push(securityEvent(arrive - MINUTE, 4768, dc.name, { TargetUserName: person.sam, TargetDomainName: "CONTOSO.LOCAL", IpAddress: `::ffff:${person.workstation.ip}`, Status: "0x0", TicketEncryptionType: "0x12", ServiceName: "krbtgt" }));
+    sec.push(
+      securityEvent(arrive - MINUTE, 4768, dc.name, {
+        TargetUserName: person.sam,
+        TargetDomainName: "CONTOSO.LOCAL",
+        IpAddress: `::ffff:${person.workstation.ip}`,
+        Status: "0x0",
+        TicketEncryptionType: "0x12",
+        ServiceName: "krbtgt",
+      }),
+    );
     if (random.chance(0.08)) sec.push(logon(arrive - 2 * MINUTE, person.workstation, person.sam, 2, "127.0.0.1", false));
     sec.push(logon(arrive, person.workstation, person.sam, 2, "127.0.0.1", true));
-    if (person.admin) sec.push(securityEvent(arrive, 4672, person.workstation.name, { SubjectUserName: person.sam, SubjectDomainName: DOMAIN, PrivilegeList: "SeDebugPrivilege\n\t\t\tSeBackupPrivilege" }));
+    if (person.admin)
+      sec.push(
+        securityEvent(arrive, 4672, person.workstation.name, {
+          SubjectUserName: person.sam,
+          SubjectDomainName: DOMAIN,
+          PrivilegeList: "SeDebugPrivilege\n\t\t\tSeBackupPrivilege",
+        }),
+      );
     // Working hours: file and app servers over the network, with service tickets.
     const visits = random.int(2, 6);
     for (let i = 0; i < visits; i++) {
-      const server = random.weighted([[org.servers[0], 5], [org.servers[3], 2], [org.servers[4], 2], [org.servers[1], person.admin ? 2 : 0.2]] as const);
+      const server = random.weighted([
+        [org.servers[0], 5],
+        [org.servers[3], 2],
+        [org.servers[4], 2],
+        [org.servers[1], person.admin ? 2 : 0.2],
+      ] as const);
       const t = at();
-      sec.push(securityEvent(t - 1000, 4769, dc.name, { TargetUserName: `${person.sam}@CONTOSO.LOCAL`, ServiceName: server.name.split(".")[0] + "$", IpAddress: `::ffff:${person.workstation.ip}`, Status: "0x0", TicketEncryptionType: "0x12" }));
-      sec.push(logon(t, server, person.sam, 3, person.workstation.ip, true, { AuthenticationPackageName: "Kerberos", LogonProcessName: "Kerberos" }));
-      if (person.admin) sec.push(securityEvent(t, 4672, server.name, { SubjectUserName: person.sam, SubjectDomainName: DOMAIN, PrivilegeList: "SeDebugPrivilege" }));
+      sec.push(
+        securityEvent(t - 1000, 4769, dc.name, {
+          TargetUserName: `${person.sam}@CONTOSO.LOCAL`,
+          ServiceName: server.name.split(".")[0] + "$",
+          IpAddress: `::ffff:${person.workstation.ip}`,
+          Status: "0x0",
+          TicketEncryptionType: "0x12",
+        }),
+      );
+      sec.push(
+        logon(t, server, person.sam, 3, person.workstation.ip, true, {
+          AuthenticationPackageName: "Kerberos",
+          LogonProcessName: "Kerberos",
+        }),
+      );
+      if (person.admin)
+        sec.push(
+          securityEvent(t, 4672, server.name, {
+            SubjectUserName: person.sam,
+            SubjectDomainName: DOMAIN,
+            PrivilegeList: "SeDebugPrivilege",
+          }),
+        );
     }
-    if (random.chance(0.2)) sec.push(securityEvent(at(), 4776, dc.name, { TargetUserName: person.sam, Workstation: person.workstation.name.split(".")[0], Status: "0x0" }));
+    if (random.chance(0.2))
+      sec.push(
+        securityEvent(at(), 4776, dc.name, {
+          TargetUserName: person.sam,
+          Workstation: person.workstation.name.split(".")[0],
+          Status: "0x0",
+        }),
+      );
     // Cloud sign-ins from the office egress, now and then a mistyped password.
     const signins = random.int(2, 5);
     for (let i = 0; i < signins; i++) {
@@ -261,7 +386,12 @@ function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableR
   for (const account of org.serviceAccounts) {
     const server = account === "svc_sql" ? org.servers[1] : account === "svc_web" ? org.servers[2] : org.servers[0];
     for (let h = 0; h < 24; h += random.int(2, 4)) {
-      sec.push(logon(dayStart + h * HOUR + random.int(0, 59) * MINUTE, server, account, 5, "-", true, { LogonProcessName: "Advapi  ", AuthenticationPackageName: "Negotiate" }));
+      sec.push(
+        logon(dayStart + h * HOUR + random.int(0, 59) * MINUTE, server, account, 5, "-", true, {
+          LogonProcessName: "Advapi  ",
+          AuthenticationPackageName: "Negotiate",
+        }),
+      );
     }
   }
   // Admins make a few directory changes on workdays.
@@ -271,7 +401,15 @@ function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableR
     for (let i = 0; i < changes; i++) {
       const admin = random.pick(admins);
       const target = random.pick(org.people);
-      out.AuditLogs.push(audit(dayStart + random.int(9, 17) * HOUR, random.pick(["UserManagement", "GroupManagement"]), random.pick(["Update user", "Add member to group"]), admin.upn, target.upn));
+      out.AuditLogs.push(
+        audit(
+          dayStart + random.int(9, 17) * HOUR,
+          random.pick(["UserManagement", "GroupManagement"]),
+          random.pick(["Update user", "Add member to group"]),
+          admin.upn,
+          target.upn,
+        ),
+      );
     }
   }
 }
@@ -279,20 +417,51 @@ function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableR
 // ---------- scenarios ----------
 
 /** Injects one attack and returns its ground truth (one label per hunt expected to surface it). */
-function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayStart: number, out: TableRecords): ScenarioLabel | ScenarioLabel[] {
+function injectScenario(
+  name: ScenarioName,
+  org: Org,
+  random: SeededRandom,
+  dayStart: number,
+  out: TableRecords,
+): ScenarioLabel | ScenarioLabel[] {
   const sec = out.SecurityEvent;
   switch (name) {
     case "network-brute-force": {
       const ip = "203.0.113.66";
       const target = org.servers[2];
       const start = dayStart + 2 * HOUR + 13 * MINUTE;
-      const names = ["administrator", "admin", "test", "backup", "sql", "guest", "user", "scanner", "support", ...org.people.slice(0, 25).map((p) => p.sam)];
+      const names = [
+        "administrator",
+        "admin",
+        "test",
+        "backup",
+        "sql",
+        "guest",
+        "user",
+        "scanner",
+        "support",
+        ...org.people.slice(0, 25).map((p) => p.sam),
+      ];
       let t = start;
       for (let i = 0; i < 420; i++) {
         t += random.int(2, 6) * 1000;
-        sec.push(logon(t, target, random.pick(names), 3, ip, false, { SubStatus: random.pick(["0xc000006a", "0xc0000064"]), WorkstationName: "kali" }));
+        sec.push(
+          logon(t, target, random.pick(names), 3, ip, false, {
+            SubStatus: random.pick(["0xc000006a", "0xc0000064"]),
+            WorkstationName: "kali",
+          }),
+        );
       }
-      return { scenario: name, hunt: "windows-logon-by-source-ip", entityType: "ip", entity: ip, start: isoAt(start), end: isoAt(t), description: `420 failed network logons against ${target.name} over ${names.length} account names`, related: names };
+      return {
+        scenario: name,
+        hunt: "windows-logon-by-source-ip",
+        entityType: "ip",
+        entity: ip,
+        start: isoAt(start),
+        end: isoAt(t),
+        description: `420 failed network logons against ${target.name} over ${names.length} account names`,
+        related: names,
+      };
     }
     case "password-spray": {
       const ip = "10.1.0.250"; // an internal foothold
@@ -310,7 +479,15 @@ function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayS
         t += random.int(20, 40) * 1000;
         sec.push(logon(t, dc, random.pick(victims).sam, 3, ip, false));
       }
-      const label = { scenario: name, entityType: "ip" as const, entity: ip, start: isoAt(start), end: isoAt(t), description: `low-and-slow password spray from ${ip} across ${victims.length} accounts`, related: victims.map((p) => p.sam) };
+      const label = {
+        scenario: name,
+        entityType: "ip" as const,
+        entity: ip,
+        start: isoAt(start),
+        end: isoAt(t),
+        description: `low-and-slow password spray from ${ip} across ${victims.length} accounts`,
+        related: victims.map((p) => p.sam),
+      };
       return [
         { ...label, hunt: "windows-logon-by-source-ip" },
         { ...label, hunt: "password-spray-by-source" },
@@ -329,31 +506,75 @@ function injectScenario(name: ScenarioName, org: Org, random: SeededRandom, dayS
       for (let i = 0; i < 24; i++) {
         t += random.int(1, 4) * MINUTE;
         const [ip, country] = random.pick(attackers);
-        out.SigninLogs.push(signin(t, { upn: victim.upn, city: "Unknown" }, ip, random.pick(["Azure Portal", "Office 365 Exchange Online"]), random.pick(["50126", "50053", "50126"]), country));
+        out.SigninLogs.push(
+          signin(
+            t,
+            { upn: victim.upn, city: "Unknown" },
+            ip,
+            random.pick(["Azure Portal", "Office 365 Exchange Online"]),
+            random.pick(["50126", "50053", "50126"]),
+            country,
+          ),
+        );
       }
       out.SigninLogs.push(signin(t + MINUTE, { upn: victim.upn, city: "Unknown" }, attackers[0][0], "Azure Portal", "0", "DE"));
       out.AuditLogs.push(audit(t + 5 * MINUTE, "UserManagement", "Update user", victim.upn, victim.upn, { Result: "success" }));
       out.AuditLogs.push(audit(t + 7 * MINUTE, "GroupManagement", "Add member to group", victim.upn, victim.upn, { Result: "success" }));
-      return { scenario: name, hunt: "failed-signins-with-audit", entityType: "account", entity: victim.upn, start: isoAt(start), end: isoAt(t + 7 * MINUTE), description: "24 failed Entra sign-ins from 4 countries, then the account changes itself and joins a group" };
+      return {
+        scenario: name,
+        hunt: "failed-signins-with-audit",
+        entityType: "account",
+        entity: victim.upn,
+        start: isoAt(start),
+        end: isoAt(t + 7 * MINUTE),
+        description: "24 failed Entra sign-ins from 4 countries, then the account changes itself and joins a group",
+      };
     }
     case "rare-device-connection": {
       const host = org.people[Math.min(7, org.people.length - 1)].workstation;
       const t = dayStart + 22 * HOUR + 41 * MINUTE;
       const remote = "203.0.113.77";
-      for (let i = 0; i < 3; i++) out.DeviceNetworkEvents.push(connection(t + i * 20_000, host, "rundll32.exe", remote, 5985, "", "system"));
-      return { scenario: name, hunt: "rare-device-connections", entityType: "device-connection", entity: `${host.name.toLowerCase()}|rundll32.exe|${remote}|5985`, start: isoAt(t), end: isoAt(t + 40_000), description: `rundll32.exe on ${host.name} opens WinRM (5985) to ${remote}, never seen before` };
+      for (let i = 0; i < 3; i++)
+        out.DeviceNetworkEvents.push(connection(t + i * 20_000, host, "rundll32.exe", remote, 5985, "", "system"));
+      return {
+        scenario: name,
+        hunt: "rare-device-connections",
+        entityType: "device-connection",
+        entity: `${host.name.toLowerCase()}|rundll32.exe|${remote}|5985`,
+        start: isoAt(t),
+        end: isoAt(t + 40_000),
+        description: `rundll32.exe on ${host.name} opens WinRM (5985) to ${remote}, never seen before`,
+      };
     }
     case "lateral-movement-burst": {
       const person = org.people[Math.min(3, org.people.length - 1)];
       const start = dayStart + 1 * HOUR + 5 * MINUTE;
-      const targets = [...org.servers, ...org.people.map((p) => p.workstation)].filter((h, i, all) => all.findIndex((x) => x.name === h.name) === i).slice(0, 30);
+      const targets = [...org.servers, ...org.people.map((p) => p.workstation)]
+        .filter((h, i, all) => all.findIndex((x) => x.name === h.name) === i)
+        .slice(0, 30);
       let t = start;
       for (const host of targets) {
         t += random.int(30, 90) * 1000;
-        sec.push(logon(t, host, person.sam, 3, person.workstation.ip, true, { AuthenticationPackageName: "NTLM", LogonProcessName: "NtLmSsp " }));
-        sec.push(securityEvent(t, 4672, host.name, { SubjectUserName: person.sam, SubjectDomainName: DOMAIN, PrivilegeList: "SeDebugPrivilege\n\t\t\tSeImpersonatePrivilege" }));
+        sec.push(
+          logon(t, host, person.sam, 3, person.workstation.ip, true, { AuthenticationPackageName: "NTLM", LogonProcessName: "NtLmSsp " }),
+        );
+        sec.push(
+          securityEvent(t, 4672, host.name, {
+            SubjectUserName: person.sam,
+            SubjectDomainName: DOMAIN,
+            PrivilegeList: "SeDebugPrivilege\n\t\t\tSeImpersonatePrivilege",
+          }),
+        );
       }
-      const label = { scenario: name, entityType: "account" as const, entity: person.sam, start: isoAt(start), end: isoAt(t), description: `${person.sam} logs on to ${targets.length} hosts with admin rights in under an hour`, related: targets.map((h) => h.name.toLowerCase()) };
+      const label = {
+        scenario: name,
+        entityType: "account" as const,
+        entity: person.sam,
+        start: isoAt(start),
+        end: isoAt(t),
+        description: `${person.sam} logs on to ${targets.length} hosts with admin rights in under an hour`,
+        related: targets.map((h) => h.name.toLowerCase()),
+      };
       return [
         { ...label, hunt: "logon-graph-rank" },
         { ...label, hunt: "logon-changepoint" },

@@ -34,7 +34,7 @@ export function generateSecurityVolume({ seed, rows, start, spanMs }: VolumeOpti
   const random = new SeededRandom(seed);
   const users = Array.from({ length: 2_000 }, (_, i) => `user${i}`);
   const hosts = Array.from({ length: 500 }, (_, i) => `WS${String(i).padStart(4, "0")}.contoso.local`);
-  const internalIps = Array.from({ length: 5_000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) % 250 + 1}`);
+  const internalIps = Array.from({ length: 5_000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${((i * 7) % 250) + 1}`);
   const attackers = ["66.90.100.200", "185.220.101.7", "45.155.205.99"];
   const eventMix: [number, number][] = [
     [4624, 50],
@@ -52,7 +52,18 @@ export function generateSecurityVolume({ seed, rows, start, spanMs }: VolumeOpti
     const user = attack ? random.pick(["administrator", "admin", "backup", "test", `user${random.int(0, 3000)}`]) : random.pick(users);
     const host = random.pick(hosts);
     const ip = attack ? random.pick(attackers) : eventId === 4672 ? "" : random.pick(internalIps);
-    const logonType = eventId === 4624 || eventId === 4625 ? (attack ? 3 : random.weighted([[3, 60], [2, 15], [10, 5], [5, 15], [4, 5]] as const)) : null;
+    const logonType =
+      eventId === 4624 || eventId === 4625
+        ? attack
+          ? 3
+          : random.weighted([
+              [3, 60],
+              [2, 15],
+              [10, 5],
+              [5, 15],
+              [4, 5],
+            ] as const)
+        : null;
     const failed = eventId === 4625;
     out[i] = [
       time,

@@ -25,6 +25,9 @@ export async function writeDataset(dir: string, logs: GeneratedLogs): Promise<st
     await once(out, "finish");
     written.push(path);
   }
-  await writeFile(join(dir, LABELS_FILE), `${JSON.stringify({ start: new Date(logs.start).toISOString(), end: new Date(logs.end).toISOString(), labels: logs.labels }, null, 2)}\n`);
+  await writeFile(
+    join(dir, LABELS_FILE),
+    `${JSON.stringify({ start: new Date(logs.start).toISOString(), end: new Date(logs.end).toISOString(), labels: logs.labels }, null, 2)}\n`,
+  );
   return written;
 }

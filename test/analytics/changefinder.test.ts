@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ChangeFinder, changeFinderScores, changePointBand, levinsonDurbin, roundHalfEven, Sdar } from "../../lib/analytics/changefinder.js";
+import {
+  ChangeFinder,
+  changeFinderScores,
+  changePointBand,
+  levinsonDurbin,
+  roundHalfEven,
+  Sdar,
+} from "../../lib/analytics/changefinder.js";
 
 describe("ChangeFinder as LogonTracer configures it", () => {
   it("rounds the second window half-to-even like Python 3: round(5/2) = 2", () => {

@@ -33,12 +33,24 @@ describe("baseline arithmetic", () => {
   });
 
   it("applies a window to an entity once", () => {
-    const observation = { entityKey: "1.2.3.4", features: { FailedCount: 5 }, distinct: { Users: ["a", "b"] }, firstSeen: 1000, lastSeen: 2000 };
+    const observation = {
+      entityKey: "1.2.3.4",
+      features: { FailedCount: 5 },
+      distinct: { Users: ["a", "b"] },
+      firstSeen: 1000,
+      lastSeen: 2000,
+    };
     const window = { start: 0, end: 3600_000 };
     const once = applyObservation("h", undefined, observation, window, { Users: 10 })!;
     expect(once.windows).toBe(1);
     expect(applyObservation("h", once, observation, window, { Users: 10 })).toBeUndefined();
-    const next = applyObservation("h", once, { ...observation, features: { FailedCount: 7 } }, { start: 3600_000, end: 7200_000 }, { Users: 10 })!;
+    const next = applyObservation(
+      "h",
+      once,
+      { ...observation, features: { FailedCount: 7 } },
+      { start: 3600_000, end: 7200_000 },
+      { Users: 10 },
+    )!;
     expect(next.windows).toBe(2);
     expect(next.features.FailedCount.history).toEqual([5, 7]);
   });

@@ -14,7 +14,12 @@ describe("baselines in Table Storage (Azurite)", () => {
   it("stores and reads back entities whose keys hold / \\ # ? and control characters", async () => {
     const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
     const keys = ["CONTOSO\\alice", "a/b#c?d", "tab\there", "percent%41"];
-    await store.applyObservations("hunt-a", keys.map((k, i) => observation(k, i + 1)), { start: 0, end: HOUR }, { Users: 5 });
+    await store.applyObservations(
+      "hunt-a",
+      keys.map((k, i) => observation(k, i + 1)),
+      { start: 0, end: HOUR },
+      { Users: 5 },
+    );
     const read = await store.getBaselines("hunt-a", [...keys, "absent"]);
     expect([...read.keys()].sort()).toEqual([...keys].sort());
     expect(read.get("a/b#c?d")!.features.FailedCount.mean).toBe(2);
@@ -27,7 +32,10 @@ describe("baselines in Table Storage (Azurite)", () => {
     const many = Array.from({ length: 250 }, (_, i) => observation(`10.0.${i >> 8}.${i & 255}`, i));
     const result = await store.applyObservations("hunt-b", many, { start: 0, end: HOUR }, {});
     expect(result).toEqual({ written: 250, skipped: 0, retries: 0 });
-    const read = await store.getBaselines("hunt-b", many.map((o) => o.entityKey));
+    const read = await store.getBaselines(
+      "hunt-b",
+      many.map((o) => o.entityKey),
+    );
     expect(read.size).toBe(250);
   });
 
@@ -46,8 +54,18 @@ describe("baselines in Table Storage (Azurite)", () => {
     const runA = new BaselineStore(storage.table("baselines"), 2);
     const runB = new BaselineStore(storage.table("baselines"), 2);
     const [a, b] = await Promise.all([
-      runA.applyObservations("hunt-d", keys.map((k) => observation(k, 1)), { start: 0, end: HOUR }, {}),
-      runB.applyObservations("hunt-d", keys.map((k) => observation(k, 2)), { start: HOUR, end: 2 * HOUR }, {}),
+      runA.applyObservations(
+        "hunt-d",
+        keys.map((k) => observation(k, 1)),
+        { start: 0, end: HOUR },
+        {},
+      ),
+      runB.applyObservations(
+        "hunt-d",
+        keys.map((k) => observation(k, 2)),
+        { start: HOUR, end: 2 * HOUR },
+        {},
+      ),
     ]);
     // Both read before either wrote, so one side's transactions lost and were recomputed.
     expect(a.retries + b.retries).toBeGreaterThan(0);
@@ -74,7 +92,12 @@ describe("baselines in Table Storage (Azurite)", () => {
     const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
     const old = Date.UTC(2024, 0, 1);
     const recent = Date.UTC(2024, 5, 1);
-    await store.applyObservations("hunt-f", [observation("old", 1, old), observation("recent", 1, recent)], { start: 0, end: recent + HOUR }, {});
+    await store.applyObservations(
+      "hunt-f",
+      [observation("old", 1, old), observation("recent", 1, recent)],
+      { start: 0, end: recent + HOUR },
+      {},
+    );
     expect(await store.prune("hunt-f", Date.UTC(2024, 2, 1))).toBe(1);
     expect([...(await store.getBaselines("hunt-f", ["old", "recent"])).keys()]).toEqual(["recent"]);
   });

@@ -13,7 +13,14 @@ describe("npm start, end to end", () => {
     expect(result.falsePositives).toBe(0);
     expect(result.alerts).toBeGreaterThan(5);
     expect(result.delivered).toBe(result.alerts);
-    const received = readdirSync(join(outDir, "received")).map((f) => JSON.parse(readFileSync(join(outDir, "received", f), "utf8")) as { path: string; verified: boolean | null; body: { type?: string } });
+    const received = readdirSync(join(outDir, "received")).map(
+      (f) =>
+        JSON.parse(readFileSync(join(outDir, "received", f), "utf8")) as {
+          path: string;
+          verified: boolean | null;
+          body: { type?: string };
+        },
+    );
     const webhooks = received.filter((r) => r.path === "/webhook");
     expect(webhooks.length).toBeGreaterThan(0);
     expect(webhooks.every((r) => r.verified === true)).toBe(true);

@@ -18,7 +18,12 @@ const azurite = useAzurite();
 const T0 = Date.UTC(2024, 9, 20);
 
 function request(method: string, url: string, body?: unknown, params: Record<string, string> = {}) {
-  return new HttpRequest({ method, url, params, ...(body === undefined ? {} : { body: { string: typeof body === "string" ? body : JSON.stringify(body) } }) });
+  return new HttpRequest({
+    method,
+    url,
+    params,
+    ...(body === undefined ? {} : { body: { string: typeof body === "string" ? body : JSON.stringify(body) } }),
+  });
 }
 
 const bruteForce = Array.from({ length: 150 }, (_, i) => ({
@@ -35,7 +40,10 @@ const bruteForce = Array.from({ length: 150 }, (_, i) => ({
 async function testApp(env: Record<string, string> = {}) {
   const storage = await freshStorage(azurite());
   const source = new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, bruteForce) });
-  const app = await createApp({ AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused", ...env }, { storage, source });
+  const app = await createApp(
+    { AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused", ...env },
+    { storage, source },
+  );
   setApp(app);
   return app;
 }
@@ -65,7 +73,9 @@ describe("function registrations", () => {
   });
 
   it("the notifier listens on the findings queue through the storage connection", () => {
-    expect(queues.map((q) => [q.name, q.options.queueName, q.options.connection])).toEqual([["notify-findings", "findings", "AzureWebJobsStorage"]]);
+    expect(queues.map((q) => [q.name, q.options.queueName, q.options.connection])).toEqual([
+      ["notify-findings", "findings", "AzureWebJobsStorage"],
+    ]);
   });
 });
 
@@ -83,13 +93,21 @@ describe("HTTP handlers (test mode)", () => {
   it("POST /api/hunts/{id}/run returns findings; GET /api/runs/{runId} returns the run", async () => {
     await testApp();
     const response = await runHuntHttp(
-      request("POST", "http://localhost/api/hunts/windows-logon-by-source-ip/run", { from: "2024-10-20T00:00:00Z", to: "2024-10-20T01:00:00Z" }, { id: "windows-logon-by-source-ip" }),
+      request(
+        "POST",
+        "http://localhost/api/hunts/windows-logon-by-source-ip/run",
+        { from: "2024-10-20T00:00:00Z", to: "2024-10-20T01:00:00Z" },
+        { id: "windows-logon-by-source-ip" },
+      ),
       new InvocationContext(),
     );
     expect(response.status).toBe(200);
     const body = response.jsonBody as { run: { runId: string }; findings: { entity: { key: string }; alert: boolean }[] };
     expect(body.findings[0]).toMatchObject({ entity: { key: "203.0.113.50" }, alert: true });
-    const run = await getRunHttp(request("GET", `http://localhost/api/runs/${body.run.runId}`, undefined, { runId: body.run.runId }), new InvocationContext());
+    const run = await getRunHttp(
+      request("GET", `http://localhost/api/runs/${body.run.runId}`, undefined, { runId: body.run.runId }),
+      new InvocationContext(),
+    );
     expect(run.status).toBe(200);
     expect((run.jsonBody as { findings: unknown[] }).findings.length).toBe(body.findings.length);
   });
@@ -97,24 +115,52 @@ describe("HTTP handlers (test mode)", () => {
   it("answers 400 naming the field for bad bodies, 404 for unknown hunts and runs", async () => {
     await testApp();
     const ctx = new InvocationContext();
-    const badType = await runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", { dryRun: "yes" }, { id: "windows-logon-by-source-ip" }), ctx);
+    const badType = await runHuntHttp(
+      request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", { dryRun: "yes" }, { id: "windows-logon-by-source-ip" }),
+      ctx,
+    );
     expect(badType).toMatchObject({ status: 400, jsonBody: { issues: [{ field: "dryRun", value: "yes" }] } });
-    const bad = await runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", { from: "2024-10-20T00:00:00Z", lookback: "1d" }, { id: "windows-logon-by-source-ip" }), ctx);
+    const bad = await runHuntHttp(
+      request(
+        "POST",
+        "http://x/api/hunts/windows-logon-by-source-ip/run",
+        { from: "2024-10-20T00:00:00Z", lookback: "1d" },
+        { id: "windows-logon-by-source-ip" },
+      ),
+      ctx,
+    );
     expect(bad.status).toBe(400);
     const fields = (bad.jsonBody as { issues: { field: string }[] }).issues.map((i) => i.field).sort();
     expect(fields).toEqual(["lookback", "to"]);
-    const extra = await runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", { lookbak: "1d" }, { id: "windows-logon-by-source-ip" }), ctx);
+    const extra = await runHuntHttp(
+      request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", { lookbak: "1d" }, { id: "windows-logon-by-source-ip" }),
+      ctx,
+    );
     expect(JSON.stringify(extra.jsonBody)).toContain("lookbak");
-    const notJson = await runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", "{oops", { id: "windows-logon-by-source-ip" }), ctx);
+    const notJson = await runHuntHttp(
+      request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", "{oops", { id: "windows-logon-by-source-ip" }),
+      ctx,
+    );
     expect(notJson).toMatchObject({ status: 400, jsonBody: { error: "the request body is not JSON" } });
     const unknown = await runHuntHttp(request("POST", "http://x/api/hunts/nope/run", {}, { id: "nope" }), ctx);
     expect(unknown.status).toBe(404);
-    const noRun = await getRunHttp(request("GET", "http://x/api/runs/windows-logon-by-source-ip.20240101T000000Z", undefined, { runId: "windows-logon-by-source-ip.20240101T000000Z" }), ctx);
+    const noRun = await getRunHttp(
+      request("GET", "http://x/api/runs/windows-logon-by-source-ip.20240101T000000Z", undefined, {
+        runId: "windows-logon-by-source-ip.20240101T000000Z",
+      }),
+      ctx,
+    );
     expect(noRun.status).toBe(404);
-    const badKql = await validateKqlHttp(request("POST", "http://x/api/kql/validate", { query: "SecurityEvent | where EventId == 1" }), ctx);
+    const badKql = await validateKqlHttp(
+      request("POST", "http://x/api/kql/validate", { query: "SecurityEvent | where EventId == 1" }),
+      ctx,
+    );
     expect((badKql.jsonBody as { valid: boolean }).valid).toBe(false);
     const emptyKql = await validateKqlHttp(request("POST", "http://x/api/kql/validate", { query: "" }), ctx);
-    expect(emptyKql).toMatchObject({ status: 400, jsonBody: { issues: [{ field: "query", message: "query must not be empty", value: "" }] } });
+    expect(emptyKql).toMatchObject({
+      status: 400,
+      jsonBody: { issues: [{ field: "query", message: "query must not be empty", value: "" }] },
+    });
     const notJsonKql = await validateKqlHttp(request("POST", "http://x/api/kql/validate", "{oops"), ctx);
     expect(notJsonKql).toMatchObject({ status: 400, jsonBody: { error: "the request body is not JSON" } });
   });
@@ -147,27 +193,39 @@ describe("queue notifier (test mode)", () => {
   });
 
   it("bad settings fail with the setting's name and value", async () => {
-    await expect(createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", NOTIFY_WEBHOOK_SECRET: "secret123" })).rejects.toThrow(
-      /NOTIFY_WEBHOOK_SECRET="secret123": expected a Standard Webhooks secret/,
-    );
-    await expect(createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", HUNT_LOGON_CHANGEPOINT_SCHEDULE: "0 6 * * *" })).rejects.toThrow(
-      /HUNT_LOGON_CHANGEPOINT_SCHEDULE="0 6 \* \* \*": '0 6 \* \* \*' has 5 fields/,
-    );
+    await expect(
+      createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", NOTIFY_WEBHOOK_SECRET: "secret123" }),
+    ).rejects.toThrow(/NOTIFY_WEBHOOK_SECRET="secret123": expected a Standard Webhooks secret/);
+    await expect(
+      createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", HUNT_LOGON_CHANGEPOINT_SCHEDULE: "0 6 * * *" }),
+    ).rejects.toThrow(/HUNT_LOGON_CHANGEPOINT_SCHEDULE="0 6 \* \* \*": '0 6 \* \* \*' has 5 fields/);
   });
 
   it("UseDevelopmentStorage=true means Azurite on its default ports; list settings split on ; and ,", () => {
-    const settings = parseSettings({ AzureWebJobsStorage: "UseDevelopmentStorage=true", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "logs/a.evtx; logs/b,", LOG_ANALYTICS_ADDITIONAL_WORKSPACES: "" });
+    const settings = parseSettings({
+      AzureWebJobsStorage: "UseDevelopmentStorage=true",
+      HUNT_SOURCE: "local",
+      LOCAL_DATA_PATHS: "logs/a.evtx; logs/b,",
+      LOG_ANALYTICS_ADDITIONAL_WORKSPACES: "",
+    });
     expect(settings.LOCAL_DATA_PATHS).toEqual(["logs/a.evtx", "logs/b"]);
     expect(settings.LOG_ANALYTICS_ADDITIONAL_WORKSPACES).toBeUndefined();
     const config = storageConfig(settings);
     expect(config).toMatchObject({ kind: "connection-string", tablePrefix: "hunt" });
-    const parts = Object.fromEntries((config as { connectionString: string }).connectionString.split(";").filter(Boolean).map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+    const parts = Object.fromEntries(
+      (config as { connectionString: string }).connectionString
+        .split(";")
+        .filter(Boolean)
+        .map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]),
+    );
     expect(parts).toMatchObject({
       AccountName: "devstoreaccount1",
       BlobEndpoint: "http://127.0.0.1:10000/devstoreaccount1",
       QueueEndpoint: "http://127.0.0.1:10001/devstoreaccount1",
       TableEndpoint: "http://127.0.0.1:10002/devstoreaccount1",
     });
-    expect(() => parseSettings({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: " ; " })).toThrow(/LOCAL_DATA_PATHS: required when HUNT_SOURCE=local/);
+    expect(() => parseSettings({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: " ; " })).toThrow(
+      /LOCAL_DATA_PATHS: required when HUNT_SOURCE=local/,
+    );
   });
 });

@@ -40,7 +40,10 @@ describe("logon graph page in headless Chromium", () => {
   let browser: Browser;
   beforeAll(async () => {
     const storage = await freshStorage(azurite());
-    const app = await createApp({ AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" }, { storage, source: new LocalSource(tables), log: () => undefined });
+    const app = await createApp(
+      { AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" },
+      { storage, source: new LocalSource(tables), log: () => undefined },
+    );
     // Build the LogonTracer hunts' history, so the page can show their findings and baselines.
     await replay([findHunt("logon-graph-rank")!, findHunt("logon-changepoint")!], app.services, { start: logs.start, end: logs.end });
     running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });
@@ -60,18 +63,26 @@ describe("logon graph page in headless Chromium", () => {
     // Everything came from this server: no CDN.
     expect(requests.every((u) => u.startsWith(running.url))).toBe(true);
 
-    const all = await page.evaluate(() => ({ nodes: (window as any).state.cy.nodes().length, edges: (window as any).state.cy.edges().length }));
+    const all = await page.evaluate(() => ({
+      nodes: (window as any).state.cy.nodes().length,
+      edges: (window as any).state.cy.edges().length,
+    }));
     expect(all.nodes).toBeGreaterThan(40);
     expect(await page.textContent("#counts")).toContain(`${all.nodes} nodes`);
     const firstRanked = await page.textContent("#ranking tr[data-id^='a:'] td:nth-child(2)");
     expect(firstRanked).toBeTruthy();
 
     // Colours: accounts blue, privileged red, hosts green.
-    const colours = await page.evaluate(() => [...new Set((window as any).state.cy.nodes().map((n: any) => `${n.data("kind")}:${n.data("color")}`))].sort());
+    const colours = await page.evaluate(() =>
+      [...new Set((window as any).state.cy.nodes().map((n: any) => `${n.data("kind")}:${n.data("color")}`))].sort(),
+    );
     expect(colours).toEqual(expect.arrayContaining(["account:#2563eb", "account:#dc2626", "host:#16a34a", "ip:#16a34a"]));
 
     await page.click("#f-failures");
-    const failed = await page.evaluate(() => ({ edges: (window as any).state.cy.edges().length, allFailed: (window as any).state.cy.edges().every((e: any) => e.data("failed")) }));
+    const failed = await page.evaluate(() => ({
+      edges: (window as any).state.cy.edges().length,
+      allFailed: (window as any).state.cy.edges().every((e: any) => e.data("failed")),
+    }));
     expect(failed.edges).toBeGreaterThan(0);
     expect(failed.edges).toBeLessThan(all.edges);
     expect(failed.allFailed).toBe(true);
@@ -89,7 +100,13 @@ describe("logon graph page in headless Chromium", () => {
 
     // Only RDP logons: unchecking the other logon types removes network-logon edges.
     for (const type of ["3", "4", "5"]) await page.click(`input[name=logontype][value="${type}"]`);
-    const types = await page.evaluate(() => [...new Set((window as any).state.data.edges.filter((e: any) => (window as any).state.cy.getElementById(e.id).nonempty()).map((e: any) => e.logonType))]);
+    const types = await page.evaluate(() => [
+      ...new Set(
+        (window as any).state.data.edges
+          .filter((e: any) => (window as any).state.cy.getElementById(e.id).nonempty())
+          .map((e: any) => e.logonType),
+      ),
+    ]);
     expect(types).not.toContain(3);
 
     const download = page.waitForEvent("download");

@@ -21,7 +21,11 @@ let counter = 0;
 
 /** Tables and queues under a fresh prefix, so tests in one file do not see each other's state. */
 export async function freshStorage(azurite: AzuriteInstance): Promise<Storage> {
-  const storage = new Storage({ kind: "connection-string", connectionString: azurite.connectionString, tablePrefix: `t${process.pid}x${++counter}` });
+  const storage = new Storage({
+    kind: "connection-string",
+    connectionString: azurite.connectionString,
+    tablePrefix: `t${process.pid}x${++counter}`,
+  });
   await storage.ensure();
   return storage;
 }

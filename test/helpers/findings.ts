@@ -21,4 +21,3 @@ export function finding(overrides: Partial<Finding> = {}): Finding {
     ...overrides,
   };
 }
-

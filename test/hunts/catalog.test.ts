@@ -44,7 +44,9 @@ describe("hunt catalog", () => {
   it("rejects bad metadata with the field and the problem", () => {
     expect(broken({ id: "Bad Id" })).toThrow(/id: id must be kebab-case/);
     expect(broken({ schedule: "0 * * * *" })).toThrow(/schedule: invalid NCRONTAB schedule: '0 \* \* \* \*' has 5 fields/);
-    expect(broken({ mitre: { tactics: ["Credential Access"], techniques: ["1110"] } })).toThrow(/mitre.techniques.0: MITRE technique ids look like T1110/);
+    expect(broken({ mitre: { tactics: ["Credential Access"], techniques: ["1110"] } })).toThrow(
+      /mitre.techniques.0: MITRE technique ids look like T1110/,
+    );
     expect(broken({ lookback: "soon" })).toThrow(/lookback: expected a timespan/);
     expect(broken({ maxLookback: "10m" })).toThrow(HuntDefinitionError);
     expect(broken({ thresholds: { match: "all", conditions: [{ column: "FailedCount", op: ">=", value: "NoSuchParameter" }] } })).toThrow(

@@ -23,7 +23,10 @@ describe("Sentinel YAML loader", () => {
     ]);
     const byFile = (name: string) => issues.filter((i) => i.file.endsWith(name)).map((i) => i.message);
     expect(byFile("too-frequent.yaml")).toEqual(["queryFrequency: '1m' is outside Sentinel's range of 5 minutes to 14 days"]);
-    expect(byFile("period-shorter.yaml").sort()).toEqual(["queryPeriod: must be at least queryFrequency (1d)", "triggerThreshold: Too big: expected number to be <=10000"]);
+    expect(byFile("period-shorter.yaml").sort()).toEqual([
+      "queryPeriod: must be at least queryFrequency (1d)",
+      "triggerThreshold: Too big: expected number to be <=10000",
+    ]);
     expect(byFile("too-many-entities.yaml")).toEqual(["entityMappings: at most 10 entity mappings"]);
     expect(byFile("too-many-identifiers.yaml")).toEqual(["entityMappings.0.fieldMappings: at most 3 identifiers per entity mapping"]);
     expect(byFile("not-yaml.yaml")[0]).toMatch(/^not valid YAML/);
@@ -65,9 +68,23 @@ describe("Sentinel YAML loader", () => {
     const imported = hunts.find((h) => h.id.startsWith("sentinel-failed"))!;
     const builtIn = findHunt("failed-signins-with-audit")!;
     const window = { start: logs.end - DAY, end: logs.end };
-    const viaYaml = await runOnDemand(imported, servicesFor(await freshStorage(azurite()), new LocalSource(tables)), { window, dryRun: true }, window.end);
-    const viaCode = await runOnDemand(builtIn, servicesFor(await freshStorage(azurite()), new LocalSource(tables)), { window, dryRun: true }, window.end);
-    const alerting = (fs: typeof viaCode.findings) => fs.filter((f) => f.alert).map((f) => f.entity.key).sort();
+    const viaYaml = await runOnDemand(
+      imported,
+      servicesFor(await freshStorage(azurite()), new LocalSource(tables)),
+      { window, dryRun: true },
+      window.end,
+    );
+    const viaCode = await runOnDemand(
+      builtIn,
+      servicesFor(await freshStorage(azurite()), new LocalSource(tables)),
+      { window, dryRun: true },
+      window.end,
+    );
+    const alerting = (fs: typeof viaCode.findings) =>
+      fs
+        .filter((f) => f.alert)
+        .map((f) => f.entity.key)
+        .sort();
     expect(alerting(viaYaml.findings)).toEqual(["victor.young@contoso.com"]);
     expect(alerting(viaYaml.findings)).toEqual(alerting(viaCode.findings));
     const [f] = viaYaml.findings;

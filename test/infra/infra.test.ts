@@ -10,9 +10,13 @@ import { SettingsSchema } from "../../lib/settings.js";
 import { QUEUES, TABLES } from "../../lib/state/storage.js";
 
 const infra = (path: string) => readFileSync(new URL(`../../infra/${path}`, import.meta.url), "utf8");
-const allBicep = ["main.bicep", ...readdirSync(new URL("../../infra/modules/", import.meta.url)).map((f) => `modules/${f}`)].map(infra).join("\n");
+const allBicep = ["main.bicep", ...readdirSync(new URL("../../infra/modules/", import.meta.url)).map((f) => `modules/${f}`)]
+  .map(infra)
+  .join("\n");
 const functionApp = infra("modules/functionapp.bicep");
-const sample = JSON.parse(readFileSync(new URL("../../local.settings.sample.json", import.meta.url), "utf8")) as { Values: Record<string, string> };
+const sample = JSON.parse(readFileSync(new URL("../../local.settings.sample.json", import.meta.url), "utf8")) as {
+  Values: Record<string, string>;
+};
 
 /** `param schedules = { 'id': 'cron' ... }` from the .bicepparam file. */
 function scheduleParameters(): Record<string, string> {
@@ -34,7 +38,11 @@ const LOCAL_ONLY = new Set(["AzureWebJobsStorage", "LOCAL_DATA_PATHS", "SOURCE_T
 describe("infra, code and settings stay in step", () => {
   it("every hunt has a valid schedule in main.bicepparam, and nothing else does", () => {
     const schedules = scheduleParameters();
-    expect(Object.keys(schedules).sort()).toEqual(huntCatalog().map((h) => h.id).sort());
+    expect(Object.keys(schedules).sort()).toEqual(
+      huntCatalog()
+        .map((h) => h.id)
+        .sort(),
+    );
     for (const [id, cron] of Object.entries(schedules)) expect(() => parseNcrontab(cron), id).not.toThrow();
   });
 
@@ -47,7 +55,7 @@ describe("infra, code and settings stay in step", () => {
     const read = [...Object.keys(SettingsSchema.shape), ...huntCatalog().map((h) => scheduleSettingName(h.id))];
     for (const name of read) {
       expect(Object.keys(sample.Values), `${name} in local.settings.sample.json`).toContain(name);
-      if (LOCAL_ONLY.has(name) || name.startsWith("HUNT_") && name.endsWith("_SCHEDULE")) continue;
+      if (LOCAL_ONLY.has(name) || (name.startsWith("HUNT_") && name.endsWith("_SCHEDULE"))) continue;
       expect(allBicep, `${name} in infra/`).toMatch(new RegExp(`name: '${name.replace(/_/g, "_")}'`));
     }
     expect(functionApp).toMatch(/name: 'AzureWebJobsStorage__tableServiceUri'/);

@@ -193,7 +193,9 @@ describe("ordering, limits and shape", () => {
   });
 
   it("serialize with row_number(), prev() and next()", () => {
-    const rows = q(`datatable(t:long, v:string)[1, "a", 2, "b", 3, "c"] | serialize rn = row_number(), p = prev(v), nx = next(v, 1, "end")`);
+    const rows = q(
+      `datatable(t:long, v:string)[1, "a", 2, "b", 3, "c"] | serialize rn = row_number(), p = prev(v), nx = next(v, 1, "end")`,
+    );
     expect(rows).toEqual([
       { t: 1, v: "a", rn: 1, p: "", nx: "b" },
       { t: 2, v: "b", rn: 2, p: "a", nx: "c" },

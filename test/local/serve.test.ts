@@ -14,7 +14,10 @@ describe("hunts serve: the HTTP API without the Functions host", () => {
   beforeAll(async () => {
     const storage = await freshStorage(azurite());
     const source = new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, []) });
-    const app = await createApp({ AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" }, { storage, source, log: () => undefined });
+    const app = await createApp(
+      { AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" },
+      { storage, source, log: () => undefined },
+    );
     running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });
   }, 60_000);
   afterAll(async () => {

@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { finding } from "../helpers/findings.js";
 import { digestMessages, findingMessage, messageBytes, TEAMS_MAX_BYTES, type TeamsMessage } from "../../lib/notify/teams.js";
 
-const { id: schemaId, ...schemaBody } = JSON.parse(readFileSync(new URL("../fixtures/adaptive-cards/adaptive-card-1.4.schema.json", import.meta.url), "utf8"));
+const { id: schemaId, ...schemaBody } = JSON.parse(
+  readFileSync(new URL("../fixtures/adaptive-cards/adaptive-card-1.4.schema.json", import.meta.url), "utf8"),
+);
 // The published file names itself with draft-04's `id`; draft-06 (its $schema) and ajv spell it `$id`.
 const schema = { $id: schemaId, ...schemaBody };
 const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
@@ -36,19 +38,40 @@ describe("Teams cards", () => {
     const m = findingMessage(finding(), { baseUrl: "https://hunts.example.net" });
     expectValidTeamsMessage(m);
     const text = JSON.stringify(m);
-    for (const expected of ["79", "203.0.113.66", "FailedCount 420 >= 100 (threshold)", "T1110", "2024-10-20 02:00", "https://hunts.example.net/api/runs/windows-logon-by-source-ip.20241020T030000Z"]) {
+    for (const expected of [
+      "79",
+      "203.0.113.66",
+      "FailedCount 420 >= 100 (threshold)",
+      "T1110",
+      "2024-10-20 02:00",
+      "https://hunts.example.net/api/runs/windows-logon-by-source-ip.20241020T030000Z",
+    ]) {
       expect(text).toContain(expected);
     }
   });
 
   it("a huge finding still fits under 28 KB", () => {
-    const big = finding({ reasons: Array.from({ length: 200 }, (_, i) => `reason ${i} ${"x".repeat(900)}`), entity: { type: "ip", key: "k".repeat(5000), values: {} } });
+    const big = finding({
+      reasons: Array.from({ length: 200 }, (_, i) => `reason ${i} ${"x".repeat(900)}`),
+      entity: { type: "ip", key: "k".repeat(5000), values: {} },
+    });
     expectValidTeamsMessage(findingMessage(big, { baseUrl: "https://hunts.example.net" }));
   });
 
   it("a digest ranks findings and splits or truncates with a 'more' line to stay under 28 KB", () => {
-    const many = Array.from({ length: 500 }, (_, i) => finding({ fingerprint: `fp${String(i).padStart(18, "0")}`, score: (i * 37) % 100, entity: { type: "ip", key: `10.0.${i >> 8}.${i & 255}`, values: {} }, reasons: [`reason ${"y".repeat(250)}`] }));
-    const messages = digestMessages(many, { baseUrl: "https://hunts.example.net" }, { title: "Digest", since: "2024-10-19T00:00:00Z", until: "2024-10-20T00:00:00Z" });
+    const many = Array.from({ length: 500 }, (_, i) =>
+      finding({
+        fingerprint: `fp${String(i).padStart(18, "0")}`,
+        score: (i * 37) % 100,
+        entity: { type: "ip", key: `10.0.${i >> 8}.${i & 255}`, values: {} },
+        reasons: [`reason ${"y".repeat(250)}`],
+      }),
+    );
+    const messages = digestMessages(
+      many,
+      { baseUrl: "https://hunts.example.net" },
+      { title: "Digest", since: "2024-10-19T00:00:00Z", until: "2024-10-20T00:00:00Z" },
+    );
     expect(messages.length).toBe(3);
     messages.forEach(expectValidTeamsMessage);
     const last = JSON.stringify(messages[2]);
@@ -65,7 +88,11 @@ describe("Teams cards", () => {
   });
 
   it("an empty digest says so", () => {
-    const [m] = digestMessages([], { baseUrl: "https://x.example" }, { title: "Digest", since: "2024-10-19T00:00:00Z", until: "2024-10-20T00:00:00Z" });
+    const [m] = digestMessages(
+      [],
+      { baseUrl: "https://x.example" },
+      { title: "Digest", since: "2024-10-19T00:00:00Z", until: "2024-10-20T00:00:00Z" },
+    );
     expectValidTeamsMessage(m);
     expect(JSON.stringify(m)).toContain("No findings.");
   });

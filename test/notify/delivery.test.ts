@@ -54,7 +54,14 @@ async function deps(destinations: NotifierDeps["destinations"], overrides: Parti
     links: { baseUrl: "https://hunts.example.net" },
     suppressionMs: 86_400_000,
     urlPolicy: { allowInsecure: true },
-    delivery: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000, budgetMs: 60_000, sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 },
+    delivery: {
+      maxAttempts: 4,
+      baseDelayMs: 100,
+      maxDelayMs: 1000,
+      budgetMs: 60_000,
+      sleep: async (ms) => void sleeps.push(ms),
+      random: () => 0.5,
+    },
     ...overrides,
   };
 }
@@ -103,7 +110,9 @@ describe("signed webhooks and delivery", () => {
     reset([{ status: 410 }]);
     const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }]);
     expect(await notifyFinding(finding(), d)).toEqual([{ destination: "teams", outcome: "gone" }]);
-    expect(await notifyFinding(finding({ fingerprint: "otherfingerprint00001", entity: { type: "ip", key: "198.51.100.1", values: {} } }), d)).toEqual([{ destination: "teams", outcome: "disabled" }]);
+    expect(
+      await notifyFinding(finding({ fingerprint: "otherfingerprint00001", entity: { type: "ip", key: "198.51.100.1", values: {} } }), d),
+    ).toEqual([{ destination: "teams", outcome: "disabled" }]);
     expect(hits.length).toBe(1);
   });
 
@@ -111,10 +120,16 @@ describe("signed webhooks and delivery", () => {
     reset();
     const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }]);
     await notifyFinding(finding(), d);
-    const later = finding({ fingerprint: "laterwindow000000001", window: { start: "2024-10-20T03:00:00.000Z", end: "2024-10-20T04:00:00.000Z" } });
+    const later = finding({
+      fingerprint: "laterwindow000000001",
+      window: { start: "2024-10-20T03:00:00.000Z", end: "2024-10-20T04:00:00.000Z" },
+    });
     expect(await notifyFinding(later, d)).toEqual([{ destination: "teams", outcome: "suppressed" }]);
     expect(hits.length).toBe(1);
-    const afterWindow = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], { state: d.state, now: () => Date.now() + 2 * 86_400_000 });
+    const afterWindow = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], {
+      state: d.state,
+      now: () => Date.now() + 2 * 86_400_000,
+    });
     expect((await notifyFinding(later, afterWindow))[0].outcome).toBe("delivered");
   });
 
@@ -130,13 +145,20 @@ describe("signed webhooks and delivery", () => {
     const storage = await freshStorage(azurite());
     const store = new FindingStore(storage.table("findings"));
     const t = Date.parse("2024-10-20T03:00:00.000Z");
-    await store.putAll([finding(), finding({ fingerprint: "second00000000000001", score: 95, entity: { type: "ip", key: "198.51.100.7", values: {} } }), finding({ fingerprint: "quiet000000000000001", score: 30, alert: false })]);
+    await store.putAll([
+      finding(),
+      finding({ fingerprint: "second00000000000001", score: 95, entity: { type: "ip", key: "198.51.100.7", values: {} } }),
+      finding({ fingerprint: "quiet000000000000001", score: 30, alert: false }),
+    ]);
     const d = await deps([{ id: "hook", kind: "webhook", url: `${base}/hook`, secret: SECRET }], {
       state: new NotifyState(storage.table("suppression"), storage.table("digests")),
     });
     const [first] = await sendDigest(store, d, { now: t + 3_600_000 });
     expect(first.findings.map((f) => f.score).sort()).toEqual([79, 95]);
-    const payload = new Webhook(SECRET).verify(hits[0].body, hits[0].headers as Record<string, string>) as { type: string; data: { findings: { score: number }[] } };
+    const payload = new Webhook(SECRET).verify(hits[0].body, hits[0].headers as Record<string, string>) as {
+      type: string;
+      data: { findings: { score: number }[] };
+    };
     expect(payload.type).toBe("digest.created");
     expect(payload.data.findings.map((f) => f.score)).toEqual([95, 79]);
     const [second] = await sendDigest(store, d, { now: t + 7_200_000 });
@@ -156,17 +178,24 @@ describe("signed webhooks and delivery", () => {
     const [digest] = await sendDigest(store, d, { now: Date.parse("2024-10-20T04:00:00.000Z") });
     expect(digest.sent).toEqual([{ destination: "teams", outcome: "gone" }]);
     expect(logged).toEqual(["destination teams answered 410 Gone: disabled"]);
-    expect(await notifyFinding(finding({ fingerprint: "otherfingerprint00002" }), d)).toEqual([{ destination: "teams", outcome: "disabled" }]);
+    expect(await notifyFinding(finding({ fingerprint: "otherfingerprint00002" }), d)).toEqual([
+      { destination: "teams", outcome: "disabled" },
+    ]);
     expect(await sendDigest(store, d, { now: Date.parse("2024-10-20T05:00:00.000Z") })).toEqual([]);
     expect(hits.length).toBe(1);
   });
 });
 
 describe("destination validation (SSRF)", () => {
-  const production = { allowInsecure: false, resolve: async (host: string) => (host === "internal.example.com" ? ["10.1.2.3"] : ["52.96.1.1"]) };
+  const production = {
+    allowInsecure: false,
+    resolve: async (host: string) => (host === "internal.example.com" ? ["10.1.2.3"] : ["52.96.1.1"]),
+  };
 
   it("rejects retired Office 365 connector URLs with a clear error", async () => {
-    await expect(validateDestinationUrl("teams", "https://contoso.webhook.office.com/webhookb2/abc/IncomingWebhook/def", production)).rejects.toThrow(/Office 365 connector URL.*retired.*Workflows/);
+    await expect(
+      validateDestinationUrl("teams", "https://contoso.webhook.office.com/webhookb2/abc/IncomingWebhook/def", production),
+    ).rejects.toThrow(/Office 365 connector URL.*retired.*Workflows/);
   });
 
   it("requires https and public addresses in production", async () => {
@@ -174,13 +203,21 @@ describe("destination validation (SSRF)", () => {
     await expect(validateDestinationUrl("webhook", "https://127.0.0.1/x", production)).rejects.toThrow(/private, loopback/);
     await expect(validateDestinationUrl("webhook", "https://[::1]/x", production)).rejects.toThrow(/private, loopback/);
     await expect(validateDestinationUrl("webhook", "https://169.254.169.254/latest", production)).rejects.toThrow(DestinationError);
-    await expect(validateDestinationUrl("webhook", "https://internal.example.com/x", production)).rejects.toThrow(/resolves to 10\.1\.2\.3/);
+    await expect(validateDestinationUrl("webhook", "https://internal.example.com/x", production)).rejects.toThrow(
+      /resolves to 10\.1\.2\.3/,
+    );
     await expect(validateDestinationUrl("webhook", "https://localhost/x", production)).rejects.toThrow(/loopback/);
     // IPv4 written inside IPv6: the URL parser turns [::ffff:127.0.0.1] into [::ffff:7f00:1].
-    await expect(validateDestinationUrl("webhook", "https://[::ffff:127.0.0.1]/x", production)).rejects.toThrow(/resolves to ::ffff:7f00:1/);
-    await expect(validateDestinationUrl("webhook", "https://[::ffff:169.254.169.254]/latest", production)).rejects.toThrow(/private, loopback/);
+    await expect(validateDestinationUrl("webhook", "https://[::ffff:127.0.0.1]/x", production)).rejects.toThrow(
+      /resolves to ::ffff:7f00:1/,
+    );
+    await expect(validateDestinationUrl("webhook", "https://[::ffff:169.254.169.254]/latest", production)).rejects.toThrow(
+      /private, loopback/,
+    );
     await expect(validateDestinationUrl("webhook", "https://[fd12::1]/x", production)).rejects.toThrow(/private, loopback/);
-    await expect(validateDestinationUrl("teams", "https://prod-00.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke", production)).resolves.toBeInstanceOf(URL);
+    await expect(
+      validateDestinationUrl("teams", "https://prod-00.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke", production),
+    ).resolves.toBeInstanceOf(URL);
   });
 });
 
@@ -188,7 +225,9 @@ describe("the findings queue: dequeue and poison rules (Azurite)", () => {
   it("a message that keeps failing lands in findings-poison after maxDequeueCount, unchanged", async () => {
     reset(Array.from({ length: 20 }, () => ({ status: 503 })));
     const storage = await freshStorage(azurite());
-    const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], { delivery: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, budgetMs: 1000 } });
+    const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], {
+      delivery: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, budgetMs: 1000 },
+    });
     const text = encodeFindingMessage(finding());
     await storage.queue("findings").sendMessage(text);
     const settings = { ...readQueueSettings(), visibilityTimeoutSeconds: 1 };

@@ -23,7 +23,12 @@ describe("EVTX writer (for benchmarks and tests) round-trips through the reader"
     const chunks = await writeEvtx(path, NAMES, events);
     expect(chunks).toBeGreaterThan(3);
     const read = [];
-    for await (const record of readEvtxRecords(path, { onWarning: (w) => { throw new Error(w.message); } })) read.push(flattenEvent(record));
+    for await (const record of readEvtxRecords(path, {
+      onWarning: (w) => {
+        throw new Error(w.message);
+      },
+    }))
+      read.push(flattenEvent(record));
     expect(read.length).toBe(events.length);
     read.forEach((event, i) => {
       expect(event.EventID).toBe(events[i].eventId);

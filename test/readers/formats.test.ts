@@ -27,7 +27,9 @@ describe("format detection", () => {
     expect(await detectFormat(PURPLESHARP)).toBe("nxlog");
     expect(await detectFormat(GOLDEN + "WindowsEvents.json")).toBe("ndjson");
     expect(await detectFormat(WINLOGBEAT)).toBe("winlogbeat");
-    expect(await detectFormat(write("array.json", '[{"TimeGenerated":"2024-01-01T00:00:00Z","Type":"SecurityEvent","EventID":4625}]'))).toBe("sentinel-json");
+    expect(
+      await detectFormat(write("array.json", '[{"TimeGenerated":"2024-01-01T00:00:00Z","Type":"SecurityEvent","EventID":4625}]')),
+    ).toBe("sentinel-json");
   });
 
   it("can be overridden", async () => {
@@ -42,14 +44,21 @@ describe("Log Analytics CSV export", () => {
   it("reads `TimeGenerated [UTC]`, US dates, and #NAME? as null", async () => {
     const { tables, issues } = await loadLogs([CSV]);
     expect(issues).toEqual([]);
-    const rows = toJsonRecords(runQuery("SecurityEvent | project TimeGenerated, Account, EventID, IpAddress, LogonType | take 1", { tables }).table);
-    expect(rows).toEqual([{ TimeGenerated: "2024-10-18T09:29:21.1250000Z", Account: "", EventID: 4625, IpAddress: "66.90.100.200", LogonType: 3 }]);
+    const rows = toJsonRecords(
+      runQuery("SecurityEvent | project TimeGenerated, Account, EventID, IpAddress, LogonType | take 1", { tables }).table,
+    );
+    expect(rows).toEqual([
+      { TimeGenerated: "2024-10-18T09:29:21.1250000Z", Account: "", EventID: 4625, IpAddress: "66.90.100.200", LogonType: 3 },
+    ]);
   });
 
   it("holds the network brute force the dataset README describes: 19 failed network logons, 14 from 66.90.100.200", async () => {
     const { tables } = await loadLogs([CSV]);
     const rows = toJsonRecords(
-      runQuery("SecurityEvent | where EventID == 4625 and LogonType == 3 | summarize Failed = count() by IpAddress | order by Failed desc", { tables }).table,
+      runQuery(
+        "SecurityEvent | where EventID == 4625 and LogonType == 3 | summarize Failed = count() by IpAddress | order by Failed desc",
+        { tables },
+      ).table,
     );
     expect(rows.reduce((n, r) => n + Number(r.Failed), 0)).toBe(19);
     expect(rows[0]).toEqual({ IpAddress: "66.90.100.200", Failed: 14 });
@@ -71,7 +80,10 @@ describe("Log Analytics JSON export", () => {
   it("reads AuditLogs with dynamic TargetResources and InitiatedBy", async () => {
     const { tables } = await loadLogs([GOLDEN + "AADAuditEvents.json"]);
     const rows = toJsonRecords(
-      runQuery("AuditLogs | extend Actor = tostring(InitiatedBy.user.userPrincipalName), Target = tostring(TargetResources[0].displayName) | project Actor, Target | take 1", { tables }).table,
+      runQuery(
+        "AuditLogs | extend Actor = tostring(InitiatedBy.user.userPrincipalName), Target = tostring(TargetResources[0].displayName) | project Actor, Target | take 1",
+        { tables },
+      ).table,
     );
     expect(rows).toEqual([{ Actor: "pgustavo@simulandlabs.com", Target: "SimuLandApp" }]);
   });
@@ -80,12 +92,27 @@ describe("Log Analytics JSON export", () => {
     const path = write(
       "export.json",
       JSON.stringify([
-        { "TimeGenerated [UTC]": "2024-10-18T09:00:00Z", Type: "SigninLogs", UserPrincipalName: "a@contoso.com", ResultType: "50126", AppDisplayName: "Azure Portal", LocationDetails_dynamic: '{"city":"Paris"}' },
-        { TimeGenerated: "2024-10-18T09:01:00Z", Type: "SigninLogs", UserPrincipalName: "a@contoso.com", ResultType: "0", AppDisplayName: "Azure Portal" },
+        {
+          "TimeGenerated [UTC]": "2024-10-18T09:00:00Z",
+          Type: "SigninLogs",
+          UserPrincipalName: "a@contoso.com",
+          ResultType: "50126",
+          AppDisplayName: "Azure Portal",
+          LocationDetails_dynamic: '{"city":"Paris"}',
+        },
+        {
+          TimeGenerated: "2024-10-18T09:01:00Z",
+          Type: "SigninLogs",
+          UserPrincipalName: "a@contoso.com",
+          ResultType: "0",
+          AppDisplayName: "Azure Portal",
+        },
       ]),
     );
     const { tables } = await loadLogs([path]);
-    const rows = toJsonRecords(runQuery("SigninLogs | project UserPrincipalName, ResultType, City = tostring(LocationDetails.city)", { tables }).table);
+    const rows = toJsonRecords(
+      runQuery("SigninLogs | project UserPrincipalName, ResultType, City = tostring(LocationDetails.city)", { tables }).table,
+    );
     expect(rows).toEqual([
       { UserPrincipalName: "a@contoso.com", ResultType: "50126", City: "Paris" },
       { UserPrincipalName: "a@contoso.com", ResultType: "0", City: "" },
@@ -114,7 +141,10 @@ describe("NXLog and Winlogbeat JSON", () => {
   it("finds the purplesharp password spray: 7 failures with SubStatus 0xc000006a across 7 accounts", async () => {
     const { tables } = await loadLogs([PURPLESHARP]);
     const rows = toJsonRecords(
-      runQuery("SecurityEvent | where EventID == 4625 | summarize Failures = count(), Accounts = dcount(TargetUserName) by SubStatus, LogonTypeName", { tables }).table,
+      runQuery(
+        "SecurityEvent | where EventID == 4625 | summarize Failures = count(), Accounts = dcount(TargetUserName) by SubStatus, LogonTypeName",
+        { tables },
+      ).table,
     );
     expect(rows).toEqual([{ SubStatus: "0xc000006a", LogonTypeName: "2 - Interactive", Failures: 7, Accounts: 7 }]);
   });
@@ -122,10 +152,28 @@ describe("NXLog and Winlogbeat JSON", () => {
   it("reads Winlogbeat (ECS) events, sending non-Security channels to Event", async () => {
     const { tables, issues } = await loadLogs([WINLOGBEAT]);
     expect(issues).toEqual([]);
-    const rows = toJsonRecords(runQuery("SecurityEvent | project EventID, Computer, Account, IpAddress, LogonType, LogonTypeName, SubStatus", { tables }).table);
+    const rows = toJsonRecords(
+      runQuery("SecurityEvent | project EventID, Computer, Account, IpAddress, LogonType, LogonTypeName, SubStatus", { tables }).table,
+    );
     expect(rows).toEqual([
-      { EventID: 4625, Computer: "DC01.contoso.local", Account: "CONTOSO\\svc_backup", IpAddress: "203.0.113.45", LogonType: 3, LogonTypeName: "3 - Network", SubStatus: "0xc000006a" },
-      { EventID: 4624, Computer: "DC01.contoso.local", Account: "CONTOSO\\svc_backup", IpAddress: "203.0.113.45", LogonType: 3, LogonTypeName: "3 - Network", SubStatus: "" },
+      {
+        EventID: 4625,
+        Computer: "DC01.contoso.local",
+        Account: "CONTOSO\\svc_backup",
+        IpAddress: "203.0.113.45",
+        LogonType: 3,
+        LogonTypeName: "3 - Network",
+        SubStatus: "0xc000006a",
+      },
+      {
+        EventID: 4624,
+        Computer: "DC01.contoso.local",
+        Account: "CONTOSO\\svc_backup",
+        IpAddress: "203.0.113.45",
+        LogonType: 3,
+        LogonTypeName: "3 - Network",
+        SubStatus: "",
+      },
     ]);
     expect(tables.Event.rows.length).toBe(1);
   });
@@ -133,7 +181,9 @@ describe("NXLog and Winlogbeat JSON", () => {
   it("keeps only the columns the data has; columns a query names but the data lacks read as empty", async () => {
     const { tables } = await loadLogs([WINLOGBEAT]);
     expect(tables.SecurityEvent.columns.length).toBeLessThan(40);
-    const rows = toJsonRecords(runQuery("SecurityEvent | where EventID == 4624 | project ServiceName, TicketEncryptionType, Task", { tables }).table);
+    const rows = toJsonRecords(
+      runQuery("SecurityEvent | where EventID == 4624 | project ServiceName, TicketEncryptionType, Task", { tables }).table,
+    );
     expect(rows).toEqual([{ ServiceName: "", TicketEncryptionType: "", Task: null }]);
     const latest = runQuery("SecurityEvent | summarize arg_max(TimeGenerated, *) by Computer", { tables }).table;
     expect(latest.columns.length).toBe(tables.SecurityEvent.columns.length);
@@ -141,8 +191,18 @@ describe("NXLog and Winlogbeat JSON", () => {
 
   it("names logon types as the 4624 documentation does", () => {
     expect(LOGON_TYPE_NAMES).toEqual({
-      0: "System", 2: "Interactive", 3: "Network", 4: "Batch", 5: "Service", 7: "Unlock", 8: "NetworkCleartext",
-      9: "NewCredentials", 10: "RemoteInteractive", 11: "CachedInteractive", 12: "CachedRemoteInteractive", 13: "CachedUnlock",
+      0: "System",
+      2: "Interactive",
+      3: "Network",
+      4: "Batch",
+      5: "Service",
+      7: "Unlock",
+      8: "NetworkCleartext",
+      9: "NewCredentials",
+      10: "RemoteInteractive",
+      11: "CachedInteractive",
+      12: "CachedRemoteInteractive",
+      13: "CachedUnlock",
     });
   });
 });
@@ -151,7 +211,12 @@ describe("bad input: clear errors, no good rows lost", () => {
   it("a malformed CSV row is reported with its line; the others load", async () => {
     const path = write(
       "bad.csv",
-      ['"TimeGenerated [UTC]",EventID,Computer,Type', '"10/18/2024, 9:29:21.125 AM",4625,host1,SecurityEvent', '"10/18/2024, 9:30:00.000 AM",4625', '"10/18/2024, 9:31:00.000 AM",4624,host2,SecurityEvent'].join("\n"),
+      [
+        '"TimeGenerated [UTC]",EventID,Computer,Type',
+        '"10/18/2024, 9:29:21.125 AM",4625,host1,SecurityEvent',
+        '"10/18/2024, 9:30:00.000 AM",4625',
+        '"10/18/2024, 9:31:00.000 AM",4624,host2,SecurityEvent',
+      ].join("\n"),
     );
     const { tables, issues } = await loadLogs([path]);
     expect(tables.SecurityEvent.rows.length).toBe(2);
@@ -172,7 +237,10 @@ describe("bad input: clear errors, no good rows lost", () => {
       ].join("\n"),
     );
     const { tables, issues } = await loadLogs([path]);
-    expect(tables.SecurityEvent.rows.map((r) => r[tables.SecurityEvent.columns.findIndex((c) => c.name === "Computer")])).toEqual(["a", "e"]);
+    expect(tables.SecurityEvent.rows.map((r) => r[tables.SecurityEvent.columns.findIndex((c) => c.name === "Computer")])).toEqual([
+      "a",
+      "e",
+    ]);
     expect(issues.map((i) => [i.at, i.field, i.message])).toEqual([
       [2, "EventID", 'EventID: expected int, got "not-a-number"'],
       [3, "TimeGenerated", 'TimeGenerated: expected datetime, got "yesterday-ish"'],
@@ -185,7 +253,10 @@ describe("bad input: clear errors, no good rows lost", () => {
   it("Windows JSON without an event id or time is reported per line", async () => {
     const path = write(
       "nx.jsonl",
-      ['{"EventID":"x4624","EventTime":"2024-01-01 00:00:00","Hostname":"h"}', '{"EventID":4624,"EventTime":"2024-01-01 00:00:00","Hostname":"h","Channel":"Security"}'].join("\n"),
+      [
+        '{"EventID":"x4624","EventTime":"2024-01-01 00:00:00","Hostname":"h"}',
+        '{"EventID":4624,"EventTime":"2024-01-01 00:00:00","Hostname":"h","Channel":"Security"}',
+      ].join("\n"),
     );
     const { tables, issues } = await loadLogs([path], { format: "nxlog" });
     expect(tables.SecurityEvent.rows.length).toBe(1);

@@ -34,7 +34,10 @@ function sourceOf(records: Record<string, unknown>[]) {
 
 describe("planning windows", () => {
   it("first run looks at the last whole window", () => {
-    expect(planWindows(hunt, undefined, T0 + 5 * HOUR + 300_000)).toEqual({ windows: [{ start: T0 + 4 * HOUR, end: T0 + 5 * HOUR }], skipped: 0 });
+    expect(planWindows(hunt, undefined, T0 + 5 * HOUR + 300_000)).toEqual({
+      windows: [{ start: T0 + 4 * HOUR, end: T0 + 5 * HOUR }],
+      skipped: 0,
+    });
   });
 
   it("catches up missed windows in order, from the watermark", () => {
@@ -100,7 +103,12 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     const storage = await freshStorage(azurite());
     const services = servicesFor(storage, sourceOf(failures("203.0.113.13", 23, 120, 30)), { retentionMs: 30 * DAY });
     const old = T0 - 60 * DAY;
-    await services.baselines.applyObservations(hunt.id, [{ entityKey: "198.51.100.99", features: { FailedCount: 1 }, distinct: {}, firstSeen: old, lastSeen: old }], { start: old, end: old + HOUR }, {});
+    await services.baselines.applyObservations(
+      hunt.id,
+      [{ entityKey: "198.51.100.99", features: { FailedCount: 1 }, distinct: {}, firstSeen: old, lastSeen: old }],
+      { start: old, end: old + HOUR },
+      {},
+    );
     await runScheduled(hunt, services, T0 + DAY + 60_000); // the window ending at midnight
     const left = await services.baselines.getBaselines(hunt.id, ["198.51.100.99", "203.0.113.13"]);
     expect([...left.keys()]).toEqual(["203.0.113.13"]);
@@ -155,7 +163,11 @@ describe("scheduled and on-demand runs (Azurite)", () => {
 
   it("records a failed query on the run with the error", async () => {
     const storage = await freshStorage(azurite());
-    const broken = { kind: "local" as const, name: "broken", query: async (): Promise<QueryResponse> => Promise.reject(new Error("workspace not found")) };
+    const broken = {
+      kind: "local" as const,
+      name: "broken",
+      query: async (): Promise<QueryResponse> => Promise.reject(new Error("workspace not found")),
+    };
     const services = servicesFor(storage, broken);
     await expect(runScheduledWindow(hunt, { start: T0, end: T0 + HOUR }, services, T0 + HOUR)).rejects.toThrow("workspace not found");
     const runs = await services.runs.latest(hunt.id);

@@ -21,7 +21,13 @@ beforeAll(async () => {
 afterAll(() => endpoint.stop());
 
 function logAnalytics(extra: Partial<ConstructorParameters<typeof AzureMonitorSource>[0]> = {}) {
-  return new AzureMonitorSource({ workspaceId: WORKSPACE, credential: new LocalDevelopmentCredential(), endpoint: `${endpoint.url}/v1`, trustedCa: endpoint.certificate, ...extra });
+  return new AzureMonitorSource({
+    workspaceId: WORKSPACE,
+    credential: new LocalDevelopmentCredential(),
+    endpoint: `${endpoint.url}/v1`,
+    trustedCa: endpoint.certificate,
+    ...extra,
+  });
 }
 
 const range = { start: logs.end - 86_400_000, end: logs.end };
@@ -30,15 +36,32 @@ describe("Log Analytics through the real LogsQueryClient against the local HTTPS
   it("sends the query, the exact timespan, extra workspaces and a bearer token; converts typed columns", async () => {
     endpoint.requests.length = 0;
     const source = logAnalytics({ additionalWorkspaces: ["8b2f7a10-0000-4000-8000-000000000002"] });
-    const query = "SecurityEvent | summarize Events = count(), Last = max(TimeGenerated), Span = max(TimeGenerated) - min(TimeGenerated), Users = make_set(TargetUserName, 3) by EventID | order by EventID asc";
+    const query =
+      "SecurityEvent | summarize Events = count(), Last = max(TimeGenerated), Span = max(TimeGenerated) - min(TimeGenerated), Users = make_set(TargetUserName, 3) by EventID | order by EventID asc";
     const { table, partial } = await source.query({ query, timespan: range, queryId: "test.1" });
     expect(partial).toBeUndefined();
     const [request] = endpoint.requests;
     expect(request.path).toBe(`/v1/workspaces/${WORKSPACE}/query`);
     expect(request.authorization).toBe("Bearer local-development-token");
-    expect(request.body).toMatchObject({ query, timespan: `${new Date(range.start).toISOString()}/${new Date(range.end).toISOString()}`, workspaces: ["8b2f7a10-0000-4000-8000-000000000002"] });
-    expect(table.columns.map((c) => `${c.name}:${c.type}`)).toEqual(["EventID:int", "Events:long", "Last:datetime", "Span:timespan", "Users:dynamic"]);
-    const local = (await new LocalSource(tables).query({ query: `SecurityEvent | where TimeGenerated >= datetime(${new Date(range.start).toISOString()}) and TimeGenerated < datetime(${new Date(range.end).toISOString()}) | ${query.split("| ").slice(1).join("| ")}`, timespan: range, queryId: "x" })).table;
+    expect(request.body).toMatchObject({
+      query,
+      timespan: `${new Date(range.start).toISOString()}/${new Date(range.end).toISOString()}`,
+      workspaces: ["8b2f7a10-0000-4000-8000-000000000002"],
+    });
+    expect(table.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      "EventID:int",
+      "Events:long",
+      "Last:datetime",
+      "Span:timespan",
+      "Users:dynamic",
+    ]);
+    const local = (
+      await new LocalSource(tables).query({
+        query: `SecurityEvent | where TimeGenerated >= datetime(${new Date(range.start).toISOString()}) and TimeGenerated < datetime(${new Date(range.end).toISOString()}) | ${query.split("| ").slice(1).join("| ")}`,
+        timespan: range,
+        queryId: "x",
+      })
+    ).table;
     expect(table.rows).toEqual(local.rows);
   });
 
@@ -89,8 +112,18 @@ describe("Log Analytics through the real LogsQueryClient against the local HTTPS
   it("a hunt through Log Analytics gives the same findings as through the in-process local source", async () => {
     const hunt = findHunt("windows-logon-by-source-ip")!;
     const window = { start: logs.end - 86_400_000, end: logs.end };
-    const viaService = await runOnDemand(hunt, servicesFor(await freshStorage(azurite()), logAnalytics()), { window, dryRun: true }, window.end);
-    const viaLocal = await runOnDemand(hunt, servicesFor(await freshStorage(azurite()), new LocalSource(tables)), { window, dryRun: true }, window.end);
+    const viaService = await runOnDemand(
+      hunt,
+      servicesFor(await freshStorage(azurite()), logAnalytics()),
+      { window, dryRun: true },
+      window.end,
+    );
+    const viaLocal = await runOnDemand(
+      hunt,
+      servicesFor(await freshStorage(azurite()), new LocalSource(tables)),
+      { window, dryRun: true },
+      window.end,
+    );
     const strip = (fs: typeof viaLocal.findings) => fs.map(({ runId, createdAt, source, ...rest }) => rest);
     expect(viaService.findings.length).toBeGreaterThan(0);
     expect(strip(viaService.findings)).toEqual(strip(viaLocal.findings));
@@ -100,21 +133,38 @@ describe("Log Analytics through the real LogsQueryClient against the local HTTPS
 describe("Defender XDR advanced hunting against the local Graph endpoint", () => {
   it("posts Query and Timespan with a bearer token and converts the typed schema", async () => {
     endpoint.requests.length = 0;
-    const source = new DefenderXdrSource({ credential: new LocalDevelopmentCredential(), endpoint: endpoint.url, trustedCa: endpoint.certificate });
-    const { table } = await source.query({ query: "DeviceNetworkEvents | summarize n = count(), Last = max(TimeGenerated) by RemotePort | order by RemotePort asc", timespan: range, queryId: "xdr.1" });
+    const source = new DefenderXdrSource({
+      credential: new LocalDevelopmentCredential(),
+      endpoint: endpoint.url,
+      trustedCa: endpoint.certificate,
+    });
+    const { table } = await source.query({
+      query: "DeviceNetworkEvents | summarize n = count(), Last = max(TimeGenerated) by RemotePort | order by RemotePort asc",
+      timespan: range,
+      queryId: "xdr.1",
+    });
     const [request] = endpoint.requests;
     expect(request.path).toBe("/v1.0/security/runHuntingQuery");
     expect(request.authorization).toBe("Bearer local-development-token");
-    expect(request.body).toMatchObject({ Query: expect.stringContaining("DeviceNetworkEvents"), Timespan: expect.stringMatching(/^P\d+D$/) });
+    expect(request.body).toMatchObject({
+      Query: expect.stringContaining("DeviceNetworkEvents"),
+      Timespan: expect.stringMatching(/^P\d+D$/),
+    });
     expect(table.columns.map((c) => c.type)).toEqual(["int", "long", "datetime"]);
     expect(typeof table.rows[0][2]).toBe("number");
   });
 
   it("a hunt runs only on the sources it names", async () => {
-    const source = new DefenderXdrSource({ credential: new LocalDevelopmentCredential(), endpoint: endpoint.url, trustedCa: endpoint.certificate });
+    const source = new DefenderXdrSource({
+      credential: new LocalDevelopmentCredential(),
+      endpoint: endpoint.url,
+      trustedCa: endpoint.certificate,
+    });
     const window = { start: logs.end - 86_400_000, end: logs.end };
     const services = servicesFor(await freshStorage(azurite()), source);
-    await expect(runOnDemand(findHunt("windows-logon-by-source-ip")!, services, { window, dryRun: true }, window.end)).rejects.toThrow(/runs on local, log-analytics, not on defender-xdr/);
+    await expect(runOnDemand(findHunt("windows-logon-by-source-ip")!, services, { window, dryRun: true }, window.end)).rejects.toThrow(
+      /runs on local, log-analytics, not on defender-xdr/,
+    );
     const rare = await runOnDemand(findHunt("rare-device-connections")!, services, { window, dryRun: true }, window.end);
     expect(rare.run.rows).toBeGreaterThan(0);
   });
@@ -123,7 +173,11 @@ describe("Defender XDR advanced hunting against the local Graph endpoint", () =>
     endpoint.requests.length = 0;
     endpoint.faults.throttle = 2;
     endpoint.faults.retryAfterSeconds = 0;
-    const source = new DefenderXdrSource({ credential: new LocalDevelopmentCredential(), endpoint: endpoint.url, trustedCa: endpoint.certificate });
+    const source = new DefenderXdrSource({
+      credential: new LocalDevelopmentCredential(),
+      endpoint: endpoint.url,
+      trustedCa: endpoint.certificate,
+    });
     const { table } = await source.query({ query: "DeviceNetworkEvents | count", timespan: range, queryId: "xdr.2" });
     expect(table.rows[0][0]).toBeGreaterThan(0);
     expect(endpoint.requests.length).toBe(3);

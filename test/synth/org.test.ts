@@ -34,7 +34,10 @@ describe("seeded org generator", () => {
 
     // Office hours and quiet weekends: most interactive logons land 08:00-11:00 UTC on weekdays.
     const byDay = toJsonRecords(
-      runQuery("SecurityEvent | where EventID == 4624 and LogonType == 2 | summarize n = count() by Weekday = dayofweek(TimeGenerated) / 1d", { tables }).table,
+      runQuery(
+        "SecurityEvent | where EventID == 4624 and LogonType == 2 | summarize n = count() by Weekday = dayofweek(TimeGenerated) / 1d",
+        { tables },
+      ).table,
     );
     const weekend = byDay.filter((r) => r.Weekday === 0 || r.Weekday === 6).reduce((n, r) => n + Number(r.n), 0);
     const weekday = byDay.filter((r) => r.Weekday !== 0 && r.Weekday !== 6).reduce((n, r) => n + Number(r.n), 0);
@@ -43,7 +46,9 @@ describe("seeded org generator", () => {
     // The injected brute force is visible to a plain query.
     const label = logs.labels.find((l) => l.scenario === "network-brute-force")!;
     const top = toJsonRecords(
-      runQuery("SecurityEvent | where EventID == 4625 and LogonType == 3 | summarize Failed = count() by IpAddress | top 1 by Failed", { tables }).table,
+      runQuery("SecurityEvent | where EventID == 4625 and LogonType == 3 | summarize Failed = count() by IpAddress | top 1 by Failed", {
+        tables,
+      }).table,
     );
     expect(top[0].IpAddress).toBe(label.entity);
     rmSync(dir, { recursive: true, force: true });

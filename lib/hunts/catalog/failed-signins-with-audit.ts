@@ -5,7 +5,8 @@ export default defineHunt({
   title: "Failed Entra sign-ins by account, with the account's recent directory changes",
   description:
     "Accounts that failed to sign in many times, or from several IP addresses, in the window (Windows Sign In noise excluded), joined with AuditLogs user and group management changes to the same account over the past seven windows. Failures followed by a change to the account or its groups suggest a takeover being put to use.",
-  reference: "Microsoft Sentinel hunting query 'Failed service logon attempt by user account with available AuditData' (22f33a4c-e60f-4817-bbfe-9e2ed33cb596), rewritten",
+  reference:
+    "Microsoft Sentinel hunting query 'Failed service logon attempt by user account with available AuditData' (22f33a4c-e60f-4817-bbfe-9e2ed33cb596), rewritten",
   mitre: { tactics: ["Credential Access", "Initial Access", "Persistence"], techniques: ["T1110", "T1078.004", "T1098"] },
   severity: "medium",
   schedule: "0 15 6 * * *",

@@ -1,7 +1,18 @@
 /** KQL shared by the two LogonTracer hunts: who logged on where, from the logon-related events. */
 
 /** Accounts that are the machine itself or well-known local principals, not people or services. */
-export const IGNORED_ACCOUNTS = ["-", "anonymous logon", "system", "local service", "network service", "dwm-1", "dwm-2", "umfd-0", "umfd-1", "defaultaccount"];
+export const IGNORED_ACCOUNTS = [
+  "-",
+  "anonymous logon",
+  "system",
+  "local service",
+  "network service",
+  "dwm-1",
+  "dwm-2",
+  "umfd-0",
+  "umfd-1",
+  "defaultaccount",
+];
 
 /**
  * Normalises the account (lower case, no @realm) and picks the host each event links it to:

@@ -5,7 +5,8 @@ export default defineHunt({
   title: "Windows network logon activity by source IP",
   description:
     "Network logons (type 3, events 4624 and 4625) summarised per source IP: many failures, few successes and many target accounts from one address is brute force or password spraying. Failure statuses that are noise rather than guessing (logon type not granted, no logon servers, clock skew, netlogon not started) are left out.",
-  reference: "Elastic detection-rules hunt 'Windows Logon Activity by Source IP' (441fba85-47a9-4f1f-aab4-569bbfdc548b), rewritten in KQL for SecurityEvent",
+  reference:
+    "Elastic detection-rules hunt 'Windows Logon Activity by Source IP' (441fba85-47a9-4f1f-aab4-569bbfdc548b), rewritten in KQL for SecurityEvent",
   mitre: { tactics: ["Credential Access"], techniques: ["T1110", "T1110.001", "T1110.003"] },
   severity: "high",
   schedule: "0 5 * * * *",

@@ -3,7 +3,8 @@
  *   list | validate | run <id> | serve | digest | start
  */
 import { parseArgs } from "node:util";
-import { createApp, type App } from "../lib/app.js";
+import { lineLogger } from "../lib/log.js";
+import { createRuntime, type Runtime } from "../lib/runtime.js";
 import { findHunt, huntCatalog, scheduleSettingName, validateHunt } from "../lib/hunts/catalog.js";
 import { importSentinelHunts } from "../lib/hunts/sentinel.js";
 import { runHuntRequest } from "../lib/http/api.js";
@@ -39,7 +40,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function appFor(options: { data?: string[] }): Promise<{ app: App; azurite?: AzuriteInstance }> {
+async function appFor(options: { data?: string[] }): Promise<{ app: Runtime; azurite?: AzuriteInstance }> {
   const env: Record<string, string | undefined> = { ...process.env };
   let azurite: AzuriteInstance | undefined;
   if (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__tableServiceUri) {
@@ -55,7 +56,7 @@ async function appFor(options: { data?: string[] }): Promise<{ app: App; azurite
     reportReadIssues(loaded.issues, console.error);
     source = loaded.source;
   }
-  return { app: await createApp(env, { source, log: (m) => console.error(m) }), azurite };
+  return { app: await createRuntime(env, { source, log: lineLogger((m) => console.error(m)) }), azurite };
 }
 
 async function main() {
@@ -208,7 +209,7 @@ async function main() {
 }
 
 /** Just after the latest event in the local data, so `--lookback` reads the end of an export. */
-function dataEnd(app: App): number | undefined {
+function dataEnd(app: Runtime): number | undefined {
   const source = app.services.source;
   const range = source instanceof LocalSource ? source.timeRange() : undefined;
   return range && range.end + 1;

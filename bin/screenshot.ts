@@ -2,8 +2,9 @@
  * `npm run screenshot`: the logon graph of the local dataset's attack day, rendered by headless
  * Chromium exactly as the tests do, saved as docs/logon-graph.png for the README.
  */
+import { silentLogger } from "../lib/log.js";
 import { mkdirSync } from "node:fs";
-import { createApp } from "../lib/app.js";
+import { createRuntime } from "../lib/runtime.js";
 import { launchChromium } from "../lib/graph/browser.js";
 import { freePort, startAzurite } from "../lib/local/azurite.js";
 import { serve } from "../lib/local/serve.js";
@@ -14,11 +15,11 @@ import { generatedTables, generateOrgLogs } from "../lib/synth/org.js";
 const logs = generateOrgLogs(LOCAL_DATASET_OPTIONS);
 const tables = generatedTables(logs);
 const azurite = await startAzurite({ inMemory: true });
-const app = await createApp(
+const app = await createRuntime(
   { AzureWebJobsStorage: azurite.connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" },
-  { source: new LocalSource(tables), log: () => undefined },
+  { source: new LocalSource(tables), log: silentLogger },
 );
-const running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });
+const running = await serve(app, { port: await freePort(), timers: false, log: silentLogger });
 const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });

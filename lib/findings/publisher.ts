@@ -1,6 +1,7 @@
 /** Puts alerting findings on the `findings` queue for the notifier, base64-encoded as the Functions trigger expects. */
 import type { QueueClient } from "@azure/storage-queue";
-import { encodeFindingMessage, type Finding } from "./index.js";
+import type { Finding } from "./finding.js";
+import { encodeFindingMessage } from "./message.js";
 
 export class FindingPublisher {
   constructor(private readonly queue: QueueClient) {}

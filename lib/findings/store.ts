@@ -5,7 +5,7 @@
  */
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { transactionChunks } from "../state/tables.js";
-import { FindingSchema, type Finding } from "./index.js";
+import { FindingSchema, type Finding } from "./finding.js";
 
 function dayPartition(ms: number): string {
   return `d${new Date(ms).toISOString().slice(0, 10).replace(/-/g, "")}`;

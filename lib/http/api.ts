@@ -3,7 +3,7 @@
  * both call these and turn the result into their own response type.
  */
 import { z } from "zod";
-import type { App } from "../app.js";
+import type { Runtime } from "../runtime.js";
 import { durationMs, findHunt, huntCatalog, scheduleSettingName } from "../hunts/catalog.js";
 import { Timespan } from "../hunts/schema.js";
 import { nextOccurrence } from "../hunts/schedule.js";
@@ -72,7 +72,7 @@ export function validateKqlRequest(rawBody: unknown): ApiResponse {
   return { status: 200, body: { valid: !diagnostics.some((d) => d.severity === "error"), diagnostics } };
 }
 
-export async function listHunts(app: App, now = Date.now()): Promise<ApiResponse> {
+export async function listHunts(app: Runtime, now = Date.now()): Promise<ApiResponse> {
   const hunts = await Promise.all(
     huntCatalog().map(async (h) => {
       const [last] = await app.services.runs.latest(h.id, 1);
@@ -106,7 +106,7 @@ export async function listHunts(app: App, now = Date.now()): Promise<ApiResponse
   return { status: 200, body: { hunts } };
 }
 
-export async function runHuntRequest(app: App, huntId: string, rawBody: unknown, now = Date.now()): Promise<ApiResponse> {
+export async function runHuntRequest(app: Runtime, huntId: string, rawBody: unknown, now = Date.now()): Promise<ApiResponse> {
   const hunt = findHunt(huntId);
   if (!hunt) return { status: 404, body: { error: `no hunt '${huntId}'`, hunts: huntCatalog().map((h) => h.id) } };
   const parsed = RunRequestSchema.safeParse(rawBody ?? {});
@@ -124,7 +124,7 @@ export async function runHuntRequest(app: App, huntId: string, rawBody: unknown,
   }
 }
 
-export async function getRunRequest(app: App, runId: string): Promise<ApiResponse> {
+export async function getRunRequest(app: Runtime, runId: string): Promise<ApiResponse> {
   if (!/^[a-z0-9-]+\.[0-9TZ]+(\.adhoc-[0-9a-f]+)?$/.test(runId)) return { status: 400, body: { error: `'${runId}' is not a run id` } };
   if (!findHunt(huntOfRun(runId))) return { status: 404, body: { error: `no hunt '${huntOfRun(runId)}'` } };
   const run = await app.services.runs.get(runId);
@@ -147,7 +147,7 @@ const GraphQuery = z
   });
 
 /** GET graph data: the logon graph for a window (from/to, or lookback ending now). */
-export async function graphDataRequest(app: App, query: Record<string, string>, now = Date.now()): Promise<ApiResponse> {
+export async function graphDataRequest(app: Runtime, query: Record<string, string>, now = Date.now()): Promise<ApiResponse> {
   const parsed = GraphQuery.safeParse(query);
   if (!parsed.success) return badRequest(parsed.error, query);
   const q = parsed.data;

@@ -57,6 +57,13 @@ export const HuntMetadata = z
       type: z.enum(["ip", "account", "host", "device-connection"]),
       columns: z.array(z.string()).min(1),
     }),
+    /**
+     * Result columns that say when the entity was first and last active in the window (the first
+     * column present wins); without one, the window's own bounds stand in.
+     */
+    activity: z
+      .object({ first: z.array(z.string()).min(1), last: z.array(z.string()).min(1) })
+      .default({ first: ["FirstSeen"], last: ["LastSeen"] }),
     /** Numeric columns baselined per entity (EWMA and recent history) and scored by deviation. */
     features: z.array(z.object({ column: z.string(), direction: z.enum(["up", "down", "both"]).default("up") })).default([]),
     /** Columns whose values are kept per entity as capped distinct sets. */

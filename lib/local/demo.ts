@@ -7,8 +7,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createApp, handleFindingMessage } from "../app.js";
-import type { Finding } from "../findings/index.js";
+import { consoleLogger, lineLogger, silentLogger } from "../log.js";
+import { handleFindingMessage } from "../notify/queue.js";
+import { createRuntime } from "../runtime.js";
+import type { Finding } from "../findings/finding.js";
 import { builtInHunts } from "../hunts/catalog.js";
 import { sendDigest } from "../notify/notifier.js";
 import { evaluate, qualityTotals } from "../quality/evaluate.js";
@@ -39,7 +41,7 @@ function line(f: Finding, rank: number): string {
 }
 
 export async function runDemo(options: { outDir?: string; log?: (m: string) => void } = {}): Promise<DemoResult> {
-  const log = options.log ?? ((m: string) => console.log(m));
+  const log = options.log ?? ((line: string) => consoleLogger.info(line));
   const outDir = options.outDir ?? join(REPO_ROOT, "out");
   rmSync(join(outDir, "received"), { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
@@ -61,7 +63,7 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
       NOTIFY_ALLOW_INSECURE: "true",
       PUBLIC_BASE_URL: "http://localhost:7071",
     };
-    const app = await createApp(env, { log: () => undefined });
+    const app = await createRuntime(env, { log: silentLogger });
     const hunts = builtInHunts();
 
     const period = { start: dataset.start.getTime(), end: dataset.end.getTime() };
@@ -83,8 +85,8 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
       app.storage.queue("findings"),
       app.storage.queue("poison"),
       readQueueSettings(),
-      (m) => handleFindingMessage(app, m),
-      { log },
+      (m) => handleFindingMessage(app.notifier, app.storage.queue("poison"), m),
+      { log: lineLogger(log) },
     );
     log(`  ${queued.handled} delivered, ${queued.poisoned} poisoned`);
 

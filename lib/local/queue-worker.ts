@@ -2,9 +2,12 @@
  * The queue notifier outside the Functions host: polls the `findings` queue in Azurite (or
  * Azure) with the host's rules from host.json: base64 messages, a visibility timeout while a
  * message is worked on, and after maxDequeueCount failed attempts the message moves to
- * `findings-poison` unchanged, so nothing is lost.
+ * `findings-poison` unchanged, so nothing is lost. Like the host, it hands a whole batch to the
+ * handler at once (up to `batchSize` messages in parallel), so the notifier's idempotency is
+ * exercised locally as it is in Azure.
  */
-import type { QueueClient } from "@azure/storage-queue";
+import type { DequeuedMessageItem, QueueClient } from "@azure/storage-queue";
+import type { Logger } from "../log.js";
 import type { QueueSettings } from "./host-settings.js";
 
 export interface QueueWorkerResult {
@@ -18,7 +21,7 @@ export async function drainQueue(
   poison: QueueClient,
   settings: QueueSettings,
   handle: (message: unknown) => Promise<unknown>,
-  options: { log?: (m: string) => void; maxRounds?: number } = {},
+  options: { log?: Logger; maxRounds?: number } = {},
 ): Promise<QueueWorkerResult> {
   const result: QueueWorkerResult = { handled: 0, failed: 0, poisoned: 0 };
   for (let round = 0; round < (options.maxRounds ?? Number.MAX_SAFE_INTEGER); round++) {
@@ -27,7 +30,7 @@ export async function drainQueue(
       visibilityTimeout: settings.visibilityTimeoutSeconds,
     });
     if (!receivedMessageItems.length) break;
-    for (const item of receivedMessageItems) {
+    const handleOne = async (item: DequeuedMessageItem) => {
       const text = settings.messageEncoding === "base64" ? Buffer.from(item.messageText, "base64").toString("utf8") : item.messageText;
       let payload: unknown = text;
       try {
@@ -41,14 +44,15 @@ export async function drainQueue(
         result.handled++;
       } catch (error) {
         result.failed++;
-        options.log?.(`message ${item.messageId} failed (attempt ${item.dequeueCount}): ${(error as Error).message}`);
+        options.log?.warn(`message ${item.messageId} failed (attempt ${item.dequeueCount}): ${(error as Error).message}`);
         if (item.dequeueCount >= settings.maxDequeueCount) {
           await poison.sendMessage(item.messageText);
           await queue.deleteMessage(item.messageId, item.popReceipt);
           result.poisoned++;
         }
       }
-    }
+    };
+    await Promise.all(receivedMessageItems.map(handleOne));
   }
   return result;
 }
@@ -59,22 +63,37 @@ export function startQueueWorker(
   poison: QueueClient,
   settings: QueueSettings,
   handle: (message: unknown) => Promise<unknown>,
-  log?: (m: string) => void,
+  log?: Logger,
 ): { stop(): Promise<void> } {
   let stopped = false;
+  let wake: (() => void) | undefined;
   const loop = (async () => {
+    // Back to back while there is work; when the queue is empty, wait longer each time up to the
+    // host's maxPollingInterval, as the Functions host does.
+    let idleMs = 0;
     while (!stopped) {
+      let handled = 0;
       try {
-        await drainQueue(queue, poison, settings, handle, { log, maxRounds: 1 });
+        const round = await drainQueue(queue, poison, settings, handle, { log, maxRounds: 1 });
+        handled = round.handled + round.failed;
       } catch (error) {
-        log?.(`queue worker: ${(error as Error).message}`);
+        log?.error(`queue worker: ${(error as Error).message}`);
       }
-      await new Promise((r) => setTimeout(r, settings.pollingIntervalMs));
+      if (handled) {
+        idleMs = 0;
+        continue;
+      }
+      idleMs = Math.min(settings.pollingIntervalMs, Math.max(100, idleMs * 2));
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, idleMs);
+      });
     }
   })();
   return {
     stop: async () => {
       stopped = true;
+      wake?.();
       await loop;
     },
   };

@@ -1,24 +1,15 @@
 /**
- * `hunts serve`: the Functions app without the Functions host. Timers fire on their NCRONTAB
- * schedules, the HTTP API answers on localhost, and the queue notifier polls the findings queue
- * with the host's dequeue and poison rules.
+ * `hunts serve`: the Functions app without the Functions host. The same tables of jobs and routes
+ * (lib/host) run here: timers fire on their NCRONTAB schedules, the HTTP API answers on localhost,
+ * and the queue notifier polls the findings queue with the host's dequeue and poison rules.
  */
 import { createServer, type Server } from "node:http";
-import { handleFindingMessage, type App } from "../app.js";
-import { huntCatalog } from "../hunts/catalog.js";
+import { scheduledJobs } from "../host/jobs.js";
+import { matchRoute } from "../host/routes.js";
 import { nextOccurrence } from "../hunts/schedule.js";
-import {
-  getRunRequest,
-  graphDataRequest,
-  listHunts,
-  parseJsonBody,
-  runHuntRequest,
-  validateKqlRequest,
-  type ApiResponse,
-} from "../http/api.js";
-import { logonGraphPage } from "../graph/page.js";
-import { describeDigests, sendDigest } from "../notify/notifier.js";
-import { describeScheduledRun, runScheduled } from "../runs/runner.js";
+import { consoleLogger, type Logger } from "../log.js";
+import { handleFindingMessage } from "../notify/queue.js";
+import type { Runtime } from "../runtime.js";
 import { readQueueSettings } from "./host-settings.js";
 import { closeServer, listenOnLoopback, readRequestText } from "./http.js";
 import { startQueueWorker } from "./queue-worker.js";
@@ -28,39 +19,32 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-async function route(app: App, method: string, path: string, body: string, now: () => number): Promise<ApiResponse | { html: string }> {
-  const url = new URL(path, "http://localhost");
-  let m: RegExpMatchArray | null;
-  if (method === "GET" && url.pathname === "/api/hunts") return listHunts(app);
-  if (method === "GET" && url.pathname === "/api/graph") return { html: logonGraphPage("/api/graph/data") };
-  if (method === "GET" && url.pathname === "/api/graph/data") return graphDataRequest(app, Object.fromEntries(url.searchParams), now());
-  if (method === "POST" && (m = url.pathname.match(/^\/api\/hunts\/([^/]+)\/run$/))) {
-    const parsed = parseJsonBody(body);
-    return parsed.ok ? runHuntRequest(app, decodeURIComponent(m[1]), parsed.value) : parsed.response;
-  }
-  if (method === "POST" && url.pathname === "/api/kql/validate") {
-    const parsed = parseJsonBody(body);
-    return parsed.ok ? validateKqlRequest(parsed.value) : parsed.response;
-  }
-  if (method === "GET" && (m = url.pathname.match(/^\/api\/runs\/([^/]+)$/))) return getRunRequest(app, decodeURIComponent(m[1]));
-  return { status: 404, body: { error: `no route ${method} ${url.pathname}` } };
-}
-
 export async function serve(
-  app: App,
-  options: { port?: number; log?: (m: string) => void; now?: () => number; timers?: boolean } = {},
+  runtime: Runtime,
+  options: { port?: number; log?: Logger; now?: () => number; timers?: boolean } = {},
 ): Promise<Running> {
-  const log = options.log ?? console.log;
+  const log = options.log ?? consoleLogger;
+  const now = options.now ?? Date.now;
   const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const method = req.method ?? "GET";
+    const matched = url.pathname.startsWith("/api/") ? matchRoute(method, url.pathname.slice("/api/".length)) : undefined;
+    if (!matched) {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: `no route ${method} ${url.pathname}` }));
+      return;
+    }
     readRequestText(req)
-      .then((body) => route(app, req.method ?? "GET", req.url ?? "/", body, options.now ?? Date.now))
-      .then((r) => {
-        if ("html" in r) {
+      .then((body) =>
+        matched.route.handle(runtime, { params: matched.params, query: Object.fromEntries(url.searchParams), body, now: now() }),
+      )
+      .then((result) => {
+        if ("html" in result) {
           res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-          return res.end(r.html);
+          return res.end(result.html);
         }
-        res.writeHead(r.status, { "content-type": "application/json" });
-        res.end(JSON.stringify(r.body, null, 2));
+        res.writeHead(result.status, { "content-type": "application/json" });
+        res.end(JSON.stringify(result.body, null, 2));
       })
       .catch((error: Error) => {
         res.writeHead(500, { "content-type": "application/json" });
@@ -69,36 +53,28 @@ export async function serve(
   });
   const url = `http://127.0.0.1:${await listenOnLoopback(server, options.port ?? 7071)}`;
 
-  const timers: NodeJS.Timeout[] = [];
+  const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
-  const schedule = (name: string, expression: string, work: () => Promise<void>) => {
+  for (const job of scheduledJobs()) {
     const arm = () => {
       if (stopped || options.timers === false) return;
-      const next = nextOccurrence(expression, new Date());
+      const next = nextOccurrence(job.scheduleFor(runtime), new Date());
       const timer = setTimeout(() => {
-        work()
-          .catch((error: Error) => log(`${name}: ${error.message}`))
+        timers.delete(timer);
+        job
+          .run(runtime, log, Date.now())
+          .catch((error: Error) => log.error(`${job.name}: ${error.message}`))
           .finally(arm);
       }, next.getTime() - Date.now());
-      timers.push(timer);
+      timers.add(timer);
     };
     arm();
-  };
-  for (const hunt of huntCatalog()) {
-    schedule(hunt.id, app.settings.schedules[hunt.id] ?? hunt.schedule, async () => {
-      const result = await runScheduled(hunt, app.services, Date.now());
-      log(describeScheduledRun(hunt.id, result));
-    });
   }
-  schedule("digest", app.settings.DIGEST_SCHEDULE, async () => {
-    const results = await sendDigest(app.findings, app.notifier);
-    log(`digest: ${describeDigests(results)}`);
-  });
   const worker = startQueueWorker(
-    app.storage.queue("findings"),
-    app.storage.queue("poison"),
+    runtime.storage.queue("findings"),
+    runtime.storage.queue("poison"),
     readQueueSettings(),
-    (m) => handleFindingMessage(app, m),
+    (m) => handleFindingMessage(runtime.notifier, runtime.storage.queue("poison"), m),
     log,
   );
   return {

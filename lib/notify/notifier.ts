@@ -3,8 +3,9 @@
  * signed JSON to generic webhooks. Each finding is sent once per destination within the
  * suppression window (keyed by hunt and entity, so a noisy entity does not repeat every hour).
  */
-import type { Finding } from "../findings/index.js";
+import type { Finding } from "../findings/finding.js";
 import type { FindingStore } from "../findings/store.js";
+import type { Logger } from "../log.js";
 import { validateDestinationUrl, type Destination, type UrlPolicy } from "./destinations.js";
 import { DEFAULT_DELIVERY_POLICY, deliver, RetryableDeliveryError, type DeliveryOutcome, type DeliveryPolicy } from "./deliver.js";
 import type { NotifyState } from "./state.js";
@@ -19,7 +20,7 @@ export interface NotifierDeps {
   urlPolicy: UrlPolicy;
   delivery?: DeliveryPolicy;
   now?: () => number;
-  log?: (message: string) => void;
+  log?: Logger;
 }
 
 export interface SendResult {
@@ -80,7 +81,7 @@ async function send(destination: Destination, bodies: { id: string; body: string
     if (outcome.status === "gone") {
       // The webhook was deleted: stop sending to it (findings and digests alike).
       await deps.state.disable(destination.id, "410 Gone");
-      deps.log?.(`destination ${destination.id} answered 410 Gone: disabled`);
+      deps.log?.warn(`destination ${destination.id} answered 410 Gone: disabled`);
     }
     if (outcome.status !== "delivered") return outcome;
   }

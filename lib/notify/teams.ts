@@ -2,7 +2,7 @@
  * Teams messages for a Workflows webhook ("Post to a channel when a webhook request is
  * received"): a message with one Adaptive Card 1.4 attachment, kept under Teams' 28 KB limit.
  */
-import type { Finding } from "../findings/index.js";
+import type { Finding } from "../findings/finding.js";
 
 export const TEAMS_MAX_BYTES = 28 * 1024;
 export const CARD_VERSION = "1.4";

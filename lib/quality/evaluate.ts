@@ -2,7 +2,7 @@
  * Detection quality on labelled data: did each injected attack surface among its hunt's top
  * findings, and did benign entities stay below the alert score?
  */
-import type { Finding } from "../findings/index.js";
+import type { Finding } from "../findings/finding.js";
 import type { Hunt } from "../hunts/schema.js";
 import type { ScenarioLabel } from "../synth/org.js";
 

@@ -2,7 +2,7 @@
  * Replays time: runs every hunt's scheduled path as if the clock stood at the end of each day in
  * turn, so baselines build up over history the way they would in production.
  */
-import type { Finding } from "../findings/index.js";
+import type { Finding } from "../findings/finding.js";
 import type { Hunt } from "../hunts/schema.js";
 import { runScheduled, type HuntServices } from "./runner.js";
 import type { RunRecord } from "./store.js";

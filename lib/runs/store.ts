@@ -1,8 +1,14 @@
 /**
  * Run state in Table Storage (table `<prefix>runs`):
- *   PartitionKey <hunt>  RowKey `watermark`        end of the last window applied (etag-guarded)
- *   PartitionKey <hunt>  RowKey `run~<when>`       one run: window, status, counts, errors
+ *   PartitionKey <hunt>  RowKey `watermark`                   end of the last window applied (etag-guarded, only moves forward)
+ *   PartitionKey <hunt>  RowKey `r~<inverted time>~<run id>`  one run: window, status, counts, errors, lease
  * A scheduled run's id derives from its hunt and window, so a retry finds its own earlier record.
+ * Row keys hold the run's time inverted, so the newest runs come first and "the latest run" reads
+ * one entity, not the hunt's whole history.
+ *
+ * A scheduled window is owned by one run at a time: whoever creates its record (or takes over one
+ * whose lease expired) holds a lease, and every later write of the record is conditional on the
+ * etag that run last wrote. A second instance that finds the lease held leaves the window alone.
  */
 import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
@@ -29,8 +35,15 @@ export const RunRecordSchema = z.object({
   error: z.string().optional(),
   /** Windows skipped because the run was further behind than the hunt's maxLookback. */
   skippedWindows: z.number().int().default(0),
+  /** Until when the run that wrote this record owns the window (scheduled runs). */
+  leaseUntil: z.iso.datetime().optional(),
+  /** Parts of the window's staged observations (written before the status becomes `scored`). */
+  stagedParts: z.number().int().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+/** Ten thousand years of milliseconds: inverted times sort newest first and stay 15 digits. */
+const TIME_CEILING = 99_999_999_999_999;
 
 function compactTime(ms: number): string {
   return new Date(ms)
@@ -52,6 +65,22 @@ export function huntOfRun(runId: string): string {
   return runId.split(".")[0];
 }
 
+/** The time a run id carries (its window end, or when an on-demand run started). */
+function timeOfRun(runId: string): number {
+  const compact = runId.split(".")[1] ?? "";
+  const m = compact.match(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/);
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : 0;
+}
+
+function runRowKey(runId: string): string {
+  return `r~${String(TIME_CEILING - timeOfRun(runId)).padStart(15, "0")}~${encodeKey(runId)}`;
+}
+
+/** Another run holds the window's lease, or wrote the record since this run last did. */
+export class LeaseLostError extends Error {}
+
+export type Claim = { kind: "claimed"; run: RunRecord; etag: string } | { kind: "done"; run: RunRecord } | { kind: "busy"; run: RunRecord };
+
 export class RunStore {
   constructor(private readonly client: TableClient) {}
 
@@ -61,12 +90,17 @@ export class RunStore {
   }
 
   /**
-   * Moves the watermark forward and returns its new etag; undefined when another run moved it
-   * first (the caller re-reads).
+   * Moves the watermark forward and returns its new etag; undefined when another run wrote it
+   * first (the caller re-reads). It never moves backwards: a stalled instance that resumes with a
+   * stale plan cannot undo what others applied.
    */
   async advanceWatermark(huntId: string, end: number, etag: string | undefined): Promise<string | undefined> {
     const entity = { partitionKey: encodeKey(huntId), rowKey: "watermark", end };
     try {
+      if (etag) {
+        const current = await this.getWatermark(huntId);
+        if (!current || current.etag !== etag || current.end >= end) return undefined;
+      }
       const written = etag ? await this.client.updateEntity(entity, "Replace", { etag }) : await this.client.createEntity(entity);
       if (!written.etag) throw new Error(`${huntId}: the watermark write returned no etag`);
       return written.etag;
@@ -76,31 +110,86 @@ export class RunStore {
     }
   }
 
-  async put(run: RunRecord): Promise<void> {
+  private entityOf(run: RunRecord) {
     const record = RunRecordSchema.parse(run);
-    await this.client.upsertEntity(
-      {
-        partitionKey: encodeKey(record.huntId),
-        rowKey: `run~${encodeKey(record.runId)}`,
-        json: JSON.stringify(record),
-        startedAt: new Date(record.startedAt),
-        status: record.status,
-      },
-      "Replace",
-    );
+    return {
+      partitionKey: encodeKey(record.huntId),
+      rowKey: runRowKey(record.runId),
+      json: JSON.stringify(record),
+      startedAt: new Date(record.startedAt),
+      status: record.status,
+    };
+  }
+
+  /** Writes a run record unconditionally (on-demand runs, which nobody else writes). */
+  async put(run: RunRecord): Promise<void> {
+    await this.client.upsertEntity(this.entityOf(run), "Replace");
+  }
+
+  /**
+   * Takes the window for `run` (a new record, status `running`, with its lease): creates the record,
+   * or takes over one whose lease ran out. A succeeded window is `done`; a live lease is `busy`.
+   */
+  async claim(run: RunRecord, now: number): Promise<Claim> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const existing = await this.getWithEtag(run.runId);
+      if (!existing) {
+        try {
+          const written = await this.client.createEntity(this.entityOf(run));
+          return { kind: "claimed", run, etag: written.etag! };
+        } catch (error) {
+          if (isConflict(error)) continue;
+          throw error;
+        }
+      }
+      if (existing.run.status === "succeeded") return { kind: "done", run: existing.run };
+      const leaseUntil = existing.run.leaseUntil ? Date.parse(existing.run.leaseUntil) : 0;
+      if (leaseUntil > now && existing.run.status !== "failed") return { kind: "busy", run: existing.run };
+      // The previous attempt crashed or failed: take the record over as it stands (its status says
+      // how far it got), with a new lease.
+      const takenOver: RunRecord = { ...existing.run, leaseUntil: run.leaseUntil, error: undefined };
+      try {
+        const etag = await this.update(takenOver, existing.etag);
+        return { kind: "claimed", run: takenOver, etag };
+      } catch (error) {
+        if (error instanceof LeaseLostError) continue;
+        throw error;
+      }
+    }
+    const current = await this.get(run.runId);
+    return current?.status === "succeeded" ? { kind: "done", run: current } : { kind: "busy", run: current ?? run };
+  }
+
+  /** Writes the record if nobody else has since `etag`; returns the new etag. */
+  async update(run: RunRecord, etag: string): Promise<string> {
+    try {
+      const written = await this.client.updateEntity(this.entityOf(run), "Replace", { etag });
+      return written.etag!;
+    } catch (error) {
+      if (isConflict(error) || (error as { statusCode?: number }).statusCode === 404)
+        throw new LeaseLostError(`run ${run.runId}: another instance took the window over`);
+      throw error;
+    }
+  }
+
+  private async getWithEtag(runId: string): Promise<{ run: RunRecord; etag: string } | undefined> {
+    const entity = await getEntityOrUndefined<{ json: string }>(this.client, encodeKey(huntOfRun(runId)), runRowKey(runId));
+    return entity && { run: RunRecordSchema.parse(JSON.parse(entity.json)), etag: entity.etag };
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
-    const entity = await getEntityOrUndefined<{ json: string }>(this.client, encodeKey(huntOfRun(runId)), `run~${encodeKey(runId)}`);
-    return entity && RunRecordSchema.parse(JSON.parse(entity.json));
+    return (await this.getWithEtag(runId))?.run;
   }
 
-  /** The most recent runs of a hunt, newest first. */
+  /** The most recent runs of a hunt, newest first: reads only as many records as asked for. */
   async latest(huntId: string, limit = 1): Promise<RunRecord[]> {
-    const filter = odata`PartitionKey eq ${encodeKey(huntId)} and RowKey ge 'run~' and RowKey lt 'run~~'`;
+    const filter = odata`PartitionKey eq ${encodeKey(huntId)} and RowKey ge 'r~' and RowKey lt 'r~~'`;
     const runs: RunRecord[] = [];
-    for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter } }))
-      runs.push(RunRecordSchema.parse(JSON.parse(entity.json)));
-    return runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);
+    const pages = this.client.listEntities<{ json: string }>({ queryOptions: { filter } }).byPage({ maxPageSize: limit });
+    for await (const page of pages) {
+      for (const entity of page) if (runs.length < limit) runs.push(RunRecordSchema.parse(JSON.parse(entity.json)));
+      if (runs.length >= limit) break;
+    }
+    return runs;
   }
 }

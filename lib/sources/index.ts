@@ -1,6 +1,6 @@
 /** Remote sources by setting: Log Analytics and Defender XDR. */
 import { readFileSync } from "node:fs";
-import { LocalDevelopmentCredential } from "../local/static-credential.js";
+import { LocalDevelopmentCredential } from "./local-development-credential.js";
 import { credentialFor, type Settings } from "../settings.js";
 import { AzureMonitorSource } from "./azure-monitor.js";
 import { DefenderXdrSource } from "./defender-xdr.js";

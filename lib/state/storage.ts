@@ -14,6 +14,7 @@ export const TABLES = {
   findings: "findings",
   suppression: "suppression",
   digests: "digests",
+  staged: "staged",
 } as const;
 export const QUEUES = { findings: "findings", poison: "findings-poison" } as const;
 

@@ -1,10 +1,11 @@
 import { HttpRequest, InvocationContext } from "@azure/functions";
 import { describe, expect, it } from "vitest";
-import { setApp } from "../../functions/app-instance.js";
-import { getRunHttp, listHuntsHttp, notifyFindingQueue, runHuntHttp, validateKqlHttp } from "../../functions/handlers.js";
+import { setRuntime } from "../../functions/runtime-instance.js";
+import { httpHandler, notifyFindingQueue } from "../../functions/handlers.js";
 import { httpRoutes, queues, timers } from "../../functions/registrations.js";
-import { createApp } from "../../lib/app.js";
-import { encodeFindingMessage } from "../../lib/findings/index.js";
+import { ROUTES } from "../../lib/host/routes.js";
+import { createRuntime } from "../../lib/runtime.js";
+import { encodeFindingMessage } from "../../lib/findings/message.js";
 import { builtInHunts, huntCatalog, scheduleSettingName } from "../../lib/hunts/catalog.js";
 import { tableFromRecords } from "../../lib/kql/build.js";
 import { startReceiver } from "../../lib/local/receiver.js";
@@ -15,6 +16,11 @@ import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { finding } from "../helpers/findings.js";
 
 const azurite = useAzurite();
+const handlerOf = (name: string) => httpHandler(ROUTES.find((r) => r.name === name)!);
+const listHuntsHttp = handlerOf("list-hunts");
+const runHuntHttp = handlerOf("run-hunt");
+const getRunHttp = handlerOf("get-run");
+const validateKqlHttp = handlerOf("validate-kql");
 const T0 = Date.UTC(2024, 9, 20);
 
 function request(method: string, url: string, body?: unknown, params: Record<string, string> = {}) {
@@ -40,11 +46,11 @@ const bruteForce = Array.from({ length: 150 }, (_, i) => ({
 async function testApp(env: Record<string, string> = {}) {
   const storage = await freshStorage(azurite());
   const source = new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, bruteForce) });
-  const app = await createApp(
+  const app = await createRuntime(
     { AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused", ...env },
     { storage, source },
   );
-  setApp(app);
+  setRuntime(app);
   return app;
 }
 
@@ -194,10 +200,15 @@ describe("queue notifier (test mode)", () => {
 
   it("bad settings fail with the setting's name and value", async () => {
     await expect(
-      createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", NOTIFY_WEBHOOK_SECRET: "secret123" }),
+      createRuntime({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", NOTIFY_WEBHOOK_SECRET: "secret123" }),
     ).rejects.toThrow(/NOTIFY_WEBHOOK_SECRET="secret123": expected a Standard Webhooks secret/);
     await expect(
-      createApp({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", HUNT_LOGON_CHANGEPOINT_SCHEDULE: "0 6 * * *" }),
+      createRuntime({
+        AzureWebJobsStorage: "x",
+        HUNT_SOURCE: "local",
+        LOCAL_DATA_PATHS: "x",
+        HUNT_LOGON_CHANGEPOINT_SCHEDULE: "0 6 * * *",
+      }),
     ).rejects.toThrow(/HUNT_LOGON_CHANGEPOINT_SCHEDULE="0 6 \* \* \*": '0 6 \* \* \*' has 5 fields/);
   });
 

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { silentLogger } from "../../lib/log.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../lib/app.js";
+import { createRuntime } from "../../lib/runtime.js";
 import { launchChromium } from "../../lib/graph/browser.js";
 import { buildLogonGraph } from "../../lib/graph/logon-graph.js";
 import { freePort } from "../../lib/local/azurite.js";
@@ -40,13 +41,13 @@ describe("logon graph page in headless Chromium", () => {
   let browser: Browser;
   beforeAll(async () => {
     const storage = await freshStorage(azurite());
-    const app = await createApp(
+    const app = await createRuntime(
       { AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" },
-      { storage, source: new LocalSource(tables), log: () => undefined },
+      { storage, source: new LocalSource(tables), log: silentLogger },
     );
     // Build the LogonTracer hunts' history, so the page can show their findings and baselines.
     await replay([findHunt("logon-graph-rank")!, findHunt("logon-changepoint")!], app.services, { start: logs.start, end: logs.end });
-    running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });
+    running = await serve(app, { port: await freePort(), timers: false, log: silentLogger });
     browser = await launchChromium();
   }, 180_000);
   afterAll(async () => {

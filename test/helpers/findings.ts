@@ -1,4 +1,4 @@
-import type { Finding } from "../../lib/findings/index.js";
+import type { Finding } from "../../lib/findings/finding.js";
 
 /** A realistic finding for notifier tests; override what a test is about. */
 export function finding(overrides: Partial<Finding> = {}): Finding {

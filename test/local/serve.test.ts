@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../lib/app.js";
+import { silentLogger } from "../../lib/log.js";
+import { createRuntime } from "../../lib/runtime.js";
 import { tableFromRecords } from "../../lib/kql/build.js";
 import { freePort } from "../../lib/local/azurite.js";
 import { serve, type Running } from "../../lib/local/serve.js";
@@ -14,11 +15,11 @@ describe("hunts serve: the HTTP API without the Functions host", () => {
   beforeAll(async () => {
     const storage = await freshStorage(azurite());
     const source = new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, []) });
-    const app = await createApp(
+    const app = await createRuntime(
       { AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" },
-      { storage, source, log: () => undefined },
+      { storage, source, log: silentLogger },
     );
-    running = await serve(app, { port: await freePort(), timers: false, log: () => undefined });
+    running = await serve(app, { port: await freePort(), timers: false, log: silentLogger });
   }, 60_000);
   afterAll(async () => {
     await running?.stop();

@@ -1,8 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { lineLogger } from "../../lib/log.js";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
-import { encodeFindingMessage } from "../../lib/findings/index.js";
+import { encodeFindingMessage } from "../../lib/findings/message.js";
 import { readQueueSettings } from "../../lib/local/host-settings.js";
 import { drainQueue } from "../../lib/local/queue-worker.js";
 import { DestinationError, validateDestinationUrl } from "../../lib/notify/destinations.js";
@@ -173,7 +174,7 @@ describe("signed webhooks and delivery", () => {
     const logged: string[] = [];
     const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], {
       state: new NotifyState(storage.table("suppression"), storage.table("digests")),
-      log: (m) => logged.push(m),
+      log: lineLogger((m) => logged.push(m)),
     });
     const [digest] = await sendDigest(store, d, { now: Date.parse("2024-10-20T04:00:00.000Z") });
     expect(digest.sent).toEqual([{ destination: "teams", outcome: "gone" }]);

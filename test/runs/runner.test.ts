@@ -1,8 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { decodeFindingMessage, FindingSchema } from "../../lib/findings/index.js";
+import { FindingSchema } from "../../lib/findings/finding.js";
+import { decodeFindingMessage } from "../../lib/findings/message.js";
 import { findHunt } from "../../lib/hunts/catalog.js";
 import { tableFromRecords } from "../../lib/kql/build.js";
-import { describeScheduledRun, planWindows, runOnDemand, runScheduled, runScheduledWindow, servicesFor } from "../../lib/runs/runner.js";
+import {
+  describeScheduledRun,
+  planWindows,
+  runOnDemand,
+  runScheduled,
+  runScheduledWindow,
+  servicesFor,
+  type HuntServices,
+  type Window,
+} from "../../lib/runs/runner.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import type { QueryRequest, QueryResponse } from "../../lib/sources/types.js";
@@ -30,6 +40,13 @@ function failures(ip: string, hour: number, count: number, users: number) {
 
 function sourceOf(records: Record<string, unknown>[]) {
   return new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, records) });
+}
+
+/** A window this instance ran to the end (not one another instance held). */
+async function runWindow(services: HuntServices, window: Window, now: number) {
+  const result = await runScheduledWindow(hunt, window, services, now);
+  if ("busy" in result) throw new Error(`window unexpectedly held by ${result.busy.runId}`);
+  return result;
 }
 
 describe("planning windows", () => {
@@ -85,18 +102,76 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect(baseline.windows).toBe(1);
   });
 
-  it("a retried window resumes from its stored findings and never applies twice", async () => {
+  it("a window that crashed after scoring resumes from what was stored: no second query, no re-scoring, applied once", async () => {
     const storage = await freshStorage(azurite());
-    const services = servicesFor(storage, sourceOf(failures("203.0.113.10", 0, 150, 30)));
+    const local = sourceOf(failures("203.0.113.10", 0, 150, 30));
+    let queries = 0;
+    const counting = { kind: local.kind, name: local.name, query: (r: QueryRequest) => (queries++, local.query(r)) };
+    const services = servicesFor(storage, counting);
     const window = { start: T0, end: T0 + HOUR };
-    const first = await runScheduledWindow(hunt, window, services, T0 + HOUR);
-    // Simulate a crash after scoring: the run record says "scored", as if baselines and queue were not reached.
-    await services.runs.put({ ...first.run, status: "scored" });
-    const retried = await runScheduledWindow(hunt, window, services, T0 + HOUR + 60_000);
+    // The crash: scored and stored, then the process dies before the queue is reached.
+    const crashing = { ...services, publisher: { publish: () => Promise.reject(new Error("killed")) } } as unknown as HuntServices;
+    await expect(runScheduledWindow(hunt, window, crashing, T0 + HOUR)).rejects.toThrow("killed");
+    const stored = await services.runs.get(`${hunt.id}.20241001T010000Z`);
+    expect(stored).toMatchObject({ status: "scored" });
+    // The lease of the dead attempt must run out before another attempt may take the window.
+    await services.runs.put({ ...stored!, leaseUntil: new Date(Date.now() - 1000).toISOString() });
+    const retried = await runWindow(services, window, T0 + HOUR + 60_000);
     expect(retried.run.status).toBe("succeeded");
-    expect(retried.findings.map((f) => f.fingerprint)).toEqual(first.findings.map((f) => f.fingerprint));
+    expect(queries).toBe(1);
+    expect(retried.findings.map((f) => f.fingerprint)).toEqual(
+      (await services.findings.ofRun(retried.run.runId, window.end)).map((f) => f.fingerprint),
+    );
+    expect(retried.findings[0]).toMatchObject({ entity: { key: "203.0.113.10" }, alert: true });
     expect((await services.baselines.getBaselines(hunt.id, ["203.0.113.10"])).get("203.0.113.10")!.windows).toBe(1);
     expect((await services.baselines.getHuntState(hunt.id)).windows).toBe(1);
+    // A run that succeeded is final: asking again returns it unchanged.
+    const again = await runWindow(services, window, T0 + 2 * HOUR);
+    expect(again.run.finishedAt).toBe(retried.run.finishedAt);
+  });
+
+  it("two instances on the same window: one owns it, the other leaves it alone, and the stored findings are the owner's", async () => {
+    const storage = await freshStorage(azurite());
+    const servicesA = servicesFor(storage, sourceOf(failures("203.0.113.30", 0, 150, 30)));
+    const servicesB = servicesFor(storage, sourceOf(failures("203.0.113.30", 0, 150, 30)));
+    const window = { start: T0, end: T0 + HOUR };
+    const [a, b] = await Promise.all([
+      runScheduledWindow(hunt, window, servicesA, T0 + HOUR),
+      runScheduledWindow(hunt, window, servicesB, T0 + HOUR),
+    ]);
+    const finished = [a, b].filter((r) => !("busy" in r));
+    const busy = [a, b].filter((r) => "busy" in r);
+    // Either one instance held the window while the other looked, or the second found it done.
+    expect(finished.length + busy.length).toBe(2);
+    expect(finished.length).toBeGreaterThanOrEqual(1);
+    expect((await servicesA.baselines.getHuntState(hunt.id)).windows).toBe(1);
+    expect((await servicesA.baselines.getBaselines(hunt.id, ["203.0.113.30"])).get("203.0.113.30")!.windows).toBe(1);
+    const stored = await servicesA.findings.ofRun(`${hunt.id}.20241001T010000Z`, window.end);
+    expect(stored.map((f) => [f.entity.key, f.score, f.alert])).toEqual([["203.0.113.30", stored[0].score, true]]);
+    // A held window stops a scheduled run of the other instance without moving the watermark.
+    const runId = `${hunt.id}.20241001T020000Z`;
+    await servicesA.runs.put({
+      ...(await servicesA.runs.get(`${hunt.id}.20241001T010000Z`))!,
+      runId,
+      status: "running",
+      leaseUntil: new Date(Date.now() + 60_000).toISOString(),
+      window: { start: new Date(T0 + HOUR).toISOString(), end: new Date(T0 + 2 * HOUR).toISOString() },
+    });
+    const result = await runScheduled(hunt, servicesB, T0 + 2 * HOUR + 60_000);
+    expect(result.busy).toMatch(/is being run by another instance/);
+    expect((await servicesB.runs.getWatermark(hunt.id))?.end ?? 0).toBeLessThan(T0 + 2 * HOUR);
+  });
+
+  it("the watermark never moves backwards when a stalled instance resumes with an old plan", async () => {
+    const storage = await freshStorage(azurite());
+    const services = servicesFor(storage, sourceOf(failures("203.0.113.31", 0, 150, 30)));
+    const stale = await services.runs.advanceWatermark(hunt.id, T0 + HOUR, undefined);
+    const fresh = await services.runs.advanceWatermark(hunt.id, T0 + 4 * HOUR, stale);
+    expect(fresh).toBeDefined();
+    // The stalled instance still holds the old etag, and then a fresh one with an older end.
+    expect(await services.runs.advanceWatermark(hunt.id, T0 + 2 * HOUR, stale)).toBeUndefined();
+    expect(await services.runs.advanceWatermark(hunt.id, T0 + 2 * HOUR, fresh)).toBeUndefined();
+    expect((await services.runs.getWatermark(hunt.id))!.end).toBe(T0 + 4 * HOUR);
   });
 
   it("prunes baselines not seen within the retention once a day", async () => {
@@ -125,7 +200,7 @@ describe("scheduled and on-demand runs (Azurite)", () => {
       },
     };
     const services = servicesFor(storage, partialSource);
-    const { run, findings } = await runScheduledWindow(hunt, { start: T0, end: T0 + HOUR }, services, T0 + HOUR);
+    const { run, findings } = await runWindow(services, { start: T0, end: T0 + HOUR }, T0 + HOUR);
     expect(run.partial).toBe("query exceeded the 64 MB result limit");
     expect(findings[0].partial).toBe("query exceeded the 64 MB result limit");
     expect((await services.runs.get(run.runId))!.partial).toBe("query exceeded the 64 MB result limit");
@@ -136,8 +211,8 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     const bad = {
       kind: "local" as const,
       name: "odd-source",
-      async query(): Promise<QueryResponse> {
-        return {
+      query(): Promise<QueryResponse> {
+        return Promise.resolve({
           table: tableFromRecords(
             [
               { name: "IpAddress", type: "string" },
@@ -151,11 +226,11 @@ describe("scheduled and on-demand runs (Azurite)", () => {
               { IpAddress: "203.0.113.21", FailedCount: "many", SuccessCount: 0, UserCount: 30 },
             ],
           ),
-        };
+        });
       },
     };
     const services = servicesFor(storage, bad);
-    const { run, findings } = await runScheduledWindow(hunt, { start: T0, end: T0 + HOUR }, services, T0 + HOUR);
+    const { run, findings } = await runWindow(services, { start: T0, end: T0 + HOUR }, T0 + HOUR);
     expect(findings.map((f) => f.entity.key)).toEqual(["203.0.113.20"]);
     expect(run.rows).toBe(1);
     expect(run.partial).toMatch(/^2 row\(s\) the hunt could not use were left out \(IpAddress: empty entity value \(got ""\)\)$/);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findHunt } from "../../lib/hunts/catalog.js";
 import { startServiceEndpoint, type ServiceEndpoint } from "../../lib/local/service-endpoint.js";
-import { LocalDevelopmentCredential } from "../../lib/local/static-credential.js";
+import { LocalDevelopmentCredential } from "../../lib/sources/local-development-credential.js";
 import { runOnDemand, servicesFor } from "../../lib/runs/runner.js";
 import { AzureMonitorSource, QueryFailedError } from "../../lib/sources/azure-monitor.js";
 import { DefenderXdrSource } from "../../lib/sources/defender-xdr.js";

@@ -16,6 +16,7 @@ export default defineHunt({
   sources: ["local", "log-analytics"],
   tables: ["SigninLogs", "AuditLogs"],
   entity: { type: "account", columns: ["UserPrincipalName"] },
+  activity: { first: ["FirstFailure"], last: ["LastFailure"] },
   features: [
     { column: "FailedCount", direction: "up" },
     { column: "IpCount", direction: "up" },

@@ -5,7 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import type { Hunt } from "../hunts/schema.js";
 import { SEVERITIES } from "../hunts/schema.js";
+import type { Score } from "../scoring/index.js";
+import { trimDetails } from "./details.js";
 
 export const FindingSchema = z.object({
   /** Stable across retries: the hunt, the entity and the window. */
@@ -37,36 +40,44 @@ export function fingerprint(huntId: string, entityKey: string, window: { start: 
     .slice(0, 32);
 }
 
-/** Keeps a row small enough for a queue message (64 KiB) and a Teams card. */
-export function trimDetails(row: Record<string, unknown>, maxChars = 4000): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  let used = 0;
-  for (const [key, value] of Object.entries(row)) {
-    let v = value;
-    if (Array.isArray(v) && v.length > 20) v = [...v.slice(0, 20), `... ${v.length - 20} more`];
-    let text = JSON.stringify(v) ?? "null";
-    if (text.length > 500) {
-      v = `${text.slice(0, 480)}...`;
-      text = JSON.stringify(v);
-    }
-    if (used + text.length > maxChars) break;
-    out[key] = v;
-    used += text.length + key.length;
-  }
-  return out;
+export interface FindingInput {
+  hunt: Hunt;
+  runId: string;
+  window: { start: number; end: number };
+  entityKey: string;
+  /** The hunt's output row for the entity. */
+  row: Record<string, unknown>;
+  score: Score;
+  /** The source's name, shown on the finding. */
+  source: string;
+  partial?: string;
+  createdAt: number;
 }
 
-/** Queue messages are base64 text: the Functions queue trigger decodes base64 by default. */
-export function encodeFindingMessage(finding: Finding): string {
-  return Buffer.from(JSON.stringify(finding), "utf8").toString("base64");
+/** A finding from one scored entity row: the one place its fields are put together. */
+export function buildFinding(input: FindingInput): Finding {
+  const { hunt, row, score, window } = input;
+  return {
+    fingerprint: fingerprint(hunt.id, input.entityKey, window),
+    huntId: hunt.id,
+    huntTitle: hunt.titleFor ? hunt.titleFor(row) || hunt.title : hunt.title,
+    runId: input.runId,
+    severity: hunt.severity,
+    score: score.score,
+    alert: score.score >= hunt.alertScore,
+    entity: { type: hunt.entity.type, key: input.entityKey, values: Object.fromEntries(hunt.entity.columns.map((c) => [c, row[c]])) },
+    window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
+    reasons: score.reasons,
+    signals: score.signals,
+    mitre: { tactics: hunt.mitre.tactics, techniques: hunt.mitre.techniques },
+    details: trimDetails(row),
+    source: input.source,
+    ...(input.partial ? { partial: input.partial } : {}),
+    createdAt: new Date(input.createdAt).toISOString(),
+  };
 }
 
-export function decodeFindingMessage(message: unknown): Finding {
-  // The Functions runtime hands the trigger the decoded JSON (object) or text; accept both.
-  let value = message;
-  if (typeof value === "string") {
-    const text = /^[A-Za-z0-9+/=\s]+$/.test(value) && !value.trim().startsWith("{") ? Buffer.from(value, "base64").toString("utf8") : value;
-    value = JSON.parse(text);
-  }
-  return FindingSchema.parse(value);
+/** Highest score first; ties by entity, so the order is stable. */
+export function byScore(a: Finding, b: Finding): number {
+  return b.score - a.score || a.entity.key.localeCompare(b.entity.key);
 }

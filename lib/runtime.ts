@@ -3,11 +3,11 @@
  * the run services and the notifier. Nothing here depends on the Functions host.
  */
 import { FindingStore } from "./findings/store.js";
-import { decodeFindingMessage } from "./findings/index.js";
 import { durationMs, findHunt } from "./hunts/catalog.js";
 import { importSentinelHunts } from "./hunts/sentinel.js";
 import type { Destination } from "./notify/destinations.js";
-import { notifyFinding, type NotifierDeps, type SendResult } from "./notify/notifier.js";
+import { consoleLogger, type Logger } from "./log.js";
+import type { NotifierDeps } from "./notify/notifier.js";
 import { NotifyState } from "./notify/state.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
 import { parseSettings, SettingsError, storageConfig, type Settings } from "./settings.js";
@@ -16,7 +16,7 @@ import { LocalSource } from "./sources/local.js";
 import type { QuerySource } from "./sources/types.js";
 import { Storage } from "./state/storage.js";
 
-export interface App {
+export interface Runtime {
   settings: Settings;
   storage: Storage;
   services: HuntServices;
@@ -32,11 +32,11 @@ export function destinationsFrom(settings: Settings): Destination[] {
   return out;
 }
 
-export async function sourceFrom(settings: Settings): Promise<QuerySource> {
+export async function sourceFrom(settings: Settings, log: Logger): Promise<QuerySource> {
   switch (settings.HUNT_SOURCE) {
     case "local": {
       const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!);
-      reportReadIssues(issues, console.warn);
+      reportReadIssues(issues, (line) => log.warn(line));
       return source;
     }
     default: {
@@ -46,29 +46,31 @@ export async function sourceFrom(settings: Settings): Promise<QuerySource> {
   }
 }
 
-export interface AppOptions {
+export interface RuntimeOptions {
   source?: QuerySource;
   storage?: Storage;
-  log?: (message: string) => void;
+  /** Where the runtime's own lines go; a Functions invocation passes its context's logger per call. */
+  log?: Logger;
 }
 
-export async function createApp(env: Record<string, string | undefined> = process.env, options: AppOptions = {}): Promise<App> {
+export async function createRuntime(env: Record<string, string | undefined> = process.env, options: RuntimeOptions = {}): Promise<Runtime> {
   const settings = parseSettings(env);
+  const log = options.log ?? consoleLogger;
   if (settings.IMPORTED_HUNTS_PATH) {
     const { hunts, issues } = await importSentinelHunts(settings.IMPORTED_HUNTS_PATH);
-    for (const issue of issues) (options.log ?? console.warn)(`imported hunts: ${issue.file}: ${issue.message}`);
-    (options.log ?? console.log)(`imported hunts: ${hunts.length} loaded from ${settings.IMPORTED_HUNTS_PATH}`);
+    for (const issue of issues) log.warn(`imported hunts: ${issue.file}: ${issue.message}`);
+    log.info(`imported hunts: ${hunts.length} loaded from ${settings.IMPORTED_HUNTS_PATH}`);
   }
   const unknown = Object.keys(settings.parameters).filter((id) => !findHunt(id));
   if (unknown.length)
     throw new SettingsError(`invalid app settings: HUNT_PARAMETERS: no hunt ${unknown.map((id) => `'${id}'`).join(", ")}`);
   const storage = options.storage ?? new Storage(storageConfig(settings));
   await storage.ensure();
-  const source = options.source ?? (await sourceFrom(settings));
+  const source = options.source ?? (await sourceFrom(settings, log));
   const services = servicesFor(storage, source, {
     parameters: settings.parameters,
     retentionMs: durationMs(settings.BASELINE_RETENTION),
-    log: options.log,
+    log,
   });
   const notifier: NotifierDeps = {
     destinations: destinationsFrom(settings),
@@ -76,23 +78,7 @@ export async function createApp(env: Record<string, string | undefined> = proces
     links: { baseUrl: settings.PUBLIC_BASE_URL },
     suppressionMs: durationMs(settings.NOTIFY_SUPPRESSION_WINDOW),
     urlPolicy: { allowInsecure: settings.NOTIFY_ALLOW_INSECURE },
-    log: options.log,
+    log,
   };
   return { settings, storage, services, findings: services.findings, notifier };
-}
-
-/**
- * The queue notifier's work for one message. A message that is not a finding can never succeed:
- * it goes straight to the poison queue (nothing is lost) instead of being retried.
- */
-export async function handleFindingMessage(app: App, message: unknown): Promise<SendResult[] | { poisoned: string }> {
-  let finding;
-  try {
-    finding = decodeFindingMessage(message);
-  } catch (error) {
-    const text = typeof message === "string" ? message : JSON.stringify(message);
-    await app.storage.queue("poison").sendMessage(Buffer.from(text, "utf8").toString("base64"));
-    return { poisoned: `not a finding: ${(error as Error).message.slice(0, 300)}` };
-  }
-  return notifyFinding(finding, app.notifier);
 }

@@ -1,0 +1,56 @@
+/**
+ * What a scored window will add to the baselines, kept until it is applied (table `<prefix>staged`):
+ *   PartitionKey <run id>  RowKey `part~<nnnn>`   gzip'd JSON of the window's observations, in pieces
+ * A run that crashed after scoring resumes from here instead of querying the source again: with
+ * Log Analytics' ingestion delay a second query is not the same answer, and scores must never be
+ * recomputed against baselines that may already include the window.
+ */
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { TableClient, TransactionAction } from "@azure/data-tables";
+import { odata } from "@azure/data-tables";
+import { encodeKey } from "../state/keys.js";
+import type { WindowObservations } from "./evaluate.js";
+
+/** A binary property holds at most 64 KiB. */
+const PART_BYTES = 60_000;
+/** A transaction's body is at most 4 MiB; base64 makes each part about 80 KB. */
+const PARTS_PER_TRANSACTION = 40;
+
+const partKey = (index: number) => `part~${String(index).padStart(4, "0")}`;
+
+export class StagedObservations {
+  constructor(private readonly client: TableClient) {}
+
+  /** Stores the window's observations; returns how many parts were written (kept on the run record). */
+  async put(runId: string, observations: WindowObservations): Promise<number> {
+    const packed = gzipSync(JSON.stringify(observations));
+    const partitionKey = encodeKey(runId);
+    const actions: TransactionAction[] = [];
+    for (let offset = 0, index = 0; offset < packed.length || index === 0; offset += PART_BYTES, index++)
+      actions.push(["upsert", { partitionKey, rowKey: partKey(index), data: packed.subarray(offset, offset + PART_BYTES) }, "Replace"]);
+    for (let i = 0; i < actions.length; i += PARTS_PER_TRANSACTION)
+      await this.client.submitTransaction(actions.slice(i, i + PARTS_PER_TRANSACTION));
+    return actions.length;
+  }
+
+  async get(runId: string, parts: number): Promise<WindowObservations> {
+    const pieces: Uint8Array[] = new Array<Uint8Array>(parts);
+    const filter = odata`PartitionKey eq ${encodeKey(runId)}`;
+    for await (const entity of this.client.listEntities<{ data: Uint8Array }>({ queryOptions: { filter } })) {
+      const index = Number(entity.rowKey?.slice("part~".length));
+      if (index < parts) pieces[index] = entity.data;
+    }
+    const missing = pieces.findIndex((p) => p === undefined);
+    if (pieces.length !== parts || missing >= 0)
+      throw new Error(`run ${runId}: staged observations are incomplete (part ${missing} of ${parts} missing)`);
+    return JSON.parse(gunzipSync(Buffer.concat(pieces)).toString("utf8")) as WindowObservations;
+  }
+
+  async delete(runId: string): Promise<void> {
+    const filter = odata`PartitionKey eq ${encodeKey(runId)}`;
+    const actions: TransactionAction[] = [];
+    for await (const entity of this.client.listEntities({ queryOptions: { filter, select: ["RowKey"] } }))
+      actions.push(["delete", { partitionKey: encodeKey(runId), rowKey: entity.rowKey! }]);
+    for (let i = 0; i < actions.length; i += 100) await this.client.submitTransaction(actions.slice(i, i + 100));
+  }
+}

@@ -4,6 +4,8 @@
  */
 export const EWMA_ALPHA = 0.2;
 export const HISTORY_LENGTH = 30;
+/** Windows of threshold outcomes remembered per entity ("met in 9 of its last 10 windows"). */
+export const THRESHOLD_HISTORY = 10;
 
 export interface FeatureState {
   /** Exponentially weighted mean and variance (alpha 0.2, about the last ten windows). */
@@ -24,6 +26,8 @@ export interface Baseline {
   lastWindowEnd: number;
   features: Record<string, FeatureState>;
   distinct: Record<string, string[]>;
+  /** Whether the hunt's threshold held in each of the entity's last windows (1 met, 0 not), oldest first. */
+  thresholdHits?: number[];
 }
 
 export interface Observation {
@@ -32,6 +36,8 @@ export interface Observation {
   distinct: Record<string, string[]>;
   firstSeen: number;
   lastSeen: number;
+  /** The hunt's threshold held in this window. */
+  thresholdMet?: boolean;
 }
 
 export function updateFeature(state: FeatureState | undefined, value: number): FeatureState {
@@ -85,6 +91,7 @@ export function applyObservation(
     lastWindowEnd: window.end,
     features,
     distinct,
+    thresholdHits: [...(current?.thresholdHits ?? []), observation.thresholdMet ? 1 : 0].slice(-THRESHOLD_HISTORY),
   };
 }
 

@@ -303,6 +303,7 @@ export function fromBaseline(partitionKey: string, rowKey: string, b: Baseline):
     lastWindowEnd: b.lastWindowEnd,
     features: boundedJson(b.features),
     distinct: boundedJson(b.distinct),
+    thresholdHits: (b.thresholdHits ?? []).join(""),
   };
 }
 
@@ -315,8 +316,9 @@ function toBaseline(huntId: string, entity: Stored): Baseline {
     firstSeen: time(entity.firstSeen),
     lastSeen: time(entity.lastSeen),
     lastWindowEnd: Number(entity.lastWindowEnd),
-    features: JSON.parse(String(entity.features ?? "{}")),
-    distinct: JSON.parse(String(entity.distinct ?? "{}")),
+    features: JSON.parse(String(entity.features ?? "{}")) as Baseline["features"],
+    distinct: JSON.parse(String(entity.distinct ?? "{}")) as Baseline["distinct"],
+    thresholdHits: [...(typeof entity.thresholdHits === "string" ? entity.thresholdHits : "")].map(Number),
   };
 }
 

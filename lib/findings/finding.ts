@@ -27,6 +27,8 @@ export const FindingSchema = z.object({
   /** The hunt's output row for this entity, trimmed to stay small. */
   details: z.record(z.string(), z.unknown()),
   source: z.string(),
+  /** Why the finding goes to the digest whatever its score (usual for the entity, a fleet-wide change). */
+  digestOnly: z.string().optional(),
   /** Set when the query returned partial results: the finding may be missing data. */
   partial: z.string().optional(),
   createdAt: z.iso.datetime(),
@@ -52,6 +54,8 @@ export interface FindingInput {
   source: string;
   partial?: string;
   createdAt: number;
+  /** The entity, when it is not the hunt's own (a fleet-wide change names the value that spread). */
+  entity?: Finding["entity"];
 }
 
 /** A finding from one scored entity row: the one place its fields are put together. */
@@ -64,8 +68,14 @@ export function buildFinding(input: FindingInput): Finding {
     runId: input.runId,
     severity: hunt.severity,
     score: score.score,
-    alert: score.score >= hunt.alertScore,
-    entity: { type: hunt.entity.type, key: input.entityKey, values: Object.fromEntries(hunt.entity.columns.map((c) => [c, row[c]])) },
+    // A finding the scoring sends to the digest (usual for the entity, a fleet-wide change) never alerts.
+    alert: score.score >= hunt.alertScore && !score.digestOnly,
+    ...(score.digestOnly ? { digestOnly: score.digestOnly } : {}),
+    entity: input.entity ?? {
+      type: hunt.entity.type,
+      key: input.entityKey,
+      values: Object.fromEntries(hunt.entity.columns.map((c) => [c, row[c]])),
+    },
     window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
     reasons: score.reasons,
     signals: score.signals,

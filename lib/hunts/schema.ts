@@ -23,6 +23,10 @@ export const SEVERITIES = ["informational", "low", "medium", "high", "critical"]
 export const Severity = z.enum(SEVERITIES);
 export type Severity = z.infer<typeof Severity>;
 
+/** A KQL `let` parameter's value: a number, a string, or a list of either. */
+export const ParameterValue = z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))]);
+export type ParameterValue = z.infer<typeof ParameterValue>;
+
 /** `column op value`, where value is a number or the name of one of the hunt's parameters. */
 export const Threshold = z.object({
   column: z.string(),
@@ -77,13 +81,17 @@ export const HuntMetadata = z
         weightColumn: z.string().optional(),
       })
       .optional(),
+    /**
+     * The entity's peers, where the hunt has a natural peer group: how many `across` values show the
+     * same `value` (e.g. devices running this process on this port). A behaviour common among peers
+     * counts for less rarity; a rare one is named.
+     */
+    peers: z.object({ value: z.array(z.string()).min(1), across: z.array(z.string()).min(1) }).optional(),
     thresholds: z
       .object({ match: z.enum(["all", "any"]).default("all"), conditions: z.array(Threshold).default([]) })
       .default({ match: "all", conditions: [] }),
     /** KQL `let` parameters with their defaults; thresholds may refer to them by name. */
-    parameters: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))]))
-      .default({}),
+    parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), ParameterValue).default({}),
     /** Windows a hunt observes before deviation, rarity and novelty count; until then only thresholds fire. */
     learningWindows: z.number().int().min(0).default(3),
     /** Findings at or above this score alert. */

@@ -7,13 +7,13 @@
 import { z } from "zod";
 import type { Observation, Prevalence } from "../baselines/model.js";
 import type { BaselineStore } from "../baselines/store.js";
-import { buildFinding, byScore, type Finding } from "../findings/finding.js";
+import { buildFinding, byScore, type Finding, type FindingInput } from "../findings/finding.js";
 import { composeQuery, contextStart, type QueryWindow } from "../hunts/catalog.js";
-import type { Hunt } from "../hunts/schema.js";
+import type { Hunt, ParameterValue } from "../hunts/schema.js";
 import { toJsonRecords } from "../kql/index.js";
 import type { Table, Value } from "../kql/types.js";
 import type { Logger } from "../log.js";
-import { scoreFinding } from "../scoring/index.js";
+import { isFleetWide, NOTABLE_Z, scoreFinding, Z_SCALE, type PrevalenceContext, type Score } from "../scoring/index.js";
 import type { QuerySource } from "../sources/types.js";
 
 /** Findings below this score are not kept at all. */
@@ -22,13 +22,23 @@ export const MIN_FINDING_SCORE = 25;
 export const MAX_FINDINGS_PER_RUN = 500;
 
 export type EntityRow = Record<string, Value>;
-export type ParameterOverrides = Record<string, number | string | (number | string)[]>;
+export type ParameterOverrides = Record<string, ParameterValue>;
+
+/** Fleet-wide changes are digest findings with this score: below any alert, above the floor. */
+export const FLEET_SCORE = 40;
+/** Up to this many entities are named on a fleet-wide finding. */
+const FLEET_SAMPLE = 10;
+
+/** Where peer counts are remembered: beside the hunt's own prevalence, under their own name. */
+export const peersStateId = (huntId: string) => `${huntId}~peers`;
 
 /** What one window adds to the baselines: stored with the run until it is applied. */
 export interface WindowObservations {
   observations: Observation[];
   /** For hunts with prevalence: each value and the `across` values (e.g. devices) that showed it. */
   prevalenceSeen: [string, string[]][];
+  /** For hunts with peers: the same for the peer behaviour. */
+  peersSeen?: [string, string[]][];
   /** Distinct `across` values seen in the window, or remembered from earlier windows if more. */
   population: number;
 }
@@ -161,21 +171,29 @@ export function observe(hunt: Hunt, entityKey: string, row: EntityRow, window: Q
   };
 }
 
-/** The prevalence value a row shows (e.g. a remote endpoint) and what it is counted across (e.g. a device). */
-export function prevalenceKeys(hunt: Hunt, row: EntityRow): { value: string; across: string } | undefined {
-  if (!hunt.prevalence) return undefined;
+interface SpreadSpec {
+  value: readonly string[];
+  across: readonly string[];
+}
+
+/** The value a row shows (e.g. a remote endpoint) and what it is counted across (e.g. a device). */
+export function prevalenceKeys(spec: SpreadSpec | undefined, row: EntityRow): { value: string; across: string } | undefined {
+  if (!spec) return undefined;
   return {
-    value: hunt.prevalence.value.map((c) => cellText(row[c])).join("|"),
-    across: hunt.prevalence.across.map((c) => cellText(row[c])).join("|"),
+    value: spec.value.map((c) => cellText(row[c])).join("|"),
+    across: spec.across.map((c) => cellText(row[c])).join("|"),
   };
 }
 
-/** Step 5: which `across` values showed each prevalence value in this window. */
-export function prevalenceInWindow(hunt: Hunt, rows: Iterable<EntityRow>): { seen: Map<string, string[]>; acrossCount: number } {
+/** Step 5: which `across` values showed each value in this window. */
+export function prevalenceInWindow(
+  spec: SpreadSpec | undefined,
+  rows: Iterable<EntityRow>,
+): { seen: Map<string, string[]>; acrossCount: number } {
   const seen = new Map<string, string[]>();
   const across = new Set<string>();
   for (const row of rows) {
-    const keys = prevalenceKeys(hunt, row);
+    const keys = prevalenceKeys(spec, row);
     if (!keys) continue;
     across.add(keys.across);
     const list = seen.get(keys.value) ?? [];
@@ -183,6 +201,50 @@ export function prevalenceInWindow(hunt: Hunt, rows: Iterable<EntityRow>): { see
     seen.set(keys.value, list);
   }
   return { seen, acrossCount: across.size };
+}
+
+/** A deviation at least this large keeps a finding of its own even inside a fleet-wide change. */
+const NOTABLE_DEVIATION = 1 - Math.exp(-NOTABLE_Z / Z_SCALE);
+
+/** Only fleet-wide spread speaks for this entity (no threshold, no deviation): the fleet finding stands for it. */
+function explainedByFleet(score: Score): boolean {
+  return !!score.fleetWide && score.signals.threshold === 0 && score.signals.deviation < NOTABLE_DEVIATION;
+}
+
+/** Step 7: one digest finding per value that spread across the fleet in this window. */
+function fleetFindings(
+  hunt: Hunt,
+  fleet: Map<string, { context: PrevalenceContext; rows: EntityRow[] }>,
+  base: Omit<FindingInput, "hunt" | "entityKey" | "row" | "score" | "entity">,
+): Finding[] {
+  const spec = hunt.prevalence;
+  if (!spec || fleet.size === 0) return [];
+  const others = hunt.entity.columns.filter((c) => !spec.value.includes(c) && !spec.across.includes(c));
+  return [...fleet].map(([valueKey, { context, rows }]) => {
+    const known = new Set(context.stats?.across ?? []);
+    const fresh = (context.inWindow ?? []).filter((a) => !known.has(a));
+    const also = Object.fromEntries(others.map((c) => [c, [...new Set(rows.map((r) => cellText(r[c])))].slice(0, FLEET_SAMPLE)]));
+    const reasons = [
+      `${spec.value.join("/")} ${valueKey} reached by ${fresh.length} of ${context.population} ${spec.across.join("/")} for the first time in this window: a fleet-wide change, one finding instead of ${fresh.length} alerts`,
+      ...others.map((c) => `${c}: ${also[c].join(", ")}`),
+    ];
+    const values = Object.fromEntries(spec.value.map((c) => [c, rows[0][c]]));
+    return buildFinding({
+      ...base,
+      hunt,
+      entityKey: `fleet|${valueKey}`,
+      entity: { type: "fleet-change", key: valueKey, values },
+      row: { ...values, Entities: fresh.length, Population: context.population, Sample: fresh.slice(0, FLEET_SAMPLE), ...also },
+      score: {
+        score: FLEET_SCORE,
+        signals: { threshold: 0, deviation: 0, rarity: 0, novelty: 0 },
+        reasons,
+        learning: false,
+        thresholdMet: false,
+        digestOnly: "a fleet-wide change goes to the digest",
+      },
+    });
+  });
 }
 
 /** Every step for one window: the findings (highest first) and what the window adds to the baselines. */
@@ -198,42 +260,65 @@ export async function evaluateWindow(
   const { byEntity, rows, problem } = entityRows(hunt, table);
   if (problem) options.log?.warn(`${hunt.id}: ${problem}`, { huntId: hunt.id, runId });
 
+  // Step 6: what is remembered about these entities, their values and their peers.
   const keys = [...byEntity.keys()];
-  const [baselines, huntState] = await Promise.all([
+  const prevalenceNow = prevalenceInWindow(hunt.prevalence, byEntity.values());
+  const peersNow = prevalenceInWindow(hunt.peers, byEntity.values());
+  const [baselines, huntState, prevalence, peers] = await Promise.all([
     options.baselines.getBaselines(hunt.id, keys),
     options.baselines.getHuntState(hunt.id),
+    hunt.prevalence ? options.baselines.getPrevalence(hunt.id, [...prevalenceNow.seen.keys()]) : new Map<string, Prevalence>(),
+    hunt.peers ? options.baselines.getPrevalence(peersStateId(hunt.id), [...peersNow.seen.keys()]) : new Map<string, Prevalence>(),
   ]);
-  const { seen, acrossCount } = prevalenceInWindow(hunt, byEntity.values());
-  const population = Math.max(huntState.population, acrossCount);
-  const prevalence = hunt.prevalence ? await options.baselines.getPrevalence(hunt.id, [...seen.keys()]) : new Map<string, Prevalence>();
+  const population = Math.max(huntState.population, prevalenceNow.acrossCount);
+  const contextOf = (
+    spec: SpreadSpec | undefined,
+    now: { seen: Map<string, string[]> },
+    stored: Map<string, Prevalence>,
+    row: EntityRow,
+  ): PrevalenceContext | undefined => {
+    const k = prevalenceKeys(spec, row);
+    return k && { valueKey: k.value, stats: stored.get(k.value), population, inWindow: now.seen.get(k.value) ?? [], across: k.across };
+  };
+  const parameters = { ...hunt.parameters, ...options.parameters };
 
   const partial = [sourcePartial, problem].filter(Boolean).join("; ") || undefined;
+  const base = { runId, window, source: options.source.name, partial: sourcePartial, createdAt };
   const observations: Observation[] = [];
   const findings: Finding[] = [];
+  const fleet = new Map<string, { context: PrevalenceContext; rows: EntityRow[] }>();
   for (const [entityKey, row] of byEntity) {
     const observation = observe(hunt, entityKey, row, window);
-    observations.push(observation);
-    const valueKey = prevalenceKeys(hunt, row)?.value;
+    const context = contextOf(hunt.prevalence, prevalenceNow, prevalence, row);
     const score = scoreFinding({
       hunt,
       row,
       features: observation.features,
       baseline: baselines.get(entityKey),
       huntState,
-      prevalence: valueKey === undefined ? undefined : { valueKey, stats: prevalence.get(valueKey), population },
+      parameters,
+      prevalence: context,
+      peers: contextOf(hunt.peers, peersNow, peers, row),
     });
+    observations.push({ ...observation, thresholdMet: score.thresholdMet });
+    if (context && !score.learning && isFleetWide(context)) {
+      const entry = fleet.get(context.valueKey) ?? { context, rows: [] };
+      entry.rows.push(row);
+      fleet.set(context.valueKey, entry);
+      if (explainedByFleet(score)) continue;
+    }
     if (score.score < MIN_FINDING_SCORE) continue;
-    findings.push(
-      buildFinding({ hunt, runId, window, entityKey, row, score, source: options.source.name, partial: sourcePartial, createdAt }),
-    );
+    findings.push(buildFinding({ ...base, hunt, entityKey, row, score }));
   }
+  findings.push(...fleetFindings(hunt, fleet, base));
   findings.sort(byScore);
   return {
     rows,
     entities: observations.length,
     findings: findings.slice(0, MAX_FINDINGS_PER_RUN),
     observations,
-    prevalenceSeen: [...seen],
+    prevalenceSeen: [...prevalenceNow.seen],
+    ...(hunt.peers ? { peersSeen: [...peersNow.seen] } : {}),
     population,
     ...(partial ? { partial } : {}),
   };

@@ -14,7 +14,7 @@ import type { Hunt } from "../hunts/schema.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Storage } from "../state/storage.js";
 import type { QuerySource } from "../sources/types.js";
-import { evaluateWindow, type ParameterOverrides, type WindowEvaluation, type WindowObservations } from "./evaluate.js";
+import { evaluateWindow, peersStateId, type ParameterOverrides, type WindowEvaluation, type WindowObservations } from "./evaluate.js";
 import { StagedObservations } from "./staging.js";
 import { LeaseLostError, onDemandRunId, RunStore, scheduledRunId, type RunRecord } from "./store.js";
 
@@ -122,6 +122,7 @@ async function applyWindow(hunt: Hunt, window: Window, observed: WindowObservati
   const caps = Object.fromEntries(hunt.distinct.map((d) => [d.column, d.cap]));
   await services.baselines.applyObservations(hunt.id, observed.observations, window, caps);
   if (hunt.prevalence) await services.baselines.applyPrevalence(hunt.id, new Map(observed.prevalenceSeen), window.end);
+  if (observed.peersSeen) await services.baselines.applyPrevalence(peersStateId(hunt.id), new Map(observed.peersSeen), window.end);
   await services.baselines.applyHuntWindow(hunt.id, window.end, observed.population);
 }
 

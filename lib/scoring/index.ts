@@ -1,13 +1,20 @@
 /**
- * Scores a finding from 0 to 100 and says why.
+ * Scores a finding from 0 to 100 and says why, every reason a number a person can check.
  *
  * Four signals, each in [0, 1]:
  *   T  threshold: the hunt's conditions hold (all or any, as the hunt says)         weight 0.65
+ *      A threshold the entity meets in most of its recent windows (at least half of its last
+ *      10, with 3 or more behind it) and without a deviation is usual for it: T counts a quarter
+ *      and the finding goes to the digest, not out as an alert.
  *   D  deviation: the largest robust z of a feature against the entity's own recent
  *      history, 1 - exp(-z / 4) for z > 0 (z 3 -> 0.53, z 10 -> 0.92)               weight 0.55
- *   R  rarity: -log2 p of the value in the population, p = (k + 1) / (N + 2) with k
- *      entities that ever showed it out of N, as min(1, bits / 6), times the row's
- *      weight column when the hunt names one                                       weight 0.50
+ *   R  rarity: the surprise -log2 p of the value among the population, p = (k + 1) / (N + 2), k
+ *      the other entities that showed it before or show it in this window, as a share of the
+ *      most surprise this population can show, bits / log2(N + 2) (k 0 -> 1), times the row's
+ *      weight column. A value this entity showed before is not rare for it. Where the
+ *      hunt has peers (e.g. devices running the same process on the same port), a behaviour
+ *      common among peers halves R. A value many entities show for the first time in the same
+ *      window is a fleet-wide change: R is 0 here and the change is one finding of its own. weight 0.50
  *   N  novelty: the entity has never been seen before                               weight 0.40
  * combined as a noisy-or: score = 100 * (1 - (1 - 0.65 T)(1 - 0.55 D)(1 - 0.5 R)(1 - 0.4 N)).
  *
@@ -15,13 +22,30 @@
  * counts, and D needs at least three past windows of the entity itself.
  */
 import type { Baseline, HuntState, Prevalence } from "../baselines/model.js";
-import { median, robustZ } from "../baselines/model.js";
-import type { Hunt, Threshold } from "../hunts/schema.js";
+import { median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
+import type { Hunt, ParameterValue, Threshold } from "../hunts/schema.js";
 
 export const WEIGHTS = { threshold: 0.65, deviation: 0.55, rarity: 0.5, novelty: 0.4 } as const;
 export const Z_SCALE = 4;
-export const RARITY_BITS = 6;
 export const MIN_HISTORY = 3;
+/** A deviation at or above this robust z is notable: it is named, and it keeps a usual threshold alerting. */
+export const NOTABLE_Z = 2;
+/** How much a usual threshold still counts. */
+export const USUAL_THRESHOLD_SHARE = 0.25;
+/** Fleet-wide: at least this many entities, and this share of the population, show a value for the first time in one window. */
+export const FLEET_MIN_ENTITIES = 10;
+export const FLEET_MIN_SHARE = 0.05;
+
+/** How widely a value is shown: remembered counts plus who shows it in this window. */
+export interface PrevalenceContext {
+  valueKey: string;
+  stats: Prevalence | undefined;
+  population: number;
+  /** The `across` values (e.g. devices) that show the value in this window. */
+  inWindow?: readonly string[];
+  /** This entity's own `across` value. */
+  across?: string;
+}
 
 export interface ScoreInput {
   hunt: Hunt;
@@ -29,7 +53,11 @@ export interface ScoreInput {
   features: Record<string, number>;
   baseline: Baseline | undefined;
   huntState: HuntState;
-  prevalence?: { valueKey: string; stats: Prevalence | undefined; population: number };
+  /** The parameters in force (the hunt's defaults with the settings' overrides); thresholds read them. */
+  parameters?: Record<string, ParameterValue>;
+  prevalence?: PrevalenceContext;
+  /** The same behaviour among the entity's peers (the hunt's `peers`). */
+  peers?: PrevalenceContext;
 }
 
 export interface ScoreSignals {
@@ -44,10 +72,16 @@ export interface Score {
   signals: ScoreSignals;
   reasons: string[];
   learning: boolean;
+  /** The hunt's threshold conditions hold in this window (remembered per entity). */
+  thresholdMet: boolean;
+  /** Why this finding goes to the digest whatever its score (a threshold usual for the entity). */
+  digestOnly?: string;
+  /** The value is part of a fleet-wide change in this window. */
+  fleetWide?: boolean;
 }
 
-function thresholdValue(hunt: Hunt, threshold: Threshold): number {
-  return typeof threshold.value === "number" ? threshold.value : Number(hunt.parameters[threshold.value]);
+function thresholdValue(threshold: Threshold, parameters: Record<string, ParameterValue>): number {
+  return typeof threshold.value === "number" ? threshold.value : Number(parameters[threshold.value]);
 }
 
 function compare(x: number, op: Threshold["op"], y: number): boolean {
@@ -69,8 +103,44 @@ function compare(x: number, op: Threshold["op"], y: number): boolean {
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 
+/** How many of the entity's recent windows met the threshold, of how many. */
+export function thresholdHistory(baseline: Baseline | undefined): { met: number; of: number } {
+  const hits = (baseline?.thresholdHits ?? []).slice(-THRESHOLD_HISTORY);
+  return { met: hits.filter((h) => h === 1).length, of: hits.length };
+}
+
+/** Whether a value is spreading across the fleet in this window: many entities show it for the first time. */
+export function isFleetWide(context: PrevalenceContext): boolean {
+  const known = new Set(context.stats?.across ?? []);
+  const fresh = (context.inWindow ?? []).filter((a) => !known.has(a)).length;
+  return fresh >= Math.max(FLEET_MIN_ENTITIES, Math.ceil(FLEET_MIN_SHARE * context.population));
+}
+
+/** Other entities that show the value (before or now), the population, and whether this entity showed it before. */
+function spread(context: PrevalenceContext): { others: number; population: number; seenHereBefore: boolean } {
+  const known = new Set(context.stats?.across ?? []);
+  const fresh = (context.inWindow ?? []).filter((a) => !known.has(a));
+  const total = (context.stats?.count ?? 0) + fresh.length;
+  const self = context.across !== undefined && (known.has(context.across) || fresh.includes(context.across)) ? 1 : 0;
+  return {
+    others: Math.max(0, total - self),
+    population: Math.max(context.population, total),
+    seenHereBefore: context.across !== undefined && known.has(context.across),
+  };
+}
+
+function rarityBits(others: number, population: number): number {
+  return -Math.log2((others + 1) / (population + 2));
+}
+
+/** Surprise as a share of the most this population can show (a value no other entity shows). */
+function rarityShare(others: number, population: number): number {
+  return Math.min(1, rarityBits(others, population) / Math.log2(population + 2));
+}
+
 export function scoreFinding(input: ScoreInput): Score {
   const { hunt, row, baseline, huntState } = input;
+  const parameters = input.parameters ?? hunt.parameters;
   const reasons: string[] = [];
   const learning = huntState.windows < hunt.learningWindows;
 
@@ -78,7 +148,7 @@ export function scoreFinding(input: ScoreInput): Score {
   const conditions = hunt.thresholds.conditions;
   const results = conditions.map((t) => {
     const x = Number(row[t.column]);
-    const y = thresholdValue(hunt, t);
+    const y = thresholdValue(t, parameters);
     return { t, x, y, met: Number.isFinite(x) && compare(x, t.op, y) };
   });
   const thresholdMet =
@@ -86,10 +156,11 @@ export function scoreFinding(input: ScoreInput): Score {
   if (thresholdMet) {
     for (const r of results.filter((r) => r.met)) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
   }
-  const T = thresholdMet ? 1 : 0;
+  let T = thresholdMet ? 1 : 0;
 
   // D: deviation from the entity's own history
   let D = 0;
+  let bestZ = 0;
   if (!learning && baseline) {
     let best: { column: string; z: number; median: number } | undefined;
     for (const feature of hunt.features) {
@@ -102,33 +173,63 @@ export function scoreFinding(input: ScoreInput): Score {
       if (!best || z > best.z) best = { column: feature.column, z, median: median(history) };
     }
     if (best && best.z > 0) {
+      bestZ = best.z;
       D = 1 - Math.exp(-best.z / Z_SCALE);
-      if (best.z >= 2)
+      if (best.z >= NOTABLE_Z)
         reasons.push(
           `${best.column} ${fmt(input.features[best.column])} is ${best.z.toFixed(1)} robust z above its usual ${fmt(best.median)}`,
         );
     }
   }
 
-  // R: population rarity
+  // A threshold this entity meets most of the time, with nothing else changed, is its normal.
+  let digestOnly: string | undefined;
+  if (thresholdMet && !learning && bestZ < NOTABLE_Z) {
+    const { met, of } = thresholdHistory(baseline);
+    if (of >= MIN_HISTORY && met * 2 >= of) {
+      T = USUAL_THRESHOLD_SHARE;
+      digestOnly = `usual for this ${hunt.entity.type}: the threshold was met in ${met} of its last ${of} windows, with no deviation`;
+      reasons.push(digestOnly);
+    }
+  }
+
+  // R: population rarity (and peers)
   let R = 0;
+  let fleetWide = false;
   if (!learning && input.prevalence) {
-    const k = input.prevalence.stats?.count ?? 0;
-    const n = Math.max(input.prevalence.population, k);
-    const p = (k + 1) / (n + 2);
-    const bits = -Math.log2(p);
-    const weightColumn = hunt.prevalence?.weightColumn;
-    const weight = weightColumn && Number.isFinite(Number(row[weightColumn])) ? Number(row[weightColumn]) : 1;
-    R = Math.min(1, bits / RARITY_BITS) * Math.max(0, Math.min(1, weight));
-    if (k <= 2 && R > 0.3)
-      reasons.push(
-        `${input.prevalence.valueKey} seen on ${k} of ${n} ${hunt.prevalence!.across.join("/")} before (${bits.toFixed(1)} bits)`,
-      );
+    const context = input.prevalence;
+    const across = hunt.prevalence!.across.join("/");
+    const { others, population, seenHereBefore } = spread(context);
+    fleetWide = isFleetWide(context);
+    if (fleetWide) {
+      const fresh = (context.inWindow ?? []).filter((a) => !new Set(context.stats?.across ?? []).has(a)).length;
+      reasons.push(`${context.valueKey} is a fleet-wide change: ${fresh} ${across} showed it for the first time in this window`);
+    } else if (seenHereBefore) {
+      // Not rare for this entity: it has shown the value before.
+    } else {
+      const bits = rarityBits(others, population);
+      const weightColumn = hunt.prevalence?.weightColumn;
+      const weight = weightColumn && Number.isFinite(Number(row[weightColumn])) ? Number(row[weightColumn]) : 1;
+      R = rarityShare(others, population) * Math.max(0, Math.min(1, weight));
+      if (others <= 2 && R > 0.3)
+        reasons.push(`${context.valueKey} seen on ${others} other ${across} of ${population} (${bits.toFixed(1)} bits)`);
+      if (R > 0 && input.peers && hunt.peers) {
+        const peer = spread(input.peers);
+        const peerRarity = rarityShare(peer.others, peer.population);
+        const peerLabel = `${hunt.peers.value.join("/")} ${input.peers.valueKey}`;
+        if (peerRarity < 0.5) {
+          R *= 0.5 + 0.5 * peerRarity;
+          reasons.push(`${peerLabel} is common among peers: ${peer.others} other ${hunt.peers.across.join("/")} of ${peer.population}`);
+        } else if (peer.others <= 2) {
+          reasons.push(`${peerLabel} is rare among peers: ${peer.others} other ${hunt.peers.across.join("/")} of ${peer.population}`);
+        }
+      }
+    }
   }
 
   // N: novelty
   let N = 0;
-  if (!learning && !baseline) {
+  if (!learning && !baseline && !fleetWide) {
     N = 1;
     reasons.push(`first time this ${hunt.entity.type} is seen by this hunt`);
   }
@@ -143,5 +244,13 @@ export function scoreFinding(input: ScoreInput): Score {
           (1 - WEIGHTS.novelty * signals.novelty)),
   );
   if (learning) reasons.push(`learning: ${huntState.windows} of ${hunt.learningWindows} windows seen, only thresholds count`);
-  return { score, signals, reasons, learning };
+  return {
+    score,
+    signals,
+    reasons,
+    learning,
+    thresholdMet,
+    ...(digestOnly ? { digestOnly } : {}),
+    ...(fleetWide ? { fleetWide } : {}),
+  };
 }

@@ -89,7 +89,7 @@ describe("scoring", () => {
     expect(s.score).toBe(79);
   });
 
-  it("rarity is -log2 p across the population, scaled by the row's weight", () => {
+  it("rarity is the surprise -log2 p as a share of the population's most, scaled by the row's weight", () => {
     const row = { DeviceName: "ws1", RemoteIP: "203.0.113.7", RemotePort: 5985, Connections: 3, PortWeight: 1 };
     const never = scoreFinding({
       hunt: rare,
@@ -97,11 +97,12 @@ describe("scoring", () => {
       features: { Connections: 3 },
       baseline: undefined,
       huntState: learned,
-      prevalence: { valueKey: "203.0.113.7|5985", stats: undefined, population: 40 },
+      prevalence: { valueKey: "203.0.113.7|5985", stats: undefined, population: 40, inWindow: ["ws1"], across: "ws1" },
     });
-    // p = 1/42, 5.39 bits -> R = 0.898; with novelty: 1 - (1 - 0.449)(1 - 0.4) = 0.669
-    expect(never.score).toBe(67);
-    expect(never.signals.rarity).toBeCloseTo(Math.log2(42) / 6, 6);
+    // No other device: p = 1/42, the most surprise 40 devices can show -> R = 1; with novelty 1 - (1 - 0.5)(1 - 0.4) = 0.7
+    expect(never.signals.rarity).toBe(1);
+    expect(never.score).toBe(70);
+    expect(never.reasons).toContain("203.0.113.7|5985 seen on 0 other DeviceName of 40 (5.4 bits)");
     const common = scoreFinding({
       hunt: rare,
       row: { ...row, PortWeight: 0.6 },
@@ -114,6 +115,142 @@ describe("scoring", () => {
         population: 40,
       },
     });
-    expect(common.score).toBeLessThan(50);
+    // 38 others: -log2(39/42) = 0.107 bits of 5.39 -> R = 0.0198 x 0.6; score 1 - (1 - 0.006)(1 - 0.4) = 40.4
+    expect(common.signals.rarity).toBeCloseTo((-Math.log2(39 / 42) / Math.log2(42)) * 0.6, 6);
+    expect(common.score).toBe(40);
+  });
+
+  it("rarity counts the current window: a value many entities show at once is not rare", () => {
+    const row = { DeviceName: "ws1", RemoteIP: "198.51.100.80", RemotePort: 443, Connections: 3, PortWeight: 0.6 };
+    // Two devices reach it in this window, nobody before: one other device.
+    const two = scoreFinding({
+      hunt: rare,
+      row,
+      features: { Connections: 3 },
+      baseline: undefined,
+      huntState: learned,
+      prevalence: { valueKey: "198.51.100.80|443", stats: undefined, population: 40, inWindow: ["ws1", "ws2"], across: "ws1" },
+    });
+    expect(two.signals.rarity).toBeCloseTo((-Math.log2(2 / 42) / Math.log2(42)) * 0.6, 6);
+    expect(two.fleetWide).toBeUndefined();
+    // An update reaching every workstation in one window: a fleet-wide change, neither rare nor new for any one of them.
+    const devices = Array.from({ length: 400 }, (_, i) => `ws${i}`);
+    const rollout = scoreFinding({
+      hunt: rare,
+      row,
+      features: { Connections: 3 },
+      baseline: undefined,
+      huntState: { ...learned, population: 401 },
+      prevalence: { valueKey: "198.51.100.80|443", stats: undefined, population: 401, inWindow: devices, across: "ws1" },
+    });
+    expect(rollout).toMatchObject({ score: 0, fleetWide: true, signals: { rarity: 0, novelty: 0 } });
+    expect(rollout.reasons).toEqual([
+      "198.51.100.80|443 is a fleet-wide change: 400 DeviceName showed it for the first time in this window",
+    ]);
+  });
+
+  it("a value this entity showed before is not rare for it", () => {
+    const s = scoreFinding({
+      hunt: rare,
+      row: { DeviceName: "backup1", RemoteIP: "10.9.9.9", RemotePort: 445, Connections: 40, PortWeight: 1 },
+      features: { Connections: 40 },
+      baseline: { ...baseline([40, 41, 39]), features: { Connections: { mean: 40, variance: 1, history: [40, 41, 39] } } },
+      huntState: learned,
+      prevalence: {
+        valueKey: "10.9.9.9|445",
+        stats: { huntId: "x", valueKey: "10.9.9.9|445", across: ["backup1"], count: 1, lastWindowEnd: 0 },
+        population: 40,
+        inWindow: ["backup1"],
+        across: "backup1",
+      },
+    });
+    expect(s.signals.rarity).toBe(0);
+    expect(s.score).toBeLessThan(25);
+  });
+
+  it("peers: a behaviour common among peers halves rarity; a rare one is named", () => {
+    const hunt = { ...rare, peers: { value: ["InitiatingProcessFileName", "RemotePort"], across: ["DeviceName"] } };
+    const row = { DeviceName: "ws1", InitiatingProcessFileName: "outlook.exe", RemoteIP: "52.1.1.1", RemotePort: 443, PortWeight: 1 };
+    const prevalence = { valueKey: "52.1.1.1|443", stats: undefined, population: 40, inWindow: ["ws1"], across: "ws1" };
+    const stats = (count: number) => ({ huntId: "x", valueKey: "outlook.exe|443", across: ["ws1"], count, lastWindowEnd: 0 });
+    const common = scoreFinding({
+      hunt,
+      row,
+      features: {},
+      baseline: undefined,
+      huntState: learned,
+      prevalence,
+      peers: { valueKey: "outlook.exe|443", stats: stats(39), population: 40, inWindow: ["ws1"], across: "ws1" },
+    });
+    // Peers: 38 others -> share 0.0198; R = 1 x (0.5 + 0.5 x 0.0198)
+    expect(common.signals.rarity).toBeCloseTo(0.5 + 0.5 * (-Math.log2(39 / 42) / Math.log2(42)), 6);
+    expect(common.reasons).toContain(
+      "InitiatingProcessFileName/RemotePort outlook.exe|443 is common among peers: 38 other DeviceName of 40",
+    );
+    const odd = scoreFinding({
+      hunt,
+      row: { ...row, InitiatingProcessFileName: "powershell.exe", RemotePort: 5985 },
+      features: {},
+      baseline: undefined,
+      huntState: learned,
+      prevalence,
+      peers: { valueKey: "powershell.exe|5985", stats: undefined, population: 40, inWindow: ["ws1"], across: "ws1" },
+    });
+    expect(odd.signals.rarity).toBe(1);
+    expect(odd.reasons).toContain("InitiatingProcessFileName/RemotePort powershell.exe|5985 is rare among peers: 0 other DeviceName of 40");
+    expect(odd.score).toBeGreaterThan(common.score);
+  });
+
+  it("a threshold met in most of the entity's recent windows, with no deviation, is usual: digest, not alert", () => {
+    const row = { FailedCount: 150, SuccessCount: 0, UserCount: 25 };
+    const history = [150, 140, 160, 150, 155];
+    const steady: Baseline = {
+      ...baseline(history),
+      features: {
+        FailedCount: { mean: 151, variance: 50, history },
+        UserCount: { mean: 25, variance: 1, history: [24, 25, 26, 25, 25] },
+      },
+      thresholdHits: [1, 1, 1, 1, 0, 1, 1, 1, 1, 1],
+    };
+    const s = scoreFinding({ hunt: bruteForce, row, features: { FailedCount: 150, UserCount: 25 }, baseline: steady, huntState: learned });
+    expect(s.digestOnly).toBe("usual for this ip: the threshold was met in 9 of its last 10 windows, with no deviation");
+    expect(s.signals.threshold).toBe(0.25);
+    // 100 x 0.65 x 0.25 = 16.25
+    expect(s.score).toBe(16);
+    // The same entity, far above its usual: the threshold is not usual any more.
+    const burst = scoreFinding({
+      hunt: bruteForce,
+      row: { ...row, FailedCount: 900 },
+      features: { FailedCount: 900, UserCount: 25 },
+      baseline: steady,
+      huntState: learned,
+    });
+    expect(burst.digestOnly).toBeUndefined();
+    expect(burst.signals.threshold).toBe(1);
+    expect(burst.score).toBeGreaterThanOrEqual(65);
+    // Met in only a few windows: a threshold hit alerts.
+    const rare = scoreFinding({
+      hunt: bruteForce,
+      row,
+      features: { FailedCount: 150, UserCount: 25 },
+      baseline: { ...steady, thresholdHits: [0, 0, 0, 1, 0, 0, 0, 0, 0, 0] },
+      huntState: learned,
+    });
+    expect(rare.digestOnly).toBeUndefined();
+    expect(rare.score).toBe(65);
+  });
+
+  it("thresholds read the parameters in force, and the reasons say so", () => {
+    const row = { FailedCount: 60, SuccessCount: 0, UserCount: 25 };
+    const s = scoreFinding({
+      hunt: bruteForce,
+      row,
+      features: { FailedCount: 60, UserCount: 25 },
+      baseline: undefined,
+      huntState: learning,
+      parameters: { ...bruteForce.parameters, FailedThreshold: 50 },
+    });
+    expect(s.thresholdMet).toBe(true);
+    expect(s.reasons).toContain("FailedCount 60 >= 50 (threshold)");
   });
 });

@@ -1,4 +1,5 @@
 import { defineHunt } from "../schema.js";
+import { NOISY_LOGON_FAILURE_STATUSES } from "./logon-failure-noise.js";
 
 export default defineHunt({
   id: "windows-logon-by-source-ip",
@@ -32,7 +33,7 @@ export default defineHunt({
     FailedThreshold: 100,
     SuccessThreshold: 10,
     UserThreshold: 20,
-    NoisyStatuses: ["0xC000015B", "0xC000005E", "0xC0000133", "0xC0000192"],
+    NoisyStatuses: NOISY_LOGON_FAILURE_STATUSES,
   },
   query: `
 SecurityEvent

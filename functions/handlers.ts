@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@a
 import type { ScheduledJob } from "../lib/host/jobs.js";
 import type { Route } from "../lib/host/routes.js";
 import type { Logger, LogProperties } from "../lib/log.js";
-import { handleFindingMessage } from "../lib/notify/queue.js";
+import { handleQueueMessage } from "../lib/notify/queue.js";
 import { getRuntime } from "./runtime-instance.js";
 
 /** Lines go through the invocation's context, so they belong to it in Application Insights. */
@@ -33,7 +33,8 @@ export function httpHandler(route: Route) {
       body: route.method === "POST" ? await request.text() : "",
       now: Date.now(),
     });
-    if ("html" in result) return { status: 200, headers: { "content-type": "text/html; charset=utf-8" }, body: result.html };
+    if ("html" in result)
+      return { status: result.status ?? 200, headers: { "content-type": "text/html; charset=utf-8" }, body: result.html };
     if (result.status >= 500) invocationLogger(context).error(`${route.name}: ${result.status}`, { route: route.name });
     return { status: result.status, jsonBody: result.body };
   };
@@ -41,7 +42,7 @@ export function httpHandler(route: Route) {
 
 export async function notifyFindingQueue(message: unknown, context: InvocationContext): Promise<void> {
   const runtime = await getRuntime();
-  const result = await handleFindingMessage(
+  const result = await handleQueueMessage(
     { ...runtime.notifier, log: invocationLogger(context) },
     runtime.storage.queue("poison"),
     message,

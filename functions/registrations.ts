@@ -17,7 +17,7 @@ export const timers: { name: string; options: TimerFunctionOptions }[] = schedul
 
 export const httpRoutes: { name: string; options: HttpFunctionOptions }[] = ROUTES.map((route) => ({
   name: route.name,
-  options: { route: route.route, methods: [route.method], authLevel: "function", handler: httpHandler(route) },
+  options: { route: route.route, methods: [route.method], authLevel: route.authLevel, handler: httpHandler(route) },
 }));
 
 export const queues: { name: string; options: StorageQueueFunctionOptions }[] = [

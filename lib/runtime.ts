@@ -15,8 +15,17 @@ import { reportReadIssues } from "./readers/index.js";
 import { LocalSource } from "./sources/local.js";
 import type { QuerySource } from "./sources/types.js";
 import { Storage } from "./state/storage.js";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { IncidentStore } from "./incidents/store.js";
+import { LinkSigner, type CardLinks } from "./links/signed.js";
+import { DeliveryClaims } from "./notify/claims.js";
+
+/** The exceptions deployed with the app (the repository's file), loaded at start when present. */
+const DEFAULT_EXCEPTIONS_FILE = fileURLToPath(new URL("../exceptions.yaml", import.meta.url).href.replace("/dist/", "/"));
 
 export interface Runtime {
+  links: CardLinks;
   settings: Settings;
   storage: Storage;
   services: HuntServices;
@@ -67,18 +76,31 @@ export async function createRuntime(env: Record<string, string | undefined> = pr
   const storage = options.storage ?? new Storage(storageConfig(settings));
   await storage.ensure();
   const source = options.source ?? (await sourceFrom(settings, log));
+  const links: CardLinks = {
+    baseUrl: settings.PUBLIC_BASE_URL,
+    signer: new LinkSigner(settings.LINK_SIGNING_KEY),
+    workspaceResourceId: settings.LOG_ANALYTICS_WORKSPACE_RESOURCE_ID,
+  };
   const services = servicesFor(storage, source, {
+    incidents: new IncidentStore(storage.table("incidents"), durationMs(settings.INCIDENT_WINDOW)),
     parameters: settings.parameters,
     retentionMs: durationMs(settings.BASELINE_RETENTION),
     log,
   });
+  const exceptionsFile = settings.EXCEPTIONS_FILE ?? (existsSync(DEFAULT_EXCEPTIONS_FILE) ? DEFAULT_EXCEPTIONS_FILE : undefined);
+  if (exceptionsFile) {
+    const seeded = await services.exceptions.seedFromFile(exceptionsFile, Date.now());
+    for (const problem of seeded.problems) log.warn(`exceptions: ${problem}`);
+  }
   const notifier: NotifierDeps = {
     destinations: destinationsFrom(settings),
     state: new NotifyState(storage.table("suppression"), storage.table("digests")),
-    links: { baseUrl: settings.PUBLIC_BASE_URL },
+    claims: new DeliveryClaims(storage.table("deliveries")),
+    incidents: services.incidents,
+    links,
     suppressionMs: durationMs(settings.NOTIFY_SUPPRESSION_WINDOW),
     urlPolicy: { allowInsecure: settings.NOTIFY_ALLOW_INSECURE },
     log,
   };
-  return { settings, storage, services, findings: services.findings, notifier };
+  return { settings, storage, services, findings: services.findings, notifier, links };
 }

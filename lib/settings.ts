@@ -59,6 +59,20 @@ export const SettingsSchema = z.object({
   IMPORTED_HUNTS_SCHEDULE: z.string().default("0 */5 * * * *"),
   /** JSON: parameter overrides per hunt, e.g. {"windows-logon-by-source-ip":{"FailedThreshold":50}}. */
   HUNT_PARAMETERS: z.string().optional(),
+  /** Alerts join an open incident that shares an entity with them for this long after its last alert. */
+  INCIDENT_WINDOW: Timespan.default("1d"),
+  /** Base64 of 32+ random bytes: signs the links on cards (open an incident or run, mark benign). A Key Vault secret in Azure. */
+  LINK_SIGNING_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43,}={0,2}$/, "expected base64 of at least 32 random bytes")
+    .optional(),
+  /** The Sentinel workspace's resource id, for "Open in Log Analytics" links on cards. */
+  LOG_ANALYTICS_WORKSPACE_RESOURCE_ID: z
+    .string()
+    .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.OperationalInsights\/workspaces\/[^/]+$/i)
+    .optional(),
+  /** A YAML file of exceptions (benign entities) loaded into Table Storage at start; the repository's exceptions.yaml by default. */
+  EXCEPTIONS_FILE: z.string().optional(),
 });
 
 export type Settings = z.infer<typeof SettingsSchema> & {

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Hunt } from "../hunts/schema.js";
 import { SEVERITIES } from "../hunts/schema.js";
+import { entitiesOf, SharedEntity } from "../incidents/entities.js";
 import type { Score } from "../scoring/index.js";
 import { trimDetails } from "./details.js";
 
@@ -27,6 +28,12 @@ export const FindingSchema = z.object({
   /** The hunt's output row for this entity, trimmed to stay small. */
   details: z.record(z.string(), z.unknown()),
   source: z.string(),
+  /** The IPs, accounts and hosts the finding names (the hunt's entity mapping), its own first. */
+  entities: z.array(SharedEntity).default([]),
+  /** The incident the alert belongs to (every alert belongs to exactly one). */
+  incidentId: z.string().optional(),
+  /** The exception that covers the finding's entity, if one does. */
+  exceptionId: z.string().optional(),
   /** Why the finding goes to the digest whatever its score (usual for the entity, a fleet-wide change). */
   digestOnly: z.string().optional(),
   /** Set when the query returned partial results: the finding may be missing data. */
@@ -80,6 +87,7 @@ export function buildFinding(input: FindingInput): Finding {
     reasons: score.reasons,
     signals: score.signals,
     mitre: { tactics: hunt.mitre.tactics, techniques: hunt.mitre.techniques },
+    entities: input.entity ? [] : entitiesOf(hunt.entityMappings, row),
     details: trimDetails(row),
     source: input.source,
     ...(input.partial ? { partial: input.partial } : {}),

@@ -5,6 +5,11 @@
  */
 import { logonGraphPage } from "../graph/page.js";
 import {
+  addExceptionRequest,
+  getIncidentRequest,
+  linkRequest,
+  listExceptionsRequest,
+  removeExceptionRequest,
   getRunRequest,
   graphDataRequest,
   listHunts,
@@ -22,12 +27,14 @@ export interface ApiRequest {
   now: number;
 }
 
-export type RouteResult = ApiResponse | { html: string };
+export type RouteResult = ApiResponse | { html: string; status?: number };
 
 export interface Route {
   /** The function's name in Azure. */
   name: string;
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
+  /** `anonymous` only where the request carries its own permission (a signed link); everything else needs a function key. */
+  authLevel: "function" | "anonymous";
   /** The path under /api, with `{name}` segments, as the Functions host writes routes. */
   route: string;
   handle(runtime: Runtime, request: ApiRequest): Promise<RouteResult> | RouteResult;
@@ -42,18 +49,80 @@ function withJsonBody(
 }
 
 export const ROUTES: readonly Route[] = [
-  { name: "list-hunts", method: "GET", route: "hunts", handle: (rt, req) => listHunts(rt, req.now) },
+  { name: "list-hunts", method: "GET", route: "hunts", authLevel: "function", handle: (rt, req) => listHunts(rt, req.now) },
   {
     name: "run-hunt",
     method: "POST",
     route: "hunts/{id}/run",
+    authLevel: "function",
     handle: (rt, req) => withJsonBody(req, (body) => runHuntRequest(rt, req.params.id, body, req.now)),
   },
-  { name: "get-run", method: "GET", route: "runs/{runId}", handle: (rt, req) => getRunRequest(rt, req.params.runId) },
-  { name: "validate-kql", method: "POST", route: "kql/validate", handle: (_rt, req) => withJsonBody(req, validateKqlRequest) },
+  {
+    name: "get-run",
+    method: "GET",
+    route: "runs/{runId}",
+    authLevel: "function",
+    handle: (rt, req) => getRunRequest(rt, req.params.runId),
+  },
+  {
+    name: "get-incident",
+    method: "GET",
+    route: "incidents/{id}",
+    authLevel: "function",
+    handle: (rt, req) => getIncidentRequest(rt, req.params.id),
+  },
+  {
+    name: "list-exceptions",
+    method: "GET",
+    route: "exceptions",
+    authLevel: "function",
+    handle: (rt, req) => listExceptionsRequest(rt, req.now),
+  },
+  {
+    name: "add-exception",
+    method: "POST",
+    route: "exceptions",
+    authLevel: "function",
+    handle: (rt, req) => withJsonBody(req, (body) => addExceptionRequest(rt, body, req.now)),
+  },
+  {
+    name: "remove-exception",
+    method: "DELETE",
+    route: "exceptions/{id}",
+    authLevel: "function",
+    handle: (rt, req) => removeExceptionRequest(rt, req.params.id),
+  },
+  // Signed links from cards: the token is the permission, so they open for a Teams reader.
+  {
+    name: "open-link",
+    method: "GET",
+    route: "links/{token}",
+    authLevel: "anonymous",
+    handle: (rt, req) => linkRequest(rt, req.params.token, "GET", "", req.now),
+  },
+  {
+    name: "submit-link",
+    method: "POST",
+    route: "links/{token}",
+    authLevel: "anonymous",
+    handle: (rt, req) => linkRequest(rt, req.params.token, "POST", req.body, req.now),
+  },
+  {
+    name: "validate-kql",
+    method: "POST",
+    route: "kql/validate",
+    authLevel: "function",
+    handle: (_rt, req) => withJsonBody(req, validateKqlRequest),
+  },
   // The page fetches its data relative to itself, so it works under any host and prefix.
-  { name: "logon-graph", method: "GET", route: "graph", handle: () => ({ html: logonGraphPage("graph/data") }) },
-  { name: "logon-graph-data", method: "GET", route: "graph/data", handle: (rt, req) => graphDataRequest(rt, req.query, req.now) },
+  { name: "logon-graph", method: "GET", route: "graph", authLevel: "function", handle: () => ({ html: logonGraphPage("graph/data") }) },
+  {
+    name: "logon-graph-data",
+    method: "GET",
+    route: "graph/data",
+    authLevel: "function",
+    handle: (rt, req) => graphDataRequest(rt, req.query, req.now),
+  },
 ];
 
 /**

@@ -11,6 +11,9 @@ import { runOnDemand } from "../runs/runner.js";
 import { huntOfRun } from "../runs/store.js";
 import { buildLogonGraph } from "../graph/logon-graph.js";
 import { validateQuery } from "../kql/index.js";
+import { ExceptionError, parseException } from "../exceptions/store.js";
+import { LinkError, type LinkClaims } from "../links/signed.js";
+import { benignFormPage, incidentPage, messagePage, runPage } from "./pages.js";
 
 export interface ApiResponse {
   status: number;
@@ -158,4 +161,91 @@ export async function graphDataRequest(app: Runtime, query: Record<string, strin
   } catch (error) {
     return { status: 502, body: { error: `the graph's queries failed: ${(error as Error).message}` } };
   }
+}
+
+/** Days a "Mark benign" from a card lasts unless the reader says otherwise. */
+export const BENIGN_DEFAULT_DAYS = 30;
+
+export type PageResponse = { status: number; html: string };
+
+/**
+ * A signed link from a card: GET shows what it points at (an incident, a run, the "mark benign"
+ * form); POST submits the form. Works without a function key: the signature is the permission.
+ */
+export async function linkRequest(runtime: Runtime, token: string, method: string, body: string, now = Date.now()): Promise<PageResponse> {
+  let claims: LinkClaims;
+  try {
+    claims = runtime.links.signer!.verify(token, now);
+  } catch (error) {
+    return { status: error instanceof LinkError ? 403 : 400, html: messagePage("Link not valid", (error as Error).message) };
+  }
+  switch (claims.action) {
+    case "incident": {
+      const incident = await runtime.services.incidents.get(claims.incidentId);
+      return incident
+        ? { status: 200, html: incidentPage(incident) }
+        : { status: 404, html: messagePage("Not found", `no incident ${claims.incidentId}`) };
+    }
+    case "run": {
+      const run = await runtime.services.runs.get(claims.runId);
+      if (!run) return { status: 404, html: messagePage("Not found", `no run ${claims.runId}`) };
+      return { status: 200, html: runPage(run, await runtime.findings.ofRun(run.runId, Date.parse(run.window.end))) };
+    }
+    case "benign": {
+      if (method !== "POST") return { status: 200, html: benignFormPage(claims.huntId, claims.entity, BENIGN_DEFAULT_DAYS) };
+      const form = new URLSearchParams(body);
+      const days = Number(form.get("days") || BENIGN_DEFAULT_DAYS);
+      try {
+        const exception = parseException(
+          {
+            huntId: claims.huntId,
+            entityType: claims.entity.type,
+            pattern: claims.entity.value,
+            reason: form.get("reason") ?? "",
+            author: form.get("author") ?? "",
+            expiresAt: new Date(now + (Number.isFinite(days) ? days : BENIGN_DEFAULT_DAYS) * 86_400_000).toISOString(),
+          },
+          "teams",
+          now,
+        );
+        await runtime.services.exceptions.add(exception);
+        return {
+          status: 200,
+          html: messagePage(
+            "Marked benign",
+            `${claims.entity.value} will not alert on ${claims.huntId} until ${exception.expiresAt} (exception ${exception.id}).`,
+          ),
+        };
+      } catch (error) {
+        return { status: 400, html: messagePage("Not marked", (error as Error).message) };
+      }
+    }
+  }
+}
+
+export async function getIncidentRequest(runtime: Runtime, id: string): Promise<ApiResponse> {
+  if (!/^inc-[A-Za-z0-9_-]{1,40}$/.test(id)) return { status: 400, body: { error: `'${id}' is not an incident id` } };
+  const incident = await runtime.services.incidents.get(id);
+  return incident ? { status: 200, body: incident } : { status: 404, body: { error: `no incident '${id}'` } };
+}
+
+export async function listExceptionsRequest(runtime: Runtime, now = Date.now()): Promise<ApiResponse> {
+  return { status: 200, body: { exceptions: await runtime.services.exceptions.list(now) } };
+}
+
+export async function addExceptionRequest(runtime: Runtime, rawBody: unknown, now = Date.now()): Promise<ApiResponse> {
+  try {
+    const exception = await runtime.services.exceptions.add(parseException(rawBody, "api", now));
+    return { status: 201, body: exception };
+  } catch (error) {
+    if (error instanceof ExceptionError) return { status: 400, body: { error: "invalid exception", detail: error.message } };
+    throw error;
+  }
+}
+
+export async function removeExceptionRequest(runtime: Runtime, id: string): Promise<ApiResponse> {
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) return { status: 400, body: { error: `'${id}' is not an exception id` } };
+  return (await runtime.services.exceptions.remove(id))
+    ? { status: 204, body: null }
+    : { status: 404, body: { error: `no exception '${id}'` } };
 }

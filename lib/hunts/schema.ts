@@ -3,6 +3,7 @@
  * its KQL is validated by the official Kusto parser (see catalog.ts), so a broken hunt fails tests.
  */
 import { z } from "zod";
+import { EntityMapping } from "../incidents/entities.js";
 import type { Row, Table } from "../kql/types.js";
 import { parseTimespan } from "../kql/values.js";
 import { Ncrontab } from "./schedule.js";
@@ -61,6 +62,11 @@ export const HuntMetadata = z
       type: z.enum(["ip", "account", "host", "device-connection"]),
       columns: z.array(z.string()).min(1),
     }),
+    /**
+     * The IPs, accounts and hosts a result row names (Sentinel's entity mapping), the finding's own
+     * first. Alerts of any hunt that share one of them within the incident window form one incident.
+     */
+    entityMappings: z.array(EntityMapping).default([]),
     /**
      * Result columns that say when the entity was first and last active in the window (the first
      * column present wins); without one, the window's own bounds stand in.

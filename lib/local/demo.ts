@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { consoleLogger, lineLogger, silentLogger } from "../log.js";
-import { handleFindingMessage } from "../notify/queue.js";
+import { handleQueueMessage } from "../notify/queue.js";
 import { createRuntime } from "../runtime.js";
 import type { Finding } from "../findings/finding.js";
 import { builtInHunts } from "../hunts/catalog.js";
@@ -85,7 +85,7 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
       app.storage.queue("findings"),
       app.storage.queue("poison"),
       readQueueSettings(),
-      (m) => handleFindingMessage(app.notifier, app.storage.queue("poison"), m),
+      (m) => handleQueueMessage(app.notifier, app.storage.queue("poison"), m),
       { log: lineLogger(log) },
     );
     log(`  ${queued.handled} delivered, ${queued.poisoned} poisoned`);

@@ -20,8 +20,22 @@ export function closeServer(server: Server): Promise<void> {
   return new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-export async function readRequestText(req: IncomingMessage): Promise<string> {
+/** A request body larger than the server takes. */
+export class BodyTooLargeError extends Error {}
+
+/** The request body as text, refusing (and not buffering) more than `maxBytes`. */
+export async function readRequestText(req: IncomingMessage, maxBytes = Number.POSITIVE_INFINITY): Promise<string> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new BodyTooLargeError(`request body over ${maxBytes} bytes`);
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      req.destroy();
+      throw new BodyTooLargeError(`request body over ${maxBytes} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString("utf8");
 }

@@ -8,11 +8,39 @@ import { scheduledJobs } from "../host/jobs.js";
 import { matchRoute } from "../host/routes.js";
 import { nextOccurrence } from "../hunts/schedule.js";
 import { consoleLogger, type Logger } from "../log.js";
-import { handleFindingMessage } from "../notify/queue.js";
+import { handleQueueMessage } from "../notify/queue.js";
 import type { Runtime } from "../runtime.js";
 import { readQueueSettings } from "./host-settings.js";
-import { closeServer, listenOnLoopback, readRequestText } from "./http.js";
+import type { IncomingMessage } from "node:http";
+import { BodyTooLargeError, closeServer, listenOnLoopback, readRequestText } from "./http.js";
 import { startQueueWorker } from "./queue-worker.js";
+
+/** The API takes JSON bodies of at most this size (a validate request of 100 KB of KQL fits). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * `serve` answers only its own origin: the Host must be the loopback address it listens on (a
+ * foreign Host is DNS rebinding), an Origin, when a browser sends one, must be the same, and a
+ * POST carries JSON (a cross-site form cannot send it without a preflight) except a signed link's
+ * form, whose token is its permission.
+ */
+export function checkRequest(req: IncomingMessage, port: number): { status: number; error: string } | undefined {
+  const allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+  const host = req.headers.host ?? "";
+  if (!allowedHosts.has(host.toLowerCase()))
+    return { status: 421, error: `this server answers for 127.0.0.1:${port} only, not Host '${host}'` };
+  const origin = req.headers.origin;
+  if (origin !== undefined && !allowedHosts.has(origin.replace(/^https?:\/\//i, "").toLowerCase()))
+    return { status: 403, error: `cross-origin request from '${origin}' refused` };
+  if (req.method === "POST" || req.method === "DELETE") {
+    const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    const isLink = (req.url ?? "").startsWith("/api/links/");
+    const expected = isLink ? "application/x-www-form-urlencoded" : "application/json";
+    const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+    if (hasBody && type !== expected) return { status: 415, error: `a ${req.method} here takes ${expected}, not '${type || "(none)"}'` };
+  }
+  return undefined;
+}
 
 export interface Running {
   url: string;
@@ -25,33 +53,45 @@ export async function serve(
 ): Promise<Running> {
   const log = options.log ?? consoleLogger;
   const now = options.now ?? Date.now;
+  let port = 0;
   const server: Server = createServer((req, res) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body, null, 2));
+    };
+    const refusal = checkRequest(req, port);
+    if (refusal) return reply(refusal.status, { error: refusal.error });
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
-    const matched = url.pathname.startsWith("/api/") ? matchRoute(method, url.pathname.slice("/api/".length)) : undefined;
-    if (!matched) {
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: `no route ${method} ${url.pathname}` }));
-      return;
+    let matched: ReturnType<typeof matchRoute>;
+    try {
+      matched = url.pathname.startsWith("/api/") ? matchRoute(method, url.pathname.slice("/api/".length)) : undefined;
+    } catch {
+      matched = undefined;
     }
-    readRequestText(req)
-      .then((body) =>
-        matched.route.handle(runtime, { params: matched.params, query: Object.fromEntries(url.searchParams), body, now: now() }),
-      )
+    if (!matched) return reply(404, { error: `no route ${method} ${url.pathname}` });
+    const route = matched;
+    readRequestText(req, MAX_BODY_BYTES)
+      .then((body) => route.route.handle(runtime, { params: route.params, query: Object.fromEntries(url.searchParams), body, now: now() }))
       .then((result) => {
         if ("html" in result) {
-          res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+          res.writeHead(result.status ?? 200, { "content-type": "text/html; charset=utf-8" });
           return res.end(result.html);
         }
-        res.writeHead(result.status, { "content-type": "application/json" });
-        res.end(JSON.stringify(result.body, null, 2));
+        if (result.status === 204) {
+          res.writeHead(204);
+          return res.end();
+        }
+        reply(result.status, result.body);
       })
       .catch((error: Error) => {
-        res.writeHead(500, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: error.message }));
+        if (error instanceof BodyTooLargeError) return reply(413, { error: error.message });
+        log.error(`serve: ${error.message}`);
+        reply(500, { error: "internal error (see the server's log)" });
       });
   });
-  const url = `http://127.0.0.1:${await listenOnLoopback(server, options.port ?? 7071)}`;
+  port = await listenOnLoopback(server, options.port ?? 7071);
+  const url = `http://127.0.0.1:${port}`;
 
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
@@ -74,7 +114,7 @@ export async function serve(
     runtime.storage.queue("findings"),
     runtime.storage.queue("poison"),
     readQueueSettings(),
-    (m) => handleFindingMessage(runtime.notifier, runtime.storage.queue("poison"), m),
+    (m) => handleQueueMessage(runtime.notifier, runtime.storage.queue("poison"), m),
     log,
   );
   return {

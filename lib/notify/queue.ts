@@ -1,24 +1,29 @@
 /**
- * The queue notifier's work for one message from the `findings` queue. A message that is not a
- * finding can never succeed: it goes straight to the poison queue (nothing is lost) instead of
- * being retried.
+ * The queue notifier's work for one message from the `findings` queue. A message that is neither
+ * an incident notice nor a finding can never succeed: it goes straight to the poison queue as it
+ * came (nothing is lost, nothing re-encoded) instead of being retried.
  */
 import type { QueueClient } from "@azure/storage-queue";
-import { decodeFindingMessage } from "../findings/message.js";
-import { notifyFinding, type NotifierDeps, type SendResult } from "./notifier.js";
+import { notifyQueueMessage, type NotifierDeps, type SendResult } from "./notifier.js";
+import { decodeQueueMessage, type QueueMessage } from "./queue-message.js";
 
-export async function handleFindingMessage(
+/** The message as it was on the queue: base64 text stays as it is, anything else is encoded as the queue would. */
+function originalText(message: unknown): string {
+  if (typeof message === "string") return /^[A-Za-z0-9+/=\s]+$/.test(message) ? message : Buffer.from(message, "utf8").toString("base64");
+  return Buffer.from(JSON.stringify(message) ?? "", "utf8").toString("base64");
+}
+
+export async function handleQueueMessage(
   notifier: NotifierDeps,
   poison: QueueClient,
   message: unknown,
 ): Promise<SendResult[] | { poisoned: string }> {
-  let finding;
+  let decoded: QueueMessage;
   try {
-    finding = decodeFindingMessage(message);
+    decoded = decodeQueueMessage(message);
   } catch (error) {
-    const text = typeof message === "string" ? message : JSON.stringify(message);
-    await poison.sendMessage(Buffer.from(text, "utf8").toString("base64"));
-    return { poisoned: `not a finding: ${(error as Error).message.slice(0, 300)}` };
+    await poison.sendMessage(originalText(message));
+    return { poisoned: `not a notice or a finding: ${(error as Error).message.slice(0, 300)}` };
   }
-  return notifyFinding(finding, notifier);
+  return notifyQueueMessage(decoded, notifier);
 }

@@ -3,6 +3,11 @@
  * received"): a message with one Adaptive Card 1.4 attachment, kept under Teams' 28 KB limit.
  */
 import type { Finding } from "../findings/finding.js";
+import { composeQuery, findHunt } from "../hunts/catalog.js";
+import { entityLabel } from "../incidents/entities.js";
+import type { Incident, IncidentFinding, NoticeKind } from "../incidents/store.js";
+import { logAnalyticsUrl } from "../links/log-analytics.js";
+import { signedUrl, type CardLinks } from "../links/signed.js";
 
 export const TEAMS_MAX_BYTES = 28 * 1024;
 export const CARD_VERSION = "1.4";
@@ -12,11 +17,6 @@ type Element = Record<string, unknown>;
 export interface TeamsMessage {
   type: "message";
   attachments: { contentType: "application/vnd.microsoft.card.adaptive"; contentUrl: null; content: Element }[];
-}
-
-export interface CardLinks {
-  /** Base URL of the app: links point at the run behind a finding. */
-  baseUrl: string;
 }
 
 function card(body: Element[], actions: Element[] = []): Element {
@@ -58,8 +58,21 @@ function windowText(f: Finding): string {
   return `${minuteText(f.window.start)} to ${minuteText(f.window.end)} UTC`;
 }
 
-function runUrl(f: Finding, links: CardLinks): string {
-  return `${links.baseUrl.replace(/\/$/, "")}/api/runs/${encodeURIComponent(f.runId)}`;
+/** The run behind a finding: a signed link that opens without a function key. */
+function runUrl(runId: string, links: CardLinks, now: number): string | undefined {
+  return signedUrl(links, { action: "run", runId }, now);
+}
+
+/** The hunt's query over the finding's window, in the workspace, when the hunt is known and a workspace is configured. */
+function logAnalyticsLink(f: Pick<IncidentFinding, "huntId" | "windowStart" | "windowEnd">, links: CardLinks): string | undefined {
+  const hunt = findHunt(f.huntId);
+  if (!hunt || !links.workspaceResourceId || !hunt.sources.includes("log-analytics")) return undefined;
+  const window = { start: Date.parse(f.windowStart), end: Date.parse(f.windowEnd) };
+  return logAnalyticsUrl(links.workspaceResourceId, composeQuery(hunt, window), { start: f.windowStart, end: f.windowEnd });
+}
+
+function openUrl(title: string, url: string | undefined): Element[] {
+  return url ? [{ type: "Action.OpenUrl", title, url }] : [];
 }
 
 function findingElements(f: Finding, reasonsLimit: number): Element[] {
@@ -89,88 +102,202 @@ function findingElements(f: Finding, reasonsLimit: number): Element[] {
   ];
 }
 
-/** One finding as a Teams message, with a link to its run. */
-export function findingMessage(f: Finding, links: CardLinks): TeamsMessage {
+/** One finding as a Teams message, with links to its run and its query in Log Analytics. */
+export function findingMessage(f: Finding, links: CardLinks, now: number): TeamsMessage {
+  const actions = [
+    ...openUrl("Open the run", runUrl(f.runId, links, now)),
+    ...openUrl(
+      "Open in Log Analytics",
+      logAnalyticsLink({ huntId: f.huntId, windowStart: f.window.start, windowEnd: f.window.end }, links),
+    ),
+  ];
   for (const reasons of [10, 3, 1]) {
-    const m = message(card(findingElements(f, reasons), [{ type: "Action.OpenUrl", title: "Open the run", url: runUrl(f, links) }]));
+    const m = message(card(findingElements(f, reasons), actions));
     if (messageBytes(m) <= TEAMS_MAX_BYTES) return m;
   }
   throw new Error(`finding ${f.fingerprint} does not fit in a Teams message`);
 }
 
-export interface DigestOptions {
-  title: string;
-  since: string;
-  until: string;
-  /** Messages at most (each under 28 KB); what does not fit is counted on a last "more" line. */
-  maxMessages?: number;
-}
-
-function digestRow(f: Finding, rank: number, links: CardLinks): Element {
+function incidentFindingRow(f: IncidentFinding, links: CardLinks, now: number): Element {
+  const run = runUrl(f.runId, links, now);
   return {
     type: "Container",
     separator: true,
-    selectAction: { type: "Action.OpenUrl", url: runUrl(f, links) },
+    ...(run ? { selectAction: { type: "Action.OpenUrl", url: run } } : {}),
     items: [
       {
-        type: "ColumnSet",
-        columns: [
-          {
-            type: "Column",
-            width: "auto",
-            items: [{ type: "TextBlock", text: `${rank}. **${f.score}**`, color: SEVERITY_COLOR[f.severity] ?? "default" }],
-          },
-          {
-            type: "Column",
-            width: "stretch",
-            items: [
-              { type: "TextBlock", text: clip(`${f.entity.key} · ${f.huntTitle}`, 200), wrap: true, weight: "Bolder" },
-              { type: "TextBlock", text: clip(f.reasons[0] ?? "", 300), wrap: true, isSubtle: true, spacing: "None" },
-              {
-                type: "TextBlock",
-                text: `${windowText(f)} · ${f.mitre.techniques.slice(0, 3).join(", ")}`,
-                isSubtle: true,
-                size: "Small",
-                spacing: "None",
-              },
-            ],
-          },
-        ],
+        type: "TextBlock",
+        text: clip(`**${f.score}** · ${f.huntTitle} · ${f.entity}`, 250),
+        wrap: true,
+        color: SEVERITY_COLOR[f.severity] ?? "default",
+      },
+      { type: "TextBlock", text: clip(f.reason, 300), wrap: true, isSubtle: true, spacing: "None" },
+      {
+        type: "TextBlock",
+        text: `${minuteText(f.windowStart)} to ${minuteText(f.windowEnd)} UTC`,
+        isSubtle: true,
+        size: "Small",
+        spacing: "None",
       },
     ],
   };
 }
 
-/** A ranked digest: as many messages as needed (up to maxMessages), each under 28 KB. */
-export function digestMessages(findings: readonly Finding[], links: CardLinks, options: DigestOptions): TeamsMessage[] {
-  const ranked = [...findings].sort((a, b) => b.score - a.score);
+/**
+ * One incident as a Teams message: what happened, the entities its alerts share, its findings
+ * (best first), and links to open it, to query it in Log Analytics and to mark its main entity benign.
+ */
+export function incidentMessage(incident: Incident, notice: NoticeKind, links: CardLinks, now: number): TeamsMessage {
+  const top = incident.findings[0];
+  const main = incident.shared[0] ?? incident.entities[0];
+  const actions = [
+    ...openUrl("Open the incident", signedUrl(links, { action: "incident", incidentId: incident.id }, now)),
+    ...(top ? openUrl("Open in Log Analytics", logAnalyticsLink(top, links)) : []),
+    ...(main && top
+      ? openUrl(
+          `Mark ${main.value} benign`,
+          signedUrl(links, { action: "benign", huntId: top.huntId, entity: main, incidentId: incident.id }, now),
+        )
+      : []),
+  ];
+  const header: Element[] = [
+    {
+      type: "TextBlock",
+      text: clip(`${notice === "opened" ? "New incident" : "Incident updated"} · ${incident.score} · ${incident.title}`, 250),
+      weight: "Bolder",
+      size: "Medium",
+      color: SEVERITY_COLOR[incident.severity] ?? "default",
+      wrap: true,
+    },
+    {
+      type: "FactSet",
+      facts: [
+        { title: "Incident", value: incident.id },
+        { title: "Score", value: `${incident.score} / 100` },
+        { title: "Severity", value: incident.severity },
+        { title: "Hunts", value: clip(incident.hunts.join(", "), 300) },
+        { title: "Alerts", value: String(incident.findingCount) },
+        ...(incident.shared.length ? [{ title: "Shared", value: clip(incident.shared.map(entityLabel).join(", "), 400) }] : []),
+        { title: "Entities", value: clip(incident.entities.slice(0, 12).map(entityLabel).join(", "), 400) },
+        { title: "Since", value: `${minuteText(incident.openedAt)} UTC` },
+      ],
+    },
+  ];
+  for (const count of [10, 5, 2, 1]) {
+    const rows = incident.findings.slice(0, count).map((f) => incidentFindingRow(f, links, now));
+    const more =
+      incident.findingCount > count
+        ? [{ type: "TextBlock", text: `…and ${incident.findingCount - count} more alert(s).`, wrap: true }]
+        : [];
+    const m = message(card([...header, ...rows, ...more], actions));
+    if (messageBytes(m) <= TEAMS_MAX_BYTES) return m;
+  }
+  throw new Error(`incident ${incident.id} does not fit in a Teams message`);
+}
+
+export interface DigestOptions {
+  title: string;
+  /** Messages at most (each under 28 KB); what does not fit is counted on a last "more" line. */
+  maxMessages?: number;
+}
+
+export interface DigestContent {
+  since: number;
+  until: number;
+  incidents: readonly Incident[];
+  alerts: readonly Finding[];
+  quiet: readonly Finding[];
+}
+
+function digestIncidentRow(incident: Incident, rank: number, alerts: number, links: CardLinks, now: number): Element {
+  const url = signedUrl(links, { action: "incident", incidentId: incident.id }, now);
+  return {
+    type: "Container",
+    separator: true,
+    ...(url ? { selectAction: { type: "Action.OpenUrl", url } } : {}),
+    items: [
+      {
+        type: "TextBlock",
+        text: clip(`${rank}. **${incident.score}** · ${incident.title}`, 250),
+        wrap: true,
+        weight: "Bolder",
+        color: SEVERITY_COLOR[incident.severity] ?? "default",
+      },
+      {
+        type: "TextBlock",
+        text: clip(
+          `${incident.id} · ${alerts} new alert(s), ${incident.findingCount} in all · ${incident.hunts.join(", ")}${incident.shared.length ? ` · shared ${incident.shared.slice(0, 4).map(entityLabel).join(", ")}` : ""}`,
+          400,
+        ),
+        wrap: true,
+        isSubtle: true,
+        spacing: "None",
+      },
+      { type: "TextBlock", text: clip(incident.findings[0]?.reason ?? "", 300), wrap: true, isSubtle: true, spacing: "None" },
+    ],
+  };
+}
+
+function digestQuietRow(f: Finding): Element {
+  return {
+    type: "TextBlock",
+    text: clip(`${f.score} · ${f.huntTitle} · ${f.entity.key}: ${f.digestOnly ?? f.reasons[0] ?? ""}`, 400),
+    wrap: true,
+    isSubtle: true,
+    spacing: "Small",
+  };
+}
+
+/**
+ * A digest: the incidents (ranked, each with its new alerts counted), then what was kept quiet and
+ * why. As many messages as needed (up to maxMessages), each under 28 KB.
+ */
+export function digestMessages(digest: DigestContent, links: CardLinks, options: DigestOptions): TeamsMessage[] {
+  const now = digest.until;
+  const incidents = [...digest.incidents].sort((a, b) => b.score - a.score);
+  const newAlerts = new Map<string, number>();
+  for (const f of digest.alerts) if (f.incidentId) newAlerts.set(f.incidentId, (newAlerts.get(f.incidentId) ?? 0) + 1);
+  const rows: Element[] = [
+    ...incidents.map((incident, i) => digestIncidentRow(incident, i + 1, newAlerts.get(incident.id) ?? 0, links, now)),
+    ...(digest.quiet.length
+      ? [
+          {
+            type: "TextBlock",
+            text: `Kept quiet (${digest.quiet.length}): not alerted, and why`,
+            weight: "Bolder",
+            separator: true,
+            wrap: true,
+          },
+          ...digest.quiet.map(digestQuietRow),
+        ]
+      : []),
+  ];
   const maxMessages = options.maxMessages ?? 3;
   const header = (page: number, pages: number): Element[] => [
     { type: "TextBlock", text: options.title, weight: "Bolder", size: "Large", wrap: true },
     {
       type: "TextBlock",
-      text: `${ranked.length} finding(s), ${minuteText(options.since)} to ${minuteText(options.until)} UTC${pages > 1 ? ` · part ${page}` : ""}`,
+      text: `${incidents.length} incident(s), ${digest.alerts.length} alert(s), ${digest.quiet.length} kept quiet, ${minuteText(new Date(digest.since).toISOString())} to ${minuteText(new Date(digest.until).toISOString())} UTC${pages > 1 ? ` · part ${page}` : ""}`,
       isSubtle: true,
       wrap: true,
     },
   ];
+  if (!rows.length) return [message(card([...header(1, 1), { type: "TextBlock", text: "No findings.", wrap: true }]))];
   const messages: TeamsMessage[] = [];
   let next = 0;
-  if (!ranked.length) return [message(card([...header(1, 1), { type: "TextBlock", text: "No findings.", wrap: true }]))];
-  while (next < ranked.length && messages.length < maxMessages) {
+  while (next < rows.length && messages.length < maxMessages) {
     const body = header(messages.length + 1, 2);
     const last = messages.length === maxMessages - 1;
     let taken = 0;
     // Leave room for the "more" line on the last message.
     const reserve = last ? 400 : 0;
-    for (; next + taken < ranked.length; taken++) {
-      const row = digestRow(ranked[next + taken], next + taken + 1, links);
-      if (messageBytes(message(card([...body, row]))) + reserve > TEAMS_MAX_BYTES) break;
-      body.push(row);
+    for (; next + taken < rows.length; taken++) {
+      if (messageBytes(message(card([...body, rows[next + taken]]))) + reserve > TEAMS_MAX_BYTES) break;
+      body.push(rows[next + taken]);
     }
     next += taken;
-    if (last && next < ranked.length)
-      body.push({ type: "TextBlock", text: `…and ${ranked.length - next} more finding(s) not shown.`, wrap: true, weight: "Bolder" });
+    if (last && next < rows.length)
+      body.push({ type: "TextBlock", text: `…and ${rows.length - next} more line(s) not shown.`, wrap: true, weight: "Bolder" });
     messages.push(message(card(body)));
     if (taken === 0) break;
   }

@@ -13,7 +13,7 @@ export function signatureHeaders(secret: string, id: string, timestampSeconds: n
 }
 
 export interface WebhookEnvelope {
-  type: "finding.created" | "digest.created";
+  type: "finding.created" | "incident.opened" | "incident.updated" | "digest.created";
   timestamp: string;
   data: unknown;
 }

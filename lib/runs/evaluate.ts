@@ -15,6 +15,7 @@ import type { Table, Value } from "../kql/types.js";
 import type { Logger } from "../log.js";
 import { isFleetWide, NOTABLE_Z, scoreFinding, Z_SCALE, type PrevalenceContext, type Score } from "../scoring/index.js";
 import type { QuerySource } from "../sources/types.js";
+import { applyException, exceptionFor, type Exception } from "../exceptions/exception.js";
 
 /** Findings below this score are not kept at all. */
 export const MIN_FINDING_SCORE = 25;
@@ -53,6 +54,8 @@ export interface WindowEvaluation extends WindowObservations {
 export interface EvaluateOptions {
   source: QuerySource;
   baselines: BaselineStore;
+  /** Active exceptions: findings they cover are kept but never alert. */
+  exceptions?: readonly Exception[];
   parameters?: ParameterOverrides;
   log?: Logger;
 }
@@ -308,7 +311,9 @@ export async function evaluateWindow(
       if (explainedByFleet(score)) continue;
     }
     if (score.score < MIN_FINDING_SCORE) continue;
-    findings.push(buildFinding({ ...base, hunt, entityKey, row, score }));
+    const finding = buildFinding({ ...base, hunt, entityKey, row, score });
+    const exception = options.exceptions && exceptionFor(options.exceptions, finding, createdAt);
+    findings.push(exception ? applyException(finding, exception) : finding);
   }
   findings.push(...fleetFindings(hunt, fleet, base));
   findings.sort(byScore);

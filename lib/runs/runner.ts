@@ -7,10 +7,12 @@
 import { randomBytes } from "node:crypto";
 import { BaselineStore } from "../baselines/store.js";
 import type { Finding } from "../findings/finding.js";
-import { FindingPublisher } from "../findings/publisher.js";
 import { FindingStore } from "../findings/store.js";
 import { durationMs, type QueryWindow } from "../hunts/catalog.js";
 import type { Hunt } from "../hunts/schema.js";
+import { ExceptionStore } from "../exceptions/store.js";
+import { IncidentStore } from "../incidents/store.js";
+import { NoticePublisher } from "../notify/publisher.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Storage } from "../state/storage.js";
 import type { QuerySource } from "../sources/types.js";
@@ -34,7 +36,9 @@ export interface HuntServices {
   runs: RunStore;
   findings: FindingStore;
   staged: StagedObservations;
-  publisher: FindingPublisher;
+  incidents: IncidentStore;
+  exceptions: ExceptionStore;
+  publisher: NoticePublisher;
   /** Baselines not seen for this long are deleted (once a day, after the day's last window). */
   retentionMs?: number;
   /** Parameter overrides per hunt id (from settings). */
@@ -49,7 +53,9 @@ export function servicesFor(storage: Storage, source: QuerySource, extra: Partia
     runs: new RunStore(storage.table("runs")),
     findings: new FindingStore(storage.table("findings")),
     staged: new StagedObservations(storage.table("staged")),
-    publisher: new FindingPublisher(storage.queue("findings")),
+    incidents: new IncidentStore(storage.table("incidents")),
+    exceptions: new ExceptionStore(storage.table("exceptions")),
+    publisher: new NoticePublisher(storage.queue("findings")),
     log: silentLogger,
     ...extra,
   };
@@ -107,14 +113,35 @@ function withEvaluation(run: RunRecord, evaluation: WindowEvaluation): RunRecord
   };
 }
 
-function evaluate(hunt: Hunt, window: Window, runId: string, services: HuntServices, now: number): Promise<WindowEvaluation> {
+async function evaluate(hunt: Hunt, window: Window, runId: string, services: HuntServices, now: number): Promise<WindowEvaluation> {
   return evaluateWindow(
     hunt,
     window,
     runId,
-    { source: services.source, baselines: services.baselines, parameters: services.parameters?.[hunt.id], log: services.log },
+    {
+      source: services.source,
+      baselines: services.baselines,
+      exceptions: await services.exceptions.list(now),
+      parameters: services.parameters?.[hunt.id],
+      log: services.log,
+    },
     now,
   );
+}
+
+/**
+ * Puts the alerts in incidents, stores them with their incident ids and queues the notices. Safe
+ * to repeat: assignment is idempotent and the notifier delivers each notice once.
+ */
+async function raiseAlerts(findings: Finding[], runId: string, services: HuntServices, now: number): Promise<Finding[]> {
+  const alerts = findings.filter((f) => f.alert);
+  if (!alerts.length) return findings;
+  const assigned = await services.incidents.assign(alerts, runId, now);
+  const byFingerprint = new Map(assigned.alerts.map((f) => [f.fingerprint, f]));
+  const updated = findings.map((f) => byFingerprint.get(f.fingerprint) ?? f);
+  await services.findings.putAll(assigned.alerts);
+  await services.publisher.publish(assigned.notices);
+  return updated;
 }
 
 /** Adds the window to the baselines: idempotent per entity and window, so a retry applies nothing twice. */
@@ -163,7 +190,7 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
   }
 
   await applyWindow(hunt, window, observed, services);
-  await services.publisher.publish(findings.filter((f) => f.alert));
+  findings = await raiseAlerts(findings, runId, services, now);
   run = { ...run, status: "succeeded", finishedAt: new Date().toISOString(), leaseUntil: undefined, stagedParts: undefined };
   await services.runs.update(run, etag);
   await services.staged.delete(runId);
@@ -269,10 +296,11 @@ export async function runOnDemand(
     throw error;
   }
   const run: RunRecord = { ...withEvaluation(started, evaluation), status: "succeeded", finishedAt: new Date().toISOString() };
+  let findings = evaluation.findings;
   if (!options.dryRun) {
-    await services.findings.putAll(evaluation.findings);
+    await services.findings.putAll(findings);
     await services.runs.put(run);
-    if (options.notify) await services.publisher.publish(evaluation.findings.filter((f) => f.alert));
+    if (options.notify) findings = await raiseAlerts(findings, runId, services, now);
   }
-  return { run, findings: evaluation.findings };
+  return { run, findings };
 }

@@ -15,6 +15,9 @@ export const TABLES = {
   suppression: "suppression",
   digests: "digests",
   staged: "staged",
+  incidents: "incidents",
+  deliveries: "deliveries",
+  exceptions: "exceptions",
 } as const;
 export const QUEUES = { findings: "findings", poison: "findings-poison" } as const;
 

@@ -5,7 +5,7 @@ import { httpHandler, notifyFindingQueue } from "../../functions/handlers.js";
 import { httpRoutes, queues, timers } from "../../functions/registrations.js";
 import { ROUTES } from "../../lib/host/routes.js";
 import { createRuntime } from "../../lib/runtime.js";
-import { encodeFindingMessage } from "../../lib/findings/message.js";
+import { encodeFindingMessage } from "../../lib/notify/queue-message.js";
 import { builtInHunts, huntCatalog, scheduleSettingName } from "../../lib/hunts/catalog.js";
 import { tableFromRecords } from "../../lib/kql/build.js";
 import { startReceiver } from "../../lib/local/receiver.js";
@@ -67,11 +67,17 @@ describe("function registrations", () => {
     expect(timers.find((t) => t.name === "digest")!.options.schedule).toBe("%DIGEST_SCHEDULE%");
   });
 
-  it("HTTP routes need a function key", () => {
+  it("HTTP routes need a function key, except signed links, whose token is their permission", () => {
     expect(httpRoutes.map((r) => [r.name, r.options.methods, r.options.route, r.options.authLevel])).toEqual([
       ["list-hunts", ["GET"], "hunts", "function"],
       ["run-hunt", ["POST"], "hunts/{id}/run", "function"],
       ["get-run", ["GET"], "runs/{runId}", "function"],
+      ["get-incident", ["GET"], "incidents/{id}", "function"],
+      ["list-exceptions", ["GET"], "exceptions", "function"],
+      ["add-exception", ["POST"], "exceptions", "function"],
+      ["remove-exception", ["DELETE"], "exceptions/{id}", "function"],
+      ["open-link", ["GET"], "links/{token}", "anonymous"],
+      ["submit-link", ["POST"], "links/{token}", "anonymous"],
       ["validate-kql", ["POST"], "kql/validate", "function"],
       ["logon-graph", ["GET"], "graph", "function"],
       ["logon-graph-data", ["GET"], "graph/data", "function"],

@@ -15,6 +15,7 @@ export function finding(overrides: Partial<Finding> = {}): Finding {
     reasons: ["FailedCount 420 >= 100 (threshold)", "first time this ip is seen by this hunt"],
     signals: { threshold: 1, deviation: 0, rarity: 0, novelty: 1 },
     mitre: { tactics: ["Credential Access"], techniques: ["T1110", "T1110.003"] },
+    entities: [{ type: "ip", value: "203.0.113.66" }],
     details: { FailedCount: 420 },
     source: "local",
     createdAt: "2024-10-20T03:01:00.000Z",

@@ -1,9 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { DeliveryClaims } from "../../lib/notify/claims.js";
+import { IncidentStore } from "../../lib/incidents/store.js";
+import { LinkSigner } from "../../lib/links/signed.js";
 import { lineLogger } from "../../lib/log.js";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
-import { encodeFindingMessage } from "../../lib/findings/message.js";
+import { encodeFindingMessage } from "../../lib/notify/queue-message.js";
 import { readQueueSettings } from "../../lib/local/host-settings.js";
 import { drainQueue } from "../../lib/local/queue-worker.js";
 import { DestinationError, validateDestinationUrl } from "../../lib/notify/destinations.js";
@@ -52,7 +55,9 @@ async function deps(destinations: NotifierDeps["destinations"], overrides: Parti
   return {
     destinations,
     state: new NotifyState(storage.table("suppression"), storage.table("digests")),
-    links: { baseUrl: "https://hunts.example.net" },
+    claims: new DeliveryClaims(storage.table("deliveries")),
+    incidents: new IncidentStore(storage.table("incidents")),
+    links: { baseUrl: "https://hunts.example.net", signer: new LinkSigner() },
     suppressionMs: 86_400_000,
     urlPolicy: { allowInsecure: true },
     delivery: {
@@ -158,10 +163,11 @@ describe("signed webhooks and delivery", () => {
     expect(first.findings.map((f) => f.score).sort()).toEqual([79, 95]);
     const payload = new Webhook(SECRET).verify(hits[0].body, hits[0].headers as Record<string, string>) as {
       type: string;
-      data: { findings: { score: number }[] };
+      data: { alerts: { score: number }[]; quiet: unknown[] };
     };
     expect(payload.type).toBe("digest.created");
-    expect(payload.data.findings.map((f) => f.score)).toEqual([95, 79]);
+    expect(payload.data.alerts.map((f) => f.score).sort()).toEqual([79, 95]);
+    expect(payload.data.quiet).toEqual([]);
     const [second] = await sendDigest(store, d, { now: t + 7_200_000 });
     expect(second.findings).toEqual([]);
   });

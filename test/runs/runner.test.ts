@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FindingSchema } from "../../lib/findings/finding.js";
-import { decodeFindingMessage } from "../../lib/findings/message.js";
+import { decodeQueueMessage } from "../../lib/notify/queue-message.js";
 import { findHunt } from "../../lib/hunts/catalog.js";
 import { tableFromRecords } from "../../lib/kql/build.js";
 import {
@@ -92,7 +92,14 @@ describe("scheduled and on-demand runs (Azurite)", () => {
 
     const messages = (await storage.queue("findings").receiveMessages({ numberOfMessages: 32 })).receivedMessageItems;
     expect(messages.length).toBe(1);
-    expect(decodeFindingMessage(messages[0].messageText)).toEqual(attack);
+    // One notice: the incident the alert opened, which lists it.
+    expect(attack.incidentId).toMatch(/^inc-/);
+    expect(decodeQueueMessage(messages[0].messageText)).toEqual({
+      notice: { kind: "incident", incidentId: attack.incidentId, notice: "opened", runId: attack.runId },
+    });
+    const incident = (await services.incidents.get(attack.incidentId!))!;
+    expect(incident.findings.map((f) => f.fingerprint)).toEqual([attack.fingerprint]);
+    expect((await services.findings.ofRun(attack.runId, Date.parse(attack.window.end)))[0].incidentId).toBe(attack.incidentId);
     expect(describeScheduledRun(hunt.id, result)).toBe("windows-logon-by-source-ip: 3 window(s), 1 alert(s)");
 
     // The same schedule firing again does nothing new.

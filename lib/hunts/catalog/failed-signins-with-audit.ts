@@ -16,6 +16,10 @@ export default defineHunt({
   sources: ["local", "log-analytics"],
   tables: ["SigninLogs", "AuditLogs"],
   entity: { type: "account", columns: ["UserPrincipalName"] },
+  entityMappings: [
+    { type: "account", columns: ["UserPrincipalName"] },
+    { type: "ip", columns: ["IPs"] },
+  ],
   activity: { first: ["FirstFailure"], last: ["LastFailure"] },
   features: [
     { column: "FailedCount", direction: "up" },

@@ -21,6 +21,7 @@ export default defineHunt({
   sources: ["local", "log-analytics"],
   tables: ["SecurityEvent"],
   entity: { type: "account", columns: ["Account"] },
+  entityMappings: [{ type: "account", columns: ["Account"] }],
   features: [{ column: "BusiestHour", direction: "up" }],
   thresholds: {
     match: "all",

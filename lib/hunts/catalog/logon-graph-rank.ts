@@ -17,6 +17,10 @@ export default defineHunt({
   sources: ["local", "log-analytics"],
   tables: ["SecurityEvent"],
   entity: { type: "account", columns: ["Account"] },
+  entityMappings: [
+    { type: "account", columns: ["Account"] },
+    { type: "host", columns: ["Hosts"] },
+  ],
   features: [
     { column: "HostCount", direction: "up" },
     { column: "RankScore", direction: "up" },

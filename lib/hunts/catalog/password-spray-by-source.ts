@@ -14,6 +14,11 @@ export default defineHunt({
   sources: ["local", "log-analytics"],
   tables: ["SecurityEvent"],
   entity: { type: "host", columns: ["Source"] },
+  entityMappings: [
+    { type: "ip", columns: ["Source"] },
+    { type: "host", columns: ["Targets"] },
+    { type: "account", columns: ["Accounts"] },
+  ],
   features: [{ column: "FailedAccounts", direction: "up" }],
   distinct: [{ column: "Accounts", cap: 50 }],
   thresholds: {

@@ -13,6 +13,11 @@ export default defineHunt({
   sources: ["local", "log-analytics", "defender-xdr"],
   tables: ["DeviceNetworkEvents"],
   entity: { type: "device-connection", columns: ["DeviceName", "InitiatingProcessFileName", "RemoteIP", "RemotePort"] },
+  entityMappings: [
+    { type: "host", columns: ["DeviceName"] },
+    { type: "ip", columns: ["RemoteIP"] },
+    { type: "account", columns: ["Accounts"] },
+  ],
   features: [{ column: "Connections", direction: "up" }],
   prevalence: { value: ["RemoteIP", "RemotePort"], across: ["DeviceName"], weightColumn: "PortWeight" },
   parameters: { SensitivePorts: [3389, 445, 135, 5985, 5986, 22, 5900, 9389] },

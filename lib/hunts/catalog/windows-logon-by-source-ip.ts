@@ -16,6 +16,11 @@ export default defineHunt({
   sources: ["local", "log-analytics"],
   tables: ["SecurityEvent"],
   entity: { type: "ip", columns: ["IpAddress"] },
+  entityMappings: [
+    { type: "ip", columns: ["IpAddress"] },
+    { type: "account", columns: ["Users"] },
+    { type: "host", columns: ["Hosts"] },
+  ],
   features: [
     { column: "FailedCount", direction: "up" },
     { column: "UserCount", direction: "up" },

@@ -221,7 +221,8 @@ export class IncidentStore {
         const id = existing?.id ?? incidentIdFor(group);
         const { incident, notice } = await this.update(id, group, runId, now);
         for (const f of group) assigned.set(f.fingerprint, incident.id);
-        if (notice) notices.push({ incidentId: incident.id, kind: notice, runId });
+        // Several groups of one run may join one incident: it gets one notice for the run.
+        if (notice && !notices.some((n) => n.incidentId === incident.id)) notices.push({ incidentId: incident.id, kind: notice, runId });
         const lastAlertAt = new Date(incident.lastAlertAt);
         await pMap(
           labels,

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { entitiesOf, normalizeEntity } from "../../lib/incidents/entities.js";
+import { IncidentStore } from "../../lib/incidents/store.js";
+import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { finding } from "../helpers/findings.js";
+
+const azurite = useAzurite();
+const HOUR = 3_600_000;
+const T = Date.parse("2024-10-20T03:00:00.000Z");
+
+function alert(
+  fingerprint: string,
+  huntId: string,
+  score: number,
+  entities: { type: "ip" | "account" | "host"; value: string }[],
+  end = T,
+) {
+  return finding({
+    fingerprint: fingerprint.padEnd(20, "0"),
+    huntId,
+    huntTitle: huntId,
+    runId: `${huntId}.run`,
+    score,
+    entity: { type: entities[0].type, key: entities[0].value, values: {} },
+    entities,
+    window: { start: new Date(end - HOUR).toISOString(), end: new Date(end).toISOString() },
+  });
+}
+
+describe("entities", () => {
+  it("one normal form per entity, so different tables meet", () => {
+    expect(["CONTOSO\\Alice", "alice@contoso.com", "ALICE"].map((a) => normalizeEntity("account", a))).toEqual(["alice", "alice", "alice"]);
+    expect(normalizeEntity("host", "WS-12.contoso.com")).toBe("ws-12");
+    expect(normalizeEntity("ip", "::ffff:203.0.113.5")).toBe("203.0.113.5");
+    // Not entities: machine and system accounts, loopback, a host that is an address or a process line.
+    expect([normalizeEntity("account", "WS-12$"), normalizeEntity("account", "SYSTEM"), normalizeEntity("ip", "127.0.0.1")]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect([normalizeEntity("host", "10.0.0.5"), normalizeEntity("host", "ws-1 C:\\tools\\spray.exe")]).toEqual([undefined, undefined]);
+    expect(
+      entitiesOf(
+        [
+          { type: "ip", columns: ["IpAddress"] },
+          { type: "account", columns: ["Users"] },
+        ],
+        { IpAddress: "203.0.113.9", Users: ["bob", "CONTOSO\\bob", "carol"] },
+      ),
+    ).toEqual([
+      { type: "ip", value: "203.0.113.9" },
+      { type: "account", value: "bob" },
+      { type: "account", value: "carol" },
+    ]);
+  });
+});
+
+describe("incidents (Azurite)", () => {
+  it("a brute force and the change points of its victims are one incident; later alerts follow up only when they raise it", async () => {
+    const storage = await freshStorage(azurite());
+    const incidents = new IncidentStore(storage.table("incidents"));
+    const source = alert("spray", "password-spray-by-source", 79, [
+      { type: "ip", value: "203.0.113.9" },
+      ...["alice", "bob", "carol"].map((value) => ({ type: "account" as const, value })),
+    ]);
+    const opened = await incidents.assign([source], "run-1", T);
+    expect(opened.notices).toEqual([{ incidentId: opened.alerts[0].incidentId, kind: "opened", runId: "run-1" }]);
+    const id = opened.alerts[0].incidentId!;
+
+    // Hours later another hunt alerts on two of the victims: same incident, one follow-up (a new hunt).
+    const victims = ["alice", "bob"].map((v, i) => alert(`cp${i}`, "logon-changepoint", 60, [{ type: "account", value: v }], T + 5 * HOUR));
+    const joined = await incidents.assign(victims, "run-2", T + 5 * HOUR);
+    expect(joined.alerts.map((f) => f.incidentId)).toEqual([id, id]);
+    expect(joined.notices).toEqual([{ incidentId: id, kind: "updated", runId: "run-2" }]);
+
+    // A third victim, same hunt, lower score: joins, but no follow-up (digest only).
+    const quiet = await incidents.assign(
+      [alert("cp2", "logon-changepoint", 55, [{ type: "account", value: "carol" }], T + 6 * HOUR)],
+      "run-3",
+      T + 6 * HOUR,
+    );
+    expect(quiet.alerts[0].incidentId).toBe(id);
+    expect(quiet.notices).toEqual([]);
+
+    // A retried run changes nothing and repeats its notice (the notifier sends it once).
+    const retried = await incidents.assign(victims, "run-2", T + 7 * HOUR);
+    expect(retried.notices).toEqual([{ incidentId: id, kind: "updated", runId: "run-2" }]);
+
+    const incident = (await incidents.get(id))!;
+    expect(incident.findingCount).toBe(4);
+    expect(incident.hunts).toEqual(["password-spray-by-source", "logon-changepoint"]);
+    expect(incident.score).toBe(79);
+    expect(incident.shared.map((e) => e.value).sort()).toEqual(["alice", "bob", "carol"]);
+
+    // Outside the incident window, the same entity opens a new incident.
+    const later = await incidents.assign(
+      [alert("late", "logon-changepoint", 70, [{ type: "account", value: "alice" }], T + 40 * HOUR)],
+      "run-4",
+      T + 40 * HOUR,
+    );
+    expect(later.alerts[0].incidentId).not.toBe(id);
+    expect(later.notices[0].kind).toBe("opened");
+  });
+
+  it("alerts of one window that share nothing are separate incidents; every alert belongs to exactly one", async () => {
+    const storage = await freshStorage(azurite());
+    const incidents = new IncidentStore(storage.table("incidents"));
+    const alerts = [
+      alert("a", "h", 70, [{ type: "ip", value: "198.51.100.1" }]),
+      alert("b", "h", 70, [{ type: "ip", value: "198.51.100.2" }]),
+      alert("c", "h", 70, [
+        { type: "ip", value: "198.51.100.2" },
+        { type: "host", value: "srv1" },
+      ]),
+    ];
+    const { alerts: assigned, notices } = await incidents.assign(alerts, "run", T);
+    expect(assigned.every((f) => f.incidentId)).toBe(true);
+    expect(new Set(assigned.map((f) => f.incidentId)).size).toBe(2);
+    expect(assigned[1].incidentId).toBe(assigned[2].incidentId);
+    expect(notices).toHaveLength(2);
+  });
+});

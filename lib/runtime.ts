@@ -10,12 +10,15 @@ import { consoleLogger, type Logger } from "./log.js";
 import type { NotifierDeps } from "./notify/notifier.js";
 import { NotifyState } from "./notify/state.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
-import { parseSettings, SettingsError, storageConfig, type Settings } from "./settings.js";
+import { credentialFor, parseSettings, SettingsError, storageConfig, type Settings } from "./settings.js";
+import { AzureMonitorSource } from "./sources/azure-monitor.js";
+import { DefenderXdrSource } from "./sources/defender-xdr.js";
+import { LocalDevelopmentCredential } from "./sources/local-development-credential.js";
 import { reportReadIssues } from "./readers/index.js";
 import { LocalSource } from "./sources/local.js";
 import type { QuerySource } from "./sources/types.js";
 import { Storage } from "./state/storage.js";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { IncidentStore } from "./incidents/store.js";
 import { LinkSigner, type CardLinks } from "./links/signed.js";
@@ -41,6 +44,20 @@ export function destinationsFrom(settings: Settings): Destination[] {
   return out;
 }
 
+/** Log Analytics or Defender XDR, with the app's identity (or the local stand-in's credential). */
+function remoteSource(settings: Settings): QuerySource {
+  const credential = settings.SOURCE_CREDENTIAL === "local-development" ? new LocalDevelopmentCredential() : credentialFor(settings);
+  const trustedCa = settings.SOURCE_TRUSTED_CA_FILE ? readFileSync(settings.SOURCE_TRUSTED_CA_FILE, "utf8") : undefined;
+  if (settings.HUNT_SOURCE === "defender-xdr") return new DefenderXdrSource({ credential, endpoint: settings.GRAPH_ENDPOINT, trustedCa });
+  return new AzureMonitorSource({
+    workspaceId: settings.LOG_ANALYTICS_WORKSPACE_ID!,
+    additionalWorkspaces: settings.LOG_ANALYTICS_ADDITIONAL_WORKSPACES,
+    credential,
+    endpoint: settings.LOG_ANALYTICS_ENDPOINT,
+    trustedCa,
+  });
+}
+
 export async function sourceFrom(settings: Settings, log: Logger): Promise<QuerySource> {
   switch (settings.HUNT_SOURCE) {
     case "local": {
@@ -48,10 +65,8 @@ export async function sourceFrom(settings: Settings, log: Logger): Promise<Query
       reportReadIssues(issues, (line) => log.warn(line));
       return source;
     }
-    default: {
-      const sources = await import("./sources/index.js");
-      return sources.remoteSource(settings);
-    }
+    default:
+      return remoteSource(settings);
   }
 }
 

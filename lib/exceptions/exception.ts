@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { Finding } from "../findings/finding.js";
-import { SharedEntityType } from "../incidents/entities.js";
+import { SharedEntityType } from "../hunts/entities.js";
 
 /** Exceptions last at most a year: a benign verdict must be looked at again. */
 export const MAX_EXCEPTION_MS = 366 * 86_400_000;

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Hunt } from "../hunts/schema.js";
 import { SEVERITIES } from "../hunts/schema.js";
-import { entitiesOf, SharedEntity } from "../incidents/entities.js";
+import { entitiesOf, SharedEntity } from "../hunts/entities.js";
 import type { Score } from "../scoring/index.js";
 import { trimDetails } from "./details.js";
 

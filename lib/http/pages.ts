@@ -4,7 +4,7 @@
  * every value escaped.
  */
 import type { Finding } from "../findings/finding.js";
-import { entityLabel, type SharedEntity } from "../incidents/entities.js";
+import { entityLabel, type SharedEntity } from "../hunts/entities.js";
 import type { Incident } from "../incidents/store.js";
 import type { RunRecord } from "../runs/store.js";
 

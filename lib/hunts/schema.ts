@@ -3,7 +3,7 @@
  * its KQL is validated by the official Kusto parser (see catalog.ts), so a broken hunt fails tests.
  */
 import { z } from "zod";
-import { EntityMapping } from "../incidents/entities.js";
+import { EntityMapping } from "./entities.js";
 import type { Row, Table } from "../kql/types.js";
 import { parseTimespan } from "../kql/values.js";
 import { Ncrontab } from "./schedule.js";

@@ -18,7 +18,7 @@ import type { Finding } from "../findings/finding.js";
 import { SEVERITIES, type Severity } from "../hunts/schema.js";
 import { encodeKey } from "../state/keys.js";
 import { getEntityOrUndefined, isConflict } from "../state/tables.js";
-import { entityLabel, SharedEntity } from "./entities.js";
+import { entityLabel, SharedEntity } from "../hunts/entities.js";
 
 /** An incident stays open for alerts this long after its last one. */
 export const DEFAULT_INCIDENT_WINDOW_MS = 24 * 3_600_000;

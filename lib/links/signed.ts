@@ -6,7 +6,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { SharedEntity } from "../incidents/entities.js";
+import { SharedEntity } from "../hunts/entities.js";
 
 export const LinkClaims = z.discriminatedUnion("action", [
   z.object({ action: z.literal("incident"), incidentId: z.string(), exp: z.number() }),

@@ -4,7 +4,7 @@
  */
 import type { Finding } from "../findings/finding.js";
 import { composeQuery, findHunt } from "../hunts/catalog.js";
-import { entityLabel } from "../incidents/entities.js";
+import { entityLabel } from "../hunts/entities.js";
 import type { Incident, IncidentFinding, NoticeKind } from "../incidents/store.js";
 import { logAnalyticsUrl } from "../links/log-analytics.js";
 import { signedUrl, type CardLinks } from "../links/signed.js";

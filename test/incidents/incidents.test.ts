@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { entitiesOf, normalizeEntity } from "../../lib/incidents/entities.js";
+import { entitiesOf, normalizeEntity } from "../../lib/hunts/entities.js";
 import { IncidentStore } from "../../lib/incidents/store.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { finding } from "../helpers/findings.js";

@@ -7,6 +7,7 @@ import { decodeFindingMessage } from "./findings/index.js";
 import { durationMs, findHunt } from "./hunts/catalog.js";
 import { importSentinelHunts } from "./hunts/sentinel.js";
 import type { Destination } from "./notify/destinations.js";
+import { DEFAULT_DELIVERY_POLICY } from "./notify/deliver.js";
 import { notifyFinding, type NotifierDeps, type SendResult } from "./notify/notifier.js";
 import { NotifyState } from "./notify/state.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
@@ -70,12 +71,16 @@ export async function createApp(env: Record<string, string | undefined> = proces
     retentionMs: durationMs(settings.BASELINE_RETENTION),
     log: options.log,
   });
+  const destinations = destinationsFrom(settings);
+  const urlPolicy = { allowInsecure: settings.NOTIFY_ALLOW_INSECURE };
   const notifier: NotifierDeps = {
-    destinations: destinationsFrom(settings),
-    state: new NotifyState(storage.table("suppression"), storage.table("digests")),
+    destinations,
+    state: new NotifyState(storage.table("suppression"), storage.table("digests"), { destinations, log: options.log }),
     links: { baseUrl: settings.PUBLIC_BASE_URL },
     suppressionMs: durationMs(settings.NOTIFY_SUPPRESSION_WINDOW),
-    urlPolicy: { allowInsecure: settings.NOTIFY_ALLOW_INSECURE },
+    urlPolicy,
+    // The connection itself is checked too (deliver's connect-time lookup), under the same policy.
+    delivery: { ...DEFAULT_DELIVERY_POLICY, urlPolicy },
     log: options.log,
   };
   return { settings, storage, services, findings: services.findings, notifier };

@@ -106,6 +106,7 @@ export function parseDestinationUrl(kind: DestinationKind, raw: string, policy: 
 function checkAddresses(kind: DestinationKind, host: string, addresses: readonly string[]): void {
   if (!addresses.length) throw new DestinationError(kind, `${host} has no address`);
   const bad = addresses.find((a) => !isPublicAddress(a));
+  if (bad === host) throw new DestinationError(kind, `${host} is a private, loopback, link-local or reserved address`);
   if (bad) throw new DestinationError(kind, `${host} resolves to ${bad}, a private, loopback, link-local or reserved address`);
 }
 

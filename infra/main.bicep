@@ -12,8 +12,8 @@ param location string = resourceGroup().location
 @description('Hunt id -> NCRONTAB schedule (six fields). Each becomes the app setting HUNT_<ID>_SCHEDULE.')
 param schedules object
 
-@description('NCRONTAB schedule of the digest.')
-param digestSchedule string = '0 0 7 * * *'
+@description('NCRONTAB schedule of the digest (main.bicepparam sets the default of DIGEST_SCHEDULE).')
+param digestSchedule string
 
 @description('Where hunts read logs.')
 @allowed(['log-analytics', 'defender-xdr'])
@@ -52,6 +52,13 @@ param logAnalyticsEndpoint string = ''
 @description('Microsoft Graph endpoint for sovereign clouds; empty for the public cloud.')
 param graphEndpoint string = ''
 
+@description('Email address for hunt health alerts (a hunt failing repeatedly or not running); empty for alert rules without notifications.')
+param alertEmail string = ''
+
+@description('Consecutive failed runs of one hunt that raise the hunt-failing alert.')
+@minValue(1)
+param failureAlertThreshold int = 3
+
 var suffix = uniqueString(resourceGroup().id, appName)
 var workspaceParts = split(logAnalyticsWorkspaceResourceId, '/')
 
@@ -85,6 +92,19 @@ module vault 'modules/keyvault.bicep' = {
       'notify-webhook-url': webhookUrl
       'notify-webhook-secret': webhookSecret
     }
+  }
+}
+
+// A workbook and alert rules over the app's run log (the contract is in the module).
+module huntHealth 'modules/hunt-health.bicep' = {
+  name: 'hunt-health'
+  params: {
+    namePrefix: appName
+    location: location
+    appInsightsId: monitoring.outputs.id
+    huntIds: map(items(schedules), s => s.key)
+    failureThreshold: failureAlertThreshold
+    alertEmail: alertEmail
   }
 }
 
@@ -122,3 +142,4 @@ output functionAppName string = functionApp.outputs.name
 output functionAppUrl string = functionApp.outputs.url
 output identityPrincipalId string = identity.outputs.principalId
 output identityClientId string = identity.outputs.clientId
+output huntHealthWorkbookId string = huntHealth.outputs.workbookId

@@ -2,6 +2,8 @@
 // host storage, deployment package, Application Insights, Key Vault references, Log Analytics.
 param name string
 param location string
+@description('The service in azure.yaml this app is deployed as.')
+param serviceName string = 'hunts'
 param identityId string
 param identityClientId string
 param storageAccountName string
@@ -67,6 +69,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
+  // How `azd deploy` finds the app to deploy the service `hunts` of azure.yaml to.
+  tags: { 'azd-service-name': serviceName }
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'

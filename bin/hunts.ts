@@ -47,16 +47,22 @@ async function appFor(options: { data?: string[] }): Promise<{ app: Runtime; azu
     azurite = await startAzurite({ inMemory: true });
     env.AzureWebJobsStorage = azurite.connectionString;
   }
-  let source;
-  if (options.data?.length) {
-    // The paths are read here (a path may contain ';' or ','); the settings only say where.
-    env.HUNT_SOURCE = "local";
-    env.LOCAL_DATA_PATHS = options.data.join(";");
-    const loaded = await LocalSource.fromPaths(options.data);
-    reportReadIssues(loaded.issues, console.error);
-    source = loaded.source;
+  try {
+    let source;
+    if (options.data?.length) {
+      // The paths are read here (a path may contain ';' or ','); the settings only say where.
+      env.HUNT_SOURCE = "local";
+      env.LOCAL_DATA_PATHS = options.data.join(";");
+      const loaded = await LocalSource.fromPaths(options.data);
+      reportReadIssues(loaded.issues, console.error);
+      source = loaded.source;
+    }
+    return { app: await createRuntime(env, { source, log: lineLogger((m) => console.error(m)) }), azurite };
+  } catch (error) {
+    // A bad setting or unreadable data: the caller never gets the Azurite to stop.
+    await azurite?.stop();
+    throw error;
   }
-  return { app: await createRuntime(env, { source, log: lineLogger((m) => console.error(m)) }), azurite };
 }
 
 async function main() {

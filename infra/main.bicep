@@ -12,8 +12,8 @@ param location string = resourceGroup().location
 @description('Hunt id -> NCRONTAB schedule (six fields). Each becomes the app setting HUNT_<ID>_SCHEDULE.')
 param schedules object
 
-@description('NCRONTAB schedule of the digest.')
-param digestSchedule string = '0 0 7 * * *'
+@description('NCRONTAB schedule of the digest (main.bicepparam sets the default of DIGEST_SCHEDULE).')
+param digestSchedule string
 
 @description('Where hunts read logs.')
 @allowed(['log-analytics', 'defender-xdr'])
@@ -40,6 +40,13 @@ param webhookSecret string = ''
 @description('How long a notified hunt/entity is not notified again.')
 param suppressionWindow string = '1d'
 
+@description('Alerts sharing an entity within this timespan of an open incident join it.')
+param incidentWindow string = '1d'
+
+@description('Base64 key (32+ bytes) that signs the links on Teams cards. Stored in Key Vault; a new one on each deployment unless given, which expires the links already sent.')
+@secure()
+param linkSigningKey string = base64('${newGuid()}${newGuid()}')
+
 @description('Other workspaces to query with the main one, comma-separated workspace ids.')
 param additionalWorkspaces string = ''
 
@@ -51,6 +58,13 @@ param logAnalyticsEndpoint string = ''
 
 @description('Microsoft Graph endpoint for sovereign clouds; empty for the public cloud.')
 param graphEndpoint string = ''
+
+@description('Email address for hunt health alerts (a hunt failing repeatedly or not running); empty for alert rules without notifications.')
+param alertEmail string = ''
+
+@description('Consecutive failed runs of one hunt that raise the hunt-failing alert.')
+@minValue(1)
+param failureAlertThreshold int = 3
 
 var suffix = uniqueString(resourceGroup().id, appName)
 var workspaceParts = split(logAnalyticsWorkspaceResourceId, '/')
@@ -84,7 +98,21 @@ module vault 'modules/keyvault.bicep' = {
       'notify-teams-webhook-url': teamsWebhookUrl
       'notify-webhook-url': webhookUrl
       'notify-webhook-secret': webhookSecret
+      'link-signing-key': linkSigningKey
     }
+  }
+}
+
+// A workbook and alert rules over the app's run log (the contract is in the module).
+module huntHealth 'modules/hunt-health.bicep' = {
+  name: 'hunt-health'
+  params: {
+    namePrefix: appName
+    location: location
+    appInsightsId: monitoring.outputs.id
+    huntIds: map(items(schedules), s => s.key)
+    failureThreshold: failureAlertThreshold
+    alertEmail: alertEmail
   }
 }
 
@@ -111,6 +139,8 @@ module functionApp 'modules/functionapp.bicep' = {
     logAnalyticsWorkspaceCustomerId: logAnalyticsWorkspaceCustomerId
     keyVaultUri: vault.outputs.uri
     suppressionWindow: suppressionWindow
+    incidentWindow: incidentWindow
+    logAnalyticsWorkspaceResourceId: logAnalyticsWorkspaceResourceId
     additionalWorkspaces: additionalWorkspaces
     huntParameters: huntParameters
     logAnalyticsEndpoint: logAnalyticsEndpoint
@@ -122,3 +152,4 @@ output functionAppName string = functionApp.outputs.name
 output functionAppUrl string = functionApp.outputs.url
 output identityPrincipalId string = identity.outputs.principalId
 output identityClientId string = identity.outputs.clientId
+output huntHealthWorkbookId string = huntHealth.outputs.workbookId

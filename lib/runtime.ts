@@ -7,6 +7,7 @@ import { durationMs, findHunt } from "./hunts/catalog.js";
 import { importSentinelHunts } from "./hunts/sentinel.js";
 import type { Destination } from "./notify/destinations.js";
 import { consoleLogger, type Logger } from "./log.js";
+import { DEFAULT_DELIVERY_POLICY } from "./notify/deliver.js";
 import type { NotifierDeps } from "./notify/notifier.js";
 import { NotifyState } from "./notify/state.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
@@ -107,14 +108,18 @@ export async function createRuntime(env: Record<string, string | undefined> = pr
     const seeded = await services.exceptions.seedFromFile(exceptionsFile, Date.now());
     for (const problem of seeded.problems) log.warn(`exceptions: ${problem}`);
   }
+  const destinations = destinationsFrom(settings);
+  const urlPolicy = { allowInsecure: settings.NOTIFY_ALLOW_INSECURE };
   const notifier: NotifierDeps = {
-    destinations: destinationsFrom(settings),
-    state: new NotifyState(storage.table("suppression"), storage.table("digests")),
+    destinations,
+    state: new NotifyState(storage.table("suppression"), storage.table("digests"), { destinations, log }),
     claims: new DeliveryClaims(storage.table("deliveries")),
     incidents: services.incidents,
     links,
     suppressionMs: durationMs(settings.NOTIFY_SUPPRESSION_WINDOW),
-    urlPolicy: { allowInsecure: settings.NOTIFY_ALLOW_INSECURE },
+    urlPolicy,
+    // The connection itself is checked too (deliver's connect-time lookup), under the same policy.
+    delivery: { ...DEFAULT_DELIVERY_POLICY, urlPolicy },
     log,
   };
   return { settings, storage, services, findings: services.findings, notifier, links };

@@ -1,16 +1,25 @@
 /**
  * App settings, parsed with zod at the edge. The Functions host and the CLI both build their
- * services from here, so a bad setting fails with its name and value before anything runs.
+ * services from here, so a bad setting fails with its name before anything runs, and with its
+ * value unless that is a secret (SECRET_SETTINGS).
  */
+import { TableServiceClient } from "@azure/data-tables";
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import { QueueServiceClient } from "@azure/storage-queue";
 import { z } from "zod";
 import { builtInHunts, scheduleSettingName } from "./hunts/catalog.js";
-import { SourceKind, Timespan } from "./hunts/schema.js";
+import { Duration, SourceKind, Timespan } from "./hunts/schema.js";
 import { parseNcrontab } from "./hunts/schedule.js";
 import { azuriteConnectionString } from "./local/azurite.js";
+import { DestinationError, parseDestinationUrl } from "./notify/destinations.js";
 import type { StorageConfig } from "./state/storage.js";
 
-const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+/** `true`/`false` in any case (the portal and `az` write `True`), or `1`/`0`. */
+const Bool = z
+  .string()
+  .transform((v) => v.toLowerCase())
+  .pipe(z.enum(["true", "false", "1", "0"], { error: "expected true or false" }))
+  .transform((v) => v === "true" || v === "1");
 /** Several values in one setting, separated by `;` or `,`. */
 const List = z.string().transform((v) =>
   v
@@ -18,41 +27,123 @@ const List = z.string().transform((v) =>
     .map((item) => item.trim())
     .filter(Boolean),
 );
+/** An endpoint the app calls: http(s) only (`javascript:` or `file:` is nonsense here). */
+const HttpUrl = z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" });
+/** Azure ids (client ids, workspace ids) are GUIDs. */
+const Guid = z.guid({ error: "expected a GUID" });
+/** A workspace to query besides the main one: its workspace id (GUID) or its Azure resource id. */
+const WORKSPACE_REFERENCE =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.operationalinsights\/workspaces\/[^/]+)$/i;
+
+/**
+ * Settings whose values are secrets (credentials, or URLs that carry one, like a Teams Workflows
+ * URL's `sig=`): errors name them and say what is wrong, and never print the value.
+ */
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set([
+  "AzureWebJobsStorage",
+  "NOTIFY_TEAMS_WEBHOOK_URL",
+  "NOTIFY_WEBHOOK_URL",
+  "NOTIFY_WEBHOOK_SECRET",
+]);
+
+/** Standard Webhooks secrets are `whsec_` and 24 to 64 random bytes in base64. */
+function webhookSecretProblem(value: string): string | undefined {
+  if (value !== value.trim()) return "has leading or trailing whitespace (a newline?): remove it";
+  if (!value.startsWith("whsec_")) return "expected a Standard Webhooks secret: whsec_ followed by base64";
+  const key = value.slice("whsec_".length);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length % 4 !== 0) return "the part after whsec_ is not base64";
+  const bytes = Buffer.from(key, "base64").length;
+  if (bytes < 24 || bytes > 64) return `the key after whsec_ is ${bytes} bytes; Standard Webhooks keys are 24 to 64 bytes`;
+  return undefined;
+}
+
+const CONNECTION_STRING_KEYS = new Set([
+  "DefaultEndpointsProtocol",
+  "AccountName",
+  "AccountKey",
+  "EndpointSuffix",
+  "BlobEndpoint",
+  "QueueEndpoint",
+  "TableEndpoint",
+  "FileEndpoint",
+  "SharedAccessSignature",
+  "UseDevelopmentStorage",
+  "DevelopmentStorageProxyUri",
+]);
+
+/**
+ * What is wrong with a storage connection string, in words that never repeat its values (it
+ * carries an account key): `key=value` pairs of known keys, a credential, and table and queue
+ * endpoints, as the Azure SDK clients need them; then the clients themselves must accept it.
+ */
+export function storageConnectionStringProblem(value: string): string | undefined {
+  const pairs = value.split(";").filter((part) => part.trim() !== "");
+  const fields = new Map<string, string>();
+  for (const [index, pair] of pairs.entries()) {
+    const eq = pair.indexOf("=");
+    const key = eq > 0 ? pair.slice(0, eq).trim() : "";
+    if (!key) return `not a storage connection string: part ${index + 1} is not key=value`;
+    if (!CONNECTION_STRING_KEYS.has(key)) return `not a storage connection string: unknown key '${key.slice(0, 40)}'`;
+    fields.set(key, pair.slice(eq + 1).trim());
+  }
+  if (fields.get("UseDevelopmentStorage")?.toLowerCase() === "true") return undefined;
+  if (fields.has("UseDevelopmentStorage")) return "UseDevelopmentStorage may only be true";
+  if (!fields.get("AccountKey") && !fields.get("SharedAccessSignature")) return "has no AccountKey and no SharedAccessSignature";
+  if (fields.get("AccountKey") && !fields.get("AccountName")) return "has an AccountKey but no AccountName";
+  for (const service of ["Table", "Queue"]) {
+    const endpoint = fields.get(`${service}Endpoint`);
+    if (endpoint !== undefined) {
+      if (!HttpUrl.safeParse(endpoint).success) return `${service}Endpoint is not an http(s) URL`;
+    } else if (!fields.get("AccountName") || !fields.get("DefaultEndpointsProtocol")) {
+      return `has no ${service}Endpoint, and no AccountName with DefaultEndpointsProtocol to derive it`;
+    }
+  }
+  const protocol = fields.get("DefaultEndpointsProtocol");
+  if (protocol !== undefined && !/^https?$/.test(protocol)) return "DefaultEndpointsProtocol must be https or http";
+  try {
+    TableServiceClient.fromConnectionString(value);
+    QueueServiceClient.fromConnectionString(value);
+  } catch {
+    return "the Azure Storage clients do not accept it as a connection string";
+  }
+  return undefined;
+}
 
 export const SettingsSchema = z.object({
   AzureWebJobsStorage: z.string().optional(),
-  AzureWebJobsStorage__tableServiceUri: z.url().optional(),
-  AzureWebJobsStorage__queueServiceUri: z.url().optional(),
-  AzureWebJobsStorage__clientId: z.string().optional(),
+  AzureWebJobsStorage__tableServiceUri: HttpUrl.optional(),
+  AzureWebJobsStorage__queueServiceUri: HttpUrl.optional(),
+  AzureWebJobsStorage__clientId: Guid.optional(),
   STATE_TABLE_PREFIX: z
     .string()
-    .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/)
+    .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/, "expected a letter, then up to 20 letters or digits")
     .default("hunt"),
   /** Where hunts read logs: local files, a Log Analytics workspace, or Defender XDR. */
   HUNT_SOURCE: SourceKind.default("log-analytics"),
   LOCAL_DATA_PATHS: List.optional(),
-  LOG_ANALYTICS_WORKSPACE_ID: z.uuid().optional(),
-  LOG_ANALYTICS_ADDITIONAL_WORKSPACES: List.optional(),
-  LOG_ANALYTICS_ENDPOINT: z.url().optional(),
-  GRAPH_ENDPOINT: z.url().optional(),
+  LOG_ANALYTICS_WORKSPACE_ID: Guid.optional(),
+  LOG_ANALYTICS_ADDITIONAL_WORKSPACES: List.pipe(
+    z.array(z.string().regex(WORKSPACE_REFERENCE, "expected workspace ids (GUIDs) or workspace resource ids")),
+  ).optional(),
+  LOG_ANALYTICS_ENDPOINT: HttpUrl.optional(),
+  GRAPH_ENDPOINT: HttpUrl.optional(),
   /** PEM file to trust for a stand-in endpoint (the local service endpoint); only that client trusts it. */
   SOURCE_TRUSTED_CA_FILE: z.string().optional(),
   /** `local-development` for the local service endpoint, which takes any token; otherwise managed identity. */
   SOURCE_CREDENTIAL: z.enum(["managed-identity", "local-development"]).default("managed-identity"),
   DIGEST_SCHEDULE: z.string().default("0 0 7 * * *"),
-  NOTIFY_TEAMS_WEBHOOK_URL: z.url().optional(),
-  NOTIFY_WEBHOOK_URL: z.url().optional(),
-  NOTIFY_WEBHOOK_SECRET: z
-    .string()
-    .regex(/^whsec_[A-Za-z0-9+/=]+$/, "expected a Standard Webhooks secret: whsec_ followed by base64")
-    .optional(),
+  /** Secrets: checked in parseSettings, where errors can be worded without their values. */
+  NOTIFY_TEAMS_WEBHOOK_URL: z.string().optional(),
+  NOTIFY_WEBHOOK_URL: z.string().optional(),
+  NOTIFY_WEBHOOK_SECRET: z.string().optional(),
+  /** 0 means no suppression: every finding is sent. */
   NOTIFY_SUPPRESSION_WINDOW: Timespan.default("1d"),
   /** Baselines of entities not seen for this long are deleted. */
-  BASELINE_RETENTION: Timespan.default("90d"),
+  BASELINE_RETENTION: Duration.default("90d"),
   /** Lets destinations be http:// or private/loopback addresses: local development only. */
   NOTIFY_ALLOW_INSECURE: Bool.default(false),
   /** Base URL of this app, for links back to on-demand runs in notifications. */
-  PUBLIC_BASE_URL: z.url().default("http://localhost:7071"),
+  PUBLIC_BASE_URL: HttpUrl.default("http://localhost:7071"),
   /** A folder of Sentinel hunting-query and analytic-rule YAML files to run beside the built-in hunts. */
   IMPORTED_HUNTS_PATH: z.string().optional(),
   /** How often the generic timer checks which imported hunts are due. */
@@ -87,32 +178,51 @@ const ParameterOverrides = z.record(
   z.record(z.string(), z.union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))])),
 );
 
+/** One problem with one setting: its name, its value unless that is a secret, and what is wrong. */
+function problem(name: string, value: string | undefined, message: string): string {
+  return SECRET_SETTINGS.has(name) || value === undefined ? `${name}: ${message}` : `${name}=${JSON.stringify(value)}: ${message}`;
+}
+
+const DESTINATION_SETTINGS = [
+  ["NOTIFY_TEAMS_WEBHOOK_URL", "teams"],
+  ["NOTIFY_WEBHOOK_URL", "webhook"],
+] as const;
+
 export function parseSettings(rawEnv: Record<string, string | undefined> = process.env): Settings {
   // An empty app setting means "not set" (the sample settings file lists every name, mostly empty).
-  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ""));
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== "")) as Record<string, string>;
   const parsed = SettingsSchema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}=${JSON.stringify(env[String(i.path[0])] ?? null)}: ${i.message}`);
+    const problems = parsed.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      return problem(i.path.length > 1 ? `${name}[${i.path.slice(1).join(".")}]` : name, env[name], i.message);
+    });
     throw new SettingsError(`invalid app settings: ${problems.join("; ")}`);
   }
   const settings = parsed.data;
   const schedules: Record<string, string> = {};
   const problems: string[] = [];
+  const known = new Set<string>();
   for (const hunt of builtInHunts()) {
     const name = scheduleSettingName(hunt.id);
+    known.add(name);
     const value = env[name] ?? hunt.schedule;
     try {
       parseNcrontab(value);
       schedules[hunt.id] = value;
     } catch (error) {
-      problems.push(`${name}=${JSON.stringify(value)}: ${(error as Error).message}`);
+      problems.push(problem(name, value, (error as Error).message));
     }
+  }
+  // A mistyped schedule setting would otherwise be ignored, and its hunt keep its default schedule.
+  for (const name of Object.keys(env).filter((n) => /^HUNT_.+_SCHEDULE$/.test(n) && !known.has(n))) {
+    problems.push(`${name}: no built-in hunt has this schedule setting (they are ${[...known].join(", ")})`);
   }
   for (const name of ["DIGEST_SCHEDULE", "IMPORTED_HUNTS_SCHEDULE"] as const) {
     try {
       parseNcrontab(settings[name]);
     } catch (error) {
-      problems.push(`${name}=${JSON.stringify(settings[name])}: ${(error as Error).message}`);
+      problems.push(problem(name, settings[name], (error as Error).message));
     }
   }
   let parameters: Settings["parameters"] = {};
@@ -120,8 +230,26 @@ export function parseSettings(rawEnv: Record<string, string | undefined> = proce
     try {
       parameters = ParameterOverrides.parse(JSON.parse(settings.HUNT_PARAMETERS));
     } catch (error) {
-      problems.push(`HUNT_PARAMETERS=${JSON.stringify(settings.HUNT_PARAMETERS)}: ${(error as Error).message}`);
+      problems.push(problem("HUNT_PARAMETERS", settings.HUNT_PARAMETERS, (error as Error).message));
     }
+  }
+  for (const [name, kind] of DESTINATION_SETTINGS) {
+    const value = settings[name];
+    if (value === undefined) continue;
+    try {
+      parseDestinationUrl(kind, value, { allowInsecure: settings.NOTIFY_ALLOW_INSECURE });
+    } catch (error) {
+      if (!(error instanceof DestinationError)) throw error;
+      problems.push(problem(name, value, error.reason));
+    }
+  }
+  if (settings.NOTIFY_WEBHOOK_SECRET !== undefined) {
+    const secretProblem = webhookSecretProblem(settings.NOTIFY_WEBHOOK_SECRET);
+    if (secretProblem) problems.push(problem("NOTIFY_WEBHOOK_SECRET", settings.NOTIFY_WEBHOOK_SECRET, secretProblem));
+  }
+  if (settings.AzureWebJobsStorage !== undefined) {
+    const storageProblem = storageConnectionStringProblem(settings.AzureWebJobsStorage);
+    if (storageProblem) problems.push(problem("AzureWebJobsStorage", settings.AzureWebJobsStorage, storageProblem));
   }
   if (settings.HUNT_SOURCE === "local" && !settings.LOCAL_DATA_PATHS?.length)
     problems.push("LOCAL_DATA_PATHS: required when HUNT_SOURCE=local");

@@ -2,6 +2,8 @@
 // host storage, deployment package, Application Insights, Key Vault references, Log Analytics.
 param name string
 param location string
+@description('The service in azure.yaml this app is deployed as.')
+param serviceName string = 'hunts'
 param identityId string
 param identityClientId string
 param storageAccountName string
@@ -13,6 +15,8 @@ param huntSource string
 param logAnalyticsWorkspaceCustomerId string
 param keyVaultUri string
 param suppressionWindow string
+param incidentWindow string
+param logAnalyticsWorkspaceResourceId string
 param additionalWorkspaces string
 param huntParameters string
 param logAnalyticsEndpoint string
@@ -44,6 +48,11 @@ var settings = concat(scheduleSettings, [
   { name: 'NOTIFY_WEBHOOK_URL', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-url)' }
   { name: 'NOTIFY_WEBHOOK_SECRET', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-secret)' }
   { name: 'NOTIFY_SUPPRESSION_WINDOW', value: suppressionWindow }
+  { name: 'INCIDENT_WINDOW', value: incidentWindow }
+  { name: 'LINK_SIGNING_KEY', value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/link-signing-key)' }
+  { name: 'LOG_ANALYTICS_WORKSPACE_RESOURCE_ID', value: logAnalyticsWorkspaceResourceId }
+  // The repository's exceptions.yaml, deployed with the app.
+  { name: 'EXCEPTIONS_FILE', value: 'exceptions.yaml' }
   { name: 'BASELINE_RETENTION', value: '90d' }
   { name: 'PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }
   { name: 'LOG_ANALYTICS_ADDITIONAL_WORKSPACES', value: additionalWorkspaces }
@@ -67,6 +76,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
+  // How `azd deploy` finds the app to deploy the service `hunts` of azure.yaml to.
+  tags: { 'azd-service-name': serviceName }
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'

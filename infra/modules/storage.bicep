@@ -10,7 +10,7 @@ var roles = {
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
 // STATE_TABLE_PREFIX 'hunt' + the tables lib/state/storage.ts uses.
-var tables = ['huntbaselines', 'huntruns', 'huntfindings', 'huntsuppression', 'huntdigests']
+var tables = ['huntbaselines', 'huntruns', 'huntfindings', 'huntsuppression', 'huntdigests', 'huntstaged', 'huntincidents', 'huntdeliveries', 'huntexceptions']
 var queues = ['findings', 'findings-poison']
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {

@@ -55,6 +55,14 @@ export function azuriteConnectionString(ports: { blob: number; queue: number; ta
   return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${endpoint(ports.blob)};QueueEndpoint=${endpoint(ports.queue)};TableEndpoint=${endpoint(ports.table)};`;
 }
 
+/**
+ * Preloaded into the Azurite process: when the parent's IPC channel closes, SIGTERM itself
+ * (Azurite shuts its servers down on SIGTERM), and exit anyway if that takes too long.
+ */
+const EXIT_WITH_PARENT = `data:text/javascript,${encodeURIComponent(
+  'process.on("disconnect", () => { setTimeout(() => process.exit(1), 10000).unref(); process.kill(process.pid, "SIGTERM"); });',
+)}`;
+
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
   const args = [
@@ -72,7 +80,11 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     // Azurite refuses a location together with in-memory persistence.
     ...(options.inMemory ? ["--inMemoryPersistence"] : ["--location", options.location ?? mkdtempSync(join(tmpdir(), "azurite-"))]),
   ];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // The IPC channel is a lifeline: whenever this process goes (an error, a signal, even SIGKILL),
+  // the channel closes and Azurite stops itself, so it can never outlive whoever started it.
+  const child: ChildProcess = spawn(process.execPath, ["--import", EXIT_WITH_PARENT, ...args], {
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
@@ -103,6 +115,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once("exit", () => resolve());
+        if (child.connected) child.disconnect();
         child.kill("SIGTERM");
         setTimeout(() => child.kill("SIGKILL"), 5000).unref();
       }),

@@ -1,18 +1,43 @@
 /**
  * Notification state in Table Storage (table `<prefix>suppression`):
  *   PartitionKey `s~<destination>`  RowKey <hunt|entity>   sent; suppressed until `until`
- *   PartitionKey `disabled`         RowKey <destination>   the destination answered 410 Gone
+ *   PartitionKey `disabled`         RowKey <destination>   the destination's URL answered 410 Gone
  * and the digest watermark (table `<prefix>digests`): PartitionKey `digest`, RowKey <channel>.
+ *
+ * 410 Gone is an answer about a URL, not about the name of a setting: a disabled row records a
+ * fingerprint of the URL that answered it (a hash: the URL itself is a secret), and once the
+ * setting points somewhere else the destination is enabled again.
  */
-import type { TableClient } from "@azure/data-tables";
+import { createHash } from "node:crypto";
+import type { RestError, TableClient } from "@azure/data-tables";
+import type { Logger } from "../log.js";
 import { encodeKey } from "../state/keys.js";
-import { getEntityOrUndefined } from "../state/tables.js";
+import { getEntityOrUndefined, isConflict } from "../state/tables.js";
+import type { Destination } from "./destinations.js";
+
+export interface NotifyStateOptions {
+  /** The configured destinations: their URLs decide whether an earlier 410 still applies. */
+  destinations: readonly Pick<Destination, "id" | "url">[];
+  log?: Logger;
+}
+
+/** Tells URLs apart without storing them. */
+export function urlFingerprint(url: string): string {
+  return createHash("sha256").update(url).digest("hex").slice(0, 32);
+}
 
 export class NotifyState {
+  private readonly urls: Map<string, string>;
+  private readonly log?: Logger;
+
   constructor(
     private readonly suppression: TableClient,
     private readonly digests: TableClient,
-  ) {}
+    options: NotifyStateOptions,
+  ) {
+    this.urls = new Map(options.destinations.map((d) => [d.id, d.url]));
+    this.log = options.log;
+  }
 
   async isSuppressed(destinationId: string, key: string, now: number): Promise<boolean> {
     const entity = await getEntityOrUndefined<{ until: number }>(this.suppression, `s~${encodeKey(destinationId)}`, encodeKey(key));
@@ -24,11 +49,33 @@ export class NotifyState {
   }
 
   async isDisabled(destinationId: string): Promise<boolean> {
-    return (await getEntityOrUndefined(this.suppression, "disabled", encodeKey(destinationId))) !== undefined;
+    const row = await getEntityOrUndefined<{ urlHash?: string }>(this.suppression, "disabled", encodeKey(destinationId));
+    if (!row) return false;
+    const url = this.urls.get(destinationId);
+    if (url === undefined || row.urlHash === urlFingerprint(url)) return true;
+    // The setting now names another URL (or the row predates fingerprints): the 410 was about the old one.
+    try {
+      // Only that row: if the new URL was disabled meanwhile, its row has another etag and stays.
+      await this.suppression.deleteEntity("disabled", encodeKey(destinationId), { etag: row.etag });
+    } catch (error) {
+      if (!isConflict(error) && (error as RestError).statusCode !== 404) throw error;
+    }
+    this.log?.info(`destination ${destinationId}: its URL changed since an earlier URL answered 410 Gone; enabled again`);
+    return false;
   }
 
   async disable(destinationId: string, reason: string): Promise<void> {
-    await this.suppression.upsertEntity({ partitionKey: "disabled", rowKey: encodeKey(destinationId), reason, at: new Date() }, "Replace");
+    const url = this.urls.get(destinationId);
+    await this.suppression.upsertEntity(
+      {
+        partitionKey: "disabled",
+        rowKey: encodeKey(destinationId),
+        reason,
+        at: new Date(),
+        ...(url === undefined ? {} : { urlHash: urlFingerprint(url) }),
+      },
+      "Replace",
+    );
   }
 
   async lastDigest(channel: string): Promise<number | undefined> {

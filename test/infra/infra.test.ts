@@ -18,11 +18,16 @@ const sample = JSON.parse(readFileSync(new URL("../../local.settings.sample.json
   Values: Record<string, string>;
 };
 
-/** `param schedules = { 'id': 'cron' ... }` from the .bicepparam file. */
-function scheduleParameters(): Record<string, string> {
+/** `param schedules = { 'id': readEnvironmentVariable('HUNT_<ID>_SCHEDULE', 'cron') ... }` from the .bicepparam file. */
+function scheduleParameters(): Record<string, { setting: string; cron: string }> {
   const block = /param schedules = \{([\s\S]*?)\n\}/.exec(infra("main.bicepparam"));
   if (!block) throw new Error("main.bicepparam has no schedules object");
-  return Object.fromEntries([...block[1].matchAll(/'([^']+)':\s*'([^']+)'/g)].map((m) => [m[1], m[2]]));
+  return Object.fromEntries(
+    [...block[1].matchAll(/'([^']+)':\s*readEnvironmentVariable\('([^']+)', '([^']+)'\)/g)].map((m) => [
+      m[1],
+      { setting: m[2], cron: m[3] },
+    ]),
+  );
 }
 
 /** Evaluates the Bicep expression the app uses to name schedule settings. */
@@ -43,7 +48,11 @@ describe("infra, code and settings stay in step", () => {
         .map((h) => h.id)
         .sort(),
     );
-    for (const [id, cron] of Object.entries(schedules)) expect(() => parseNcrontab(cron), id).not.toThrow();
+    for (const [id, { setting, cron }] of Object.entries(schedules)) {
+      expect(() => parseNcrontab(cron), id).not.toThrow();
+      // The per-deployment override is read from the environment variable named like the app setting.
+      expect(setting).toBe(scheduleSettingName(id));
+    }
   });
 
   it("schedules become the HUNT_<ID>_SCHEDULE settings the timers read", () => {

@@ -4,16 +4,18 @@ import { IncidentStore } from "../../lib/incidents/store.js";
 import { LinkSigner } from "../../lib/links/signed.js";
 import { lineLogger } from "../../lib/log.js";
 import { randomBytes } from "node:crypto";
+import { createServer as createNetServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { encodeFindingMessage } from "../../lib/notify/queue-message.js";
 import { readQueueSettings } from "../../lib/local/host-settings.js";
 import { drainQueue } from "../../lib/local/queue-worker.js";
 import { DestinationError, validateDestinationUrl } from "../../lib/notify/destinations.js";
-import { retryAfterMs } from "../../lib/notify/deliver.js";
+import { deliver, retryAfterMs } from "../../lib/notify/deliver.js";
 import { notifyFinding, sendDigest, type NotifierDeps } from "../../lib/notify/notifier.js";
 import { NotifyState } from "../../lib/notify/state.js";
 import { FindingStore } from "../../lib/findings/store.js";
+import type { Storage } from "../../lib/state/storage.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { finding } from "../helpers/findings.js";
 
@@ -50,22 +52,30 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 const SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 const sleeps: number[] = [];
 
-async function deps(destinations: NotifierDeps["destinations"], overrides: Partial<NotifierDeps> = {}): Promise<NotifierDeps> {
-  const storage = await freshStorage(azurite());
+async function deps(
+  destinations: NotifierDeps["destinations"],
+  overrides: Partial<NotifierDeps> = {},
+  storage?: Storage,
+): Promise<NotifierDeps> {
+  storage ??= await freshStorage(azurite());
   return {
     destinations,
-    state: new NotifyState(storage.table("suppression"), storage.table("digests")),
+    state: new NotifyState(storage.table("suppression"), storage.table("digests"), { destinations }),
     claims: new DeliveryClaims(storage.table("deliveries")),
     incidents: new IncidentStore(storage.table("incidents")),
     links: { baseUrl: "https://hunts.example.net", signer: new LinkSigner() },
     suppressionMs: 86_400_000,
     urlPolicy: { allowInsecure: true },
     delivery: {
+      urlPolicy: { allowInsecure: true },
       maxAttempts: 4,
       baseDelayMs: 100,
       maxDelayMs: 1000,
       budgetMs: 60_000,
-      sleep: async (ms) => void sleeps.push(ms),
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return Promise.resolve();
+      },
       random: () => 0.5,
     },
     ...overrides,
@@ -142,7 +152,9 @@ describe("signed webhooks and delivery", () => {
   it("a permanent 4xx is reported, not retried", async () => {
     reset([{ status: 400 }]);
     const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }]);
-    expect((await notifyFinding(finding(), d))[0]).toMatchObject({ outcome: "rejected", detail: expect.stringMatching(/^HTTP 400/) });
+    const [result] = await notifyFinding(finding(), d);
+    expect(result.outcome).toBe("rejected");
+    expect(result.detail).toMatch(/^HTTP 400/);
     expect(hits.length).toBe(1);
   });
 
@@ -156,9 +168,7 @@ describe("signed webhooks and delivery", () => {
       finding({ fingerprint: "second00000000000001", score: 95, entity: { type: "ip", key: "198.51.100.7", values: {} } }),
       finding({ fingerprint: "quiet000000000000001", score: 30, alert: false }),
     ]);
-    const d = await deps([{ id: "hook", kind: "webhook", url: `${base}/hook`, secret: SECRET }], {
-      state: new NotifyState(storage.table("suppression"), storage.table("digests")),
-    });
+    const d = await deps([{ id: "hook", kind: "webhook", url: `${base}/hook`, secret: SECRET }], {}, storage);
     const [first] = await sendDigest(store, d, { now: t + 3_600_000 });
     expect(first.findings.map((f) => f.score).sort()).toEqual([79, 95]);
     const payload = new Webhook(SECRET).verify(hits[0].body, hits[0].headers as Record<string, string>) as {
@@ -178,10 +188,7 @@ describe("signed webhooks and delivery", () => {
     const store = new FindingStore(storage.table("findings"));
     await store.putAll([finding()]);
     const logged: string[] = [];
-    const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], {
-      state: new NotifyState(storage.table("suppression"), storage.table("digests")),
-      log: lineLogger((m) => logged.push(m)),
-    });
+    const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], { log: lineLogger((m) => logged.push(m)) }, storage);
     const [digest] = await sendDigest(store, d, { now: Date.parse("2024-10-20T04:00:00.000Z") });
     expect(digest.sent).toEqual([{ destination: "teams", outcome: "gone" }]);
     expect(logged).toEqual(["destination teams answered 410 Gone: disabled"]);
@@ -193,10 +200,123 @@ describe("signed webhooks and delivery", () => {
   });
 });
 
+describe("410 Gone is about a URL, not a destination's name", () => {
+  it("after the setting is changed to a new URL and the app restarted, the new URL gets findings; the old one stays disabled", async () => {
+    reset([{ status: 410 }]);
+    const storage = await freshStorage(azurite());
+    const logged: string[] = [];
+    const old = await deps([{ id: "teams", kind: "teams", url: `${base}/old-workflow` }], {}, storage);
+    expect(await notifyFinding(finding(), old)).toEqual([{ destination: "teams", outcome: "gone" }]);
+    // A restart with the same URL: still disabled, nothing sent.
+    const sameUrl = await deps([{ id: "teams", kind: "teams", url: `${base}/old-workflow` }], {}, storage);
+    expect(await notifyFinding(finding({ fingerprint: "samefingerprint00001" }), sameUrl)).toEqual([
+      { destination: "teams", outcome: "disabled" },
+    ]);
+    // A restart with the setting pointing at a new workflow.
+    const renewed = await deps([{ id: "teams", kind: "teams", url: `${base}/new-workflow` }], {}, storage);
+    renewed.state = new NotifyState(storage.table("suppression"), storage.table("digests"), {
+      destinations: renewed.destinations,
+      log: lineLogger((m) => logged.push(m)),
+    });
+    expect(await notifyFinding(finding({ fingerprint: "newfingerprint000001" }), renewed)).toEqual([
+      { destination: "teams", outcome: "delivered" },
+    ]);
+    expect(hits.map((h) => h.path)).toEqual(["/old-workflow", "/new-workflow"]);
+    expect(logged).toEqual(["destination teams: its URL changed since an earlier URL answered 410 Gone; enabled again"]);
+    // Nothing of the URL is stored: only its fingerprint.
+    const rows = [];
+    for await (const row of storage.table("suppression").listEntities()) rows.push(JSON.stringify(row));
+    expect(rows.join("\n")).not.toContain("workflow");
+  });
+});
+
+describe("redirects are not followed", () => {
+  it("a 302 is reported once as a rejection saying where it pointed (origin only), not retried", async () => {
+    reset([{ status: 302, headers: { location: "https://elsewhere.example.net/hook?sig=SECRETSIG" } }, { status: 200 }]);
+    const d = await deps([{ id: "hook", kind: "webhook", url: `${base}/hook`, secret: SECRET }]);
+    const [result] = await notifyFinding(finding(), d);
+    expect(result).toEqual({
+      destination: "hook",
+      outcome: "rejected",
+      detail:
+        "HTTP 302: redirect to https://elsewhere.example.net not followed: set the destination to the URL that accepts the POST itself",
+    });
+    expect(hits.length).toBe(1);
+    expect(sleeps).toEqual([]);
+  });
+});
+
+describe("the address is checked when connecting (DNS rebinding)", () => {
+  /** A TCP listener on loopback that only counts who connects. */
+  async function countingListener(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+    let connections = 0;
+    const listener = createNetServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+    const address = listener.address();
+    return {
+      port: typeof address === "object" && address ? address.port : 0,
+      connections: () => connections,
+      close: () => new Promise<void>((r) => listener.close(() => r())),
+    };
+  }
+
+  it("a resolver that answers a public address to the check and 127.0.0.1 later gets no connection to 127.0.0.1", async () => {
+    const listener = await countingListener();
+    try {
+      const answers: string[] = [];
+      // First answer (the early check) public, every later answer (the connection) loopback.
+      const resolve = () => {
+        const answer = answers.length === 0 ? "93.184.215.14" : "127.0.0.1";
+        answers.push(answer);
+        return Promise.resolve([answer]);
+      };
+      const production = { allowInsecure: false, resolve };
+      const d = await deps([{ id: "hook", kind: "webhook", url: `https://hooks.rebind.test:${listener.port}/hook`, secret: SECRET }], {
+        urlPolicy: production,
+        delivery: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1, budgetMs: 10_000, urlPolicy: production },
+      });
+      const error = await notifyFinding(finding(), d).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(DestinationError);
+      expect((error as Error).message).toBe(
+        "webhook destination: hooks.rebind.test resolves to 127.0.0.1, a private, loopback, link-local or reserved address",
+      );
+      expect(answers).toEqual(["93.184.215.14", "127.0.0.1"]);
+      expect(listener.connections()).toBe(0);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it("the connection goes to the address the resolver gave (the answer is pinned, not looked up again)", async () => {
+    reset();
+    const resolve = (host: string) => Promise.resolve(host === "hooks.pinned.test" ? ["127.0.0.1"] : []);
+    const local = { allowInsecure: true, resolve };
+    const d = await deps([{ id: "hook", kind: "webhook", url: `http://hooks.pinned.test:${new URL(base).port}/pinned`, secret: SECRET }], {
+      urlPolicy: local,
+      delivery: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, budgetMs: 10_000, urlPolicy: local },
+    });
+    expect(await notifyFinding(finding(), d)).toEqual([{ destination: "hook", outcome: "delivered" }]);
+    expect(hits.map((h) => [h.path, h.headers.host])).toEqual([["/pinned", `hooks.pinned.test:${new URL(base).port}`]]);
+  });
+
+  it("without a URL policy, delivery refuses loopback literals and http", async () => {
+    await expect(deliver({ id: "hook", kind: "webhook", url: `${base}/hook` }, "{}", () => ({}))).rejects.toThrow(/must use https/);
+    await expect(deliver({ id: "hook", kind: "webhook", url: "https://[::7f00:1]/hook" }, "{}", () => ({}))).rejects.toThrow(
+      DestinationError,
+    );
+  });
+});
+
 describe("destination validation (SSRF)", () => {
   const production = {
     allowInsecure: false,
-    resolve: async (host: string) => (host === "internal.example.com" ? ["10.1.2.3"] : ["52.96.1.1"]),
+    resolve: (host: string) => Promise.resolve(host === "internal.example.com" ? ["10.1.2.3"] : ["52.96.1.1"]),
   };
 
   it("rejects retired Office 365 connector URLs with a clear error", async () => {
@@ -216,12 +336,21 @@ describe("destination validation (SSRF)", () => {
     await expect(validateDestinationUrl("webhook", "https://localhost/x", production)).rejects.toThrow(/loopback/);
     // IPv4 written inside IPv6: the URL parser turns [::ffff:127.0.0.1] into [::ffff:7f00:1].
     await expect(validateDestinationUrl("webhook", "https://[::ffff:127.0.0.1]/x", production)).rejects.toThrow(
-      /resolves to ::ffff:7f00:1/,
+      /::ffff:7f00:1 is a private, loopback/,
     );
     await expect(validateDestinationUrl("webhook", "https://[::ffff:169.254.169.254]/latest", production)).rejects.toThrow(
       /private, loopback/,
     );
     await expect(validateDestinationUrl("webhook", "https://[fd12::1]/x", production)).rejects.toThrow(/private, loopback/);
+    // IPv4-compatible IPv6 (deprecated, still routed to the IPv4 address by some stacks) and NAT64.
+    await expect(validateDestinationUrl("webhook", "https://[::127.0.0.1]/x", production)).rejects.toThrow(/::7f00:1 is a private/);
+    await expect(validateDestinationUrl("webhook", "https://[::7f00:1]/x", production)).rejects.toThrow(/::7f00:1 is a private/);
+    await expect(validateDestinationUrl("webhook", "https://[64:ff9b::7f00:1]/x", production)).rejects.toThrow(/private/);
+    await expect(validateDestinationUrl("webhook", "https://[2002:7f00:1::1]/x", production)).rejects.toThrow(/private/);
+    // The root's trailing dot is the same host.
+    await expect(validateDestinationUrl("webhook", "https://localhost./x", production)).rejects.toThrow(/localhost is a loopback host/);
+    await expect(validateDestinationUrl("webhook", "javascript:alert(1)", production)).rejects.toThrow(/must be an https URL/);
+    await expect(validateDestinationUrl("webhook", "https://[2606:4700::1]/x", production)).resolves.toBeInstanceOf(URL);
     await expect(
       validateDestinationUrl("teams", "https://prod-00.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke", production),
     ).resolves.toBeInstanceOf(URL);
@@ -233,7 +362,7 @@ describe("the findings queue: dequeue and poison rules (Azurite)", () => {
     reset(Array.from({ length: 20 }, () => ({ status: 503 })));
     const storage = await freshStorage(azurite());
     const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], {
-      delivery: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, budgetMs: 1000 },
+      delivery: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, budgetMs: 1000, urlPolicy: { allowInsecure: true } },
     });
     const text = encodeFindingMessage(finding());
     await storage.queue("findings").sendMessage(text);

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { createApp } from "../lib/app.js";
-import { launchChromium } from "../lib/graph/browser.js";
+import { launchChromium } from "../lib/logontracer/page/chromium.js";
 import { freePort, startAzurite } from "../lib/local/azurite.js";
 import { serve } from "../lib/local/serve.js";
 import { LocalSource } from "../lib/sources/local.js";

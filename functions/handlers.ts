@@ -11,7 +11,7 @@ import {
   validateKqlRequest,
   type ApiResponse,
 } from "../lib/http/api.js";
-import { logonGraphPage } from "../lib/graph/page.js";
+import { logonGraphPage } from "../lib/logontracer/page/page.js";
 import { describeDigests, sendDigest } from "../lib/notify/notifier.js";
 import { describeScheduledRun, runScheduled } from "../lib/runs/runner.js";
 import { getApp } from "./app-instance.js";

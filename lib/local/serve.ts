@@ -16,7 +16,7 @@ import {
   validateKqlRequest,
   type ApiResponse,
 } from "../http/api.js";
-import { logonGraphPage } from "../graph/page.js";
+import { logonGraphPage } from "../logontracer/page/page.js";
 import { describeDigests, sendDigest } from "../notify/notifier.js";
 import { describeScheduledRun, runScheduled } from "../runs/runner.js";
 import { readQueueSettings } from "./host-settings.js";

@@ -5,7 +5,7 @@
 import { silentLogger } from "../lib/log.js";
 import { mkdirSync } from "node:fs";
 import { createRuntime } from "../lib/runtime.js";
-import { launchChromium } from "../lib/graph/browser.js";
+import { launchChromium } from "../lib/logontracer/page/chromium.js";
 import { freePort, startAzurite } from "../lib/local/azurite.js";
 import { serve } from "../lib/local/serve.js";
 import { LocalSource } from "../lib/sources/local.js";

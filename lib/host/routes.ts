@@ -3,7 +3,7 @@
  * app registers each row as an HTTP function; `hunts serve` matches the same templates. A handler
  * gets the path parameters, the query string and the raw body, and answers JSON or a page.
  */
-import { logonGraphPage } from "../graph/page.js";
+import { logonGraphPage } from "../logontracer/page/page.js";
 import {
   addExceptionRequest,
   getIncidentRequest,

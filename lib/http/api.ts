@@ -9,7 +9,7 @@ import { Timespan } from "../hunts/schema.js";
 import { nextOccurrence } from "../hunts/schedule.js";
 import { runOnDemand } from "../runs/runner.js";
 import { huntOfRun } from "../runs/store.js";
-import { buildLogonGraph } from "../graph/logon-graph.js";
+import { buildLogonGraph } from "../logontracer/graph.js";
 import { validateQuery } from "../kql/index.js";
 import { ExceptionError, parseException } from "../exceptions/store.js";
 import { LinkError, type LinkClaims } from "../links/signed.js";

@@ -6,7 +6,7 @@ import {
   levinsonDurbin,
   roundHalfEven,
   Sdar,
-} from "../../lib/analytics/changefinder.js";
+} from "../../lib/logontracer/changefinder.js";
 
 describe("ChangeFinder as LogonTracer configures it", () => {
   it("rounds the second window half-to-even like Python 3: round(5/2) = 2", () => {

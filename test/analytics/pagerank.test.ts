@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DAMPING, logonPageRank } from "../../lib/analytics/pagerank.js";
+import { DAMPING, logonPageRank } from "../../lib/logontracer/pagerank.js";
 
 describe("logon graph PageRank with LogonTracer's damping", () => {
   it("uses 0.6 for privileged accounts, 0.85 for accounts, 0.8 for hosts", () => {

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRuntime } from "../../lib/runtime.js";
-import { launchChromium } from "../../lib/graph/browser.js";
-import { buildLogonGraph } from "../../lib/graph/logon-graph.js";
+import { launchChromium } from "../../lib/logontracer/page/chromium.js";
+import { buildLogonGraph } from "../../lib/logontracer/graph.js";
+import type { DrawnEdge, DrawnNode, GraphPageGlobals } from "../../lib/logontracer/page/page-state.js";
 import { freePort } from "../../lib/local/azurite.js";
 import { serve, type Running } from "../../lib/local/serve.js";
 import { LocalSource } from "../../lib/sources/local.js";
@@ -19,7 +20,7 @@ const azurite = useAzurite();
 const DAY = 86_400_000;
 const logs = generateOrgLogs({ seed: 42, days: 14 });
 const tables = generatedTables(logs);
-const window = { from: new Date(logs.end - DAY).toISOString(), to: new Date(logs.end).toISOString() };
+const graphWindow = { from: new Date(logs.end - DAY).toISOString(), to: new Date(logs.end).toISOString() };
 
 describe("logon graph data", () => {
   it("colours, ranks and labels LogonTracer's graph; the lateral mover ranks first among accounts", async () => {
@@ -59,38 +60,42 @@ describe("logon graph page in headless Chromium", () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const requests: string[] = [];
     page.on("request", (r) => requests.push(r.url()));
-    await page.goto(`${running.url}/api/graph?from=${window.from}&to=${window.to}`);
+    await page.goto(`${running.url}/api/graph?from=${graphWindow.from}&to=${graphWindow.to}`);
     await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
     // Everything came from this server: no CDN.
     expect(requests.every((u) => u.startsWith(running.url))).toBe(true);
 
-    const all = await page.evaluate(() => ({
-      nodes: (window as any).state.cy.nodes().length,
-      edges: (window as any).state.cy.edges().length,
-    }));
+    // The callbacks run in the page, where the graph's state is on the global object.
+    const all = await page.evaluate(() => {
+      const { cy } = (globalThis as unknown as GraphPageGlobals).state;
+      return { nodes: cy.nodes().length, edges: cy.edges().length };
+    });
     expect(all.nodes).toBeGreaterThan(40);
     expect(await page.textContent("#counts")).toContain(`${all.nodes} nodes`);
     const firstRanked = await page.textContent("#ranking tr[data-id^='a:'] td:nth-child(2)");
     expect(firstRanked).toBeTruthy();
 
     // Colours: accounts blue, privileged red, hosts green.
-    const colours = await page.evaluate(() =>
-      [...new Set((window as any).state.cy.nodes().map((n: any) => `${n.data("kind")}:${n.data("color")}`))].sort(),
-    );
+    const colours = await page.evaluate(() => {
+      const drawn = (globalThis as unknown as GraphPageGlobals).state.cy.nodes().map((n) => n.data() as DrawnNode);
+      return [...new Set(drawn.map((n) => `${n.kind}:${n.color}`))].sort();
+    });
     expect(colours).toEqual(expect.arrayContaining(["account:#2563eb", "account:#dc2626", "host:#16a34a", "ip:#16a34a"]));
 
     await page.click("#f-failures");
-    const failed = await page.evaluate(() => ({
-      edges: (window as any).state.cy.edges().length,
-      allFailed: (window as any).state.cy.edges().every((e: any) => e.data("failed")),
-    }));
+    const failed = await page.evaluate(() => {
+      const { cy } = (globalThis as unknown as GraphPageGlobals).state;
+      return { edges: cy.edges().length, allFailed: cy.edges().every((e) => (e.data() as DrawnEdge).failed) };
+    });
     expect(failed.edges).toBeGreaterThan(0);
     expect(failed.edges).toBeLessThan(all.edges);
     expect(failed.allFailed).toBe(true);
     await page.click("#f-failures");
 
     await page.fill("#f-account", "noah.wilson");
-    const accounts = await page.evaluate(() => (window as any).state.cy.nodes('[kind = "account"]').map((n: any) => n.data("label")));
+    const accounts = await page.evaluate(() =>
+      (globalThis as unknown as GraphPageGlobals).state.cy.nodes('[kind = "account"]').map((n) => (n.data() as DrawnNode).label),
+    );
     expect(accounts).toEqual(["noah.wilson"]);
     await page.click("#ranking tr[data-id='a:noah.wilson']");
     expect(await page.textContent("#timeline")).toContain("noah.wilson");
@@ -101,13 +106,10 @@ describe("logon graph page in headless Chromium", () => {
 
     // Only RDP logons: unchecking the other logon types removes network-logon edges.
     for (const type of ["3", "4", "5"]) await page.click(`input[name=logontype][value="${type}"]`);
-    const types = await page.evaluate(() => [
-      ...new Set(
-        (window as any).state.data.edges
-          .filter((e: any) => (window as any).state.cy.getElementById(e.id).nonempty())
-          .map((e: any) => e.logonType),
-      ),
-    ]);
+    const types = await page.evaluate(() => {
+      const { data, cy } = (globalThis as unknown as GraphPageGlobals).state;
+      return [...new Set(data.edges.filter((e) => cy.getElementById(e.id).nonempty()).map((e) => e.logonType))];
+    });
     expect(types).not.toContain(3);
 
     const download = page.waitForEvent("download");

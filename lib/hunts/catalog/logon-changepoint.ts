@@ -1,13 +1,14 @@
-import { changeFinderScores, changePointBand } from "../../analytics/changefinder.js";
 import { tableFromRecords } from "../../kql/build.js";
 import { formatDatetime } from "../../kql/values.js";
+import { changeFinderScores, changePointBand } from "../../logontracer/changefinder.js";
+import { HOURLY_LOGONS, IGNORED_ACCOUNTS } from "../../logontracer/kql.js";
+import { LOGON_CHANGEPOINT_HUNT } from "../../logontracer/hunt-ids.js";
 import { defineHunt } from "../schema.js";
-import { IGNORED_ACCOUNTS, LOGON_EDGES } from "./logontracer-common.js";
 
 const HOUR = 3_600_000;
 
 export default defineHunt({
-  id: "logon-changepoint",
+  id: LOGON_CHANGEPOINT_HUNT,
   title: "Change points in hourly logons per account (LogonTracer)",
   description:
     "Counts each account's logon-related events (4624, 4625, 4768, 4769, 4776) per hour over a week and scores every hour with ChangeFinder as LogonTracer does (two-stage SDAR, r=0.04, order 1, smooth 5). The highest score inside the window, against LogonTracer's bands (10, 13, 16, 17), shows when an account's activity suddenly changed. Office routines cross the top band every Monday morning, so the band alone does not alert: a window alerts when the top band coincides with a burst (an hour with at least BurstThreshold events), and otherwise scores by how far the account's busiest hour departs from its own history.",
@@ -31,12 +32,7 @@ export default defineHunt({
     ],
   },
   parameters: { CriticalBand: 17, BurstThreshold: 15, IgnoredAccounts: IGNORED_ACCOUNTS },
-  query: `
-SecurityEvent
-| where TimeGenerated >= ContextStart and TimeGenerated < HuntEnd
-${LOGON_EDGES}
-| summarize Count = count() by Account, Hour = bin(TimeGenerated, 1h)
-`,
+  query: HOURLY_LOGONS,
   analyze: (counts, { windowStart, windowEnd, contextStart }) => {
     const col = (name: string) => counts.columns.findIndex((c) => c.name === name);
     const [account, hour, count] = ["Account", "Hour", "Count"].map(col);

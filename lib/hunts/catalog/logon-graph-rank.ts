@@ -1,10 +1,11 @@
-import { logonPageRank } from "../../analytics/pagerank.js";
 import { tableFromRecords } from "../../kql/build.js";
+import { IGNORED_ACCOUNTS, LOGON_EDGES, PRIVILEGED_ACCOUNTS } from "../../logontracer/kql.js";
+import { logonPageRank } from "../../logontracer/pagerank.js";
+import { LOGON_GRAPH_RANK_HUNT } from "../../logontracer/hunt-ids.js";
 import { defineHunt } from "../schema.js";
-import { IGNORED_ACCOUNTS, LOGON_EDGES, PRIVILEGED_ACCOUNTS } from "./logontracer-common.js";
 
 export default defineHunt({
-  id: "logon-graph-rank",
+  id: LOGON_GRAPH_RANK_HUNT,
   title: "Logon graph rank per account (LogonTracer)",
   description:
     "Builds LogonTracer's bipartite graph of accounts and the hosts they log on to (4624, 4625, 4768, 4769, 4776), marks accounts granted special privileges (4672) as SYSTEM-privileged, and ranks nodes with PageRank using LogonTracer's per-node damping. An account whose rank or number of hosts jumps against its own history is moving laterally or being used by someone else.",

@@ -133,7 +133,9 @@ export function changeFinderScores(series: readonly number[], options: ChangeFin
 /** LogonTracer's score bands, lowest first. */
 export const CHANGEPOINT_BANDS = [10, 13, 16, 17] as const;
 
-export function changePointBand(score: number): "none" | "low" | "medium" | "high" | "critical" {
+export type ChangePointBand = "none" | "low" | "medium" | "high" | "critical";
+
+export function changePointBand(score: number): ChangePointBand {
   if (score >= CHANGEPOINT_BANDS[3]) return "critical";
   if (score >= CHANGEPOINT_BANDS[2]) return "high";
   if (score >= CHANGEPOINT_BANDS[1]) return "medium";

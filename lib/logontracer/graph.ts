@@ -4,61 +4,23 @@
  * logon type with counts, and each account's hourly timeline scored by ChangeFinder. It reads
  * through any query source (local files, Log Analytics, Defender), so the view matches the hunts.
  */
-import { changeFinderScores, changePointBand } from "../analytics/changefinder.js";
-import { logonPageRank } from "../analytics/pagerank.js";
-import { composeQuery, contextStart, findHunt } from "../hunts/catalog.js";
-import { IGNORED_ACCOUNTS, LOGON_EDGES, PRIVILEGED_ACCOUNTS } from "../hunts/catalog/logontracer-common.js";
-import type { Hunt } from "../hunts/schema.js";
-import { toJsonRecords } from "../kql/index.js";
-import type { QuerySource } from "../sources/types.js";
-import type { FindingStore } from "../findings/store.js";
+import { z } from "zod";
 import { median } from "../baselines/model.js";
 import type { BaselineStore } from "../baselines/store.js";
+import type { FindingStore } from "../findings/store.js";
+import { formatDatetime, toJsonRecords } from "../kql/index.js";
+import type { QuerySource } from "../sources/types.js";
+import { changeFinderScores, changePointBand } from "./changefinder.js";
+import type { GraphEdge, GraphNode, LogonGraph, TimelinePoint } from "./graph-data.js";
+import { LOGON_CHANGEPOINT_HUNT, LOGON_GRAPH_RANK_HUNT } from "./hunt-ids.js";
+import { HOURLY_LOGONS, IGNORED_ACCOUNTS, LOGON_EDGES, PRIVILEGED_ACCOUNTS } from "./kql.js";
+import { logonPageRank } from "./pagerank.js";
+
+export type { GraphEdge, GraphNode, LogonGraph, TimelinePoint } from "./graph-data.js";
 
 const HOUR = 3_600_000;
 /** The timelines cover the week before the window's end, as the change-point hunt's context does. */
 const TIMELINE_DAYS = 7;
-
-export interface GraphNode {
-  id: string;
-  label: string;
-  kind: "account" | "host" | "ip";
-  privileged: boolean;
-  rank: number;
-  degree: number;
-  logons: number;
-  failures: number;
-  /** The LogonTracer hunts' best finding on this account in the window, if any. */
-  finding?: { huntId: string; score: number; alert: boolean; reason: string; runId: string };
-  /** The account's usual number of hosts per window, from the logon-graph-rank baseline. */
-  usualHosts?: number;
-}
-
-export interface GraphEdge {
-  id: string;
-  source: string;
-  target: string;
-  eventId: number;
-  logonType: number | null;
-  count: number;
-  failures: number;
-}
-
-export interface TimelinePoint {
-  hour: string;
-  count: number;
-  score: number;
-  band: ReturnType<typeof changePointBand>;
-}
-
-export interface LogonGraph {
-  window: { start: string; end: string };
-  source: string;
-  nodes: GraphNode[];
-  edges: GraphEdge[];
-  timelines: Record<string, TimelinePoint[]>;
-  truncated: boolean;
-}
 
 const EDGE_QUERY = `
 SecurityEvent
@@ -73,17 +35,33 @@ SecurityEvent
 ${PRIVILEGED_ACCOUNTS}
 `;
 
-const TIMELINE_QUERY = `
-SecurityEvent
-| where TimeGenerated >= ContextStart and TimeGenerated < HuntEnd
-${LOGON_EDGES}
-| summarize Count = count() by Account, Hour = bin(TimeGenerated, 1h)
-`;
+/** The rows each query returns, checked as they arrive: a source that answers otherwise is named in the error. */
+const EdgeRow = z.object({
+  Account: z.string(),
+  Host: z.string(),
+  EventID: z.coerce.number(),
+  LogonType: z.coerce.number().nullish(),
+  Count: z.coerce.number(),
+  Failures: z.coerce.number(),
+});
+const PrivilegedRow = z.object({ Account: z.string().nullish() });
+const TimelineRow = z.object({ Account: z.string(), Hour: z.string(), Count: z.coerce.number() });
 
-/** The graph hunt's metadata with another query: the same bound parameters and windows. */
-function asQuery(text: string): Hunt {
-  const base = findHunt("logon-graph-rank")!;
-  return { ...base, query: text, parameters: { IgnoredAccounts: IGNORED_ACCOUNTS }, context: `${TIMELINE_DAYS}d` };
+type Window = { start: number; end: number };
+
+/**
+ * The graph's queries are bound the way the hunts bind theirs (HuntStart, HuntEnd, ContextStart
+ * and IgnoredAccounts as `let` statements), with a context long enough for the timelines.
+ */
+function boundQuery(text: string, window: Window): { query: string; timespan: Window } {
+  const contextStart = window.end - Math.max(TIMELINE_DAYS * 24 * HOUR, window.end - window.start);
+  const lets = [
+    `let HuntStart = datetime(${formatDatetime(window.start)});`,
+    `let HuntEnd = datetime(${formatDatetime(window.end)});`,
+    `let ContextStart = datetime(${formatDatetime(contextStart)});`,
+    `let IgnoredAccounts = dynamic(${JSON.stringify(IGNORED_ACCOUNTS)});`,
+  ];
+  return { query: `${lets.join("\n")}\n${text.trim()}`, timespan: { start: contextStart, end: window.end } };
 }
 
 function isIp(host: string): boolean {
@@ -102,27 +80,28 @@ export interface GraphHistory {
  */
 export async function buildLogonGraph(
   source: QuerySource,
-  window: { start: number; end: number },
+  window: Window,
   options: { maxNodes?: number; history?: GraphHistory } = {},
 ): Promise<LogonGraph> {
-  const run = async (text: string, id: string) => {
-    const hunt = asQuery(text);
-    const response = await source.query({
-      query: composeQuery(hunt, window),
-      timespan: { start: contextStart(hunt, window), end: window.end },
-      queryId: `graph.${id}`,
+  const run = async <T>(text: string, id: string, schema: z.ZodType<T>): Promise<T[]> => {
+    const queryId = `graph.${id}`;
+    const response = await source.query({ ...boundQuery(text, window), queryId });
+    return toJsonRecords(response.table).map((record, index) => {
+      const parsed = schema.safeParse(record);
+      if (parsed.success) return parsed.data;
+      const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      throw new Error(`${queryId} row ${index + 1} from ${source.name}: ${problems}`);
     });
-    return toJsonRecords(response.table);
   };
   const [edgeRows, privilegedRows, timelineRows] = await Promise.all([
-    run(EDGE_QUERY, "edges"),
-    run(PRIVILEGED_QUERY, "privileged"),
-    run(TIMELINE_QUERY, "timeline"),
+    run(EDGE_QUERY, "edges", EdgeRow),
+    run(PRIVILEGED_QUERY, "privileged", PrivilegedRow),
+    run(HOURLY_LOGONS, "timeline", TimelineRow),
   ]);
-  const privileged = new Set(privilegedRows.map((r) => String(r.Account)));
+  const privileged = new Set(privilegedRows.flatMap((r) => (r.Account ? [r.Account] : [])));
 
   const pairs = new Map<string, { account: string; host: string }>();
-  for (const r of edgeRows) pairs.set(`${r.Account}\u0000${r.Host}`, { account: String(r.Account), host: String(r.Host) });
+  for (const r of edgeRows) pairs.set(`${r.Account}\u0000${r.Host}`, { account: r.Account, host: r.Host });
   const ranked = logonPageRank([...pairs.values()], privileged);
   const nodeCount = ranked.length || 1;
   const stats = new Map<string, { logons: number; failures: number }>();
@@ -133,8 +112,8 @@ export async function buildLogonGraph(
     stats.set(id, s);
   };
   for (const r of edgeRows) {
-    bump(`a:${r.Account}`, Number(r.Count), Number(r.Failures));
-    bump(`h:${r.Host}`, Number(r.Count), Number(r.Failures));
+    bump(`a:${r.Account}`, r.Count, r.Failures);
+    bump(`h:${r.Host}`, r.Count, r.Failures);
   }
   let nodes: GraphNode[] = ranked.map((n) => {
     const id = `${n.kind === "account" ? "a" : "h"}:${n.id}`;
@@ -158,10 +137,10 @@ export async function buildLogonGraph(
       id: `e${i}`,
       source: `a:${r.Account}`,
       target: `h:${r.Host}`,
-      eventId: Number(r.EventID),
-      logonType: r.LogonType === null || r.LogonType === undefined ? null : Number(r.LogonType),
-      count: Number(r.Count),
-      failures: Number(r.Failures),
+      eventId: r.EventID,
+      logonType: r.LogonType ?? null,
+      count: r.Count,
+      failures: r.Failures,
     }))
     .filter((e) => kept.has(e.source) && kept.has(e.target));
 
@@ -170,10 +149,10 @@ export async function buildLogonGraph(
   const hours = Math.ceil((window.end - first) / HOUR);
   const series = new Map<string, number[]>();
   for (const r of timelineRows) {
-    const values = series.get(String(r.Account)) ?? new Array<number>(hours).fill(0);
-    const index = Math.floor((Date.parse(String(r.Hour)) - first) / HOUR);
-    if (index >= 0 && index < hours) values[index] += Number(r.Count);
-    series.set(String(r.Account), values);
+    const values = series.get(r.Account) ?? new Array<number>(hours).fill(0);
+    const index = Math.floor((Date.parse(r.Hour) - first) / HOUR);
+    if (index >= 0 && index < hours) values[index] += r.Count;
+    series.set(r.Account, values);
   }
   const timelines: Record<string, TimelinePoint[]> = {};
   for (const [account, values] of series) {
@@ -197,15 +176,18 @@ export async function buildLogonGraph(
   };
 }
 
-const LOGONTRACER_HUNTS = new Set(["logon-graph-rank", "logon-changepoint"]);
+const LOGONTRACER_HUNTS = new Set([LOGON_GRAPH_RANK_HUNT, LOGON_CHANGEPOINT_HUNT]);
 
-async function attachHistory(nodes: GraphNode[], window: { start: number; end: number }, history: GraphHistory): Promise<void> {
+async function attachHistory(nodes: GraphNode[], window: Window, history: GraphHistory): Promise<void> {
   const accounts = nodes.filter((n) => n.kind === "account");
   const findings = (await history.findings.between(window.start, window.end)).filter((f) => LOGONTRACER_HUNTS.has(f.huntId));
   const best = new Map<string, (typeof findings)[number]>();
-  for (const f of findings) if (!best.has(f.entity.key) || best.get(f.entity.key)!.score < f.score) best.set(f.entity.key, f);
+  for (const f of findings) {
+    const current = best.get(f.entity.key);
+    if (!current || current.score < f.score) best.set(f.entity.key, f);
+  }
   const baselines = await history.baselines.getBaselines(
-    "logon-graph-rank",
+    LOGON_GRAPH_RANK_HUNT,
     accounts.map((n) => n.label),
   );
   for (const node of accounts) {

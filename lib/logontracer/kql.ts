@@ -1,4 +1,8 @@
-/** KQL shared by the two LogonTracer hunts: who logged on where, from the logon-related events. */
+/**
+ * KQL shared by the two LogonTracer hunts and the logon graph: who logged on where, from the
+ * logon-related events. The queries expect `IgnoredAccounts` and their window (`HuntStart`,
+ * `HuntEnd`, `ContextStart`) bound in front of them.
+ */
 
 /** Accounts that are the machine itself or well-known local principals, not people or services. */
 export const IGNORED_ACCOUNTS = [
@@ -33,3 +37,11 @@ export const LOGON_EDGES = `
 export const PRIVILEGED_ACCOUNTS = `
 | where EventID == 4672
 | summarize by Account = tolower(SubjectUserName)`;
+
+/** Each account's logon-related events per hour from the context start: the ChangeFinder timelines' input. */
+export const HOURLY_LOGONS = `
+SecurityEvent
+| where TimeGenerated >= ContextStart and TimeGenerated < HuntEnd
+${LOGON_EDGES}
+| summarize Count = count() by Account, Hour = bin(TimeGenerated, 1h)
+`;

@@ -29,6 +29,9 @@ const DAY = 86_400_000;
 
 export interface DemoResult {
   alerts: number;
+  /** Incidents the alerts formed (each alert belongs to exactly one). */
+  incidents: number;
+  /** Incident notices delivered from the queue: one when an incident opens, one each time it is raised. */
   delivered: number;
   digest: Finding[];
   outDir: string;
@@ -78,9 +81,10 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
       else if (p.day % 7 === 0 || p.day === p.days) log(`  day ${p.day}/${p.days}`);
     });
     const alerts = findings.filter((f) => f.alert);
-    log(`  ${findings.length} findings, ${alerts.length} alerts`);
+    const incidents = new Set(alerts.map((f) => f.incidentId)).size;
+    log(`  ${findings.length} findings, ${alerts.length} alerts in ${incidents} incident(s)`);
 
-    log("Delivering alerts from the findings queue (host.json dequeue and poison rules)...");
+    log("Delivering incident notices from the queue (host.json dequeue and poison rules)...");
     const queued = await drainQueue(
       app.storage.queue("findings"),
       app.storage.queue("poison"),
@@ -142,7 +146,7 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
     log(`Detection on the generated scenarios: recall ${(recall * 100).toFixed(0)}%, ${falsePositives} false positive(s)`);
     writeFileSync(join(outDir, "digest.json"), `${JSON.stringify({ findings: ranked, responder }, null, 2)}\n`);
     if (receiver.received.some((r) => r.verified === false)) throw new Error("the receiver got a webhook whose signature did not verify");
-    return { alerts: alerts.length, delivered: queued.handled, digest: ranked, outDir, recall, falsePositives };
+    return { alerts: alerts.length, incidents, delivered: queued.handled, digest: ranked, outDir, recall, falsePositives };
   } finally {
     await receiver.stop();
     await azurite.stop();

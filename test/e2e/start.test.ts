@@ -12,7 +12,11 @@ describe("npm start, end to end", () => {
     expect(result.recall).toBe(1);
     expect(result.falsePositives).toBe(0);
     expect(result.alerts).toBeGreaterThan(5);
-    expect(result.delivered).toBe(result.alerts);
+    // Alerts come as incidents: at least one notice per incident, never more than one per alert.
+    expect(result.incidents).toBeGreaterThan(0);
+    expect(result.incidents).toBeLessThanOrEqual(result.alerts);
+    expect(result.delivered).toBeGreaterThanOrEqual(result.incidents);
+    expect(result.delivered).toBeLessThanOrEqual(result.alerts);
     const received = readdirSync(join(outDir, "received")).map(
       (f) =>
         JSON.parse(readFileSync(join(outDir, "received", f), "utf8")) as {

@@ -7,7 +7,6 @@
 import { z } from "zod";
 import { median } from "../baselines/model.js";
 import type { BaselineStore } from "../baselines/store.js";
-import type { FindingStore } from "../findings/store.js";
 import { formatDatetime, toJsonRecords } from "../kql/index.js";
 import type { QuerySource } from "../sources/types.js";
 import { changeFinderScores, changePointBand } from "./changefinder.js";
@@ -68,9 +67,19 @@ function isIp(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
 }
 
+/** What the graph shows of the hunts' past findings (the findings store answers this; the graph does not depend on it). */
+export interface GraphFinding {
+  huntId: string;
+  entity: { key: string };
+  score: number;
+  alert: boolean;
+  reasons: string[];
+  runId: string;
+}
+
 export interface GraphHistory {
-  findings: FindingStore;
-  baselines: BaselineStore;
+  findings: { between(after: number, until: number): Promise<GraphFinding[]> };
+  baselines: Pick<BaselineStore, "getBaselines">;
 }
 
 /**

@@ -353,10 +353,9 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const s = argText(call, v, 0);
     return lookup === "" ? s : s.split(lookup).join(argText(call, v, 2));
   }),
-  replace_regex: rowwise((v, call) => {
-    const re = compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1], "g");
-    return argText(call, v, 0).replace(re, argText(call, v, 2).replace(/\\(\d)/g, "$$$1"));
-  }),
+  replace_regex: rowwise((v, call) => compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1]).replaceAll(argText(call, v, 0), argText(call, v, 2))),
+  // The deprecated replace(regex, rewrite, text) takes its arguments in another order.
+  replace: rowwise((v, call) => compileRegex(argText(call, v, 0), call.ctx, call.argNodes[0]).replaceAll(argText(call, v, 2), argText(call, v, 1))),
   extract: (call) => {
     const typeArg = call.argNodes[3];
     const resultType = call.resultType;
@@ -374,11 +373,17 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const at = s.indexOf(argText(call, v, 1), Number(v[2] ?? 0));
     return at;
   }),
+  // Kusto counts overlapping matches of plain text ("aaaa", "aa" -> 3) and non-overlapping regex matches.
   countof: rowwise((v, call) => {
     const s = argText(call, v, 0);
     const needle = argText(call, v, 1);
     if (needle === "") return 0;
-    return s.split(needle).length - 1;
+    if (v.length > 2 && String(v[2]).toLowerCase() === "regex") {
+      return compileRegex(needle, call.ctx, call.argNodes[1]).count(s);
+    }
+    let count = 0;
+    for (let at = s.indexOf(needle); at >= 0; at = s.indexOf(needle, at + 1)) count++;
+    return count;
   }),
   reverse: rowwise((v, call) => [...argText(call, v, 0)].reverse().join("")),
 
@@ -521,12 +526,9 @@ function conditional(call: CallSite): Compiled {
 function trimBy(call: CallSite, values: Value[], side: "both" | "start" | "end"): string {
   const pattern = argText(call, values, 0);
   const s = argText(call, values, 1);
-  const source = compileRegex(pattern, call.ctx, call.argNodes[0]).source;
-  const startRe = new RegExp(`^(?:${source})+`);
-  const endRe = new RegExp(`(?:${source})+$`);
   let out = s;
-  if (side !== "end") out = out.replace(startRe, "");
-  if (side !== "start") out = out.replace(endRe, "");
+  if (side !== "end") out = compileRegex(`^(?:${pattern})+`, call.ctx, call.argNodes[0]).replaceAll(out, "");
+  if (side !== "start") out = compileRegex(`(?:${pattern})+$`, call.ctx, call.argNodes[0]).replaceAll(out, "");
   return out;
 }
 

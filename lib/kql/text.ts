@@ -1,4 +1,5 @@
 /** Kusto's term matching (`has` and friends) and regular expressions. */
+import { RE2JS } from "re2js";
 import type { CompileContext } from "./context.js";
 import { errorAt, type SyntaxNode } from "./kusto.js";
 
@@ -35,29 +36,57 @@ export function hasAllTerms(haystackLower: string, termsLower: readonly string[]
   return termsLower.every((term) => hasTerm(haystackLower, term, "whole"));
 }
 
-const regexCache = new Map<string, RegExp>();
+/** A compiled KQL regular expression: RE2 semantics, matched in time linear in the input. */
+export interface KqlRegex {
+  readonly source: string;
+  test(text: string): boolean;
+  /** The match and its groups (undefined for groups that did not take part), or null. */
+  exec(text: string): (string | undefined)[] | null;
+  /** Every match replaced; `\\1` or `$1` in the replacement name groups, as in Kusto's replace_regex. */
+  replaceAll(text: string, replacement: string): string;
+  /** How many non-overlapping matches the text has. */
+  count(text: string): number;
+}
+
+const regexCache = new Map<string, KqlRegex>();
 
 /**
- * Kusto uses RE2. JavaScript's engine accepts RE2's common syntax; RE2's inline flags such as
- * `(?i)` at the start are translated to JS flags.
+ * Kusto uses RE2, which never backtracks: `(a+)+$` on a long name takes linear time. RE2JS is a
+ * JavaScript port of RE2 with the same syntax (inline flags such as `(?i)` included).
  */
-export function compileRegex(pattern: string, ctx: CompileContext, node: SyntaxNode, extraFlags = ""): RegExp {
-  const cacheKey = `${extraFlags}/${pattern}`;
-  let re = regexCache.get(cacheKey);
+export function compileRegex(pattern: string, ctx: CompileContext, node: SyntaxNode): KqlRegex {
+  let re = regexCache.get(pattern);
   if (!re) {
-    let source = pattern;
-    let flags = extraFlags;
-    const inline = /^\(\?([imsU]+)\)/.exec(source);
-    if (inline) {
-      source = source.slice(inline[0].length);
-      for (const flag of inline[1]) if (flag !== "U" && !flags.includes(flag)) flags += flag;
-    }
+    let compiled: RE2JS;
     try {
-      re = new RegExp(source, flags);
+      compiled = RE2JS.compile(pattern);
     } catch (error) {
       throw errorAt(ctx.query, node, `Invalid regular expression '${pattern}': ${(error as Error).message}`);
     }
-    regexCache.set(cacheKey, re);
+    re = wrap(pattern, compiled);
+    if (regexCache.size > 10_000) regexCache.clear();
+    regexCache.set(pattern, re);
   }
   return re;
+}
+
+function wrap(source: string, compiled: RE2JS): KqlRegex {
+  return {
+    source,
+    test: (text) => compiled.matcher(text).find(),
+    exec: (text) => {
+      const matcher = compiled.matcher(text);
+      if (!matcher.find()) return null;
+      const groups: (string | undefined)[] = [];
+      for (let i = 0; i <= matcher.groupCount(); i++) groups.push(matcher.group(i) ?? undefined);
+      return groups;
+    },
+    count: (text) => {
+      const matcher = compiled.matcher(text);
+      let n = 0;
+      while (matcher.find()) n++;
+      return n;
+    },
+    replaceAll: (text, replacement) => compiled.matcher(text).replaceAll(replacement.replace(/\\(\d)/g, "$$$1")),
+  };
 }

@@ -44,13 +44,15 @@ function offsetMs(zone: string | undefined): number {
  * zone means UTC), `yyyy-mm-dd hh:mm:ss[.fffffff]`, and the Log Analytics export form
  * `10/18/2024, 9:29:21.125 AM`. Returns null for anything else.
  */
-export function parseDatetime(text: string): number | null {
+export function parseDatetime(text: string, options: { strict?: boolean } = {}): number | null {
   const s = text.trim();
   if (s === "") return null;
   let m = ISO_LIKE.exec(s);
   if (m) {
-    const base = Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0));
-    return base + fractionToMs(m[7]) - offsetMs(m[8]);
+    const [year, month, day, hour, minute, second] = [+m[1], +m[2], +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)];
+    // Kusto rejects dates that do not exist (2024-02-30); Date.UTC would roll them over into March.
+    if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return null;
+    return Date.UTC(year, month - 1, day, hour, minute, second) + fractionToMs(m[7]) - offsetMs(m[8]);
   }
   m = US_EXPORT.exec(s);
   if (m) {
@@ -60,8 +62,13 @@ export function parseDatetime(text: string): number | null {
     if (meridiem === "AM" && hour === 12) hour = 0;
     return Date.UTC(+m[3], +m[1] - 1, +m[2], hour, +m[5], +(m[6] ?? 0)) + fractionToMs(m[7]);
   }
+  if (options.strict) return null;
   const fallback = Date.parse(s);
   return Number.isNaN(fallback) ? null : fallback;
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 // ---------- timespan ----------

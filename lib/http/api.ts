@@ -11,6 +11,7 @@ import { runOnDemand } from "../runs/runner.js";
 import { huntOfRun } from "../runs/store.js";
 import { buildLogonGraph } from "../graph/logon-graph.js";
 import { validateQuery } from "../kql/index.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
 
 export interface ApiResponse {
   status: number;
@@ -68,7 +69,7 @@ const ValidateKqlBody = z.object({ query: z.string().min(1, "query must not be e
 export function validateKqlRequest(rawBody: unknown): ApiResponse {
   const parsed = ValidateKqlBody.safeParse(rawBody);
   if (!parsed.success) return badRequest(parsed.error, rawBody);
-  const diagnostics = validateQuery(parsed.data.query);
+  const diagnostics = validateQuery(parsed.data.query, TABLE_SCHEMAS);
   return { status: 200, body: { valid: !diagnostics.some((d) => d.severity === "error"), diagnostics } };
 }
 

@@ -56,9 +56,7 @@ export function schemasFor(tables: Record<string, Table>, known: TableSchemas = 
   const schemas: Record<string, readonly Column[]> = { ...known };
   for (const [name, table] of Object.entries(tables)) {
     const published = known[name];
-    schemas[name] = published
-      ? [...published, ...table.columns.filter((c) => !published.some((k) => k.name === c.name))]
-      : table.columns;
+    schemas[name] = published ? [...published, ...table.columns.filter((c) => !published.some((k) => k.name === c.name))] : table.columns;
   }
   return schemas;
 }
@@ -308,6 +306,8 @@ class QueryRunner implements Environment {
         return ops.union(this.unionInputs(node), node, oc);
       case "FunctionCallExpression":
         return this.tabularCall(node);
+      case "MaterializeExpression":
+        return this.evaluateTabular(node.Expression);
       case "RangeOperator":
         return this.range(node);
     }
@@ -331,7 +331,11 @@ class QueryRunner implements Environment {
     const found = this.lookup(name);
     if (found?.binding.kind === "function") {
       const body = node.GetExpansion?.() ?? found.binding.declaration.Body;
-      return found.owner.callFunction(found.binding.declaration, nodeKind(body) === "FunctionBody" ? body : found.binding.declaration.Body, args);
+      return found.owner.callFunction(
+        found.binding.declaration,
+        nodeKind(body) === "FunctionBody" ? body : found.binding.declaration.Body,
+        args,
+      );
     }
     throw errorAt(this.query, node, `Unsupported tabular function '${name}' in the local KQL engine`, "unsupported-function");
   }
@@ -582,7 +586,14 @@ function unsupportedConstructs(query: AnalyzedQuery): Diagnostic[] {
     }
     if (message) {
       const start = node.TextStart as number;
-      out.push({ severity: "warning", code: "unsupported", message, start, length: node.Width as number, position: positionOf(query.text, start) });
+      out.push({
+        severity: "warning",
+        code: "unsupported",
+        message,
+        start,
+        length: node.Width as number,
+        position: positionOf(query.text, start),
+      });
       if (kind === "EvaluateOperator") return; // its plugin call is the same finding
     }
     for (let i = 0; i < node.ChildCount; i++) {

@@ -96,7 +96,8 @@ export function globalStateFor(tables: Record<string, readonly Column[]>, open: 
     const symbols = Object.entries(tables).map(
       ([name, cols]) => new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null),
     );
-    for (const name of open) if (!tables[name]) symbols.push(new S.TableSymbol.$ctor7(name, "(TimeGenerated:datetime)", null).WithIsOpen(true));
+    for (const name of open)
+      if (!tables[name]) symbols.push(new S.TableSymbol.$ctor7(name, "(TimeGenerated:datetime)", null).WithIsOpen(true));
     const database = new S.DatabaseSymbol.ctor("hunts", symbols);
     state = K.GlobalState.Default.WithDatabase(database);
     globalStates.set(signature, state);

@@ -3,7 +3,7 @@
  * table; output column names and types come from the parser's own inference where it has them,
  * so naming (`count_`, `dcount_X`, `Column1`, `X1` after a join) matches Kusto exactly.
  */
-import { AGGREGATES, isAggregateName, MULTI_COLUMN_AGGREGATES, type Aggregator } from "./aggregates.js";
+import { AGGREGATES, isAggregateName, MULTI_COLUMN_AGGREGATES, PER_ARGUMENT_AGGREGATES, type Aggregator } from "./aggregates.js";
 import { Scope, type CompileContext, type Compiled, type Environment, type Evaluator, type RowCursor } from "./context.js";
 import {
   errorAt,
@@ -293,9 +293,10 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
       width = args.length;
     } else {
       args = argNodes.map((n) => compileScalar(n, baseCtx));
+      if (PER_ARGUMENT_AGGREGATES.has(name)) width = Math.max(1, argNodes.length - 1);
     }
     const slot = plans.reduce((sum, p) => sum + p.width, 0);
-    plans.push({ name, width, multi, make: () => factory({ args, extraColumns, resultType: "dynamic" }) });
+    plans.push({ name, width, multi: multi || width > 1, make: () => factory({ args, extraColumns, resultType: "dynamic" }) });
     slotOf.set(call, slot);
     return slot;
   };
@@ -1085,7 +1086,7 @@ export function evaluatePlugin(input: Table, node: SyntaxNode, oc: OperatorConte
   for (const row of input.rows) {
     const bag = row[bagIndex];
     if (bag && typeof bag === "object" && !Array.isArray(bag)) {
-      for (const key of Object.keys(bag)) if (!seen.has(key)) seen.add(key), keys.push(key);
+      for (const key of Object.keys(bag)) if (!seen.has(key)) (seen.add(key), keys.push(key));
     }
   }
   const kept = input.columns.map((c, i) => ({ c, i })).filter(({ i }) => i !== bagIndex);

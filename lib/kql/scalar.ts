@@ -199,7 +199,12 @@ function compileUserFunction(node: SyntaxNode, argNodes: SyntaxNode[], ctx: Comp
   const env = ctx.env.withParameters(bound);
   const inner: CompileContext = { ...ctx, env };
   if (listElements(body.Statements).length) {
-    throw errorAt(ctx.query, node, "Scalar functions with let statements in their body are not supported by the local KQL engine", "unsupported");
+    throw errorAt(
+      ctx.query,
+      node,
+      "Scalar functions with let statements in their body are not supported by the local KQL engine",
+      "unsupported",
+    );
   }
   return compileNode(body.Expression, inner);
 }
@@ -513,7 +518,9 @@ function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
   const listed = inListValues(node.Right, ctx);
   const rowDependent = listed.rowDependent;
   // Kusto converts the list to the left side's type: `EventID in ("4624", "4625")` matches 4624.
-  const values = TIME_OR_NUMBER.has(left.type) ? listed.values.map((v) => (typeof v === "string" ? coerceToType(v, left.type) : v)) : listed.values;
+  const values = TIME_OR_NUMBER.has(left.type)
+    ? listed.values.map((v) => (typeof v === "string" ? coerceToType(v, left.type) : v))
+    : listed.values;
   const a = left.fn;
   // Specialised membership tests: these run once per row in hot filters.
   let member: (v: Value) => boolean;

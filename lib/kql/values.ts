@@ -4,10 +4,9 @@
  */
 import type { KqlType, Value } from "./types.js";
 
-export const MS_PER_SECOND = 1000;
-export const MS_PER_MINUTE = 60_000;
-export const MS_PER_HOUR = 3_600_000;
-export const MS_PER_DAY = 86_400_000;
+import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, fractionToMs, parseTimespan } from "../time.js";
+
+export { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, parseTimespan } from "../time.js";
 /** Kusto counts time in 100 ns ticks from 0001-01-01; this is that epoch in our milliseconds. */
 export const KUSTO_EPOCH_MS = -62_135_596_800_000;
 
@@ -23,13 +22,6 @@ export function formatDatetime(ms: number): string {
 
 const ISO_LIKE = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2}|UTC|GMT)?$/;
 const US_EXPORT = /^(\d{1,2})\/(\d{1,2})\/(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(AM|PM)?$/i;
-
-function fractionToMs(fraction: string | undefined): number {
-  if (!fraction) return 0;
-  // Keep up to 7 digits (100 ns ticks) as fractional milliseconds.
-  const digits = fraction.slice(0, 7).padEnd(7, "0");
-  return Number(digits) / 10_000;
-}
 
 function offsetMs(zone: string | undefined): number {
   if (!zone || /^(z|utc|gmt)$/i.test(zone)) return 0;
@@ -88,60 +80,6 @@ export function formatTimespan(ms: number): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   const fraction = ticks > 0 ? `.${String(ticks).padStart(7, "0")}` : "";
   return `${negative ? "-" : ""}${days > 0 ? `${days}.` : ""}${pad(hours)}:${pad(minutes)}:${pad(seconds)}${fraction}`;
-}
-
-const TIMESPAN_UNITS: Record<string, number> = {
-  d: MS_PER_DAY,
-  day: MS_PER_DAY,
-  days: MS_PER_DAY,
-  h: MS_PER_HOUR,
-  hr: MS_PER_HOUR,
-  hrs: MS_PER_HOUR,
-  hour: MS_PER_HOUR,
-  hours: MS_PER_HOUR,
-  m: MS_PER_MINUTE,
-  min: MS_PER_MINUTE,
-  minute: MS_PER_MINUTE,
-  minutes: MS_PER_MINUTE,
-  s: MS_PER_SECOND,
-  sec: MS_PER_SECOND,
-  second: MS_PER_SECOND,
-  seconds: MS_PER_SECOND,
-  ms: 1,
-  milli: 1,
-  millis: 1,
-  millisecond: 1,
-  milliseconds: 1,
-  microsecond: 0.001,
-  microseconds: 0.001,
-  tick: 0.0001,
-  ticks: 0.0001,
-};
-
-const CLOCK_FORM = /^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$/;
-const UNIT_FORM = /^(-)?(\d+(?:\.\d+)?)\s*([a-z]+)$/i;
-
-/** Parses `[-][d.]hh:mm[:ss[.fffffff]]` or a literal like `5m`, `1.5h`, `100ms`. */
-export function parseTimespan(text: string): number | null {
-  const s = text.trim();
-  let m = CLOCK_FORM.exec(s);
-  if (m) {
-    const ms =
-      Number(m[2] ?? 0) * MS_PER_DAY +
-      Number(m[3]) * MS_PER_HOUR +
-      Number(m[4]) * MS_PER_MINUTE +
-      Number(m[5] ?? 0) * MS_PER_SECOND +
-      fractionToMs(m[6]);
-    return m[1] ? -ms : ms;
-  }
-  m = UNIT_FORM.exec(s);
-  if (m) {
-    const unit = TIMESPAN_UNITS[m[3].toLowerCase()];
-    if (unit === undefined) return null;
-    const ms = Number(m[2]) * unit;
-    return m[1] ? -ms : ms;
-  }
-  return null;
 }
 
 // ---------- text ----------

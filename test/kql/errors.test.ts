@@ -40,9 +40,9 @@ describe("errors name the problem and its line:column", () => {
   it("validateQuery reports diagnostics without running", () => {
     const diagnostics = validateQuery("SigninLogs | where ResultTyp != '0'", TABLE_SCHEMAS);
     expect(diagnostics.some((d) => d.severity === "error" && d.message.includes("ResultTyp"))).toBe(true);
-    expect(
-      validateQuery("SigninLogs | where ResultType != '0' | summarize dcount(IPAddress) by UserPrincipalName", TABLE_SCHEMAS),
-    ).toEqual([]);
+    expect(validateQuery("SigninLogs | where ResultType != '0' | summarize dcount(IPAddress) by UserPrincipalName", TABLE_SCHEMAS)).toEqual(
+      [],
+    );
   });
 
   it("validateQuery reports what the local engine cannot run, with line:column, before anything runs", () => {

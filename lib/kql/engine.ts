@@ -156,6 +156,9 @@ type Binding =
   | { kind: "tabular"; node: SyntaxNode; table?: Table }
   | { kind: "function"; declaration: SyntaxNode };
 
+/** Functions that read neighbouring rows (Kusto allows them on serialized input, e.g. after sort). */
+const WINDOW_FUNCTION = /\b(prev|next|row_number|row_cumsum|row_window_session|row_rank_dense|row_rank_min)\s*\(/;
+
 /** Most nested user-defined function calls the engine follows (a function calling itself never ends). */
 const MAX_CALL_DEPTH = 64;
 
@@ -326,7 +329,8 @@ class QueryRunner implements Environment {
     if (lower === "materialize" || lower === "view") return this.evaluateTabular(args[0]);
     if (lower === "table") {
       const compiled = compileScalar(args[0], { query: this.query, env: this, scope: new Scope([]) });
-      return this.tableNamed(String(compiled.fn([])), node);
+      const tableName = String(compiled.fn([]));
+      return this.tabular(tableName) ?? this.tableNamed(tableName, node);
     }
     const found = this.lookup(name);
     if (found?.binding.kind === "function") {
@@ -384,6 +388,8 @@ class QueryRunner implements Environment {
           if (stages.length > 1 && stages[stages.length - 1].replaces) stages.splice(stages.length - 2, 1);
           continue;
         case "ExtendOperator":
+          // Window functions need the whole row set: such an extend runs as serialize does.
+          if (WINDOW_FUNCTION.test(nodeText(op))) break;
           stages.push(ops.extendStage(columns(), op, oc));
           continue;
         case "ProjectOperator":
@@ -441,6 +447,8 @@ class QueryRunner implements Environment {
     const oc = { query: this.query, env: this };
     const kind = nodeKind(op);
     switch (kind) {
+      case "ExtendOperator":
+        return ops.serialize(input, op, oc);
       case "SerializeOperator":
         return ops.serialize(input, op, oc);
       case "ProjectAwayOperator":

@@ -391,6 +391,10 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     for (let at = s.indexOf(needle); at >= 0; at = s.indexOf(needle, at + 1)) count++;
     return count;
   }),
+  strrep: rowwise((v, call) => {
+    const times = Math.max(0, Math.min(1_000_000, Number(v[1] ?? 0)));
+    return new Array<string>(times).fill(argText(call, v, 0)).join(v.length > 2 ? argText(call, v, 2) : "");
+  }),
   reverse: rowwise((v, call) => [...argText(call, v, 0)].reverse().join("")),
 
   // dynamic

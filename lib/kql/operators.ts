@@ -1029,7 +1029,7 @@ export function makeSeries(input: Table, node: SyntaxNode, oc: OperatorContext):
     const factory = AGGREGATES[name];
     if (!factory) throw errorAt(oc.query, inner, `Unsupported aggregate '${name}' in make-series`, "unsupported-function");
     const args = listElements(inner.ArgumentList?.Expressions).map((a: SyntaxNode) => compileScalar(a, ctx));
-    const fallback = expr.DefaultExpression ? compileScalar(expr.DefaultExpression.Value, ctx).fn([]) : 0;
+    const fallback = expr.DefaultExpression ? compileScalar(expr.DefaultExpression.Expression, ctx).fn([]) : 0;
     return { make: () => factory({ args, resultType: "dynamic" }), fallback };
   });
   const keyNodes = node.ByClause ? listElements(node.ByClause.Expressions) : [];

@@ -153,6 +153,8 @@ function compileNameReference(node: SyntaxNode, ctx: CompileContext): Compiled {
     return { fn: (row) => row[index], type: column.type, constant: false };
   }
   if (symbolKind === "FunctionSymbol") return compileCall(node, ctx);
+  // A column the parser accepted that the data lacks: a column of an open (schema-less, empty) table.
+  if (symbolKind === "ColumnSymbol") return constant(null, staticType(node));
   throw errorAt(ctx.query, node, `Unknown name '${name}': not a column of the input or a scalar let`, "unknown-name");
 }
 

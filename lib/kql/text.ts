@@ -52,7 +52,10 @@ const regexCache = new Map<string, KqlRegex>();
 
 /**
  * Kusto uses RE2, which never backtracks: `(a+)+$` on a long name takes linear time. RE2JS is a
- * JavaScript port of RE2 with the same syntax (inline flags such as `(?i)` included).
+ * JavaScript port of RE2 with the same syntax (inline flags such as `(?i)` included), but some
+ * fifty times slower per match than V8's engine. So RE2JS checks every pattern (its syntax and
+ * errors are Kusto's), and matching uses V8 only for patterns that cannot backtrack
+ * catastrophically: no repeated group that itself repeats or alternates, no back-references.
  */
 export function compileRegex(pattern: string, ctx: CompileContext, node: SyntaxNode): KqlRegex {
   let re = regexCache.get(pattern);
@@ -63,11 +66,88 @@ export function compileRegex(pattern: string, ctx: CompileContext, node: SyntaxN
     } catch (error) {
       throw errorAt(ctx.query, node, `Invalid regular expression '${pattern}': ${(error as Error).message}`);
     }
-    re = wrap(pattern, compiled);
+    re = backtrackSafe(pattern) ?? wrap(pattern, compiled);
     if (regexCache.size > 10_000) regexCache.clear();
     regexCache.set(pattern, re);
   }
   return re;
+}
+
+/**
+ * The pattern as a V8 RegExp when that is safe and means the same: a leading `(?i)`/`(?s)`/`(?m)`
+ * becomes a flag; anything else V8 reads differently from RE2, or a quantified group containing a
+ * quantifier or an alternation (the shape of exponential backtracking), stays with RE2JS.
+ */
+function backtrackSafe(pattern: string): KqlRegex | undefined {
+  let source = pattern;
+  let flags = "";
+  const inline = /^\(\?([ims]+)\)/.exec(source);
+  if (inline) {
+    source = source.slice(inline[0].length);
+    flags = [...new Set(inline[1])].join("");
+  }
+  if (/\(\?[^:]|\\[0-9pPzQECAx]|\[\[:/.test(source) || !quantifiedGroupsAreSimple(source)) return undefined;
+  let re: RegExp;
+  try {
+    re = new RegExp(source, flags);
+  } catch {
+    return undefined;
+  }
+  const global = new RegExp(source, `${flags}g`);
+  return {
+    source: pattern,
+    test: (text) => re.test(text),
+    exec: (text) => {
+      const m = re.exec(text);
+      return m ? [...m] : null;
+    },
+    count: (text) => {
+      let n = 0;
+      global.lastIndex = 0;
+      for (let m = global.exec(text); m; m = global.exec(text)) {
+        n++;
+        if (m[0] === "") global.lastIndex++;
+      }
+      return n;
+    },
+    replaceAll: (text, replacement) =>
+      text.replace(
+        global,
+        replacement
+          .replace(/\$/g, "$$$$")
+          .replace(/\\0/g, "$$&")
+          .replace(/\\(\d)/g, "$$$1"),
+      ),
+  };
+}
+
+/** False when a group that is repeated (`*`, `+`, `{n,}`) contains a quantifier or an alternation. */
+function quantifiedGroupsAreSimple(source: string): boolean {
+  const open: { start: number; risky: boolean }[] = [];
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === "]") inClass = false;
+      continue;
+    }
+    if (c === "[") inClass = true;
+    else if (c === "(") open.push({ start: i, risky: false });
+    else if (c === "|" || c === "*" || c === "+" || (c === "{" && /^\{\d*,?\d*\}/.test(source.slice(i)))) {
+      if (open.length) open[open.length - 1].risky = true;
+    } else if (c === ")") {
+      const group = open.pop();
+      const next = source[i + 1];
+      const repeated = next === "*" || next === "+" || (next === "{" && /^\{\d+,\d*\}/.test(source.slice(i + 1)));
+      if (group?.risky && repeated) return false;
+      if (group?.risky && open.length) open[open.length - 1].risky = true;
+    }
+  }
+  return true;
 }
 
 function wrap(source: string, compiled: RE2JS): KqlRegex {

@@ -146,3 +146,13 @@ describe("functions", () => {
     expect(columnsOf(`union isfuzzy=true (datatable(a:long)[1]), (NoSuchTable_CL) | project a`)).toEqual(["a:long"]);
   });
 });
+
+describe("regular expressions", () => {
+  it("RE2 syntax and answers, whichever engine matches: inline flags, groups, replace with \\1, counts", () => {
+    expect(
+      q(`print a = "Hello" matches regex "(?i)^hello$", b = extract("([a-z]+)@([a-z.]+)", 2, "bob@contoso.com"),
+        c = replace_regex("a1b22", @"(\\d+)", @"<\\1>"), d = countof("a.b.c", @"\\.", "regex"),
+        e = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab" matches regex "^(a|aa)+$"`),
+    ).toEqual([{ a: true, b: "contoso.com", c: "a<1>b<22>", d: 2, e: false }]);
+  });
+});

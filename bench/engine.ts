@@ -8,6 +8,7 @@ import { runQuery } from "../lib/kql/index.js";
 import type { Table } from "../lib/kql/types.js";
 import { generateSecurityVolume } from "../lib/synth/security-volume.js";
 import { bestOf, peakRssMiB, type BenchSection } from "./measure.js";
+import { TABLE_SCHEMAS } from "../lib/schemas/index.js";
 
 export const BRUTE_FORCE_KQL = `SecurityEvent
 | where EventID in (4624, 4625) and LogonType == 3
@@ -53,14 +54,14 @@ export async function benchEngine(sizes: number[]): Promise<BenchSection> {
   for (const size of sizes) {
     const table = generateSecurityVolume({ seed: 7, rows: size, start: Date.UTC(2024, 9, 1), spanMs: 7 * 86_400_000 });
     const tables = { SecurityEvent: table };
-    runQuery(BRUTE_FORCE_KQL, { tables }); // warm the parser and JIT
+    runQuery(BRUTE_FORCE_KQL, { tables, schemas: TABLE_SCHEMAS }); // warm the parser and JIT
     const { instance, connection } = await loadIntoDuckDb(table);
     await connection.runAndReadAll(BRUTE_FORCE_SQL);
     // Interleaved, best of seven each: both see the same machine conditions.
-    let engine = await bestOf(1, () => runQuery(BRUTE_FORCE_KQL, { tables }).table);
+    let engine = await bestOf(1, () => runQuery(BRUTE_FORCE_KQL, { tables, schemas: TABLE_SCHEMAS }).table);
     let duck = await bestOf(1, async () => (await connection.runAndReadAll(BRUTE_FORCE_SQL)).getRows());
     for (let i = 0; i < 6; i++) {
-      const e = await bestOf(1, () => runQuery(BRUTE_FORCE_KQL, { tables }).table);
+      const e = await bestOf(1, () => runQuery(BRUTE_FORCE_KQL, { tables, schemas: TABLE_SCHEMAS }).table);
       if (e.seconds < engine.seconds) engine = e;
       const d = await bestOf(1, async () => (await connection.runAndReadAll(BRUTE_FORCE_SQL)).getRows());
       if (d.seconds < duck.seconds) duck = d;

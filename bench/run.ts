@@ -9,6 +9,7 @@ import { benchReaders } from "./readers.js";
 import { benchBaselines } from "./baselines.js";
 import { benchQuality } from "./quality.js";
 import { benchGraph } from "./graph.js";
+import { benchSentinelCorpus } from "./sentinel-corpus.js";
 import type { BenchSection } from "./measure.js";
 
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
@@ -17,6 +18,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   baselines: () => benchBaselines(100_000),
   quality: () => benchQuality(),
   graph: () => benchGraph(10_000),
+  "sentinel-corpus": () => benchSentinelCorpus(),
 };
 
 const RESULTS = new URL("./results.json", import.meta.url);

@@ -14,6 +14,7 @@ import { validateQuery } from "../kql/index.js";
 import { ExceptionError, parseException } from "../exceptions/store.js";
 import { LinkError, type LinkClaims } from "../links/signed.js";
 import { benignFormPage, incidentPage, messagePage, runPage } from "./pages.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
 
 export interface ApiResponse {
   status: number;
@@ -71,7 +72,7 @@ const ValidateKqlBody = z.object({ query: z.string().min(1, "query must not be e
 export function validateKqlRequest(rawBody: unknown): ApiResponse {
   const parsed = ValidateKqlBody.safeParse(rawBody);
   if (!parsed.success) return badRequest(parsed.error, rawBody);
-  const diagnostics = validateQuery(parsed.data.query);
+  const diagnostics = validateQuery(parsed.data.query, TABLE_SCHEMAS);
   return { status: 200, body: { valid: !diagnostics.some((d) => d.severity === "error"), diagnostics } };
 }
 

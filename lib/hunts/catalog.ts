@@ -11,6 +11,7 @@ import passwordSprayBySource from "./catalog/password-spray-by-source.js";
 import rareDeviceConnections from "./catalog/rare-device-connections.js";
 import windowsLogonBySourceIp from "./catalog/windows-logon-by-source-ip.js";
 import { HuntMetadata, type Hunt, type HuntDefinition } from "./schema.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
 
 const DEFINITIONS: HuntDefinition[] = [
   windowsLogonBySourceIp,
@@ -129,5 +130,5 @@ export function bindSentinelPlaceholders(query: string, window: QueryWindow): st
 export function validateHunt(hunt: Hunt): Diagnostic[] {
   const now = Date.UTC(2024, 0, 2);
   const text = composeQuery(hunt, { start: now - durationMs(hunt.lookback), end: now });
-  return validateQuery(text);
+  return validateQuery(text, TABLE_SCHEMAS);
 }

@@ -13,10 +13,10 @@ import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { tableFromRecords } from "../kql/build.js";
-import { analyze, referencedSymbolNames } from "../kql/kusto.js";
+import { analyze, isTabular, listElements, nodeKind, referencedSymbolNames, resultColumns } from "../kql/kusto.js";
 import type { Column, Table } from "../kql/types.js";
-import { parseTimespan } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
+import { formatDuration, parseDuration } from "../time.js";
 import { bindSentinelPlaceholders, loadHunt, registerImportedHunts } from "./catalog.js";
 import type { Hunt, HuntDefinition } from "./schema.js";
 
@@ -25,10 +25,7 @@ const DAY = 86_400_000;
 
 /** Sentinel writes durations as `5m`, `1h`, `14d`, sometimes ISO 8601 (`PT1H`, `P1D`). */
 export function sentinelDurationMs(text: string): number | null {
-  const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/i.exec(text.trim());
-  if (iso && (iso[1] || iso[2] || iso[3]))
-    return Number(iso[1] ?? 0) * DAY + Number(iso[2] ?? 0) * 3_600_000 + Number(iso[3] ?? 0) * MINUTE;
-  return parseTimespan(text);
+  return parseDuration(text);
 }
 
 const Duration = z.string().superRefine((v, ctx) => {
@@ -53,14 +50,59 @@ const Common = {
   name: z.string().min(3),
   description: z.string().default(""),
   requiredDataConnectors: z.array(z.object({ connectorId: z.string(), dataTypes: z.array(z.string()).default([]) })).default([]),
-  tactics: z.array(z.string()).default([]),
-  relevantTechniques: z.array(Technique).default([]),
+  // Sentinel files often leave these keys present but empty (`tactics:` with nothing under it).
+  tactics: z
+    .array(z.string())
+    .nullish()
+    .transform((v) => v ?? []),
+  relevantTechniques: z
+    .array(Technique)
+    .nullish()
+    .transform((v) => v ?? []),
   query: z.string().min(1),
   entityMappings: z.array(EntityMapping).max(10, "at most 10 entity mappings").default([]),
   version: z.string().optional(),
 };
 
 export const SentinelHuntingQuery = z.object({ ...Common, kind: z.undefined().optional() }).loose();
+
+/** Near-real-time rules: no frequency, period or trigger; Sentinel runs them every minute over the last minute or so. */
+export const SentinelNrtRule = z
+  .object({
+    ...Common,
+    kind: z.literal("NRT"),
+    severity: z.enum(["Informational", "Low", "Medium", "High"]),
+    customDetails: z.record(z.string(), z.string()).optional(),
+    alertDetailsOverride: z
+      .object({ alertDisplayNameFormat: z.string().optional(), alertDescriptionFormat: z.string().optional() })
+      .loose()
+      .optional(),
+    eventGroupingSettings: z.object({ aggregationKind: z.enum(["SingleAlert", "AlertPerResult"]) }).optional(),
+  })
+  .loose();
+
+/** How often an imported NRT rule runs, and the window each run reads (the generic timer's shortest useful step). */
+export const NRT_FREQUENCY_MS = MINUTE;
+
+/** Fields of Sentinel's rule schema that describe the rule in Sentinel itself and have no effect here. */
+const ACCEPTED_WITHOUT_EFFECT = [
+  "status",
+  "tags",
+  "metadata",
+  "description-detailed",
+  "incidentConfiguration",
+  "suppressionEnabled",
+  "suppressionDuration",
+  "sentinelEntitiesMappings",
+  "templateVersion",
+  "kind",
+  "requiredDataConnectors",
+  "customDetails",
+  "alertDetailsOverride",
+  "eventGroupingSettings",
+  "entityMappings",
+  "version",
+];
 
 export const SentinelScheduledRule = z
   .object({
@@ -90,6 +132,8 @@ export interface ImportIssue {
   file: string;
   field?: string;
   message: string;
+  /** `note`: the file loaded, but something in it has no effect here (reported once per file). */
+  severity?: "error" | "note";
 }
 
 const TACTIC_NAMES: Record<string, string> = {
@@ -120,6 +164,47 @@ export function frequencyToNcrontab(ms: number): string {
 }
 
 const ENTITY_TYPES: Record<string, Hunt["entity"]["type"]> = { Account: "account", IP: "ip", Host: "host" };
+
+/** The legacy columns Sentinel's hunting view reads entities from, in the order it shows them. */
+const CUSTOM_ENTITY_COLUMNS: [string, Hunt["entity"]["type"]][] = [
+  ["AccountCustomEntity", "account"],
+  ["IPCustomEntity", "ip"],
+  ["HostCustomEntity", "host"],
+];
+
+/** Result columns that name an entity when a hunting query maps none, by entity type (commonest first). */
+const IDENTITY_COLUMNS: [RegExp, Hunt["entity"]["type"]][] = [
+  [/^(UserPrincipalName|AccountUPN|UserId|Account|AccountName|TargetUserName|Caller|UserName|Actor|TargetUpn)$/i, "account"],
+  [/^(IPAddress|IpAddress|ClientIP|CallerIpAddress|SourceIP|RemoteIP|SourceIPAddress)$/i, "ip"],
+  [/^(Computer|DeviceName|HostName|ComputerName)$/i, "host"],
+];
+
+/** Column an imported hunt adds so that a query without any entity yields one finding per result row. */
+export const ROW_KEY_COLUMN = "ResultRow";
+
+/**
+ * The entity of a query that maps none: the hunting view's `*CustomEntity` columns, else the first
+ * result column that names an account, IP or host, else each result row on its own.
+ */
+function entityWithoutMapping(query: string): { type: Hunt["entity"]["type"]; columns: string[]; perRow: boolean } {
+  const columns = lastResultColumns(query);
+  const names = new Set(columns.map((c) => c.name));
+  for (const [column, type] of CUSTOM_ENTITY_COLUMNS) if (names.has(column)) return { type, columns: [column], perRow: false };
+  for (const [pattern, type] of IDENTITY_COLUMNS) {
+    const column = columns.find((c) => pattern.test(c.name) && c.type === "string");
+    if (column) return { type, columns: [column.name], perRow: false };
+  }
+  return { type: "host", columns: [ROW_KEY_COLUMN], perRow: true };
+}
+
+/** The columns of the query's last result statement, as the parser infers them. */
+function lastResultColumns(query: string): Column[] {
+  const statements = listElements(analyze(query, TABLE_SCHEMAS).syntax.Statements).filter(
+    (s) => nodeKind(s) === "ExpressionStatement" && isTabular(s.Expression),
+  );
+  const last = statements[statements.length - 1];
+  return (last && resultColumns(last.Expression)) ?? [];
+}
 const OPERATORS: Record<string, "==" | ">" | "<" | "!="> = {
   gt: ">",
   GreaterThan: ">",
@@ -137,8 +222,9 @@ function tablesOf(query: string): string[] {
 }
 
 /** Adds the result-row count every row carries, so Sentinel's trigger (rows op threshold) is a threshold. */
-function withResultCount(single: boolean, ruleName: string) {
-  return (table: Table): Table => {
+function withResultCount(single: boolean, ruleName: string, perRow: boolean) {
+  return (input: Table): Table => {
+    const table = perRow ? withRowKey(input) : input;
     const count = table.rows.length;
     if (single) {
       const columns: Column[] = [
@@ -153,14 +239,24 @@ function withResultCount(single: boolean, ruleName: string) {
   };
 }
 
+/** Each row keyed by its own values, so identical rows are one finding and distinct rows are distinct findings. */
+function withRowKey(table: Table): Table {
+  return {
+    columns: [...table.columns, { name: ROW_KEY_COLUMN, type: "string" }],
+    rows: table.rows.map((r) => [...r, JSON.stringify(r).slice(0, 512)]),
+  };
+}
+
 function fill(format: string, row: Record<string, unknown>): string {
   return format.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, column: string) => String(row[column] ?? ""));
 }
 
 /** Turns one parsed Sentinel YAML document into a hunt definition. */
 export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; issues: ImportIssue[] } {
-  const isRule = typeof document === "object" && document !== null && (document as { kind?: unknown }).kind !== undefined;
-  const parsed = (isRule ? SentinelScheduledRule : SentinelHuntingQuery).safeParse(document);
+  const kind = typeof document === "object" && document !== null ? (document as { kind?: unknown }).kind : undefined;
+  const isRule = kind !== undefined;
+  const isNrt = kind === "NRT";
+  const parsed = (isNrt ? SentinelNrtRule : isRule ? SentinelScheduledRule : SentinelHuntingQuery).safeParse(document);
   if (!parsed.success) {
     return {
       issues: parsed.error.issues.map((i) => ({
@@ -171,21 +267,20 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
     };
   }
   const source = parsed.data as z.infer<typeof SentinelHuntingQuery> & Partial<z.infer<typeof SentinelScheduledRule>>;
+  const notes = ignoredFields(source as Record<string, unknown>, file);
+  const boundQuery = bindSentinelPlaceholders(source.query, { start: 0, end: DAY });
   const mapping = source.entityMappings[0];
-  if (!mapping)
-    return {
-      issues: [{ file, field: "entityMappings", message: "entityMappings: at least one mapping is needed to key findings and baselines" }],
-    };
+  const fallback = mapping ? undefined : entityWithoutMapping(boundQuery);
   const single = source.eventGroupingSettings?.aggregationKind === "SingleAlert";
-  const frequency = source.queryFrequency ? sentinelDurationMs(source.queryFrequency)! : DAY;
+  const frequency = isNrt ? NRT_FREQUENCY_MS : source.queryFrequency ? sentinelDurationMs(source.queryFrequency)! : DAY;
   const period = source.queryPeriod ? sentinelDurationMs(source.queryPeriod)! : frequency;
-  const tables = tablesOf(bindSentinelPlaceholders(source.query, { start: 0, end: DAY }));
-  const columns = single ? ["Rule"] : mapping.fieldMappings.map((f) => f.columnName);
+  const tables = tablesOf(boundQuery);
+  const columns = single ? ["Rule"] : mapping ? mapping.fieldMappings.map((f) => f.columnName) : fallback!.columns;
   const definition: HuntDefinition = {
     id: `sentinel-${slug(source.name)}`,
     title: source.name,
     description: source.description.trim() || `Imported Sentinel ${isRule ? "analytic rule" : "hunting query"} ${source.id}`,
-    reference: `Sentinel ${isRule ? "scheduled rule" : "hunting query"} ${source.id}${source.version ? ` version ${source.version}` : ""} (${file})`,
+    reference: `Sentinel ${isNrt ? "NRT rule" : isRule ? "scheduled rule" : "hunting query"} ${source.id}${source.version ? ` version ${source.version}` : ""} (${file})`,
     mitre: {
       tactics: source.tactics.length ? source.tactics.map((t) => TACTIC_NAMES[t] ?? t) : ["Unknown"],
       techniques: source.relevantTechniques.length ? source.relevantTechniques : ["T1078"],
@@ -197,7 +292,7 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
     maxLookback: formatDuration(Math.max(period, frequency) * 2),
     sources: tables.some((t) => t.startsWith("Device")) ? ["local", "log-analytics", "defender-xdr"] : ["local", "log-analytics"],
     tables: tables.length ? tables : ["Unknown"],
-    entity: { type: ENTITY_TYPES[mapping.entityType] ?? "host", columns },
+    entity: { type: mapping ? (ENTITY_TYPES[mapping.entityType] ?? "host") : fallback!.type, columns },
     features: [],
     distinct: [],
     thresholds: {
@@ -206,22 +301,52 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
     },
     learningWindows: 0,
     query: source.query,
-    analyze: withResultCount(single, source.name),
+    analyze: withResultCount(single, source.name, !!fallback?.perRow && !single),
   };
   try {
     const hunt = loadHunt(definition);
     const titleFormat = source.alertDetailsOverride?.alertDisplayNameFormat;
     if (titleFormat) hunt.titleFor = (row) => fill(titleFormat, row);
-    return { hunt, issues: [] };
+    return { hunt, issues: notes };
   } catch (error) {
     return { issues: [{ file, message: (error as Error).message }] };
   }
 }
 
-function formatDuration(ms: number): string {
-  if (ms % DAY === 0) return `${ms / DAY}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  return `${Math.round(ms / MINUTE)}m`;
+/** One note per file naming the fields that load but change nothing here, so nobody expects them to. */
+function ignoredFields(source: Record<string, unknown>, file: string): ImportIssue[] {
+  const used = new Set([
+    "id",
+    "name",
+    "description",
+    "tactics",
+    "relevantTechniques",
+    "query",
+    "severity",
+    "queryFrequency",
+    "queryPeriod",
+  ]);
+  used.add("triggerOperator").add("triggerThreshold");
+  const present = Object.keys(source).filter((k) => source[k] !== undefined && !used.has(k));
+  const noEffect = present.filter(
+    (k) =>
+      ACCEPTED_WITHOUT_EFFECT.includes(k) &&
+      !["kind", "entityMappings", "eventGroupingSettings", "requiredDataConnectors", "version"].includes(k),
+  );
+  const partly: string[] = [];
+  const details = source.alertDetailsOverride as Record<string, unknown> | undefined;
+  if (details && Object.keys(details).some((k) => k !== "alertDisplayNameFormat"))
+    partly.push("alertDetailsOverride (only alertDisplayNameFormat)");
+  const unknown = present.filter((k) => !ACCEPTED_WITHOUT_EFFECT.includes(k));
+  const parts = [
+    noEffect.filter((k) => k !== "alertDetailsOverride" && k !== "customDetails").length
+      ? `accepted without effect here: ${noEffect.filter((k) => k !== "alertDetailsOverride" && k !== "customDetails").join(", ")}`
+      : "",
+    source.customDetails ? "customDetails are kept in each finding's row, not as alert fields" : "",
+    partly.length ? `partly applied: ${partly.join(", ")}` : "",
+    unknown.length ? `not part of Sentinel's rule schema, ignored: ${unknown.join(", ")}` : "",
+  ].filter(Boolean);
+  return parts.length ? [{ file, severity: "note", message: parts.join("; ") }] : [];
 }
 
 /** Loads every `.yaml`/`.yml` file under a folder; returns the hunts and, per bad file, why. */

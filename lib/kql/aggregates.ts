@@ -253,6 +253,38 @@ function limitArg(compiled: Compiled | undefined): number {
   return compiled ? Number(compiled.fn([])) : 1_048_576;
 }
 
+/**
+ * Exact percentiles by nearest rank, as Kusto's percentile() documents for small inputs (its
+ * estimate is exact below ~10,000 values per group): the smallest value with at least p% of
+ * values at or below it.
+ */
+function percentiles(value: Evaluator, ranks: number[]): Aggregator {
+  return {
+    init: () => [] as number[],
+    step: (state, row) => {
+      const v = value(row);
+      if (typeof v === "number") (state as number[]).push(v);
+      return state;
+    },
+    result: (state) => percentileValues(state as number[], ranks)[0],
+    results: (state) => percentileValues(state as number[], ranks),
+  };
+}
+
+function percentileValues(values: number[], ranks: number[]): Value[] {
+  if (!values.length) return ranks.map(() => null);
+  const sorted = [...values].sort((a, b) => a - b);
+  return ranks.map((p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+}
+
+function takeAnyIf(value: Evaluator, predicate: Evaluator): Aggregator {
+  return {
+    init: () => null,
+    step: (state, row) => (state === null && predicate(row) === true ? [value(row)] : state),
+    result: (state) => ((state as Value[] | null) ?? [null])[0],
+  };
+}
+
 export const AGGREGATES: Record<string, AggregateFactory> = {
   count: ({ args }) => (args.length ? counting((row) => args[0].fn(row) !== null) : counting()),
   countif: ({ args }) => counting(args[0].fn),
@@ -282,10 +314,21 @@ export const AGGREGATES: Record<string, AggregateFactory> = {
   arg_max: ({ args, extraColumns }) => argExtreme(args[0].fn, extraColumns ?? [], 1),
   arg_min: ({ args, extraColumns }) => argExtreme(args[0].fn, extraColumns ?? [], -1),
   take_any: ({ args }) => takeAny(args.map((a) => a.fn)),
+  take_anyif: ({ args }) => takeAnyIf(args[0].fn, args[1].fn),
+  anyif: ({ args }) => takeAnyIf(args[0].fn, args[1].fn),
+  percentile: ({ args }) => percentiles(args[0].fn, [Number(args[1].fn([]))]),
+  percentiles: ({ args }) =>
+    percentiles(
+      args[0].fn,
+      args.slice(1).map((a) => Number(a.fn([]))),
+    ),
   any: ({ args }) => takeAny(args.map((a) => a.fn)),
 };
 
 export const MULTI_COLUMN_AGGREGATES = new Set(["arg_max", "arg_min"]);
+
+/** Aggregates whose one call yields one column per argument after the first (percentiles(x, 50, 95)). */
+export const PER_ARGUMENT_AGGREGATES = new Set(["percentiles"]);
 
 export function isAggregateName(name: string): boolean {
   return Object.hasOwn(AGGREGATES, name);

@@ -42,7 +42,13 @@ export interface Environment {
   readonly now: number;
   scalar(name: string): ScalarBinding | undefined;
   tabular(name: string): Table | undefined;
+  /** A parameter of the user-defined scalar function being compiled, bound to its row-wise argument. */
+  parameter(name: string): Compiled | undefined;
   evaluateTabular(node: SyntaxNode): Table;
+  /** Environment for the body of a user-defined function: its parameters bound, the caller's bindings visible. */
+  withParameters(scalars: Map<string, Compiled>): Environment;
+  /** The declaration of a user-defined function bound by `let`, for binding its parameters. */
+  functionDeclaration?(name: string): SyntaxNode | undefined;
 }
 
 export interface CompileContext {

@@ -2,10 +2,11 @@
  * The local KQL engine: runs a query text over in-memory tables. The official parser parses and
  * type-checks the query against the tables' schemas; this file walks the resulting syntax tree.
  */
-import { constant, Scope, type CompileContext, type Environment, type ScalarBinding } from "./context.js";
-import { KqlError } from "./errors.js";
+import { constant, Scope, type CompileContext, type Compiled, type Environment, type ScalarBinding } from "./context.js";
+import { KqlError, positionOf } from "./errors.js";
 import {
   analyze,
+  checkQueryShape,
   errorAt,
   isTabular,
   listElements,
@@ -13,6 +14,7 @@ import {
   nodeKind,
   nodeText,
   referencedName,
+  referencedSymbolKind,
   referencedSymbolNames,
   resultColumns,
   type AnalyzedQuery,
@@ -20,15 +22,18 @@ import {
   type SyntaxNode,
 } from "./kusto.js";
 import * as ops from "./operators.js";
-import { compileScalar } from "./scalar.js";
+import { compileScalar, isImplementedFunction } from "./scalar.js";
 import type { Column, Table } from "./types.js";
-import { TABLE_SCHEMAS } from "../schemas/index.js";
 import { normalizeTypeName } from "./types.js";
 import { emptyValue } from "./values.js";
 
+export type TableSchemas = Readonly<Record<string, readonly Column[]>>;
+
 export interface QueryOptions {
-  /** Tables by name. A known table (see lib/schemas) that is absent reads as empty. */
+  /** Tables by name. */
   tables: Record<string, Table>;
+  /** Published schemas of tables the query may name; one the data lacks reads as empty. */
+  schemas?: TableSchemas;
   /** The query clock for now() and ago(); defaults to the current time. */
   now?: Date | number;
 }
@@ -39,24 +44,31 @@ export interface QueryResult {
   /** Every result statement's table, in order. */
   tables: Table[];
   diagnostics: Diagnostic[];
+  /** Things the caller should know: tables the query names that neither the data nor a schema has (they read as empty). */
+  warnings: string[];
 }
 
 /**
  * Schemas the parser checks a query against: the known tables' full schemas, with any extra
  * columns the supplied data carries, and the supplied tables that are not known.
  */
-export function schemasFor(tables: Record<string, Table>): Record<string, readonly Column[]> {
-  const schemas: Record<string, readonly Column[]> = { ...TABLE_SCHEMAS };
+export function schemasFor(tables: Record<string, Table>, known: TableSchemas = {}): Record<string, readonly Column[]> {
+  const schemas: Record<string, readonly Column[]> = { ...known };
   for (const [name, table] of Object.entries(tables)) {
-    const known = TABLE_SCHEMAS[name];
-    schemas[name] = known ? [...known, ...table.columns.filter((c) => !known.some((k) => k.name === c.name))] : table.columns;
+    const published = known[name];
+    schemas[name] = published ? [...published, ...table.columns.filter((c) => !published.some((k) => k.name === c.name))] : table.columns;
   }
   return schemas;
 }
 
-/** Official-parser diagnostics for a query against the known table schemas (and any extra tables). */
-export function validateQuery(text: string, extraTables: Record<string, readonly Column[]> = {}): Diagnostic[] {
-  return analyze(text, { ...TABLE_SCHEMAS, ...extraTables }).diagnostics;
+/**
+ * Official-parser diagnostics for a query against the given table schemas, followed by what the
+ * local engine cannot run (code `unsupported`), each with its position.
+ */
+export function validateQuery(text: string, schemas: TableSchemas = {}): Diagnostic[] {
+  checkQueryShape(text);
+  const analyzed = analyze(text, schemas);
+  return [...analyzed.diagnostics, ...unsupportedConstructs(analyzed)];
 }
 
 function throwOnErrors(query: AnalyzedQuery): void {
@@ -73,11 +85,11 @@ function throwOnErrors(query: AnalyzedQuery): void {
  * Log Analytics shows absent columns as empty, so columns the query names that a known table's
  * data lacks are added, empty; the rest stay out.
  */
-function widenForQuery(query: AnalyzedQuery, tables: Record<string, Table>): Record<string, Table> {
+function widenForQuery(query: AnalyzedQuery, tables: Record<string, Table>, schemas: TableSchemas): Record<string, Table> {
   const referenced = referencedSymbolNames(query.syntax, "ColumnSymbol");
   const out: Record<string, Table> = {};
   for (const [name, table] of Object.entries(tables)) {
-    const known = TABLE_SCHEMAS[name];
+    const known = schemas[name];
     const present = new Set(table.columns.map((c) => c.name));
     const missing = known ? known.filter((c) => referenced.has(c.name) && !present.has(c.name)) : [];
     if (!missing.length) {
@@ -95,23 +107,29 @@ function sameColumns(a: readonly Column[], b: readonly Column[] | undefined): bo
 }
 
 export function runQuery(text: string, options: QueryOptions): QueryResult {
-  const fullSchemas = schemasFor(options.tables);
+  checkQueryShape(text);
+  const known = options.schemas ?? {};
+  const fullSchemas = schemasFor(options.tables, known);
   const checked = analyze(text, fullSchemas);
   throwOnErrors(checked);
-  const tables = widenForQuery(checked, options.tables);
+  const tables = widenForQuery(checked, options.tables, known);
   // Run against the columns the data really has, so `*`, joins and unions see the real shape.
   const reshaped = Object.entries(tables).some(([name, table]) => !sameColumns(table.columns, fullSchemas[name]));
   let query = checked;
   if (reshaped) {
-    const actualSchemas: Record<string, readonly Column[]> = { ...TABLE_SCHEMAS };
+    const actualSchemas: Record<string, readonly Column[]> = { ...known };
     for (const [name, table] of Object.entries(tables)) actualSchemas[name] = table.columns;
     query = analyze(text, actualSchemas);
     throwOnErrors(query);
   }
   const now = options.now === undefined ? Date.now() : typeof options.now === "number" ? options.now : options.now.getTime();
-  const results = new QueryRunner(query, tables, now).run();
+  const runner = new QueryRunner(query, tables, now, query.openTables);
+  const results = runner.runStatements(listElements(query.syntax.Statements));
   if (!results.length) throw new KqlError("The query has no result statement");
-  return { table: results[results.length - 1], tables: results, diagnostics: checked.diagnostics };
+  const warnings = [...checked.openTables].map(
+    (name) => `Table '${name}' is neither in the data nor in a published schema: it reads as empty`,
+  );
+  return { table: results[results.length - 1], tables: results, diagnostics: checked.diagnostics, warnings };
 }
 
 /** `union isfuzzy=true` tolerates references to tables that do not exist. */
@@ -133,34 +151,45 @@ function isToleratedDiagnostic(query: AnalyzedQuery, diagnostic: Diagnostic): bo
   return tolerated;
 }
 
-type Binding = { kind: "scalar"; node: SyntaxNode; value?: ScalarBinding } | { kind: "tabular"; node: SyntaxNode; table?: Table };
+type Binding =
+  | { kind: "scalar"; node: SyntaxNode; value?: ScalarBinding }
+  | { kind: "tabular"; node: SyntaxNode; table?: Table }
+  | { kind: "function"; declaration: SyntaxNode };
 
+/** Functions that read neighbouring rows (Kusto allows them on serialized input, e.g. after sort). */
+const WINDOW_FUNCTION = /\b(prev|next|row_number|row_cumsum|row_window_session|row_rank_dense|row_rank_min)\s*\(/;
+
+/** Most nested user-defined function calls the engine follows (a function calling itself never ends). */
+const MAX_CALL_DEPTH = 64;
+
+/**
+ * Evaluates statements and tabular expressions. Each user-defined function call runs in a child
+ * runner whose bindings (its parameters and its own lets) shadow the caller's.
+ */
 class QueryRunner implements Environment {
   private readonly bindings = new Map<string, Binding>();
   private readonly evaluating = new Set<string>();
+  private readonly scalarParameters = new Map<string, Compiled>();
 
   constructor(
     private readonly query: AnalyzedQuery,
     private readonly tables: Record<string, Table>,
     readonly now: number,
+    private readonly openTables: ReadonlySet<string>,
+    private readonly parent?: QueryRunner,
+    private readonly depth = 0,
   ) {}
 
-  run(): Table[] {
+  /** Runs let, set and expression statements in order; returns each expression statement's table. */
+  runStatements(statements: SyntaxNode[]): Table[] {
     const results: Table[] = [];
-    for (const statement of listElements(this.query.syntax.Statements)) {
+    for (const statement of statements) {
       const kind = nodeKind(statement);
       if (kind === "LetStatement") {
         const name = String(statement.Name.SimpleName);
         const expr = statement.Expression;
-        if (nodeKind(expr) === "FunctionDeclaration") {
-          throw errorAt(
-            this.query,
-            expr,
-            `User-defined functions ('let ${name} = (...) {...}') are not supported by the local KQL engine`,
-            "unsupported",
-          );
-        }
-        this.bindings.set(name, isTabular(expr) ? { kind: "tabular", node: expr } : { kind: "scalar", node: expr });
+        if (nodeKind(expr) === "FunctionDeclaration") this.bindings.set(name, { kind: "function", declaration: expr });
+        else this.bindings.set(name, isTabular(expr) ? { kind: "tabular", node: expr } : { kind: "scalar", node: expr });
       } else if (kind === "ExpressionStatement") {
         results.push(this.evaluateTabular(statement.Expression));
       } else if (kind === "SetOptionStatement" || kind === "QueryParametersStatement") {
@@ -174,33 +203,92 @@ class QueryRunner implements Environment {
 
   // ---- Environment ----
 
+  private lookup(name: string): { binding: Binding; owner: QueryRunner } | undefined {
+    for (let runner: QueryRunner | undefined = this; runner; runner = runner.parent) {
+      const binding = runner.bindings.get(name);
+      if (binding) return { binding, owner: runner };
+    }
+    return undefined;
+  }
+
   scalar(name: string): ScalarBinding | undefined {
-    const binding = this.bindings.get(name);
-    if (!binding || binding.kind !== "scalar") return undefined;
+    const found = this.lookup(name);
+    if (!found || found.binding.kind !== "scalar") return undefined;
+    const { binding, owner } = found;
     if (!binding.value) {
-      this.guard(name, binding.node);
-      const ctx: CompileContext = { query: this.query, env: this, scope: new Scope([]) };
+      owner.guard(name, binding.node);
+      const ctx: CompileContext = { query: owner.query, env: owner, scope: new Scope([]) };
       const compiled = compileScalar(binding.node, ctx);
       binding.value = { value: compiled.fn([]), type: compiled.type };
-      this.evaluating.delete(name);
+      owner.evaluating.delete(name);
     }
     return binding.value;
   }
 
   tabular(name: string): Table | undefined {
-    const binding = this.bindings.get(name);
-    if (!binding || binding.kind !== "tabular") return undefined;
+    const found = this.lookup(name);
+    if (!found) return undefined;
+    const { binding, owner } = found;
+    if (binding.kind === "function") {
+      // A function without parameters named without parentheses: `let F = () { ... }; F | ...`.
+      return owner.callFunction(binding.declaration, binding.declaration.Body, []);
+    }
+    if (binding.kind !== "tabular") return undefined;
     if (!binding.table) {
-      this.guard(name, binding.node);
-      binding.table = this.evaluateTabular(binding.node);
-      this.evaluating.delete(name);
+      owner.guard(name, binding.node);
+      binding.table = owner.evaluateTabular(binding.node);
+      owner.evaluating.delete(name);
     }
     return binding.table;
+  }
+
+  parameter(name: string): Compiled | undefined {
+    for (let runner: QueryRunner | undefined = this; runner; runner = runner.parent) {
+      const found = runner.scalarParameters.get(name);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  withParameters(scalars: Map<string, Compiled>): Environment {
+    const child = this.child();
+    for (const [name, compiled] of scalars) child.scalarParameters.set(name, compiled);
+    return child;
+  }
+
+  functionDeclaration(name: string): SyntaxNode | undefined {
+    const found = this.lookup(name);
+    return found?.binding.kind === "function" ? found.binding.declaration : undefined;
+  }
+
+  private child(): QueryRunner {
+    if (this.depth >= MAX_CALL_DEPTH) throw new KqlError(`User-defined functions nest deeper than ${MAX_CALL_DEPTH} calls`);
+    return new QueryRunner(this.query, this.tables, this.now, this.openTables, this, this.depth + 1);
   }
 
   private guard(name: string, node: SyntaxNode) {
     if (this.evaluating.has(name)) throw errorAt(this.query, node, `'${name}' refers to itself`);
     this.evaluating.add(name);
+  }
+
+  /** Runs a user-defined tabular function's body with its parameters bound to the call's arguments. */
+  private callFunction(declaration: SyntaxNode, body: SyntaxNode, args: SyntaxNode[]): Table {
+    const frame = this.child();
+    const parameters = listElements(declaration.Parameters?.Parameters);
+    parameters.forEach((parameter, i) => {
+      const name = String(parameter.NameAndType?.Name?.SimpleName ?? "");
+      const arg = args[i] ?? parameter.DefaultValue?.Value;
+      if (!name || !arg) return;
+      if (isTabular(arg)) frame.bindings.set(name, { kind: "tabular", node: arg, table: this.evaluateTabular(arg) });
+      else {
+        const compiled = compileScalar(arg, { query: this.query, env: this, scope: new Scope([]) });
+        frame.bindings.set(name, { kind: "scalar", node: arg, value: { value: compiled.fn([]), type: compiled.type } });
+      }
+    });
+    const statements = listElements(body.Statements);
+    frame.runStatements(statements);
+    if (!body.Expression) throw errorAt(this.query, declaration, "The function has no result expression");
+    return frame.evaluateTabular(body.Expression);
   }
 
   evaluateTabular(node: SyntaxNode): Table {
@@ -220,10 +308,9 @@ class QueryRunner implements Environment {
       case "UnionOperator":
         return ops.union(this.unionInputs(node), node, oc);
       case "FunctionCallExpression":
-        if (String(referencedName(node)).toLowerCase() === "materialize") {
-          return this.evaluateTabular(listElements(node.ArgumentList.Expressions)[0]);
-        }
-        break;
+        return this.tabularCall(node);
+      case "MaterializeExpression":
+        return this.evaluateTabular(node.Expression);
       case "RangeOperator":
         return this.range(node);
     }
@@ -235,14 +322,42 @@ class QueryRunner implements Environment {
     );
   }
 
+  private tabularCall(node: SyntaxNode): Table {
+    const name = String(referencedName(node) ?? node.Name?.SimpleName ?? "");
+    const args = listElements(node.ArgumentList?.Expressions);
+    const lower = name.toLowerCase();
+    if (lower === "materialize" || lower === "view") return this.evaluateTabular(args[0]);
+    if (lower === "table") {
+      const compiled = compileScalar(args[0], { query: this.query, env: this, scope: new Scope([]) });
+      const tableName = String(compiled.fn([]));
+      return this.tabular(tableName) ?? this.tableNamed(tableName, node);
+    }
+    const found = this.lookup(name);
+    if (found?.binding.kind === "function") {
+      const body = node.GetExpansion?.() ?? found.binding.declaration.Body;
+      return found.owner.callFunction(
+        found.binding.declaration,
+        nodeKind(body) === "FunctionBody" ? body : found.binding.declaration.Body,
+        args,
+      );
+    }
+    throw errorAt(this.query, node, `Unsupported tabular function '${name}' in the local KQL engine`, "unsupported-function");
+  }
+
   private tableByName(node: SyntaxNode): Table {
     const name = String(node.SimpleName ?? referencedName(node));
     const bound = this.tabular(name);
     if (bound) return bound;
+    return this.tableNamed(name, node);
+  }
+
+  /** A table of the data, or an empty one shaped like its schema, or (for tables the query only names) an empty one. */
+  private tableNamed(name: string, node: SyntaxNode): Table {
     const supplied = this.tables[name];
     if (supplied) return supplied;
-    const columns = resultColumns(node) ?? TABLE_SCHEMAS[name];
-    if (columns) return { columns: [...columns], rows: [] };
+    const columns = resultColumns(node);
+    if (columns) return { columns, rows: [] };
+    if (this.openTables.has(name)) return { columns: [], rows: [] };
     throw errorAt(this.query, node, `Unknown table '${name}'`);
   }
 
@@ -273,6 +388,8 @@ class QueryRunner implements Environment {
           if (stages.length > 1 && stages[stages.length - 1].replaces) stages.splice(stages.length - 2, 1);
           continue;
         case "ExtendOperator":
+          // Window functions need the whole row set: such an extend runs as serialize does.
+          if (WINDOW_FUNCTION.test(nodeText(op))) break;
           stages.push(ops.extendStage(columns(), op, oc));
           continue;
         case "ProjectOperator":
@@ -295,10 +412,43 @@ class QueryRunner implements Environment {
     return table;
   }
 
+  /** Runs a sub-pipeline (`mv-apply ... on (...)`, a pipe whose source is the operator's input) over one table. */
+  runSubquery(input: Table, operators: SyntaxNode[]): Table {
+    let table = input;
+    const frame = this.child();
+    for (const op of operators) table = frame.applyPiped(table, op);
+    return table;
+  }
+
+  private applyPiped(input: Table, op: SyntaxNode): Table {
+    const oc = { query: this.query, env: this };
+    switch (nodeKind(op)) {
+      case "FilterOperator":
+        return ops.runStages(input, [ops.whereStage(input.columns, op, oc)], ops.materialize(input.columns));
+      case "ExtendOperator": {
+        const stage = ops.extendStage(input.columns, op, oc);
+        return ops.runStages(input, [stage], ops.materialize(stage.columns));
+      }
+      case "ProjectOperator": {
+        const stage = ops.projectStage(input.columns, op, oc);
+        return ops.runStages(input, [stage], ops.materialize(stage.columns));
+      }
+      case "TakeOperator":
+        return ops.runStages(input, [ops.takeStage(input.columns, op, oc)], ops.materialize(input.columns));
+      case "SummarizeOperator":
+        return ops.runStages(input, [], ops.summarizeSink(input.columns, op, oc));
+      case "CountOperator":
+        return ops.runStages(input, [], ops.countSink());
+    }
+    return this.applyOperator(input, op);
+  }
+
   private applyOperator(input: Table, op: SyntaxNode): Table {
     const oc = { query: this.query, env: this };
     const kind = nodeKind(op);
     switch (kind) {
+      case "ExtendOperator":
+        return ops.serialize(input, op, oc);
       case "SerializeOperator":
         return ops.serialize(input, op, oc);
       case "ProjectAwayOperator":
@@ -310,10 +460,20 @@ class QueryRunner implements Environment {
         return ops.sort(input, op, oc);
       case "TopOperator":
         return ops.top(input, op, oc);
+      case "TopNestedOperator":
+        return ops.topNested(input, op, oc);
       case "DistinctOperator":
         return ops.distinct(input, op, oc);
       case "MvExpandOperator":
         return ops.mvExpand(input, op, oc);
+      case "MvApplyOperator":
+        return ops.mvApply(input, op, oc, (rows, subquery) => this.runSubquery(rows, subquery));
+      case "ParseOperator":
+        return ops.parse(input, op, oc);
+      case "MakeSeriesOperator":
+        return ops.makeSeries(input, op, oc);
+      case "EvaluateOperator":
+        return ops.evaluatePlugin(input, op, oc);
       case "JoinOperator":
         return ops.join(input, this.evaluateTabular(op.Expression), op, oc);
       case "LookupOperator":
@@ -336,7 +496,8 @@ class QueryRunner implements Environment {
       try {
         out.push({ table: this.evaluateTabular(expr), source });
       } catch (error) {
-        if (!fuzzy) throw error;
+        // isfuzzy tolerates a missing table, nothing else: other failures are real.
+        if (!fuzzy || !(error instanceof KqlError) || !/^Unknown table/.test(error.message)) throw error;
       }
     }
     return out;
@@ -385,4 +546,70 @@ class QueryRunner implements Environment {
   }
 }
 
+/** Tabular operators the engine runs (see QueryRunner). */
+export const SUPPORTED_OPERATOR_KINDS: ReadonlySet<string> = new Set([
+  "FilterOperator",
+  "ExtendOperator",
+  "ProjectOperator",
+  "TakeOperator",
+  "SummarizeOperator",
+  "CountOperator",
+  "SerializeOperator",
+  "ProjectAwayOperator",
+  "ProjectKeepOperator",
+  "ProjectReorderOperator",
+  "ProjectRenameOperator",
+  "SortOperator",
+  "TopOperator",
+  "TopNestedOperator",
+  "DistinctOperator",
+  "MvExpandOperator",
+  "MvApplyOperator",
+  "ParseOperator",
+  "MakeSeriesOperator",
+  "EvaluateOperator",
+  "JoinOperator",
+  "LookupOperator",
+  "UnionOperator",
+  "AsOperator",
+  "PrintOperator",
+  "RangeOperator",
+]);
+
+/** Operators and functions the local engine does not implement, as diagnostics with their positions. */
+function unsupportedConstructs(query: AnalyzedQuery): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const visit = (node: SyntaxNode) => {
+    if (!node) return;
+    const kind = nodeKind(node);
+    let message: string | undefined;
+    if (kind === "EvaluateOperator") {
+      const plugin = String(node.FunctionCall?.Name?.SimpleName ?? "").toLowerCase();
+      if (!ops.EVALUATE_PLUGINS.has(plugin)) message = `The local engine cannot run the plugin '${plugin}'`;
+    } else if (kind.endsWith("Operator") && !SUPPORTED_OPERATOR_KINDS.has(kind)) {
+      message = `The local engine cannot run '${nodeText(node).split(/\s|\(/)[0]}'`;
+    } else if (kind === "FunctionCallExpression" && referencedSymbolKind(node) === "FunctionSymbol") {
+      const name = String(referencedName(node) ?? "").toLowerCase();
+      if (!isImplementedFunction(name) && !node.GetExpansion?.()) message = `The local engine cannot run the function '${name}'`;
+    }
+    if (message) {
+      const start = node.TextStart as number;
+      out.push({
+        severity: "warning",
+        code: "unsupported",
+        message,
+        start,
+        length: node.Width as number,
+        position: positionOf(query.text, start),
+      });
+      if (kind === "EvaluateOperator") return; // its plugin call is the same finding
+    }
+    for (let i = 0; i < node.ChildCount; i++) {
+      const child = node.GetChild(i);
+      if (child && typeof child.ChildCount === "number") visit(child);
+    }
+  };
+  visit(query.syntax);
+  return out;
+}
 export { constant };

@@ -13,7 +13,9 @@ import {
   MS_PER_MINUTE,
   MS_PER_SECOND,
   coerceToType,
+  compareValues,
   emptyValue,
+  valueIdentity,
   toBool,
   toDynamic,
   toKqlString,
@@ -353,10 +355,13 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const s = argText(call, v, 0);
     return lookup === "" ? s : s.split(lookup).join(argText(call, v, 2));
   }),
-  replace_regex: rowwise((v, call) => {
-    const re = compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1], "g");
-    return argText(call, v, 0).replace(re, argText(call, v, 2).replace(/\\(\d)/g, "$$$1"));
-  }),
+  replace_regex: rowwise((v, call) =>
+    compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1]).replaceAll(argText(call, v, 0), argText(call, v, 2)),
+  ),
+  // The deprecated replace(regex, rewrite, text) takes its arguments in another order.
+  replace: rowwise((v, call) =>
+    compileRegex(argText(call, v, 0), call.ctx, call.argNodes[0]).replaceAll(argText(call, v, 2), argText(call, v, 1)),
+  ),
   extract: (call) => {
     const typeArg = call.argNodes[3];
     const resultType = call.resultType;
@@ -374,11 +379,21 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const at = s.indexOf(argText(call, v, 1), Number(v[2] ?? 0));
     return at;
   }),
+  // Kusto counts overlapping matches of plain text ("aaaa", "aa" -> 3) and non-overlapping regex matches.
   countof: rowwise((v, call) => {
     const s = argText(call, v, 0);
     const needle = argText(call, v, 1);
     if (needle === "") return 0;
-    return s.split(needle).length - 1;
+    if (v.length > 2 && String(v[2]).toLowerCase() === "regex") {
+      return compileRegex(needle, call.ctx, call.argNodes[1]).count(s);
+    }
+    let count = 0;
+    for (let at = s.indexOf(needle); at >= 0; at = s.indexOf(needle, at + 1)) count++;
+    return count;
+  }),
+  strrep: rowwise((v, call) => {
+    const times = Math.max(0, Math.min(1_000_000, Number(v[1] ?? 0)));
+    return new Array<string>(times).fill(argText(call, v, 0)).join(v.length > 2 ? argText(call, v, 2) : "");
   }),
   reverse: rowwise((v, call) => [...argText(call, v, 0)].reverse().join("")),
 
@@ -390,6 +405,50 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     return { fn: (row) => fns.map((f) => f(row)), type: "dynamic", constant: allConstant(call.args) };
   },
   array_length: rowwise(([value]) => (Array.isArray(value) ? value.length : null)),
+  // Kusto: start and end are inclusive; negative indexes count from the end.
+  array_slice: rowwise(([array, start, end]) => {
+    if (!Array.isArray(array) || start === null || end === null) return null;
+    const at = (i: number) => (i < 0 ? array.length + i : i);
+    return array.slice(Math.max(0, at(Number(start))), at(Number(end)) + 1);
+  }),
+  strcat_array: rowwise(([array, delimiter]) =>
+    Array.isArray(array)
+      ? array.map((x) => (typeof x === "string" ? x : x === null ? "" : JSON.stringify(x))).join(String(delimiter ?? ""))
+      : "",
+  ),
+  array_concat: rowwise((v) => v.flatMap((a) => (Array.isArray(a) ? a : []))),
+  set_difference: rowwise(([first, ...others]) => {
+    if (!Array.isArray(first)) return null;
+    const drop = new Set(others.flatMap((a) => (Array.isArray(a) ? a : [])).map(valueIdentity));
+    return distinctValues(first.filter((x) => !drop.has(valueIdentity(x))));
+  }),
+  set_union: rowwise((v) => distinctValues(v.flatMap((a) => (Array.isArray(a) ? a : [])))),
+  set_intersect: rowwise(([first, ...others]) => {
+    if (!Array.isArray(first)) return null;
+    const sets = others.map((a) => new Set((Array.isArray(a) ? a : []).map(valueIdentity)));
+    return distinctValues(first.filter((x) => sets.every((set) => set.has(valueIdentity(x)))));
+  }),
+  array_sort_asc: rowwise(([array]) => (Array.isArray(array) ? [...array].sort(compareValues) : null)),
+  array_sort_desc: rowwise(([array]) => (Array.isArray(array) ? [...array].sort((a, b) => compareValues(b, a)) : null)),
+  bag_has_key: rowwise(([bag, key]) => (bag && typeof bag === "object" && !Array.isArray(bag) ? Object.hasOwn(bag, String(key)) : null)),
+  parse_url: rowwise((v, call) => parseUrl(argText(call, v, 0))),
+  url_decode: rowwise((v, call) => {
+    try {
+      return decodeURIComponent(argText(call, v, 0));
+    } catch {
+      return null;
+    }
+  }),
+  url_encode_component: rowwise((v, call) => encodeURIComponent(argText(call, v, 0))),
+  base64_decode_tostring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "base64").toString("utf8")),
+  base64_encode_tostring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "utf8").toString("base64")),
+  format_datetime: rowwise(([value, format]) => (value === null ? "" : formatDatetimeAs(Number(value), String(format)))),
+  ingestion_time: (call) => {
+    // Local logs carry no ingestion time; the event's own time is the closest (and what Log Analytics shows within seconds).
+    const index = call.ctx.scope.indexOf("TimeGenerated");
+    return index === undefined ? constant(null, "datetime") : { fn: (row) => row[index], type: "datetime", constant: false };
+  },
+  row_window_session: rowWindowSession,
   bag_keys: rowwise(([value]) => (value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : null)),
   set_has_element: rowwise(([array, value]) => (Array.isArray(array) ? array.some((x) => x === value) : null)),
   array_index_of: rowwise(([array, value]) => (Array.isArray(array) ? array.findIndex((x) => x === value) : null)),
@@ -487,6 +546,119 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   row_number: rowNumber,
 };
 
+function distinctValues(values: Value[]): Value[] {
+  const seen = new Set<unknown>();
+  return values.filter((x) => {
+    const key = valueIdentity(x);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** parse_url: Kusto's bag of Scheme, Host, Port, Path, Username, Password, Query Parameters, Fragment; null when not a URL. */
+function parseUrl(text: string): Value {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  const query: Record<string, Value> = {};
+  url.searchParams.forEach((value, key) => (query[key] = value));
+  return {
+    Scheme: url.protocol.replace(/:$/, ""),
+    Host: url.hostname,
+    Port: url.port,
+    Path: url.pathname,
+    Username: decodeURIComponent(url.username),
+    Password: decodeURIComponent(url.password),
+    "Query Parameters": query,
+    Fragment: url.hash.replace(/^#/, ""),
+  };
+}
+
+/** format_datetime's format specifiers (yyyy, MM, dd, HH, hh, mm, ss, f..fffffff, tt), other characters kept. */
+function formatDatetimeAs(ms: number, format: string): string {
+  const d = new Date(Math.floor(ms));
+  const ticks = Math.round((ms - Math.floor(ms / 1000) * 1000) * 10_000);
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  return format.replace(/yyyy|yy|MM|M|dd|d|HH|H|hh|h|mm|m|ss|s|f{1,7}|F{1,7}|tt/g, (token) => {
+    switch (token) {
+      case "yyyy":
+        return String(d.getUTCFullYear());
+      case "yy":
+        return pad(d.getUTCFullYear() % 100);
+      case "MM":
+        return pad(d.getUTCMonth() + 1);
+      case "M":
+        return String(d.getUTCMonth() + 1);
+      case "dd":
+        return pad(d.getUTCDate());
+      case "d":
+        return String(d.getUTCDate());
+      case "HH":
+        return pad(d.getUTCHours());
+      case "H":
+        return String(d.getUTCHours());
+      case "hh":
+        return pad(d.getUTCHours() % 12 || 12);
+      case "h":
+        return String(d.getUTCHours() % 12 || 12);
+      case "mm":
+        return pad(d.getUTCMinutes());
+      case "m":
+        return String(d.getUTCMinutes());
+      case "ss":
+        return pad(d.getUTCSeconds());
+      case "s":
+        return String(d.getUTCSeconds());
+      case "tt":
+        return d.getUTCHours() < 12 ? "AM" : "PM";
+      default: {
+        const digits = String(ticks).padStart(7, "0").slice(0, token.length);
+        return token.startsWith("F") ? digits.replace(/0+$/, "") : digits;
+      }
+    }
+  });
+}
+
+/**
+ * row_window_session(value, maxFromFirst, maxBetweenNeighbours [, restart]): on serialized rows,
+ * the first value of the session each row belongs to. A session ends when the next value is more
+ * than maxBetweenNeighbours after the previous one, or more than maxFromFirst after the session's first.
+ */
+function rowWindowSession(call: CallSite): Compiled {
+  const cursor = needCursor(call, "row_window_session");
+  const [valueArg, fromFirstArg, betweenArg, restartArg] = call.args;
+  const maxFromFirst = Number(fromFirstArg.fn([]));
+  const maxBetween = Number(betweenArg.fn([]));
+  const value = valueArg.fn;
+  const restart = restartArg?.fn;
+  let sessionStart: number | null = null;
+  let previous: number | null = null;
+  let lastIndex = -1;
+  return {
+    fn: (row) => {
+      if (cursor.index <= lastIndex) sessionStart = previous = null; // a new pass over the rows
+      lastIndex = cursor.index;
+      const v = value(row);
+      if (typeof v !== "number") return null;
+      const startsNew =
+        sessionStart === null ||
+        previous === null ||
+        v - previous > maxBetween ||
+        v - sessionStart > maxFromFirst ||
+        (restart !== undefined && restart(row) === true);
+      if (startsNew) sessionStart = v;
+      previous = v;
+      return sessionStart;
+    },
+    type: valueArg.type,
+    constant: false,
+  };
+}
+
 function dynamicOf(compiled: Compiled): Evaluator {
   const f = compiled.fn;
   const type = compiled.type;
@@ -521,12 +693,9 @@ function conditional(call: CallSite): Compiled {
 function trimBy(call: CallSite, values: Value[], side: "both" | "start" | "end"): string {
   const pattern = argText(call, values, 0);
   const s = argText(call, values, 1);
-  const source = compileRegex(pattern, call.ctx, call.argNodes[0]).source;
-  const startRe = new RegExp(`^(?:${source})+`);
-  const endRe = new RegExp(`(?:${source})+$`);
   let out = s;
-  if (side !== "end") out = out.replace(startRe, "");
-  if (side !== "start") out = out.replace(endRe, "");
+  if (side !== "end") out = compileRegex(`^(?:${pattern})+`, call.ctx, call.argNodes[0]).replaceAll(out, "");
+  if (side !== "start") out = compileRegex(`(?:${pattern})+$`, call.ctx, call.argNodes[0]).replaceAll(out, "");
   return out;
 }
 

@@ -2,7 +2,16 @@
 import type { Table, Value } from "./types.js";
 import { toDynamic } from "./values.js";
 
-export { runQuery, validateQuery, schemasFor, type QueryOptions, type QueryResult } from "./engine.js";
+export {
+  runQuery,
+  validateQuery,
+  schemasFor,
+  SUPPORTED_OPERATOR_KINDS,
+  type QueryOptions,
+  type QueryResult,
+  type TableSchemas,
+} from "./engine.js";
+export { MAX_NESTING_DEPTH, MAX_QUERY_LENGTH } from "./kusto.js";
 export { KqlError } from "./errors.js";
 export type { Diagnostic } from "./kusto.js";
 export { tableToObjects, type Column, type KqlType, type Row, type Table, type Value } from "./types.js";
@@ -20,4 +29,4 @@ export function toJsonRecords(table: Table): Record<string, Value>[] {
 }
 
 /** Builds a table from plain records, converting each value to its column's type. */
-export { tableFromRecords } from "./build.js";
+export { tableFromRecords, tablesWithin } from "./build.js";

@@ -40,6 +40,36 @@ export interface AnalyzedQuery {
   text: string;
   syntax: SyntaxNode;
   diagnostics: Diagnostic[];
+  /** Tables the query names that no schema describes: analysed as open (any column) and read as empty. */
+  openTables: ReadonlySet<string>;
+}
+
+/** Longest query text the engine accepts, and deepest bracket nesting: the parser's time grows steeply past them. */
+export const MAX_QUERY_LENGTH = 256 * 1024;
+export const MAX_NESTING_DEPTH = 200;
+
+/**
+ * Rejects inputs the parser would take very long on, before parsing: text over MAX_QUERY_LENGTH and
+ * brackets nested deeper than MAX_NESTING_DEPTH (string literals and comments are skipped).
+ */
+export function checkQueryShape(text: string): void {
+  if (text.length > MAX_QUERY_LENGTH) {
+    throw new KqlError(`The query is ${text.length} characters long; the limit is ${MAX_QUERY_LENGTH}`, undefined, "too-large");
+  }
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+    } else if (c === '"' || c === "'") {
+      const verbatim = text[i - 1] === "@";
+      for (i++; i < text.length && text[i] !== c; i++) if (text[i] === "\\" && !verbatim) i++;
+    } else if (c === "(" || c === "[" || c === "{") {
+      if (++depth > MAX_NESTING_DEPTH) {
+        throw new KqlError(`Brackets nest deeper than ${MAX_NESTING_DEPTH} levels`, positionOf(text, i), "too-deep");
+      }
+    } else if (c === ")" || c === "]" || c === "}") depth = Math.max(0, depth - 1);
+  }
 }
 
 const globalStates = new Map<string, any>();
@@ -57,8 +87,8 @@ function quoteName(name: string): string {
 }
 
 /** A GlobalState whose default database holds the given tables; cached per schema set. */
-export function globalStateFor(tables: Record<string, readonly Column[]>): any {
-  const signature = schemaSignature(tables);
+export function globalStateFor(tables: Record<string, readonly Column[]>, open: ReadonlySet<string> = new Set()): any {
+  const signature = `${schemaSignature(tables)}|open:${[...open].sort().join(",")}`;
   let state = globalStates.get(signature);
   if (!state) {
     const K = kustoLanguage();
@@ -66,6 +96,8 @@ export function globalStateFor(tables: Record<string, readonly Column[]>): any {
     const symbols = Object.entries(tables).map(
       ([name, cols]) => new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null),
     );
+    for (const name of open)
+      if (!tables[name]) symbols.push(new S.TableSymbol.$ctor7(name, "(TimeGenerated:datetime)", null).WithIsOpen(true));
     const database = new S.DatabaseSymbol.ctor("hunts", symbols);
     state = K.GlobalState.Default.WithDatabase(database);
     globalStates.set(signature, state);
@@ -80,9 +112,57 @@ const SEVERITIES: Record<string, Diagnostic["severity"]> = {
   Information: "information",
 };
 
+/**
+ * Parses and type-checks a query. A name in table position that no schema describes becomes an
+ * open table (any column, read as empty), as Log Analytics treats a table the workspace lacks.
+ */
 export function analyze(text: string, tables: Record<string, readonly Column[]>): AnalyzedQuery {
+  const first = analyzeWith(text, tables, new Set());
+  const unknown = unknownTableNames(first);
+  return unknown.size ? analyzeWith(text, tables, unknown) : first;
+}
+
+const TABLE_POSITIONS = new Set([
+  "PipeExpression",
+  "ExpressionStatement",
+  "LetStatement",
+  "UnionOperator",
+  "JoinOperator",
+  "LookupOperator",
+  "ParenthesizedExpression",
+  "FunctionBody",
+  "InExpression",
+  "ToScalarExpression",
+]);
+
+/** Names the parser does not know (KS204) that stand where a table stands. */
+function unknownTableNames(query: AnalyzedQuery): Set<string> {
+  const starts = new Set(query.diagnostics.filter((d) => d.code === "KS204").map((d) => d.start));
+  const names = new Set<string>();
+  if (!starts.size) return names;
+  const visit = (node: SyntaxNode) => {
+    if (!node) return;
+    if (nodeKind(node) === "NameReference" && starts.has(node.TextStart)) {
+      let parent = node.Parent;
+      while (parent && /^(SyntaxList|SeparatedElement|ExpressionList)/.test(nodeKind(parent))) parent = parent.Parent;
+      const parentKind = nodeKind(parent);
+      const isSource = parentKind !== "PipeExpression" || parent.Expression === node;
+      if (TABLE_POSITIONS.has(parentKind) && isSource && /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(node.SimpleName))) {
+        names.add(String(node.SimpleName));
+      }
+    }
+    for (let i = 0; i < node.ChildCount; i++) {
+      const child = node.GetChild(i);
+      if (child && typeof child.ChildCount === "number") visit(child);
+    }
+  };
+  visit(query.syntax);
+  return names;
+}
+
+function analyzeWith(text: string, tables: Record<string, readonly Column[]>, open: ReadonlySet<string>): AnalyzedQuery {
   const K = kustoLanguage();
-  const code = K.KustoCode.ParseAndAnalyze(text, globalStateFor(tables));
+  const code = K.KustoCode.ParseAndAnalyze(text, globalStateFor(tables, open));
   const list = code.GetDiagnostics();
   const diagnostics: Diagnostic[] = [];
   for (let i = 0; i < list.Count; i++) {
@@ -96,7 +176,7 @@ export function analyze(text: string, tables: Record<string, readonly Column[]>)
       position: positionOf(text, d.Start),
     });
   }
-  return { text, syntax: code.Syntax, diagnostics };
+  return { text, syntax: code.Syntax, diagnostics, openTables: open };
 }
 
 // ---- small helpers over the Bridge.NET object model ----

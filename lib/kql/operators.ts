@@ -3,7 +3,7 @@
  * table; output column names and types come from the parser's own inference where it has them,
  * so naming (`count_`, `dcount_X`, `Column1`, `X1` after a join) matches Kusto exactly.
  */
-import { AGGREGATES, isAggregateName, MULTI_COLUMN_AGGREGATES, type Aggregator } from "./aggregates.js";
+import { AGGREGATES, isAggregateName, MULTI_COLUMN_AGGREGATES, PER_ARGUMENT_AGGREGATES, type Aggregator } from "./aggregates.js";
 import { Scope, type CompileContext, type Compiled, type Environment, type Evaluator, type RowCursor } from "./context.js";
 import {
   errorAt,
@@ -20,7 +20,7 @@ import {
 import { compileScalar } from "./scalar.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { normalizeTypeName } from "./types.js";
-import { compareValues, groupKey, coerceToType, emptyValue, toDynamic, valueIdentity } from "./values.js";
+import { compareValues, groupKey, coerceToType, emptyValue, toDynamic, toKqlString, valueIdentity } from "./values.js";
 
 export interface OperatorContext {
   query: AnalyzedQuery;
@@ -293,9 +293,10 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
       width = args.length;
     } else {
       args = argNodes.map((n) => compileScalar(n, baseCtx));
+      if (PER_ARGUMENT_AGGREGATES.has(name)) width = Math.max(1, argNodes.length - 1);
     }
     const slot = plans.reduce((sum, p) => sum + p.width, 0);
-    plans.push({ name, width, multi, make: () => factory({ args, extraColumns, resultType: "dynamic" }) });
+    plans.push({ name, width, multi: multi || width > 1, make: () => factory({ args, extraColumns, resultType: "dynamic" }) });
     slotOf.set(call, slot);
     return slot;
   };
@@ -551,12 +552,13 @@ export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): T
   return { columns, rows };
 }
 
+/** The items mv-expand makes rows of: a null or scalar is one item (Kusto keeps the row), a bag is its entries. */
 function toExpandable(value: Value, bagExpansion: string): Value[] {
   if (Array.isArray(value)) return value;
   if (value && typeof value === "object") {
     return Object.entries(value).map(([k, v]) => (bagExpansion === "array" ? [k, v] : { [k]: v }));
   }
-  return value === null ? [] : [value];
+  return [value];
 }
 
 // ---------- join and lookup ----------
@@ -785,3 +787,314 @@ export function isTabularNode(node: SyntaxNode): boolean {
 }
 
 export { compareValues };
+
+// ---------- mv-apply ----------
+
+/**
+ * mv-apply: expands each row's arrays into a small table (the row's columns beside each item), runs
+ * the subquery on it, and unions the results. Columns the subquery drops keep the row's values.
+ */
+export function mvApply(
+  input: Table,
+  node: SyntaxNode,
+  oc: OperatorContext,
+  runSubquery: (table: Table, operators: SyntaxNode[]) => Table,
+): Table {
+  const parameters = namedParameters(node.Parameters);
+  const itemIndexName = parameters.get("with_itemindex");
+  const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
+  const expansions = listElements(node.Expressions).map((mv) => {
+    const expr = mv.Expression;
+    const name = outputName(expr) ?? (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined);
+    if (!name) throw errorAt(oc.query, expr, "mv-apply needs a column or `name = expression`");
+    const typeName = mv.ToTypeOf ? nodeText(mv.ToTypeOf.TypeOf).replace(/^typeof\(|\)$/g, "") : "dynamic";
+    return { name, fn: compileIn(input, expr, oc).fn, type: normalizeTypeName(typeName) ?? ("dynamic" as KqlType) };
+  });
+  const subColumns = [...input.columns];
+  const targets = expansions.map((e) => {
+    let index = subColumns.findIndex((c) => c.name === e.name);
+    if (index < 0) {
+      index = subColumns.length;
+      subColumns.push({ name: e.name, type: e.type });
+    } else subColumns[index] = { name: e.name, type: e.type };
+    return index;
+  });
+  if (itemIndexName) subColumns.push({ name: itemIndexName, type: "long" });
+  const operators = subqueryOperators(node.Subquery?.Expression);
+  const outColumns = resultColumns(node);
+  const rows: Row[] = [];
+  let columns: readonly Column[] | undefined = outColumns;
+  for (const row of input.rows) {
+    const arrays = expansions.map((e) => {
+      const v = e.fn(row);
+      return Array.isArray(v) ? v : v === null ? [] : toExpandable(v, "bag");
+    });
+    const length = Math.min(limit, Math.max(0, ...arrays.map((a) => a.length)));
+    const subRows: Row[] = [];
+    for (let i = 0; i < length; i++) {
+      const out = widen(row, subColumns.length);
+      expansions.forEach((e, j) => {
+        const item = arrays[j][i] ?? null;
+        out[targets[j]] = e.type === "dynamic" ? item : coerceToType(item, e.type);
+      });
+      if (itemIndexName) out[subColumns.length - 1] = i;
+      subRows.push(out);
+    }
+    const result = runSubquery({ columns: subColumns, rows: subRows }, operators);
+    columns ??= result.columns;
+    const scope = Scope.of(result);
+    const inputScope = Scope.of(input);
+    const picks = columns.map((c) => {
+      const fromResult = scope.indexOf(c.name);
+      if (fromResult !== undefined) return (r: Row) => r[fromResult];
+      const fromInput = inputScope.indexOf(c.name);
+      return fromInput !== undefined ? () => row[fromInput] : () => emptyValue(c.type);
+    });
+    for (const r of result.rows) rows.push(picks.map((p) => p(r)));
+  }
+  return { columns: columns ?? subColumns, rows };
+}
+
+/** The operators of `(op1 | op2 ...)`, the sub-query of mv-apply, in order. */
+function subqueryOperators(expr: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  let node = expr;
+  while (node && nodeKind(node) === "ParenthesizedExpression") node = node.Expression;
+  while (node && nodeKind(node) === "PipeExpression") {
+    out.unshift(node.Operator);
+    node = node.Expression;
+  }
+  if (node) out.unshift(node);
+  return out;
+}
+
+// ---------- parse ----------
+
+type ParsePart = { literal: string } | { column: number; type: KqlType } | { skip: true };
+
+/**
+ * parse (simple and relaxed kinds): each column takes the text up to the next literal, the last one
+ * the rest. A row whose text does not fit the pattern gets empty columns, as in Kusto.
+ */
+export function parse(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const kind = (namedParameters(node.Parameters).get("kind") ?? "simple").toLowerCase();
+  if (kind === "regex") throw errorAt(oc.query, node, "parse kind=regex is not supported by the local KQL engine", "unsupported");
+  const source = compileIn(input, node.Expression, oc);
+  const columns = [...input.columns];
+  const parts: ParsePart[] = [];
+  for (const pattern of listElements(node.Patterns)) {
+    const patternKind = nodeKind(pattern);
+    if (patternKind === "LiteralExpression" || patternKind === "CompoundStringLiteralExpression") {
+      parts.push({ literal: String(pattern.LiteralValue ?? "") });
+    } else if (patternKind === "StarExpression") {
+      parts.push({ skip: true });
+    } else {
+      const name = String(pattern.Name?.SimpleName ?? pattern.SimpleName ?? nodeText(pattern));
+      const type = pattern.Type ? (normalizeTypeName(nodeText(pattern.Type)) ?? "string") : "string";
+      let index = columns.findIndex((c) => c.name === name);
+      if (index < 0) {
+        index = columns.length;
+        columns.push({ name, type });
+      } else columns[index] = { name, type };
+      parts.push({ column: index, type });
+    }
+  }
+  const width = columns.length;
+  const newColumns = columns.map((_, i) => i).filter((i) => parts.some((p) => "column" in p && p.column === i));
+  const rows = input.rows.map((row) => {
+    const out = widen(row, width);
+    const text = toKqlString(source.fn(row), source.type);
+    const captured = matchParse(text, parts);
+    for (const i of newColumns) out[i] = captured ? coerceToType(captured.get(i) ?? "", columns[i].type) : emptyValue(columns[i].type);
+    return out;
+  });
+  return { columns: adoptTypes(columns, resultColumns(node)), rows };
+}
+
+function matchParse(text: string, parts: ParsePart[]): Map<number, string> | undefined {
+  const captured = new Map<number, string>();
+  let position = 0;
+  let pending: ParsePart | undefined;
+  for (const part of parts) {
+    if ("literal" in part) {
+      if (pending) {
+        const at = text.indexOf(part.literal, position);
+        if (at < 0) return undefined;
+        if ("column" in pending) captured.set(pending.column, text.slice(position, at));
+        position = at + part.literal.length;
+        pending = undefined;
+      } else {
+        if (!text.startsWith(part.literal, position)) return undefined;
+        position += part.literal.length;
+      }
+    } else {
+      if (pending && "column" in pending) captured.set(pending.column, "");
+      pending = part;
+    }
+  }
+  if (pending && "column" in pending) captured.set(pending.column, text.slice(position));
+  return captured;
+}
+
+// ---------- top-nested ----------
+
+interface NestedLevel {
+  key: Evaluator;
+  limit: number;
+  aggregate: () => Aggregator;
+  descending: boolean;
+}
+
+/** top-nested: the top groups by an aggregate at each level, within each group of the level above. */
+export function topNested(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const ctx: CompileContext = { query: oc.query, env: oc.env, scope: Scope.of(input) };
+  const levels: NestedLevel[] = listElements(node.Clauses).map((clause) => {
+    const limit = clause.Expression ? Number(compileScalar(clause.Expression, ctx).fn([])) : Infinity;
+    const ofExpr = clause.OfExpression;
+    const keyExpr = nodeKind(ofExpr) === "SimpleNamedExpression" ? ofExpr.Expression : ofExpr;
+    let by = clause.ByExpression;
+    let descending = true;
+    if (nodeKind(by) === "OrderedExpression") {
+      descending = String(by.Ordering?.AscOrDescKeyword?.Text ?? "desc").toLowerCase() !== "asc";
+      by = by.Expression;
+    }
+    if (nodeKind(by) === "SimpleNamedExpression") by = by.Expression;
+    const name = String(referencedName(by) ?? "").toLowerCase();
+    const factory = AGGREGATES[name];
+    if (!factory) throw errorAt(oc.query, by, `Unsupported aggregate '${nodeText(by)}' in top-nested`, "unsupported-function");
+    const args = listElements(by.ArgumentList?.Expressions).map((a: SyntaxNode) => compileScalar(a, ctx));
+    return { key: compileScalar(keyExpr, ctx).fn, limit, descending, aggregate: () => factory({ args, resultType: "dynamic" }) };
+  });
+  const rows: Row[] = [];
+  const descend = (group: Row[], level: number, prefix: Value[]) => {
+    if (level === levels.length) {
+      rows.push(prefix);
+      return;
+    }
+    const { key, limit, aggregate, descending } = levels[level];
+    const aggregator = aggregate();
+    const groups = new Map<unknown, { key: Value; rows: Row[]; state: unknown }>();
+    for (const row of group) {
+      const k = key(row);
+      const id = valueIdentity(k);
+      let g = groups.get(id);
+      if (!g) groups.set(id, (g = { key: k, rows: [], state: aggregator.init() }));
+      g.rows.push(row);
+      g.state = aggregator.step(g.state, row);
+    }
+    const ranked = [...groups.values()].map((g) => ({ ...g, value: aggregator.result(g.state) }));
+    ranked.sort((a, b) => (descending ? -1 : 1) * compareValues(a.value ?? -Infinity, b.value ?? -Infinity));
+    for (const g of ranked.slice(0, limit)) descend(g.rows, level + 1, [...prefix, g.key, g.value]);
+  };
+  descend(input.rows, 0, []);
+  return { columns: parserColumns(node, levels.length * 2, oc), rows };
+}
+
+// ---------- make-series ----------
+
+/** make-series: per group, each aggregate over fixed time (or number) bins, as arrays; empty bins take the default. */
+export function makeSeries(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const ctx: CompileContext = { query: oc.query, env: oc.env, scope: Scope.of(input) };
+  const on = compileScalar(node.OnClause.Expression, ctx);
+  const range = node.RangeClause;
+  let from: number | null = null;
+  let to: number | null = null;
+  let step: number;
+  if (nodeKind(range) === "MakeSeriesInRangeClause") {
+    const [a, b, c] = listElements(range.Arguments.Expressions).map((e: SyntaxNode) => Number(compileScalar(e, ctx).fn([])));
+    [from, to, step] = [a, b, c];
+  } else {
+    if (range.MakeSeriesFromClause) from = Number(compileScalar(range.MakeSeriesFromClause.Expression, ctx).fn([]));
+    if (range.MakeSeriesToClause) to = Number(compileScalar(range.MakeSeriesToClause.Expression, ctx).fn([]));
+    step = Number(compileScalar(range.MakeSeriesStepClause.Expression, ctx).fn([]));
+  }
+  if (!(step > 0)) throw errorAt(oc.query, node, "make-series needs a positive step");
+  if (from === null || to === null) {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const row of input.rows) {
+      const t = on.fn(row);
+      if (typeof t === "number") {
+        min = Math.min(min, t);
+        max = Math.max(max, t);
+      }
+    }
+    from ??= min === Infinity ? 0 : Math.floor(min / step) * step;
+    to ??= max === -Infinity ? 0 : max + step;
+  }
+  const bins = Math.max(0, Math.ceil((to - from) / step));
+  const aggregates = listElements(node.Aggregates).map((expr) => {
+    const inner = nodeKind(expr.Expression) === "SimpleNamedExpression" ? expr.Expression.Expression : expr.Expression;
+    const name = String(referencedName(inner) ?? "").toLowerCase();
+    const factory = AGGREGATES[name];
+    if (!factory) throw errorAt(oc.query, inner, `Unsupported aggregate '${name}' in make-series`, "unsupported-function");
+    const args = listElements(inner.ArgumentList?.Expressions).map((a: SyntaxNode) => compileScalar(a, ctx));
+    const fallback = expr.DefaultExpression ? compileScalar(expr.DefaultExpression.Expression, ctx).fn([]) : 0;
+    return { make: () => factory({ args, resultType: "dynamic" }), fallback };
+  });
+  const keyNodes = node.ByClause ? listElements(node.ByClause.Expressions) : [];
+  const keys = keyNodes.map((k) => compileScalar(k, ctx).fn);
+  const aggregators = aggregates.map((a) => a.make());
+  const groups = new Map<string, { keys: Value[]; states: unknown[][] }>();
+  for (const row of input.rows) {
+    const t = on.fn(row);
+    if (typeof t !== "number" || t < from || t >= to) continue;
+    const bin = Math.floor((t - from) / step);
+    const keyValues = keys.map((k) => k(row));
+    const id = keyValues.map(groupKey).join("\u0001");
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = { keys: keyValues, states: aggregators.map(() => new Array<unknown>(bins)) }));
+    aggregators.forEach((a, i) => {
+      const states = group.states[i];
+      states[bin] = a.step(states[bin] === undefined ? a.init() : states[bin], row);
+    });
+  }
+  const timeline: Value[] = [];
+  for (let i = 0; i < bins; i++) timeline.push(toDynamic(from + i * step, on.type));
+  const columns = parserColumns(node, keys.length + aggregates.length + 1, oc);
+  const rows: Row[] = [...groups.values()].map((g) => [
+    ...g.keys,
+    ...aggregators.map((a, i) => {
+      const out: Value[] = [];
+      for (let b = 0; b < bins; b++) out.push(g.states[i][b] === undefined ? aggregates[i].fallback : a.result(g.states[i][b]));
+      return out;
+    }),
+    timeline,
+  ]);
+  return { columns, rows };
+}
+
+// ---------- evaluate ----------
+
+/** Plugins `evaluate` runs locally. */
+export const EVALUATE_PLUGINS: ReadonlySet<string> = new Set(["bag_unpack"]);
+
+/** evaluate bag_unpack(Column [, Prefix]): one column per key found in the bags, the bag column dropped. */
+export function evaluatePlugin(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const call = node.FunctionCall;
+  const plugin = String(call?.Name?.SimpleName ?? "").toLowerCase();
+  if (plugin !== "bag_unpack") {
+    throw errorAt(oc.query, node, `Unsupported plugin 'evaluate ${plugin}' in the local KQL engine`, "unsupported-operator");
+  }
+  const args = listElements(call.ArgumentList?.Expressions);
+  const column = String(referencedName(args[0]) ?? nodeText(args[0]));
+  const prefix = args[1] ? String(compileIn(input, args[1], oc).fn([]) ?? "") : "";
+  const bagIndex = Scope.of(input).indexOf(column);
+  if (bagIndex === undefined) throw errorAt(oc.query, args[0], `bag_unpack: '${column}' is not a column of the input`);
+  const keys: string[] = [];
+  const seen = new Set<string>();
+  for (const row of input.rows) {
+    const bag = row[bagIndex];
+    if (bag && typeof bag === "object" && !Array.isArray(bag)) {
+      for (const key of Object.keys(bag)) if (!seen.has(key)) (seen.add(key), keys.push(key));
+    }
+  }
+  const kept = input.columns.map((c, i) => ({ c, i })).filter(({ i }) => i !== bagIndex);
+  const columns: Column[] = [...kept.map(({ c }) => c), ...keys.map((k) => ({ name: `${prefix}${k}`, type: "dynamic" as KqlType }))];
+  const rows = input.rows.map((row) => {
+    const bag = row[bagIndex];
+    const record = bag && typeof bag === "object" && !Array.isArray(bag) ? (bag as Record<string, Value>) : {};
+    return [...kept.map(({ i }) => row[i]), ...keys.map((k) => record[k] ?? null)];
+  });
+  return { columns, rows };
+}

@@ -16,6 +16,7 @@ import {
   type SyntaxNode,
 } from "./kusto.js";
 import { SCALAR_FUNCTIONS } from "./functions.js";
+import { isAggregateName } from "./aggregates.js";
 import { hasTerm, hasAllTerms, hasAnyTerm, compileRegex } from "./text.js";
 import type { KqlType, Row, Value } from "./types.js";
 import { INTEGER_TYPES, NUMERIC_TYPES } from "./types.js";
@@ -102,7 +103,7 @@ function compileLiteral(node: SyntaxNode, ctx: CompileContext): Compiled {
       return constant(n, type);
     }
     case "datetime": {
-      const ms = parseDatetime(unwrapTypedLiteral(text));
+      const ms = parseDatetime(unwrapTypedLiteral(text), { strict: true });
       if (ms === null) throw errorAt(ctx.query, node, `Cannot read datetime literal '${text}'`);
       return constant(ms, "datetime");
     }
@@ -138,6 +139,10 @@ function parseDynamicLiteral(node: SyntaxNode, ctx: CompileContext): Value {
 function compileNameReference(node: SyntaxNode, ctx: CompileContext): Compiled {
   const name: string = node.SimpleName ?? referencedName(node) ?? nodeText(node);
   const symbolKind = referencedSymbolKind(node);
+  if (symbolKind === "ParameterSymbol" || symbolKind === "VariableSymbol") {
+    const parameter = ctx.env.parameter(name);
+    if (parameter) return parameter;
+  }
   if (symbolKind === "VariableSymbol" || symbolKind === "ParameterSymbol") {
     const binding = ctx.env.scalar(name);
     if (binding) return constant(binding.value, binding.type);
@@ -148,6 +153,8 @@ function compileNameReference(node: SyntaxNode, ctx: CompileContext): Compiled {
     return { fn: (row) => row[index], type: column.type, constant: false };
   }
   if (symbolKind === "FunctionSymbol") return compileCall(node, ctx);
+  // A column the parser accepted that the data lacks: a column of an open (schema-less, empty) table.
+  if (symbolKind === "ColumnSymbol") return constant(null, staticType(node));
   throw errorAt(ctx.query, node, `Unknown name '${name}': not a column of the input or a scalar let`, "unknown-name");
 }
 
@@ -160,10 +167,48 @@ function compileCall(node: SyntaxNode, ctx: CompileContext): Compiled {
   if (name === "column_ifexists") return compileColumnIfExists(argNodes, ctx, node);
   const implementation = SCALAR_FUNCTIONS[name];
   if (!implementation) {
+    const userDefined = compileUserFunction(node, argNodes, ctx);
+    if (userDefined) return userDefined;
     throw errorAt(ctx.query, node, `Unsupported function '${name}' in the local KQL engine`, "unsupported-function");
   }
   const args = argNodes.map((arg) => compileNode(arg, ctx));
   return implementation({ args, argNodes, ctx, node, resultType: staticType(node) });
+}
+
+/** Names the engine implements beyond SCALAR_FUNCTIONS and AGGREGATES (handled where they occur). */
+const SPECIAL_FUNCTIONS = new Set(["toscalar", "column_ifexists", "materialize", "table", "view"]);
+
+export function isImplementedFunction(name: string): boolean {
+  return Object.hasOwn(SCALAR_FUNCTIONS, name) || isAggregateName(name) || SPECIAL_FUNCTIONS.has(name);
+}
+
+/**
+ * A call of a scalar function the query defines (`let f = (x:string) { ... }`): the parser's
+ * expansion of the body for this call site, compiled with each parameter bound to its argument.
+ */
+function compileUserFunction(node: SyntaxNode, argNodes: SyntaxNode[], ctx: CompileContext): Compiled | undefined {
+  const body = node.GetExpansion?.();
+  if (!body || nodeKind(body) !== "FunctionBody" || !body.Expression || isTabular(body.Expression)) return undefined;
+  const declaration = ctx.env.functionDeclaration?.(String(referencedName(node) ?? ""));
+  const names: string[] = declaration
+    ? listElements(declaration.Parameters?.Parameters).map((p) => String(p.NameAndType?.Name?.SimpleName ?? ""))
+    : [];
+  const bound = new Map<string, Compiled>();
+  names.forEach((parameterName, i) => {
+    const arg = argNodes[i] ?? listElements(declaration.Parameters?.Parameters)[i]?.DefaultValue?.Value;
+    if (parameterName && arg) bound.set(parameterName, compileNode(arg, ctx));
+  });
+  const env = ctx.env.withParameters(bound);
+  const inner: CompileContext = { ...ctx, env };
+  if (listElements(body.Statements).length) {
+    throw errorAt(
+      ctx.query,
+      node,
+      "Scalar functions with let statements in their body are not supported by the local KQL engine",
+      "unsupported",
+    );
+  }
+  return compileNode(body.Expression, inner);
 }
 
 function compileToScalar(tabular: SyntaxNode, ctx: CompileContext, node: SyntaxNode): Compiled {
@@ -472,7 +517,12 @@ function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
   const caseInsensitive = op.endsWith("~");
   const negate = op.startsWith("!");
   const left = compileNode(node.Left, ctx);
-  const { values, rowDependent } = inListValues(node.Right, ctx);
+  const listed = inListValues(node.Right, ctx);
+  const rowDependent = listed.rowDependent;
+  // Kusto converts the list to the left side's type: `EventID in ("4624", "4625")` matches 4624.
+  const values = TIME_OR_NUMBER.has(left.type)
+    ? listed.values.map((v) => (typeof v === "string" ? coerceToType(v, left.type) : v))
+    : listed.values;
   const a = left.fn;
   // Specialised membership tests: these run once per row in hot filters.
   let member: (v: Value) => boolean;

@@ -1,4 +1,5 @@
 /** Kusto's term matching (`has` and friends) and regular expressions. */
+import { RE2JS } from "re2js";
 import type { CompileContext } from "./context.js";
 import { errorAt, type SyntaxNode } from "./kusto.js";
 
@@ -35,29 +36,137 @@ export function hasAllTerms(haystackLower: string, termsLower: readonly string[]
   return termsLower.every((term) => hasTerm(haystackLower, term, "whole"));
 }
 
-const regexCache = new Map<string, RegExp>();
+/** A compiled KQL regular expression: RE2 semantics, matched in time linear in the input. */
+export interface KqlRegex {
+  readonly source: string;
+  test(text: string): boolean;
+  /** The match and its groups (undefined for groups that did not take part), or null. */
+  exec(text: string): (string | undefined)[] | null;
+  /** Every match replaced; `\\1` or `$1` in the replacement name groups, as in Kusto's replace_regex. */
+  replaceAll(text: string, replacement: string): string;
+  /** How many non-overlapping matches the text has. */
+  count(text: string): number;
+}
+
+const regexCache = new Map<string, KqlRegex>();
 
 /**
- * Kusto uses RE2. JavaScript's engine accepts RE2's common syntax; RE2's inline flags such as
- * `(?i)` at the start are translated to JS flags.
+ * Kusto uses RE2, which never backtracks: `(a+)+$` on a long name takes linear time. RE2JS is a
+ * JavaScript port of RE2 with the same syntax (inline flags such as `(?i)` included), but some
+ * fifty times slower per match than V8's engine. So RE2JS checks every pattern (its syntax and
+ * errors are Kusto's), and matching uses V8 only for patterns that cannot backtrack
+ * catastrophically: no repeated group that itself repeats or alternates, no back-references.
  */
-export function compileRegex(pattern: string, ctx: CompileContext, node: SyntaxNode, extraFlags = ""): RegExp {
-  const cacheKey = `${extraFlags}/${pattern}`;
-  let re = regexCache.get(cacheKey);
+export function compileRegex(pattern: string, ctx: CompileContext, node: SyntaxNode): KqlRegex {
+  let re = regexCache.get(pattern);
   if (!re) {
-    let source = pattern;
-    let flags = extraFlags;
-    const inline = /^\(\?([imsU]+)\)/.exec(source);
-    if (inline) {
-      source = source.slice(inline[0].length);
-      for (const flag of inline[1]) if (flag !== "U" && !flags.includes(flag)) flags += flag;
-    }
+    let compiled: RE2JS;
     try {
-      re = new RegExp(source, flags);
+      compiled = RE2JS.compile(pattern);
     } catch (error) {
       throw errorAt(ctx.query, node, `Invalid regular expression '${pattern}': ${(error as Error).message}`);
     }
-    regexCache.set(cacheKey, re);
+    re = backtrackSafe(pattern) ?? wrap(pattern, compiled);
+    if (regexCache.size > 10_000) regexCache.clear();
+    regexCache.set(pattern, re);
   }
   return re;
+}
+
+/**
+ * The pattern as a V8 RegExp when that is safe and means the same: a leading `(?i)`/`(?s)`/`(?m)`
+ * becomes a flag; anything else V8 reads differently from RE2, or a quantified group containing a
+ * quantifier or an alternation (the shape of exponential backtracking), stays with RE2JS.
+ */
+function backtrackSafe(pattern: string): KqlRegex | undefined {
+  let source = pattern;
+  let flags = "";
+  const inline = /^\(\?([ims]+)\)/.exec(source);
+  if (inline) {
+    source = source.slice(inline[0].length);
+    flags = [...new Set(inline[1])].join("");
+  }
+  if (/\(\?[^:]|\\[0-9pPzQECAx]|\[\[:/.test(source) || !quantifiedGroupsAreSimple(source)) return undefined;
+  let re: RegExp;
+  try {
+    re = new RegExp(source, flags);
+  } catch {
+    return undefined;
+  }
+  const global = new RegExp(source, `${flags}g`);
+  return {
+    source: pattern,
+    test: (text) => re.test(text),
+    exec: (text) => {
+      const m = re.exec(text);
+      return m ? [...m] : null;
+    },
+    count: (text) => {
+      let n = 0;
+      global.lastIndex = 0;
+      for (let m = global.exec(text); m; m = global.exec(text)) {
+        n++;
+        if (m[0] === "") global.lastIndex++;
+      }
+      return n;
+    },
+    replaceAll: (text, replacement) =>
+      text.replace(
+        global,
+        replacement
+          .replace(/\$/g, "$$$$")
+          .replace(/\\0/g, "$$&")
+          .replace(/\\(\d)/g, "$$$1"),
+      ),
+  };
+}
+
+/** False when a group that is repeated (`*`, `+`, `{n,}`) contains a quantifier or an alternation. */
+function quantifiedGroupsAreSimple(source: string): boolean {
+  const open: { start: number; risky: boolean }[] = [];
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === "]") inClass = false;
+      continue;
+    }
+    if (c === "[") inClass = true;
+    else if (c === "(") open.push({ start: i, risky: false });
+    else if (c === "|" || c === "*" || c === "+" || (c === "{" && /^\{\d*,?\d*\}/.test(source.slice(i)))) {
+      if (open.length) open[open.length - 1].risky = true;
+    } else if (c === ")") {
+      const group = open.pop();
+      const next = source[i + 1];
+      const repeated = next === "*" || next === "+" || (next === "{" && /^\{\d+,\d*\}/.test(source.slice(i + 1)));
+      if (group?.risky && repeated) return false;
+      if (group?.risky && open.length) open[open.length - 1].risky = true;
+    }
+  }
+  return true;
+}
+
+function wrap(source: string, compiled: RE2JS): KqlRegex {
+  return {
+    source,
+    test: (text) => compiled.matcher(text).find(),
+    exec: (text) => {
+      const matcher = compiled.matcher(text);
+      if (!matcher.find()) return null;
+      const groups: (string | undefined)[] = [];
+      for (let i = 0; i <= matcher.groupCount(); i++) groups.push(matcher.group(i) ?? undefined);
+      return groups;
+    },
+    count: (text) => {
+      const matcher = compiled.matcher(text);
+      let n = 0;
+      while (matcher.find()) n++;
+      return n;
+    },
+    replaceAll: (text, replacement) => compiled.matcher(text).replaceAll(replacement.replace(/\\(\d)/g, "$$$1")),
+  };
 }

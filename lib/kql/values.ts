@@ -4,10 +4,9 @@
  */
 import type { KqlType, Value } from "./types.js";
 
-export const MS_PER_SECOND = 1000;
-export const MS_PER_MINUTE = 60_000;
-export const MS_PER_HOUR = 3_600_000;
-export const MS_PER_DAY = 86_400_000;
+import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, fractionToMs, parseTimespan } from "../time.js";
+
+export { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, parseTimespan } from "../time.js";
 /** Kusto counts time in 100 ns ticks from 0001-01-01; this is that epoch in our milliseconds. */
 export const KUSTO_EPOCH_MS = -62_135_596_800_000;
 
@@ -24,13 +23,6 @@ export function formatDatetime(ms: number): string {
 const ISO_LIKE = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2}|UTC|GMT)?$/;
 const US_EXPORT = /^(\d{1,2})\/(\d{1,2})\/(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(AM|PM)?$/i;
 
-function fractionToMs(fraction: string | undefined): number {
-  if (!fraction) return 0;
-  // Keep up to 7 digits (100 ns ticks) as fractional milliseconds.
-  const digits = fraction.slice(0, 7).padEnd(7, "0");
-  return Number(digits) / 10_000;
-}
-
 function offsetMs(zone: string | undefined): number {
   if (!zone || /^(z|utc|gmt)$/i.test(zone)) return 0;
   const m = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
@@ -44,13 +36,15 @@ function offsetMs(zone: string | undefined): number {
  * zone means UTC), `yyyy-mm-dd hh:mm:ss[.fffffff]`, and the Log Analytics export form
  * `10/18/2024, 9:29:21.125 AM`. Returns null for anything else.
  */
-export function parseDatetime(text: string): number | null {
+export function parseDatetime(text: string, options: { strict?: boolean } = {}): number | null {
   const s = text.trim();
   if (s === "") return null;
   let m = ISO_LIKE.exec(s);
   if (m) {
-    const base = Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0));
-    return base + fractionToMs(m[7]) - offsetMs(m[8]);
+    const [year, month, day, hour, minute, second] = [+m[1], +m[2], +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)];
+    // Kusto rejects dates that do not exist (2024-02-30); Date.UTC would roll them over into March.
+    if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return null;
+    return Date.UTC(year, month - 1, day, hour, minute, second) + fractionToMs(m[7]) - offsetMs(m[8]);
   }
   m = US_EXPORT.exec(s);
   if (m) {
@@ -60,8 +54,13 @@ export function parseDatetime(text: string): number | null {
     if (meridiem === "AM" && hour === 12) hour = 0;
     return Date.UTC(+m[3], +m[1] - 1, +m[2], hour, +m[5], +(m[6] ?? 0)) + fractionToMs(m[7]);
   }
+  if (options.strict) return null;
   const fallback = Date.parse(s);
   return Number.isNaN(fallback) ? null : fallback;
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 // ---------- timespan ----------
@@ -81,60 +80,6 @@ export function formatTimespan(ms: number): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   const fraction = ticks > 0 ? `.${String(ticks).padStart(7, "0")}` : "";
   return `${negative ? "-" : ""}${days > 0 ? `${days}.` : ""}${pad(hours)}:${pad(minutes)}:${pad(seconds)}${fraction}`;
-}
-
-const TIMESPAN_UNITS: Record<string, number> = {
-  d: MS_PER_DAY,
-  day: MS_PER_DAY,
-  days: MS_PER_DAY,
-  h: MS_PER_HOUR,
-  hr: MS_PER_HOUR,
-  hrs: MS_PER_HOUR,
-  hour: MS_PER_HOUR,
-  hours: MS_PER_HOUR,
-  m: MS_PER_MINUTE,
-  min: MS_PER_MINUTE,
-  minute: MS_PER_MINUTE,
-  minutes: MS_PER_MINUTE,
-  s: MS_PER_SECOND,
-  sec: MS_PER_SECOND,
-  second: MS_PER_SECOND,
-  seconds: MS_PER_SECOND,
-  ms: 1,
-  milli: 1,
-  millis: 1,
-  millisecond: 1,
-  milliseconds: 1,
-  microsecond: 0.001,
-  microseconds: 0.001,
-  tick: 0.0001,
-  ticks: 0.0001,
-};
-
-const CLOCK_FORM = /^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$/;
-const UNIT_FORM = /^(-)?(\d+(?:\.\d+)?)\s*([a-z]+)$/i;
-
-/** Parses `[-][d.]hh:mm[:ss[.fffffff]]` or a literal like `5m`, `1.5h`, `100ms`. */
-export function parseTimespan(text: string): number | null {
-  const s = text.trim();
-  let m = CLOCK_FORM.exec(s);
-  if (m) {
-    const ms =
-      Number(m[2] ?? 0) * MS_PER_DAY +
-      Number(m[3]) * MS_PER_HOUR +
-      Number(m[4]) * MS_PER_MINUTE +
-      Number(m[5] ?? 0) * MS_PER_SECOND +
-      fractionToMs(m[6]);
-    return m[1] ? -ms : ms;
-  }
-  m = UNIT_FORM.exec(s);
-  if (m) {
-    const unit = TIMESPAN_UNITS[m[3].toLowerCase()];
-    if (unit === undefined) return null;
-    const ms = Number(m[2]) * unit;
-    return m[1] ? -ms : ms;
-  }
-  return null;
 }
 
 // ---------- text ----------

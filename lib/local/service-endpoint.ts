@@ -14,7 +14,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import { generate } from "selfsigned";
 import { z } from "zod";
-import { KqlError, runQuery } from "../kql/index.js";
+import { KqlError, runQuery, tablesWithin } from "../kql/index.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { Table } from "../kql/types.js";
 import { serviceValue } from "../sources/convert.js";
 import { closeServer, listenOnLoopback, readRequestText } from "./http.js";
@@ -57,19 +58,6 @@ function parseInterval(timespan: string | undefined): { start: number; end: numb
   const end = Date.parse(b);
   if (Number.isFinite(start) && Number.isFinite(end)) return { start, end };
   return undefined;
-}
-
-function scope(tables: Record<string, Table>, range: { start: number; end: number } | undefined): Record<string, Table> {
-  if (!range) return tables;
-  const out: Record<string, Table> = {};
-  for (const [name, table] of Object.entries(tables)) {
-    const i = table.columns.findIndex((c) => c.name === "TimeGenerated");
-    out[name] =
-      i < 0
-        ? table
-        : { columns: table.columns, rows: table.rows.filter((r) => (r[i] as number) >= range.start && (r[i] as number) < range.end) };
-  }
-  return out;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -142,7 +130,11 @@ export async function startServiceEndpoint(
       const range = "timespan" in parsed.data ? parseInterval(parsed.data.timespan) : undefined;
       let table: Table;
       try {
-        table = runQuery(query, { tables: scope(tables, range), now: range?.end ?? Date.now() }).table;
+        table = runQuery(query, {
+          tables: range ? tablesWithin(tables, range) : tables,
+          schemas: TABLE_SCHEMAS,
+          now: range?.end ?? Date.now(),
+        }).table;
       } catch (error) {
         const e = error as KqlError;
         return send(

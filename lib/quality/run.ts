@@ -11,6 +11,7 @@ import { LocalSource } from "../sources/local.js";
 import type { Storage } from "../state/storage.js";
 import { generatedTables, generateOrgLogs, type GenerateOptions } from "../synth/org.js";
 import { evaluate, type HuntQuality } from "./evaluate.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
 
 const DAY = 86_400_000;
 
@@ -41,7 +42,10 @@ export async function checkRealSample(
 ): Promise<SampleCheck> {
   const hunt = findHunt(huntId)!;
   const { tables } = await loadLogs([path]);
-  const range = runQuery("SecurityEvent | summarize First = min(TimeGenerated), Last = max(TimeGenerated)", { tables }).table.rows[0];
+  const range = runQuery("SecurityEvent | summarize First = min(TimeGenerated), Last = max(TimeGenerated)", {
+    tables,
+    schemas: TABLE_SCHEMAS,
+  }).table.rows[0];
   const window = { start: Math.floor(Number(range[0]) / 60_000) * 60_000, end: Math.ceil((Number(range[1]) + 1) / 60_000) * 60_000 };
   const services = servicesFor(storage, new LocalSource(tables, path));
   const { findings } = await runOnDemand(hunt, services, { window, dryRun: true }, window.end);

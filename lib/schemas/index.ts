@@ -6,6 +6,8 @@
  * Column lists follow the Azure Monitor table reference; types are Kusto's.
  */
 import type { Column, KqlType } from "../kql/types.js";
+import published from "./sentinel-tables.json" with { type: "json" };
+import { expandColumns } from "./custom-tables.js";
 
 type SchemaSpec = Record<string, KqlType>;
 
@@ -93,7 +95,7 @@ const azureDiagnosticsCommon: SchemaSpec = {
   Location: "string",
 };
 
-export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = {
+const HAND_WRITTEN: Readonly<Record<string, readonly Column[]>> = {
   SecurityEvent: columns({
     TenantId: "string",
     TimeGenerated: "datetime",
@@ -248,6 +250,40 @@ export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = {
     ...deviceEventTail,
   }),
 };
+
+/** Columns Log Analytics adds to every table. */
+const STANDARD_COLUMNS: Column[] = columns({
+  _ResourceId: "string",
+  _SubscriptionId: "string",
+  _ItemId: "string",
+  _BilledSize: "real",
+  _IsBillable: "string",
+  TenantId: "string",
+  Type: "string",
+});
+
+function withStandardColumns(own: readonly Column[]): Column[] {
+  return [...own, ...STANDARD_COLUMNS.filter((s) => !own.some((c) => c.name === s.name))];
+}
+
+/** Published Sentinel/Defender schemas (see README.md), with their supplements, under the hand-written ones. */
+function buildSchemas(): Record<string, readonly Column[]> {
+  const out: Record<string, readonly Column[]> = {};
+  const sources = [published.tables, published.supplemented.tables] as Record<string, string>[];
+  for (const source of sources) for (const [name, compact] of Object.entries(source)) out[name] = expandColumns(compact);
+  for (const [name, compact] of Object.entries(published.supplemented.columns as Record<string, string>)) {
+    const own = out[name] ?? HAND_WRITTEN[name] ?? [];
+    out[name] = [...own, ...expandColumns(compact).filter((c) => !own.some((o) => o.name === c.name))];
+  }
+  for (const [name, own] of Object.entries(HAND_WRITTEN)) {
+    const extra = out[name] ?? [];
+    out[name] = [...own, ...extra.filter((c) => !own.some((o) => o.name === c.name))];
+  }
+  for (const name of Object.keys(out)) out[name] = withStandardColumns(out[name]);
+  return out;
+}
+
+export const TABLE_SCHEMAS: Readonly<Record<string, readonly Column[]>> = buildSchemas();
 
 export type KnownTableName = keyof typeof TABLE_SCHEMAS;
 

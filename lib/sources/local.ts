@@ -1,5 +1,6 @@
 /** The local source: the embedded KQL engine over tables read from log files. */
-import { runQuery } from "../kql/index.js";
+import { runQuery, tablesWithin } from "../kql/index.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { Table } from "../kql/types.js";
 import { loadLogs, type ReadIssue } from "../readers/index.js";
 import type { QueryRequest, QueryResponse, QuerySource } from "./types.js";
@@ -33,8 +34,12 @@ export class LocalSource implements QuerySource {
     return end === -Infinity ? undefined : { start, end };
   }
 
+  /**
+   * Runs a query as Log Analytics would: every table restricted to the request's timespan (a rule
+   * with a 1-hour period and no time filter reads one hour), now() at the end of that window.
+   */
   async query(request: QueryRequest): Promise<QueryResponse> {
-    // now() in a hunt means the end of its window, as when the query ran on schedule.
-    return { table: runQuery(request.query, { tables: this.tables, now: request.timespan.end }).table };
+    const tables = tablesWithin(this.tables, request.timespan);
+    return { table: runQuery(request.query, { tables, schemas: TABLE_SCHEMAS, now: request.timespan.end }).table };
   }
 }

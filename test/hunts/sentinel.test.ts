@@ -13,6 +13,35 @@ const DAY = 86_400_000;
 
 afterEach(() => registerImportedHunts([]));
 
+const CORPUS = fileURLToPath(new URL("../fixtures/sentinel-corpus/", import.meta.url));
+
+describe("Sentinel YAML loader on real repository files", () => {
+  it("a hunting query without entityMappings takes its entity from the hunting view's *CustomEntity column, else one finding per row", async () => {
+    const { hunts, issues } = await loadSentinelFolder(`${CORPUS}windows-security-events`);
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    const newLogons = hunts.find((h) => h.title === "Hosts with new logons")!;
+    expect(newLogons.entity).toEqual({ type: "account", columns: ["AccountCustomEntity"] });
+    const failures = hunts.find((h) => h.title === "Summary of failed user logons by reason of failure")!;
+    expect(failures.entity).toEqual({ type: "host", columns: ["ResultRow"] });
+    const table = failures.analyze!(
+      { columns: [{ name: "Reason", type: "string" }], rows: [["Incorrect password"], ["Account is disabled"]] },
+      { windowStart: 0, windowEnd: 1, contextStart: 0 },
+    );
+    expect(new Set(table.rows.map((r) => r[table.columns.findIndex((c) => c.name === "ResultRow")])).size).toBe(2);
+  });
+
+  it("an NRT rule loads and runs every minute over the last minute; fields without effect are noted once per file", async () => {
+    const { hunts, issues } = await loadSentinelFolder(`${CORPUS}entra-id`);
+    const nrt = hunts.find((h) => h.title.startsWith("NRT User added"))!;
+    expect(nrt.schedule).toBe("0 */1 * * * *");
+    expect(nrt.lookback).toBe("1m");
+    expect(nrt.reference).toMatch(/^Sentinel NRT rule/);
+    const notes = issues.filter((i) => i.severity === "note" && i.file.endsWith("NRT_UseraddedtoPrivilgedGroups.yaml"));
+    expect(notes).toHaveLength(1);
+    expect(notes[0].message).toMatch(/accepted without effect here: status, tags/);
+  });
+});
+
 describe("Sentinel YAML loader", () => {
   it("loads hunting queries and scheduled rules, and reports each malformed file by field, without stopping", async () => {
     const { hunts, issues } = await loadSentinelFolder(FIXTURES);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { KqlError, runQuery, validateQuery } from "../../lib/kql/index.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 
 function errorOf(text: string): KqlError {
   try {
-    runQuery(text, { tables: {} });
+    runQuery(text, { tables: {}, schemas: TABLE_SCHEMAS });
   } catch (error) {
     expect(error).toBeInstanceOf(KqlError);
     return error as KqlError;
@@ -19,14 +20,14 @@ describe("errors name the problem and its line:column", () => {
   });
 
   it("unsupported function", () => {
-    const error = errorOf("print x = 1\n| extend y = base64_encode_tostring('a')");
-    expect(error.message).toMatch(/Unsupported function 'base64_encode_tostring'/);
+    const error = errorOf("print x = 1\n| extend y = hash_sha256('a')");
+    expect(error.message).toMatch(/Unsupported function 'hash_sha256'/);
     expect(error.position).toEqual({ line: 2, column: 14 });
   });
 
   it("unsupported operator", () => {
-    const error = errorOf("SecurityEvent\n  | make-series c = count() on TimeGenerated step 1h");
-    expect(error.message).toMatch(/Unsupported operator 'make-series'/);
+    const error = errorOf("SecurityEvent\n  | scan with (step s: true;)");
+    expect(error.message).toMatch(/Unsupported operator 'scan'/);
     expect(error.position).toEqual({ line: 2, column: 5 });
   });
 
@@ -36,13 +37,36 @@ describe("errors name the problem and its line:column", () => {
     expect(error.message.length).toBeGreaterThan(10);
   });
 
-  it("user-defined functions are refused rather than guessed", () => {
-    expect(errorOf("let f = (x:long) { x + 1 }; print f(1)").message).toMatch(/User-defined functions/);
+  it("validateQuery reports diagnostics without running", () => {
+    const diagnostics = validateQuery("SigninLogs | where ResultTyp != '0'", TABLE_SCHEMAS);
+    expect(diagnostics.some((d) => d.severity === "error" && d.message.includes("ResultTyp"))).toBe(true);
+    expect(validateQuery("SigninLogs | where ResultType != '0' | summarize dcount(IPAddress) by UserPrincipalName", TABLE_SCHEMAS)).toEqual(
+      [],
+    );
   });
 
-  it("validateQuery reports diagnostics without running", () => {
-    const diagnostics = validateQuery("SigninLogs | where ResultTyp != '0'");
-    expect(diagnostics.some((d) => d.severity === "error" && d.message.includes("ResultTyp"))).toBe(true);
-    expect(validateQuery("SigninLogs | where ResultType != '0' | summarize dcount(IPAddress) by UserPrincipalName")).toEqual([]);
+  it("validateQuery reports what the local engine cannot run, with line:column, before anything runs", () => {
+    const diagnostics = validateQuery("SigninLogs\n| evaluate autocluster()", TABLE_SCHEMAS);
+    const unsupported = diagnostics.filter((d) => d.code === "unsupported");
+    expect(unsupported).toHaveLength(1);
+    expect(unsupported[0].message).toMatch(/autocluster/);
+    expect(unsupported[0].position).toEqual({ line: 2, column: 3 });
+  });
+
+  it("a query nested too deep or too long is refused before parsing, quickly", () => {
+    const deep = `print x = ${"(".repeat(50_000)}1${")".repeat(50_000)}`;
+    expect(() => validateQuery(deep)).toThrow(/nest deeper than 200/);
+    expect(() => validateQuery(`print x = "${"a".repeat(300_000)}"`)).toThrow(/limit is/);
+  });
+});
+
+describe("the generated supported-KQL list", () => {
+  it("names what the engine implements, from the engine's own tables", async () => {
+    const { supportedKqlMarkdown } = await import("../../lib/kql/support.js");
+    const text = supportedKqlMarkdown();
+    for (const name of ["mv-apply", "top-nested", "make-series", "parse", "`strcat_array`", "`percentiles`", "`bag_unpack`"]) {
+      expect(text).toContain(name);
+    }
+    expect(text).not.toContain("series_decompose_anomalies");
   });
 });

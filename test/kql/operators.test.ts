@@ -178,11 +178,12 @@ describe("ordering, limits and shape", () => {
     expect(q(`datatable(a:string)["x", "x"] | distinct *`)).toEqual([{ a: "x" }]);
   });
 
-  it("mv-expand expands arrays (empty and null arrays drop the row) and bags", () => {
+  it("mv-expand expands arrays and bags; an empty array drops the row, a null keeps one row with null (Kusto docs)", () => {
     expect(q(`${LOGONS} Logons | mv-expand Tags | project User, Tags`)).toEqual([
       { User: "alice", Tags: "a" },
       { User: "alice", Tags: "b" },
       { User: "bob", Tags: "c" },
+      { User: "admin", Tags: null },
     ]);
     expect(columnsOf(`${LOGONS} Logons | mv-expand Tags to typeof(string) | project Tags`)).toEqual(["Tags:string"]);
     expect(q(`print d = dynamic({"a": 1, "b": 2}) | mv-expand d`)).toEqual([{ d: { a: 1 } }, { d: { b: 2 } }]);

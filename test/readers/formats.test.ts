@@ -6,6 +6,7 @@ import { runQuery, toJsonRecords } from "../../lib/kql/index.js";
 import { detectFormat, loadLogs, readLogFile } from "../../lib/readers/index.js";
 import { LOGON_TYPE_NAMES } from "../../lib/readers/windows-events.js";
 import { dataset } from "../fixtures.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 
 const CSV = dataset("azure-sentinel/Microsoft_Security_Events_Authentication_IngestedLogs.small.csv");
 const GOLDEN = dataset("security-datasets/goldensaml-sentinel-export/");
@@ -45,7 +46,7 @@ describe("Log Analytics CSV export", () => {
     const { tables, issues } = await loadLogs([CSV]);
     expect(issues).toEqual([]);
     const rows = toJsonRecords(
-      runQuery("SecurityEvent | project TimeGenerated, Account, EventID, IpAddress, LogonType | take 1", { tables }).table,
+      runQuery("SecurityEvent | project TimeGenerated, Account, EventID, IpAddress, LogonType | take 1", { tables, schemas: TABLE_SCHEMAS }).table,
     );
     expect(rows).toEqual([
       { TimeGenerated: "2024-10-18T09:29:21.1250000Z", Account: "", EventID: 4625, IpAddress: "66.90.100.200", LogonType: 3 },
@@ -72,7 +73,7 @@ describe("Log Analytics JSON export", () => {
     // 38 rows: 35 typed SecurityEvent, 2 Event, 1 untyped.
     expect(tables.SecurityEvent.rows.length).toBe(35);
     expect(Object.values(tables).reduce((n, t) => n + t.rows.length, 0)).toBe(38);
-    const first = toJsonRecords(runQuery("SecurityEvent | take 1 | project EventID, Computer, EventData", { tables }).table)[0];
+    const first = toJsonRecords(runQuery("SecurityEvent | take 1 | project EventID, Computer, EventData", { tables, schemas: TABLE_SCHEMAS }).table)[0];
     expect(first.EventID).toBe(412);
     expect(String(first.EventData)).toContain("SecureConversation");
   });
@@ -111,7 +112,7 @@ describe("Log Analytics JSON export", () => {
     );
     const { tables } = await loadLogs([path]);
     const rows = toJsonRecords(
-      runQuery("SigninLogs | project UserPrincipalName, ResultType, City = tostring(LocationDetails.city)", { tables }).table,
+      runQuery("SigninLogs | project UserPrincipalName, ResultType, City = tostring(LocationDetails.city)", { tables, schemas: TABLE_SCHEMAS }).table,
     );
     expect(rows).toEqual([
       { UserPrincipalName: "a@contoso.com", ResultType: "50126", City: "Paris" },
@@ -124,7 +125,7 @@ describe("NXLog and Winlogbeat JSON", () => {
   it("reads the Mordor NXLog logon events, with @timestamp as the UTC time", async () => {
     const { tables, issues } = await loadLogs([PURPLESHARP]);
     expect(issues).toEqual([]);
-    const counts = toJsonRecords(runQuery("SecurityEvent | summarize n = count() by EventID | order by EventID asc", { tables }).table);
+    const counts = toJsonRecords(runQuery("SecurityEvent | summarize n = count() by EventID | order by EventID asc", { tables, schemas: TABLE_SCHEMAS }).table);
     expect(counts).toEqual(
       expect.arrayContaining([
         { EventID: 4624, n: 49 },
@@ -134,7 +135,7 @@ describe("NXLog and Winlogbeat JSON", () => {
         { EventID: 4776, n: 7 },
       ]),
     );
-    const first = toJsonRecords(runQuery("SecurityEvent | take 1 | project TimeGenerated, Computer", { tables }).table)[0];
+    const first = toJsonRecords(runQuery("SecurityEvent | take 1 | project TimeGenerated, Computer", { tables, schemas: TABLE_SCHEMAS }).table)[0];
     expect(first).toEqual({ TimeGenerated: "2020-10-22T08:29:53.9070000Z", Computer: "MORDORDC.theshire.local" });
   });
 
@@ -153,7 +154,7 @@ describe("NXLog and Winlogbeat JSON", () => {
     const { tables, issues } = await loadLogs([WINLOGBEAT]);
     expect(issues).toEqual([]);
     const rows = toJsonRecords(
-      runQuery("SecurityEvent | project EventID, Computer, Account, IpAddress, LogonType, LogonTypeName, SubStatus", { tables }).table,
+      runQuery("SecurityEvent | project EventID, Computer, Account, IpAddress, LogonType, LogonTypeName, SubStatus", { tables, schemas: TABLE_SCHEMAS }).table,
     );
     expect(rows).toEqual([
       {
@@ -182,10 +183,10 @@ describe("NXLog and Winlogbeat JSON", () => {
     const { tables } = await loadLogs([WINLOGBEAT]);
     expect(tables.SecurityEvent.columns.length).toBeLessThan(40);
     const rows = toJsonRecords(
-      runQuery("SecurityEvent | where EventID == 4624 | project ServiceName, TicketEncryptionType, Task", { tables }).table,
+      runQuery("SecurityEvent | where EventID == 4624 | project ServiceName, TicketEncryptionType, Task", { tables, schemas: TABLE_SCHEMAS }).table,
     );
     expect(rows).toEqual([{ ServiceName: "", TicketEncryptionType: "", Task: null }]);
-    const latest = runQuery("SecurityEvent | summarize arg_max(TimeGenerated, *) by Computer", { tables }).table;
+    const latest = runQuery("SecurityEvent | summarize arg_max(TimeGenerated, *) by Computer", { tables, schemas: TABLE_SCHEMAS }).table;
     expect(latest.columns.length).toBe(tables.SecurityEvent.columns.length);
   });
 

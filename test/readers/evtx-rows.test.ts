@@ -26,7 +26,10 @@ describe("EVTX rows carry the whole payload, in Sentinel's shape", () => {
   });
 
   it("a Security field SecurityEvent has no column for (4624's LogonGuid) is kept in the EventData XML", async () => {
-    const rows = await query(dataset("evtx-attack-samples/DE_RDP_Tunneling_4624.evtx"), "SecurityEvent | take 1 | project EventData, TargetLogonId");
+    const rows = await query(
+      dataset("evtx-attack-samples/DE_RDP_Tunneling_4624.evtx"),
+      "SecurityEvent | take 1 | project EventData, TargetLogonId",
+    );
     expect(rows[0].EventData).toMatch(/<Data Name="LogonGuid">\{[0-9A-F-]{36}\}<\/Data>/);
     expect(rows[0].TargetLogonId).toMatch(/^0x[0-9a-f]+$/);
   });
@@ -43,11 +46,16 @@ describe("EVTX rows carry the whole payload, in Sentinel's shape", () => {
 
   it("System 104 (UserData): who cleared the log", async () => {
     const rows = await query(`${FIXTURES}DE_104_system_log_cleared.evtx`, "Event | where EventID == 104 | project EventData");
-    expect(String(rows[0].EventData)).toMatch(/<SubjectUserName>[^<]+<\/SubjectUserName><SubjectDomainName>[^<]+<\/SubjectDomainName><Channel>[^<]+<\/Channel>/);
+    expect(String(rows[0].EventData)).toMatch(
+      /<SubjectUserName>[^<]+<\/SubjectUserName><SubjectDomainName>[^<]+<\/SubjectDomainName><Channel>[^<]+<\/Channel>/,
+    );
   });
 
   it("PowerShell 800 (unnamed Data): HostApplication and the command line are in EventData and RenderedDescription", async () => {
-    const rows = await query(`${FIXTURES}emotet_exec_emotet_ps_800_new-object.evtx`, "Event | where EventID == 800 | project EventData, RenderedDescription");
+    const rows = await query(
+      `${FIXTURES}emotet_exec_emotet_ps_800_new-object.evtx`,
+      "Event | where EventID == 800 | project EventData, RenderedDescription",
+    );
     expect(String(rows[0].EventData)).toMatch(/<EventData xmlns="[^"]+"><Data>[^<]*<\/Data><Data>[^<]*HostApplication=[^<]+<\/Data>/);
     expect(String(rows[0].RenderedDescription)).toMatch(/HostApplication=.*powershell/i);
   });

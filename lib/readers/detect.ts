@@ -24,7 +24,7 @@ export function leadingText(start: Buffer): string {
 }
 
 function classifyJsonObject(value: Record<string, unknown>): LogFormat {
-  if (typeof value.winlog === "object" || (typeof value.event === "object" && value.event !== null && "code" in (value.event as object))) {
+  if (typeof value.winlog === "object" || (typeof value.event === "object" && value.event !== null && "code" in value.event)) {
     return "winlogbeat";
   }
   if ("EventID" in value && ("EventTime" in value || "SourceModuleType" in value || "Hostname" in value || "TimeCreated" in value)) {
@@ -43,7 +43,10 @@ export async function detectFormat(path: string): Promise<LogFormat> {
   if (trimmed.startsWith("{")) {
     const firstLine = trimmed.split(/\r?\n/, 1)[0];
     try {
-      return classifyJsonObject(JSON.parse(firstLine));
+      const value: unknown = JSON.parse(firstLine);
+      return value !== null && typeof value === "object" && !Array.isArray(value)
+        ? classifyJsonObject(value as Record<string, unknown>)
+        : "ndjson";
     } catch {
       return "ndjson";
     }

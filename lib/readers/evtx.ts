@@ -230,7 +230,8 @@ export async function* readEvtxChunks(path: string, options: EvtxReadOptions = {
     }
     // The header's chunk count (at 42) is only trusted when the header is intact.
     const declaredChunks = signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124) ? header.readUInt16LE(42) : Infinity;
-    const block = Buffer.alloc(CHUNK_SIZE * CHUNKS_PER_READ);
+    // Only the bytes read are ever looked at, so the block need not be zeroed; small files get a small block.
+    const block = Buffer.allocUnsafe(Math.min(CHUNK_SIZE * CHUNKS_PER_READ, Math.max(CHUNK_SIZE, size - FILE_HEADER_SIZE)));
     let first = true;
     for (let index = 0; FILE_HEADER_SIZE + index * CHUNK_SIZE < size; index += CHUNKS_PER_READ) {
       const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;

@@ -9,7 +9,7 @@ export function describeZodIssue(error: z.ZodError, value: unknown): { field?: s
   const field = issue.path.join(".");
   let received: unknown = value;
   for (const key of issue.path)
-    received = received && typeof received === "object" ? (received as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
+    received = received && typeof received === "object" ? (received as Record<PropertyKey, unknown>)[key] : undefined;
   const shown = received === undefined ? "missing" : JSON.stringify(received)?.slice(0, 80);
   return { field: field || undefined, message: `${field || "record"}: ${issue.message} (got ${shown})` };
 }

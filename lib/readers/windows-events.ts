@@ -132,7 +132,10 @@ function renderedDescription(event: WindowsEvent): string {
 }
 
 function text(value: unknown): string {
-  return value === null || value === undefined ? "" : String(value);
+  if (value === null || value === undefined) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  return JSON.stringify(value) ?? "";
 }
 
 function joinAccount(domain: string, user: string): string {

@@ -84,7 +84,7 @@ describe("EVTX corruption: no crash, no hang, records kept, losses counted", () 
     const warnings: EvtxWarning[] = [];
     expect((await readAll(write(damaged), warnings)).length).toBe(allIds.length);
     expect(warnings).toEqual([
-      expect.objectContaining({ chunk: -1, recordsLost: 0, message: expect.stringMatching(/file header damaged/) }),
+      expect.objectContaining({ chunk: -1, recordsLost: 0, message: expect.stringMatching(/file header damaged/) as unknown }),
     ]);
     const { tables, issues } = await loadLogs([write(damaged)]);
     expect(tables.Event.rows.length).toBe(allIds.length);
@@ -101,7 +101,7 @@ describe("EVTX corruption: no crash, no hang, records kept, losses counted", () 
       expect.objectContaining({
         chunk: 0,
         recordsLost: 0,
-        message: expect.stringMatching(/header checksum mismatch.*records checksum mismatch/),
+        message: expect.stringMatching(/header checksum mismatch.*records checksum mismatch/) as unknown,
       }),
     ]);
   });
@@ -165,7 +165,7 @@ function craftNested(depth: number, width: number): Buffer {
     head[20] = inner.length === 4 ? 0x01 : 0x21;
     return Buffer.concat([head, inner]);
   };
-  let value = Buffer.from("x\u0000y\u0000", "latin1");
+  let value: Buffer = Buffer.from("x\u0000y\u0000", "latin1");
   for (let i = 0; i < depth; i++) value = level(value);
   const outer = value.subarray(4 + 10); // the record's own instance carries the first level's values, from their count
   outer.copy(chunk, pos);
@@ -207,7 +207,7 @@ describe("EVTX crafted nesting: rejected quickly with a clear message, memory bo
       const warnings: EvtxWarning[] = [];
       const events = await readAll(write(craftNested(depth, width)), warnings);
       expect(events).toEqual([]);
-      expect(warnings).toEqual([expect.objectContaining({ recordsLost: 1, message: expect.stringMatching(why) })]);
+      expect(warnings).toEqual([expect.objectContaining({ recordsLost: 1, message: expect.stringMatching(why) as unknown })]);
       expect(warnings[0].message).toMatch(/^record 1 not decodable: /);
       expect(process.memoryUsage().rss - before).toBeLessThan(256 * 2 ** 20);
     });

@@ -35,6 +35,7 @@ import {
 export { CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE, FILETIME_UNIX_EPOCH };
 export { BINXML_LIMITS, filetimeToText, type EvtxArray, type EvtxElement, type EvtxNode } from "./evtx-binxml.js";
 export { flattenEvent, type FlatEvent } from "./evtx-event.js";
+import { flattenEvent } from "./evtx-event.js";
 
 export interface EvtxRecord {
   recordId: number;
@@ -161,7 +162,10 @@ export function recordsOfChunk(
     if (partial) {
       try {
         const root = parseRecordEvent(chunk, pos, partial.size);
-        records.push({ recordId: Number(partial.recordId), written: filetimeToText(partial.written), root });
+        const record = { recordId: Number(partial.recordId), written: filetimeToText(partial.written), root };
+        // Kept only when what it decodes to is the record its header says (zeroed remains decode to an empty event).
+        if (flattenEvent(record).EventRecordID !== record.recordId || !flattenEvent(record).Channel) throw new Error("partial record");
+        records.push(record);
         notes.push(
           `record ${partial.recordId} at chunk offset ${hexOffset(pos)} is damaged at its end: kept, its last values may be cut short`,
         );

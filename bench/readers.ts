@@ -1,12 +1,15 @@
 /**
- * Reader throughput at 1M events: the same generated SecurityEvent rows written as EVTX and as
- * NDJSON, each streamed through its reader in its own process (events/s, MiB/s, peak RSS).
+ * Reader throughput. Synthetic: 1M generated SecurityEvent rows written as EVTX and as NDJSON, each
+ * streamed through its reader. Real: EVTX files Windows wrote (the vendored fixtures, or the folders
+ * in BENCH_EVTX_DIRS, separated by the path delimiter) to rows, on this thread and on worker threads
+ * side by side. Each measurement runs in its own process (events/s, CPU seconds, peak RSS).
  */
 import { execFileSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { once } from "node:events";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism, tmpdir as systemTmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { readdirSync, statSync } from "node:fs";
 import { generateSecurityVolume, BENCH_SECURITY_COLUMNS } from "../lib/synth/security-volume.js";
 import { writeEvtx, type EvtxEventInput } from "../lib/synth/evtx-writer.js";
 import { formatDatetime } from "../lib/kql/values.js";
@@ -15,7 +18,7 @@ import type { BenchSection } from "./measure.js";
 const DATA_NAMES = BENCH_SECURITY_COLUMNS.filter((c) => !["TimeGenerated", "Computer", "EventID"].includes(c.name)).map((c) => c.name);
 
 export async function benchReaders(events: number): Promise<BenchSection> {
-  const dir = mkdtempSync(join(tmpdir(), "bench-readers-"));
+  const dir = mkdtempSync(join(systemTmpdir(), "bench-readers-"));
   try {
     const table = generateSecurityVolume({ seed: 3, rows: events, start: Date.UTC(2024, 9, 1), spanMs: 7 * 86_400_000 });
     const column = (name: string) => table.columns.findIndex((c) => c.name === name);
@@ -31,7 +34,10 @@ export async function benchReaders(events: number): Promise<BenchSection> {
           computer: row[computer] as string,
           channel: "Security",
           provider: "Microsoft-Windows-Security-Auditing",
-          data: dataIdx.map((i) => (row[i] === null ? "" : String(row[i]))),
+          data: dataIdx.map((i) => {
+            const v = row[i];
+            return v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+          }),
         };
       }
     };
@@ -47,22 +53,77 @@ export async function benchReaders(events: number): Promise<BenchSection> {
     out.end();
     await once(out, "finish");
 
-    const run = (path: string, format: string) =>
-      JSON.parse(
-        execFileSync(
-          process.execPath,
-          ["--max-semi-space-size=64", "--import", "tsx", join(import.meta.dirname, "read-one.ts"), path, format],
-          { encoding: "utf8", maxBuffer: 1 << 20 },
-        ),
-      );
-    const evtx = run(evtxPath, "evtx");
+    const evtx = readOne([evtxPath, "evtx"]);
     console.log(`evtx: ${JSON.stringify(evtx)}`);
-    const ndjson = run(ndjsonPath, "ndjson");
+    const ndjson = readOne([ndjsonPath, "ndjson"]);
     console.log(`ndjson: ${JSON.stringify(ndjson)}`);
     for (const result of [evtx, ndjson])
       if (result.events !== events) throw new Error(`${result.format} read ${result.events} of ${events} events`);
-    return { events, evtx, ndjson, note: "streamed through readLogFile in a child process each; peak RSS is that process's" };
+    const real = benchRealEvtx();
+    return {
+      events,
+      evtx,
+      ndjson,
+      realEvtx: real,
+      note: "streamed through the readers in a child process each; peak RSS is that process's",
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface ReadOneResult {
+  format: string;
+  events: number;
+  eventsPerSecond: number;
+  [key: string]: unknown;
+}
+
+function readOne(args: string[]): ReadOneResult {
+  const output = execFileSync(
+    process.execPath,
+    ["--max-semi-space-size=64", "--import", "tsx", join(import.meta.dirname, "read-one.ts"), ...args],
+    {
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    },
+  );
+  return JSON.parse(output) as ReadOneResult;
+}
+
+const VENDORED_EVTX = [
+  "../test/fixtures/evtx/rust-evtx",
+  "../test/fixtures/evtx/evtx-attack-samples",
+  "../test/fixtures/datasets/evtx-attack-samples",
+].map((dir) => new URL(dir, import.meta.url).pathname);
+
+function evtxFilesUnder(dirs: string[]): string[] {
+  return dirs.flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => f.toLowerCase().endsWith(".evtx"))
+      .map((f) => join(dir, f))
+      .filter((p) => statSync(p).isFile()),
+  );
+}
+
+/** Real EVTX files to rows: this thread alone, then worker threads, over the same files. */
+function benchRealEvtx(): Record<string, unknown> {
+  const dirs = process.env.BENCH_EVTX_DIRS ? process.env.BENCH_EVTX_DIRS.split(delimiter) : VENDORED_EVTX;
+  const files = evtxFilesUnder(dirs);
+  // Small vendored files are read several times over so the run is long enough to time.
+  const passes = process.env.BENCH_EVTX_DIRS ? 1 : 20;
+  const threads = availableParallelism();
+  const single = readOne(["--evtx", "0", String(passes), ...files]);
+  console.log(`real evtx, this thread: ${JSON.stringify(single)}`);
+  const workers = readOne(["--evtx", String(threads), String(passes), ...files]);
+  console.log(`real evtx, ${threads} worker threads: ${JSON.stringify(workers)}`);
+  if (workers.events !== single.events) throw new Error(`worker threads read ${workers.events} events, one thread ${single.events}`);
+  return {
+    source: process.env.BENCH_EVTX_DIRS ? "BENCH_EVTX_DIRS" : "vendored fixtures",
+    files: files.length,
+    passes,
+    singleThread: single,
+    workerThreads: workers,
+    note: "events/s are wall-clock; cpuSeconds is this process's (workers included), which tells a busy machine from a slow reader",
+  };
 }

@@ -14,6 +14,7 @@ import { serve } from "../lib/local/serve.js";
 import { sendDigest } from "../lib/notify/notifier.js";
 import { LocalSource } from "../lib/sources/local.js";
 import { loadLogs, reportReadIssues } from "../lib/readers/index.js";
+import { convertLogs } from "../lib/readers/convert.js";
 import { startServiceEndpoint } from "../lib/local/service-endpoint.js";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +30,7 @@ const USAGE = `hunts <command> [options]
   serve-logs --data PATH ... [--port 8443]
                                         a local HTTPS stand-in for Log Analytics and Defender XDR over
                                         log files, for any app built on the Azure SDK
+  convert --data PATH ... --out DIR    what the readers produce, as NDJSON: one file per table, one row a line
   digest                                send the digest now
   start                                 the full local demo (what npm start runs)
 
@@ -80,6 +82,7 @@ async function main() {
       notify: { type: "boolean", default: false },
       port: { type: "string" },
       hunts: { type: "string" },
+      out: { type: "string" },
     },
   });
   // Imported Sentinel hunts: --hunts PATH, or the IMPORTED_HUNTS_PATH setting.
@@ -192,6 +195,13 @@ async function main() {
         `For this app: HUNT_SOURCE=log-analytics LOG_ANALYTICS_ENDPOINT=${endpoint.url}/v1 SOURCE_TRUSTED_CA_FILE=${caFile} SOURCE_CREDENTIAL=local-development`,
       );
       process.on("SIGINT", () => void endpoint.stop().then(() => process.exit(0)));
+      return;
+    }
+    case "convert": {
+      if (!values.data?.length || !values.out) fail("convert needs --data PATH ... and --out DIR");
+      const { tables, issues } = await convertLogs(values.data, values.out);
+      reportReadIssues(issues, console.error);
+      for (const [table, { rows, path }] of Object.entries(tables)) console.log(`${path}  ${rows} ${table} rows`);
       return;
     }
     case "digest": {

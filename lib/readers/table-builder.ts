@@ -24,8 +24,9 @@ export function convertValue(raw: unknown, type: KqlType): { value: Value } | { 
     return { value: emptyValue(type) };
   }
   if (type === "string") {
-    if (typeof raw === "object") return { value: JSON.stringify(raw) };
-    return { value: String(raw) };
+    if (typeof raw === "string") return { value: raw };
+    if (typeof raw === "number" || typeof raw === "boolean" || typeof raw === "bigint") return { value: String(raw) };
+    return { value: JSON.stringify(raw) ?? "" };
   }
   if (type === "dynamic") return { value: coerceToType(raw, "dynamic") };
   if (typeof raw === "string" && raw.trim() === "") return { value: null };
@@ -102,7 +103,7 @@ class TableAccumulator {
     const sources = columns.map((c) => this.positions.get(c.name)!);
     const defaults = columns.map((c) => emptyValue(c.type));
     const rows = this.rows.map((row) => {
-      const out: Row = new Array(sources.length);
+      const out: Row = new Array<Value>(sources.length);
       for (let i = 0; i < sources.length; i++) {
         const v = row[sources[i]];
         out[i] = v === undefined ? defaults[i] : v;

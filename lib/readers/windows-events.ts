@@ -2,6 +2,9 @@
  * Windows Security events as Sentinel's SecurityEvent rows. The EVTX, NXLog and Winlogbeat
  * readers all reduce an event to `WindowsEvent` first, so the mapping lives only here.
  */
+import { formatDatetime } from "../kql/values.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
+import type { EvtxElement } from "./evtx-binxml.js";
 
 /** Logon types as the 4624 documentation names them. */
 export const LOGON_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -38,21 +41,101 @@ export const EVENT_TITLES: Readonly<Record<number, string>> = {
   4776: "The computer attempted to validate the credentials for an account.",
 };
 
+/** An event value: text, a number (JSON sources), the items of an array value, or empty. */
+export type EventDataValue = string | number | string[] | null | undefined;
+
 export interface WindowsEvent {
   eventId: number;
-  /** Milliseconds since the Unix epoch, UTC. */
-  time: number;
+  /** Milliseconds since the Unix epoch (UTC), or Kusto datetime text when the source is exact to the tick. */
+  time: number | string;
   computer: string;
   channel: string;
   provider: string;
   task: number | null;
   level: string;
-  /** EventData by name; null for an empty value. */
-  data: Record<string, string | number | null | undefined>;
+  /** EventData by name (and, for EVTX, UserData's fields by name); null for an empty value. */
+  data: Record<string, EventDataValue>;
+  /** Data values without a name, in order. */
+  unnamed?: EventDataValue[];
+  /** The event's Binary data, as hex. */
+  binary?: string | null;
+  /** The EventData or UserData element as the source holds it (EVTX); otherwise XML is built from `data`. */
+  payload?: EvtxElement | null;
+  /** A message already rendered by Windows (forwarded events carry one). */
+  message?: string | null;
+}
+
+const EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event";
+const SECURITY_EVENT_COLUMNS = new Set((TABLE_SCHEMAS.SecurityEvent ?? []).map((c) => c.name));
+
+function escapeXml(text: string): string {
+  return /[&<>"]/.test(text) ? text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;") : text;
+}
+
+function startTag(name: string, attributes: Record<string, string>): string {
+  let tag = `<${name}`;
+  for (const key in attributes) tag += ` ${key}="${escapeXml(attributes[key])}"`;
+  return tag;
+}
+
+/** Compact XML of an element; an array value repeats its element once per item. */
+function elementXml(element: EvtxElement, namespace?: string): string {
+  const attributes = namespace && !("xmlns" in element.attributes) ? { xmlns: namespace, ...element.attributes } : element.attributes;
+  const open = startTag(element.name, attributes);
+  const only = element.children.length === 1 ? element.children[0] : undefined;
+  if (only && typeof only === "object" && "items" in only) {
+    return only.items.map((item) => `${open}>${escapeXml(item)}</${element.name}>`).join("");
+  }
+  if (element.children.length === 0) return `${open} />`;
+  let inner = "";
+  for (const child of element.children) {
+    if (typeof child === "string") inner += escapeXml(child);
+    else if ("items" in child) inner += escapeXml(child.items.join("\n"));
+    else inner += elementXml(child);
+  }
+  return `${open}>${inner}</${element.name}>`;
+}
+
+function valueXml(name: string, attributes: Record<string, string>, value: EventDataValue): string {
+  const open = startTag(name, attributes);
+  if (Array.isArray(value)) return value.map((item) => `${open}>${escapeXml(item)}</${name}>`).join("");
+  if (value === null || value === undefined || value === "") return `${open} />`;
+  return `${open}>${escapeXml(String(value))}</${name}>`;
+}
+
+/** The event's EventData (or UserData) as XML, the form Sentinel's EventData columns hold. */
+export function eventDataXml(event: WindowsEvent): string {
+  if (event.payload) return elementXml(event.payload, EVENT_NAMESPACE);
+  let inner = "";
+  for (const [name, value] of Object.entries(event.data)) inner += valueXml("Data", { Name: name }, value);
+  for (const value of event.unnamed ?? []) inner += valueXml("Data", {}, value);
+  if (event.binary) inner += valueXml("Binary", {}, event.binary);
+  return inner ? `<EventData xmlns="${EVENT_NAMESPACE}">${inner}</EventData>` : `<EventData xmlns="${EVENT_NAMESPACE}" />`;
+}
+
+function timeText(time: number | string): string {
+  return typeof time === "number" ? formatDatetime(time) : time;
+}
+
+/** Whether the event holds anything the SecurityEvent columns do not: then its EventData column carries it. */
+function beyondSecurityColumns(event: WindowsEvent): boolean {
+  if (event.payload?.name === "UserData" || event.unnamed?.length || event.binary) return true;
+  for (const name in event.data) if (!SECURITY_EVENT_COLUMNS.has(name)) return true;
+  return false;
+}
+
+/** Insertion strings of a classic event, the part of its description that does not come from the provider's message file. */
+function renderedDescription(event: WindowsEvent): string {
+  if (event.message) return event.message;
+  const texts = (event.unnamed ?? []).filter((v) => v !== null && v !== undefined && v !== "");
+  return texts.map((v) => (Array.isArray(v) ? v.join("\n") : String(v))).join("\n");
 }
 
 function text(value: unknown): string {
-  return value === null || value === undefined ? "" : String(value);
+  if (value === null || value === undefined) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  return JSON.stringify(value) ?? "";
 }
 
 function joinAccount(domain: string, user: string): string {
@@ -63,19 +146,20 @@ function joinAccount(domain: string, user: string): string {
 /** A SecurityEvent record (column name -> raw value), ready for the table builder. */
 export function securityEventRecord(event: WindowsEvent): Record<string, unknown> {
   const record: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(event.data)) record[name] = value === null || value === undefined ? "" : value;
+  for (const [name, value] of Object.entries(event.data)) record[name] = value ?? "";
   const targetUser = text(event.data.TargetUserName);
   const subjectUser = text(event.data.SubjectUserName);
   const target = joinAccount(text(event.data.TargetDomainName), targetUser);
   const subject = joinAccount(text(event.data.SubjectDomainName), subjectUser);
   // Sentinel's Account is the account the event is about: the target where there is one.
   const account = target && targetUser !== "-" ? target : subject;
+  const rawLogonType = event.data.LogonType;
   const logonType =
-    event.data.LogonType === undefined || event.data.LogonType === null || event.data.LogonType === ""
-      ? null
-      : Number(event.data.LogonType);
+    typeof rawLogonType === "number" || (typeof rawLogonType === "string" && rawLogonType !== "") ? Number(rawLogonType) : null;
   const title = EVENT_TITLES[event.eventId];
-  // The named EventData fields are columns already; Sentinel's EventData blob is left out.
+  // The named EventData fields are columns already; the EventData column carries what no column holds
+  // (UserData, unnamed values, Binary, fields SecurityEvent has no column for), as Sentinel's does.
+  if (beyondSecurityColumns(event)) record.EventData = eventDataXml(event);
   record.TimeGenerated = event.time;
   record.Computer = event.computer;
   record.EventID = event.eventId;
@@ -103,7 +187,8 @@ export function eventRecord(event: WindowsEvent): Record<string, unknown> {
     Computer: event.computer,
     EventID: event.eventId,
     EventLevelName: event.level,
-    EventData: JSON.stringify(event.data),
+    RenderedDescription: renderedDescription(event),
+    EventData: `<DataItem type="System.XmlData" time="${timeText(event.time)}">${eventDataXml(event)}</DataItem>`,
     Type: "Event",
   };
 }

@@ -7,7 +7,14 @@
  */
 import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
-import { CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE, FILETIME_UNIX_EPOCH } from "../readers/evtx.js";
+import {
+  CHUNK_HEADER_SIZE,
+  CHUNK_SIGNATURE,
+  CHUNK_SIZE,
+  FILE_HEADER_SIZE,
+  FILE_SIGNATURE,
+  FILETIME_UNIX_EPOCH,
+} from "../readers/evtx-format.js";
 
 const FIRST_RECORD = CHUNK_HEADER_SIZE;
 

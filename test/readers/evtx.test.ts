@@ -35,12 +35,23 @@ describe("EVTX reader against the python-evtx reference output", () => {
         expect(event.Channel).toBe(reference.Channel);
         // The reference converts FILETIME through floating-point seconds, which is only good to
         // about 2 microseconds at these dates; our value is exact to the 100 ns tick.
-        expect(Math.abs(event.TimeCreated - parseDatetime(String(reference.TimeCreated))!)).toBeLessThan(0.005);
+        expect(event.TimeCreated).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/);
+        expect(Math.abs(parseDatetime(event.TimeCreated)! - parseDatetime(String(reference.TimeCreated))!)).toBeLessThan(0.005);
         const referenceData = Object.fromEntries(
           Object.entries(reference).filter(([k]) => !["EventID", "TimeCreated", "Computer", "Channel"].includes(k)),
         );
-        // Booleans: Windows writes true/false; python-evtx prints Python's True/False.
-        const normalize = (v: unknown) => (typeof v === "string" && /^(true|false)$/i.test(v) ? v.toLowerCase() : v);
+        // Booleans: Windows writes true/false, python-evtx Python's True/False. Hex: Windows and Sentinel
+        // write 0x3e7, python-evtx pads to the type's width. GUIDs: Windows writes upper case.
+        const normalize = (v: unknown) =>
+          typeof v !== "string"
+            ? v
+            : /^(true|false)$/i.test(v)
+              ? v.toLowerCase()
+              : /^0x[0-9a-f]+$/i.test(v)
+                ? `0x${BigInt(v).toString(16)}`
+                : /^\{[0-9a-f-]{36}\}$/i.test(v)
+                  ? v.toUpperCase()
+                  : v;
         expect(Object.fromEntries(Object.entries(event.data).map(([k, v]) => [k, normalize(v)]))).toEqual(
           Object.fromEntries(Object.entries(referenceData).map(([k, v]) => [k, normalize(v)])),
         );
@@ -54,8 +65,8 @@ describe("EVTX reader on damaged files", () => {
   const work = mkdtempSync(join(tmpdir(), "evtx-"));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it("skips a chunk whose records were corrupted, warning with its index, and keeps the other chunks", async () => {
-    // Two copies of the one chunk, the second one corrupted in its record area.
+  it("loses only the records a corrupted chunk cannot decode, says how many, and keeps the other chunks", async () => {
+    // Two copies of the one chunk, the second one corrupted inside the template its records share.
     const original = readFileSync(source);
     const chunk = original.subarray(4096, 4096 + 65536);
     const damaged = Buffer.from(chunk);
@@ -65,18 +76,31 @@ describe("EVTX reader on damaged files", () => {
     const warnings: EvtxWarning[] = [];
     const events = await readAll(path, warnings);
     expect(events.length).toBe(18);
-    expect(warnings).toEqual([{ chunk: 1, offset: 4096 + 65536, message: "event records checksum mismatch" }]);
+    expect(warnings).toEqual([
+      {
+        chunk: 1,
+        offset: 4096 + 65536,
+        recordsLost: 18,
+        message: expect.stringMatching(
+          /^records 1-18 not decodable: template .* runs past the chunk; .*18 of 18 records lost, 0 records kept$/,
+        ) as unknown,
+      },
+    ]);
   });
 
-  it("reports a truncated last chunk and keeps the complete ones", async () => {
+  it("reads the complete records of a truncated last chunk and counts the ones cut off", async () => {
     const original = readFileSync(source);
     const path = join(work, "truncated.evtx");
     writeFileSync(path, Buffer.concat([original, original.subarray(4096, 4096 + 30000)]));
     const warnings: EvtxWarning[] = [];
     const events = await readAll(path, warnings);
-    expect(events.length).toBe(18);
+    expect(warnings).toHaveLength(1);
     expect(warnings[0].chunk).toBe(1);
-    expect(warnings[0].message).toMatch(/truncated chunk \(30000 of 65536 bytes\)/);
+    expect(warnings[0].message).toMatch(/^truncated chunk \(30000 of 65536 bytes\)/);
+    const kept = events.length - 18;
+    expect(kept).toBeGreaterThan(0);
+    expect(warnings[0].recordsLost).toBe(18 - kept);
+    expect(warnings[0].message).toContain(`${18 - kept} of 18 records lost, ${kept} records kept`);
   });
 
   it("refuses a file that is not EVTX", async () => {

@@ -75,7 +75,7 @@ describe("Log Analytics JSON export", () => {
     expect(Object.values(tables).reduce((n, t) => n + t.rows.length, 0)).toBe(38);
     const first = toJsonRecords(runQuery("SecurityEvent | take 1 | project EventID, Computer, EventData", { tables, schemas: TABLE_SCHEMAS }).table)[0];
     expect(first.EventID).toBe(412);
-    expect(String(first.EventData)).toContain("SecureConversation");
+    expect(first.EventData).toEqual(expect.stringContaining("SecureConversation"));
   });
 
   it("reads AuditLogs with dynamic TargetResources and InitiatedBy", async () => {

@@ -1,0 +1,98 @@
+/**
+ * `hunts convert`: writes what the readers produce as NDJSON, one file per table and one JSON
+ * object per row, for loading exports elsewhere and for differential checks. Each row keeps its
+ * `Type`, so the files read back as they were; times are Kusto datetime text (exact to the tick
+ * where the source is).
+ */
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { once } from "node:events";
+import { join } from "node:path";
+import { formatDatetime } from "../kql/values.js";
+import { TABLE_SCHEMAS } from "../schemas/index.js";
+import { detectFormat } from "./detect.js";
+import type { LogFormat, ReadOptions } from "./formats.js";
+import { logFilesUnder, readLogFileBatches } from "./load.js";
+import type { ReadIssue } from "./table-builder.js";
+
+export interface ConvertResult {
+  files: { path: string; format: LogFormat | null; rows: number }[];
+  /** Rows written per table, and where. */
+  tables: Record<string, { rows: number; path: string }>;
+  issues: ReadIssue[];
+}
+
+const DATETIME_COLUMNS = new Map(
+  Object.entries(TABLE_SCHEMAS).map(([table, columns]) => [
+    table,
+    new Set(columns.filter((c) => c.type === "datetime").map((c) => c.name)),
+  ]),
+);
+
+/** A row as JSON: datetime columns held as epoch milliseconds become datetime text. */
+function rowJson(table: string, record: Record<string, unknown>): string {
+  const datetimes = DATETIME_COLUMNS.get(table);
+  const out: Record<string, unknown> = { Type: table };
+  for (const name in record) {
+    const value = record[name];
+    out[name] = datetimes?.has(name) && typeof value === "number" ? formatDatetime(value) : value;
+  }
+  return JSON.stringify(out);
+}
+
+/** File names stay inside the output folder whatever a table is called. */
+function fileNameOf(table: string): string {
+  return `${table.replace(/[^A-Za-z0-9_.-]/g, "_")}.ndjson`;
+}
+
+export async function convertLogs(paths: string[], outDir: string, options: ReadOptions = {}): Promise<ConvertResult> {
+  await mkdir(outDir, { recursive: true });
+  const streams = new Map<string, { stream: WriteStream; rows: number; path: string }>();
+  const result: ConvertResult = { files: [], tables: {}, issues: [] };
+  const streamOf = (table: string) => {
+    let entry = streams.get(table);
+    if (!entry) {
+      const path = join(outDir, fileNameOf(table));
+      // Written beside the final name and renamed at the end: nothing half-written is left under it.
+      entry = { stream: createWriteStream(`${path}.partial`), rows: 0, path };
+      streams.set(table, entry);
+    }
+    return entry;
+  };
+  let completed = false;
+  try {
+    for (const path of await logFilesUnder(paths)) {
+      let format: LogFormat | null = null;
+      let rows = 0;
+      try {
+        format = options.format ?? (await detectFormat(path));
+        for await (const batch of readLogFileBatches(path, { ...options, format })) {
+          for (const item of batch) {
+            if ("issue" in item) {
+              result.issues.push(item.issue);
+              continue;
+            }
+            const entry = streamOf(item.table);
+            entry.rows++;
+            rows++;
+            if (!entry.stream.write(`${rowJson(item.table, item.record)}\n`)) await once(entry.stream, "drain");
+          }
+        }
+      } catch (error) {
+        result.issues.push({ source: path, at: 0, message: (error as Error).message });
+      }
+      result.files.push({ path, format, rows });
+    }
+    completed = true;
+  } finally {
+    for (const [table, entry] of streams) {
+      entry.stream.end();
+      await once(entry.stream, "finish");
+      if (completed) {
+        await rename(`${entry.path}.partial`, entry.path);
+        result.tables[table] = { rows: entry.rows, path: entry.path };
+      } else await rm(`${entry.path}.partial`, { force: true });
+    }
+  }
+  return result;
+}

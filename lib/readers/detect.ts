@@ -1,0 +1,57 @@
+/** Tells a log file's format from its content. */
+import { open } from "node:fs/promises";
+import { extname } from "node:path";
+import { CHUNK_SIGNATURE, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
+import { LOG_FORMATS, type LogFormat } from "./formats.js";
+
+export async function head(path: string, bytes = 65536): Promise<Buffer> {
+  const file = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await file.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}
+
+/** The start of a text file as text: UTF-8, without a byte-order mark or leading blank space. */
+export function leadingText(start: Buffer): string {
+  return start
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart();
+}
+
+function classifyJsonObject(value: Record<string, unknown>): LogFormat {
+  if (typeof value.winlog === "object" || (typeof value.event === "object" && value.event !== null && "code" in value.event)) {
+    return "winlogbeat";
+  }
+  if ("EventID" in value && ("EventTime" in value || "SourceModuleType" in value || "Hostname" in value || "TimeCreated" in value)) {
+    return "nxlog";
+  }
+  return "ndjson";
+}
+
+export async function detectFormat(path: string): Promise<LogFormat> {
+  const start = await head(path);
+  // An EVTX file whose header was overwritten is still recognised by its first chunk.
+  if (start.toString("latin1", 0, 8) === FILE_SIGNATURE) return "evtx";
+  if (start.toString("latin1", FILE_HEADER_SIZE, FILE_HEADER_SIZE + 8) === CHUNK_SIGNATURE) return "evtx";
+  const trimmed = leadingText(start);
+  if (trimmed.startsWith("[")) return "sentinel-json";
+  if (trimmed.startsWith("{")) {
+    const firstLine = trimmed.split(/\r?\n/, 1)[0];
+    try {
+      const value: unknown = JSON.parse(firstLine);
+      return value !== null && typeof value === "object" && !Array.isArray(value)
+        ? classifyJsonObject(value as Record<string, unknown>)
+        : "ndjson";
+    } catch {
+      return "ndjson";
+    }
+  }
+  const header = trimmed.split(/\r?\n/, 1)[0];
+  if (/(^|,)"?TimeGenerated( \[UTC\])?"?(,|$)/.test(header) || extname(path).toLowerCase() === ".csv") return "sentinel-csv";
+  throw new Error(`${path}: cannot tell the log format from its content; pass one of ${LOG_FORMATS.join(", ")}`);
+}

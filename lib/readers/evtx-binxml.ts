@@ -1,0 +1,595 @@
+/**
+ * EVTX BinXML: the token stream inside a chunk that encodes each event's XML.
+ *
+ * A record is a fragment that instantiates a template (defined once per chunk, inline at its first
+ * use) with an array of typed substitution values. A value of type BinXml (0x21) is itself a
+ * fragment, usually instantiating another template, so nesting is recursive: it is capped in depth
+ * and in the number of nodes one record may expand to, so a crafted file is rejected quickly instead
+ * of exhausting memory.
+ *
+ * Element start tags come in two layouts: inside template definitions they carry a 2-byte
+ * dependency identifier, elsewhere (record streams, nested fragments) they do not; some writers
+ * leave it out of template definitions too. The layout is chosen per element from which reading
+ * is consistent (the name reference and the element's data size), the context's layout first.
+ */
+import { FILETIME_UNIX_EPOCH } from "./evtx-format.js";
+
+export interface EvtxElement {
+  name: string;
+  attributes: Record<string, string>;
+  children: EvtxNode[];
+}
+/** Text, an element, or the items of an array value (kept apart, never joined). */
+export type EvtxNode = EvtxElement | string | EvtxArray;
+export interface EvtxArray {
+  items: string[];
+}
+
+/** Limits against crafted input; real events stay far below them. */
+export const BINXML_LIMITS = {
+  /** Template instances and BinXml values nested inside one another. */
+  maxNesting: 12,
+  /** Elements, texts and values one record may expand to. */
+  maxNodes: 50_000,
+  /** Elements nested inside one another within one fragment. */
+  maxElementDepth: 128,
+};
+
+export class EvtxFormatError extends Error {}
+
+interface Slot {
+  slot: number;
+  optional: boolean;
+}
+type TemplatePart = string | Slot;
+interface TemplateElement {
+  name: string;
+  attributes: { name: string; value: TemplatePart[] }[];
+  children: TemplateNode[];
+}
+/** A template instantiated inside a fragment, with its own values. */
+interface InstanceNode {
+  template: TemplateNode[];
+  values: SubValue[];
+}
+type TemplateNode = TemplateElement | TemplatePart | InstanceNode;
+export interface SubValue {
+  type: number;
+  offset: number;
+  size: number;
+}
+
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+const RECORD_SIGNATURE = 0x00002a2a;
+
+function isSlot(node: TemplateNode): node is Slot {
+  return typeof node === "object" && "slot" in node;
+}
+function isInstance(node: TemplateNode): node is InstanceNode {
+  return typeof node === "object" && "template" in node;
+}
+
+/** One chunk's bytes with its name and template caches (names and templates are chunk offsets). */
+export class BinXmlChunk {
+  private readonly names = new Map<number, string>();
+  private readonly templates = new Map<number, TemplateNode[] | EvtxFormatError>();
+  private readonly parsing = new Set<number>();
+
+  constructor(readonly buf: Buffer) {}
+
+  /** A name structure: next offset (4), hash (2), length in chars (2), UTF-16 text, NUL (2). */
+  name(at: number): string {
+    let cached = this.names.get(at);
+    if (cached === undefined) {
+      const length = this.buf.readUInt16LE(at + 6);
+      if (at + 8 + length * 2 > this.buf.length) throw new EvtxFormatError(`name at chunk offset ${at} runs past the chunk`);
+      cached = this.buf.toString("utf16le", at + 8, at + 8 + length * 2);
+      this.names.set(at, cached);
+    }
+    return cached;
+  }
+
+  /** Whether a name reference read at `pos` is consistent: inline right after it, or an earlier, sane name structure. */
+  plausibleNameRef(pos: number): boolean {
+    if (pos + 4 > this.buf.length) return false;
+    const offset = this.buf.readUInt32LE(pos);
+    if (offset === pos + 4) return true;
+    if (offset >= pos || offset + 8 > this.buf.length) return false;
+    const length = this.buf.readUInt16LE(offset + 6);
+    return offset + 10 + length * 2 <= this.buf.length && this.buf.readUInt16LE(offset + 8 + length * 2) === 0;
+  }
+
+  /** Reads a name reference; when the name is stored inline right here, steps over it. */
+  nameRef(pos: number): { name: string; next: number } {
+    const offset = this.buf.readUInt32LE(pos);
+    pos += 4;
+    const name = this.name(offset);
+    return { name, next: offset === pos ? pos + 10 + name.length * 2 : pos };
+  }
+
+  template(definitionOffset: number, depth: number): TemplateNode[] {
+    const known = this.templates.get(definitionOffset);
+    if (known instanceof EvtxFormatError) throw known;
+    if (known) return known;
+    if (this.parsing.has(definitionOffset)) throw new EvtxFormatError(`template at chunk offset ${definitionOffset} contains itself`);
+    this.parsing.add(definitionOffset);
+    try {
+      // Definition: next offset (4), GUID (16), data size (4), then a BinXML fragment.
+      const size = this.buf.readUInt32LE(definitionOffset + 20);
+      const start = definitionOffset + 24;
+      if (start + size > this.buf.length) throw new EvtxFormatError(`template at chunk offset ${definitionOffset} runs past the chunk`);
+      const template = new FragmentParser(this, start, start + size, true, depth).fragment();
+      this.templates.set(definitionOffset, template);
+      return template;
+    } catch (error) {
+      const failure = asFormatError(error, `template at chunk offset ${definitionOffset}`);
+      this.templates.set(definitionOffset, failure);
+      throw failure;
+    } finally {
+      this.parsing.delete(definitionOffset);
+    }
+  }
+}
+
+/** Errors from reading past a buffer become format errors that say where. */
+export function asFormatError(error: unknown, where: string): EvtxFormatError {
+  if (error instanceof EvtxFormatError) return error;
+  if (error instanceof RangeError) return new EvtxFormatError(`${where} runs past the end of its chunk`);
+  if (error instanceof Error) return new EvtxFormatError(`${where}: ${error.message}`);
+  return new EvtxFormatError(`${where}: ${String(error)}`);
+}
+
+/** Parses BinXML tokens into template trees. */
+class FragmentParser {
+  private elementDepth = 0;
+
+  constructor(
+    private readonly chunk: BinXmlChunk,
+    private pos: number,
+    private readonly end: number,
+    /** Inside a template definition, where element start tags normally carry a dependency identifier. */
+    private readonly inTemplate: boolean,
+    private readonly depth: number,
+  ) {
+    if (depth > BINXML_LIMITS.maxNesting) throw new EvtxFormatError(`BinXML nested more than ${BINXML_LIMITS.maxNesting} deep`);
+  }
+
+  fragment(): TemplateNode[] {
+    const buf = this.chunk.buf;
+    const out: TemplateNode[] = [];
+    while (this.pos < this.end) {
+      const token = buf[this.pos];
+      if (token === 0x00) {
+        this.pos += 1;
+        break;
+      }
+      if (token === 0x0f) {
+        this.pos += 4; // fragment header: token, major, minor, flags
+        continue;
+      }
+      if (token === 0x0c) {
+        out.push(this.templateInstance());
+        continue;
+      }
+      if ((token & 0xbf) === 0x01) {
+        out.push(this.element());
+        continue;
+      }
+      throw this.unexpected(token);
+    }
+    return out;
+  }
+
+  private unexpected(token: number | undefined): EvtxFormatError {
+    return token === undefined
+      ? new EvtxFormatError(`BinXML runs past the end of its chunk`)
+      : new EvtxFormatError(`unexpected BinXML token 0x${token.toString(16)} at chunk offset ${this.pos}`);
+  }
+
+  private templateInstance(): InstanceNode {
+    const buf = this.chunk.buf;
+    this.pos += 2 + 4; // token, unknown byte, template id
+    const definition = buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    if (definition === this.pos) this.pos += 24 + buf.readUInt32LE(this.pos + 20); // inline definition: step over it
+    const template = this.chunk.template(definition, this.depth + 1);
+    const count = buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    if (this.pos + count * 4 > this.end) throw new EvtxFormatError(`template instance with ${count} values runs past its fragment`);
+    const values: SubValue[] = new Array<SubValue>(count);
+    let valueAt = this.pos + count * 4;
+    for (let i = 0; i < count; i++) {
+      const size = buf.readUInt16LE(this.pos);
+      values[i] = { type: buf[this.pos + 2], offset: valueAt, size };
+      valueAt += size;
+      this.pos += 4;
+    }
+    if (valueAt > this.end) throw new EvtxFormatError(`template values run past their fragment`);
+    this.pos = valueAt;
+    return { template, values };
+  }
+
+  /** Whether the element start at `pos` carries a dependency identifier. */
+  private hasDependencyId(at: number): boolean {
+    const plausible = (withId: boolean) => {
+      const sizeAt = at + (withId ? 3 : 1);
+      if (sizeAt + 8 > this.end) return false;
+      if (this.chunk.buf.readUInt32LE(sizeAt) > this.end - sizeAt) return false;
+      return this.chunk.plausibleNameRef(sizeAt + 4);
+    };
+    if (plausible(this.inTemplate)) return this.inTemplate;
+    if (plausible(!this.inTemplate)) return !this.inTemplate;
+    return this.inTemplate;
+  }
+
+  private element(): TemplateElement {
+    const c = this.chunk;
+    const buf = c.buf;
+    if (++this.elementDepth > BINXML_LIMITS.maxElementDepth)
+      throw new EvtxFormatError(`elements nested more than ${BINXML_LIMITS.maxElementDepth} deep`);
+    const token = buf[this.pos];
+    const hasAttributes = (token & 0x40) !== 0;
+    this.pos += this.hasDependencyId(this.pos) ? 7 : 5; // token, [dependency id], data size
+    const { name, next } = c.nameRef(this.pos);
+    this.pos = next;
+    const element: TemplateElement = { name, attributes: [], children: [] };
+    if (hasAttributes) {
+      this.pos += 4; // attribute list size
+      while ((buf[this.pos] & 0xbf) === 0x06) {
+        this.pos += 1;
+        const attribute = c.nameRef(this.pos);
+        this.pos = attribute.next;
+        element.attributes.push({ name: attribute.name, value: this.content(true) as TemplatePart[] });
+      }
+    }
+    const close = buf[this.pos];
+    this.pos += 1;
+    if (close === 0x02) element.children = this.content(false);
+    else if (close !== 0x03) throw new EvtxFormatError(`expected the end of a start tag at chunk offset ${this.pos - 1}`);
+    this.elementDepth--;
+    return element;
+  }
+
+  /** Text, values, substitutions and child elements, up to an end tag (or the end of an attribute's value). */
+  private content(inAttribute: boolean): TemplateNode[] {
+    const c = this.chunk;
+    const buf = c.buf;
+    const parts: TemplateNode[] = [];
+    for (;;) {
+      if (this.pos >= this.end) throw new EvtxFormatError(`element not closed before the end of its fragment`);
+      const token = buf[this.pos];
+      const base = token & 0xbf;
+      if (inAttribute && (base === 0x06 || base === 0x02 || base === 0x03)) return parts;
+      switch (base) {
+        case 0x04: // end element
+          this.pos += 1;
+          return parts;
+        case 0x00:
+          return parts;
+        case 0x01:
+          parts.push(this.element());
+          break;
+        case 0x05: {
+          // value: type then, for strings, a length-prefixed UTF-16 text
+          const type = buf[this.pos + 1];
+          this.pos += 2;
+          if (type !== 0x01) throw new EvtxFormatError(`unsupported inline value type 0x${type.toString(16)} at chunk offset ${this.pos}`);
+          const chars = buf.readUInt16LE(this.pos);
+          parts.push(buf.toString("utf16le", this.pos + 2, this.pos + 2 + chars * 2));
+          this.pos += 2 + chars * 2;
+          break;
+        }
+        case 0x07: {
+          const chars = buf.readUInt16LE(this.pos + 1);
+          parts.push(buf.toString("utf16le", this.pos + 3, this.pos + 3 + chars * 2));
+          this.pos += 3 + chars * 2;
+          break;
+        }
+        case 0x08:
+          parts.push(String.fromCharCode(buf.readUInt16LE(this.pos + 1)));
+          this.pos += 3;
+          break;
+        case 0x09: {
+          this.pos += 1;
+          const entity = c.nameRef(this.pos);
+          this.pos = entity.next;
+          parts.push(ENTITIES[entity.name] ?? `&${entity.name};`);
+          break;
+        }
+        case 0x0a: {
+          // processing instruction target, then (0x0b) its data: kept out of the event's values
+          this.pos += 1;
+          this.pos = c.nameRef(this.pos).next;
+          break;
+        }
+        case 0x0b: {
+          const chars = buf.readUInt16LE(this.pos + 1);
+          this.pos += 3 + chars * 2;
+          break;
+        }
+        case 0x0c:
+          parts.push(this.templateInstance());
+          break;
+        case 0x0d:
+        case 0x0e:
+          parts.push({ slot: buf.readUInt16LE(this.pos + 1), optional: base === 0x0e });
+          this.pos += 4;
+          break;
+        default:
+          throw this.unexpected(token);
+      }
+    }
+  }
+}
+
+// ---- values ----
+
+function HEX(value: bigint | number): string {
+  return `0x${value.toString(16)}`;
+}
+
+let cachedSecond = -1n;
+let cachedSecondText = "";
+
+/** FILETIME (100 ns ticks since 1601) as Kusto's datetime text, exact to the tick. */
+export function filetimeToText(ticks: bigint): string {
+  const sinceUnix = ticks - FILETIME_UNIX_EPOCH;
+  let second = sinceUnix / 10_000_000n;
+  let rest = sinceUnix % 10_000_000n;
+  if (rest < 0n) {
+    rest += 10_000_000n;
+    second -= 1n;
+  }
+  // Records come in time order: the text up to the second is mostly the previous record's.
+  if (second !== cachedSecond) {
+    const date = new Date(Number(second) * 1000);
+    if (Number.isNaN(date.getTime())) return "";
+    cachedSecond = second;
+    cachedSecondText = date.toISOString().slice(0, 19);
+  }
+  return `${cachedSecondText}.${rest.toString().padStart(7, "0")}Z`;
+}
+
+function hexBytes(buf: Buffer, at: number, start: number, end: number): string {
+  return buf.toString("hex", at + start, at + end);
+}
+
+function hexBytesReversed(buf: Buffer, at: number, start: number, end: number): string {
+  let text = "";
+  for (let i = end - 1; i >= start; i--) text += HEX_BYTE[buf[at + i]];
+  return text;
+}
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function guid(buf: Buffer, at: number): string {
+  const text = `{${hexBytesReversed(buf, at, 0, 4)}-${hexBytesReversed(buf, at, 4, 6)}-${hexBytesReversed(buf, at, 6, 8)}-${hexBytes(buf, at, 8, 10)}-${hexBytes(buf, at, 10, 16)}}`;
+  return text.toUpperCase();
+}
+
+function sid(buf: Buffer, at: number, size: number): string {
+  const revision = buf[at];
+  const count = buf[at + 1];
+  if (8 + count * 4 > size) throw new EvtxFormatError(`SID with ${count} sub-authorities does not fit its ${size} bytes`);
+  const authority = buf.readUIntBE(at + 2, 6);
+  let text = `S-${revision}-${authority >= 2 ** 32 ? HEX(authority) : authority}`;
+  for (let i = 0; i < count; i++) text += `-${buf.readUInt32LE(at + 8 + i * 4)}`;
+  return text;
+}
+
+function systemTime(buf: Buffer, at: number): string {
+  const part = (o: number) => buf.readUInt16LE(at + o);
+  const iso = new Date(Date.UTC(part(0), part(2) - 1, part(6), part(8), part(10), part(12), part(14)));
+  return Number.isNaN(iso.getTime()) ? "" : `${iso.toISOString().slice(0, 23)}0000Z`;
+}
+
+/** Fixed item sizes of array value types, by base type. */
+const ITEM_SIZES: Record<number, number> = {
+  0x03: 1,
+  0x04: 1,
+  0x05: 2,
+  0x06: 2,
+  0x07: 4,
+  0x08: 4,
+  0x09: 8,
+  0x0a: 8,
+  0x0b: 4,
+  0x0c: 8,
+  0x0d: 4,
+  0x0f: 16,
+  0x11: 8,
+  0x12: 16,
+  0x14: 4,
+  0x15: 8,
+};
+
+/** A scalar value as Windows renders it in the event's XML (hex without zero padding, times to the tick). */
+function renderScalar(buf: Buffer, type: number, at: number, size: number): string | null {
+  switch (type) {
+    case 0x01: {
+      let end = at + size;
+      while (end >= at + 2 && buf[end - 1] === 0 && buf[end - 2] === 0) end -= 2;
+      return buf.toString("utf16le", at, end);
+    }
+    case 0x02: {
+      let end = at + size;
+      while (end > at && buf[end - 1] === 0) end--;
+      return buf.toString("latin1", at, end);
+    }
+    case 0x03:
+      return String(buf.readInt8(at));
+    case 0x04:
+      return String(buf[at]);
+    case 0x05:
+      return String(buf.readInt16LE(at));
+    case 0x06:
+      return String(buf.readUInt16LE(at));
+    case 0x07:
+      return String(buf.readInt32LE(at));
+    case 0x08:
+      return String(buf.readUInt32LE(at));
+    case 0x09:
+      return buf.readBigInt64LE(at).toString();
+    case 0x0a:
+      return buf.readBigUInt64LE(at).toString();
+    case 0x0b:
+      return String(buf.readFloatLE(at));
+    case 0x0c:
+      return String(buf.readDoubleLE(at));
+    case 0x0d:
+      return buf.readUInt32LE(at) ? "true" : "false";
+    case 0x0e:
+      return buf.toString("hex", at, at + size).toUpperCase();
+    case 0x0f:
+      return guid(buf, at);
+    case 0x10:
+      return size === 8 ? HEX(buf.readBigUInt64LE(at)) : HEX(buf.readUInt32LE(at));
+    case 0x11:
+      return filetimeToText(buf.readBigUInt64LE(at));
+    case 0x12:
+      return systemTime(buf, at);
+    case 0x13:
+      return sid(buf, at, size);
+    case 0x14:
+      return HEX(buf.readUInt32LE(at));
+    case 0x15:
+      return HEX(buf.readBigUInt64LE(at));
+    default:
+      return buf.toString("hex", at, at + size).toUpperCase();
+  }
+}
+
+function renderArray(buf: Buffer, type: number, at: number, size: number): EvtxArray {
+  const base = type & 0x7f;
+  const items: string[] = [];
+  if (base === 0x01) {
+    const parts = buf.toString("utf16le", at, at + size).split("\u0000");
+    if (parts[parts.length - 1] === "") parts.pop();
+    return { items: parts };
+  }
+  if (base === 0x02) {
+    const parts = buf.toString("latin1", at, at + size).split("\u0000");
+    if (parts[parts.length - 1] === "") parts.pop();
+    return { items: parts };
+  }
+  if (base === 0x13) {
+    for (let p = at; p + 8 <= at + size;) {
+      const itemSize = 8 + buf[p + 1] * 4;
+      items.push(sid(buf, p, at + size - p));
+      p += itemSize;
+    }
+    return { items };
+  }
+  const itemSize = base === 0x10 ? 8 : ITEM_SIZES[base];
+  if (!itemSize) return { items: [buf.toString("hex", at, at + size).toUpperCase()] };
+  for (let p = at; p + itemSize <= at + size; p += itemSize) items.push(renderScalar(buf, base, p, itemSize) ?? "");
+  return { items };
+}
+
+// ---- instantiation: template + values -> element tree ----
+
+class Expansion {
+  private nodes = 0;
+  constructor(private readonly chunk: BinXmlChunk) {}
+
+  count(n = 1) {
+    this.nodes += n;
+    if (this.nodes > BINXML_LIMITS.maxNodes) throw new EvtxFormatError(`record expands to more than ${BINXML_LIMITS.maxNodes} nodes`);
+  }
+
+  /** A substitution value: text, an array, nested nodes (BinXml), or nothing. */
+  value(value: SubValue, depth: number): string | EvtxArray | EvtxNode[] | null {
+    const { type, offset, size } = value;
+    if (type === 0x00 || (size === 0 && type !== 0x01 && type !== 0x02)) return null;
+    if (type === 0x21) {
+      const nodes = new FragmentParser(this.chunk, offset, offset + size, false, depth + 1).fragment();
+      const out: EvtxNode[] = [];
+      for (const node of nodes) this.into(out, node, [], depth + 1);
+      return out;
+    }
+    if (type & 0x80) return renderArray(this.chunk.buf, type, offset, size);
+    const fixed = ITEM_SIZES[type];
+    if (fixed !== undefined && size < fixed) throw new EvtxFormatError(`value of type 0x${type.toString(16)} has ${size} bytes`);
+    return renderScalar(this.chunk.buf, type, offset, size);
+  }
+
+  /** Appends the instantiated form of `node` to `out`. */
+  into(out: EvtxNode[], node: TemplateNode, values: SubValue[], depth: number): void {
+    this.count();
+    if (typeof node === "string") {
+      out.push(node);
+      return;
+    }
+    if (isSlot(node)) {
+      const value = values[node.slot];
+      if (!value) return;
+      const rendered = this.value(value, depth);
+      if (rendered === null) return;
+      if (Array.isArray(rendered)) for (const n of rendered) out.push(n);
+      else out.push(rendered);
+      return;
+    }
+    if (isInstance(node)) {
+      if (depth + 1 > BINXML_LIMITS.maxNesting) throw new EvtxFormatError(`BinXML nested more than ${BINXML_LIMITS.maxNesting} deep`);
+      for (const n of node.template) this.into(out, n, node.values, depth + 1);
+      return;
+    }
+    const attributes: Record<string, string> = {};
+    for (const attribute of node.attributes) {
+      let text = "";
+      let present = false;
+      let optional = false;
+      for (const part of attribute.value) {
+        if (typeof part === "string") {
+          text += part;
+          present = true;
+        } else {
+          optional ||= part.optional;
+          const value = values[part.slot];
+          const rendered = value ? this.value(value, depth) : null;
+          if (typeof rendered === "string") {
+            text += rendered;
+            present = true;
+          } else if (rendered && !Array.isArray(rendered)) {
+            text += rendered.items.join(" ");
+            present = true;
+          }
+        }
+      }
+      // An optional substitution with no value removes the attribute.
+      if (present || !optional) attributes[attribute.name] = text;
+    }
+    const children: EvtxNode[] = [];
+    for (const child of node.children) this.into(children, child, values, depth);
+    out.push({ name: node.name, attributes, children });
+  }
+}
+
+export interface RecordHeader {
+  size: number;
+  recordId: bigint;
+  written: bigint;
+}
+
+/** The record header at `pos` when its signature and both copies of its size agree and it fits before `limit`. */
+export function recordHeaderAt(buf: Buffer, pos: number, limit: number): RecordHeader | undefined {
+  if (pos + 28 > limit || buf.readUInt32LE(pos) !== RECORD_SIGNATURE) return undefined;
+  const size = buf.readUInt32LE(pos + 4);
+  if (size < 28 || pos + size > limit || buf.readUInt32LE(pos + size - 4) !== size) return undefined;
+  return { size, recordId: buf.readBigUInt64LE(pos + 8), written: buf.readBigUInt64LE(pos + 16) };
+}
+
+/** The event element of the record at `pos` (whose header has been checked). */
+export function parseRecordEvent(chunk: BinXmlChunk, pos: number, size: number): EvtxElement {
+  try {
+    const nodes = new FragmentParser(chunk, pos + 24, pos + size - 4, false, 0).fragment();
+    const expansion = new Expansion(chunk);
+    const out: EvtxNode[] = [];
+    for (const node of nodes) expansion.into(out, node, [], 0);
+    const root = out.find((n): n is EvtxElement => typeof n === "object" && "name" in n);
+    if (!root) throw new EvtxFormatError("record holds no event element");
+    return root;
+  } catch (error) {
+    throw asFormatError(error, "record");
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * The EVTX format's fixed layout (per the published libevtx format notes), shared by the reader,
+ * format detection and the writer (lib/synth/evtx-writer.ts).
+ */
+export const FILE_SIGNATURE = "ElfFile\u0000";
+export const CHUNK_SIGNATURE = "ElfChnk\u0000";
+export const FILE_HEADER_SIZE = 4096;
+export const CHUNK_SIZE = 65536;
+/** A chunk's header; its first event record starts right after. */
+export const CHUNK_HEADER_SIZE = 512;
+/** FILETIME (100 ns ticks since 1601) of the Unix epoch. */
+export const FILETIME_UNIX_EPOCH = 116444736000000000n;
+/** Chunk header flag: the chunk's records carry no checksum. */
+export const CHUNK_FLAG_NO_CRC32 = 0x4;

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { runQuery, toJsonRecords } from "../../lib/kql/index.js";
+import { loadLogs } from "../../lib/readers/index.js";
+import { dataset } from "../fixtures.js";
+
+const FIXTURES = new URL("../fixtures/evtx/evtx-attack-samples/", import.meta.url).pathname;
+/** A cell as text: the columns checked here are strings. */
+const text = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value));
+const query = async (path: string, kql: string) => {
+  const { tables, issues } = await loadLogs([path]);
+  expect(issues).toEqual([]);
+  return toJsonRecords(runQuery(kql, { tables }).table);
+};
+
+describe("EVTX rows carry the whole payload, in Sentinel's shape", () => {
+  it("Security 1102 (UserData): who cleared the log is in Account and in the EventData XML", async () => {
+    const rows = await query(
+      dataset("evtx-attack-samples/kerberos_pwd_spray_4771.evtx"),
+      "SecurityEvent | where EventID == 1102 | project Account, SubjectUserName, SubjectLogonId, EventData",
+    );
+    expect(rows).toHaveLength(1);
+    const [row] = rows;
+    expect(row.Account).toMatch(/\\/);
+    expect(row.SubjectLogonId).toMatch(/^0x[1-9a-f][0-9a-f]*$/); // unpadded, as Windows and Sentinel write it
+    expect(text(row.EventData)).toMatch(
+      /^<UserData xmlns="http:\/\/schemas.microsoft.com\/win\/2004\/08\/events\/event"><LogFileCleared [^>]*><SubjectUserSid>S-1-5-21-[\d-]+<\/SubjectUserSid><SubjectUserName>[^<]+<\/SubjectUserName>/,
+    );
+  });
+
+  it("a Security field SecurityEvent has no column for (4624's LogonGuid) is kept in the EventData XML", async () => {
+    const rows = await query(
+      dataset("evtx-attack-samples/DE_RDP_Tunneling_4624.evtx"),
+      "SecurityEvent | take 1 | project EventData, TargetLogonId",
+    );
+    expect(rows[0].EventData).toMatch(/<Data Name="LogonGuid">\{[0-9A-F-]{36}\}<\/Data>/);
+    expect(rows[0].TargetLogonId).toMatch(/^0x[0-9a-f]+$/);
+  });
+
+  it("RDP 1149 (UserData) keeps the user, domain and source address in Event's EventData", async () => {
+    const rows = await query(
+      `${FIXTURES}DE_RDP_Tunneling_TerminalServices-RemoteConnectionManagerOperational_1149.evtx`,
+      "Event | where EventID == 1149 | project EventData | take 1",
+    );
+    expect(text(rows[0].EventData)).toMatch(
+      /^<DataItem type="System.XmlData" time="[\d-]+T[\d:]+\.\d{7}Z"><UserData xmlns="[^"]+"><EventXML [^>]*xmlns="Event_NS"><Param1>[^<]+<\/Param1><Param2>[^<]*<\/Param2><Param3>[\d.:a-f]+<\/Param3><\/EventXML><\/UserData><\/DataItem>$/,
+    );
+  });
+
+  it("System 104 (UserData): who cleared the log", async () => {
+    const rows = await query(`${FIXTURES}DE_104_system_log_cleared.evtx`, "Event | where EventID == 104 | project EventData");
+    expect(text(rows[0].EventData)).toMatch(
+      /<SubjectUserName>[^<]+<\/SubjectUserName><SubjectDomainName>[^<]+<\/SubjectDomainName><Channel>[^<]+<\/Channel>/,
+    );
+  });
+
+  it("PowerShell 800 (unnamed Data): HostApplication and the command line are in EventData and RenderedDescription", async () => {
+    const rows = await query(
+      `${FIXTURES}emotet_exec_emotet_ps_800_new-object.evtx`,
+      "Event | where EventID == 800 | project EventData, RenderedDescription",
+    );
+    expect(text(rows[0].EventData)).toMatch(/<EventData xmlns="[^"]+"><Data>[^<]*<\/Data><Data>[^<]*HostApplication=[^<]+<\/Data>/);
+    expect(text(rows[0].RenderedDescription)).toMatch(/HostApplication=.*powershell/i);
+  });
+
+  it("NetLogon 5805 keeps its Binary as hex", async () => {
+    const rows = await query(
+      `${FIXTURES}Zerologon_CVE-2020-1472_DFIR_System_NetLogon_Error_EventID_5805.evtx`,
+      "Event | where EventID == 5805 | project EventData",
+    );
+    expect(text(rows[0].EventData)).toMatch(/<Binary>[0-9A-F]+<\/Binary><\/EventData><\/DataItem>$/);
+  });
+});

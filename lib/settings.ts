@@ -10,7 +10,7 @@ import { z } from "zod";
 import { builtInHunts, scheduleSettingName } from "./hunts/catalog.js";
 import { Duration, SourceKind, Timespan } from "./hunts/schema.js";
 import { parseNcrontab } from "./hunts/schedule.js";
-import { azuriteConnectionString } from "./local/azurite.js";
+import { azuriteConnectionString } from "./state/storage.js";
 import { DestinationError, parseDestinationUrl } from "./notify/destinations.js";
 import type { StorageConfig } from "./state/storage.js";
 

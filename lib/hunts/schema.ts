@@ -3,6 +3,7 @@
  * its KQL is validated by the official Kusto parser (see catalog.ts), so a broken hunt fails tests.
  */
 import { z } from "zod";
+import { SourceKind } from "../sources/types.js";
 import { EntityMapping } from "./entities.js";
 import type { Row, Table } from "../kql/types.js";
 import { parseTimespan } from "../kql/values.js";
@@ -16,9 +17,7 @@ export const Duration = z
   .string()
   .refine((v) => Timespan.safeParse(v).success && (parseTimespan(v) ?? 0) > 0, { message: "expected a timespan like 1d, 12h or 30m" });
 
-export const SOURCE_KINDS = ["local", "log-analytics", "defender-xdr"] as const;
-export const SourceKind = z.enum(SOURCE_KINDS);
-export type SourceKind = z.infer<typeof SourceKind>;
+export { SOURCE_KINDS, SourceKind } from "../sources/types.js";
 
 export const SEVERITIES = ["informational", "low", "medium", "high", "critical"] as const;
 export const Severity = z.enum(SEVERITIES);

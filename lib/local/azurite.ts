@@ -2,6 +2,7 @@
  * Starts Azurite (the Azure Storage emulator, from npm) as a child process on free ports, for
  * `npm start`, the local runner and the tests. No Docker, no manual service start.
  */
+import { azuriteConnectionString, DEV_ACCOUNT } from "../state/storage.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -10,8 +11,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 /** Azurite's well-known development account (public, documented; not a secret). */
-export const DEV_ACCOUNT = "devstoreaccount1";
-export const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 export interface AzuriteInstance {
   connectionString: string;
@@ -47,12 +46,6 @@ export interface AzuriteOptions {
   inMemory?: boolean;
   location?: string;
   timeoutMs?: number;
-}
-
-/** The connection string of an Azurite on these loopback ports, with its well-known development account. */
-export function azuriteConnectionString(ports: { blob: number; queue: number; table: number }): string {
-  const endpoint = (port: number) => `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
-  return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${endpoint(ports.blob)};QueueEndpoint=${endpoint(ports.queue)};TableEndpoint=${endpoint(ports.table)};`;
 }
 
 /**

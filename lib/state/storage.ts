@@ -21,6 +21,16 @@ export const TABLES = {
 } as const;
 export const QUEUES = { findings: "findings", poison: "findings-poison" } as const;
 
+/** Azurite's well-known development account (public, documented: not a secret). */
+export const DEV_ACCOUNT = "devstoreaccount1";
+export const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/** The connection string of an Azurite on these loopback ports, with its well-known development account. */
+export function azuriteConnectionString(ports: { blob: number; queue: number; table: number }): string {
+  const endpoint = (port: number) => `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
+  return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${endpoint(ports.blob)};QueueEndpoint=${endpoint(ports.queue)};TableEndpoint=${endpoint(ports.table)};`;
+}
+
 export type StorageConfig =
   | { kind: "connection-string"; connectionString: string; tablePrefix?: string }
   | { kind: "identity"; tableServiceUri: string; queueServiceUri: string; credential: TokenCredential; tablePrefix?: string };

@@ -46,7 +46,8 @@ describe("Log Analytics CSV export", () => {
     const { tables, issues } = await loadLogs([CSV]);
     expect(issues).toEqual([]);
     const rows = toJsonRecords(
-      runQuery("SecurityEvent | project TimeGenerated, Account, EventID, IpAddress, LogonType | take 1", { tables, schemas: TABLE_SCHEMAS }).table,
+      runQuery("SecurityEvent | project TimeGenerated, Account, EventID, IpAddress, LogonType | take 1", { tables, schemas: TABLE_SCHEMAS })
+        .table,
     );
     expect(rows).toEqual([
       { TimeGenerated: "2024-10-18T09:29:21.1250000Z", Account: "", EventID: 4625, IpAddress: "66.90.100.200", LogonType: 3 },
@@ -73,7 +74,9 @@ describe("Log Analytics JSON export", () => {
     // 38 rows: 35 typed SecurityEvent, 2 Event, 1 untyped.
     expect(tables.SecurityEvent.rows.length).toBe(35);
     expect(Object.values(tables).reduce((n, t) => n + t.rows.length, 0)).toBe(38);
-    const first = toJsonRecords(runQuery("SecurityEvent | take 1 | project EventID, Computer, EventData", { tables, schemas: TABLE_SCHEMAS }).table)[0];
+    const first = toJsonRecords(
+      runQuery("SecurityEvent | take 1 | project EventID, Computer, EventData", { tables, schemas: TABLE_SCHEMAS }).table,
+    )[0];
     expect(first.EventID).toBe(412);
     expect(first.EventData).toEqual(expect.stringContaining("SecureConversation"));
   });
@@ -112,7 +115,10 @@ describe("Log Analytics JSON export", () => {
     );
     const { tables } = await loadLogs([path]);
     const rows = toJsonRecords(
-      runQuery("SigninLogs | project UserPrincipalName, ResultType, City = tostring(LocationDetails.city)", { tables, schemas: TABLE_SCHEMAS }).table,
+      runQuery("SigninLogs | project UserPrincipalName, ResultType, City = tostring(LocationDetails.city)", {
+        tables,
+        schemas: TABLE_SCHEMAS,
+      }).table,
     );
     expect(rows).toEqual([
       { UserPrincipalName: "a@contoso.com", ResultType: "50126", City: "Paris" },
@@ -125,7 +131,9 @@ describe("NXLog and Winlogbeat JSON", () => {
   it("reads the Mordor NXLog logon events, with @timestamp as the UTC time", async () => {
     const { tables, issues } = await loadLogs([PURPLESHARP]);
     expect(issues).toEqual([]);
-    const counts = toJsonRecords(runQuery("SecurityEvent | summarize n = count() by EventID | order by EventID asc", { tables, schemas: TABLE_SCHEMAS }).table);
+    const counts = toJsonRecords(
+      runQuery("SecurityEvent | summarize n = count() by EventID | order by EventID asc", { tables, schemas: TABLE_SCHEMAS }).table,
+    );
     expect(counts).toEqual(
       expect.arrayContaining([
         { EventID: 4624, n: 49 },
@@ -135,7 +143,9 @@ describe("NXLog and Winlogbeat JSON", () => {
         { EventID: 4776, n: 7 },
       ]),
     );
-    const first = toJsonRecords(runQuery("SecurityEvent | take 1 | project TimeGenerated, Computer", { tables, schemas: TABLE_SCHEMAS }).table)[0];
+    const first = toJsonRecords(
+      runQuery("SecurityEvent | take 1 | project TimeGenerated, Computer", { tables, schemas: TABLE_SCHEMAS }).table,
+    )[0];
     expect(first).toEqual({ TimeGenerated: "2020-10-22T08:29:53.9070000Z", Computer: "MORDORDC.theshire.local" });
   });
 
@@ -154,7 +164,10 @@ describe("NXLog and Winlogbeat JSON", () => {
     const { tables, issues } = await loadLogs([WINLOGBEAT]);
     expect(issues).toEqual([]);
     const rows = toJsonRecords(
-      runQuery("SecurityEvent | project EventID, Computer, Account, IpAddress, LogonType, LogonTypeName, SubStatus", { tables, schemas: TABLE_SCHEMAS }).table,
+      runQuery("SecurityEvent | project EventID, Computer, Account, IpAddress, LogonType, LogonTypeName, SubStatus", {
+        tables,
+        schemas: TABLE_SCHEMAS,
+      }).table,
     );
     expect(rows).toEqual([
       {
@@ -183,7 +196,10 @@ describe("NXLog and Winlogbeat JSON", () => {
     const { tables } = await loadLogs([WINLOGBEAT]);
     expect(tables.SecurityEvent.columns.length).toBeLessThan(40);
     const rows = toJsonRecords(
-      runQuery("SecurityEvent | where EventID == 4624 | project ServiceName, TicketEncryptionType, Task", { tables, schemas: TABLE_SCHEMAS }).table,
+      runQuery("SecurityEvent | where EventID == 4624 | project ServiceName, TicketEncryptionType, Task", {
+        tables,
+        schemas: TABLE_SCHEMAS,
+      }).table,
     );
     expect(rows).toEqual([{ ServiceName: "", TicketEncryptionType: "", Task: null }]);
     const latest = runQuery("SecurityEvent | summarize arg_max(TimeGenerated, *) by Computer", { tables, schemas: TABLE_SCHEMAS }).table;

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createRuntime } from "../../lib/runtime.js";
-import { azuriteConnectionString } from "../../lib/local/azurite.js";
+import { azuriteConnectionString } from "../../lib/state/storage.js";
 import { parseSettings, SettingsError } from "../../lib/settings.js";
 
 const BASE = { AzureWebJobsStorage: "UseDevelopmentStorage=true", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "data/samples" };

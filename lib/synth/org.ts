@@ -294,7 +294,7 @@ export class Org {
     const admins = realistic ? Math.max(2, Math.floor(users / 50)) : Math.max(2, Math.floor(users / 15));
     const taken = new Set<string>();
     for (let i = 0; i < users; i++) {
-      let sam = "";
+      let sam: string;
       do sam = `${random.pick(first)}.${random.pick(last)}`;
       while (taken.has(sam));
       taken.add(sam);

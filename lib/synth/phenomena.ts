@@ -322,7 +322,7 @@ const newHires: Phenomenon<{ hires: number; maxDaysBeforeAttack: number }> = {
         );
       out.SigninLogs.push(signin((t += MINUTE), person, "198.51.100.10", "My Apps", "0"));
       out.SigninLogs.push(signin((t += 2 * HOUR), person, mobileIp, "Microsoft Authenticator App", random.pick(["50074", "50058"])));
-      out.SigninLogs.push(signin((t += MINUTE), person, mobileIp, "Office 365 Exchange Online", "0"));
+      out.SigninLogs.push(signin(t + MINUTE, person, mobileIp, "Office 365 Exchange Online", "0"));
       out.SigninLogs.push(signin(first + 19 * HOUR, person, homeIp, "Microsoft Teams", random.pick(["50140", "50074"])));
       out.SigninLogs.push(signin(first + 19 * HOUR + MINUTE, person, homeIp, "Microsoft Teams", "0"));
       const dc = org.dcs[0];
@@ -524,15 +524,15 @@ const browsingLongTail: Phenomenon<{ popularSites: number; tailVisitsPerDeviceDa
 };
 
 const ALL: Record<PhenomenonName, Phenomenon<PhenomenonParameters>> = {
-  "fleet-rollout": fleetRollout as unknown as Phenomenon<PhenomenonParameters>,
-  "heavy-admins": heavyAdmins as unknown as Phenomenon<PhenomenonParameters>,
-  "service-accounts": serviceAccounts as unknown as Phenomenon<PhenomenonParameters>,
-  "misconfigured-devices": misconfiguredDevices as unknown as Phenomenon<PhenomenonParameters>,
-  "new-hires": newHires as unknown as Phenomenon<PhenomenonParameters>,
-  "patch-night": patchNight as unknown as Phenomenon<PhenomenonParameters>,
-  travel: travel as unknown as Phenomenon<PhenomenonParameters>,
-  scanners: scanners as unknown as Phenomenon<PhenomenonParameters>,
-  "browsing-long-tail": browsingLongTail as unknown as Phenomenon<PhenomenonParameters>,
+  "fleet-rollout": fleetRollout,
+  "heavy-admins": heavyAdmins,
+  "service-accounts": serviceAccounts,
+  "misconfigured-devices": misconfiguredDevices,
+  "new-hires": newHires,
+  "patch-night": patchNight,
+  travel: travel,
+  scanners: scanners,
+  "browsing-long-tail": browsingLongTail,
 };
 
 /** Adds every phenomenon `options` leaves in, each from its own stream, and labels them. */

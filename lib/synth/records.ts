@@ -55,15 +55,16 @@ export const ENTRA_RESULTS: Readonly<Record<string, string>> = {
 
 /** SecurityEvent with the fields Sentinel derives (Account, AccountType, LogonTypeName). */
 export function securityEvent(time: number, eventId: number, computer: string, fields: Record<string, unknown>): Record<string, unknown> {
-  const targetUser = String(fields.TargetUserName ?? "");
-  const targetDomain = String(fields.TargetDomainName ?? "");
-  const subjectUser = String(fields.SubjectUserName ?? "");
+  const text = (value: unknown, fallback = "") => (typeof value === "string" ? value : fallback);
+  const targetUser = text(fields.TargetUserName);
+  const targetDomain = text(fields.TargetDomainName);
+  const subjectUser = text(fields.SubjectUserName);
   const account = targetUser
     ? targetDomain
       ? `${targetDomain}\\${targetUser}`
       : targetUser
     : subjectUser
-      ? `${fields.SubjectDomainName ?? DOMAIN}\\${subjectUser}`
+      ? `${text(fields.SubjectDomainName, DOMAIN)}\\${subjectUser}`
       : "";
   const logonType = fields.LogonType as number | undefined;
   return {

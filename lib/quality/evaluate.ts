@@ -54,7 +54,7 @@ function overlaps(window: { start: string; end: string }, period: { start: numbe
 
 /** A reason with its numbers blanked, so "HostCount 31 >= 20" and "HostCount 27 >= 20" count as one. */
 export function reasonPattern(reason: string): string {
-  return reason.replace(/\d+(\.\d+)?/g, "N");
+  return reason.replace(/\d+(?:\.\d+)*/g, "N");
 }
 
 export const EVERYDAY_ACTIVITY = "everyday activity (no labelled phenomenon)";

@@ -21,7 +21,8 @@ export interface GeneratedQuality {
   /** The phenomena with this seed's parameters (their entity lists left out). */
   phenomena: Omit<PhenomenonLabel, "entities">[];
   rows: Record<string, number>;
-  seconds: { generate: number; replay: number };
+  /** Wall times, and this process's CPU time for the replay (Azurite's own is not included): wall time swings with the machine's load. */
+  seconds: { generate: number; replay: number; replayCpu: number };
 }
 
 /** Generates a labelled organisation, replays it day by day through the scheduled path, and judges the last day. */
@@ -31,8 +32,10 @@ export async function measureGenerated(storage: Storage, options: GenerateOption
   const tables = generatedTables(logs);
   const generated = performance.now();
   const services = servicesFor(storage, new LocalSource(tables, "generated"));
+  const cpu = process.cpuUsage();
   const { findings, runs } = await replay(builtInHunts(), services, { start: logs.start, end: logs.end });
   const replayed = performance.now();
+  const replayCpu = process.cpuUsage(cpu);
   const hunts = evaluate(
     builtInHunts(),
     logs.labels,
@@ -45,7 +48,11 @@ export async function measureGenerated(storage: Storage, options: GenerateOption
     totals: qualityTotals(hunts),
     phenomena: logs.phenomena.map(({ phenomenon, description, parameters }) => ({ phenomenon, description, parameters })),
     rows: Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.rows.length])),
-    seconds: { generate: Number(((generated - started) / 1000).toFixed(2)), replay: Number(((replayed - generated) / 1000).toFixed(2)) },
+    seconds: {
+      generate: Number(((generated - started) / 1000).toFixed(2)),
+      replay: Number(((replayed - generated) / 1000).toFixed(2)),
+      replayCpu: Number(((replayCpu.user + replayCpu.system) / 1e6).toFixed(2)),
+    },
   };
 }
 

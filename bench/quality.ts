@@ -34,6 +34,7 @@ function huntSummary(h: HuntQuality) {
     entityWindows: h.entityWindows,
     falseAlerts: h.falseAlerts,
     falseAlertsPer1000: h.falseAlertsPer1000,
+    cappedRuns: h.cappedRuns,
     labels: h.labels,
     highestBenignScore: h.highestBenignScore,
     causes: h.causes.map((c) => ({ ...c, reasons: c.reasons.slice(0, 5) })),

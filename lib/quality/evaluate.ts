@@ -5,6 +5,7 @@
  */
 import type { Finding } from "../findings/index.js";
 import type { Hunt } from "../hunts/schema.js";
+import { MAX_FINDINGS_PER_RUN } from "../runs/runner.js";
 import type { RunRecord } from "../runs/store.js";
 import type { ScenarioLabel } from "../synth/org.js";
 import { producedBy, type PhenomenonLabel } from "../synth/phenomena.js";
@@ -34,6 +35,11 @@ export interface HuntQuality {
   /** Alerting findings on benign entities in the attack period, one per entity and window. */
   falseAlerts: number;
   falseAlertsPer1000: number;
+  /**
+   * Attack-day runs that kept the most findings a run keeps: lower-scored findings were dropped,
+   * so the false alerts (and an attack's rank) may be understated.
+   */
+  cappedRuns: number;
   causes: FalseAlertCause[];
 }
 
@@ -114,9 +120,8 @@ export function evaluate(
     const benign = ranked.filter(isBenign);
     const falsePositives = benign.filter((f) => f.alert);
     const falseAlerts = own.filter((f) => f.alert && isBenign(f));
-    const entityWindows = (context.runs ?? [])
-      .filter((r) => r.huntId === hunt.id && overlaps(r.window, attackPeriod))
-      .reduce((n, r) => n + r.entities, 0);
+    const attackDayRuns = (context.runs ?? []).filter((r) => r.huntId === hunt.id && overlaps(r.window, attackPeriod));
+    const entityWindows = attackDayRuns.reduce((n, r) => n + r.entities, 0);
     return {
       huntId: hunt.id,
       labels: results,
@@ -128,6 +133,7 @@ export function evaluate(
       entityWindows,
       falseAlerts: falseAlerts.length,
       falseAlertsPer1000: per1000(falseAlerts.length, entityWindows),
+      cappedRuns: attackDayRuns.filter((r) => r.findings >= MAX_FINDINGS_PER_RUN).length,
       causes: causesOf(falseAlerts, context.phenomena ?? []),
     };
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { findHunt } from "../../lib/hunts/catalog.js";
 import { EVERYDAY_ACTIVITY, evaluate, qualityTotals, reasonPattern } from "../../lib/quality/evaluate.js";
+import { MAX_FINDINGS_PER_RUN } from "../../lib/runs/runner.js";
 import type { RunRecord } from "../../lib/runs/store.js";
 import type { ScenarioLabel } from "../../lib/synth/org.js";
 import type { PhenomenonLabel } from "../../lib/synth/phenomena.js";
@@ -77,6 +78,7 @@ describe("attack-day quality", () => {
     expect(quality.entityWindows).toBe(2000);
     expect(quality.falseAlerts).toBe(4);
     expect(quality.falseAlertsPer1000).toBe(2);
+    expect(quality.cappedRuns).toBe(0);
     expect(qualityTotals([quality])).toMatchObject({ labels: 1, found: 1, entityWindows: 2000, falseAlerts: 4, falseAlertsPer1000: 2 });
   });
 
@@ -100,6 +102,11 @@ describe("attack-day quality", () => {
     ]);
     expect(quality.causes[0].example).toMatchObject({ entity: "ws-2|updater.exe|13.1.1.1|443", score: 67 });
     expect(reasonPattern("HostCount 31 >= 20 (threshold)")).toBe("HostCount N >= N (threshold)");
+  });
+
+  it("flags attack-day runs that kept as many findings as a run keeps (their lower scores were dropped)", () => {
+    const full = { ...run(DAY_WINDOW, 9000), findings: MAX_FINDINGS_PER_RUN };
+    expect(evaluate([HUNT], [attack], findings, attackDay, { runs: [full, run(EARLIER, 1800)] })[0].cappedRuns).toBe(1);
   });
 
   it("has no rate without runs", () => {

@@ -84,10 +84,14 @@ export async function benchQuality(): Promise<BenchSection> {
     };
     const seeds = seedsFromArgs();
     const realistic: GeneratedQuality[] = [];
+    const write = (result: object) => writeFileSync(new URL("./quality.json", import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
     for (const seed of seeds) {
       console.log(`  realistic org, seed ${seed}...`);
       const q = await measureGenerated(await storage(), { seed, days: 14, profile: "realistic" });
       realistic.push(q);
+      // A seed takes minutes: keep what is measured even if a later seed is interrupted.
+      const done = seeds.slice(0, realistic.length);
+      write({ realistic: { days: 14, partial: true, ...acrossSeeds(realistic), seeds: realistic.map((r, i) => seedSummary(done[i], r)) } });
       console.log(
         `    ${q.totals.found}/${q.totals.labels} attacks in the top 5, ${q.totals.falseAlerts} false alerts over ${q.totals.entityWindows} entity-windows (${q.totals.falseAlertsPer1000} per 1,000); generate ${q.seconds.generate} s, replay ${q.seconds.replay} s wall (${q.seconds.replayCpu} s CPU)`,
       );
@@ -117,7 +121,7 @@ export async function benchQuality(): Promise<BenchSection> {
       realSamples: samples,
       measuredAt: new Date().toISOString(),
     };
-    writeFileSync(new URL("./quality.json", import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+    write(result);
     console.log(
       `quality: realistic org over seeds ${seeds.join(", ")}: ${overall.totals.found}/${overall.totals.attacks} attacks in the top 5, ${overall.totals.falseAlertsPer1000} false alerts per 1,000 entity-windows; small org ${small.totals.found}/${small.totals.labels}, ${small.totals.falseAlerts} false alerts; real samples ${samples.filter((s) => s.found).length}/${samples.length}`,
     );

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { builtInHunts } from "../../lib/hunts/catalog.js";
@@ -14,33 +15,30 @@ import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { finding } from "../helpers/findings.js";
 
 const azurite = useAzurite();
-const logs = generateOrgLogs({ seed: 3, days: 3, users: 24, workstations: 24 });
+const logs = generateOrgLogs({ seed: 3, days: 2, users: 24, workstations: 24 });
 const dir = mkdtempSync(join(tmpdir(), "backtest-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The type of the value at a dotted path ("null" for null, "array" for arrays). */
+function typeAt(value: unknown, path: string): string {
+  const found = path
+    .split(".")
+    .reduce<unknown>((v, key) => (v && typeof v === "object" ? (v as Record<string, unknown>)[key] : undefined), value);
+  return found === null ? "null" : Array.isArray(found) ? "array" : typeof found;
+}
+
 /** The documented --json contract: these fields, with these types (more are allowed). */
 function expectJsonContract(report: unknown) {
-  expect(report).toMatchObject({ runs: expect.any(Array), findings: expect.any(Array) });
+  expect([typeAt(report, "runs"), typeAt(report, "findings")]).toEqual(["array", "array"]);
   const { runs, findings } = report as { runs: unknown[]; findings: unknown[] };
   expect(runs.length).toBeGreaterThan(0);
-  for (const run of runs)
-    expect(run).toMatchObject({
-      huntId: expect.any(String),
-      window: { start: expect.any(String), end: expect.any(String) },
-      entities: expect.any(Number),
-      rows: expect.any(Number),
-    });
+  const runFields = ["huntId", "window.start", "window.end", "entities", "rows"];
+  for (const run of runs) expect(runFields.map((f) => typeAt(run, f))).toEqual(["string", "string", "string", "number", "number"]);
   expect(findings.length).toBeGreaterThan(0);
+  const findingFields = ["huntId", "entity.key", "score", "alert", "window.start", "window.end", "reasons"];
   for (const f of findings) {
-    expect(f).toMatchObject({
-      huntId: expect.any(String),
-      entity: { key: expect.any(String) },
-      score: expect.any(Number),
-      alert: expect.any(Boolean),
-      window: { start: expect.any(String), end: expect.any(String) },
-      reasons: expect.any(Array),
-    });
-    expect(f).toHaveProperty("incidentId");
+    expect(findingFields.map((field) => typeAt(f, field))).toEqual(["string", "string", "number", "boolean", "string", "string", "array"]);
+    expect(["string", "null"]).toContain(typeAt(f, "incidentId"));
   }
 }
 
@@ -50,7 +48,7 @@ describe("hunts backtest", () => {
     const report = await backtest(builtInHunts(), services, { start: logs.start, end: logs.end });
     expectJsonContract(JSON.parse(JSON.stringify(report)));
     expect(report.failures).toEqual([]);
-    expect(report.days.map((d) => d.day)).toEqual(["2024-10-19", "2024-10-20", "2024-10-21"]);
+    expect(report.days.map((d) => d.day)).toEqual(["2024-10-20", "2024-10-21"]);
     // Findings carry no incident yet: each alert is its own incident.
     expect(report.findings.every((f) => f.incidentId === null)).toBe(true);
     for (const day of report.days) expect(day.incidents).toBe(day.alerts);
@@ -68,7 +66,7 @@ describe("hunts backtest", () => {
         .reduce((n, r) => n + r.entities, 0),
     );
     expect(formatBacktest(report)).toContain(`2024-10-21  ${last.alerts} alert(s), ${last.incidents} incident(s)`);
-  }, 120_000);
+  }, 300_000);
 
   it("takes a finding's incident id when findings carry one", () => {
     expect(incidentIdOf(finding())).toBeNull();
@@ -88,26 +86,34 @@ describe("hunts backtest", () => {
         "--data",
         join(dir, LOGS_FOLDER),
         "--from",
-        "2024-10-20T00:00:00Z",
+        "2024-10-21T00:00:00Z",
+        "--hunts",
+        fileURLToPath(new URL("../fixtures/sentinel/", import.meta.url)),
         "--hunt",
         "windows-logon-by-source-ip",
         "--hunt",
-        "failed-signins-with-audit",
+        "sentinel-rdp-logon-failures-by-source-address",
         "--json",
       ],
       { env: { ...process.env, AzureWebJobsStorage: "" }, maxBuffer: 64 * 2 ** 20 },
     );
     const report = JSON.parse(stdout) as { runs: { huntId: string; window: { start: string } }[]; findings: { huntId: string }[] };
     expectJsonContract(report);
-    expect(new Set(report.runs.map((r) => r.huntId))).toEqual(new Set(["windows-logon-by-source-ip", "failed-signins-with-audit"]));
-    expect(report.runs.every((r) => r.window.start >= "2024-10-20")).toBe(true);
-  }, 120_000);
+    // Imported Sentinel hunts take part like built-in ones.
+    expect(new Set(report.runs.map((r) => r.huntId))).toEqual(
+      new Set(["windows-logon-by-source-ip", "sentinel-rdp-logon-failures-by-source-address"]),
+    );
+    expect(report.runs.every((r) => r.window.start >= "2024-10-21")).toBe(true);
+    expect(report.findings.some((f) => f.huntId === "sentinel-rdp-logon-failures-by-source-address")).toBe(true);
+  }, 300_000);
 
   it("names a bad --from and exits 2", async () => {
     const run = promisify(execFile);
-    const failed = await run(process.execPath, ["--import", "tsx", "bin/hunts.ts", "backtest", "--data", dir, "--from", "yesterday"]).catch(
+    const failed = await run(process.execPath, ["--import", "tsx", "bin/hunts.ts", "backtest", "--data", dir, "--from", "yesterday"]).then(
+      () => ({ code: 0, stderr: "" }),
       (error: { code: number; stderr: string }) => error,
     );
-    expect(failed).toMatchObject({ code: 2, stderr: expect.stringContaining("--from: 'yesterday'") });
-  });
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toContain("--from: 'yesterday' is not an ISO date or time");
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 /**
  * The `hunts` command line: the same lib/ code as the Functions app.
- *   list | validate | run <id> | serve | digest | start
+ *   list | validate | run <id> | serve | backtest | digest | start
  */
 import { parseArgs } from "node:util";
 import { lineLogger } from "../lib/log.js";
@@ -16,6 +16,7 @@ import { LocalSource } from "../lib/sources/local.js";
 import { loadLogs, reportReadIssues } from "../lib/readers/index.js";
 import { convertLogs } from "../lib/readers/convert.js";
 import { startServiceEndpoint } from "../lib/local/service-endpoint.js";
+import { backtest, backtestPeriod, formatBacktest } from "../lib/runs/backtest.js";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +32,9 @@ const USAGE = `hunts <command> [options]
                                         a local HTTPS stand-in for Log Analytics and Defender XDR over
                                         log files, for any app built on the Azure SDK
   convert --data PATH ... --out DIR    what the readers produce, as NDJSON: one file per table, one row a line
+  backtest --data PATH ... [--from ISO --to ISO] [--hunt ID ...] [--json]
+                                        replay the history day by day through the scheduled path in a
+                                        private Azurite: per day, the alerts, incidents and top entities
   digest                                send the digest now
   start                                 the full local demo (what npm start runs)
 
@@ -83,6 +87,7 @@ async function main() {
       port: { type: "string" },
       hunts: { type: "string" },
       out: { type: "string" },
+      hunt: { type: "string", multiple: true },
     },
   });
   // Imported Sentinel hunts: --hunts PATH, or the IMPORTED_HUNTS_PATH setting.
@@ -204,6 +209,11 @@ async function main() {
       for (const [table, { rows, path }] of Object.entries(tables)) console.log(`${path}  ${rows} ${table} rows`);
       return;
     }
+    case "backtest": {
+      if (!values.data?.length) fail("backtest needs --data PATH ...");
+      await backtestCommand({ data: values.data, from: values.from, to: values.to, huntIds: values.hunt, json: values.json });
+      return;
+    }
     case "digest": {
       const { app, azurite } = await appFor({});
       try {
@@ -221,6 +231,52 @@ async function main() {
     default:
       console.log(USAGE);
       if (command && command !== "help" && command !== "--help") process.exitCode = 2;
+  }
+}
+
+/** `backtest`: always a private Azurite, so a backtest never touches the baselines of a running deployment. */
+async function backtestCommand(options: { data: string[]; from?: string; to?: string; huntIds?: string[]; json: boolean }) {
+  const time = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const ms = Date.parse(value);
+    return Number.isFinite(ms) ? ms : fail(`--${name}: '${value}' is not an ISO date or time`);
+  };
+  const from = time("from", options.from);
+  const to = time("to", options.to);
+  const unknown = (options.huntIds ?? []).filter((id) => !findHunt(id));
+  if (unknown.length)
+    fail(
+      `no hunt ${unknown.map((id) => `'${id}'`).join(", ")}; known: ${huntCatalog()
+        .map((h) => h.id)
+        .join(", ")}`,
+    );
+  const { source, issues } = await LocalSource.fromPaths(options.data);
+  reportReadIssues(issues, console.error);
+  const range = source.timeRange() ?? fail(`no timed rows in ${options.data.join(", ")}`);
+  const whole = backtestPeriod(range);
+  const period = { start: from ?? whole.start, end: to ?? whole.end };
+  if (period.end <= period.start) fail(`--to must be after --from (${new Date(period.start).toISOString()})`);
+  const hunts = huntCatalog().filter((h) => !options.huntIds?.length || options.huntIds.includes(h.id));
+  const runnable = hunts.filter((h) => h.sources.includes("local") && h.tables.some((t) => source.tables[t]));
+  for (const h of hunts.filter((x) => !runnable.includes(x)))
+    console.error(`${h.id}: skipped, none of its tables (${h.tables.join(", ")}) is in the data`);
+  const azurite = await startAzurite({ inMemory: true });
+  try {
+    const env = {
+      ...process.env,
+      AzureWebJobsStorage: azurite.connectionString,
+      HUNT_SOURCE: "local",
+      LOCAL_DATA_PATHS: options.data.join(";"),
+    };
+    const app = await createRuntime(env, { source, log: lineLogger((m) => console.error(m)) });
+    const report = await backtest(runnable, app.services, period, (huntId, day, days) => {
+      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K  ${huntId}: day ${day}/${days}`);
+    });
+    if (process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
+    console.log(options.json ? JSON.stringify(report, null, 2) : formatBacktest(report));
+    if (report.failures.length) process.exitCode = 1;
+  } finally {
+    await azurite.stop();
   }
 }
 

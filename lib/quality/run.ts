@@ -10,17 +10,55 @@ import { runOnDemand, servicesFor } from "../runs/runner.js";
 import { LocalSource } from "../sources/local.js";
 import type { Storage } from "../state/storage.js";
 import { generatedTables, generateOrgLogs, type GenerateOptions } from "../synth/org.js";
-import { evaluate, type HuntQuality } from "./evaluate.js";
+import type { PhenomenonLabel } from "../synth/phenomena.js";
+import { evaluate, qualityTotals, type HuntQuality, type QualityTotals } from "./evaluate.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 
 const DAY = 86_400_000;
 
-export async function evaluateGenerated(storage: Storage, options: GenerateOptions): Promise<HuntQuality[]> {
+export interface GeneratedQuality {
+  hunts: HuntQuality[];
+  totals: QualityTotals;
+  /** The phenomena with this seed's parameters (their entity lists left out). */
+  phenomena: Omit<PhenomenonLabel, "entities">[];
+  rows: Record<string, number>;
+  /** Wall times, and this process's CPU time for the replay (Azurite's own is not included): wall time swings with the machine's load. */
+  seconds: { generate: number; replay: number; replayCpu: number };
+}
+
+/** Generates a labelled organisation, replays it day by day through the scheduled path, and judges the last day. */
+export async function measureGenerated(storage: Storage, options: GenerateOptions): Promise<GeneratedQuality> {
+  const started = performance.now();
   const logs = generateOrgLogs(options);
   const tables = generatedTables(logs);
+  const generated = performance.now();
   const services = servicesFor(storage, new LocalSource(tables, "generated"));
-  const { findings } = await replay(builtInHunts(), services, { start: logs.start, end: logs.end });
-  return evaluate(builtInHunts(), logs.labels, findings, { start: logs.end - DAY, end: logs.end });
+  const cpu = process.cpuUsage();
+  const { findings, runs } = await replay(builtInHunts(), services, { start: logs.start, end: logs.end });
+  const replayed = performance.now();
+  const replayCpu = process.cpuUsage(cpu);
+  const hunts = evaluate(
+    builtInHunts(),
+    logs.labels,
+    findings,
+    { start: logs.end - DAY, end: logs.end },
+    { runs, phenomena: logs.phenomena },
+  );
+  return {
+    hunts,
+    totals: qualityTotals(hunts),
+    phenomena: logs.phenomena.map(({ phenomenon, description, parameters }) => ({ phenomenon, description, parameters })),
+    rows: Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.rows.length])),
+    seconds: {
+      generate: Number(((generated - started) / 1000).toFixed(2)),
+      replay: Number(((replayed - generated) / 1000).toFixed(2)),
+      replayCpu: Number(((replayCpu.user + replayCpu.system) / 1e6).toFixed(2)),
+    },
+  };
+}
+
+export async function evaluateGenerated(storage: Storage, options: GenerateOptions): Promise<HuntQuality[]> {
+  return (await measureGenerated(storage, options)).hunts;
 }
 
 export interface SampleCheck {

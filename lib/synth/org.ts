@@ -1,21 +1,37 @@
 /**
- * A seeded generator of realistic logs for a fictional organisation (Contoso): users with office
- * hours and quiet weekends, workstations, servers, domain controllers, service accounts and admins,
- * across SecurityEvent, SigninLogs, AuditLogs and DeviceNetworkEvents, with labelled attack
- * scenarios injected on top. The same options give the same logs, byte for byte.
+ * A seeded generator of logs for a fictional organisation (Contoso): users with office hours and
+ * quiet weekends, workstations, servers, domain controllers, service accounts and admins, across
+ * SecurityEvent, SigninLogs, AuditLogs and DeviceNetworkEvents, with labelled attack scenarios
+ * injected on the last day. Two profiles: `small` (40 people, the demo and the tests) and
+ * `realistic` (1,500 users, 400 workstations, the benign phenomena of lib/synth/phenomena.ts that
+ * trip naive baselines, and more attacks). The same options give the same logs, byte for byte.
  */
 import { tableFromRecords } from "../kql/build.js";
 import type { Table } from "../kql/types.js";
-import { LOGON_TYPE_NAMES } from "../readers/windows-events.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
+import { injectRealisticScenario, REALISTIC_SCENARIOS } from "./attacks.js";
+import { applyPhenomena, type PhenomenaOptions, type PhenomenonLabel } from "./phenomena.js";
 import { SeededRandom } from "./random.js";
+import {
+  audit,
+  connection,
+  DAY,
+  DOMAIN,
+  HOUR,
+  isoAt,
+  logon,
+  MINUTE,
+  securityEvent,
+  serviceTicket,
+  signin,
+  UPN_SUFFIX,
+  type Host,
+  type TableRecords,
+} from "./records.js";
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+export type { TableRecords } from "./records.js";
 
-export type TableRecords = Record<string, Record<string, unknown>[]>;
-
+/** The scenarios of the small profile (and the demo). */
 export const SCENARIOS = [
   "network-brute-force",
   "password-spray",
@@ -23,15 +39,16 @@ export const SCENARIOS = [
   "rare-device-connection",
   "lateral-movement-burst",
 ] as const;
-export type ScenarioName = (typeof SCENARIOS)[number];
+export const ALL_SCENARIOS = [...SCENARIOS, ...REALISTIC_SCENARIOS] as const;
+export type ScenarioName = (typeof ALL_SCENARIOS)[number];
 
 /** Ground truth for one injected attack. */
 export interface ScenarioLabel {
   scenario: ScenarioName;
   /** The hunt expected to surface it. */
   hunt: string;
-  entityType: "ip" | "account" | "device-connection";
-  /** The entity as the hunt keys it (an IP, a UPN or account, `device|process|remote:port`). */
+  entityType: "ip" | "account" | "device-connection" | "host";
+  /** The entity as the hunt keys it (an IP, a UPN or account, `device|process|remote ip|port`, `host process`). */
   entity: string;
   start: string;
   end: string;
@@ -40,21 +57,31 @@ export interface ScenarioLabel {
   related?: string[];
 }
 
+export const PROFILES = ["small", "realistic"] as const;
+export type ProfileName = (typeof PROFILES)[number];
+
 export interface GenerateOptions {
   seed: number;
   /** Days of logs, ending at `end`. */
   days: number;
   /** The end of the generated period (exclusive); defaults to a fixed date so output is stable. */
   end?: Date;
+  /** `small` (default): 40 people, no benign phenomena. `realistic`: 1,500 users, 400 workstations, every phenomenon. */
+  profile?: ProfileName;
   users?: number;
+  /** Office workers each have one; in the realistic profile the other users work remotely (cloud and VPN). */
   workstations?: number;
-  /** Scenarios to inject on the last day(s); defaults to all. */
+  /** Scenarios to inject on the last day; defaults to the profile's. */
   scenarios?: readonly ScenarioName[];
+  /** Benign phenomena: parameter overrides, or false to leave one out; defaults to the profile's. */
+  phenomena?: PhenomenaOptions;
 }
 
 export interface GeneratedLogs {
   tables: TableRecords;
   labels: ScenarioLabel[];
+  /** The benign phenomena present, their parameters and the entities they may make a hunt report. */
+  phenomena: PhenomenonLabel[];
   start: number;
   end: number;
 }
@@ -64,21 +91,19 @@ export function generatedTables(logs: Pick<GeneratedLogs, "tables">): Record<str
   return Object.fromEntries(Object.entries(logs.tables).map(([name, records]) => [name, tableFromRecords(TABLE_SCHEMAS[name], records)]));
 }
 
-interface Person {
+export interface Person {
   sam: string;
   upn: string;
+  /** The person's workstation; a remote worker's is their own laptop, which logs nothing here. */
   workstation: Host;
   admin: boolean;
   city: string;
-}
-interface Host {
-  name: string;
-  ip: string;
-  deviceId: string;
+  /** Works remotely: signs in to the cloud from home and reaches the file server over VPN. */
+  remote: boolean;
+  /** Home address for a remote worker's sign-ins. */
+  homeIp?: string;
 }
 
-const DOMAIN = "CONTOSO";
-const UPN_SUFFIX = "contoso.com";
 const FIRST = [
   "alice",
   "bob",
@@ -144,23 +169,116 @@ function pad(n: number, width = 3): string {
   return String(n).padStart(width, "0");
 }
 
-function isoAt(ms: number): string {
-  return new Date(ms).toISOString();
-}
+/** More names for large organisations (the small profile keeps the lists above, so its logs stay as they were). */
+const MORE_FIRST = [
+  "aaron",
+  "abigail",
+  "adam",
+  "aisha",
+  "amir",
+  "ana",
+  "anders",
+  "anya",
+  "ben",
+  "bianca",
+  "chen",
+  "chloe",
+  "daniel",
+  "diego",
+  "elena",
+  "ethan",
+  "fatima",
+  "felix",
+  "gabriel",
+  "hannah",
+  "isaac",
+  "ines",
+  "jack",
+  "jamal",
+  "julia",
+  "kai",
+  "karin",
+  "leo",
+  "lina",
+  "marco",
+  "maya",
+  "nadia",
+  "nina",
+  "oscar",
+  "paula",
+  "priya",
+  "rafael",
+  "rosa",
+  "sam",
+  "sara",
+  "tariq",
+  "theo",
+  "uma",
+  "vera",
+  "wei",
+  "xavier",
+  "yara",
+  "yuki",
+  "zoe",
+  "ravi",
+];
+const MORE_LAST = [
+  "adams",
+  "baker",
+  "campbell",
+  "carter",
+  "chen",
+  "collins",
+  "cook",
+  "diaz",
+  "evans",
+  "fischer",
+  "green",
+  "hall",
+  "harris",
+  "jackson",
+  "johnson",
+  "kelly",
+  "kim",
+  "mueller",
+  "murphy",
+  "nguyen",
+  "novak",
+  "patel",
+  "perez",
+  "roberts",
+  "rossi",
+  "sanchez",
+  "schmidt",
+  "scott",
+  "silva",
+  "taylor",
+  "thomas",
+  "turner",
+  "walker",
+  "white",
+  "ward",
+];
+const SMALL_SERVERS = ["SRV-FILE01", "SRV-SQL01", "SRV-WEB01", "SRV-APP01", "SRV-APP02"];
+const REALISTIC_SERVERS = [...SMALL_SERVERS, "SRV-FILE02", "SRV-SQL02", "SRV-EXCH01", "SRV-PRINT01", "SRV-BACKUP01"];
 
-class Org {
+/** Offices egress through these; remote workers reach the network over VPN from the pool below. */
+export const VPN_POOL = "10.8";
+
+export class Org {
   readonly people: Person[] = [];
+  readonly workstations: Host[];
   readonly servers: Host[];
   readonly dcs: Host[];
   readonly serviceAccounts = ["svc_sql", "svc_backup", "svc_web"];
 
-  constructor(random: SeededRandom, users: number, workstations: number) {
-    const hosts: Host[] = Array.from({ length: workstations }, (_, i) => ({
+  constructor(random: SeededRandom, users: number, workstations: number, realistic: boolean) {
+    this.workstations = Array.from({ length: workstations }, (_, i) => ({
       name: `WS-${pad(i + 1)}.contoso.local`,
       ip: `10.1.${Math.floor(i / 200)}.${(i % 200) + 20}`,
       deviceId: `ws${pad(i + 1)}-device`,
     }));
-    this.servers = ["SRV-FILE01", "SRV-SQL01", "SRV-WEB01", "SRV-APP01", "SRV-APP02"].map((name, i) => ({
+    this.servers = (realistic ? REALISTIC_SERVERS : SMALL_SERVERS).map((name, i) => ({
       name: `${name}.contoso.local`,
       ip: `10.0.1.${20 + i}`,
       deviceId: `${name.toLowerCase()}-device`,
@@ -170,135 +288,51 @@ class Org {
       ip: `10.0.0.${5 + i}`,
       deviceId: `${name.toLowerCase()}-device`,
     }));
+    const first = realistic ? [...FIRST, ...MORE_FIRST] : FIRST;
+    const last = realistic ? [...LAST, ...MORE_LAST] : LAST;
+    if (users > first.length * last.length) throw new Error(`at most ${first.length * last.length} users, asked for ${users}`);
+    const admins = realistic ? Math.max(2, Math.floor(users / 50)) : Math.max(2, Math.floor(users / 15));
     const taken = new Set<string>();
     for (let i = 0; i < users; i++) {
-      let sam = "";
-      do sam = `${random.pick(FIRST)}.${random.pick(LAST)}`;
+      let sam: string;
+      do sam = `${random.pick(first)}.${random.pick(last)}`;
       while (taken.has(sam));
       taken.add(sam);
+      const remote = realistic && i >= workstations;
       this.people.push({
         sam,
         upn: `${sam}@${UPN_SUFFIX}`,
-        workstation: hosts[i % hosts.length],
-        admin: i < Math.max(2, Math.floor(users / 15)),
+        workstation: this.workstations[i % this.workstations.length],
+        admin: i < admins,
         city: random.pick(CITIES),
+        remote,
+        ...(remote ? { homeIp: `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}` } : {}),
       });
     }
   }
-}
 
-/** Builds SecurityEvent records with the fields Sentinel derives (Account, LogonTypeName, Activity). */
-function securityEvent(time: number, eventId: number, computer: string, fields: Record<string, unknown>): Record<string, unknown> {
-  const targetUser = String(fields.TargetUserName ?? "");
-  const targetDomain = String(fields.TargetDomainName ?? "");
-  const subjectUser = String(fields.SubjectUserName ?? "");
-  const account = targetUser
-    ? targetDomain
-      ? `${targetDomain}\\${targetUser}`
-      : targetUser
-    : subjectUser
-      ? `${fields.SubjectDomainName ?? DOMAIN}\\${subjectUser}`
-      : "";
-  const logonType = fields.LogonType as number | undefined;
-  return {
-    Type: "SecurityEvent",
-    TimeGenerated: isoAt(time),
-    Computer: computer,
-    EventID: eventId,
-    Channel: "Security",
-    EventSourceName: "Microsoft-Windows-Security-Auditing",
-    Account: account,
-    AccountType: account.endsWith("$") ? "Machine" : "User",
-    ...(logonType === undefined ? {} : { LogonTypeName: `${logonType} - ${LOGON_TYPE_NAMES[logonType]}` }),
-    ...fields,
-  };
-}
+  /** People at a desk in the office (every attack's starting point that needs a workstation). */
+  get office(): Person[] {
+    return this.people.filter((p) => !p.remote);
+  }
 
-function logon(
-  time: number,
-  host: Host,
-  user: string,
-  logonType: number,
-  sourceIp: string,
-  ok: boolean,
-  extra: Record<string, unknown> = {},
-) {
-  return securityEvent(time, ok ? 4624 : 4625, host.name, {
-    TargetUserName: user,
-    TargetDomainName: DOMAIN,
-    LogonType: logonType,
-    IpAddress: sourceIp,
-    IpPort: sourceIp === "-" ? "-" : String(49152 + (Math.floor(time / 1000) % 16000)),
-    WorkstationName: "",
-    AuthenticationPackageName: logonType === 3 ? "NTLM" : "Negotiate",
-    LogonProcessName: logonType === 3 ? "NtLmSsp " : "User32 ",
-    Status: ok ? "0x0" : "0xc000006d",
-    SubStatus: ok ? "0x0" : "0xc000006a",
-    ...extra,
-  });
-}
-
-function signin(time: number, person: { upn: string; city: string }, ip: string, app: string, resultType: string, country = "US") {
-  return {
-    Type: "SigninLogs",
-    TimeGenerated: isoAt(time),
-    UserPrincipalName: person.upn,
-    UserDisplayName: person.upn.split("@")[0],
-    IPAddress: ip,
-    AppDisplayName: app,
-    ResultType: resultType,
-    ResultDescription: resultType === "0" ? "" : resultType === "50126" ? "Invalid username or password." : "Sign-in failed.",
-    Location: country,
-    LocationDetails: { city: person.city, countryOrRegion: country },
-    ClientAppUsed: "Browser",
-    IsInteractive: true,
-    Status: { errorCode: Number(resultType) },
-  };
-}
-
-function audit(time: number, category: string, operation: string, actor: string, targetUpn: string, extra: Record<string, unknown> = {}) {
-  return {
-    Type: "AuditLogs",
-    TimeGenerated: isoAt(time),
-    Category: category,
-    OperationName: operation,
-    ActivityDisplayName: operation,
-    Result: "success",
-    LoggedByService: "Core Directory",
-    InitiatedBy: { user: { userPrincipalName: actor, ipAddress: "198.51.100.10" } },
-    TargetResources: [{ type: "User", userPrincipalName: targetUpn, displayName: targetUpn.split("@")[0], modifiedProperties: [] }],
-    ...extra,
-  };
-}
-
-function connection(time: number, host: Host, process: string, remoteIp: string, remotePort: number, remoteUrl = "", account = "") {
-  return {
-    Type: "DeviceNetworkEvents",
-    TimeGenerated: isoAt(time),
-    Timestamp: isoAt(time),
-    DeviceId: host.deviceId,
-    DeviceName: host.name.toLowerCase(),
-    ActionType: "ConnectionSuccess",
-    RemoteIP: remoteIp,
-    RemotePort: remotePort,
-    RemoteUrl: remoteUrl,
-    LocalIP: host.ip,
-    LocalPort: 49152 + (Math.floor(time / 1000) % 16000),
-    Protocol: "Tcp",
-    RemoteIPType: /^10\./.test(remoteIp) ? "Private" : "Public",
-    InitiatingProcessFileName: process,
-    InitiatingProcessFolderPath: `c:\\windows\\system32\\${process}`,
-    InitiatingProcessAccountName: account,
-  };
+  /** Every device Defender and the Security log see. */
+  get devices(): Host[] {
+    return [...this.workstations, ...this.servers, ...this.dcs];
+  }
 }
 
 /** A normal working day (or a quiet weekend day) for everyone. */
-function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableRecords) {
+function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableRecords, realistic: boolean) {
   const weekday = new Date(dayStart).getUTCDay();
   const weekend = weekday === 0 || weekday === 6;
   const sec = out.SecurityEvent;
   for (const person of org.people) {
     if (weekend && !random.chance(0.1)) continue;
+    if (person.remote) {
+      remoteDay(org, person, random, dayStart, out);
+      continue;
+    }
     const arrive = dayStart + 8 * HOUR + random.int(0, 90) * MINUTE;
     const leave = arrive + random.int(7, 9) * HOUR;
     const at = () => random.int(arrive, leave);
@@ -397,7 +431,7 @@ function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableR
   // Admins make a few directory changes on workdays.
   if (!weekend) {
     const admins = org.people.filter((p) => p.admin);
-    const changes = random.int(0, 2);
+    const changes = random.int(0, realistic ? 12 : 2);
     for (let i = 0; i < changes; i++) {
       const admin = random.pick(admins);
       const target = random.pick(org.people);
@@ -405,12 +439,76 @@ function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableR
         audit(
           dayStart + random.int(9, 17) * HOUR,
           random.pick(["UserManagement", "GroupManagement"]),
-          random.pick(["Update user", "Add member to group"]),
+          realistic
+            ? random.pick(["Update user", "Add member to group", "Remove member from group", "Reset user password", "Change user license"])
+            : random.pick(["Update user", "Add member to group"]),
           admin.upn,
           target.upn,
         ),
       );
     }
+  }
+  if (realistic) serverTraffic(org, random, dayStart, out);
+}
+
+/** A remote worker: cloud sign-ins from home, and some days the VPN to the file server. */
+function remoteDay(org: Org, person: Person, random: SeededRandom, dayStart: number, out: TableRecords) {
+  // Remote workers are spread over time zones.
+  const begin = dayStart + random.int(5, 12) * HOUR + random.int(0, 59) * MINUTE;
+  const finish = begin + random.int(6, 9) * HOUR;
+  const at = () => random.int(begin, finish);
+  const home = person.homeIp ?? random.pick(OFFICE_EGRESS);
+  const signins = random.int(2, 5);
+  for (let i = 0; i < signins; i++) {
+    const t = at();
+    if (random.chance(0.04)) out.SigninLogs.push(signin(t - MINUTE, person, home, random.pick(APPS), random.pick(["50126", "50140"])));
+    out.SigninLogs.push(signin(t, person, home, random.pick(APPS), "0"));
+  }
+  if (!random.chance(0.5)) return;
+  const vpnIp = `${VPN_POOL}.${random.int(0, 7)}.${random.int(2, 250)}`;
+  const dc = random.pick(org.dcs);
+  out.SecurityEvent.push(
+    securityEvent(begin, 4768, dc.name, {
+      TargetUserName: person.sam,
+      TargetDomainName: "CONTOSO.LOCAL",
+      IpAddress: `::ffff:${vpnIp}`,
+      Status: "0x0",
+      TicketEncryptionType: "0x12",
+      ServiceName: "krbtgt",
+    }),
+  );
+  const visits = random.int(1, 3);
+  for (let i = 0; i < visits; i++) {
+    const t = at();
+    const server = org.servers[0];
+    out.SecurityEvent.push(serviceTicket(t - 1000, dc, person.sam, server, vpnIp));
+    out.SecurityEvent.push(
+      logon(t, server, person.sam, 3, vpnIp, true, { AuthenticationPackageName: "Kerberos", LogonProcessName: "Kerberos" }),
+    );
+  }
+}
+
+/** Servers talk to each other, to the DCs and to Microsoft every day (the realistic profile's Defender covers servers too). */
+function serverTraffic(org: Org, random: SeededRandom, dayStart: number, out: TableRecords) {
+  const [file, sql, web, app1, app2] = org.servers;
+  const flows: [Host, string, string, number][] = [
+    [app1, "w3wp.exe", sql.ip, 1433],
+    [app2, "w3wp.exe", sql.ip, 1433],
+    [web, "w3wp.exe", app1.ip, 8080],
+    [web, "w3wp.exe", app2.ip, 8080],
+    ...org.servers.map((s): [Host, string, string, number] => [s, "lsass.exe", org.dcs[0].ip, 88]),
+    ...org.servers.map((s): [Host, string, string, number] => [s, "svchost.exe", org.dcs[1].ip, 389]),
+    ...org.servers.filter((s) => s !== file).map((s): [Host, string, string, number] => [s, "system", file.ip, 445]),
+  ];
+  for (const [host, process, ip, port] of flows) {
+    const n = random.int(3, 12);
+    for (let i = 0; i < n; i++)
+      out.DeviceNetworkEvents.push(connection(dayStart + random.int(0, DAY - 1), host, process, ip, port, "", "system"));
+  }
+  for (const host of org.devices) {
+    out.DeviceNetworkEvents.push(
+      connection(dayStart + random.int(0, DAY - 1), host, "MsSense.exe", "52.239.207.100", 443, "winatp-gw-eus.microsoft.com", "system"),
+    );
   }
 }
 
@@ -418,7 +516,7 @@ function normalDay(org: Org, random: SeededRandom, dayStart: number, out: TableR
 
 /** Injects one attack and returns its ground truth (one label per hunt expected to surface it). */
 function injectScenario(
-  name: ScenarioName,
+  name: (typeof SCENARIOS)[number],
   org: Org,
   random: SeededRandom,
   dayStart: number,
@@ -583,19 +681,43 @@ function injectScenario(
   }
 }
 
+function byTime(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export const DEFAULT_END = new Date(Date.UTC(2024, 9, 22)); // a Tuesday: attacks land on a busy Monday
 
 export function generateOrgLogs(options: GenerateOptions): GeneratedLogs {
   const random = new SeededRandom(options.seed);
   const end = (options.end ?? DEFAULT_END).getTime();
   const start = end - options.days * DAY;
-  const org = new Org(random, options.users ?? 40, options.workstations ?? 40);
+  const realistic = options.profile === "realistic";
+  const org = new Org(random, options.users ?? (realistic ? 1500 : 40), options.workstations ?? (realistic ? 400 : 40), realistic);
   const tables: TableRecords = { SecurityEvent: [], SigninLogs: [], AuditLogs: [], DeviceNetworkEvents: [] };
-  for (let day = start; day < end; day += DAY) normalDay(org, random, day, tables);
-  const scenarios = options.scenarios ?? SCENARIOS;
-  const labels: ScenarioLabel[] = [];
+  for (let day = start; day < end; day += DAY) normalDay(org, random, day, tables, realistic);
   const lastDay = end - DAY;
-  for (const scenario of scenarios) labels.push(...[injectScenario(scenario, org, random, lastDay, tables)].flat());
-  for (const records of Object.values(tables)) records.sort((a, b) => String(a.TimeGenerated).localeCompare(String(b.TimeGenerated)));
-  return { tables, labels, start, end };
+  const phenomena = applyPhenomena(
+    org,
+    options.seed,
+    { start, end, attackDay: lastDay },
+    tables,
+    options.phenomena ?? (realistic ? {} : false),
+  );
+  const scenarios = options.scenarios ?? (realistic ? ALL_SCENARIOS : SCENARIOS);
+  const labels: ScenarioLabel[] = [];
+  for (const scenario of scenarios) {
+    const injected = (SCENARIOS as readonly string[]).includes(scenario)
+      ? injectScenario(scenario as (typeof SCENARIOS)[number], org, random, lastDay, tables)
+      : injectRealisticScenario(
+          scenario as (typeof REALISTIC_SCENARIOS)[number],
+          org,
+          SeededRandom.stream(options.seed, scenario),
+          lastDay,
+          tables,
+        );
+    labels.push(...[injected].flat());
+  }
+  // Plain code-point order: ISO times sort as text, and locale-aware comparison is slow on a million rows.
+  for (const records of Object.values(tables)) records.sort((a, b) => byTime(String(a.TimeGenerated), String(b.TimeGenerated)));
+  return { tables, labels, phenomena, start, end };
 }

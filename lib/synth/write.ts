@@ -1,6 +1,6 @@
 /**
  * Writes generated logs as `<dir>/logs/<Table>.ndjson` (rows carry `Type`, as Log Analytics
- * exports do) and the ground truth as `<dir>/labels.json`, outside the logs folder.
+ * exports do) and the ground truth as `<dir>/labels.json` (attacks and benign phenomena), outside the logs folder.
  */
 import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -27,7 +27,7 @@ export async function writeDataset(dir: string, logs: GeneratedLogs): Promise<st
   }
   await writeFile(
     join(dir, LABELS_FILE),
-    `${JSON.stringify({ start: new Date(logs.start).toISOString(), end: new Date(logs.end).toISOString(), labels: logs.labels }, null, 2)}\n`,
+    `${JSON.stringify({ start: new Date(logs.start).toISOString(), end: new Date(logs.end).toISOString(), labels: logs.labels, phenomena: logs.phenomena }, null, 2)}\n`,
   );
   return written;
 }

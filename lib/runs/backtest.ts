@@ -61,10 +61,9 @@ export interface BacktestReport {
 /** How many top entities a day lists per hunt. */
 export const TOP_ENTITIES = 5;
 
+/** The incident an alert belongs to; null for findings that did not alert. */
 export function incidentIdOf(finding: Finding): string | null {
-  // Findings gain an incident id when incidents are built; until then every alert is its own.
-  const id = (finding as Finding & { incidentId?: unknown }).incidentId;
-  return typeof id === "string" && id ? id : null;
+  return finding.incidentId ?? null;
 }
 
 function dayOf(iso: string): string {
@@ -113,6 +112,7 @@ function summarise(
     const dayFindings = findings.filter((f) => dayOf(f.window.start) === day);
     const alerts = dayFindings.filter((f) => f.alert);
     const incidentIds = new Set(alerts.map(incidentIdOf).filter((id): id is string => id !== null));
+    // An alert without an incident (stored by an older version) counts as one of its own.
     const standalone = alerts.filter((f) => incidentIdOf(f) === null).length;
     return {
       day,

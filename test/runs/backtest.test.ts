@@ -49,9 +49,13 @@ describe("hunts backtest", () => {
     expectJsonContract(JSON.parse(JSON.stringify(report)));
     expect(report.failures).toEqual([]);
     expect(report.days.map((d) => d.day)).toEqual(["2024-10-20", "2024-10-21"]);
-    // Findings carry no incident yet: each alert is its own incident.
-    expect(report.findings.every((f) => f.incidentId === null)).toBe(true);
-    for (const day of report.days) expect(day.incidents).toBe(day.alerts);
+    // Every alert belongs to an incident; findings that did not alert belong to none.
+    expect(report.findings.every((f) => (f.alert ? typeof f.incidentId === "string" : f.incidentId === null))).toBe(true);
+    for (const day of report.days) {
+      const ids = new Set(report.findings.filter((f) => f.alert && f.window.start.startsWith(day.day)).map((f) => f.incidentId));
+      expect(day.incidents).toBe(ids.size);
+      expect(day.incidents).toBeLessThanOrEqual(day.alerts);
+    }
     // The last day holds the injected attacks: the brute-force IP tops its hunt.
     const last = report.days.at(-1)!;
     const bySourceIp = last.hunts.find((h) => h.huntId === "windows-logon-by-source-ip")!;

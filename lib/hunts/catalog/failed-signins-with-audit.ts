@@ -4,7 +4,7 @@ export default defineHunt({
   id: "failed-signins-with-audit",
   title: "Failed Entra sign-ins by account, with the account's recent directory changes",
   description:
-    "Accounts that failed to sign in many times, or from several IP addresses, in the window (Windows Sign In noise excluded), joined with AuditLogs user and group management changes to the same account over the past seven windows. Failures followed by a change to the account or its groups suggest a takeover being put to use.",
+    "Accounts that failed to sign in many times, or from several IP addresses, in the window (Windows Sign In noise excluded), joined with AuditLogs user and group management changes to the same account over the past seven windows. Failures alone are everyday noise (travel, a phone with an old password, a new hire); failures (FailureRatio >= 1: at least FailLimit failures or IpLimit addresses) together with a change to the account or its groups suggest a takeover being put to use.",
   reference:
     "Microsoft Sentinel hunting query 'Failed service logon attempt by user account with available AuditData' (22f33a4c-e60f-4817-bbfe-9e2ed33cb596), rewritten",
   mitre: { tactics: ["Credential Access", "Initial Access", "Persistence"], techniques: ["T1110", "T1078.004", "T1098"] },
@@ -29,14 +29,16 @@ export default defineHunt({
     { column: "IPs", cap: 50 },
     { column: "Cities", cap: 20 },
   ],
+  // Failures alone are everyday noise (travel, a phone with an old password, a new hire): the
+  // takeover signal is failing sign-ins and a change to the same account or its groups.
   thresholds: {
-    match: "any",
+    match: "all",
     conditions: [
-      { column: "FailedCount", op: ">=", value: "FailLimit" },
-      { column: "IpCount", op: ">=", value: "IpLimit" },
+      { column: "FailureRatio", op: ">=", value: 1 },
+      { column: "AuditChanges", op: ">=", value: "MinAuditChanges" },
     ],
   },
-  parameters: { FailLimit: 10, IpLimit: 3 },
+  parameters: { FailLimit: 10, IpLimit: 3, MinAuditChanges: 1 },
   query: `
 let Failures = SigninLogs
 | where TimeGenerated >= HuntStart and TimeGenerated < HuntEnd
@@ -59,6 +61,8 @@ Failures
 | extend UpnKey = tolower(UserPrincipalName)
 | join kind=leftouter (Changes) on $left.UpnKey == $right.TargetUpn
 | extend AuditChanges = coalesce(AuditChanges, 0)
+// 1 or more: failed at least FailLimit times, or from at least IpLimit addresses.
+| extend FailureRatio = round(max_of(todouble(FailedCount) / FailLimit, todouble(IpCount) / IpLimit), 2)
 | project-away UpnKey, TargetUpn
 `,
 });

@@ -8,7 +8,7 @@ export default defineHunt({
   id: LOGON_GRAPH_RANK_HUNT,
   title: "Logon graph rank per account (LogonTracer)",
   description:
-    "Builds LogonTracer's bipartite graph of accounts and the hosts they log on to (4624, 4625, 4768, 4769, 4776), marks accounts granted special privileges (4672) as SYSTEM-privileged, and ranks nodes with PageRank using LogonTracer's per-node damping. An account whose rank or number of hosts jumps against its own history is moving laterally or being used by someone else.",
+    "Builds LogonTracer's bipartite graph of accounts and the hosts they log on to (4624, 4625, 4768, 4769, 4776), marks accounts granted special privileges (4672) as SYSTEM-privileged, and ranks nodes with PageRank using LogonTracer's per-node damping. An account whose rank or number of hosts it logged on to successfully jumps against its own history is moving laterally or being used by someone else; hosts it only failed on are counted apart (FailedOnlyHosts).",
   reference: "JPCERT/CC LogonTracer: graph of 4624/4625/4768/4769/4776 with PageRank",
   mitre: { tactics: ["Lateral Movement", "Credential Access"], techniques: ["T1021", "T1078", "T1550.002"] },
   severity: "high",
@@ -48,12 +48,14 @@ ${LOGON_EDGES}
       privilegedAccounts,
     );
     const nodes = ranked.length;
-    const perAccount = new Map<string, { hosts: string[]; logons: number; failures: number }>();
+    const perAccount = new Map<string, { hosts: string[]; logons: number; failures: number; reached: number }>();
     for (const r of edges.rows) {
-      const entry = perAccount.get(String(r[account])) ?? { hosts: [], logons: 0, failures: 0 };
+      const entry = perAccount.get(String(r[account])) ?? { hosts: [], logons: 0, failures: 0, reached: 0 };
       entry.hosts.push(String(r[host]));
       entry.logons += Number(r[logons]);
       entry.failures += Number(r[failures]);
+      // Lateral movement needs a logon that worked; hosts an account only failed on are scans and guesses (the spray hunts' business).
+      if (Number(r[logons]) > Number(r[failures])) entry.reached++;
       perAccount.set(String(r[account]), entry);
     }
     const records = ranked
@@ -64,7 +66,8 @@ ${LOGON_EDGES}
           Account: n.id,
           // Rank times node count: 1 is an average node, whatever the size of the window's graph.
           RankScore: Number((n.rank * nodes).toFixed(4)),
-          HostCount: n.degree,
+          HostCount: entry.reached,
+          FailedOnlyHosts: n.degree - entry.reached,
           Logons: entry.logons,
           Failures: entry.failures,
           IsPrivileged: n.privileged,
@@ -76,6 +79,7 @@ ${LOGON_EDGES}
         { name: "Account", type: "string" },
         { name: "RankScore", type: "real" },
         { name: "HostCount", type: "long" },
+        { name: "FailedOnlyHosts", type: "long" },
         { name: "Logons", type: "long" },
         { name: "Failures", type: "long" },
         { name: "IsPrivileged", type: "bool" },

@@ -20,6 +20,8 @@ export default defineHunt({
   ],
   features: [{ column: "Connections", direction: "up" }],
   prevalence: { value: ["RemoteIP", "RemotePort"], across: ["DeviceName"], weightColumn: "PortWeight" },
+  // Peers: the devices whose same process talks on the same port. A browser on 443 is common among them, PowerShell on 5985 is not.
+  peers: { value: ["InitiatingProcessFileName", "RemotePort"], across: ["DeviceName"] },
   parameters: { SensitivePorts: [3389, 445, 135, 5985, 5986, 22, 5900, 9389] },
   query: `
 DeviceNetworkEvents

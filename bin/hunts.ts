@@ -1,8 +1,9 @@
 /**
  * The `hunts` command line: the same lib/ code as the Functions app.
- *   list | validate | run <id> | serve | backtest | digest | start
+ *   list | validate | run <id> | serve | backtest | exceptions | digest | start
  */
 import { parseArgs } from "node:util";
+import { parseException } from "../lib/exceptions/store.js";
 import { lineLogger } from "../lib/log.js";
 import { createRuntime, type Runtime } from "../lib/runtime.js";
 import { findHunt, huntCatalog, scheduleSettingName, validateHunt } from "../lib/hunts/catalog.js";
@@ -35,6 +36,10 @@ const USAGE = `hunts <command> [options]
   backtest --data PATH ... [--from ISO --to ISO] [--hunt ID ...] [--json]
                                         replay the history day by day through the scheduled path in a
                                         private Azurite: per day, the alerts, incidents and top entities
+  exceptions list [--json]              exceptions in force (benign entities), in the app's storage
+  exceptions add --pattern P --reason R --author A (--days N | --expires ISO) [--hunt ID] [--type key|ip|account|host]
+                                        a finding whose entity matches P (exact, or a glob with * and ?) is kept but never alerts
+  exceptions remove <id>
   digest                                send the digest now
   start                                 the full local demo (what npm start runs)
 
@@ -86,6 +91,12 @@ async function main() {
       notify: { type: "boolean", default: false },
       port: { type: "string" },
       hunts: { type: "string" },
+      pattern: { type: "string" },
+      reason: { type: "string" },
+      author: { type: "string" },
+      days: { type: "string" },
+      expires: { type: "string" },
+      type: { type: "string" },
       out: { type: "string" },
       hunt: { type: "string", multiple: true },
     },
@@ -212,6 +223,44 @@ async function main() {
     case "backtest": {
       if (!values.data?.length) fail("backtest needs --data PATH ...");
       await backtestCommand({ data: values.data, from: values.from, to: values.to, huntIds: values.hunt, json: values.json });
+      return;
+    }
+    case "exceptions": {
+      const [action, id] = positionals;
+      const { app, azurite } = await appFor({});
+      if (azurite) console.error("no AzureWebJobsStorage set: this private Azurite forgets the exceptions when the command ends");
+      try {
+        const store = app.services.exceptions;
+        const now = Date.now();
+        if (action === "list") {
+          const exceptions = await store.list(now);
+          if (values.json) console.log(JSON.stringify(exceptions, null, 2));
+          else
+            for (const e of exceptions)
+              console.log(`${e.id}  ${e.huntId}  ${e.entityType} ${e.pattern}  until ${e.expiresAt}  ${e.author}: ${e.reason}`);
+        } else if (action === "add") {
+          const expiresAt = values.expires ?? (values.days ? new Date(now + Number(values.days) * 86_400_000).toISOString() : undefined);
+          const exception = parseException(
+            {
+              huntId: values.hunt?.[0] ?? "*",
+              entityType: values.type ?? "key",
+              pattern: values.pattern,
+              reason: values.reason,
+              author: values.author,
+              expiresAt,
+            },
+            "cli",
+            now,
+          );
+          await store.add(exception);
+          console.log(values.json ? JSON.stringify(exception, null, 2) : `added ${exception.id}`);
+        } else if (action === "remove" && id) {
+          if (!(await store.remove(id))) fail(`no exception '${id}'`);
+          console.log(`removed ${id}`);
+        } else fail("exceptions list | add --pattern P --reason R --author A (--days N | --expires ISO) | remove <id>");
+      } finally {
+        await azurite?.stop();
+      }
       return;
     }
     case "digest": {

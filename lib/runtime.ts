@@ -4,6 +4,7 @@
  */
 import { FindingStore } from "./findings/store.js";
 import { durationMs, findHunt } from "./hunts/catalog.js";
+import { parameterProblems } from "./hunts/parameters.js";
 import { importSentinelHunts } from "./hunts/sentinel.js";
 import type { Destination } from "./notify/destinations.js";
 import { consoleLogger, type Logger } from "./log.js";
@@ -89,6 +90,8 @@ export async function createRuntime(env: Record<string, string | undefined> = pr
   const unknown = Object.keys(settings.parameters).filter((id) => !findHunt(id));
   if (unknown.length)
     throw new SettingsError(`invalid app settings: HUNT_PARAMETERS: no hunt ${unknown.map((id) => `'${id}'`).join(", ")}`);
+  const parameterIssues = Object.entries(settings.parameters).flatMap(([id, overrides]) => parameterProblems(findHunt(id)!, overrides));
+  if (parameterIssues.length) throw new SettingsError(`invalid app settings: HUNT_PARAMETERS: ${parameterIssues.join("; ")}`);
   const storage = options.storage ?? new Storage(storageConfig(settings));
   await storage.ensure();
   const source = options.source ?? (await sourceFrom(settings, log));

@@ -152,3 +152,15 @@ describe("settings that used to accept nonsense", () => {
     );
   });
 });
+
+describe("HUNT_PARAMETERS", () => {
+  const base = { AzureWebJobsStorage: "UseDevelopmentStorage=true", HUNT_SOURCE: "local" as const, LOCAL_DATA_PATHS: "x" };
+  it("only the hunt's declared parameters, with their declared types: a name cannot redefine a table", async () => {
+    await expect(
+      createRuntime({ ...base, HUNT_PARAMETERS: JSON.stringify({ "windows-logon-by-source-ip": { SecurityEvent: "x" } }) }),
+    ).rejects.toThrow(/windows-logon-by-source-ip\.SecurityEvent: not a parameter of this hunt \(it has FailedThreshold, SuccessThreshold/);
+    await expect(
+      createRuntime({ ...base, HUNT_PARAMETERS: JSON.stringify({ "windows-logon-by-source-ip": { FailedThreshold: "50" } }) }),
+    ).rejects.toThrow(/windows-logon-by-source-ip\.FailedThreshold: expected a number, got a string/);
+  });
+});

@@ -153,6 +153,32 @@ async function applyWindow(hunt: Hunt, window: Window, observed: WindowObservati
   await services.baselines.applyHuntWindow(hunt.id, window.end, observed.population);
 }
 
+/**
+ * One structured line per finished window, the contract the hunt-health workbook and alert rules
+ * read (infra/modules/hunt-health.bicep): hunt, run, window, counts, duration, partial, status.
+ */
+export function logRun(run: RunRecord, log: Logger, durationMs: number): void {
+  const properties = {
+    huntId: run.huntId,
+    runId: run.runId,
+    status: run.status === "failed" ? "failed" : "succeeded",
+    windowStart: run.window.start,
+    windowEnd: run.window.end,
+    rows: run.rows,
+    entities: run.entities,
+    findings: run.findings,
+    alerts: run.alerts,
+    durationMs,
+    partial: run.partial ?? "",
+  };
+  if (run.status === "failed") log.error(`hunt run ${run.runId} failed: ${run.error ?? ""}`, properties);
+  else
+    log.info(
+      `hunt run ${run.runId}: ${run.rows} rows, ${run.entities} entities, ${run.findings} findings, ${run.alerts} alerts`,
+      properties,
+    );
+}
+
 export type WindowResult = { run: RunRecord; findings: Finding[] } | { busy: RunRecord };
 
 /**
@@ -160,6 +186,7 @@ export type WindowResult = { run: RunRecord; findings: Finding[] } | { busy: Run
  * `busy` when another instance holds the window.
  */
 export async function runScheduledWindow(hunt: Hunt, window: Window, services: HuntServices, now: number): Promise<WindowResult> {
+  const startedAt = Date.now();
   const runId = scheduledRunId(hunt.id, window.end);
   const lease = () => new Date(Date.now() + WINDOW_LEASE_MS).toISOString();
   const claim = await services.runs.claim({ ...newRun(hunt, "scheduled", runId, window, services, now), leaseUntil: lease() }, Date.now());
@@ -178,7 +205,9 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
     try {
       evaluation = await evaluate(hunt, window, runId, services, now);
     } catch (error) {
-      await services.runs.update({ ...run, status: "failed", error: (error as Error).message, finishedAt: new Date().toISOString() }, etag);
+      const failed: RunRecord = { ...run, status: "failed", error: (error as Error).message, finishedAt: new Date().toISOString() };
+      await services.runs.update(failed, etag);
+      logRun(failed, services.log, Date.now() - startedAt);
       throw error;
     }
     findings = evaluation.findings;
@@ -194,6 +223,7 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
   run = { ...run, status: "succeeded", finishedAt: new Date().toISOString(), leaseUntil: undefined, stagedParts: undefined };
   await services.runs.update(run, etag);
   await services.staged.delete(runId);
+  logRun(run, services.log, Date.now() - startedAt);
   return { run, findings };
 }
 

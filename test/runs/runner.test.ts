@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Logger, LogProperties } from "../../lib/log.js";
 import { FindingSchema } from "../../lib/findings/finding.js";
 import { decodeQueueMessage } from "../../lib/notify/queue-message.js";
 import { findHunt } from "../../lib/hunts/catalog.js";
@@ -284,5 +285,29 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect((await services.baselines.getBaselines(hunt.id, ["203.0.113.12"])).size).toBe(0);
     expect(await services.runs.getWatermark(hunt.id)).toBeUndefined();
     expect((await services.runs.get(run.runId))!.findings).toBe(findings.length);
+  });
+});
+
+describe("run log", () => {
+  it("one structured line per window with the fields the hunt-health workbook reads", async () => {
+    const storage = await freshStorage(azurite());
+    const lines: { message: string; properties?: LogProperties }[] = [];
+    const log: Logger = { info: (message, properties) => lines.push({ message, properties }), warn: () => {}, error: () => {} };
+    const services = servicesFor(storage, sourceOf(failures("203.0.113.40", 0, 150, 30)), { log });
+    await runScheduled(hunt, services, T0 + HOUR + 60_000);
+    const run = lines.find((l) => l.message.startsWith("hunt run "))!;
+    expect(run.properties).toMatchObject({
+      huntId: hunt.id,
+      runId: `${hunt.id}.20241001T010000Z`,
+      status: "succeeded",
+      windowStart: new Date(T0).toISOString(),
+      windowEnd: new Date(T0 + HOUR).toISOString(),
+      rows: 1,
+      entities: 1,
+      findings: 1,
+      alerts: 1,
+      partial: "",
+    });
+    expect(run.properties!.durationMs).toBeGreaterThanOrEqual(0);
   });
 });

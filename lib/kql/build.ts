@@ -1,4 +1,4 @@
-import type { Column, Table } from "./types.js";
+import type { Column, Row, Table } from "./types.js";
 import { coerceToType } from "./values.js";
 
 export function tableFromRecords(columns: readonly Column[], records: Iterable<Record<string, unknown>>): Table {
@@ -7,22 +7,49 @@ export function tableFromRecords(columns: readonly Column[], records: Iterable<R
   return { columns, rows };
 }
 
+/** Each table's timed rows in time order (stable, so equal times keep the data's order), built once per table. */
+const timeIndexes = new WeakMap<Table, { rows: Row[]; times: number[] }>();
+
+function timeIndex(table: Table, column: number): { rows: Row[]; times: number[] } {
+  let index = timeIndexes.get(table);
+  if (!index) {
+    const timed = table.rows.filter((r) => typeof r[column] === "number");
+    const inOrder = timed.every((r, k) => k === 0 || (timed[k - 1][column] as number) <= (r[column] as number));
+    const rows = inOrder ? timed : [...timed].sort((a, b) => (a[column] as number) - (b[column] as number));
+    index = { rows, times: rows.map((r) => r[column] as number) };
+    timeIndexes.set(table, index);
+  }
+  return index;
+}
+
+/** The first position whose time is at least `t`. */
+function lowerBound(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
- * Each table restricted to rows whose time falls in [start, end), as Log Analytics applies a query's
- * timespan: on TimeGenerated, or Timestamp for Defender tables without it. Tables with neither stay whole.
+ * Every table restricted to the query's time range on TimeGenerated (or Timestamp), as Log
+ * Analytics applies a query's timespan. The rows are found by binary search over a time index
+ * built once per table, so a run of many short windows does not rescan the data each time.
  */
 export function tablesWithin(tables: Record<string, Table>, range: { start: number; end: number }): Record<string, Table> {
   const out: Record<string, Table> = {};
   for (const [name, table] of Object.entries(tables)) {
     let i = table.columns.findIndex((c) => c.name === "TimeGenerated");
     if (i < 0) i = table.columns.findIndex((c) => c.name === "Timestamp");
-    out[name] =
-      i < 0
-        ? table
-        : {
-            columns: table.columns,
-            rows: table.rows.filter((r) => typeof r[i] === "number" && (r[i] as number) >= range.start && (r[i] as number) < range.end),
-          };
+    if (i < 0) {
+      out[name] = table;
+      continue;
+    }
+    const { rows, times } = timeIndex(table, i);
+    out[name] = { columns: table.columns, rows: rows.slice(lowerBound(times, range.start), lowerBound(times, range.end)) };
   }
   return out;
 }

@@ -10,7 +10,7 @@ import type { Destination } from "./notify/destinations.js";
 import { consoleLogger, type Logger } from "./log.js";
 import { DEFAULT_DELIVERY_POLICY } from "./notify/deliver.js";
 import type { NotifierDeps } from "./notify/notifier.js";
-import { NotifyState } from "./notify/state.js";
+import { NotifyState } from "./notify/destination-state.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
 import { credentialFor, parseSettings, SettingsError, storageConfig, type Settings } from "./settings.js";
 import { AzureMonitorSource } from "./sources/azure-monitor.js";

@@ -16,7 +16,7 @@ import type { DeliveryClaims } from "./claims.js";
 import { DEFAULT_DELIVERY_POLICY, deliver, RetryableDeliveryError, type DeliveryOutcome, type DeliveryPolicy } from "./deliver.js";
 import { validateDestinationUrl, type Destination, type UrlPolicy } from "./destinations.js";
 import type { IncidentNoticeMessage, QueueMessage } from "./queue-message.js";
-import type { NotifyState } from "./state.js";
+import type { NotifyState } from "./destination-state.js";
 import { digestMessages, findingMessage, incidentMessage } from "./teams.js";
 import { signatureHeaders, type WebhookEnvelope } from "./webhook.js";
 

@@ -13,7 +13,7 @@ import { drainQueue } from "../../lib/local/queue-worker.js";
 import { DestinationError, validateDestinationUrl } from "../../lib/notify/destinations.js";
 import { deliver, retryAfterMs } from "../../lib/notify/deliver.js";
 import { notifyFinding, sendDigest, type NotifierDeps } from "../../lib/notify/notifier.js";
-import { NotifyState } from "../../lib/notify/state.js";
+import { NotifyState } from "../../lib/notify/destination-state.js";
 import { FindingStore } from "../../lib/findings/store.js";
 import type { Storage } from "../../lib/state/storage.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";

@@ -38,11 +38,13 @@ if (args[0] === "--evtx") {
   // One pool for every pass, so starting the workers is paid once, as it is when reading a folder.
   const work = Array.from({ length: passes }, () => paths).flat();
   if (threads > 0) {
-    for await (const batch of readEvtxFilesParallel(work, threads))
+    for await (const batch of readEvtxFilesParallel(work, threads)) {
+      if (batch.error) issues++;
       for (const item of batch.items) {
         if ("issue" in item) issues++;
         else events++;
       }
+    }
   } else {
     for (const path of work)
       for await (const batch of evtxFileBatches(path))

@@ -377,8 +377,10 @@ const HEX_BYTE_UPPER = Array.from({ length: 256 }, (_, i) => i.toString(16).padS
 
 /** A GUID as Windows renders it: the first three fields little-endian, the rest in byte order, upper case. */
 function guid(buf: Buffer, at: number): string {
-  const h = (i: number) => HEX_BYTE_UPPER[buf[at + i]];
-  return `{${h(3)}${h(2)}${h(1)}${h(0)}-${h(5)}${h(4)}-${h(7)}${h(6)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}}`;
+  const h = HEX_BYTE_UPPER;
+  const b = buf;
+  const a = at;
+  return `{${h[b[a + 3]]}${h[b[a + 2]]}${h[b[a + 1]]}${h[b[a]]}-${h[b[a + 5]]}${h[b[a + 4]]}-${h[b[a + 7]]}${h[b[a + 6]]}-${h[b[a + 8]]}${h[b[a + 9]]}-${h[b[a + 10]]}${h[b[a + 11]]}${h[b[a + 12]]}${h[b[a + 13]]}${h[b[a + 14]]}${h[b[a + 15]]}}`;
 }
 
 function sid(buf: Buffer, at: number, size: number): string {

@@ -21,6 +21,8 @@ function report(fields: Record<string, unknown>, events: number, bytes: number, 
       seconds: Number(seconds.toFixed(2)),
       eventsPerSecond: Math.round(events / seconds),
       cpuSeconds: Number(((used.user + used.system) / 1e6).toFixed(2)),
+      // Every thread of the process counts: on a machine shared with other work this is the reader's own cost.
+      eventsPerCpuSecond: Math.round(events / ((used.user + used.system) / 1e6)),
       mibPerSecond: Number((bytes / 2 ** 20 / seconds).toFixed(1)),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     }),
@@ -38,11 +40,13 @@ if (args[0] === "--evtx") {
   // One pool for every pass, so starting the workers is paid once, as it is when reading a folder.
   const work = Array.from({ length: passes }, () => paths).flat();
   if (threads > 0) {
-    for await (const batch of readEvtxFilesParallel(work, threads))
+    for await (const batch of readEvtxFilesParallel(work, threads)) {
+      if (batch.error) issues++;
       for (const item of batch.items) {
         if ("issue" in item) issues++;
         else events++;
       }
+    }
   } else {
     for (const path of work)
       for await (const batch of evtxFileBatches(path))

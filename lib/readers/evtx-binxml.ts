@@ -211,15 +211,17 @@ class FragmentParser {
 
   /** Whether the element start at `pos` carries a dependency identifier. */
   private hasDependencyId(at: number): boolean {
-    const plausible = (withId: boolean) => {
-      const sizeAt = at + (withId ? 3 : 1);
-      if (sizeAt + 8 > this.end) return false;
-      if (this.chunk.buf.readUInt32LE(sizeAt) > this.end - sizeAt) return false;
-      return this.chunk.plausibleNameRef(sizeAt + 4);
-    };
-    if (plausible(this.inTemplate)) return this.inTemplate;
-    if (plausible(!this.inTemplate)) return !this.inTemplate;
+    if (this.startTagConsistent(at, this.inTemplate)) return this.inTemplate;
+    if (this.startTagConsistent(at, !this.inTemplate)) return !this.inTemplate;
     return this.inTemplate;
+  }
+
+  /** Whether reading the element start at `at` with (or without) a dependency identifier gives a sane size and name. */
+  private startTagConsistent(at: number, withId: boolean): boolean {
+    const sizeAt = at + (withId ? 3 : 1);
+    if (sizeAt + 8 > this.end) return false;
+    if (this.chunk.buf.readUInt32LE(sizeAt) > this.end - sizeAt) return false;
+    return this.chunk.plausibleNameRef(sizeAt + 4);
   }
 
   private element(): TemplateElement {
@@ -328,43 +330,57 @@ function HEX(value: bigint | number): string {
   return `0x${value.toString(16)}`;
 }
 
-let cachedSecond = -1n;
+/** Seconds from 1601 to the Unix epoch (FILETIME_UNIX_EPOCH is a whole number of seconds). */
+const UNIX_EPOCH_SECONDS = Number(FILETIME_UNIX_EPOCH / 10_000_000n);
+/** 2^32 = 429 * 10^7 + 4,967,296: splits a FILETIME's high word into whole seconds and a remainder small enough to stay exact. */
+const HIGH_WORD_SECONDS = 429;
+const HIGH_WORD_REST = 4_967_296;
+
+let cachedSecond = NaN;
 let cachedSecondText = "";
 
 /** FILETIME (100 ns ticks since 1601) as Kusto's datetime text, exact to the tick. */
 export function filetimeToText(ticks: bigint): string {
-  const sinceUnix = ticks - FILETIME_UNIX_EPOCH;
-  let second = sinceUnix / 10_000_000n;
-  let rest = sinceUnix % 10_000_000n;
-  if (rest < 0n) {
-    rest += 10_000_000n;
-    second -= 1n;
+  return filetimeWordsToText(Number(ticks >> 32n), Number(ticks & 0xffffffffn));
+}
+
+/** The FILETIME stored at `at` as Kusto's datetime text (read as two 32-bit words: no BigInt on the hot path). */
+export function filetimeTextAt(buf: Buffer, at: number): string {
+  return filetimeWordsToText(buf.readUInt32LE(at + 4), buf.readUInt32LE(at));
+}
+
+function filetimeWordsToText(high: number, low: number): string {
+  let second: number;
+  let rest: number;
+  if (high < 2 ** 28) {
+    // ticks = high * 2^32 + low, split so every intermediate is an exact integer below 2^53.
+    const small = high * HIGH_WORD_REST + low;
+    rest = small % 10_000_000;
+    second = high * HIGH_WORD_SECONDS + (small - rest) / 10_000_000 - UNIX_EPOCH_SECONDS;
+  } else {
+    // Beyond the year 30,000 (a damaged value): exact in BigInt.
+    const ticks = (BigInt(high) << 32n) | BigInt(low);
+    rest = Number(ticks % 10_000_000n);
+    second = Number(ticks / 10_000_000n) - UNIX_EPOCH_SECONDS;
   }
   // Records come in time order: the text up to the second is mostly the previous record's.
   if (second !== cachedSecond) {
-    const date = new Date(Number(second) * 1000);
+    const date = new Date(second * 1000);
     if (Number.isNaN(date.getTime())) return "";
     cachedSecond = second;
     cachedSecondText = date.toISOString().slice(0, 19);
   }
-  return `${cachedSecondText}.${rest.toString().padStart(7, "0")}Z`;
+  return `${cachedSecondText}.${String(rest).padStart(7, "0")}Z`;
 }
 
-function hexBytes(buf: Buffer, at: number, start: number, end: number): string {
-  return buf.toString("hex", at + start, at + end);
-}
+const HEX_BYTE_UPPER = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0").toUpperCase());
 
-function hexBytesReversed(buf: Buffer, at: number, start: number, end: number): string {
-  let text = "";
-  for (let i = end - 1; i >= start; i--) text += HEX_BYTE[buf[at + i]];
-  return text;
-}
-
-const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
+/** A GUID as Windows renders it: the first three fields little-endian, the rest in byte order, upper case. */
 function guid(buf: Buffer, at: number): string {
-  const text = `{${hexBytesReversed(buf, at, 0, 4)}-${hexBytesReversed(buf, at, 4, 6)}-${hexBytesReversed(buf, at, 6, 8)}-${hexBytes(buf, at, 8, 10)}-${hexBytes(buf, at, 10, 16)}}`;
-  return text.toUpperCase();
+  const h = HEX_BYTE_UPPER;
+  const b = buf;
+  const a = at;
+  return `{${h[b[a + 3]]}${h[b[a + 2]]}${h[b[a + 1]]}${h[b[a]]}-${h[b[a + 5]]}${h[b[a + 4]]}-${h[b[a + 7]]}${h[b[a + 6]]}-${h[b[a + 8]]}${h[b[a + 9]]}-${h[b[a + 10]]}${h[b[a + 11]]}${h[b[a + 12]]}${h[b[a + 13]]}${h[b[a + 14]]}${h[b[a + 15]]}}`;
 }
 
 function sid(buf: Buffer, at: number, size: number): string {
@@ -445,7 +461,7 @@ function renderScalar(buf: Buffer, type: number, at: number, size: number): stri
     case 0x10:
       return size === 8 ? HEX(buf.readBigUInt64LE(at)) : HEX(buf.readUInt32LE(at));
     case 0x11:
-      return filetimeToText(buf.readBigUInt64LE(at));
+      return filetimeTextAt(buf, at);
     case 0x12:
       return systemTime(buf, at);
     case 0x13:

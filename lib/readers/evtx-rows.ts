@@ -7,8 +7,12 @@ import { windowsEventRow, type WindowsEvent } from "./windows-events.js";
 
 /** A flattened EVTX event as the shared Windows event shape; UserData's fields join the named values they lack. */
 export function evtxWindowsEvent(flat: FlatEvent): WindowsEvent {
-  const data: WindowsEvent["data"] = { ...flat.data };
-  for (const name in flat.userData) if (!(name in data)) data[name] = flat.userData[name];
+  let data: WindowsEvent["data"] = flat.data;
+  for (const name in flat.userData) {
+    if (name in data) continue;
+    if (data === flat.data) data = { ...flat.data };
+    data[name] = flat.userData[name];
+  }
   return {
     eventId: flat.EventID,
     time: flat.TimeCreated,
@@ -38,7 +42,10 @@ export async function* evtxFileBatches(path: string): AsyncGenerator<SourceItem[
     for await (const records of readEvtxChunks(path, { onWarning: (w) => pending.push({ issue: warningIssue(path, w) }) })) {
       const batch = pending;
       pending = [];
-      for (const record of records) batch.push({ ...windowsEventRow(evtxWindowsEvent(flattenEvent(record))), at: ++at });
+      for (const record of records) {
+        const { table, record: row } = windowsEventRow(evtxWindowsEvent(flattenEvent(record)));
+        batch.push({ table, record: row, at: ++at });
+      }
       yield batch;
     }
   } catch (error) {

@@ -8,6 +8,15 @@
  */
 export { detectFormat } from "./detect.js";
 export { LOG_FORMATS, LogFormatSchema, type LogFormat, type ReadOptions, type SourceItem } from "./formats.js";
-export { loadLogs, logFilesUnder, readLogFile, readLogFileBatches, reportReadIssues, type LoadedLogs } from "./load.js";
+export {
+  loadLogs,
+  logFilesUnder,
+  PARALLEL_EVTX_MIN_BYTES,
+  readLogFile,
+  readLogFileBatches,
+  reportReadIssues,
+  type LoadedLogs,
+  type LoadOptions,
+} from "./load.js";
 export type { ReadIssue } from "./table-builder.js";
 export { tableOf } from "./table-shaped.js";

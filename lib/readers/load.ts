@@ -3,10 +3,12 @@
  * format, and loading many files with every good row kept and every problem reported.
  */
 import { readdir, stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { basename, extname, join } from "node:path";
 import type { Table } from "../kql/types.js";
 import { detectFormat, head, leadingText } from "./detect.js";
 import { evtxFileBatches } from "./evtx-rows.js";
+import { inFileOrder, readEvtxFilesParallel } from "./parallel.js";
 import type { LogFormat, ReadOptions, SourceItem } from "./formats.js";
 import { TableBuilder, type ReadIssue } from "./table-builder.js";
 import { sentinelCsv, sentinelJsonArray, tableShapedJsonLines } from "./table-shaped.js";
@@ -86,30 +88,83 @@ export function reportReadIssues(issues: readonly ReadIssue[], log: (line: strin
   for (const issue of issues.slice(0, limit)) log(`warning: ${issue.source}:${issue.at}: ${issue.message}`);
 }
 
-/** Reads files and folders into typed tables, keeping every good row and reporting the rest; one bad file never stops the others. */
-export async function loadLogs(paths: string[], options: ReadOptions = {}): Promise<LoadedLogs> {
+/** EVTX bytes a folder needs before decoding moves to worker threads: below it, starting the workers costs more than they save. */
+export const PARALLEL_EVTX_MIN_BYTES = 4 * 2 ** 20;
+
+export interface LoadOptions extends ReadOptions {
+  /**
+   * Worker threads for EVTX files: by default one per core when there is more than one core, more
+   * than one EVTX file and at least PARALLEL_EVTX_MIN_BYTES of them; 0 or 1 reads on this thread.
+   */
+  threads?: number;
+}
+
+/** The worker threads to decode these EVTX files on, or 0 for this thread. */
+async function evtxThreads(evtxPaths: string[], threads: number | undefined): Promise<number> {
+  if (threads !== undefined) return threads > 1 && evtxPaths.length > 1 ? threads : 0;
+  const cores = availableParallelism();
+  if (cores < 2 || evtxPaths.length < 2) return 0;
+  let bytes = 0;
+  for (const path of evtxPaths) bytes += (await stat(path)).size;
+  return bytes >= PARALLEL_EVTX_MIN_BYTES ? cores : 0;
+}
+
+/**
+ * Reads files and folders into typed tables, keeping every good row and reporting the rest; one bad
+ * file never stops the others. Several large EVTX files are decoded on worker threads; their rows
+ * still reach the tables in file order, so the result is the same as on one thread.
+ */
+export async function loadLogs(paths: string[], options: LoadOptions = {}): Promise<LoadedLogs> {
+  const { threads, ...readOptions } = options;
   const builder = new TableBuilder();
   const files: LoadedLogs["files"] = [];
-  for (const path of await logFilesUnder(paths)) {
-    let format: LogFormat;
+  const formats: (LogFormat | Error)[] = [];
+  const logFiles = await logFilesUnder(paths);
+  for (const path of logFiles) {
     try {
-      format = options.format ?? (await detectFormat(path));
+      formats.push(readOptions.format ?? (await detectFormat(path)));
     } catch (error) {
-      builder.issue({ source: path, at: 0, message: (error as Error).message });
-      continue;
+      formats.push(error as Error);
     }
-    let rows = 0;
-    try {
-      for await (const batch of readLogFileBatches(path, { ...options, format })) {
+  }
+  const evtxPaths = logFiles.filter((_, i) => formats[i] === "evtx");
+  const workers = await evtxThreads(evtxPaths, threads);
+  const parallel = workers ? inFileOrder(readEvtxFilesParallel(evtxPaths, workers)) : undefined;
+  try {
+    for (const [i, path] of logFiles.entries()) {
+      const format = formats[i];
+      if (format instanceof Error) {
+        builder.issue({ source: path, at: 0, message: format.message });
+        continue;
+      }
+      let rows = 0;
+      const take = (batch: SourceItem[]) => {
         for (const item of batch) {
           if ("issue" in item) builder.issue(item.issue);
           else if (builder.add(item.table, item.record, path, item.at)) rows++;
         }
+      };
+      const fail = (message: string) => builder.issue({ source: path, at: 0, message: `${path}: ${message}` });
+      if (parallel && format === "evtx") {
+        // The ordered stream is at this file's first batch: the EVTX files come in the order they are listed here.
+        for (;;) {
+          const next = await parallel.next();
+          if (next.done) throw new Error(`the EVTX worker threads stopped before ${path}`);
+          take(next.value.items);
+          if (next.value.error !== undefined) fail(next.value.error);
+          if (next.value.done) break;
+        }
+      } else {
+        try {
+          for await (const batch of readLogFileBatches(path, { ...readOptions, format })) take(batch);
+        } catch (error) {
+          fail((error as Error).message);
+        }
       }
-    } catch (error) {
-      builder.issue({ source: path, at: 0, message: `${path}: ${(error as Error).message}` });
+      files.push({ path, format, rows });
     }
-    files.push({ path, format, rows });
+  } finally {
+    await parallel?.return(undefined);
   }
   return { tables: builder.build(), issues: builder.issues, files };
 }

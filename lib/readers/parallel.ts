@@ -1,7 +1,8 @@
 /**
  * Reads many EVTX files across cores: a pool of worker threads each decodes whole files and sends
  * back their rows a chunk at a time (rows and issues as the single-threaded reader yields them).
- * Files come back in the order they finish; within a file, rows keep their order.
+ * Files come back in the order they finish, or, with `inFileOrder`, in the order they were given;
+ * within a file, rows keep their order.
  */
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
@@ -10,29 +11,69 @@ import { Worker } from "node:worker_threads";
 import type { SourceItem } from "./formats.js";
 
 export interface FileBatch {
+  /** Position of the file in the list given. */
+  file: number;
   path: string;
   items: SourceItem[];
   /** The last batch of the file. */
   done: boolean;
+  /** Why the file could not be read to its end (the reader failed; its rows so far were sent). */
+  error?: string;
 }
 
-/** Messages from a worker: a batch of a file's rows, or the end of the file (with a failure, if any). */
-export type WorkerMessage = { path: string; items: SourceItem[] } | { path: string; done: true; error?: string };
+/** Messages between the pool and a worker: a file to read; a batch of its rows; the end of the file (with a failure, if any). */
+export interface WorkerRequest {
+  file: number;
+  path: string;
+}
+export type WorkerMessage = { file: number; items: SourceItem[] } | { file: number; done: true; error?: string };
 
 const SOURCE_EXTENSION = extname(fileURLToPath(import.meta.url));
 const WORKER_URL = new URL(`./parallel-worker${SOURCE_EXTENSION}`, import.meta.url);
 
-/** Run from TypeScript sources (tests, bench, `npm run hunts`), a worker registers tsx itself: loader hooks do not pass to workers. */
-function startWorker(): Worker {
+let workerBundle: Promise<URL | undefined> | undefined;
+
+/**
+ * Run from TypeScript sources (tests, bench, `npm run hunts`), loader hooks do not pass to workers,
+ * and registering tsx in each worker compiles every source again per worker. Instead the worker and
+ * what it imports are bundled once per process with esbuild (a development dependency, as tsx is)
+ * and every worker runs that bundle; without esbuild, each worker registers tsx itself.
+ */
+function sourceWorkerBundle(): Promise<URL | undefined> {
+  workerBundle ??= (async () => {
+    try {
+      const esbuild = await import("esbuild");
+      const built = await esbuild.build({
+        entryPoints: [fileURLToPath(WORKER_URL)],
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: `node${process.versions.node.split(".")[0]}`,
+        write: false,
+        // Minified, each worker parses about half as much code before its first file.
+        minify: true,
+        logLevel: "silent",
+      });
+      return new URL(`data:text/javascript;base64,${Buffer.from(built.outputFiles[0].contents).toString("base64")}`);
+    } catch {
+      return undefined;
+    }
+  })();
+  return workerBundle;
+}
+
+async function startWorker(): Promise<Worker> {
   if (SOURCE_EXTENSION !== ".ts") return new Worker(WORKER_URL);
+  const bundle = await sourceWorkerBundle();
+  if (bundle) return new Worker(bundle);
   const api = JSON.stringify(import.meta.resolve("tsx/esm/api"));
   const boot = `import(${api}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(WORKER_URL.href)}));`;
   return new Worker(boot, { eval: true });
 }
 
-/** Streams the rows of EVTX files decoded on `threads` worker threads (default: one per core). */
+/** Streams the rows of EVTX files decoded on `threads` worker threads (default: one per core), files in the order they finish. */
 export async function* readEvtxFilesParallel(paths: readonly string[], threads = availableParallelism()): AsyncGenerator<FileBatch> {
-  const queue = [...paths];
+  let nextFile = 0;
   const pending: FileBatch[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
@@ -43,25 +84,26 @@ export async function* readEvtxFilesParallel(paths: readonly string[], threads =
     wake?.();
   };
   const next = (worker: Worker) => {
-    const path = queue.shift();
-    if (path === undefined) {
+    if (nextFile >= paths.length) {
       active--;
       void worker.terminate();
       wake?.();
       return;
     }
-    worker.postMessage(path);
+    const file = nextFile++;
+    worker.postMessage({ file, path: paths[file] } satisfies WorkerRequest);
   };
-  for (let i = 0; i < Math.max(1, Math.min(threads, paths.length)); i++) {
-    const worker = startWorker();
-    active++;
+  const count = Math.max(1, Math.min(threads, paths.length));
+  active = count;
+  const started = await Promise.all(Array.from({ length: count }, () => startWorker()));
+  for (const worker of started) {
     workers.push(worker);
     worker.on("message", (message: WorkerMessage) => {
+      const path = paths[message.file];
       if ("done" in message) {
-        const items: SourceItem[] = message.error ? [{ issue: { source: message.path, at: 0, message: message.error } }] : [];
-        push({ path: message.path, items, done: true });
+        push({ file: message.file, path, items: [], done: true, ...(message.error === undefined ? {} : { error: message.error }) });
         next(worker);
-      } else push({ path: message.path, items: message.items, done: false });
+      } else push({ file: message.file, path, items: message.items, done: false });
     });
     worker.on("error", (error) => {
       failure = error;
@@ -80,7 +122,35 @@ export async function* readEvtxFilesParallel(paths: readonly string[], threads =
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }
+    if (failure) throw failure;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * The batches of `readEvtxFilesParallel` reordered to the order the files were given: a file's
+ * batches pass as they come while it is the earliest unfinished file; later files' wait their turn.
+ */
+export async function* inFileOrder(batches: AsyncIterable<FileBatch>): AsyncGenerator<FileBatch> {
+  const waiting = new Map<number, FileBatch[]>();
+  let head = 0;
+  for await (const batch of batches) {
+    if (batch.file !== head) {
+      const queue = waiting.get(batch.file) ?? [];
+      queue.push(batch);
+      waiting.set(batch.file, queue);
+      continue;
+    }
+    yield batch;
+    if (!batch.done) continue;
+    // The head file is finished: release the files after it that are waiting, as far as they are complete.
+    for (head++; ; head++) {
+      const queue = waiting.get(head);
+      if (!queue) break;
+      waiting.delete(head);
+      yield* queue;
+      if (!queue[queue.length - 1].done) break;
+    }
   }
 }

@@ -42,10 +42,16 @@ export function parseException(raw: unknown, origin: Exception["origin"], now: n
 
 const ExceptionsFile = z.object({ exceptions: z.array(z.object({ id: z.string() }).loose()).default([]) });
 
+/** How long one instance keeps the stored list before reading it again (its own changes apply at once). */
+export const EXCEPTIONS_CACHE_MS = 60_000;
+
 export class ExceptionStore {
+  private cached?: { at: number; all: Promise<Exception[]> };
+
   constructor(private readonly client: TableClient) {}
 
   async add(exception: Exception): Promise<Exception> {
+    this.cached = undefined;
     await this.client.upsertEntity(
       {
         partitionKey: "exception",
@@ -60,6 +66,7 @@ export class ExceptionStore {
 
   /** Removes an exception; false when there was none with that id. */
   async remove(id: string): Promise<boolean> {
+    this.cached = undefined;
     try {
       await this.client.deleteEntity("exception", encodeKey(id));
       return true;
@@ -69,13 +76,25 @@ export class ExceptionStore {
     }
   }
 
-  /** Every stored exception (active ones only unless asked). */
+  /**
+   * Every stored exception (active at `now` only, unless asked). Read at most once a minute per
+   * instance: every window of every run consults them, and another instance's change may take
+   * that long to apply here.
+   */
   async list(now: number, options: { includeExpired?: boolean } = {}): Promise<Exception[]> {
-    const out: Exception[] = [];
-    for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter: "PartitionKey eq 'exception'" } })) {
-      const exception = ExceptionSchema.parse(JSON.parse(entity.json));
-      if (options.includeExpired || isActive(exception, now)) out.push(exception);
+    if (!this.cached || Date.now() - this.cached.at > EXCEPTIONS_CACHE_MS) {
+      const all = this.readAll();
+      this.cached = { at: Date.now(), all };
+      all.catch(() => (this.cached = undefined));
     }
+    const all = await this.cached.all;
+    return all.filter((e) => options.includeExpired || isActive(e, now));
+  }
+
+  private async readAll(): Promise<Exception[]> {
+    const out: Exception[] = [];
+    for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter: "PartitionKey eq 'exception'" } }))
+      out.push(ExceptionSchema.parse(JSON.parse(entity.json)));
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 

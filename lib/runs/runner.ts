@@ -220,9 +220,10 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
 
   await applyWindow(hunt, window, observed, services);
   findings = await raiseAlerts(findings, runId, services, now);
+  const stagedParts = run.stagedParts;
   run = { ...run, status: "succeeded", finishedAt: new Date().toISOString(), leaseUntil: undefined, stagedParts: undefined };
   await services.runs.update(run, etag);
-  await services.staged.delete(runId);
+  if (stagedParts) await services.staged.delete(runId, stagedParts);
   logRun(run, services.log, Date.now() - startedAt);
   return { run, findings };
 }

@@ -46,11 +46,10 @@ export class StagedObservations {
     return JSON.parse(gunzipSync(Buffer.concat(pieces)).toString("utf8")) as WindowObservations;
   }
 
-  async delete(runId: string): Promise<void> {
-    const filter = odata`PartitionKey eq ${encodeKey(runId)}`;
-    const actions: TransactionAction[] = [];
-    for await (const entity of this.client.listEntities({ queryOptions: { filter, select: ["RowKey"] } }))
-      actions.push(["delete", { partitionKey: encodeKey(runId), rowKey: entity.rowKey! }]);
+  /** Deletes the `parts` written for a run (the count kept on its record). */
+  async delete(runId: string, parts: number): Promise<void> {
+    const partitionKey = encodeKey(runId);
+    const actions: TransactionAction[] = Array.from({ length: parts }, (_, i) => ["delete", { partitionKey, rowKey: partKey(i) }]);
     for (let i = 0; i < actions.length; i += 100) await this.client.submitTransaction(actions.slice(i, i + 100));
   }
 }

@@ -195,7 +195,7 @@ function compileUserFunction(node: SyntaxNode, argNodes: SyntaxNode[], ctx: Comp
     : [];
   const bound = new Map<string, Compiled>();
   names.forEach((parameterName, i) => {
-    const arg = argNodes[i] ?? listElements(declaration.Parameters?.Parameters)[i]?.DefaultValue?.Value;
+    const arg = argNodes[i] ?? listElements(declaration?.Parameters?.Parameters)[i]?.DefaultValue?.Value;
     if (parameterName && arg) bound.set(parameterName, compileNode(arg, ctx));
   });
   const env = ctx.env.withParameters(bound);

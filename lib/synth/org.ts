@@ -6,6 +6,7 @@
  */
 import { tableFromRecords } from "../kql/build.js";
 import type { Table } from "../kql/types.js";
+import { plainText } from "../kql/values.js";
 import { LOGON_TYPE_NAMES } from "../readers/windows-events.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import { SeededRandom } from "./random.js";
@@ -172,7 +173,7 @@ class Org {
     }));
     const taken = new Set<string>();
     for (let i = 0; i < users; i++) {
-      let sam = "";
+      let sam: string;
       do sam = `${random.pick(FIRST)}.${random.pick(LAST)}`;
       while (taken.has(sam));
       taken.add(sam);
@@ -189,15 +190,15 @@ class Org {
 
 /** Builds SecurityEvent records with the fields Sentinel derives (Account, LogonTypeName, Activity). */
 function securityEvent(time: number, eventId: number, computer: string, fields: Record<string, unknown>): Record<string, unknown> {
-  const targetUser = String(fields.TargetUserName ?? "");
-  const targetDomain = String(fields.TargetDomainName ?? "");
-  const subjectUser = String(fields.SubjectUserName ?? "");
+  const targetUser = plainText(fields.TargetUserName ?? "");
+  const targetDomain = plainText(fields.TargetDomainName ?? "");
+  const subjectUser = plainText(fields.SubjectUserName ?? "");
   const account = targetUser
     ? targetDomain
       ? `${targetDomain}\\${targetUser}`
       : targetUser
     : subjectUser
-      ? `${fields.SubjectDomainName ?? DOMAIN}\\${subjectUser}`
+      ? `${plainText(fields.SubjectDomainName ?? DOMAIN)}\\${subjectUser}`
       : "";
   const logonType = fields.LogonType as number | undefined;
   return {

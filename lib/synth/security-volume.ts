@@ -44,7 +44,7 @@ export function generateSecurityVolume({ seed, rows, start, spanMs }: VolumeOpti
     [4769, 10],
     [4776, 5],
   ];
-  const out: Row[] = new Array(rows);
+  const out: Row[] = new Array<Row>(rows);
   for (let i = 0; i < rows; i++) {
     const time = start + Math.floor((spanMs * i) / rows);
     const attack = random.chance(0.002);

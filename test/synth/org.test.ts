@@ -30,7 +30,7 @@ describe("seeded org generator", () => {
     for (const table of ["SecurityEvent", "SigninLogs", "AuditLogs", "DeviceNetworkEvents"]) {
       expect(tables[table].rows.length).toBe(logs.tables[table].length);
     }
-    expect(JSON.parse(readFileSync(join(dir, "labels.json"), "utf8")).labels).toEqual(logs.labels);
+    expect((JSON.parse(readFileSync(join(dir, "labels.json"), "utf8")) as { labels: unknown }).labels).toEqual(logs.labels);
 
     // Office hours and quiet weekends: most interactive logons land 08:00-11:00 UTC on weekdays.
     const byDay = toJsonRecords(

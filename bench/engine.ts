@@ -6,6 +6,7 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { runQuery } from "../lib/kql/index.js";
 import type { Table } from "../lib/kql/types.js";
+import { plainText } from "../lib/kql/values.js";
 import { generateSecurityVolume } from "../lib/synth/security-volume.js";
 import { bestOf, peakRssMiB, type BenchSection } from "./measure.js";
 import { TABLE_SCHEMAS } from "../lib/schemas/index.js";
@@ -71,7 +72,7 @@ export async function benchEngine(sizes: number[]): Promise<BenchSection> {
     instance.closeSync();
 
     // Both must agree before their speeds mean anything.
-    const ours = new Map(engine.result.rows.map((r) => [String(r[0]), r.slice(1).map(Number).join(",")]));
+    const ours = new Map(engine.result.rows.map((r) => [plainText(r[0]), r.slice(1).map(Number).join(",")]));
     const theirs = new Map(duck.result.map((r) => [String(r[0]), r.slice(1).map(Number).join(",")]));
     const agree = ours.size === theirs.size && [...ours].every(([k, v]) => theirs.get(k) === v);
     if (!agree) throw new Error(`engine and DuckDB disagree at ${size} rows: ${ours.size} vs ${theirs.size} groups`);

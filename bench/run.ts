@@ -26,7 +26,9 @@ const RESULTS = new URL("./results.json", import.meta.url);
 async function main() {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
   const names = wanted.length ? wanted : Object.keys(SECTIONS);
-  const results: Record<string, unknown> = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, "utf8")) : {};
+  const results: Record<string, unknown> = existsSync(RESULTS)
+    ? (JSON.parse(readFileSync(RESULTS, "utf8")) as Record<string, unknown>)
+    : {};
   for (const name of names) {
     const section = SECTIONS[name];
     if (!section) throw new Error(`Unknown bench section '${name}'. Known: ${Object.keys(SECTIONS).join(", ")}`);

@@ -69,5 +69,5 @@ export async function benchSentinelCorpus(): Promise<BenchSection> {
     endToEnd: ok,
     endToEndShare: Math.round((ok / outcomes.length) * 1000) / 1000,
     failures: outcomes.filter((o) => o.stage !== "ok"),
-  } as unknown as BenchSection;
+  };
 }

@@ -116,7 +116,8 @@ async function main() {
       if (values.json)
         return console.log(
           JSON.stringify(
-            hunts.map(({ analyze, query, ...h }) => ({ ...h, scheduleSetting: scheduleSettingName(h.id) })),
+            // JSON.stringify leaves out the undefined members: the listing shows neither the code nor the query.
+            hunts.map((h) => ({ ...h, analyze: undefined, query: undefined, scheduleSetting: scheduleSettingName(h.id) })),
             null,
             2,
           ),
@@ -193,8 +194,8 @@ async function main() {
         await azurite?.stop();
         process.exit(0);
       };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
+      process.on("SIGINT", () => void stop());
+      process.on("SIGTERM", () => void stop());
       return;
     }
     case "serve-logs": {

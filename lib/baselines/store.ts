@@ -61,7 +61,7 @@ export class BaselineStore {
 
   private async read(partitionKey: string, rowKey: string): Promise<Current> {
     const entity = await getEntityOrUndefined<Stored>(this.client, partitionKey, rowKey);
-    return entity && { entity: entity as Stored, etag: entity.etag };
+    return entity && { entity, etag: entity.etag };
   }
 
   /** Reads many entities, in the order of `keys`: point reads for a few, whole partitions for many. */
@@ -69,7 +69,7 @@ export class BaselineStore {
     const partitions = new Map<string, Map<string, Current>>();
     for (const k of keys) {
       let rows = partitions.get(k.partitionKey);
-      if (!rows) partitions.set(k.partitionKey, (rows = new Map()));
+      if (!rows) partitions.set(k.partitionKey, (rows = new Map<string, Current>()));
       rows.set(k.rowKey, undefined);
     }
     await pMap(
@@ -79,7 +79,7 @@ export class BaselineStore {
           for await (const entity of this.client.listEntities<Stored>({
             queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
           })) {
-            if (rows.has(entity.rowKey!)) rows.set(entity.rowKey!, { entity: entity as Stored, etag: entity.etag });
+            if (rows.has(entity.rowKey)) rows.set(entity.rowKey, { entity, etag: entity.etag });
           }
         } else {
           await pMap(rows.keys(), async (rowKey) => rows.set(rowKey, await this.read(partitionKey, rowKey)), {
@@ -316,8 +316,8 @@ function toBaseline(huntId: string, entity: Stored): Baseline {
     firstSeen: time(entity.firstSeen),
     lastSeen: time(entity.lastSeen),
     lastWindowEnd: Number(entity.lastWindowEnd),
-    features: JSON.parse(String(entity.features ?? "{}")) as Baseline["features"],
-    distinct: JSON.parse(String(entity.distinct ?? "{}")) as Baseline["distinct"],
+    features: JSON.parse(typeof entity.features === "string" ? entity.features : "{}") as Baseline["features"],
+    distinct: JSON.parse(typeof entity.distinct === "string" ? entity.distinct : "{}") as Baseline["distinct"],
     thresholdHits: [...(typeof entity.thresholdHits === "string" ? entity.thresholdHits : "")].map(Number),
   };
 }
@@ -326,7 +326,7 @@ function toPrevalence(huntId: string, valueKey: string, entity: Stored): Prevale
   return {
     huntId,
     valueKey,
-    across: JSON.parse(String(entity.across ?? "[]")),
+    across: JSON.parse(typeof entity.across === "string" ? entity.across : "[]") as Prevalence["across"],
     count: Number(entity.count),
     lastWindowEnd: Number(entity.lastWindowEnd),
   };

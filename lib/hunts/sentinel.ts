@@ -15,6 +15,7 @@ import { z } from "zod";
 import { tableFromRecords } from "../kql/build.js";
 import { analyze, isTabular, listElements, nodeKind, referencedSymbolNames, resultColumns } from "../kql/kusto.js";
 import type { Column, Table } from "../kql/types.js";
+import { plainText } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import { formatDuration, parseDuration } from "../time.js";
 import { bindSentinelPlaceholders, loadHunt, registerImportedHunts } from "./catalog.js";
@@ -248,7 +249,7 @@ function withRowKey(table: Table): Table {
 }
 
 function fill(format: string, row: Record<string, unknown>): string {
-  return format.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, column: string) => String(row[column] ?? ""));
+  return format.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, column: string) => plainText(row[column] ?? ""));
 }
 
 /** Turns one parsed Sentinel YAML document into a hunt definition. */
@@ -267,7 +268,7 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
     };
   }
   const source = parsed.data as z.infer<typeof SentinelHuntingQuery> & Partial<z.infer<typeof SentinelScheduledRule>>;
-  const notes = ignoredFields(source as Record<string, unknown>, file);
+  const notes = ignoredFields(source, file);
   const boundQuery = bindSentinelPlaceholders(source.query, { start: 0, end: DAY });
   const mapping = source.entityMappings[0];
   const fallback = mapping ? undefined : entityWithoutMapping(boundQuery);

@@ -8,7 +8,8 @@ import { compareValues, toDynamic, valueIdentity } from "./values.js";
 
 export interface Aggregator {
   init(): unknown;
-  step(state: unknown, row: Row): unknown;
+  /** A property, not a method: summarize calls the steps detached from their aggregator. */
+  step: (state: unknown, row: Row) => unknown;
   result(state: unknown): Value;
   /** arg_max/arg_min yield several columns; every other aggregate yields one. */
   results?(state: unknown): Value[];
@@ -195,7 +196,7 @@ function collecting(value: Evaluator, unique: boolean, limit: number, predicate?
 
 function bagMerging(value: Evaluator, predicate?: Evaluator): Aggregator {
   return {
-    init: () => ({}) as Record<string, Value>,
+    init: () => ({}),
     step: (state, row) => {
       if (!isTrue(predicate, row)) return state;
       const v = value(row);

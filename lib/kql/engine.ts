@@ -25,7 +25,7 @@ import * as ops from "./operators.js";
 import { compileScalar, isImplementedFunction } from "./scalar.js";
 import type { Column, Table } from "./types.js";
 import { normalizeTypeName } from "./types.js";
-import { emptyValue } from "./values.js";
+import { emptyValue, plainText } from "./values.js";
 
 export type TableSchemas = Readonly<Record<string, readonly Column[]>>;
 
@@ -204,11 +204,9 @@ class QueryRunner implements Environment {
   // ---- Environment ----
 
   private lookup(name: string): { binding: Binding; owner: QueryRunner } | undefined {
-    for (let runner: QueryRunner | undefined = this; runner; runner = runner.parent) {
-      const binding = runner.bindings.get(name);
-      if (binding) return { binding, owner: runner };
-    }
-    return undefined;
+    const binding = this.bindings.get(name);
+    if (binding) return { binding, owner: this };
+    return this.parent?.lookup(name);
   }
 
   scalar(name: string): ScalarBinding | undefined {
@@ -243,11 +241,7 @@ class QueryRunner implements Environment {
   }
 
   parameter(name: string): Compiled | undefined {
-    for (let runner: QueryRunner | undefined = this; runner; runner = runner.parent) {
-      const found = runner.scalarParameters.get(name);
-      if (found) return found;
-    }
-    return undefined;
+    return this.scalarParameters.get(name) ?? this.parent?.parameter(name);
   }
 
   withParameters(scalars: Map<string, Compiled>): Environment {
@@ -293,7 +287,6 @@ class QueryRunner implements Environment {
 
   evaluateTabular(node: SyntaxNode): Table {
     const kind = nodeKind(node);
-    const oc = { query: this.query, env: this };
     switch (kind) {
       case "ParenthesizedExpression":
         return this.evaluateTabular(node.Expression);
@@ -306,7 +299,7 @@ class QueryRunner implements Environment {
       case "PrintOperator":
         return this.print(node);
       case "UnionOperator":
-        return ops.union(this.unionInputs(node), node, oc);
+        return ops.union(this.unionInputs(node), node);
       case "FunctionCallExpression":
         return this.tabularCall(node);
       case "MaterializeExpression":
@@ -329,7 +322,7 @@ class QueryRunner implements Environment {
     if (lower === "materialize" || lower === "view") return this.evaluateTabular(args[0]);
     if (lower === "table") {
       const compiled = compileScalar(args[0], { query: this.query, env: this, scope: new Scope([]) });
-      const tableName = String(compiled.fn([]));
+      const tableName = plainText(compiled.fn([]));
       return this.tabular(tableName) ?? this.tableNamed(tableName, node);
     }
     const found = this.lookup(name);
@@ -479,7 +472,7 @@ class QueryRunner implements Environment {
       case "LookupOperator":
         return ops.lookup(input, this.evaluateTabular(op.Expression), op, oc);
       case "UnionOperator":
-        return ops.union([{ table: input, source: "" }, ...this.unionInputs(op)], op, oc);
+        return ops.union([{ table: input, source: "" }, ...this.unionInputs(op)], op);
       case "AsOperator":
         this.bindings.set(String(op.Name.SimpleName), { kind: "tabular", node: op, table: input });
         return input;
@@ -593,13 +586,13 @@ function unsupportedConstructs(query: AnalyzedQuery): Diagnostic[] {
       if (!isImplementedFunction(name) && !node.GetExpansion?.()) message = `The local engine cannot run the function '${name}'`;
     }
     if (message) {
-      const start = node.TextStart as number;
+      const start = node.TextStart;
       out.push({
         severity: "warning",
         code: "unsupported",
         message,
         start,
-        length: node.Width as number,
+        length: node.Width,
         position: positionOf(query.text, start),
       });
       if (kind === "EvaluateOperator") return; // its plugin call is the same finding

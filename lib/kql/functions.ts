@@ -15,6 +15,7 @@ import {
   coerceToType,
   compareValues,
   emptyValue,
+  plainText,
   valueIdentity,
   toBool,
   toDynamic,
@@ -45,7 +46,7 @@ function rowwise(impl: (values: Value[], call: CallSite) => Value, options: { ty
   return (call) => {
     const fns = call.args.map((a) => a.fn);
     const type = options.type ?? call.resultType;
-    const scratch: Value[] = new Array(fns.length);
+    const scratch: Value[] = new Array<Value>(fns.length);
     let fn: Evaluator;
     switch (fns.length) {
       case 0:
@@ -279,7 +280,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   getmonth: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCMonth() + 1)),
   datetime_add: rowwise(([part, amount, value]) => {
     if (amount === null || value === null) return null;
-    const p = String(part).toLowerCase();
+    const p = plainText(part).toLowerCase();
     if (p === "month") return addMonths(Number(value), Number(amount));
     if (p === "year") return addMonths(Number(value), 12 * Number(amount));
     const unit = DATE_PARTS[p];
@@ -287,7 +288,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   }),
   datetime_diff: rowwise(([part, a, b]) => {
     if (a === null || b === null) return null;
-    const p = String(part).toLowerCase();
+    const p = plainText(part).toLowerCase();
     const x = Number(a);
     const y = Number(b);
     if (p === "year") return new Date(x).getUTCFullYear() - new Date(y).getUTCFullYear();
@@ -384,7 +385,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const s = argText(call, v, 0);
     const needle = argText(call, v, 1);
     if (needle === "") return 0;
-    if (v.length > 2 && String(v[2]).toLowerCase() === "regex") {
+    if (v.length > 2 && plainText(v[2]).toLowerCase() === "regex") {
       return compileRegex(needle, call.ctx, call.argNodes[1]).count(s);
     }
     let count = 0;
@@ -413,7 +414,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   }),
   strcat_array: rowwise(([array, delimiter]) =>
     Array.isArray(array)
-      ? array.map((x) => (typeof x === "string" ? x : x === null ? "" : JSON.stringify(x))).join(String(delimiter ?? ""))
+      ? array.map((x) => (typeof x === "string" ? x : x === null ? "" : JSON.stringify(x))).join(plainText(delimiter ?? ""))
       : "",
   ),
   array_concat: rowwise((v) => v.flatMap((a) => (Array.isArray(a) ? a : []))),
@@ -430,7 +431,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   }),
   array_sort_asc: rowwise(([array]) => (Array.isArray(array) ? [...array].sort(compareValues) : null)),
   array_sort_desc: rowwise(([array]) => (Array.isArray(array) ? [...array].sort((a, b) => compareValues(b, a)) : null)),
-  bag_has_key: rowwise(([bag, key]) => (bag && typeof bag === "object" && !Array.isArray(bag) ? Object.hasOwn(bag, String(key)) : null)),
+  bag_has_key: rowwise(([bag, key]) => (bag && typeof bag === "object" && !Array.isArray(bag) ? Object.hasOwn(bag, plainText(key)) : null)),
   parse_url: rowwise((v, call) => parseUrl(argText(call, v, 0))),
   url_decode: rowwise((v, call) => {
     try {
@@ -442,7 +443,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   url_encode_component: rowwise((v, call) => encodeURIComponent(argText(call, v, 0))),
   base64_decode_tostring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "base64").toString("utf8")),
   base64_encode_tostring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "utf8").toString("base64")),
-  format_datetime: rowwise(([value, format]) => (value === null ? "" : formatDatetimeAs(Number(value), String(format)))),
+  format_datetime: rowwise(([value, format]) => (value === null ? "" : formatDatetimeAs(Number(value), plainText(format)))),
   ingestion_time: (call) => {
     // Local logs carry no ingestion time; the event's own time is the closest (and what Log Analytics shows within seconds).
     const index = call.ctx.scope.indexOf("TimeGenerated");
@@ -534,7 +535,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const ranges = v
       .slice(1)
       .flatMap((r) => (Array.isArray(r) ? r : [r]))
-      .map((r) => String(r));
+      .map((r) => plainText(r));
     if (parseIpv4(ip) === null) return null;
     return ranges.some((range) => ipv4InRange(ip, range) === true);
   }),
@@ -672,7 +673,7 @@ function packFunction(call: CallSite): Compiled {
     fn: (row: Row) => {
       const bag: Record<string, Value> = {};
       keys.forEach((k, i) => {
-        bag[String(k(row))] = values[i](row);
+        bag[plainText(k(row))] = values[i](row);
       });
       return bag;
     },

@@ -1,3 +1,4 @@
+/// <reference types="@kusto/language-service-next" />
 /**
  * The official Kusto parser (`@kusto/language-service-next`), loaded into Node.
  *
@@ -11,9 +12,111 @@ import type { Column, KqlType } from "./types.js";
 import { normalizeTypeName } from "./types.js";
 import { KqlError, positionOf, type SourcePosition } from "./errors.js";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export type SyntaxNode = any;
-type KustoNamespace = any;
+/** The parser's namespace, typed by the package's own declarations (`Kusto.Language.Bridge.d.ts`). */
+export type KustoNamespace = typeof Kusto.Language;
+export type TypeSymbol = Kusto.Language.Symbols.TypeSymbol;
+export type KustoSymbol = Kusto.Language.Symbols.Symbol;
+type GlobalState = Kusto.Language.GlobalState;
+type TableSymbol = Kusto.Language.Symbols.TableSymbol;
+
+/** A node the parser may leave out (an optional clause, a missing child): the helpers below accept it. */
+export type OptionalNode = SyntaxNode | null | undefined;
+
+/** Bridge.NET's class name of a parser object (on the instance or its constructor); the d.ts does not declare it. */
+function bridgeClassName(value: object | null | undefined): string {
+  const named = value as { $$name?: string; constructor?: { $$name?: string } } | null | undefined;
+  return named?.$$name ?? named?.constructor?.$$name ?? "";
+}
+
+/** The parser's answers are declared nullable (.NET references); a null where the engine needs a value is a parser failure. */
+function required<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new KqlError(`Internal error: the Kusto parser returned no ${what}`);
+  return value;
+}
+
+/**
+ * A syntax node as the engine reads it. The bridge's d.ts declares one interface per syntax class
+ * (`FilterOperator`, `BinaryExpression`, ...), but the engine dispatches on the class name
+ * (`nodeKind`) and then reads that class's members, so it works with this one shape instead: the
+ * members shared by every node, plus the class-specific members the engine reads. A
+ * class-specific member exists only on the classes that declare it; callers check `nodeKind`
+ * (or test the member) before reading it. Lists (`SyntaxList<T>`) are nodes with `Count` and `getItem`.
+ */
+export interface SyntaxNode {
+  Parent: SyntaxNode | null;
+  TextStart: number;
+  Width: number;
+  ChildCount: number;
+  GetChild(index: number): SyntaxNode | null;
+  ToString(includeTrivia?: number): string;
+  /** For scalar and tabular expressions: the type the parser inferred. */
+  ResultType: TypeSymbol | null;
+  /** For names and calls: the symbol the parser bound them to. */
+  ReferencedSymbol: KustoSymbol | null;
+  /** For calls of user functions: the parser's expansion of the body at this call site. */
+  GetExpansion?(): SyntaxNode | null;
+  /** For tokens: the token's text. */
+  Text: string;
+  /** For names: the name without brackets or quotes. */
+  SimpleName: string;
+  /** For literals: the parsed value (string, number, boolean or a Bridge.NET boxed value). */
+  LiteralValue: unknown;
+  /** For lists. */
+  Count: number;
+  getItem(index: number): SyntaxNode;
+  /** For separated list elements. */
+  Element: SyntaxNode;
+  // Class-specific child nodes the engine reads.
+  Aggregates: SyntaxNode;
+  ArgumentList: SyntaxNode;
+  Arguments: SyntaxNode;
+  AscOrDescKeyword: SyntaxNode;
+  Body: SyntaxNode;
+  ByClause: SyntaxNode;
+  ByExpression: SyntaxNode;
+  Clauses: SyntaxNode;
+  Columns: SyntaxNode;
+  Condition: SyntaxNode;
+  ConditionClause: SyntaxNode;
+  DefaultExpression: SyntaxNode;
+  DefaultValue: SyntaxNode;
+  Expression: SyntaxNode;
+  Expressions: SyntaxNode;
+  FirstOrLastKeyword: SyntaxNode;
+  From: SyntaxNode;
+  FunctionCall: SyntaxNode;
+  Left: SyntaxNode;
+  LookupClause: SyntaxNode;
+  MakeSeriesFromClause: SyntaxNode;
+  MakeSeriesStepClause: SyntaxNode;
+  MakeSeriesToClause: SyntaxNode;
+  Name: SyntaxNode;
+  NameAndType: SyntaxNode;
+  NullsClause: SyntaxNode;
+  OfExpression: SyntaxNode;
+  OnClause: SyntaxNode;
+  Operator: SyntaxNode;
+  Ordering: SyntaxNode;
+  Parameters: SyntaxNode;
+  Patterns: SyntaxNode;
+  RangeClause: SyntaxNode;
+  Right: SyntaxNode;
+  RowLimitClause: SyntaxNode;
+  Schema: SyntaxNode;
+  Selector: SyntaxNode;
+  Statements: SyntaxNode;
+  Step: SyntaxNode;
+  Subquery: SyntaxNode;
+  To: SyntaxNode;
+  ToTypeOf: SyntaxNode;
+  Type: SyntaxNode;
+  TypeOf: SyntaxNode;
+  RowLimit: SyntaxNode;
+  Value: SyntaxNode;
+  First: SyntaxNode;
+  Second: SyntaxNode;
+  Values: SyntaxNode;
+}
 
 let kusto: KustoNamespace | undefined;
 
@@ -22,7 +125,7 @@ export function kustoLanguage(): KustoNamespace {
     const require = createRequire(import.meta.url);
     require("@kusto/language-service-next/bridge.min.js");
     require("@kusto/language-service-next/Kusto.Language.Bridge.min.js");
-    kusto = (globalThis as any).Kusto.Language;
+    kusto = (globalThis as unknown as { Kusto: { Language: KustoNamespace } }).Kusto.Language;
   }
   return kusto;
 }
@@ -72,7 +175,7 @@ export function checkQueryShape(text: string): void {
   }
 }
 
-const globalStates = new Map<string, any>();
+const globalStates = new Map<string, GlobalState>();
 
 function schemaSignature(tables: Record<string, readonly Column[]>): string {
   return Object.entries(tables)
@@ -87,22 +190,22 @@ function quoteName(name: string): string {
 }
 
 /** A GlobalState whose default database holds the given tables; cached per schema set. */
-export function globalStateFor(tables: Record<string, readonly Column[]>, open: ReadonlySet<string> = new Set()): any {
+export function globalStateFor(tables: Record<string, readonly Column[]>, open: ReadonlySet<string> = new Set()): GlobalState {
   const signature = `${schemaSignature(tables)}|open:${[...open].sort().join(",")}`;
-  let state = globalStates.get(signature);
-  if (!state) {
-    const K = kustoLanguage();
-    const S = K.Symbols;
-    const symbols = Object.entries(tables).map(
-      ([name, cols]) => new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null),
-    );
-    for (const name of open)
-      if (!tables[name]) symbols.push(new S.TableSymbol.$ctor7(name, "(TimeGenerated:datetime)", null).WithIsOpen(true));
-    const database = new S.DatabaseSymbol.ctor("hunts", symbols);
-    state = K.GlobalState.Default.WithDatabase(database);
-    globalStates.set(signature, state);
-  }
-  return state;
+  const cached = globalStates.get(signature);
+  if (cached) return cached;
+  const K = kustoLanguage();
+  const S = K.Symbols;
+  const symbols = Object.entries(tables).map(
+    ([name, cols]) => new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null),
+  );
+  for (const name of open)
+    if (!tables[name])
+      symbols.push(required(new S.TableSymbol.$ctor7(name, "(TimeGenerated:datetime)", null).WithIsOpen(true), "open table"));
+  const database = new S.DatabaseSymbol.ctor("hunts", symbols);
+  const created = required(required(K.GlobalState.Default, "default global state").WithDatabase(database), "global state");
+  globalStates.set(signature, created);
+  return created;
 }
 
 const SEVERITIES: Record<string, Diagnostic["severity"]> = {
@@ -140,13 +243,13 @@ function unknownTableNames(query: AnalyzedQuery): Set<string> {
   const starts = new Set(query.diagnostics.filter((d) => d.code === "KS204").map((d) => d.start));
   const names = new Set<string>();
   if (!starts.size) return names;
-  const visit = (node: SyntaxNode) => {
+  const visit = (node: OptionalNode) => {
     if (!node) return;
     if (nodeKind(node) === "NameReference" && starts.has(node.TextStart)) {
       let parent = node.Parent;
       while (parent && /^(SyntaxList|SeparatedElement|ExpressionList)/.test(nodeKind(parent))) parent = parent.Parent;
       const parentKind = nodeKind(parent);
-      const isSource = parentKind !== "PipeExpression" || parent.Expression === node;
+      const isSource = parentKind !== "PipeExpression" || parent?.Expression === node;
       if (TABLE_POSITIONS.has(parentKind) && isSource && /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(node.SimpleName))) {
         names.add(String(node.SimpleName));
       }
@@ -162,33 +265,34 @@ function unknownTableNames(query: AnalyzedQuery): Set<string> {
 
 function analyzeWith(text: string, tables: Record<string, readonly Column[]>, open: ReadonlySet<string>): AnalyzedQuery {
   const K = kustoLanguage();
-  const code = K.KustoCode.ParseAndAnalyze(text, globalStateFor(tables, open));
-  const list = code.GetDiagnostics();
+  const code = required(K.KustoCode.ParseAndAnalyze(text, globalStateFor(tables, open)), "analysis");
+  const list = required(code.GetDiagnostics(), "diagnostics");
   const diagnostics: Diagnostic[] = [];
   for (let i = 0; i < list.Count; i++) {
     const d = list.getItem(i);
     diagnostics.push({
-      severity: SEVERITIES[d.Severity] ?? "error",
-      code: d.Code,
-      message: d.Message,
+      severity: SEVERITIES[d.Severity ?? ""] ?? "error",
+      code: d.Code ?? "",
+      message: d.Message ?? "",
       start: d.Start,
       length: d.Length,
       position: positionOf(text, d.Start),
     });
   }
-  return { text, syntax: code.Syntax, diagnostics, openTables: open };
+  // The one place the bridge's SyntaxNode becomes the engine's view of it (see SyntaxNode above).
+  return { text, syntax: required(code.Syntax, "syntax tree") as unknown as SyntaxNode, diagnostics, openTables: open };
 }
 
 // ---- small helpers over the Bridge.NET object model ----
 
 /** The syntax class name without its namespace, e.g. `FilterOperator`. */
-export function nodeKind(node: SyntaxNode): string {
-  const name: string = node?.$$name ?? node?.constructor?.$$name ?? "";
+export function nodeKind(node: OptionalNode): string {
+  const name = bridgeClassName(node);
   return name.replace(/^Kusto\.Language\.Syntax\./, "");
 }
 
 /** Elements of a `SyntaxList<SeparatedElement<T>>` or a plain `SyntaxList<T>`. */
-export function listElements(list: SyntaxNode): SyntaxNode[] {
+export function listElements(list: OptionalNode): SyntaxNode[] {
   const out: SyntaxNode[] = [];
   if (!list) return out;
   for (let i = 0; i < list.Count; i++) {
@@ -198,57 +302,58 @@ export function listElements(list: SyntaxNode): SyntaxNode[] {
   return out;
 }
 
-export function nodeStart(node: SyntaxNode): number {
+export function nodeStart(node: OptionalNode): number {
   return typeof node?.TextStart === "number" ? node.TextStart : 0;
 }
 
 /** The node's own text without surrounding trivia (for messages). */
-export function nodeText(node: SyntaxNode): string {
+export function nodeText(node: OptionalNode): string {
   return String(node?.ToString?.(2) ?? node?.ToString?.() ?? "").trim();
 }
 
-export function errorAt(query: AnalyzedQuery, node: SyntaxNode, message: string, code?: string): KqlError {
+export function errorAt(query: AnalyzedQuery, node: OptionalNode, message: string, code?: string): KqlError {
   return new KqlError(message, positionOf(query.text, nodeStart(node)), code);
 }
 
 /** The static type the parser inferred for a scalar expression, or undefined when it is not scalar. */
-export function scalarTypeOf(node: SyntaxNode): KqlType | undefined {
+export function scalarTypeOf(node: OptionalNode): KqlType | undefined {
   const type = node?.ResultType;
   if (!type) return undefined;
   const name: string = type.Name ?? "";
   return normalizeTypeName(name);
 }
 
-export function isTabular(node: SyntaxNode): boolean {
+export function isTabular(node: OptionalNode): boolean {
   const type = node?.ResultType;
-  return !!type && String(type.$$name ?? type.constructor?.$$name ?? "").endsWith("TableSymbol");
+  return !!type && bridgeClassName(type).endsWith("TableSymbol");
 }
 
 /** Column names and types of a tabular node's result, as the parser inferred them. */
-export function resultColumns(node: SyntaxNode): Column[] | undefined {
+export function resultColumns(node: OptionalNode): Column[] | undefined {
   const type = node?.ResultType;
-  if (!type?.Columns) return undefined;
+  const columns = type && "Columns" in type ? (type as TableSymbol).Columns : null;
+  if (!columns) return undefined;
   const out: Column[] = [];
-  for (let i = 0; i < type.Columns.Count; i++) {
-    const column = type.Columns.getItem(i);
-    out.push({ name: column.Name, type: normalizeTypeName(column.Type?.Name ?? "") ?? "dynamic" });
+  for (let i = 0; i < columns.Count; i++) {
+    const column = columns.getItem(i);
+    out.push({ name: column.Name ?? "", type: normalizeTypeName(column.Type?.Name ?? "") ?? "dynamic" });
   }
   return out;
 }
 
-export function referencedName(node: SyntaxNode): string | undefined {
+export function referencedName(node: OptionalNode): string | undefined {
   return node?.ReferencedSymbol?.Name ?? undefined;
 }
 
-export function referencedSymbolKind(node: SyntaxNode): string {
-  const name: string = node?.ReferencedSymbol?.$$name ?? node?.ReferencedSymbol?.constructor?.$$name ?? "";
+export function referencedSymbolKind(node: OptionalNode): string {
+  const name = bridgeClassName(node?.ReferencedSymbol);
   return name.slice(name.lastIndexOf(".") + 1);
 }
 
 /** Names of every symbol of one kind (`ColumnSymbol`, `TableSymbol`, ...) the tree refers to. */
 export function referencedSymbolNames(root: SyntaxNode, symbolKind: string): Set<string> {
   const names = new Set<string>();
-  const visit = (node: SyntaxNode) => {
+  const visit = (node: OptionalNode) => {
     if (!node) return;
     if (node.ReferencedSymbol && referencedSymbolKind(node) === symbolKind) names.add(String(node.ReferencedSymbol.Name));
     for (let i = 0; i < (node.ChildCount ?? 0); i++) {
@@ -261,7 +366,7 @@ export function referencedSymbolNames(root: SyntaxNode, symbolKind: string): Set
 }
 
 /** `NamedParameter` list (e.g. `kind=leftouter`, `isfuzzy=true`) as lower-cased name -> token text. */
-export function namedParameters(list: SyntaxNode): Map<string, string> {
+export function namedParameters(list: OptionalNode): Map<string, string> {
   const out = new Map<string, string>();
   for (const parameter of listElements(list)) {
     const name = String(parameter.Name?.SimpleName ?? "").toLowerCase();

@@ -20,7 +20,7 @@ import {
 import { compileScalar } from "./scalar.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { normalizeTypeName } from "./types.js";
-import { compareValues, groupKey, coerceToType, emptyValue, toDynamic, toKqlString, valueIdentity } from "./values.js";
+import { compareValues, groupKey, coerceToType, emptyValue, plainText, toDynamic, toKqlString, valueIdentity } from "./values.js";
 
 export interface OperatorContext {
   query: AnalyzedQuery;
@@ -154,7 +154,7 @@ export function extendStage(input: readonly Column[], node: SyntaxNode, oc: Oper
         };
       }
       // Nothing keeps the rows: one buffer serves every row, and no garbage is made.
-      const buffer: Row = new Array(width).fill(null);
+      const buffer: Row = new Array<Value>(width).fill(null);
       return (row) => {
         for (let i = 0; i < row.length; i++) buffer[i] = row[i];
         for (let i = 0; i < fns.length; i++) buffer[targets[i]] = fns[i](row);
@@ -180,7 +180,7 @@ export function serialize(input: Table, node: SyntaxNode, oc: OperatorContext): 
 
 /** A copy of the row with room for `width` columns (setting `length` instead is slow in V8). */
 function widen(row: Row, width: number): Row {
-  const out: Row = new Array(width);
+  const out: Row = new Array<Value>(width);
   for (let i = 0; i < row.length; i++) out[i] = row[i];
   for (let i = row.length; i < width; i++) out[i] = null;
   return out;
@@ -201,7 +201,7 @@ export function projectStage(input: readonly Column[], node: SyntaxNode, oc: Ope
   return {
     columns,
     wrap: (next) => (row) => {
-      const out: Row = new Array(fns.length);
+      const out: Row = new Array<Value>(fns.length);
       for (let i = 0; i < fns.length; i++) out[i] = fns[i](row);
       next(out);
     },
@@ -289,7 +289,7 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
       width = 1 + extraColumns.length;
     } else if (multi) {
       const all = expandColumns(argNodes, input, baseCtx, byColumnNames);
-      args = all.map((fn) => ({ fn, type: "dynamic" as KqlType, constant: false }));
+      args = all.map((fn) => ({ fn, type: "dynamic", constant: false }));
       width = args.length;
     } else {
       args = argNodes.map((n) => compileScalar(n, baseCtx));
@@ -524,7 +524,7 @@ export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): T
     const type: KqlType = normalizeTypeName(typeName) ?? "dynamic";
     return { name, fn: compileIn(input, expr, oc).fn, type };
   });
-  let columns = [...input.columns];
+  const columns = [...input.columns];
   const targets = expansions.map((e) => {
     let index = columns.findIndex((c) => c.name === e.name);
     if (index < 0) {
@@ -735,7 +735,7 @@ export function lookup(left: Table, right: Table, node: SyntaxNode, oc: Operator
 
 // ---------- union ----------
 
-export function union(inputs: { table: Table; source: string }[], node: SyntaxNode, oc: OperatorContext): Table {
+export function union(inputs: { table: Table; source: string }[], node: SyntaxNode): Table {
   const parameters = namedParameters(node.Parameters);
   const withSource = parameters.get("withsource");
   const kind = (parameters.get("kind") ?? "outer").toLowerCase();
@@ -756,7 +756,7 @@ export function union(inputs: { table: Table; source: string }[], node: SyntaxNo
   for (const { table, source } of inputs) {
     const scope = Scope.of(table);
     const picks = columns.map((c) => {
-      if (withSource && c.name === withSource) return () => source as Value;
+      if (withSource && c.name === withSource) return () => source;
       let index = scope.indexOf(c.name);
       if (index !== undefined && table.columns[index].type !== c.type && c.type !== "dynamic") index = undefined;
       if (index === undefined) {
@@ -808,7 +808,7 @@ export function mvApply(
     const name = outputName(expr) ?? (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined);
     if (!name) throw errorAt(oc.query, expr, "mv-apply needs a column or `name = expression`");
     const typeName = mv.ToTypeOf ? nodeText(mv.ToTypeOf.TypeOf).replace(/^typeof\(|\)$/g, "") : "dynamic";
-    return { name, fn: compileIn(input, expr, oc).fn, type: normalizeTypeName(typeName) ?? ("dynamic" as KqlType) };
+    return { name, fn: compileIn(input, expr, oc).fn, type: normalizeTypeName(typeName) ?? "dynamic" };
   });
   const subColumns = [...input.columns];
   const targets = expansions.map((e) => {
@@ -885,7 +885,7 @@ export function parse(input: Table, node: SyntaxNode, oc: OperatorContext): Tabl
   for (const pattern of listElements(node.Patterns)) {
     const patternKind = nodeKind(pattern);
     if (patternKind === "LiteralExpression" || patternKind === "CompoundStringLiteralExpression") {
-      parts.push({ literal: String(pattern.LiteralValue ?? "") });
+      parts.push({ literal: plainText(pattern.LiteralValue ?? "") });
     } else if (patternKind === "StarExpression") {
       parts.push({ skip: true });
     } else {
@@ -1078,7 +1078,7 @@ export function evaluatePlugin(input: Table, node: SyntaxNode, oc: OperatorConte
   }
   const args = listElements(call.ArgumentList?.Expressions);
   const column = String(referencedName(args[0]) ?? nodeText(args[0]));
-  const prefix = args[1] ? String(compileIn(input, args[1], oc).fn([]) ?? "") : "";
+  const prefix = args[1] ? plainText(compileIn(input, args[1], oc).fn([]) ?? "") : "";
   const bagIndex = Scope.of(input).indexOf(column);
   if (bagIndex === undefined) throw errorAt(oc.query, args[0], `bag_unpack: '${column}' is not a column of the input`);
   const keys: string[] = [];
@@ -1086,11 +1086,15 @@ export function evaluatePlugin(input: Table, node: SyntaxNode, oc: OperatorConte
   for (const row of input.rows) {
     const bag = row[bagIndex];
     if (bag && typeof bag === "object" && !Array.isArray(bag)) {
-      for (const key of Object.keys(bag)) if (!seen.has(key)) (seen.add(key), keys.push(key));
+      for (const key of Object.keys(bag))
+        if (!seen.has(key)) {
+          seen.add(key);
+          keys.push(key);
+        }
     }
   }
   const kept = input.columns.map((c, i) => ({ c, i })).filter(({ i }) => i !== bagIndex);
-  const columns: Column[] = [...kept.map(({ c }) => c), ...keys.map((k) => ({ name: `${prefix}${k}`, type: "dynamic" as KqlType }))];
+  const columns: Column[] = [...kept.map(({ c }) => c), ...keys.map((k): Column => ({ name: `${prefix}${k}`, type: "dynamic" }))];
   const rows = input.rows.map((row) => {
     const bag = row[bagIndex];
     const record = bag && typeof bag === "object" && !Array.isArray(bag) ? (bag as Record<string, Value>) : {};

@@ -20,7 +20,17 @@ import { isAggregateName } from "./aggregates.js";
 import { hasTerm, hasAllTerms, hasAnyTerm, compileRegex } from "./text.js";
 import type { KqlType, Row, Value } from "./types.js";
 import { INTEGER_TYPES, NUMERIC_TYPES } from "./types.js";
-import { coerceToType, compareValues, groupKey, kqlEquals, parseDatetime, parseTimespan, toDynamic, toKqlString } from "./values.js";
+import {
+  coerceToType,
+  compareValues,
+  groupKey,
+  kqlEquals,
+  parseDatetime,
+  parseTimespan,
+  plainText,
+  toDynamic,
+  toKqlString,
+} from "./values.js";
 
 export function compileScalar(node: SyntaxNode, ctx: CompileContext): Compiled {
   const compiled = compileNode(node, ctx);
@@ -90,7 +100,7 @@ function compileLiteral(node: SyntaxNode, ctx: CompileContext): Compiled {
   if (/^\w+\(\s*null\s*\)$/i.test(text) || text === "null") return constant(null, type);
   switch (type) {
     case "string":
-      return constant(String(node.LiteralValue ?? ""), "string");
+      return constant(plainText(node.LiteralValue ?? ""), "string");
     case "bool":
       return constant(/^true$/i.test(text) || /\(\s*true\s*\)/i.test(text), "bool");
     case "int":
@@ -130,7 +140,7 @@ function parseDynamicLiteral(node: SyntaxNode, ctx: CompileContext): Value {
   if (raw === null || raw === undefined) return null;
   // Kusto's dynamic literals are JSON with single-quoted strings allowed, which JSON5 reads.
   try {
-    return JSON5.parse(String(raw)) as Value;
+    return JSON5.parse<Value>(plainText(raw));
   } catch {
     throw errorAt(ctx.query, node, `Cannot read dynamic literal '${nodeText(node)}'`);
   }
@@ -195,7 +205,7 @@ function compileUserFunction(node: SyntaxNode, argNodes: SyntaxNode[], ctx: Comp
     : [];
   const bound = new Map<string, Compiled>();
   names.forEach((parameterName, i) => {
-    const arg = argNodes[i] ?? listElements(declaration.Parameters?.Parameters)[i]?.DefaultValue?.Value;
+    const arg = argNodes[i] ?? listElements(declaration?.Parameters?.Parameters)[i]?.DefaultValue?.Value;
     if (parameterName && arg) bound.set(parameterName, compileNode(arg, ctx));
   });
   const env = ctx.env.withParameters(bound);
@@ -222,7 +232,7 @@ function compileToScalar(tabular: SyntaxNode, ctx: CompileContext, node: SyntaxN
 function compileColumnIfExists(args: SyntaxNode[], ctx: CompileContext, node: SyntaxNode): Compiled {
   const nameArg = compileNode(args[0], ctx);
   if (!nameArg.constant) throw errorAt(ctx.query, node, "column_ifexists() needs a constant column name");
-  const index = ctx.scope.indexOf(String(nameArg.fn([])));
+  const index = ctx.scope.indexOf(plainText(nameArg.fn([])));
   if (index !== undefined) {
     const column = ctx.scope.columns[index];
     return { fn: (row) => row[index], type: column.type, constant: false };
@@ -533,11 +543,11 @@ function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
     const set = new Set(values.map((v) => text(v, "dynamic")));
     member = (v) => set.has(v as string);
   } else if (TIME_OR_NUMBER.has(left.type) && values.every((v) => typeof v === "number")) {
-    const set = new Set(values as number[]);
+    const set = new Set(values);
     member = (v) => set.has(v as number);
   } else {
     const key = (v: Value) =>
-      typeof v === "string" ? `s${v}` : groupKey(typeof v === "number" || v === null ? v : (coerceToType(v, "real") as Value));
+      typeof v === "string" ? `s${v}` : groupKey(typeof v === "number" || v === null ? v : coerceToType(v, "real"));
     const set = new Set(values.map(key));
     member = (v) => set.has(key(v));
   }
@@ -567,7 +577,7 @@ function compileIn(node: SyntaxNode, ctx: CompileContext): Compiled {
       return { fn: negate ? (row) => !set.has(a(row) as string) : (row) => set.has(a(row) as string), type: "bool", constant: false };
     }
     if (TIME_OR_NUMBER.has(left.type) && values.every((v) => typeof v === "number")) {
-      const set = new Set(values as number[]);
+      const set = new Set(values);
       return {
         fn: negate
           ? (row) => {
@@ -652,7 +662,7 @@ export function memberOf(value: Value, key: Value): Value {
     return value[index] ?? null;
   }
   if (typeof value === "object") {
-    const found = (value as Record<string, Value>)[String(key)];
+    const found = (value as Record<string, Value>)[plainText(key)];
     return found === undefined ? null : found;
   }
   return null;

@@ -84,23 +84,44 @@ export function formatTimespan(ms: number): string {
 
 // ---------- text ----------
 
+/**
+ * JavaScript's own `String(value)`, named for the places that convert whatever a value is (a
+ * dynamic array joins with commas, a bag reads `[object Object]`, a number reads as JS prints it),
+ * so that choice is explicit at the call site. Kusto's typed conversion is toKqlString.
+ */
+export function plainText(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return value;
+    case "number":
+    case "boolean":
+    case "bigint":
+    case "undefined":
+      return String(value);
+    case "symbol":
+      return value.toString();
+    default:
+      return value === null ? "null" : (value as { toString(): string }).toString();
+  }
+}
+
 /** Kusto's tostring(): how a value of a static type reads as text. Null becomes ''. */
 export function toKqlString(value: Value, type: KqlType): string {
   if (value === null || value === undefined) return "";
   switch (type) {
     case "string":
     case "guid":
-      return String(value);
+      return plainText(value);
     case "datetime":
-      return typeof value === "number" ? formatDatetime(value) : String(value);
+      return typeof value === "number" ? formatDatetime(value) : plainText(value);
     case "timespan":
-      return typeof value === "number" ? formatTimespan(value) : String(value);
+      return typeof value === "number" ? formatTimespan(value) : plainText(value);
     case "bool":
       return value ? "true" : "false";
     case "dynamic":
       return typeof value === "string" ? value : JSON.stringify(value);
     default:
-      return String(value);
+      return plainText(value);
   }
 }
 
@@ -145,7 +166,7 @@ export function coerceToType(value: unknown, type: KqlType): Value {
   switch (type) {
     case "string":
       if (value === null) return "";
-      return typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+      return typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : plainText(value);
     case "int":
     case "long": {
       const n = toNumber(value as Value);
@@ -160,13 +181,13 @@ export function coerceToType(value: unknown, type: KqlType): Value {
       if (value === null) return null;
       if (typeof value === "number") return value;
       if (value instanceof Date) return value.getTime();
-      return parseDatetime(String(value));
+      return parseDatetime(plainText(value));
     case "timespan":
       if (value === null) return null;
       if (typeof value === "number") return value;
-      return parseTimespan(String(value));
+      return parseTimespan(plainText(value));
     case "guid":
-      return value === null || value === "" ? null : String(value);
+      return value === null || value === "" ? null : plainText(value);
     case "dynamic":
       if (typeof value === "string") {
         const s = value.trim();

@@ -5,7 +5,7 @@ import type { AccessToken, TokenCredential } from "@azure/core-auth";
  * Azure SDK clients (and their bearer-token policy) run unchanged against it.
  */
 export class LocalDevelopmentCredential implements TokenCredential {
-  async getToken(): Promise<AccessToken> {
-    return { token: "local-development-token", expiresOnTimestamp: Date.now() + 3_600_000 };
+  getToken(): Promise<AccessToken> {
+    return Promise.resolve({ token: "local-development-token", expiresOnTimestamp: Date.now() + 3_600_000 });
   }
 }

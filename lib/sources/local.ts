@@ -38,8 +38,11 @@ export class LocalSource implements QuerySource {
    * Runs a query as Log Analytics would: every table restricted to the request's timespan (a rule
    * with a 1-hour period and no time filter reads one hour), now() at the end of that window.
    */
-  async query(request: QueryRequest): Promise<QueryResponse> {
-    const tables = tablesWithin(this.tables, request.timespan);
-    return { table: runQuery(request.query, { tables, schemas: TABLE_SCHEMAS, now: request.timespan.end }).table };
+  query(request: QueryRequest): Promise<QueryResponse> {
+    // The engine is synchronous; the executor turns what it throws into a rejection, as callers of a source expect.
+    return new Promise((resolve) => {
+      const tables = tablesWithin(this.tables, request.timespan);
+      resolve({ table: runQuery(request.query, { tables, schemas: TABLE_SCHEMAS, now: request.timespan.end }).table });
+    });
   }
 }

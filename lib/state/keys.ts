@@ -5,7 +5,8 @@
  */
 import { createHash } from "node:crypto";
 
-const UNSAFE = /[/\\#?%\u0000-\u001f\u007f-\u009f]/g;
+// \p{Cc}: the C0 and C1 control characters, U+0000-U+001F and U+007F-U+009F.
+const UNSAFE = /[/\\#?%\p{Cc}]/gu;
 const MAX_KEY = 512;
 
 export function encodeKey(value: string): string {

@@ -39,7 +39,7 @@ describe("hunt catalog", () => {
     expect(nextOccurrence("0 15 6 * * *", new Date("2024-10-20T07:00:00Z")).toISOString()).toBe("2024-10-21T06:15:00.000Z");
   });
 
-  const broken = (patch: Partial<HuntDefinition>) => () => loadHunt({ ...windowsLogon, ...patch } as HuntDefinition);
+  const broken = (patch: Partial<HuntDefinition>) => () => loadHunt({ ...windowsLogon, ...patch });
 
   it("rejects bad metadata with the field and the problem", () => {
     expect(broken({ id: "Bad Id" })).toThrow(/id: id must be kebab-case/);

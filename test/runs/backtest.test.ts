@@ -74,7 +74,7 @@ describe("hunts backtest", () => {
 
   it("takes a finding's incident id when findings carry one", () => {
     expect(incidentIdOf(finding())).toBeNull();
-    expect(incidentIdOf({ ...finding(), incidentId: "inc-1" } as Parameters<typeof incidentIdOf>[0])).toBe("inc-1");
+    expect(incidentIdOf({ ...finding(), incidentId: "inc-1" })).toBe("inc-1");
   });
 
   it("prints the --json contract from the command line, for the hunts asked for, in a private Azurite", async () => {

@@ -1,5 +1,5 @@
 import { tableFromRecords } from "../../kql/build.js";
-import { formatDatetime } from "../../kql/values.js";
+import { formatDatetime, plainText } from "../../kql/values.js";
 import { changeFinderScores, changePointBand } from "../../logontracer/changefinder.js";
 import { HOURLY_LOGONS, IGNORED_ACCOUNTS } from "../../logontracer/kql.js";
 import { LOGON_CHANGEPOINT_HUNT } from "../../logontracer/hunt-ids.js";
@@ -40,10 +40,10 @@ export default defineHunt({
     const hours = Math.ceil((windowEnd - first) / HOUR);
     const series = new Map<string, number[]>();
     for (const r of counts.rows) {
-      const values = series.get(String(r[account])) ?? new Array<number>(hours).fill(0);
+      const values = series.get(plainText(r[account])) ?? new Array<number>(hours).fill(0);
       const index = Math.floor((Number(r[hour]) - first) / HOUR);
       if (index >= 0 && index < hours) values[index] += Number(r[count]);
-      series.set(String(r[account]), values);
+      series.set(plainText(r[account]), values);
     }
     const records = [];
     for (const [name, values] of series) {

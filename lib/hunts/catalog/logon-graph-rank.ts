@@ -1,4 +1,5 @@
 import { tableFromRecords } from "../../kql/build.js";
+import { plainText } from "../../kql/values.js";
 import { IGNORED_ACCOUNTS, LOGON_EDGES, PRIVILEGED_ACCOUNTS } from "../../logontracer/kql.js";
 import { logonPageRank } from "../../logontracer/pagerank.js";
 import { LOGON_GRAPH_RANK_HUNT } from "../../logontracer/hunt-ids.js";
@@ -42,21 +43,21 @@ ${LOGON_EDGES}
   analyze: (edges) => {
     const col = (name: string) => edges.columns.findIndex((c) => c.name === name);
     const [account, host, logons, failures, privileged] = ["Account", "Host", "Logons", "Failures", "IsPrivileged"].map(col);
-    const privilegedAccounts = new Set(edges.rows.filter((r) => r[privileged] === true).map((r) => String(r[account])));
+    const privilegedAccounts = new Set(edges.rows.filter((r) => r[privileged] === true).map((r) => plainText(r[account])));
     const ranked = logonPageRank(
-      edges.rows.map((r) => ({ account: String(r[account]), host: String(r[host]) })),
+      edges.rows.map((r) => ({ account: plainText(r[account]), host: plainText(r[host]) })),
       privilegedAccounts,
     );
     const nodes = ranked.length;
     const perAccount = new Map<string, { hosts: string[]; logons: number; failures: number; reached: number }>();
     for (const r of edges.rows) {
-      const entry = perAccount.get(String(r[account])) ?? { hosts: [], logons: 0, failures: 0, reached: 0 };
-      entry.hosts.push(String(r[host]));
+      const entry = perAccount.get(plainText(r[account])) ?? { hosts: [], logons: 0, failures: 0, reached: 0 };
+      entry.hosts.push(plainText(r[host]));
       entry.logons += Number(r[logons]);
       entry.failures += Number(r[failures]);
       // Lateral movement needs a logon that worked; hosts an account only failed on are scans and guesses (the spray hunts' business).
       if (Number(r[logons]) > Number(r[failures])) entry.reached++;
-      perAccount.set(String(r[account]), entry);
+      perAccount.set(plainText(r[account]), entry);
     }
     const records = ranked
       .filter((n) => n.kind === "account")

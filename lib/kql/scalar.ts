@@ -15,7 +15,7 @@ import {
   scalarTypeOf,
   type SyntaxNode,
 } from "./kusto.js";
-import { SCALAR_FUNCTIONS } from "./functions.js";
+import { SCALAR_FUNCTIONS } from "./scalar-functions.js";
 import { isAggregateName } from "./aggregates.js";
 import { hasTerm, hasAllTerms, hasAnyTerm, compileRegex } from "./text.js";
 import type { KqlType, Row, Value } from "./types.js";

@@ -1,7 +1,7 @@
 /** What the local engine implements, listed from the tables that implement it (for the README). */
 import { AGGREGATES } from "./aggregates.js";
 import { SUPPORTED_OPERATOR_KINDS } from "./engine.js";
-import { SCALAR_FUNCTIONS } from "./functions.js";
+import { SCALAR_FUNCTIONS } from "./scalar-functions.js";
 import { EVALUATE_PLUGINS } from "./operators.js";
 
 /** Syntax kinds as users write them: `MvApplyOperator` -> `mv-apply`, `ProjectAwayOperator` -> `project-away`. */

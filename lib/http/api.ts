@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { Runtime } from "../runtime.js";
 import { durationMs, findHunt, huntCatalog, scheduleSettingName } from "../hunts/catalog.js";
-import { Timespan } from "../hunts/schema.js";
+import { Duration } from "../hunts/schema.js";
 import { nextOccurrence } from "../hunts/schedule.js";
 import { runOnDemand } from "../runs/runner.js";
 import { huntOfRun } from "../runs/store.js";
@@ -21,11 +21,25 @@ export interface ApiResponse {
   body: unknown;
 }
 
+/** The longest time range an on-demand run or the graph reads: as far as Log Analytics' interactive retention, no further. */
+export const MAX_RANGE_MS = 31 * 86_400_000;
+const DAY_MS = 86_400_000;
+
+/** A window given as from/to: in order, at most MAX_RANGE_MS long, and not far in the future. */
+function checkRange(from: string | undefined, to: string | undefined, ctx: z.RefinementCtx): void {
+  if (!from || !to) return;
+  const start = Date.parse(from);
+  const end = Date.parse(to);
+  if (start >= end) ctx.addIssue({ code: "custom", path: ["to"], message: "to must be after from" });
+  else if (end - start > MAX_RANGE_MS) ctx.addIssue({ code: "custom", path: ["to"], message: "at most 31 days after from" });
+  if (end > Date.now() + DAY_MS) ctx.addIssue({ code: "custom", path: ["to"], message: "not more than a day in the future" });
+}
+
 export const RunRequestSchema = z
   .object({
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
-    lookback: Timespan.optional(),
+    lookback: Duration.optional(),
     dryRun: z.boolean().default(false),
     notify: z.boolean().default(false),
   })
@@ -35,9 +49,8 @@ export const RunRequestSchema = z
       ctx.addIssue({ code: "custom", path: [body.from ? "to" : "from"], message: "from and to go together" });
     if (body.from && body.lookback)
       ctx.addIssue({ code: "custom", path: ["lookback"], message: "give either from/to or lookback, not both" });
-    if (body.from && body.to && Date.parse(body.from) >= Date.parse(body.to))
-      ctx.addIssue({ code: "custom", path: ["to"], message: "to must be after from" });
-    if (body.lookback && durationMs(body.lookback) > 31 * 86_400_000)
+    checkRange(body.from, body.to, ctx);
+    if (body.lookback && durationMs(body.lookback) > MAX_RANGE_MS)
       ctx.addIssue({ code: "custom", path: ["lookback"], message: "at most 31d" });
     if (body.dryRun && body.notify) ctx.addIssue({ code: "custom", path: ["notify"], message: "a dry run notifies nobody" });
   });
@@ -113,7 +126,8 @@ export async function listHunts(app: Runtime, now = Date.now()): Promise<ApiResp
 export async function runHuntRequest(app: Runtime, huntId: string, rawBody: unknown, now = Date.now()): Promise<ApiResponse> {
   const hunt = findHunt(huntId);
   if (!hunt) return { status: 404, body: { error: `no hunt '${huntId}'`, hunts: huntCatalog().map((h) => h.id) } };
-  const parsed = RunRequestSchema.safeParse(rawBody ?? {});
+  // An empty body means "the defaults"; JSON null, an array or a string is not a request.
+  const parsed = RunRequestSchema.safeParse(rawBody);
   if (!parsed.success) return badRequest(parsed.error, rawBody);
   const body = parsed.data;
   const window =
@@ -141,13 +155,15 @@ const GraphQuery = z
   .object({
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
-    lookback: Timespan.default("1d"),
+    lookback: Duration.default("1d"),
     maxNodes: z.coerce.number().int().min(10).max(20_000).default(5000),
   })
   .strict()
   .superRefine((q, ctx) => {
     if ((q.from === undefined) !== (q.to === undefined))
       ctx.addIssue({ code: "custom", path: [q.from ? "to" : "from"], message: "from and to go together" });
+    checkRange(q.from, q.to, ctx);
+    if (durationMs(q.lookback) > MAX_RANGE_MS) ctx.addIssue({ code: "custom", path: ["lookback"], message: "at most 31d" });
   });
 
 /** GET graph data: the logon graph for a window (from/to, or lookback ending now). */

@@ -132,6 +132,19 @@ describe("HTTP handlers (test mode)", () => {
       ctx,
     );
     expect(badType).toMatchObject({ status: 400, jsonBody: { issues: [{ field: "dryRun", value: "yes" }] } });
+    // Nonsense that used to run: a JSON null, ten years, a zero lookback, the year 9999.
+    const run = (body: unknown) =>
+      runHuntHttp(request("POST", "http://x/api/hunts/windows-logon-by-source-ip/run", body, { id: "windows-logon-by-source-ip" }), ctx);
+    expect((await run("null")).status).toBe(400);
+    expect(await run({ from: "2014-01-01T00:00:00Z", to: "2024-01-01T00:00:00Z" })).toMatchObject({
+      status: 400,
+      jsonBody: { issues: [{ field: "to", message: "at most 31 days after from" }] },
+    });
+    expect(await run({ lookback: "0s" })).toMatchObject({ status: 400, jsonBody: { issues: [{ field: "lookback", value: "0s" }] } });
+    expect((await run({ from: "9999-12-01T00:00:00Z", to: "9999-12-02T00:00:00Z" })).status).toBe(400);
+    const graph = handlerOf("logon-graph-data");
+    for (const query of ["lookback=3650d", "from=2024-10-21T00:00:00Z&to=2024-10-20T00:00:00Z"])
+      expect((await graph(request("GET", `http://x/api/graph/data?${query}`), ctx)).status).toBe(400);
     const bad = await runHuntHttp(
       request(
         "POST",

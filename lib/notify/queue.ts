@@ -10,7 +10,12 @@ import { decodeQueueMessage, type QueueMessage } from "./queue-message.js";
 /** The message as it was on the queue: base64 text stays as it is, anything else is encoded as the queue would. */
 function originalText(message: unknown): string {
   if (typeof message === "string") return /^[A-Za-z0-9+/=\s]+$/.test(message) ? message : Buffer.from(message, "utf8").toString("base64");
-  return Buffer.from(JSON.stringify(message) ?? "", "utf8").toString("base64");
+  try {
+    return Buffer.from(JSON.stringify(message) ?? "", "utf8").toString("base64");
+  } catch (error) {
+    // Too deeply nested to write back as it came (the host decoded it): say so instead of failing again.
+    return Buffer.from(JSON.stringify({ unreadable: (error as Error).message }), "utf8").toString("base64");
+  }
 }
 
 export async function handleQueueMessage(

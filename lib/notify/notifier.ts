@@ -102,7 +102,12 @@ async function deliverOnce(
       if (outcome.status === "delivered") {
         await deps.claims.markSent(destination, messageId, now);
         if (suppression) await deps.state.suppress(destination.id, suppression, now + deps.suppressionMs);
-      } else await deps.claims.release(destination, messageId);
+      } else {
+        await deps.claims.release(destination, messageId);
+        // Rejected (4xx) is final for this message: say so, it is not retried.
+        if (outcome.status === "rejected")
+          deps.log?.warn(`destination ${destination.id} rejected ${messageId}: HTTP ${outcome.httpStatus} ${outcome.body.slice(0, 300)}`);
+      }
       results.push({
         destination: destination.id,
         outcome: outcome.status,

@@ -233,8 +233,15 @@ describe("410 Gone is about a URL, not a destination's name", () => {
 describe("redirects are not followed", () => {
   it("a 302 is reported once as a rejection saying where it pointed (origin only), not retried", async () => {
     reset([{ status: 302, headers: { location: "https://elsewhere.example.net/hook?sig=SECRETSIG" } }, { status: 200 }]);
-    const d = await deps([{ id: "hook", kind: "webhook", url: `${base}/hook`, secret: SECRET }]);
+    const logged: string[] = [];
+    const d = await deps([{ id: "hook", kind: "webhook", url: `${base}/hook`, secret: SECRET }], {
+      log: lineLogger((m) => logged.push(m)),
+    });
     const [result] = await notifyFinding(finding(), d);
+    // A rejection is final, and logged: nothing is dropped without a line.
+    expect(logged).toEqual([
+      expect.stringMatching(/^destination hook rejected msg_abcdefghijklmnop1234: HTTP 302 redirect to https:\/\/elsewhere\.example\.net/),
+    ]);
     expect(result).toEqual({
       destination: "hook",
       outcome: "rejected",

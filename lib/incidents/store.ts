@@ -26,6 +26,8 @@ export const DEFAULT_INCIDENT_WINDOW_MS = 24 * 3_600_000;
 const MAX_LISTED_FINDINGS = 50;
 const MAX_ENTITIES = 100;
 const MAX_NOTICES = 20;
+/** A Table Storage string property holds at most 32K characters: the stored incident stays under it. */
+const MAX_JSON_CHARS = 30_000;
 const MAX_ATTEMPTS = 6;
 
 export const NoticeKind = z.enum(["opened", "updated"]);
@@ -105,13 +107,30 @@ function summary(f: Finding): IncidentFinding {
     huntId: f.huntId,
     huntTitle: f.huntTitle,
     runId: f.runId,
-    entity: f.entity.key,
+    entity: f.entity.key.slice(0, 200),
     score: f.score,
     severity: f.severity,
     windowStart: f.window.start,
     windowEnd: f.window.end,
-    reason: f.reasons[0] ?? "",
+    reason: (f.reasons[0] ?? "").slice(0, 300),
   };
+}
+
+/**
+ * The incident as stored: its findings (best first) and entities are cut until it fits a Table
+ * Storage property; the counts still say how many there are.
+ */
+export function boundedIncident(incident: Incident): Incident {
+  let bounded = incident;
+  while (JSON.stringify(bounded).length > MAX_JSON_CHARS && (bounded.findings.length > 1 || bounded.entities.length > 10)) {
+    bounded = {
+      ...bounded,
+      findings: bounded.findings.slice(0, Math.max(1, Math.floor(bounded.findings.length * 0.75))),
+      entities: bounded.entities.slice(0, Math.max(10, Math.floor(bounded.entities.length * 0.75))),
+      shared: bounded.shared.slice(0, Math.max(10, Math.floor(bounded.shared.length * 0.75))),
+    };
+  }
+  return bounded;
 }
 
 /** The incident with the group's alerts added, and what this run should notify. */
@@ -152,7 +171,7 @@ export function addToIncident(
   else if (score > current.score || severityRank(severity) > severityRank(current.severity) || hunts.length > current.hunts.length)
     notice = "updated";
   const top = findings[0];
-  const incident: Incident = {
+  const incident: Incident = boundedIncident({
     id,
     title: current?.title ?? `${top.huntTitle}: ${top.entity}`,
     openedAt: current?.openedAt ?? new Date(now).toISOString(),
@@ -166,7 +185,7 @@ export function addToIncident(
     findings: findings.slice(0, MAX_LISTED_FINDINGS),
     findingCount: (current?.findingCount ?? 0) + fresh.length,
     notices: [...(current?.notices ?? []), ...(notice ? [{ runId, kind: notice }] : [])].slice(-MAX_NOTICES),
-  };
+  });
   return { incident, notice };
 }
 

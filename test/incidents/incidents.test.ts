@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { entitiesOf, normalizeEntity } from "../../lib/hunts/entities.js";
-import { IncidentStore } from "../../lib/incidents/store.js";
+import { addToIncident, IncidentStore } from "../../lib/incidents/store.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { finding } from "../helpers/findings.js";
 
@@ -52,6 +52,24 @@ describe("entities", () => {
       { type: "account", value: "bob" },
       { type: "account", value: "carol" },
     ]);
+  });
+});
+
+describe("incident size", () => {
+  it("an incident with many long findings still fits a Table Storage property; its counts stay whole", () => {
+    const many = Array.from({ length: 80 }, (_, i) =>
+      finding({
+        fingerprint: `big${String(i).padStart(17, "0")}`,
+        score: 50 + (i % 50),
+        entity: { type: "device-connection", key: `ws-${i}|${"x".repeat(400)}`, values: {} },
+        entities: Array.from({ length: 60 }, (_, k) => ({ type: "account" as const, value: `user-${i}-${k}-${"y".repeat(30)}` })),
+        reasons: [`reason ${"z".repeat(2000)}`],
+      }),
+    );
+    const { incident } = addToIncident(undefined, "inc-big", many, "run", T);
+    expect(JSON.stringify(incident).length).toBeLessThanOrEqual(30_000);
+    expect(incident.findingCount).toBe(80);
+    expect(incident.findings[0].score).toBe(99);
   });
 });
 

@@ -46,6 +46,16 @@ const EntityMapping = z.object({
 
 const Technique = z.string().regex(/^T\d{4}(\.\d{3})?$/, "MITRE technique ids look like T1110 or T1110.003");
 
+/** How analytic rules (scheduled and NRT alike) shape their alerts: details, titles, grouping. */
+const AlertShaping = {
+  customDetails: z.record(z.string(), z.string()).optional(),
+  alertDetailsOverride: z
+    .object({ alertDisplayNameFormat: z.string().optional(), alertDescriptionFormat: z.string().optional() })
+    .loose()
+    .optional(),
+  eventGroupingSettings: z.object({ aggregationKind: z.enum(["SingleAlert", "AlertPerResult"]) }).optional(),
+};
+
 const Common = {
   id: z.string().min(1),
   name: z.string().min(3),
@@ -73,12 +83,7 @@ export const SentinelNrtRule = z
     ...Common,
     kind: z.literal("NRT"),
     severity: z.enum(["Informational", "Low", "Medium", "High"]),
-    customDetails: z.record(z.string(), z.string()).optional(),
-    alertDetailsOverride: z
-      .object({ alertDisplayNameFormat: z.string().optional(), alertDescriptionFormat: z.string().optional() })
-      .loose()
-      .optional(),
-    eventGroupingSettings: z.object({ aggregationKind: z.enum(["SingleAlert", "AlertPerResult"]) }).optional(),
+    ...AlertShaping,
   })
   .loose();
 
@@ -114,12 +119,7 @@ export const SentinelScheduledRule = z
     queryPeriod: Duration,
     triggerOperator: z.enum(["gt", "lt", "eq", "ne", "GreaterThan", "LessThan", "Equal", "NotEqual"]),
     triggerThreshold: z.number().int().min(0).max(10_000),
-    customDetails: z.record(z.string(), z.string()).optional(),
-    alertDetailsOverride: z
-      .object({ alertDisplayNameFormat: z.string().optional(), alertDescriptionFormat: z.string().optional() })
-      .loose()
-      .optional(),
-    eventGroupingSettings: z.object({ aggregationKind: z.enum(["SingleAlert", "AlertPerResult"]) }).optional(),
+    ...AlertShaping,
   })
   .loose()
   .superRefine((rule, ctx) => {

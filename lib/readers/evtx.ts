@@ -23,17 +23,7 @@ import {
   type EvtxElement,
   type RecordHeader,
 } from "./evtx-binxml.js";
-import {
-  CHUNK_FLAG_NO_CRC32,
-  CHUNK_HEADER_SIZE,
-  CHUNK_SIGNATURE,
-  CHUNK_SIZE,
-  FILE_HEADER_SIZE,
-  FILE_SIGNATURE,
-  FILETIME_UNIX_EPOCH,
-} from "./evtx-format.js";
-
-export { CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE, FILETIME_UNIX_EPOCH };
+import { CHUNK_FLAG_NO_CRC32, CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
 export { BINXML_LIMITS, filetimeToText, type EvtxArray, type EvtxElement, type EvtxNode } from "./evtx-binxml.js";
 export { flattenEvent, type FlatEvent } from "./evtx-event.js";
 import { flattenEvent } from "./evtx-event.js";

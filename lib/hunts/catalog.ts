@@ -3,7 +3,8 @@
  * table and the Functions timers are all generated from here.
  */
 import { validateQuery, type Diagnostic } from "../kql/index.js";
-import { formatDatetime, parseTimespan } from "../kql/values.js";
+import { windowLets } from "../kql/build.js";
+import { parseTimespan } from "../kql/values.js";
 import failedSigninsWithAudit from "./catalog/failed-signins-with-audit.js";
 import logonChangepoint from "./catalog/logon-changepoint.js";
 import logonGraphRank from "./catalog/logon-graph-rank.js";
@@ -89,12 +90,6 @@ export interface QueryWindow {
   end: number;
 }
 
-function kqlLiteral(value: number | string | (number | string)[]): string {
-  if (Array.isArray(value)) return `dynamic(${JSON.stringify(value)})`;
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : `real(${value})`;
-  return JSON.stringify(value);
-}
-
 /** Where the query must read from: the window, or further back for context. */
 export function contextStart(hunt: Hunt, window: QueryWindow): number {
   return window.end - Math.max(durationMs(hunt.context ?? hunt.lookback), window.end - window.start);
@@ -109,14 +104,8 @@ export function composeQuery(
   window: QueryWindow,
   overrides: Record<string, number | string | (number | string)[]> = {},
 ): string {
-  const parameters = { ...hunt.parameters, ...overrides };
-  const lines = [
-    `let HuntStart = datetime(${formatDatetime(window.start)});`,
-    `let HuntEnd = datetime(${formatDatetime(window.end)});`,
-    `let ContextStart = datetime(${formatDatetime(contextStart(hunt, window))});`,
-    ...Object.entries(parameters).map(([name, value]) => `let ${name} = ${kqlLiteral(value)};`),
-  ];
-  return `${lines.join("\n")}\n${bindSentinelPlaceholders(hunt.query.trim(), window)}`;
+  const lets = windowLets(window, contextStart(hunt, window), { ...hunt.parameters, ...overrides });
+  return `${lets}\n${bindSentinelPlaceholders(hunt.query.trim(), window)}`;
 }
 
 /** Sentinel's own placeholders, for imported queries written against them. */

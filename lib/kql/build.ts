@@ -1,5 +1,5 @@
 import type { Column, Row, Table } from "./types.js";
-import { coerceToType } from "./values.js";
+import { coerceToType, formatDatetime } from "./values.js";
 
 export function tableFromRecords(columns: readonly Column[], records: Iterable<Record<string, unknown>>): Table {
   const rows = [];
@@ -52,4 +52,26 @@ export function tablesWithin(tables: Record<string, Table>, range: { start: numb
     out[name] = { columns: table.columns, rows: rows.slice(lowerBound(times, range.start), lowerBound(times, range.end)) };
   }
   return out;
+}
+
+/** A value a query is bound with: a number, a string, or a list of either. */
+export type BoundValue = number | string | readonly (number | string)[];
+
+function kqlLiteral(value: BoundValue): string {
+  if (Array.isArray(value)) return `dynamic(${JSON.stringify(value)})`;
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : `real(${value})`;
+  return JSON.stringify(value);
+}
+
+/**
+ * The `let` statements a hunt's KQL is bound with (its window, its context start and its
+ * parameters), so the same text runs unchanged on Log Analytics, Defender and the local engine.
+ */
+export function windowLets(window: { start: number; end: number }, contextStart: number, parameters: Record<string, BoundValue>): string {
+  return [
+    `let HuntStart = datetime(${formatDatetime(window.start)});`,
+    `let HuntEnd = datetime(${formatDatetime(window.end)});`,
+    `let ContextStart = datetime(${formatDatetime(contextStart)});`,
+    ...Object.entries(parameters).map(([name, value]) => `let ${name} = ${kqlLiteral(value)};`),
+  ].join("\n");
 }

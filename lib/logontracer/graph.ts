@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { median } from "../baselines/model.js";
 import type { BaselineStore } from "../baselines/store.js";
-import { formatDatetime, toJsonRecords } from "../kql/index.js";
+import { windowLets } from "../kql/build.js";
+import { toJsonRecords } from "../kql/index.js";
 import type { QuerySource } from "../sources/types.js";
 import { changeFinderScores, changePointBand } from "./changefinder.js";
 import type { GraphEdge, GraphNode, LogonGraph, TimelinePoint } from "./graph-data.js";
@@ -54,13 +55,8 @@ type Window = { start: number; end: number };
  */
 function boundQuery(text: string, window: Window): { query: string; timespan: Window } {
   const contextStart = window.end - Math.max(TIMELINE_DAYS * 24 * HOUR, window.end - window.start);
-  const lets = [
-    `let HuntStart = datetime(${formatDatetime(window.start)});`,
-    `let HuntEnd = datetime(${formatDatetime(window.end)});`,
-    `let ContextStart = datetime(${formatDatetime(contextStart)});`,
-    `let IgnoredAccounts = dynamic(${JSON.stringify(IGNORED_ACCOUNTS)});`,
-  ];
-  return { query: `${lets.join("\n")}\n${text.trim()}`, timespan: { start: contextStart, end: window.end } };
+  const lets = windowLets(window, contextStart, { IgnoredAccounts: IGNORED_ACCOUNTS });
+  return { query: `${lets}\n${text.trim()}`, timespan: { start: contextStart, end: window.end } };
 }
 
 function isIp(host: string): boolean {

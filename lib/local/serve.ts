@@ -49,7 +49,14 @@ export interface Running {
 
 export async function serve(
   runtime: Runtime,
-  options: { port?: number; log?: Logger; now?: () => number; timers?: boolean } = {},
+  options: {
+    port?: number;
+    log?: Logger;
+    now?: () => number;
+    timers?: boolean;
+    /** false when the caller drains the findings queue itself (a second consumer would race it). */
+    queueWorker?: boolean;
+  } = {},
 ): Promise<Running> {
   const log = options.log ?? consoleLogger;
   const now = options.now ?? Date.now;
@@ -110,19 +117,22 @@ export async function serve(
     };
     arm();
   }
-  const worker = startQueueWorker(
-    runtime.storage.queue("findings"),
-    runtime.storage.queue("poison"),
-    readQueueSettings(),
-    (m) => handleQueueMessage(runtime.notifier, runtime.storage.queue("poison"), m),
-    log,
-  );
+  const worker =
+    options.queueWorker === false
+      ? undefined
+      : startQueueWorker(
+          runtime.storage.queue("findings"),
+          runtime.storage.queue("poison"),
+          readQueueSettings(),
+          (m) => handleQueueMessage(runtime.notifier, runtime.storage.queue("poison"), m),
+          log,
+        );
   return {
     url,
     stop: async () => {
       stopped = true;
       for (const t of timers) clearTimeout(t);
-      await worker.stop();
+      await worker?.stop();
       await closeServer(server);
     },
   };

@@ -30,6 +30,8 @@ export const FindingSchema = z.object({
   source: z.string(),
   /** The IPs, accounts and hosts the finding names (the hunt's entity mapping), its own first. */
   entities: z.array(SharedEntity).default([]),
+  /** The entities a finding folded from several stands for (a source that reached many new values), best first. */
+  members: z.array(z.string()).optional(),
   /** The incident the alert belongs to (every alert belongs to exactly one). */
   incidentId: z.string().optional(),
   /** The exception that covers the finding's entity, if one does. */
@@ -63,6 +65,8 @@ export interface FindingInput {
   createdAt: number;
   /** The entity, when it is not the hunt's own (a fleet-wide change names the value that spread). */
   entity?: Finding["entity"];
+  /** For a finding that stands for several entities: their keys. */
+  members?: string[];
 }
 
 /** A finding from one scored entity row: the one place its fields are put together. */
@@ -87,7 +91,9 @@ export function buildFinding(input: FindingInput): Finding {
     reasons: score.reasons,
     signals: score.signals,
     mitre: { tactics: hunt.mitre.tactics, techniques: hunt.mitre.techniques },
-    entities: input.entity ? [] : entitiesOf(hunt.entityMappings, row),
+    // A fleet-wide change names no shared entity: it would join every device's incident.
+    entities: input.entity && !input.members ? [] : entitiesOf(hunt.entityMappings, row),
+    ...(input.members ? { members: input.members } : {}),
     details: trimDetails(row),
     source: input.source,
     ...(input.partial ? { partial: input.partial } : {}),

@@ -39,10 +39,21 @@ export function loadHunt(definition: HuntDefinition): Hunt {
   if (durationMs(hunt.maxLookback) < durationMs(hunt.lookback)) {
     throw new HuntDefinitionError(`hunt '${hunt.id}': maxLookback (${hunt.maxLookback}) must be at least the lookback (${hunt.lookback})`);
   }
-  for (const t of hunt.thresholds.conditions) {
-    if (typeof t.value === "string" && typeof hunt.parameters[t.value] !== "number") {
-      throw new HuntDefinitionError(`hunt '${hunt.id}': threshold on ${t.column} refers to '${t.value}', which is not a numeric parameter`);
+  for (const [kind, conditions] of [
+    ["threshold", hunt.thresholds.conditions],
+    ["expectation", hunt.expected],
+  ] as const) {
+    for (const t of conditions) {
+      if (typeof t.value === "string" && typeof hunt.parameters[t.value] !== "number") {
+        throw new HuntDefinitionError(`hunt '${hunt.id}': ${kind} on ${t.column} refers to '${t.value}', which is not a numeric parameter`);
+      }
     }
+  }
+  const stray = hunt.source?.columns.find((c) => !hunt.entity.columns.includes(c));
+  if (stray !== undefined || (hunt.source && hunt.source.columns.length >= hunt.entity.columns.length)) {
+    throw new HuntDefinitionError(
+      `hunt '${hunt.id}': source columns must be some, not all, of the entity's columns (${hunt.entity.columns.join(", ")})`,
+    );
   }
   return hunt;
 }

@@ -12,7 +12,13 @@ function thresholds(hunt: Hunt): string {
   const parts = conditions.map(
     (c) => `${c.column} ${c.op} ${typeof c.value === "number" ? c.value : `${c.value} (${plainText(hunt.parameters[c.value])})`}`,
   );
-  return parts.join(match === "all" ? " and " : " or ");
+  const expected = hunt.expected.map((e) => `${e.column} ${e.op} ${e.value}`);
+  return parts.join(match === "all" ? " and " : " or ") + (expected.length ? `; expected (digest) when ${expected.join(" or ")}` : "");
+}
+
+function entity(hunt: Hunt): string {
+  const own = `${hunt.entity.type}: ${hunt.entity.columns.join(" + ")}`;
+  return hunt.source ? `${own} (source ${hunt.source.columns.join(" + ")}, folded at ${hunt.source.foldAt} new)` : own;
 }
 
 export function huntsMarkdownTable(hunts: readonly Hunt[] = builtInHunts()): string {
@@ -24,7 +30,7 @@ export function huntsMarkdownTable(hunts: readonly Hunt[] = builtInHunts()): str
       h.title,
       h.mitre.techniques.join(", "),
       h.tables.join(", "),
-      `${h.entity.type}: ${h.entity.columns.join(" + ")}`,
+      entity(h),
       `${h.lookback}${h.context ? ` / ${h.context}` : ""}`,
       `\`${h.schedule}\` (\`${scheduleSettingName(h.id)}\`)`,
       thresholds(h),

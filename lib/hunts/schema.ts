@@ -35,6 +35,10 @@ export const Threshold = z.object({
 });
 export type Threshold = z.infer<typeof Threshold>;
 
+/** A condition under which a hit is expected rather than a threat, and why, in words a SOC reads on the digest. */
+export const Expectation = Threshold.extend({ reason: z.string().min(10) });
+export type Expectation = z.infer<typeof Expectation>;
+
 export const HuntMetadata = z
   .object({
     id: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "id must be kebab-case"),
@@ -95,6 +99,18 @@ export const HuntMetadata = z
     thresholds: z
       .object({ match: z.enum(["all", "any"]).default("all"), conditions: z.array(Threshold).default([]) })
       .default({ match: "all", conditions: [] }),
+    /**
+     * Rows that meet one of these are expected (a new account's first-day sign-in trouble): they are
+     * kept and go to the digest with the reason, never out as alerts.
+     */
+    expected: z.array(Expectation).default([]),
+    /**
+     * The part of the entity that acts (a device's process, for connections keyed by device,
+     * process and endpoint). A source that reaches new values in most of its recent windows (a
+     * scanner, a browser) makes one more new value usual; a source that reaches `foldAt` or more new
+     * values in one window is one finding listing them, not one alert per value.
+     */
+    source: z.object({ columns: z.array(z.string()).min(1), foldAt: z.number().int().min(2).default(5) }).optional(),
     /** KQL `let` parameters with their defaults; thresholds may refer to them by name. */
     parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), ParameterValue).default({}),
     /** Windows a hunt observes before deviation, rarity and novelty count; until then only thresholds fire. */

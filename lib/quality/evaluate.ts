@@ -50,8 +50,10 @@ export interface EvaluationContext {
   phenomena?: readonly PhenomenonLabel[];
 }
 
+/** The finding is about the label's entity, or stands for it among others (a folded sweep). */
 function matches(label: Pick<ScenarioLabel, "entity">, finding: Finding): boolean {
-  return finding.entity.key.toLowerCase() === label.entity.toLowerCase();
+  const entity = label.entity.toLowerCase();
+  return finding.entity.key.toLowerCase() === entity || (finding.members ?? []).some((m) => m.toLowerCase() === entity);
 }
 
 function overlaps(window: { start: string; end: string }, period: { start: number; end: number }): boolean {
@@ -116,7 +118,7 @@ export function evaluate(
         score: finding?.score ?? null,
       };
     });
-    const isBenign = (f: Finding) => !touched.has(f.entity.key.toLowerCase());
+    const isBenign = (f: Finding) => ![f.entity.key, ...(f.members ?? [])].some((k) => touched.has(k.toLowerCase()));
     const benign = ranked.filter(isBenign);
     const falsePositives = benign.filter((f) => f.alert);
     const falseAlerts = own.filter((f) => f.alert && isBenign(f));

@@ -30,6 +30,9 @@ export const FLEET_SCORE = 40;
 /** Up to this many entities are named on a fleet-wide finding. */
 const FLEET_SAMPLE = 10;
 
+/** Up to this many entities are listed on a finding folded from a source's new values. */
+const FOLD_MEMBERS = 100;
+
 /** Where peer counts are remembered: beside the hunt's own prevalence, under their own name. */
 export const peersStateId = (huntId: string) => `${huntId}~peers`;
 
@@ -206,6 +209,94 @@ export function prevalenceInWindow(
   return { seen, acrossCount: across.size };
 }
 
+/** The source a row's entity acts from (the hunt's `source` columns), keyed beside the entities it remembers. */
+export function sourceOf(hunt: Hunt, row: EntityRow): { key: string; label: string } | undefined {
+  if (!hunt.source) return undefined;
+  const values = hunt.source.columns.map((c) => cellText(row[c]));
+  return { key: `source|${values.join("|")}`, label: `${hunt.source.columns.join("/")} ${values.join("|")}` };
+}
+
+/**
+ * What a window adds to a source's memory: how many values it reached for the first time. Only
+ * after the hunt's learning period: while the hunt learns, every value is new to it.
+ */
+function sourceObservation(key: string, newValues: number, window: QueryWindow): Observation {
+  return {
+    entityKey: key,
+    features: { NewValues: newValues },
+    distinct: {},
+    firstSeen: window.start,
+    lastSeen: window.end,
+    thresholdMet: newValues > 0,
+  };
+}
+
+/**
+ * Step 8: a source that reached `foldAt` or more new values in this window is one finding that
+ * lists them (a sweep is one alert, not one per target); it alerts when any of them would.
+ */
+function foldSources(
+  hunt: Hunt,
+  findings: Finding[],
+  rowsByKey: Map<string, EntityRow>,
+  isNew: (key: string) => boolean,
+  base: Omit<FindingInput, "hunt" | "entityKey" | "row" | "score" | "entity">,
+): Finding[] {
+  if (!hunt.source) return findings;
+  const groups = new Map<string, { source: { key: string; label: string }; members: Finding[] }>();
+  for (const finding of findings) {
+    const row = rowsByKey.get(finding.entity.key);
+    const source = row && isNew(finding.entity.key) ? sourceOf(hunt, row) : undefined;
+    if (!source) continue;
+    const group = groups.get(source.key) ?? { source, members: [] };
+    group.members.push(finding);
+    groups.set(source.key, group);
+  }
+  const folded = new Set<Finding>();
+  const out: Finding[] = [];
+  for (const { source, members } of groups.values()) {
+    if (members.length < hunt.source.foldAt) continue;
+    members.sort(byScore);
+    for (const m of members) folded.add(m);
+    const alerting = members.filter((m) => m.alert);
+    const best = alerting[0] ?? members[0];
+    const bestRow = rowsByKey.get(best.entity.key)!;
+    const valueColumns = hunt.prevalence?.value ?? hunt.entity.columns.filter((c) => !hunt.source!.columns.includes(c));
+    const listed = members.slice(0, FOLD_MEMBERS).map((m) => rowsByKey.get(m.entity.key)!);
+    const row: EntityRow = {
+      ...bestRow,
+      ...Object.fromEntries(valueColumns.map((c) => [c, [...new Set(listed.map((r) => cellText(r[c])))]])),
+      NewValues: members.length,
+      Alerting: alerting.length,
+    };
+    const why = `${source.label} reached ${members.length} ${valueColumns.join("/")} for the first time in this window: one finding instead of ${members.length}`;
+    const digestOnly = alerting.length ? undefined : best.digestOnly;
+    out.push(
+      buildFinding({
+        ...base,
+        hunt,
+        entityKey: source.key,
+        entity: {
+          type: `${hunt.entity.type}-source`,
+          key: source.key.slice("source|".length),
+          values: Object.fromEntries(hunt.source.columns.map((c) => [c, bestRow[c]])),
+        },
+        members: members.slice(0, FOLD_MEMBERS).map((m) => m.entity.key),
+        row,
+        score: {
+          score: best.score,
+          signals: best.signals,
+          reasons: [why, ...best.reasons.map((r) => `${best.entity.key}: ${r}`)],
+          learning: false,
+          thresholdMet: false,
+          ...(digestOnly ? { digestOnly } : {}),
+        },
+      }),
+    );
+  }
+  return [...findings.filter((f) => !folded.has(f)), ...out];
+}
+
 /** A deviation at least this large keeps a finding of its own even inside a fleet-wide change. */
 const NOTABLE_DEVIATION = 1 - Math.exp(-NOTABLE_Z / Z_SCALE);
 
@@ -267,8 +358,14 @@ export async function evaluateWindow(
   const keys = [...byEntity.keys()];
   const prevalenceNow = prevalenceInWindow(hunt.prevalence, byEntity.values());
   const peersNow = prevalenceInWindow(hunt.peers, byEntity.values());
+  const sources = new Map(
+    [...byEntity.values()].flatMap((row) => {
+      const s = sourceOf(hunt, row);
+      return s ? [[s.key, s] as const] : [];
+    }),
+  );
   const [baselines, huntState, prevalence, peers] = await Promise.all([
-    options.baselines.getBaselines(hunt.id, keys),
+    options.baselines.getBaselines(hunt.id, [...keys, ...sources.keys()]),
     options.baselines.getHuntState(hunt.id),
     hunt.prevalence ? options.baselines.getPrevalence(hunt.id, [...prevalenceNow.seen.keys()]) : new Map<string, Prevalence>(),
     hunt.peers ? options.baselines.getPrevalence(peersStateId(hunt.id), [...peersNow.seen.keys()]) : new Map<string, Prevalence>(),
@@ -290,18 +387,24 @@ export async function evaluateWindow(
   const observations: Observation[] = [];
   const findings: Finding[] = [];
   const fleet = new Map<string, { context: PrevalenceContext; rows: EntityRow[] }>();
+  const newValuesBySource = new Map<string, number>();
+  const isNew = (entityKey: string) => !baselines.has(entityKey);
   for (const [entityKey, row] of byEntity) {
     const observation = observe(hunt, entityKey, row, window);
     const context = contextOf(hunt.prevalence, prevalenceNow, prevalence, row);
+    const source = sourceOf(hunt, row);
+    if (source) newValuesBySource.set(source.key, (newValuesBySource.get(source.key) ?? 0) + (isNew(entityKey) ? 1 : 0));
     const score = scoreFinding({
       hunt,
       row,
       features: observation.features,
+      distinct: observation.distinct,
       baseline: baselines.get(entityKey),
       huntState,
       parameters,
       prevalence: context,
       peers: contextOf(hunt.peers, peersNow, peers, row),
+      ...(source ? { source: { label: source.label, baseline: baselines.get(source.key) } } : {}),
     });
     observations.push({ ...observation, thresholdMet: score.thresholdMet });
     if (context && !score.learning && isFleetWide(context)) {
@@ -316,11 +419,14 @@ export async function evaluateWindow(
     findings.push(exception ? applyException(finding, exception) : finding);
   }
   findings.push(...fleetFindings(hunt, fleet, base));
-  findings.sort(byScore);
+  const kept = foldSources(hunt, findings, byEntity, isNew, base).sort(byScore);
+  const entities = observations.length;
+  if (huntState.windows >= hunt.learningWindows)
+    for (const [key, newValues] of newValuesBySource) observations.push(sourceObservation(key, newValues, window));
   return {
     rows,
-    entities: observations.length,
-    findings: findings.slice(0, MAX_FINDINGS_PER_RUN),
+    entities,
+    findings: kept.slice(0, MAX_FINDINGS_PER_RUN),
     observations,
     prevalenceSeen: [...prevalenceNow.seen],
     ...(hunt.peers ? { peersSeen: [...peersNow.seen] } : {}),

@@ -20,6 +20,12 @@
  *
  * During a hunt's learning period (fewer windows applied than its learningWindows) only T
  * counts, and D needs at least three past windows of the entity itself.
+ *
+ * Some findings go to the digest whatever their score, each with its reason: a threshold usual
+ * for the entity (above), a threshold met on nothing new (every value of the hunt's `distinct`
+ * columns seen in the entity's earlier windows, no deviation), a row that meets one of the hunt's expectations (a new account's
+ * first-day sign-in trouble), and a new value from a source that reaches new values in most of
+ * its recent windows (a scanner's next target), when nothing but rarity and novelty speaks for it.
  */
 import type { Baseline, HuntState, Prevalence } from "../baselines/model.js";
 import { median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
@@ -28,9 +34,14 @@ import type { Hunt, ParameterValue, Threshold } from "../hunts/schema.js";
 export const WEIGHTS = { threshold: 0.65, deviation: 0.55, rarity: 0.5, novelty: 0.4 } as const;
 export const Z_SCALE = 4;
 export const MIN_HISTORY = 3;
-/** A deviation at or above this robust z is notable: it is named, and it keeps a usual threshold alerting. */
+/** A deviation at or above this robust z is notable: it is named. */
 export const NOTABLE_Z = 2;
-/** How much a usual threshold still counts. */
+/**
+ * A usual threshold alerts again only with a deviation at least this large: a busy entity's
+ * ordinary days spread to a robust z of 2 and more (23 to 36 hosts a day around a median of 27).
+ */
+export const USUAL_BREAK_Z = 3;
+/** How much a usual threshold, or any signal the scoring has explained, still counts. */
 export const USUAL_THRESHOLD_SHARE = 0.25;
 /** Fleet-wide: at least this many entities, and this share of the population, show a value for the first time in one window. */
 export const FLEET_MIN_ENTITIES = 10;
@@ -58,6 +69,10 @@ export interface ScoreInput {
   prevalence?: PrevalenceContext;
   /** The same behaviour among the entity's peers (the hunt's `peers`). */
   peers?: PrevalenceContext;
+  /** This window's values of the hunt's `distinct` columns (e.g. the accounts a source failed on). */
+  distinct?: Record<string, string[]>;
+  /** The part of the entity that acts (the hunt's `source`): who it is and what is remembered of it. */
+  source?: { label: string; baseline: Baseline | undefined };
 }
 
 export interface ScoreSignals {
@@ -84,6 +99,24 @@ function thresholdValue(threshold: Threshold, parameters: Record<string, Paramet
   return typeof threshold.value === "number" ? threshold.value : Number(parameters[threshold.value]);
 }
 
+/** A result cell as a number; an empty cell is no number (not 0, which would meet `<=` conditions). */
+function cellNumber(value: unknown): number {
+  return value === null || value === undefined || value === "" ? Number.NaN : Number(value);
+}
+
+/** Each condition with the row's value, the value it is held to, and whether it holds. */
+function evaluateConditions<T extends Threshold>(
+  conditions: readonly T[],
+  row: Record<string, unknown>,
+  parameters: Record<string, ParameterValue>,
+) {
+  return conditions.map((t) => {
+    const x = cellNumber(row[t.column]);
+    const y = thresholdValue(t, parameters);
+    return { t, x, y, met: Number.isFinite(x) && compare(x, t.op, y) };
+  });
+}
+
 function compare(x: number, op: Threshold["op"], y: number): boolean {
   switch (op) {
     case ">=":
@@ -107,6 +140,30 @@ const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 export function thresholdHistory(baseline: Baseline | undefined): { met: number; of: number } {
   const hits = (baseline?.thresholdHits ?? []).slice(-THRESHOLD_HISTORY);
   return { met: hits.filter((h) => h === 1).length, of: hits.length };
+}
+
+/**
+ * When an entity with history shows only values it showed before in every `distinct` column
+ * (the same accounts, the same hosts), says so ("its 5 Accounts were all seen in its earlier
+ * windows"); undefined when anything is new or the remembered set is full (then nobody can tell).
+ */
+function familiarValues(hunt: Hunt, baseline: Baseline | undefined, distinct: Record<string, string[]> | undefined): string | undefined {
+  if (!baseline || !distinct || baseline.windows < MIN_HISTORY || hunt.distinct.length === 0) return undefined;
+  const said: string[] = [];
+  for (const { column, cap } of hunt.distinct) {
+    const known = baseline.distinct[column] ?? [];
+    const values = distinct[column] ?? [];
+    if (known.length >= cap || values.length === 0) return undefined;
+    const seen = new Set(known);
+    if (values.some((v) => !seen.has(v.slice(0, 200)))) return undefined;
+    said.push(`its ${values.length} ${column} were all seen in its earlier windows`);
+  }
+  return said.join("; ");
+}
+
+/** Met in at least half of the last windows, with enough of them behind it to say so. */
+function isHabitual({ met, of }: { met: number; of: number }): boolean {
+  return of >= MIN_HISTORY && met * 2 >= of;
 }
 
 /** Whether a value is spreading across the fleet in this window: many entities show it for the first time. */
@@ -146,11 +203,7 @@ export function scoreFinding(input: ScoreInput): Score {
 
   // T: thresholds
   const conditions = hunt.thresholds.conditions;
-  const results = conditions.map((t) => {
-    const x = Number(row[t.column]);
-    const y = thresholdValue(t, parameters);
-    return { t, x, y, met: Number.isFinite(x) && compare(x, t.op, y) };
-  });
+  const results = evaluateConditions(conditions, row, parameters);
   const thresholdMet =
     conditions.length > 0 && (hunt.thresholds.match === "all" ? results.every((r) => r.met) : results.some((r) => r.met));
   if (thresholdMet) {
@@ -184,11 +237,17 @@ export function scoreFinding(input: ScoreInput): Score {
 
   // A threshold this entity meets most of the time, with nothing else changed, is its normal.
   let digestOnly: string | undefined;
-  if (thresholdMet && !learning && bestZ < NOTABLE_Z) {
+  if (thresholdMet && !learning && bestZ < USUAL_BREAK_Z) {
     const { met, of } = thresholdHistory(baseline);
-    if (of >= MIN_HISTORY && met * 2 >= of) {
+    const familiar = familiarValues(hunt, baseline, input.distinct);
+    if (isHabitual({ met, of })) {
       T = USUAL_THRESHOLD_SHARE;
       digestOnly = `usual for this ${hunt.entity.type}: the threshold was met in ${met} of its last ${of} windows, with no deviation`;
+      reasons.push(digestOnly);
+    } else if (familiar) {
+      // A scan's last minutes in a window of their own look like a spray, on the accounts it always probes.
+      T = USUAL_THRESHOLD_SHARE;
+      digestOnly = `nothing new for this ${hunt.entity.type}: ${familiar}, with no deviation`;
       reasons.push(digestOnly);
     }
   }
@@ -232,6 +291,28 @@ export function scoreFinding(input: ScoreInput): Score {
   if (!learning && !baseline && !fleetWide) {
     N = 1;
     reasons.push(`first time this ${hunt.entity.type} is seen by this hunt`);
+  }
+
+  // A new value from a source that reaches new values in most of its windows is its habit.
+  if (!digestOnly && input.source && T === 0 && bestZ < NOTABLE_Z && (R > 0 || N > 0)) {
+    const history = thresholdHistory(input.source.baseline);
+    if (isHabitual(history)) {
+      const what = hunt.prevalence?.value.join("/") ?? "values";
+      digestOnly = `usual for ${input.source.label}: it reached a new ${what} in ${history.met} of its last ${history.of} windows`;
+      reasons.push(digestOnly);
+      // Explained signals count a quarter, as a usual threshold does: the finding ranks below unexplained ones.
+      R *= USUAL_THRESHOLD_SHARE;
+      N *= USUAL_THRESHOLD_SHARE;
+    }
+  }
+
+  // A row the hunt expects (e.g. a new account's first-day trouble) is explained, whatever it scores.
+  const expectation = evaluateConditions(hunt.expected, row, parameters).find((e) => e.met);
+  if (expectation && !digestOnly) {
+    digestOnly = `expected: ${expectation.t.column} ${fmt(expectation.x)} ${expectation.t.op} ${fmt(expectation.y)}, ${expectation.t.reason}`;
+    reasons.push(digestOnly);
+    // The expectation explains the whole row: every signal counts a quarter.
+    [T, D, R, N] = [T, D, R, N].map((signal) => signal * USUAL_THRESHOLD_SHARE);
   }
 
   const signals = { threshold: T, deviation: learning ? 0 : D, rarity: R, novelty: N };

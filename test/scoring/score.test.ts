@@ -253,4 +253,112 @@ describe("scoring", () => {
     expect(s.thresholdMet).toBe(true);
     expect(s.reasons).toContain("FailedCount 60 >= 50 (threshold)");
   });
+
+  it("a usual threshold alerts again only with a deviation of robust z 3 or more, not with a busy day's 2.4", () => {
+    // A desktop-support admin: 23 to 36 hosts a day around a median of 27 (MAD 2.5 -> scale 3.7; 36 is z 2.4).
+    const hunt = findHunt("logon-graph-rank")!;
+    const history = [27, 24, 30, 26, 31, 23, 28, 33, 25, 27];
+    const admin: Baseline = {
+      ...baseline(history),
+      features: { HostCount: { mean: 27, variance: 9, history } },
+      thresholdHits: history.map(() => 1),
+    };
+    const busy = scoreFinding({ hunt, row: { HostCount: 36 }, features: { HostCount: 36 }, baseline: admin, huntState: learned });
+    expect(busy.reasons.find((r) => r.startsWith("HostCount 36 is"))).toMatch(/is 2\.[0-9] robust z above its usual 27/);
+    expect(busy.digestOnly).toMatch(/^usual for this account: the threshold was met in 10 of its last 10 windows/);
+    const burst = scoreFinding({ hunt, row: { HostCount: 60 }, features: { HostCount: 60 }, baseline: admin, huntState: learned });
+    expect(burst.digestOnly).toBeUndefined();
+    expect(burst.score).toBeGreaterThan(hunt.alertScore);
+  });
+
+  it("an empty threshold cell is no number: it meets no condition, not even a <= one", () => {
+    const spray = findHunt("password-spray-by-source")!;
+    const upper = spray.thresholds.conditions.find((c) => c.op === "<=" || c.op === "<");
+    expect(upper).toBeDefined();
+    const row = Object.fromEntries(spray.thresholds.conditions.map((c) => [c.column, c === upper ? null : 1_000]));
+    const s = scoreFinding({ hunt: spray, row, features: {}, baseline: undefined, huntState: learning });
+    expect(s.thresholdMet).toBe(spray.thresholds.match === "any");
+    expect(s.reasons.some((r) => r.startsWith(`${upper!.column} `))).toBe(false);
+  });
+
+  it("a row the hunt expects (a new account's first-day trouble) goes to the digest, saying why", () => {
+    const hunt = findHunt("failed-signins-with-audit")!;
+    const row = { UserPrincipalName: "a@b.c", FailureRatio: 1, AuditChanges: 5, FailedCount: 8, IpCount: 1, NewAccount: 1 };
+    const s = scoreFinding({ hunt, row, features: { FailedCount: 8, IpCount: 1 }, baseline: undefined, huntState: learned });
+    expect(s.thresholdMet).toBe(true);
+    expect(s.digestOnly).toMatch(/^expected: NewAccount 1 == 1, the account was created in the audit period/);
+    expect(s.reasons).toContain(s.digestOnly);
+    // Explained, every signal counts a quarter: 100 x (1 - (1 - 0.65 x 0.25)(1 - 0.4 x 0.25)) = 24.6, below a real takeover.
+    expect(s.score).toBe(25);
+    // The same failures and changes on an account that was not created in the period: a takeover put to use.
+    const old = scoreFinding({
+      hunt,
+      row: { ...row, NewAccount: 0 },
+      features: { FailedCount: 8, IpCount: 1 },
+      baseline: undefined,
+      huntState: learned,
+    });
+    expect(old.digestOnly).toBeUndefined();
+    expect(old.score).toBe(79);
+  });
+
+  it("a new value from a source that reaches new values in most of its windows is its habit: digest, unless more speaks for it", () => {
+    const row = {
+      DeviceName: "d1",
+      InitiatingProcessFileName: "scan.exe",
+      RemoteIP: "10.0.0.9",
+      RemotePort: 445,
+      PortWeight: 1,
+      Connections: 1,
+    };
+    const prevalence = { valueKey: "10.0.0.9|445", stats: undefined, population: 40, inWindow: ["d1"], across: "d1" };
+    const sourceBaseline = (hits: number[]): Baseline => ({ ...baseline([]), features: {}, thresholdHits: hits });
+    const input = { hunt: rare, row, features: { Connections: 1 }, baseline: undefined, huntState: learned, prevalence };
+    const habitual = scoreFinding({
+      ...input,
+      source: { label: "DeviceName/InitiatingProcessFileName d1|scan.exe", baseline: sourceBaseline([1, 1, 0, 1, 1, 1, 1, 0, 1, 1]) },
+    });
+    expect(habitual.digestOnly).toBe(
+      "usual for DeviceName/InitiatingProcessFileName d1|scan.exe: it reached a new RemoteIP/RemotePort in 8 of its last 10 windows",
+    );
+    // Rarity and novelty are explained: each counts a quarter, 100 x (1 - (1 - 0.5 x 0.25)(1 - 0.4 x 0.25)) = 21.25.
+    expect(habitual.signals).toMatchObject({ rarity: 0.25, novelty: 0.25 });
+    expect(habitual.score).toBe(21);
+    // A source that seldom reaches anything new (a workstation's PowerShell): the new value alerts.
+    const seldom = scoreFinding({
+      ...input,
+      source: { label: "d1|powershell.exe", baseline: sourceBaseline([0, 0, 1, 0, 0, 0, 0, 0, 0, 0]) },
+    });
+    expect(seldom.digestOnly).toBeUndefined();
+    // 100 x (1 - (1 - 0.5)(1 - 0.4)) = 70
+    expect(seldom.score).toBe(70);
+    // Too little history to call anything a habit.
+    expect(scoreFinding({ ...input, source: { label: "d1|x", baseline: sourceBaseline([1, 1]) } }).digestOnly).toBeUndefined();
+  });
+
+  it("a threshold met on values the entity always shows, with no deviation, is nothing new: digest, not alert", () => {
+    // A scanner's last minutes in a window of their own: few attempts on each of the accounts it always probes.
+    const spray = findHunt("password-spray-by-source")!;
+    const probes = ["guest", "administrator", "admin", "root", "test", "user"];
+    const scanner: Baseline = {
+      ...baseline([]),
+      windows: 9,
+      features: { FailedAccounts: { mean: 6, variance: 0, history: [6, 6, 6, 6, 6, 6, 6, 6, 6] } },
+      distinct: { Accounts: probes },
+      thresholdHits: [0, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+    const row = { Source: "10.0.5.10", FailedAccounts: 5, AttemptsPerAccount: 1.2 };
+    const input = { hunt: spray, row, features: { FailedAccounts: 5 }, baseline: scanner, huntState: learned };
+    const tail = scoreFinding({ ...input, distinct: { Accounts: probes.slice(0, 5) } });
+    expect(tail.digestOnly).toBe("nothing new for this host: its 5 Accounts were all seen in its earlier windows, with no deviation");
+    expect(tail.score).toBeLessThan(spray.alertScore);
+    // One account it never failed on before: the spray alerts.
+    const fresh = scoreFinding({ ...input, distinct: { Accounts: [...probes.slice(0, 4), "j.smith"] } });
+    expect(fresh.digestOnly).toBeUndefined();
+    expect(fresh.score).toBe(65);
+    // Too little history to know what it always does.
+    expect(
+      scoreFinding({ ...input, baseline: { ...scanner, windows: 2 }, distinct: { Accounts: probes.slice(0, 5) } }).digestOnly,
+    ).toBeUndefined();
+  });
 });

@@ -38,6 +38,15 @@ export default defineHunt({
       { column: "AuditChanges", op: ">=", value: "MinAuditChanges" },
     ],
   },
+  // A new account's first days: mistyped temporary passwords, MFA enrolment, changes by whoever created it.
+  expected: [
+    {
+      column: "NewAccount",
+      op: "==",
+      value: 1,
+      reason: "the account was created in the audit period; first-day sign-in trouble and onboarding changes are expected of a new account",
+    },
+  ],
   parameters: { FailLimit: 10, IpLimit: 3, MinAuditChanges: 1 },
   query: `
 let Failures = SigninLogs
@@ -55,14 +64,15 @@ let Changes = AuditLogs
 | extend TargetUpn = tolower(tostring(Target.userPrincipalName))
 | where isnotempty(TargetUpn)
 | summarize AuditChanges = count(), AuditOperations = make_set(OperationName, 20),
-    ChangedBy = make_set(tostring(InitiatedBy.user.userPrincipalName), 10), LastChange = max(TimeGenerated)
+    ChangedBy = make_set(tostring(InitiatedBy.user.userPrincipalName), 10), LastChange = max(TimeGenerated),
+    Created = countif(OperationName == "Add user")
     by TargetUpn;
 Failures
 | extend UpnKey = tolower(UserPrincipalName)
 | join kind=leftouter (Changes) on $left.UpnKey == $right.TargetUpn
-| extend AuditChanges = coalesce(AuditChanges, 0)
+| extend AuditChanges = coalesce(AuditChanges, 0), NewAccount = iff(coalesce(Created, 0) > 0, 1, 0)
 // 1 or more: failed at least FailLimit times, or from at least IpLimit addresses.
 | extend FailureRatio = round(max_of(todouble(FailedCount) / FailLimit, todouble(IpCount) / IpLimit), 2)
-| project-away UpnKey, TargetUpn
+| project-away UpnKey, TargetUpn, Created
 `,
 });

@@ -22,6 +22,8 @@ export default defineHunt({
   prevalence: { value: ["RemoteIP", "RemotePort"], across: ["DeviceName"], weightColumn: "PortWeight" },
   // Peers: the devices whose same process talks on the same port. A browser on 443 is common among them, PowerShell on 5985 is not.
   peers: { value: ["InitiatingProcessFileName", "RemotePort"], across: ["DeviceName"] },
+  // The device's process is what acts: a scanner reaching its next targets is its habit, and a sweep is one finding.
+  source: { columns: ["DeviceName", "InitiatingProcessFileName"], foldAt: 5 },
   parameters: { SensitivePorts: [3389, 445, 135, 5985, 5986, 22, 5900, 9389] },
   query: `
 DeviceNetworkEvents

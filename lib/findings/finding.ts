@@ -30,7 +30,10 @@ export const FindingSchema = z.object({
   source: z.string(),
   /** The IPs, accounts and hosts the finding names (the hunt's entity mapping), its own first. */
   entities: z.array(SharedEntity).default([]),
-  /** The entities a finding folded from several stands for (a source that reached many new values), best first. */
+  /**
+   * The entities a finding folded from several stands for (a source that reached many new values),
+   * best first; the finding's own entity is the first of them.
+   */
   members: z.array(z.string()).optional(),
   /** The incident the alert belongs to (every alert belongs to exactly one). */
   incidentId: z.string().optional(),

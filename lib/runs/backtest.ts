@@ -151,6 +151,8 @@ function summarise(
     findings: findings.map((f) => ({
       huntId: f.huntId,
       entity: { key: f.entity.key, type: f.entity.type },
+      // A sweep folded into one finding lists the entities it stands for.
+      ...(f.members ? { members: f.members } : {}),
       score: f.score,
       alert: f.alert,
       incidentId: incidentIdOf(f),

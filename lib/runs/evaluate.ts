@@ -275,18 +275,16 @@ function foldSources(
       buildFinding({
         ...base,
         hunt,
+        // Keyed by the source (one finding per source and window), shown as its most telling
+        // member, an entity of the hunt's own kind: what consumers match on stays what the hunt keys.
         entityKey: source.key,
-        entity: {
-          type: `${hunt.entity.type}-source`,
-          key: source.key.slice("source|".length),
-          values: Object.fromEntries(hunt.source.columns.map((c) => [c, bestRow[c]])),
-        },
-        members: members.slice(0, FOLD_MEMBERS).map((m) => m.entity.key),
+        entity: best.entity,
+        members: [best, ...members.filter((m) => m !== best)].slice(0, FOLD_MEMBERS).map((m) => m.entity.key),
         row,
         score: {
           score: best.score,
           signals: best.signals,
-          reasons: [why, ...best.reasons.map((r) => `${best.entity.key}: ${r}`)],
+          reasons: [why, ...best.reasons],
           learning: false,
           thresholdMet: false,
           ...(digestOnly ? { digestOnly } : {}),

@@ -71,16 +71,18 @@ describe("sources: a device's process across windows (Azurite)", () => {
     expect(lastRun.run.entities).toBe(40 + 6 + 12 + 1);
 
     // The first sweep: one alert naming the twelve targets, the device as a shared entity.
-    const sweep = byKey.get("ws-7|tool.exe")!;
+    const sweep = byKey.get("ws-7|tool.exe|10.1.0.10|445")!;
+    expect(sweep.entity.type).toBe("device-connection");
     expect(sweep.alert).toBe(true);
     expect(sweep.members).toHaveLength(12);
-    expect(sweep.members).toContain("ws-7|tool.exe|10.1.0.10|445");
+    expect(sweep.members![0]).toBe("ws-7|tool.exe|10.1.0.10|445");
+    expect(sweep.members).toContain("ws-7|tool.exe|10.1.0.21|445");
     expect(sweep.reasons[0]).toBe(
       "DeviceName/InitiatingProcessFileName ws-7|tool.exe reached 12 RemoteIP/RemotePort for the first time in this window: one finding instead of 12",
     );
     expect(sweep.details.NewValues).toBe(12);
     expect(sweep.entities).toContainEqual({ type: "host", value: "ws-7" });
-    expect(findings.filter((f) => f.entity.key.startsWith("ws-7|tool.exe|"))).toEqual([]);
+    expect(findings.filter((f) => f.entity.key.startsWith("ws-7|tool.exe|"))).toEqual([sweep]);
 
     // One new endpoint is not a sweep: PowerShell's odd session alerts on its own, above the sweep's quiet neighbour.
     const session = byKey.get("ws-3|powershell.exe|203.0.113.5|8443")!;
@@ -90,6 +92,6 @@ describe("sources: a device's process across windows (Azurite)", () => {
         .filter((f) => f.alert)
         .map((f) => f.entity.key)
         .sort(),
-    ).toEqual(["ws-3|powershell.exe|203.0.113.5|8443", "ws-7|tool.exe"]);
+    ).toEqual(["ws-3|powershell.exe|203.0.113.5|8443", "ws-7|tool.exe|10.1.0.10|445"]);
   }, 120_000);
 });

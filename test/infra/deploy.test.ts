@@ -44,6 +44,7 @@ describe("schedule settings are generated from the hunt catalog (npm run gen:set
     const defaults = Object.fromEntries(scheduleDefaults());
     expect(defaults.DIGEST_SCHEDULE).toBe(SettingsSchema.shape.DIGEST_SCHEDULE.parse(undefined));
     expect(functionApp).toContain(`{ name: 'IMPORTED_HUNTS_SCHEDULE', value: '${defaults.IMPORTED_HUNTS_SCHEDULE}' }`);
+    expect(functionApp).toContain(`{ name: 'RETENTION_SCHEDULE', value: '${defaults.RETENTION_SCHEDULE}' }`);
     expect(main).toMatch(/^param digestSchedule string$/m);
   });
 });

@@ -67,7 +67,7 @@ async function appFor(options: { data?: string[] }): Promise<{ app: Runtime; azu
       // The paths are read here (a path may contain ';' or ','); the settings only say where.
       env.HUNT_SOURCE = "local";
       env.LOCAL_DATA_PATHS = options.data.join(";");
-      const loaded = await LocalSource.fromPaths(options.data);
+      const loaded = await LocalSource.fromPaths(options.data, { worker: true });
       reportReadIssues(loaded.issues, console.error);
       source = loaded.source;
     }

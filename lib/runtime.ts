@@ -64,7 +64,8 @@ function remoteSource(settings: Settings): QuerySource {
 export async function sourceFrom(settings: Settings, log: Logger): Promise<QuerySource> {
   switch (settings.HUNT_SOURCE) {
     case "local": {
-      const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!);
+      // On a worker thread: a long query must not hold the HTTP API, the timers or the queue worker.
+      const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!, { worker: true });
       reportReadIssues(issues, (line) => log.warn(line));
       return source;
     }

@@ -275,6 +275,19 @@ describe("queue notifier (test mode)", () => {
     }
   });
 
+  it("a message too deeply nested to write back goes to poison on its first delivery, saying so; other non-findings keep their text", async () => {
+    const app = await testApp();
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    await notifyFindingQueue(deep, new InvocationContext());
+    await notifyFindingQueue(Buffer.from("not a finding").toString("base64"), new InvocationContext());
+    const poisoned = (await app.storage.queue("poison").receiveMessages({ numberOfMessages: 10 })).receivedMessageItems;
+    expect(poisoned.map((m) => Buffer.from(m.messageText, "base64").toString("utf8"))).toEqual([
+      expect.stringMatching(/^\{"unreadable":".*call stack/),
+      "not a finding",
+    ]);
+  });
+
   it("bad settings fail with the setting's name, and its value unless that is a secret", async () => {
     await expect(
       createRuntime({ AzureWebJobsStorage: "x", HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "x", NOTIFY_WEBHOOK_SECRET: "secret123" }),

@@ -1,11 +1,11 @@
 /**
  * The `hunts` command line: the same lib/ code as the Functions app.
- *   list | validate | run <id> | serve | backtest | exceptions | digest | start
+ *   list | validate | run <id> | serve | backtest | exceptions | digest | prune | start
  */
 import { parseArgs } from "node:util";
 import { parseException } from "../lib/exceptions/store.js";
 import { lineLogger } from "../lib/log.js";
-import { createRuntime, type Runtime } from "../lib/runtime.js";
+import { createRuntime, pruneRuntimeState, type Runtime } from "../lib/runtime.js";
 import { findHunt, huntCatalog, scheduleSettingName, validateHunt } from "../lib/hunts/catalog.js";
 import { importSentinelHunts } from "../lib/hunts/sentinel.js";
 import { runHuntRequest } from "../lib/http/api.js";
@@ -18,6 +18,7 @@ import { loadLogs, reportReadIssues } from "../lib/readers/index.js";
 import { convertLogs } from "../lib/readers/convert.js";
 import { startServiceEndpoint } from "../lib/local/service-endpoint.js";
 import { backtest, backtestPeriod, formatBacktest } from "../lib/runs/backtest.js";
+import { describePrune, PruneError } from "../lib/runs/retention.js";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +42,8 @@ const USAGE = `hunts <command> [options]
                                         a finding whose entity matches P (exact, or a glob with * and ?) is kept but never alerts
   exceptions remove <id>
   digest                                send the digest now
+  prune [--json]                        delete state older than the *_RETENTION settings (what the daily
+                                        prune-state job does)
   start                                 the full local demo (what npm start runs)
 
 Settings come from the environment (see local.settings.sample.json). Without AzureWebJobsStorage,
@@ -64,7 +67,7 @@ async function appFor(options: { data?: string[] }): Promise<{ app: Runtime; azu
       // The paths are read here (a path may contain ';' or ','); the settings only say where.
       env.HUNT_SOURCE = "local";
       env.LOCAL_DATA_PATHS = options.data.join(";");
-      const loaded = await LocalSource.fromPaths(options.data);
+      const loaded = await LocalSource.fromPaths(options.data, { worker: true });
       reportReadIssues(loaded.issues, console.error);
       source = loaded.source;
     }
@@ -268,6 +271,22 @@ async function main() {
       const { app, azurite } = await appFor({});
       try {
         console.log(JSON.stringify(await sendDigest(app.findings, app.notifier), null, 2));
+      } finally {
+        await azurite?.stop();
+      }
+      return;
+    }
+    case "prune": {
+      const { app, azurite } = await appFor({});
+      if (azurite) console.error("no AzureWebJobsStorage set: a private Azurite holds nothing to prune");
+      try {
+        const report = await pruneRuntimeState(app, Date.now());
+        console.log(values.json ? JSON.stringify(report, null, 2) : describePrune(report));
+      } catch (error) {
+        if (!(error instanceof PruneError)) throw error;
+        console.log(values.json ? JSON.stringify(error.report, null, 2) : describePrune(error.report));
+        console.error(error.message);
+        process.exitCode = 1;
       } finally {
         await azurite?.stop();
       }

@@ -2,14 +2,17 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@azure/functions";
 import type { ScheduledJob } from "../lib/host/jobs.js";
 import type { Route } from "../lib/host/routes.js";
-import type { Logger, LogProperties } from "../lib/log.js";
+import { lineWithProperties, type Logger, type LogProperties } from "../lib/log.js";
 import { handleQueueMessage } from "../lib/notify/queue.js";
 import { getRuntime } from "./runtime-instance.js";
 
-/** Lines go through the invocation's context, so they belong to it in Application Insights. */
+/**
+ * Lines go through the invocation's context, so they belong to it in Application Insights (the
+ * `traces` table); their properties ride in the text (lineWithProperties), which is all the host keeps.
+ */
 export function invocationLogger(context: InvocationContext): Logger {
   const line = (message: string, properties?: LogProperties) =>
-    properties ? `${message} ${JSON.stringify({ invocationId: context.invocationId, ...properties })}` : message;
+    properties ? lineWithProperties(message, { invocationId: context.invocationId, ...properties }) : message;
   return {
     info: (message, properties) => context.log(line(message, properties)),
     warn: (message, properties) => context.warn(line(message, properties)),

@@ -3,7 +3,7 @@
  * the run services and the notifier. Nothing here depends on the Functions host.
  */
 import { FindingStore } from "./findings/store.js";
-import { durationMs, findHunt } from "./hunts/catalog.js";
+import { durationMs, findHunt, huntCatalog } from "./hunts/catalog.js";
 import { parameterProblems } from "./hunts/parameters.js";
 import { importSentinelHunts } from "./hunts/sentinel.js";
 import type { Destination } from "./notify/destinations.js";
@@ -11,6 +11,7 @@ import { consoleLogger, type Logger } from "./log.js";
 import { DEFAULT_DELIVERY_POLICY } from "./notify/deliver.js";
 import type { NotifierDeps } from "./notify/notifier.js";
 import { NotifyState } from "./notify/destination-state.js";
+import { pruneState, type PruneReport, type RetentionPolicy } from "./runs/retention.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
 import { credentialFor, parseSettings, SettingsError, storageConfig, type Settings } from "./settings.js";
 import { AzureMonitorSource } from "./sources/azure-monitor.js";
@@ -63,7 +64,8 @@ function remoteSource(settings: Settings): QuerySource {
 export async function sourceFrom(settings: Settings, log: Logger): Promise<QuerySource> {
   switch (settings.HUNT_SOURCE) {
     case "local": {
-      const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!);
+      // On a worker thread: a long query must not hold the HTTP API, the timers or the queue worker.
+      const { source, issues } = await LocalSource.fromPaths(settings.LOCAL_DATA_PATHS!, { worker: true });
       reportReadIssues(issues, (line) => log.warn(line));
       return source;
     }
@@ -77,6 +79,29 @@ export interface RuntimeOptions {
   storage?: Storage;
   /** Where the runtime's own lines go; a Functions invocation passes its context's logger per call. */
   log?: Logger;
+}
+
+/** How long each kind of state is kept, from the *_RETENTION settings. */
+export function retentionPolicy(settings: Settings): RetentionPolicy {
+  return {
+    findingsMs: durationMs(settings.FINDING_RETENTION),
+    incidentsMs: durationMs(settings.INCIDENT_RETENTION),
+    runsMs: durationMs(settings.RUN_RETENTION),
+    deliveryClaimsMs: durationMs(settings.DELIVERY_CLAIM_RETENTION),
+    stagedMs: durationMs(settings.STAGED_RETENTION),
+    baselinesMs: durationMs(settings.BASELINE_RETENTION),
+  };
+}
+
+/** Deletes the app's state older than its retention settings: the daily prune job and `hunts prune`. */
+export function pruneRuntimeState(runtime: Runtime, now: number): Promise<PruneReport> {
+  const { services, notifier } = runtime;
+  return pruneState(
+    { ...services, claims: notifier.claims, notifyState: notifier.state },
+    retentionPolicy(runtime.settings),
+    huntCatalog(),
+    now,
+  );
 }
 
 export async function createRuntime(env: Record<string, string | undefined> = process.env, options: RuntimeOptions = {}): Promise<Runtime> {

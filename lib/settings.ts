@@ -11,6 +11,7 @@ import { builtInHunts, scheduleSettingName } from "./hunts/catalog.js";
 import { Duration, SourceKind, Timespan } from "./hunts/schema.js";
 import { parseNcrontab } from "./hunts/schedule.js";
 import { azuriteConnectionString } from "./state/storage.js";
+import { parseTimespan } from "./time.js";
 import { DestinationError, parseDestinationUrl } from "./notify/destinations.js";
 import type { StorageConfig } from "./state/storage.js";
 
@@ -29,6 +30,13 @@ const List = z.string().transform((v) =>
 );
 /** An endpoint the app calls: http(s) only (`javascript:` or `file:` is nonsense here). */
 const HttpUrl = z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" });
+/** How long one kind of state is kept: a timespan of at least `minimumDays` (`why` says why not less). */
+function retention(minimumDays: number, why: string) {
+  return z.string().refine((v) => Timespan.safeParse(v).success && (parseTimespan(v) ?? 0) >= minimumDays * 86_400_000, {
+    message: `expected a timespan of at least ${minimumDays}d, like 90d (${why})`,
+  });
+}
+const ONE_DAY_AT_LEAST = "less would delete what the day's runs and digest still read";
 /** Azure ids (client ids, workspace ids) are GUIDs. */
 const Guid = z.guid({ error: "expected a GUID" });
 /** A workspace to query besides the main one: its workspace id (GUID) or its Azure resource id. */
@@ -140,6 +148,18 @@ export const SettingsSchema = z.object({
   NOTIFY_SUPPRESSION_WINDOW: Timespan.default("1d"),
   /** Baselines of entities not seen for this long are deleted. */
   BASELINE_RETENTION: Duration.default("90d"),
+  /** Findings of windows that ended longer ago are deleted (and digest watermarks as old). */
+  FINDING_RETENTION: retention(1, ONE_DAY_AT_LEAST).default("90d"),
+  /** Incidents whose last alert is older are deleted; longer than INCIDENT_WINDOW. */
+  INCIDENT_RETENTION: retention(1, ONE_DAY_AT_LEAST).default("90d"),
+  /** Run records started longer ago are deleted. */
+  RUN_RETENTION: retention(1, ONE_DAY_AT_LEAST).default("90d"),
+  /** Delivery claims (which notice went where) older than this are deleted. */
+  DELIVERY_CLAIM_RETENTION: retention(7, "a queued notice lives up to 7 days and must still find its claim").default("7d"),
+  /** Staged observations no resume will read, written longer ago, are deleted. */
+  STAGED_RETENTION: retention(1, ONE_DAY_AT_LEAST).default("7d"),
+  /** When the daily prune job deletes what the retentions above no longer keep. */
+  RETENTION_SCHEDULE: z.string().default("0 30 2 * * *"),
   /** Lets destinations be http:// or private/loopback addresses: local development only. */
   NOTIFY_ALLOW_INSECURE: Bool.default(false),
   /** Base URL of this app, for links back to on-demand runs in notifications. */
@@ -218,13 +238,21 @@ export function parseSettings(rawEnv: Record<string, string | undefined> = proce
   for (const name of Object.keys(env).filter((n) => /^HUNT_.+_SCHEDULE$/.test(n) && !known.has(n))) {
     problems.push(`${name}: no built-in hunt has this schedule setting (they are ${[...known].join(", ")})`);
   }
-  for (const name of ["DIGEST_SCHEDULE", "IMPORTED_HUNTS_SCHEDULE"] as const) {
+  for (const name of ["DIGEST_SCHEDULE", "IMPORTED_HUNTS_SCHEDULE", "RETENTION_SCHEDULE"] as const) {
     try {
       parseNcrontab(settings[name]);
     } catch (error) {
       problems.push(problem(name, settings[name], (error as Error).message));
     }
   }
+  if (parseTimespan(settings.INCIDENT_RETENTION)! <= parseTimespan(settings.INCIDENT_WINDOW)!)
+    problems.push(
+      problem(
+        "INCIDENT_RETENTION",
+        settings.INCIDENT_RETENTION,
+        `must be longer than INCIDENT_WINDOW (${settings.INCIDENT_WINDOW}): an incident alerts still join would be deleted`,
+      ),
+    );
   let parameters: Settings["parameters"] = {};
   if (settings.HUNT_PARAMETERS) {
     try {

@@ -54,6 +54,12 @@ var settings = concat(scheduleSettings, [
   // The repository's exceptions.yaml, deployed with the app.
   { name: 'EXCEPTIONS_FILE', value: 'exceptions.yaml' }
   { name: 'BASELINE_RETENTION', value: '90d' }
+  { name: 'FINDING_RETENTION', value: '90d' }
+  { name: 'INCIDENT_RETENTION', value: '90d' }
+  { name: 'RUN_RETENTION', value: '90d' }
+  { name: 'DELIVERY_CLAIM_RETENTION', value: '7d' }
+  { name: 'STAGED_RETENTION', value: '7d' }
+  { name: 'RETENTION_SCHEDULE', value: '0 30 2 * * *' }
   { name: 'PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }
   { name: 'LOG_ANALYTICS_ADDITIONAL_WORKSPACES', value: additionalWorkspaces }
   { name: 'HUNT_PARAMETERS', value: huntParameters }

@@ -2,11 +2,13 @@
 // in Application Insights (queried as the `traces` table of the component).
 //
 // The run log contract (what lib/runs writes and these queries read): one trace per finished hunt
-// run, its properties in customDimensions under exactly these names:
+// run. The Functions host keeps only a log line's text (context.log adds no custom dimensions of
+// ours), so the message is "hunt run <runId>..." and its last line the run's properties as JSON
+// (lib/log.ts lineWithProperties), under exactly these names:
 //   huntId       string    the hunt's id (as in the catalog and HUNT_<ID>_SCHEDULE)
 //   runId        string    unique per run
 //   status       string    "succeeded" or "failed"
-//   partial      boolean   true when the run succeeded without some of its data (a source failed)
+//   partial      string    why the run went without some of its data (a source failed); empty when complete
 //   windowStart  datetime  ISO 8601, the start of the window the run queried
 //   windowEnd    datetime  ISO 8601, its end
 //   rows         long      rows the query returned
@@ -14,7 +16,7 @@
 //   findings     long      findings recorded
 //   alerts       long      findings that alerted
 //   durationMs   real      how long the run took
-// (Application Insights stores every customDimensions value as a string; the queries convert.)
+// Run logs are not sampled (host.json excludes traces from sampling): the alerts count them.
 // The queries live in infra/queries/*.kql, each after the hunt-runs.kql prelude; test/infra
 // checks them with the official Kusto parser and runs the alert queries on sample run logs.
 param location string

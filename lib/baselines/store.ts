@@ -16,7 +16,7 @@
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import pMap from "p-map";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
-import { getEntityOrUndefined, isConflict, transactionChunks } from "../state/tables.js";
+import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, transactionChunks } from "../state/tables.js";
 import { applyObservation, applyPrevalence, type Baseline, type HuntState, type Observation, type Prevalence } from "./model.js";
 
 export const BUCKETS = 16;
@@ -178,20 +178,25 @@ export class BaselineStore {
     );
   }
 
-  /** Deletes baselines not seen since `before`; returns how many. */
+  /**
+   * Deletes baselines not seen since `before`; returns how many. Each delete is conditional on the
+   * etag listed: a baseline a run updates meanwhile (its entity came back) stays.
+   */
   async prune(huntId: string, before: number): Promise<number> {
     let deleted = 0;
     for (let bucket = 0; bucket < this.buckets; bucket++) {
-      const partitionKey = this.partition(huntId, "b", bucket);
-      const filter = odata`PartitionKey eq ${partitionKey} and lastSeen lt ${new Date(before)}`;
-      const stale: TransactionAction[] = [];
-      for await (const entity of this.client.listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })) {
-        stale.push(["delete", { partitionKey, rowKey: entity.rowKey! }]);
-      }
-      for (const chunk of transactionChunks(stale, () => partitionKey)) {
-        await this.client.submitTransaction(chunk);
-        deleted += chunk.length;
-      }
+      const filter = odata`PartitionKey eq ${this.partition(huntId, "b", bucket)} and lastSeen lt ${new Date(before)}`;
+      deleted += await deleteWhere(this.client, filter, { mode: "unchanged" });
+    }
+    return deleted;
+  }
+
+  /** Deletes the prevalence of values not seen in a window ending since `before` (etag-conditional, like prune). */
+  async prunePrevalence(huntId: string, before: number): Promise<number> {
+    let deleted = 0;
+    for (let bucket = 0; bucket < this.buckets; bucket++) {
+      const filter = `${odata`PartitionKey eq ${this.partition(huntId, "p", bucket)}`} and lastWindowEnd lt ${epochMsLiteral(before)}`;
+      deleted += await deleteWhere(this.client, filter, { mode: "unchanged" });
     }
     return deleted;
   }

@@ -1,13 +1,14 @@
 /**
  * Every scheduled job as one table: a timer per built-in hunt, the generic timer for imported
- * hunts, and the digest. The Functions app registers each as a timer on `%<setting>%`; `hunts
+ * hunts, the digest, and the daily prune of old state. The Functions app registers each as a timer on `%<setting>%`; `hunts
  * serve` arms the same jobs on the schedules the settings give.
  */
 import { builtInHunts, importedHunts, scheduleSettingName } from "../hunts/catalog.js";
 import type { Logger } from "../log.js";
 import { describeDigests, sendDigest } from "../notify/notifier.js";
 import { describeScheduledRun, runScheduled } from "../runs/runner.js";
-import type { Runtime } from "../runtime.js";
+import { describePrune, PruneError } from "../runs/retention.js";
+import { pruneRuntimeState, type Runtime } from "../runtime.js";
 
 export interface ScheduledJob {
   /** The function's name in Azure. */
@@ -36,6 +37,16 @@ async function runImportedHunts(runtime: Runtime, log: Logger, now: number): Pro
   if (failures.length) throw new Error(`${failures.length} imported hunt(s) failed: ${failures.join("; ")}`);
 }
 
+/** Deletes what the retention settings no longer keep; what one kind could not prune is logged with what the others did. */
+async function pruneOldState(runtime: Runtime, log: Logger, now: number): Promise<void> {
+  try {
+    log.info(describePrune(await pruneRuntimeState(runtime, now)));
+  } catch (error) {
+    if (error instanceof PruneError) log.error(`${describePrune(error.report)}; ${error.message}`);
+    throw error;
+  }
+}
+
 export function scheduledJobs(): ScheduledJob[] {
   return [
     ...builtInHunts().map((hunt): ScheduledJob => ({
@@ -61,6 +72,12 @@ export function scheduledJobs(): ScheduledJob[] {
       scheduleSetting: "IMPORTED_HUNTS_SCHEDULE",
       scheduleFor: (runtime) => runtime.settings.IMPORTED_HUNTS_SCHEDULE,
       run: runImportedHunts,
+    },
+    {
+      name: "prune-state",
+      scheduleSetting: "RETENTION_SCHEDULE",
+      scheduleFor: (runtime) => runtime.settings.RETENTION_SCHEDULE,
+      run: pruneOldState,
     },
   ];
 }

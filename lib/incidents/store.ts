@@ -17,7 +17,7 @@ import { z } from "zod";
 import type { Finding } from "../findings/finding.js";
 import { SEVERITIES, type Severity } from "../hunts/schema.js";
 import { encodeKey } from "../state/keys.js";
-import { getEntityOrUndefined, isConflict } from "../state/tables.js";
+import { deleteWhere, getEntityOrUndefined, isConflict } from "../state/tables.js";
 import { entityLabel, SharedEntity } from "../hunts/entities.js";
 
 /** An incident stays open for alerts this long after its last one. */
@@ -211,6 +211,18 @@ export class IncidentStore {
     for await (const entity of this.client.listEntities<{ json: string }>({ queryOptions: { filter } }))
       out.push(IncidentSchema.parse(JSON.parse(entity.json)));
     return out.sort((a, b) => b.score - a.score);
+  }
+
+  /**
+   * Deletes incidents whose last alert was before `before`, and entities' links to them; returns
+   * how many rows. Conditional on the listed etag: an incident or link an alert touches meanwhile stays.
+   */
+  async prune(before: number): Promise<number> {
+    const old = (partition: string) => odata`PartitionKey eq ${partition} and lastAlertAt lt ${new Date(before)}`;
+    return (
+      (await deleteWhere(this.client, old("incident"), { mode: "unchanged" })) +
+      (await deleteWhere(this.client, old("entity"), { mode: "unchanged" }))
+    );
   }
 
   /** The open incident an entity last joined, if its last alert is recent enough. */

@@ -42,6 +42,15 @@ export function checkRequest(req: IncomingMessage, port: number): { status: numb
   return undefined;
 }
 
+function isDecodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface Running {
   url: string;
   stop(): Promise<void>;
@@ -70,6 +79,8 @@ export async function serve(
     if (refusal) return reply(refusal.status, { error: refusal.error });
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = req.method ?? "GET";
+    // A path that cannot be decoded is a bad request, not a missing resource.
+    if (!isDecodable(url.pathname)) return reply(400, { error: `the path ${url.pathname} has a malformed %-escape` });
     let matched: ReturnType<typeof matchRoute>;
     try {
       matched = url.pathname.startsWith("/api/") ? matchRoute(method, url.pathname.slice("/api/".length)) : undefined;

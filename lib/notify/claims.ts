@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { encodeKey } from "../state/keys.js";
-import { getEntityOrUndefined, isConflict } from "../state/tables.js";
+import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict } from "../state/tables.js";
 import type { Destination } from "./destinations.js";
 
 /** A send that has not finished after this long is taken to have died with its process. */
@@ -52,6 +52,14 @@ export class DeliveryClaims {
       { partitionKey: encodeKey(destinationKey(destination)), rowKey: encodeKey(messageId), status: "sent", since: now },
       "Replace",
     );
+  }
+
+  /**
+   * Deletes claims last written before `before`; returns how many. The queue keeps a message at
+   * most 7 days, so a claim older than that has no message left that could ask for it again.
+   */
+  prune(before: number): Promise<number> {
+    return deleteWhere(this.client, `since lt ${epochMsLiteral(before)}`, { mode: "transactions" });
   }
 
   /** The send failed: let a retry claim it again. */

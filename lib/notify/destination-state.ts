@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { RestError, TableClient } from "@azure/data-tables";
 import type { Logger } from "../log.js";
 import { encodeKey } from "../state/keys.js";
-import { getEntityOrUndefined, isConflict } from "../state/tables.js";
+import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict } from "../state/tables.js";
 import type { Destination } from "./destinations.js";
 
 export interface NotifyStateOptions {
@@ -46,6 +46,21 @@ export class NotifyState {
 
   async suppress(destinationId: string, key: string, until: number): Promise<void> {
     await this.suppression.upsertEntity({ partitionKey: `s~${encodeKey(destinationId)}`, rowKey: encodeKey(key), until }, "Replace");
+  }
+
+  /**
+   * Deletes suppressions that ran out by `now` (they no longer hold anything back) and digest
+   * watermarks older than `digestsBefore`; returns how many rows. Conditional on the listed etag:
+   * a suppression renewed meanwhile stays.
+   */
+  async prune(now: number, digestsBefore: number): Promise<{ suppression: number; digests: number }> {
+    const expired = `PartitionKey ge 's~' and PartitionKey lt 's~~' and until lt ${epochMsLiteral(now)}`;
+    return {
+      suppression: await deleteWhere(this.suppression, expired, { mode: "unchanged" }),
+      digests: await deleteWhere(this.digests, `PartitionKey eq 'digest' and until lt ${epochMsLiteral(digestsBefore)}`, {
+        mode: "unchanged",
+      }),
+    };
   }
 
   async isDisabled(destinationId: string): Promise<boolean> {

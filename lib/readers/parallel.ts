@@ -6,8 +6,10 @@
  */
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Plugin } from "esbuild";
+import { Worker, type WorkerOptions } from "node:worker_threads";
 import type { SourceItem } from "./formats.js";
 
 export interface FileBatch {
@@ -31,7 +33,22 @@ export type WorkerMessage = { file: number; items: SourceItem[] } | { file: numb
 const SOURCE_EXTENSION = extname(fileURLToPath(import.meta.url));
 const WORKER_URL = new URL(`./parallel-worker${SOURCE_EXTENSION}`, import.meta.url);
 
-let workerBundle: Promise<URL | undefined> | undefined;
+const workerBundles = new Map<string, Promise<URL | undefined>>();
+
+/**
+ * In a bundle run from a data: URL, `import.meta.url` would be that URL: each source module keeps
+ * its own file URL instead, so what it resolves next to itself (the Kusto parser's scripts, loaded
+ * with createRequire) is found as when it runs unbundled.
+ */
+const keepModuleUrls: Plugin = {
+  name: "keep-module-urls",
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, async ({ path }) => ({
+      contents: (await readFile(path, "utf8")).replaceAll("import.meta.url", JSON.stringify(pathToFileURL(path).href)),
+      loader: "ts",
+    }));
+  },
+};
 
 /**
  * Run from TypeScript sources (tests, bench, `npm run hunts`), loader hooks do not pass to workers,
@@ -39,12 +56,14 @@ let workerBundle: Promise<URL | undefined> | undefined;
  * what it imports are bundled once per process with esbuild (a development dependency, as tsx is)
  * and every worker runs that bundle; without esbuild, each worker registers tsx itself.
  */
-function sourceWorkerBundle(): Promise<URL | undefined> {
-  workerBundle ??= (async () => {
+function sourceWorkerBundle(workerUrl: URL): Promise<URL | undefined> {
+  let bundle = workerBundles.get(workerUrl.href);
+  if (bundle) return bundle;
+  bundle = (async () => {
     try {
       const esbuild = await import("esbuild");
       const built = await esbuild.build({
-        entryPoints: [fileURLToPath(WORKER_URL)],
+        entryPoints: [fileURLToPath(workerUrl)],
         bundle: true,
         platform: "node",
         format: "esm",
@@ -53,22 +72,29 @@ function sourceWorkerBundle(): Promise<URL | undefined> {
         // Minified, each worker parses about half as much code before its first file.
         minify: true,
         logLevel: "silent",
+        plugins: [keepModuleUrls],
       });
       return new URL(`data:text/javascript;base64,${Buffer.from(built.outputFiles[0].contents).toString("base64")}`);
     } catch {
       return undefined;
     }
   })();
-  return workerBundle;
+  workerBundles.set(workerUrl.href, bundle);
+  return bundle;
 }
 
-async function startWorker(): Promise<Worker> {
-  if (SOURCE_EXTENSION !== ".ts") return new Worker(WORKER_URL);
-  const bundle = await sourceWorkerBundle();
-  if (bundle) return new Worker(bundle);
+/**
+ * A worker thread running the module at `workerUrl`: the built JavaScript, or, from TypeScript
+ * sources, its bundle (or tsx, without esbuild). `workerUrl` names the module with the caller's
+ * own extension (`.ts` from sources, `.js` when built).
+ */
+export async function startWorker(workerUrl: URL, options: WorkerOptions = {}): Promise<Worker> {
+  if (!workerUrl.pathname.endsWith(".ts")) return new Worker(workerUrl, options);
+  const bundle = await sourceWorkerBundle(workerUrl);
+  if (bundle) return new Worker(bundle, options);
   const api = JSON.stringify(import.meta.resolve("tsx/esm/api"));
-  const boot = `import(${api}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(WORKER_URL.href)}));`;
-  return new Worker(boot, { eval: true });
+  const boot = `import(${api}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(workerUrl.href)}));`;
+  return new Worker(boot, { ...options, eval: true });
 }
 
 /** Streams the rows of EVTX files decoded on `threads` worker threads (default: one per core), files in the order they finish. */
@@ -95,7 +121,7 @@ export async function* readEvtxFilesParallel(paths: readonly string[], threads =
   };
   const count = Math.max(1, Math.min(threads, paths.length));
   active = count;
-  const started = await Promise.all(Array.from({ length: count }, () => startWorker()));
+  const started = await Promise.all(Array.from({ length: count }, () => startWorker(WORKER_URL)));
   for (const worker of started) {
     workers.push(worker);
     worker.on("message", (message: WorkerMessage) => {

@@ -8,7 +8,8 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
-import { encodeKey } from "../state/keys.js";
+import { decodeKey, encodeKey } from "../state/keys.js";
+import { deleteWhere } from "../state/tables.js";
 import type { WindowObservations } from "./evaluate.js";
 
 /** A binary property holds at most 64 KiB. */
@@ -44,6 +45,19 @@ export class StagedObservations {
     if (pieces.length !== parts || missing >= 0)
       throw new Error(`run ${runId}: staged observations are incomplete (part ${missing} of ${parts} missing)`);
     return JSON.parse(gunzipSync(Buffer.concat(pieces)).toString("utf8")) as WindowObservations;
+  }
+
+  /**
+   * Deletes parts written before `before`, except those of runs `stillNeeded` says a resume will
+   * read; returns how many. Parts are left behind by runs that crashed and never resumed.
+   */
+  async prune(before: number, stillNeeded: (runId: string) => Promise<boolean>): Promise<number> {
+    const answers = new Map<string, Promise<boolean>>();
+    const needed = (runId: string) => answers.get(runId) ?? answers.set(runId, stillNeeded(runId)).get(runId)!;
+    return deleteWhere(this.client, odata`Timestamp lt ${new Date(before)}`, {
+      mode: "transactions",
+      keep: (row) => needed(decodeKey(row.partitionKey)),
+    });
   }
 
   /** Deletes the `parts` written for a run (the count kept on its record). */

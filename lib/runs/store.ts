@@ -13,7 +13,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
 import { encodeKey } from "../state/keys.js";
-import { getEntityOrUndefined, isConflict } from "../state/tables.js";
+import { deleteWhere, getEntityOrUndefined, isConflict } from "../state/tables.js";
 
 export const RunStatus = z.enum(["running", "scored", "succeeded", "failed"]);
 
@@ -191,5 +191,12 @@ export class RunStore {
       if (runs.length >= limit) break;
     }
     return runs;
+  }
+
+  /** Deletes run records started before `before` (never a watermark); returns how many. */
+  prune(before: number): Promise<number> {
+    const filter = odata`RowKey ge 'r~' and RowKey lt 'r~~' and startedAt lt ${new Date(before)}`;
+    // A window behind its hunt's watermark is never planned again, so nobody writes these records.
+    return deleteWhere(this.client, filter, { mode: "transactions" });
   }
 }

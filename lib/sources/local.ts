@@ -1,20 +1,34 @@
 /** The local source: the embedded KQL engine over tables read from log files. */
-import { runQuery, tablesWithin } from "../kql/index.js";
-import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { Table } from "../kql/types.js";
 import { loadLogs, type ReadIssue } from "../readers/index.js";
+import { runLocalQuery } from "./local-query.js";
+import { QueryThread } from "./query-thread.js";
 import type { QueryRequest, QueryResponse, QuerySource } from "./types.js";
+
+export interface LocalSourceOptions {
+  /**
+   * Run queries on a worker thread (lib/sources/query-thread.ts), so a long query does not hold
+   * the event loop: what serves HTTP or fires timers (`hunts serve`, the CLI) sets it. The worker
+   * keeps its own copy of the tables.
+   */
+  worker?: boolean;
+}
 
 export class LocalSource implements QuerySource {
   readonly kind = "local" as const;
+  private readonly thread?: QueryThread;
+
   constructor(
     readonly tables: Record<string, Table>,
     readonly name = "local",
-  ) {}
+    options: LocalSourceOptions = {},
+  ) {
+    if (options.worker) this.thread = new QueryThread(tables);
+  }
 
-  static async fromPaths(paths: string[]): Promise<{ source: LocalSource; issues: ReadIssue[] }> {
+  static async fromPaths(paths: string[], options: LocalSourceOptions = {}): Promise<{ source: LocalSource; issues: ReadIssue[] }> {
     const { tables, issues } = await loadLogs(paths);
-    return { source: new LocalSource(tables, `local:${paths.join(",")}`), issues };
+    return { source: new LocalSource(tables, `local:${paths.join(",")}`, options), issues };
   }
 
   /** The first and last TimeGenerated across the tables; undefined when no row has one. */
@@ -34,15 +48,15 @@ export class LocalSource implements QuerySource {
     return end === -Infinity ? undefined : { start, end };
   }
 
-  /**
-   * Runs a query as Log Analytics would: every table restricted to the request's timespan (a rule
-   * with a 1-hour period and no time filter reads one hour), now() at the end of that window.
-   */
-  query(request: QueryRequest): Promise<QueryResponse> {
-    // The engine is synchronous; the executor turns what it throws into a rejection, as callers of a source expect.
-    return new Promise((resolve) => {
-      const tables = tablesWithin(this.tables, request.timespan);
-      resolve({ table: runQuery(request.query, { tables, schemas: TABLE_SCHEMAS, now: request.timespan.end }).table });
-    });
+  /** Runs a query as Log Analytics would (runLocalQuery), on the worker thread when there is one. */
+  async query(request: QueryRequest): Promise<QueryResponse> {
+    if (this.thread) return { table: await this.thread.query(request) };
+    // The engine is synchronous; in an async function what it throws becomes a rejection, as callers of a source expect.
+    return { table: runLocalQuery(this.tables, request) };
+  }
+
+  /** Stops the query worker, if any (an idle one does not keep the process alive either). */
+  async close(): Promise<void> {
+    await this.thread?.close();
   }
 }

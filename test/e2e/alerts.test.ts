@@ -156,6 +156,6 @@ describe("alerts a SOC receives (Azurite, local receiver, serve)", () => {
       body: JSON.stringify({ query: "x".repeat(2 * 1024 * 1024) }),
     });
     expect(huge.status).toBe(413);
-    expect((await raw(`${running.url}/api/runs/%E0%A4%A`)).status).toBe(404);
+    expect((await raw(`${running.url}/api/runs/%E0%A4%A`)).status).toBe(400);
   });
 });

@@ -1,17 +1,21 @@
-import { HttpRequest, InvocationContext } from "@azure/functions";
+import { HttpRequest, InvocationContext, type Timer } from "@azure/functions";
 import { describe, expect, it } from "vitest";
 import { setRuntime } from "../../functions/runtime-instance.js";
-import { httpHandler, notifyFindingQueue } from "../../functions/handlers.js";
+import { httpHandler, notifyFindingQueue, timerHandler } from "../../functions/handlers.js";
 import { httpRoutes, queues, timers } from "../../functions/registrations.js";
+import { scheduledJobs } from "../../lib/host/jobs.js";
 import { ROUTES } from "../../lib/host/routes.js";
+import { importSentinelHunts } from "../../lib/hunts/sentinel.js";
 import { createRuntime } from "../../lib/runtime.js";
 import { encodeFindingMessage } from "../../lib/notify/queue-message.js";
-import { builtInHunts, huntCatalog, scheduleSettingName } from "../../lib/hunts/catalog.js";
+import { builtInHunts, huntCatalog, registerImportedHunts, scheduleSettingName } from "../../lib/hunts/catalog.js";
 import { tableFromRecords } from "../../lib/kql/build.js";
 import { startReceiver } from "../../lib/local/receiver.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { parseSettings, storageConfig } from "../../lib/settings.js";
 import { LocalSource } from "../../lib/sources/local.js";
+import type { QuerySource } from "../../lib/sources/types.js";
+import { fileURLToPath } from "node:url";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { finding } from "../helpers/findings.js";
 
@@ -55,8 +59,9 @@ async function testApp(env: Record<string, string> = {}) {
 }
 
 describe("function registrations", () => {
-  it("one timer per hunt on its HUNT_<ID>_SCHEDULE setting, monitored, never on startup; and the digest", () => {
-    expect(timers.map((t) => t.name)).toEqual([...builtInHunts().map((h) => `hunt-${h.id}`), "digest", "imported-hunts"]);
+  it("one timer per hunt on its HUNT_<ID>_SCHEDULE setting, monitored, never on startup; the digest, imported hunts, pruning", () => {
+    expect(timers.map((t) => t.name)).toEqual([...builtInHunts().map((h) => `hunt-${h.id}`), "digest", "imported-hunts", "prune-state"]);
+    expect(timers.find((t) => t.name === "prune-state")!.options.schedule).toBe("%RETENTION_SCHEDULE%");
     expect(timers.find((t) => t.name === "imported-hunts")!.options.schedule).toBe("%IMPORTED_HUNTS_SCHEDULE%");
     for (const hunt of builtInHunts()) {
       const timer = timers.find((t) => t.name === `hunt-${hunt.id}`)!;
@@ -191,6 +196,59 @@ describe("HTTP handlers (test mode)", () => {
   });
 });
 
+describe("timers (test mode)", () => {
+  const TIMER: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: "", next: "", lastUpdated: "" } };
+  const timerOf = (name: string) => timerHandler(scheduledJobs().find((job) => job.name === name)!);
+  /** An invocation context whose log lines the test reads. */
+  function capturing(lines: string[]) {
+    return new InvocationContext({ logHandler: (level, ...args) => lines.push(`${level}: ${args.map(String).join(" ")}`) });
+  }
+
+  it("the imported-hunts timer runs every imported hunt, then fails naming the one that failed", async () => {
+    const { hunts } = await importSentinelHunts(fileURLToPath(new URL("../fixtures/sentinel", import.meta.url)));
+    try {
+      const failing = hunts.find((h) => h.tables.includes("DeviceNetworkEvents"))!;
+      const local = new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, bruteForce) });
+      // The workspace refuses one hunt's table; the others are answered.
+      const source: QuerySource = {
+        kind: "log-analytics",
+        name: "workspace",
+        query: (request) =>
+          request.query.includes("DeviceNetworkEvents")
+            ? Promise.reject(new Error("'DeviceNetworkEvents' could not be resolved"))
+            : local.query(request),
+      };
+      const app = await createRuntime(
+        { AzureWebJobsStorage: azurite().connectionString, HUNT_SOURCE: "local", LOCAL_DATA_PATHS: "unused" },
+        { storage: await freshStorage(azurite()), source },
+      );
+      setRuntime(app);
+      const lines: string[] = [];
+      await expect(timerOf("imported-hunts")(TIMER, capturing(lines))).rejects.toThrow(
+        `1 imported hunt(s) failed: ${failing.id}: 'DeviceNetworkEvents' could not be resolved`,
+      );
+      for (const hunt of hunts.filter((h) => h !== failing))
+        expect((await app.services.runs.latest(hunt.id))[0]?.status, hunt.id).toBe("succeeded");
+      expect((await app.services.runs.latest(failing.id))[0]?.status).toBe("failed");
+      expect(lines.filter((l) => l.startsWith("error: ") && l.includes(failing.id)).length).toBeGreaterThan(0);
+    } finally {
+      registerImportedHunts([]);
+    }
+  });
+
+  it("the prune-state timer deletes what the retention settings no longer keep", async () => {
+    const app = await testApp({ DELIVERY_CLAIM_RETENTION: "7d" });
+    const teams = { id: "teams", kind: "teams" as const, url: "https://contoso.webhook.office.com/workflows/abc" };
+    await app.notifier.claims.claim(teams, "msg_old", Date.now() - 8 * 86_400_000);
+    await app.notifier.claims.claim(teams, "msg_new", Date.now());
+    const lines: string[] = [];
+    await timerOf("prune-state")(TIMER, capturing(lines));
+    expect(lines).toEqual([expect.stringMatching(/^information: pruned .*\b1 deliveryClaims\b/)]);
+    expect(await app.notifier.claims.claim(teams, "msg_new", Date.now())).toBe("in-progress");
+    expect(await app.notifier.claims.claim(teams, "msg_old", Date.now())).toBe("claimed");
+  });
+});
+
 describe("queue notifier (test mode)", () => {
   it("delivers a finding message to Teams and the signed webhook; a message that is not a finding goes to poison", async () => {
     const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -215,6 +273,19 @@ describe("queue notifier (test mode)", () => {
     } finally {
       await receiver.stop();
     }
+  });
+
+  it("a message too deeply nested to write back goes to poison on its first delivery, saying so; other non-findings keep their text", async () => {
+    const app = await testApp();
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    await notifyFindingQueue(deep, new InvocationContext());
+    await notifyFindingQueue(Buffer.from("not a finding").toString("base64"), new InvocationContext());
+    const poisoned = (await app.storage.queue("poison").receiveMessages({ numberOfMessages: 10 })).receivedMessageItems;
+    expect(poisoned.map((m) => Buffer.from(m.messageText, "base64").toString("utf8"))).toEqual([
+      expect.stringMatching(/^\{"unreadable":".*call stack/),
+      "not a finding",
+    ]);
   });
 
   it("bad settings fail with the setting's name, and its value unless that is a secret", async () => {

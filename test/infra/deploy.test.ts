@@ -3,14 +3,18 @@
  * Bicep compiler cannot run here, so the Bicep is read as text; the KQL it loads is real KQL,
  * checked by the official Kusto parser and run by the local engine on run logs made here.
  */
+import { InvocationContext } from "@azure/functions";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { invocationLogger } from "../../functions/handlers.js";
 import { builtInHunts, scheduleSettingName } from "../../lib/hunts/catalog.js";
 import { runQuery, validateQuery } from "../../lib/kql/engine.js";
 import type { Column, Row } from "../../lib/kql/types.js";
 import { tableToObjects } from "../../lib/kql/types.js";
 import { BICEPPARAM_END, generatedBicepParam, generatedLocalSettings, scheduleDefaults } from "../../lib/settings-files.js";
+import { logRun } from "../../lib/runs/runner.js";
+import type { RunRecord } from "../../lib/runs/store.js";
 import { SettingsSchema } from "../../lib/settings.js";
 
 const file = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
@@ -44,6 +48,7 @@ describe("schedule settings are generated from the hunt catalog (npm run gen:set
     const defaults = Object.fromEntries(scheduleDefaults());
     expect(defaults.DIGEST_SCHEDULE).toBe(SettingsSchema.shape.DIGEST_SCHEDULE.parse(undefined));
     expect(functionApp).toContain(`{ name: 'IMPORTED_HUNTS_SCHEDULE', value: '${defaults.IMPORTED_HUNTS_SCHEDULE}' }`);
+    expect(functionApp).toContain(`{ name: 'RETENTION_SCHEDULE', value: '${defaults.RETENTION_SCHEDULE}' }`);
     expect(main).toMatch(/^param digestSchedule string$/m);
   });
 });
@@ -109,22 +114,47 @@ function huntHealthQuery(name: string, huntIds: string[] = builtInHunts().map((h
 const HOUR = 3_600_000;
 const NOW = Date.parse("2024-10-21T12:00:00Z");
 
-/** One run-log trace, every property a string as Application Insights stores them. */
-function runTrace(huntId: string, at: number, status: "succeeded" | "failed", partial = false): Row {
-  const dimensions = {
-    huntId,
+const SEVERITY = { information: 1, warning: 2, error: 3 } as Record<string, number>;
+
+/**
+ * One run-log trace as the Functions host stores it: `message` is the text the app's own code
+ * wrote for the run (logRun through the invocation's logger), and customDimensions hold only the
+ * host's fields, none of the run's.
+ */
+function runTrace(huntId: string, at: number, status: "succeeded" | "failed", partial = false, error = "query timed out"): Row {
+  const run: RunRecord = {
     runId: `${huntId}.${new Date(at).toISOString()}`,
+    huntId,
+    kind: "scheduled",
     status,
-    partial: String(partial),
-    windowStart: new Date(at - HOUR).toISOString(),
-    windowEnd: new Date(at).toISOString(),
-    rows: "120",
-    entities: "8",
-    findings: status === "failed" ? "0" : "2",
-    alerts: status === "failed" ? "0" : "1",
-    durationMs: "1830.5",
+    window: { start: new Date(at - HOUR).toISOString(), end: new Date(at).toISOString() },
+    source: "log-analytics",
+    startedAt: new Date(at).toISOString(),
+    rows: 120,
+    entities: 8,
+    findings: status === "failed" ? 0 : 2,
+    alerts: status === "failed" ? 0 : 1,
+    topFindings: [],
+    skippedWindows: 0,
+    ...(partial ? { partial: "DeviceNetworkEvents: workspace law-2 did not answer" } : {}),
+    ...(status === "failed" ? { error } : {}),
   };
-  return [at, `hunt ${huntId} ${status}`, 1, dimensions];
+  const logged: Row[] = [];
+  const invocationId = `inv-${at}`;
+  const context = new InvocationContext({
+    invocationId,
+    functionName: `hunt-${huntId}`,
+    logHandler: (level, ...args) =>
+      logged.push([
+        at,
+        args.map(String).join(" "),
+        SEVERITY[level],
+        { Category: `Function.hunt-${huntId}.User`, LogLevel: level, InvocationId: invocationId },
+      ]),
+  });
+  logRun(run, invocationLogger(context), 1830.5);
+  expect(logged).toHaveLength(1);
+  return logged[0];
 }
 
 function run(name: string, rows: Row[], huntIds?: string[]) {
@@ -137,7 +167,10 @@ describe("hunt health: a workbook and alert rules over the run log", () => {
 
   it("the module documents the run log contract and the prelude reads exactly those properties", () => {
     for (const property of RUN_LOG_PROPERTIES) expect(huntHealth).toMatch(new RegExp(`^//\\s+${property}\\s`, "m"));
-    const read = new Set([...file("infra/queries/hunt-runs.kql").matchAll(/customDimensions\.(\w+)/g)].map((m) => m[1]));
+    // The alerts count run logs: Application Insights must not sample them away.
+    const host = JSON.parse(file("host.json")) as { logging: { applicationInsights: { samplingSettings: { excludedTypes: string } } } };
+    expect(host.logging.applicationInsights.samplingSettings.excludedTypes.split(";")).toContain("Trace");
+    const read = new Set([...file("infra/queries/hunt-runs.kql").matchAll(/\brun\.(\w+)/g)].map((m) => m[1]));
     expect([...read].sort()).toEqual([...RUN_LOG_PROPERTIES].sort());
   });
 
@@ -199,6 +232,22 @@ describe("hunt health: a workbook and alert rules over the run log", () => {
     // A fresh deployment (logs for only two hours) does not flag hunts that have not had their turn yet.
     const fresh = [...hourly("windows-logon-by-source-ip", NOW - 0.5 * HOUR).slice(0, 2)];
     expect(run("stopped-hunts", fresh, ids).map((r) => r.huntId)).toEqual([]);
+  });
+
+  it("the prelude reads the run from the line the app logs, whatever the error says; other lines are not runs", () => {
+    const awkward = 'query failed:\n{"error":{"code":"BadArgumentError"}} at line 3';
+    const rows = [
+      runTrace("logon-changepoint", NOW - HOUR, "failed", false, awkward),
+      runTrace("password-spray-by-source", NOW - 2 * HOUR, "succeeded", true),
+      [NOW, 'finding message (dequeue 1): {"huntId":"logon-changepoint","runId":"x"}', 1, { Category: "Function.notify-findings.User" }],
+    ];
+    expect(rows[0][1] as string).toMatch(/^hunt run logon-changepoint\.\S+ failed: query failed: \{"error"/);
+    const runs = run("workbook-failures", rows);
+    expect(runs.map((r) => [r.huntId, r.status, r.partial, r.durationMs])).toEqual([
+      ["logon-changepoint", "failed", false, 1830.5],
+      ["password-spray-by-source", "succeeded", true, 1830.5],
+    ]);
+    expect(runs[0].windowEnd).toBe(NOW - HOUR);
   });
 
   it("the workbook's latest-runs step shows each hunt's last run with its numbers", () => {

@@ -149,13 +149,15 @@ describe("signed webhooks and delivery", () => {
     expect((await notifyFinding(later, afterWindow))[0].outcome).toBe("delivered");
   });
 
-  it("a permanent 4xx is reported, not retried", async () => {
+  it("a permanent 4xx is reported and logged, not retried", async () => {
     reset([{ status: 400 }]);
-    const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }]);
+    const logged: string[] = [];
+    const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }], { log: lineLogger((m) => logged.push(m)) });
     const [result] = await notifyFinding(finding(), d);
     expect(result.outcome).toBe("rejected");
     expect(result.detail).toMatch(/^HTTP 400/);
     expect(hits.length).toBe(1);
+    expect(logged).toEqual([expect.stringMatching(/^destination teams rejected msg_abcdefghijklmnop1234: HTTP 400/)]);
   });
 
   it("the digest goes once per destination, ranked, and only covers findings since the last one", async () => {

@@ -145,6 +145,29 @@ describe("settings that used to accept nonsense", () => {
     ).toHaveLength(2);
   });
 
+  it("retentions: at least a day, claims at least the queue's 7 days, incidents longer than the incident window", () => {
+    expect(settingsError({ FINDING_RETENTION: "12h" })).toBe(
+      'invalid app settings: FINDING_RETENTION="12h": expected a timespan of at least 1d, like 90d (less would delete what the day\'s runs and digest still read)',
+    );
+    expect(settingsError({ RUN_RETENTION: "ninety days" })).toMatch(
+      /^invalid app settings: RUN_RETENTION="ninety days": expected a timespan/,
+    );
+    expect(settingsError({ DELIVERY_CLAIM_RETENTION: "2d" })).toMatch(
+      /^invalid app settings: DELIVERY_CLAIM_RETENTION="2d": expected a timespan of at least 7d, like 90d \(a queued notice lives up to 7 days/,
+    );
+    expect(settingsError({ INCIDENT_RETENTION: "2d", INCIDENT_WINDOW: "3d" })).toBe(
+      'invalid app settings: INCIDENT_RETENTION="2d": must be longer than INCIDENT_WINDOW (3d): an incident alerts still join would be deleted',
+    );
+    expect(settingsError({ RETENTION_SCHEDULE: "daily" })).toMatch(/^invalid app settings: RETENTION_SCHEDULE="daily": /);
+    const defaults = parseSettings(BASE);
+    expect([defaults.FINDING_RETENTION, defaults.INCIDENT_RETENTION, defaults.RUN_RETENTION]).toEqual(["90d", "90d", "90d"]);
+    expect([defaults.DELIVERY_CLAIM_RETENTION, defaults.STAGED_RETENTION, defaults.RETENTION_SCHEDULE]).toEqual([
+      "7d",
+      "7d",
+      "0 30 2 * * *",
+    ]);
+  });
+
   it("a zero baseline retention (it would delete every baseline) and a mistyped schedule setting", () => {
     expect(settingsError({ BASELINE_RETENTION: "0d" })).toMatch(/^invalid app settings: BASELINE_RETENTION="0d": expected a timespan/);
     expect(settingsError({ HUNT_PASWORD_SPRAY_BY_SOURCE_SCHEDULE: "0 0 * * * *" })).toMatch(

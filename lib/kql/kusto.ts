@@ -177,9 +177,27 @@ export function checkQueryShape(text: string): void {
 
 const globalStates = new Map<string, GlobalState>();
 
+/**
+ * One number per distinct column list: callers pass the same published schema arrays on every query,
+ * so a schema set's signature is its table names and these numbers, not its (hundreds of kB of) columns.
+ */
+const columnListIds = new WeakMap<readonly Column[], number>();
+const columnListIdsByText = new Map<string, number>();
+
+function columnListId(columns: readonly Column[]): number {
+  let id = columnListIds.get(columns);
+  if (id === undefined) {
+    const text = columns.map((c) => `${c.name}:${c.type}`).join(",");
+    id = columnListIdsByText.get(text);
+    if (id === undefined) columnListIdsByText.set(text, (id = columnListIdsByText.size));
+    columnListIds.set(columns, id);
+  }
+  return id;
+}
+
 function schemaSignature(tables: Record<string, readonly Column[]>): string {
   return Object.entries(tables)
-    .map(([name, cols]) => `${name}(${cols.map((c) => `${c.name}:${c.type}`).join(",")})`)
+    .map(([name, cols]) => `${name}:${columnListId(cols)}`)
     .sort()
     .join(";");
 }
@@ -220,9 +238,28 @@ const SEVERITIES: Record<string, Diagnostic["severity"]> = {
  * open table (any column, read as empty), as Log Analytics treats a table the workspace lacks.
  */
 export function analyze(text: string, tables: Record<string, readonly Column[]>): AnalyzedQuery {
-  const first = analyzeWith(text, tables, new Set());
+  const named = tablesNamedIn(text, tables);
+  const first = analyzeWith(text, named, new Set());
   const unknown = unknownTableNames(first);
-  return unknown.size ? analyzeWith(text, tables, unknown) : first;
+  return unknown.size ? analyzeWith(text, named, unknown) : first;
+}
+
+/**
+ * The tables a query can refer to: those whose name occurs in its text as a word (as a table, or as
+ * a string such as `table("SigninLogs")`), or matches a wildcard such as `union Device*`. The parser
+ * analyses a query in time that grows with the size of its database (about 30 ms for all ~750
+ * published tables against 10 for a handful), so it is given only these.
+ */
+export function tablesNamedIn(text: string, tables: Record<string, readonly Column[]>): Record<string, readonly Column[]> {
+  const words = new Set(text.match(/[A-Za-z_][A-Za-z0-9_]*/g));
+  const prefixes = [...text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)?\*/g)].map((m) => m[1] ?? "");
+  // `union *`, `search` and `find` read every table.
+  if (/\bunion\b[^|]*?(^|[\s,(])\*/m.test(text) || words.has("search") || words.has("find")) return tables;
+  const out: Record<string, readonly Column[]> = {};
+  for (const [name, columns] of Object.entries(tables)) {
+    if (words.has(name) || prefixes.some((prefix) => prefix && name.startsWith(prefix))) out[name] = columns;
+  }
+  return out;
 }
 
 const TABLE_POSITIONS = new Set([

@@ -91,6 +91,7 @@ export interface SyntaxNode {
   MakeSeriesStepClause: SyntaxNode;
   MakeSeriesToClause: SyntaxNode;
   Name: SyntaxNode;
+  Names: SyntaxNode;
   NameAndType: SyntaxNode;
   NullsClause: SyntaxNode;
   OfExpression: SyntaxNode;
@@ -116,6 +117,7 @@ export interface SyntaxNode {
   First: SyntaxNode;
   Second: SyntaxNode;
   Values: SyntaxNode;
+  URIs: SyntaxNode;
 }
 
 let kusto: KustoNamespace | undefined;
@@ -207,6 +209,28 @@ function quoteName(name: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `['${name.replace(/'/g, "\\'")}']`;
 }
 
+/**
+ * Functions every Sentinel workspace has, written for the local engine over the published tables
+ * they read: `_GetWatchlist(alias [, keys])` returns a watchlist's current items, one column per
+ * item field (Sentinel's watchlists live in the Watchlist table, one row per item version).
+ */
+export const WORKSPACE_FUNCTIONS: readonly { name: string; parameters: string; body: string; tables: readonly string[] }[] = [
+  {
+    name: "_GetWatchlist",
+    parameters: "(watchlistAlias:string, keys:dynamic = dynamic([]))",
+    body: `{
+      Watchlist
+      | where WatchlistAlias == watchlistAlias and _DTItemType == "watchlist-item"
+      | where array_length(keys) == 0 or SearchKey in (keys)
+      | summarize arg_max(_DTTimestamp, _DTItemStatus, LastUpdatedTimeUTC, SearchKey, WatchlistItem) by _DTItemId
+      | where _DTItemStatus != "Delete"
+      | project-away _DTTimestamp, _DTItemStatus
+      | evaluate bag_unpack(WatchlistItem)
+    }`,
+    tables: ["Watchlist"],
+  },
+];
+
 /** A GlobalState whose default database holds the given tables; cached per schema set. */
 export function globalStateFor(tables: Record<string, readonly Column[]>, open: ReadonlySet<string> = new Set()): GlobalState {
   const signature = `${schemaSignature(tables)}|open:${[...open].sort().join(",")}`;
@@ -220,7 +244,10 @@ export function globalStateFor(tables: Record<string, readonly Column[]>, open: 
   for (const name of open)
     if (!tables[name])
       symbols.push(required(new S.TableSymbol.$ctor7(name, "(TimeGenerated:datetime)", null).WithIsOpen(true), "open table"));
-  const database = new S.DatabaseSymbol.ctor("hunts", symbols);
+  const functions: KustoSymbol[] = WORKSPACE_FUNCTIONS.filter((f) => f.tables.every((t) => tables[t])).map(
+    (f) => new S.FunctionSymbol.$ctor16(f.name, f.parameters, f.body, null),
+  );
+  const database = new S.DatabaseSymbol.ctor("hunts", [...symbols, ...functions]);
   const created = required(required(K.GlobalState.Default, "default global state").WithDatabase(database), "global state");
   globalStates.set(signature, created);
   return created;
@@ -255,6 +282,7 @@ export function tablesNamedIn(text: string, tables: Record<string, readonly Colu
   const prefixes = [...text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)?\*/g)].map((m) => m[1] ?? "");
   // `union *`, `search` and `find` read every table.
   if (/\bunion\b[^|]*?(^|[\s,(])\*/m.test(text) || words.has("search") || words.has("find")) return tables;
+  for (const f of WORKSPACE_FUNCTIONS) if (words.has(f.name)) for (const table of f.tables) words.add(table);
   const out: Record<string, readonly Column[]> = {};
   for (const [name, columns] of Object.entries(tables)) {
     if (words.has(name) || prefixes.some((prefix) => prefix && name.startsWith(prefix))) out[name] = columns;
@@ -374,6 +402,25 @@ export function resultColumns(node: OptionalNode): Column[] | undefined {
   for (let i = 0; i < columns.Count; i++) {
     const column = columns.getItem(i);
     out.push({ name: column.Name ?? "", type: normalizeTypeName(column.Type?.Name ?? "") ?? "dynamic" });
+  }
+  return out;
+}
+
+/** The columns of a call that returns several values (the parser's tuple type), or undefined for a single value. */
+export function tupleColumns(node: OptionalNode): Column[] | undefined {
+  const type = node?.ResultType;
+  if (!type || !bridgeClassName(type).endsWith("TupleSymbol")) return undefined;
+  return resultColumns(node);
+}
+
+/** The parameters of the function a call refers to (its first signature), with their default values. */
+export function functionParameters(call: OptionalNode): { name: string; defaultValue: SyntaxNode | undefined }[] {
+  const symbol = call?.ReferencedSymbol as Kusto.Language.Symbols.FunctionSymbol | null | undefined;
+  const parameters = symbol?.Signatures?.getItem(0)?.Parameters;
+  const out: { name: string; defaultValue: SyntaxNode | undefined }[] = [];
+  for (let i = 0; i < (parameters?.Count ?? 0); i++) {
+    const parameter = parameters!.getItem(i);
+    out.push({ name: parameter.Name ?? "", defaultValue: (parameter.DefaultValue as unknown as SyntaxNode | null) ?? undefined });
   }
   return out;
 }

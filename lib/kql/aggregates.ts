@@ -331,6 +331,7 @@ export const AGGREGATES: Record<string, AggregateFactory> = {
   make_list_if: ({ args }) => collecting(dynamicValue(args[0]), false, limitArg(args[2]), args[1].fn),
   make_bag: ({ args }) => bagMerging(args[0].fn),
   make_bag_if: ({ args }) => bagMerging(args[0].fn, args[1].fn),
+  make_dictionary: ({ args }) => bagMerging(args[0].fn),
   arg_max: ({ args, extraColumns }) => argExtreme(args[0].fn, extraColumns ?? [], 1),
   arg_min: ({ args, extraColumns }) => argExtreme(args[0].fn, extraColumns ?? [], -1),
   take_any: ({ args }) => takeAny(args.map((a) => a.fn)),

@@ -6,11 +6,11 @@ import { allConstant, rowwise, unary, type CallSite, type ScalarFunction } from 
 import { constant, type Compiled, type Evaluator } from "./context.js";
 import { randomUUID } from "node:crypto";
 import { DYNAMIC_FUNCTIONS } from "./dynamic-functions.js";
-import { IP_FUNCTIONS } from "./ip-functions.js";
+import { IP_FUNCTIONS, parseIpv4 } from "./ip-functions.js";
 import { TEXT_FUNCTIONS } from "./text-functions.js";
 import { SERIES_FUNCTIONS } from "./series-functions.js";
 import { errorAt, nodeText, type SyntaxNode } from "./kusto.js";
-import { compileRegex } from "./text.js";
+import { compileRegex, hasTerm } from "./text.js";
 import type { KqlType, Row, Value } from "./types.js";
 import {
   KUSTO_EPOCH_MS,
@@ -580,6 +580,98 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   ...TEXT_FUNCTIONS,
   ...SERIES_FUNCTIONS,
 
+  // columns of the row as a bag
+  pack_all: (call) => {
+    const columns = call.ctx.scope.columns;
+    const skipEmpty = call.args[0] ? call.args[0].fn([]) === true : false;
+    return {
+      fn: (row) => {
+        const bag: Record<string, Value> = {};
+        columns.forEach((c, i) => {
+          const v = toDynamic(row[i] ?? null, c.type);
+          if (!skipEmpty || (v !== null && v !== "")) bag[c.name] = v;
+        });
+        return bag;
+      },
+      type: "dynamic",
+      constant: false,
+    };
+  },
+  bag_pack_columns: (call) => {
+    const names = call.argNodes.map((n) => nodeText(n));
+    const fns = call.args.map(dynamicOf);
+    return {
+      fn: (row) => Object.fromEntries(fns.map((f, i) => [names[i], f(row)])),
+      type: "dynamic",
+      constant: allConstant(call.args),
+    };
+  },
+  /** extract_json(path, json [, typeof(T)]): the value a JSONPath ($.a.b, $['a'], $.list[0]) selects in a JSON text. */
+  extract_json: (call) => extractJson(call),
+  extractjson: (call) => extractJson(call),
+  dynamic_to_json: rowwise(([v]) => JSON.stringify(v ?? null)),
+  replace_strings: rowwise((v, call) => {
+    const lookups = Array.isArray(v[1]) ? v[1].map((x) => plainText(x)) : [];
+    const rewrites = Array.isArray(v[2]) ? v[2].map((x) => plainText(x)) : [];
+    const source = argText(call, v, 0);
+    const active = lookups.map((l, i) => ({ l, r: rewrites[i] ?? "" })).filter((x) => x.l !== "");
+    if (!active.length) return source;
+    // One pass, longest lookup first at each position, so a replacement is never replaced again.
+    const pattern = new RegExp(
+      active
+        .map((x) => x.l)
+        .sort((a, b) => b.length - a.length)
+        .map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("|"),
+      "g",
+    );
+    return source.replace(pattern, (m) => active.find((x) => x.l === m)?.r ?? m);
+  }),
+  indexof_regex: rowwise((v, call) => {
+    const source = argText(call, v, 0);
+    const start = Number(v[2] ?? 0);
+    const m = compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1]).execAll(source.slice(start))[0];
+    return m ? source.slice(start).indexOf(m[0] ?? "") + start : -1;
+  }),
+  /** has_any_index(text, terms): the index of the first term `has` finds in the text, or -1. */
+  has_any_index: rowwise((v, call) => {
+    const haystack = argText(call, v, 0).toLowerCase();
+    const terms = Array.isArray(v[1]) ? v[1] : [];
+    return terms.findIndex((t) => hasTerm(haystack, plainText(t).toLowerCase(), "whole"));
+  }),
+  format_ipv4: rowwise(([v, bits]) => {
+    const n = typeof v === "number" ? v : parseIpv4(plainText(v ?? ""));
+    if (n === null || n === undefined || n < 0 || n > 0xffffffff) return "";
+    const mask = bits === undefined || bits === null ? 0xffffffff : Number(bits) === 0 ? 0 : ~((1 << (32 - Number(bits))) - 1) >>> 0;
+    const masked = (n & mask) >>> 0;
+    return [24, 16, 8, 0].map((shift) => (masked >>> shift) & 255).join(".");
+  }),
+  format_ipv4_mask: rowwise(([v, bits]) => {
+    const n = typeof v === "number" ? v : parseIpv4(plainText(v ?? ""));
+    const b = bits === undefined || bits === null ? 32 : Number(bits);
+    if (n === null || n === undefined || !(b >= 0 && b <= 32)) return "";
+    const mask = b === 0 ? 0 : ~((1 << (32 - b)) - 1) >>> 0;
+    return `${[24, 16, 8, 0].map((shift) => (((n & mask) >>> 0) >>> shift) & 255).join(".")}/${b}`;
+  }),
+
+  // deprecated names real queries still use
+  parsejson: convert("dynamic"),
+  base64_decodestring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "base64").toString("utf8")),
+  base64_encodestring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "utf8").toString("base64")),
+  pack_dictionary: (call) => packFunction(call),
+  array_strcat: rowwise(([array, delimiter]) =>
+    Array.isArray(array)
+      ? array.map((x) => (typeof x === "string" ? x : x === null ? "" : JSON.stringify(x))).join(plainText(delimiter ?? ""))
+      : "",
+  ),
+  notempty: unary((v) => !(v === null || v === ""), "bool"),
+  notnull: (call) => {
+    const [arg] = call.args;
+    if (arg.type === "string") return constant(true, "bool");
+    const f = arg.fn;
+    return { fn: (row) => f(row) !== null, type: "bool", constant: arg.constant };
+  },
+
   // window
   prev: neighbour(-1),
   next: neighbour(1),
@@ -781,6 +873,32 @@ function dynamicOf(compiled: Compiled): Evaluator {
   const f = compiled.fn;
   const type = compiled.type;
   return type === "datetime" || type === "timespan" ? (row) => toDynamic(f(row), type) : f;
+}
+
+/** The property names a JSONPath walks: `$.a.b`, `$['a b']`, `$.list[0]`. */
+function jsonPathSteps(path: string): (string | number)[] {
+  const steps: (string | number)[] = [];
+  const re = /\.([^.[\]]+)|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\]|\[\s*(\d+)\s*\]/g;
+  for (const m of path.replace(/^\$/, "").matchAll(re)) steps.push(m[4] !== undefined ? Number(m[4]) : (m[1] ?? m[2] ?? m[3]));
+  return steps;
+}
+
+function extractJson(call: CallSite): Compiled {
+  const typed = call.args.length > 2;
+  return rowwise((v) => {
+    let value: Value;
+    try {
+      value = typeof v[1] === "string" ? (JSON.parse(v[1]) as Value) : (v[1] ?? null);
+    } catch {
+      return typed ? null : "";
+    }
+    for (const step of jsonPathSteps(plainText(v[0]))) {
+      if (value === null || typeof value !== "object") return typed ? null : "";
+      value = (Array.isArray(value) ? value[step as number] : (value as Record<string, Value>)[step]) ?? null;
+    }
+    if (typed) return coerceToType(value, call.resultType);
+    return value === null ? "" : typeof value === "string" ? value : JSON.stringify(value);
+  })(call);
 }
 
 function packFunction(call: CallSite): Compiled {

@@ -111,6 +111,35 @@ describe("strings", () => {
   });
 });
 
+describe("rows as bags, JSON paths, and the deprecated names real queries still use", () => {
+  it("pack_all and bag_pack_columns: the row's columns as a bag (datetimes as text)", () => {
+    expect(
+      q(`datatable(a:string, n:long, t:datetime)["x", 1, datetime(2024-01-01)] | project p = pack_all(), c = bag_pack_columns(a, n)`),
+    ).toEqual([{ p: { a: "x", n: 1, t: "2024-01-01T00:00:00.0000000Z" }, c: { a: "x", n: 1 } }]);
+  });
+
+  it("extract_json follows a JSONPath; with a type it converts, else it returns text", () => {
+    expect(
+      q(`print e1 = extract_json("$.hosts[1].name", '{"hosts":[{"name":"a"},{"name":"b"}]}'), e2 = extract_json("$.n", '{"n":5}', typeof(long)),
+        e3 = extractjson("$['a b']", '{"a b":"x"}'), absent = extract_json("$.nope", '{"n":5}')`),
+    ).toEqual([{ e1: "b", e2: 5, e3: "x", absent: "" }]);
+  });
+
+  it("replace_strings (documented), indexof_regex, has_any_index, format_ipv4(_mask)", () => {
+    expect(
+      q(`print r = replace_strings("It's a wonderful day", dynamic(["It's", "wonderful"]), dynamic(["Today is", "sunny"])), i = indexof_regex("abcabc", "c"),
+        h = has_any_index("this is an example", dynamic(["not", "example"])), f = format_ipv4(3232236031), fm = format_ipv4_mask("192.168.1.255", 24)`),
+    ).toEqual([{ r: "Today is a sunny day", i: 2, h: 1, f: "192.168.1.255", fm: "192.168.1.0/24" }]);
+  });
+
+  it("parsejson, base64_decodestring, notempty, array_strcat, make_dictionary are the current functions under old names", () => {
+    expect(
+      q(`datatable(k:string)["a", "b"] | summarize d = make_dictionary(pack(k, 1)) | extend j = parsejson('{"a":1}').a, b = base64_decodestring("YWJj"),
+        n = notempty(""), s = array_strcat(dynamic([1, "x"]), "-")`),
+    ).toEqual([{ d: { a: 1, b: 1 }, j: 1, b: "abc", n: false, s: "1-x" }]);
+  });
+});
+
 describe("network", () => {
   it("ipv4_compare, ipv4_netmask_suffix, parse_ipv6, parse_ipv4: documented values", () => {
     expect(

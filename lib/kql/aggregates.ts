@@ -149,10 +149,11 @@ function averaging(value: Evaluator, predicate?: Evaluator): Aggregator {
   };
 }
 
-function varianceOf(value: Evaluator, sample: boolean, root: boolean): Aggregator {
+function varianceOf(value: Evaluator, sample: boolean, root: boolean, predicate?: Evaluator): Aggregator {
   return {
     init: () => ({ n: 0, mean: 0, m2: 0 }),
     step: (state, row) => {
+      if (!isTrue(predicate, row)) return state;
       const v = value(row);
       if (typeof v !== "number") return state;
       // Welford's algorithm: stable for long streams.
@@ -173,7 +174,7 @@ function varianceOf(value: Evaluator, sample: boolean, root: boolean): Aggregato
   };
 }
 
-function collecting(value: Evaluator, unique: boolean, limit: number, predicate?: Evaluator): Aggregator {
+function collecting(value: Evaluator, unique: boolean, limit: number, predicate?: Evaluator, keepNulls = false): Aggregator {
   return {
     init: () => ({ items: [] as Value[], seen: unique ? new Set<unknown>() : undefined }),
     step: (state, row) => {
@@ -181,7 +182,7 @@ function collecting(value: Evaluator, unique: boolean, limit: number, predicate?
       const s = state as { items: Value[]; seen?: Set<unknown> };
       if (s.items.length >= limit) return state;
       const v = value(row);
-      if (v === null) return state;
+      if (v === null && !keepNulls) return state;
       if (s.seen) {
         const key = valueIdentity(v);
         if (s.seen.has(key)) return state;
@@ -278,6 +279,24 @@ function percentileValues(values: number[], ranks: number[]): Value[] {
   return ranks.map((p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
 }
 
+/**
+ * hll(x) and hll_merge(h): Kusto keeps a HyperLogLog sketch for dcount_hll to estimate from; here
+ * the "sketch" is the exact set of values (an array), so dcount_hll counts exactly, as dcount does
+ * on the small groups local data has.
+ */
+function sketching(value: Evaluator, merge: boolean): Aggregator {
+  return {
+    init: () => new Map<unknown, Value>(),
+    step: (state, row) => {
+      const v = value(row);
+      const items = merge ? (Array.isArray(v) ? v : []) : v === null ? [] : [v];
+      for (const item of items) (state as Map<unknown, Value>).set(valueIdentity(item), item);
+      return state;
+    },
+    result: (state) => [...(state as Map<unknown, Value>).values()],
+  };
+}
+
 function takeAnyIf(value: Evaluator, predicate: Evaluator): Aggregator {
   return {
     init: () => null,
@@ -312,6 +331,7 @@ export const AGGREGATES: Record<string, AggregateFactory> = {
   make_list_if: ({ args }) => collecting(dynamicValue(args[0]), false, limitArg(args[2]), args[1].fn),
   make_bag: ({ args }) => bagMerging(args[0].fn),
   make_bag_if: ({ args }) => bagMerging(args[0].fn, args[1].fn),
+  make_dictionary: ({ args }) => bagMerging(args[0].fn),
   arg_max: ({ args, extraColumns }) => argExtreme(args[0].fn, extraColumns ?? [], 1),
   arg_min: ({ args, extraColumns }) => argExtreme(args[0].fn, extraColumns ?? [], -1),
   take_any: ({ args }) => takeAny(args.map((a) => a.fn)),
@@ -324,6 +344,21 @@ export const AGGREGATES: Record<string, AggregateFactory> = {
       args.slice(1).map((a) => Number(a.fn([]))),
     ),
   any: ({ args }) => takeAny(args.map((a) => a.fn)),
+  count_distinctif: ({ args }) => distinctCount(args[0].fn, args[1].fn),
+  stdevif: ({ args }) => varianceOf(args[0].fn, true, true, args[1].fn),
+  varianceif: ({ args }) => varianceOf(args[0].fn, true, false, args[1].fn),
+  make_list_with_nulls: ({ args }) => collecting(dynamicValue(args[0]), false, limitArg(args[1]), undefined, true),
+  hll: ({ args }) => sketching(args[0].fn, false),
+  hll_if: ({ args }) => sketching((row) => (args[1].fn(row) === true ? args[0].fn(row) : null), false),
+  hll_merge: ({ args }) => sketching(args[0].fn, true),
+  percentiles_array: ({ args }) => {
+    const ranks = args.slice(1).flatMap((a) => {
+      const v = a.fn([]);
+      return (Array.isArray(v) ? v : [v]).map(Number);
+    });
+    const inner = percentiles(args[0].fn, ranks);
+    return { ...inner, result: (state) => inner.results!(state), results: undefined };
+  },
 };
 
 export const MULTI_COLUMN_AGGREGATES = new Set(["arg_max", "arg_min"]);

@@ -8,6 +8,11 @@ export interface Compiled {
   fn: Evaluator;
   type: KqlType;
   constant: boolean;
+  /**
+   * For functions that return several columns (series_fit_line, series_decompose_anomalies, ...):
+   * the columns, in order; `fn` then returns an array with one value per column.
+   */
+  members?: readonly Column[];
 }
 
 /** The columns visible to an expression, with their positions in a row. */

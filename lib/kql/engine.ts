@@ -17,6 +17,7 @@ import {
   referencedSymbolKind,
   referencedSymbolNames,
   resultColumns,
+  functionParameters,
   type AnalyzedQuery,
   type Diagnostic,
   type SyntaxNode,
@@ -123,12 +124,14 @@ export function runQuery(text: string, options: QueryOptions): QueryResult {
     throwOnErrors(query);
   }
   const now = options.now === undefined ? Date.now() : typeof options.now === "number" ? options.now : options.now.getTime();
-  const runner = new QueryRunner(query, tables, now, query.openTables);
+  const notes = new Set<string>();
+  const runner = new QueryRunner(query, tables, now, query.openTables, notes);
   const results = runner.runStatements(listElements(query.syntax.Statements));
   if (!results.length) throw new KqlError("The query has no result statement");
-  const warnings = [...checked.openTables].map(
-    (name) => `Table '${name}' is neither in the data nor in a published schema: it reads as empty`,
-  );
+  const warnings = [
+    ...[...checked.openTables].map((name) => `Table '${name}' is neither in the data nor in a published schema: it reads as empty`),
+    ...notes,
+  ];
   return { table: results[results.length - 1], tables: results, diagnostics: checked.diagnostics, warnings };
 }
 
@@ -176,6 +179,8 @@ class QueryRunner implements Environment {
     private readonly tables: Record<string, Table>,
     readonly now: number,
     private readonly openTables: ReadonlySet<string>,
+    /** Warnings for the caller (shared by every runner of one query). */
+    private readonly notes: Set<string>,
     private readonly parent?: QueryRunner,
     private readonly depth = 0,
   ) {}
@@ -257,7 +262,7 @@ class QueryRunner implements Environment {
 
   private child(): QueryRunner {
     if (this.depth >= MAX_CALL_DEPTH) throw new KqlError(`User-defined functions nest deeper than ${MAX_CALL_DEPTH} calls`);
-    return new QueryRunner(this.query, this.tables, this.now, this.openTables, this, this.depth + 1);
+    return new QueryRunner(this.query, this.tables, this.now, this.openTables, this.notes, this, this.depth + 1);
   }
 
   private guard(name: string, node: SyntaxNode) {
@@ -306,6 +311,12 @@ class QueryRunner implements Environment {
         return this.evaluateTabular(node.Expression);
       case "RangeOperator":
         return this.range(node);
+      case "ExternalDataExpression": {
+        // The local engine reaches no network: the data reads as empty, in its declared shape.
+        const uris = listElements(node.URIs).map((u) => plainText(u.LiteralValue ?? nodeText(u)));
+        this.notes.add(`externaldata is not fetched locally (${uris.join(", ") || "no address"}): it reads as empty`);
+        return { columns: resultColumns(node) ?? [], rows: [] };
+      }
     }
     throw errorAt(
       this.query,
@@ -334,7 +345,25 @@ class QueryRunner implements Environment {
         args,
       );
     }
+    const expansion = node.GetExpansion?.();
+    if (expansion && nodeKind(expansion) === "FunctionBody") return this.callDatabaseFunction(node, expansion, args);
     throw errorAt(this.query, node, `Unsupported tabular function '${name}' in the local KQL engine`, "unsupported-function");
+  }
+
+  /**
+   * A function of the database rather than the query (Sentinel's `_GetWatchlist`): the parser's
+   * expansion of its body at this call, run with its parameters bound to the arguments or defaults.
+   */
+  private callDatabaseFunction(node: SyntaxNode, body: SyntaxNode, args: SyntaxNode[]): Table {
+    const frame = this.child();
+    for (const [i, parameter] of functionParameters(node).entries()) {
+      const arg = args[i] ?? parameter.defaultValue;
+      if (!arg) continue;
+      const compiled = compileScalar(arg, { query: this.query, env: this, scope: new Scope([]) });
+      frame.bindings.set(parameter.name, { kind: "scalar", node: arg, value: { value: compiled.fn([]), type: compiled.type } });
+    }
+    frame.runStatements(listElements(body.Statements));
+    return frame.evaluateTabular(body.Expression);
   }
 
   private tableByName(node: SyntaxNode): Table {
@@ -462,6 +491,7 @@ class QueryRunner implements Environment {
       case "MvApplyOperator":
         return ops.mvApply(input, op, oc, (rows, subquery) => this.runSubquery(rows, subquery));
       case "ParseOperator":
+      case "ParseWhereOperator":
         return ops.parse(input, op, oc);
       case "MakeSeriesOperator":
         return ops.makeSeries(input, op, oc);
@@ -476,6 +506,13 @@ class QueryRunner implements Environment {
       case "AsOperator":
         this.bindings.set(String(op.Name.SimpleName), { kind: "tabular", node: op, table: input });
         return input;
+      case "RenderOperator":
+        return input; // a chart hint for the portal; the rows are the result
+      case "SampleOperator":
+      case "SampleDistinctOperator":
+        return ops.sample(input, op, oc);
+      case "GetSchemaOperator":
+        return ops.getSchema(input);
     }
     const keyword = nodeText(op).split(/\s|\(/)[0];
     throw errorAt(this.query, op, `Unsupported operator '${keyword}' (${kind}) in the local KQL engine`, "unsupported-operator");
@@ -559,6 +596,7 @@ export const SUPPORTED_OPERATOR_KINDS: ReadonlySet<string> = new Set([
   "MvExpandOperator",
   "MvApplyOperator",
   "ParseOperator",
+  "ParseWhereOperator",
   "MakeSeriesOperator",
   "EvaluateOperator",
   "JoinOperator",
@@ -567,6 +605,10 @@ export const SUPPORTED_OPERATOR_KINDS: ReadonlySet<string> = new Set([
   "AsOperator",
   "PrintOperator",
   "RangeOperator",
+  "RenderOperator",
+  "SampleOperator",
+  "SampleDistinctOperator",
+  "GetSchemaOperator",
 ]);
 
 /** Operators and functions the local engine does not implement, as diagnostics with their positions. */
@@ -579,6 +621,11 @@ function unsupportedConstructs(query: AnalyzedQuery): Diagnostic[] {
     if (kind === "EvaluateOperator") {
       const plugin = String(node.FunctionCall?.Name?.SimpleName ?? "").toLowerCase();
       if (!ops.EVALUATE_PLUGINS.has(plugin)) message = `The local engine cannot run the plugin '${plugin}'`;
+      else {
+        // A plugin the engine runs: only its arguments can hold what it cannot.
+        for (const arg of listElements(node.FunctionCall?.ArgumentList?.Expressions)) visit(arg);
+        return;
+      }
     } else if (kind.endsWith("Operator") && !SUPPORTED_OPERATOR_KINDS.has(kind)) {
       message = `The local engine cannot run '${nodeText(node).split(/\s|\(/)[0]}'`;
     } else if (kind === "FunctionCallExpression" && referencedSymbolKind(node) === "FunctionSymbol") {

@@ -91,6 +91,7 @@ export interface SyntaxNode {
   MakeSeriesStepClause: SyntaxNode;
   MakeSeriesToClause: SyntaxNode;
   Name: SyntaxNode;
+  Names: SyntaxNode;
   NameAndType: SyntaxNode;
   NullsClause: SyntaxNode;
   OfExpression: SyntaxNode;
@@ -116,6 +117,7 @@ export interface SyntaxNode {
   First: SyntaxNode;
   Second: SyntaxNode;
   Values: SyntaxNode;
+  URIs: SyntaxNode;
 }
 
 let kusto: KustoNamespace | undefined;
@@ -177,9 +179,27 @@ export function checkQueryShape(text: string): void {
 
 const globalStates = new Map<string, GlobalState>();
 
+/**
+ * One number per distinct column list: callers pass the same published schema arrays on every query,
+ * so a schema set's signature is its table names and these numbers, not its (hundreds of kB of) columns.
+ */
+const columnListIds = new WeakMap<readonly Column[], number>();
+const columnListIdsByText = new Map<string, number>();
+
+function columnListId(columns: readonly Column[]): number {
+  let id = columnListIds.get(columns);
+  if (id === undefined) {
+    const text = columns.map((c) => `${c.name}:${c.type}`).join(",");
+    id = columnListIdsByText.get(text);
+    if (id === undefined) columnListIdsByText.set(text, (id = columnListIdsByText.size));
+    columnListIds.set(columns, id);
+  }
+  return id;
+}
+
 function schemaSignature(tables: Record<string, readonly Column[]>): string {
   return Object.entries(tables)
-    .map(([name, cols]) => `${name}(${cols.map((c) => `${c.name}:${c.type}`).join(",")})`)
+    .map(([name, cols]) => `${name}:${columnListId(cols)}`)
     .sort()
     .join(";");
 }
@@ -188,6 +208,28 @@ function schemaSignature(tables: Record<string, readonly Column[]>): string {
 function quoteName(name: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `['${name.replace(/'/g, "\\'")}']`;
 }
+
+/**
+ * Functions every Sentinel workspace has, written for the local engine over the published tables
+ * they read: `_GetWatchlist(alias [, keys])` returns a watchlist's current items, one column per
+ * item field (Sentinel's watchlists live in the Watchlist table, one row per item version).
+ */
+export const WORKSPACE_FUNCTIONS: readonly { name: string; parameters: string; body: string; tables: readonly string[] }[] = [
+  {
+    name: "_GetWatchlist",
+    parameters: "(watchlistAlias:string, keys:dynamic = dynamic([]))",
+    body: `{
+      Watchlist
+      | where WatchlistAlias == watchlistAlias and _DTItemType == "watchlist-item"
+      | where array_length(keys) == 0 or SearchKey in (keys)
+      | summarize arg_max(_DTTimestamp, _DTItemStatus, LastUpdatedTimeUTC, SearchKey, WatchlistItem) by _DTItemId
+      | where _DTItemStatus != "Delete"
+      | project-away _DTTimestamp, _DTItemStatus
+      | evaluate bag_unpack(WatchlistItem)
+    }`,
+    tables: ["Watchlist"],
+  },
+];
 
 /** A GlobalState whose default database holds the given tables; cached per schema set. */
 export function globalStateFor(tables: Record<string, readonly Column[]>, open: ReadonlySet<string> = new Set()): GlobalState {
@@ -202,7 +244,10 @@ export function globalStateFor(tables: Record<string, readonly Column[]>, open: 
   for (const name of open)
     if (!tables[name])
       symbols.push(required(new S.TableSymbol.$ctor7(name, "(TimeGenerated:datetime)", null).WithIsOpen(true), "open table"));
-  const database = new S.DatabaseSymbol.ctor("hunts", symbols);
+  const functions: KustoSymbol[] = WORKSPACE_FUNCTIONS.filter((f) => f.tables.every((t) => tables[t])).map(
+    (f) => new S.FunctionSymbol.$ctor16(f.name, f.parameters, f.body, null),
+  );
+  const database = new S.DatabaseSymbol.ctor("hunts", [...symbols, ...functions]);
   const created = required(required(K.GlobalState.Default, "default global state").WithDatabase(database), "global state");
   globalStates.set(signature, created);
   return created;
@@ -220,9 +265,29 @@ const SEVERITIES: Record<string, Diagnostic["severity"]> = {
  * open table (any column, read as empty), as Log Analytics treats a table the workspace lacks.
  */
 export function analyze(text: string, tables: Record<string, readonly Column[]>): AnalyzedQuery {
-  const first = analyzeWith(text, tables, new Set());
+  const named = tablesNamedIn(text, tables);
+  const first = analyzeWith(text, named, new Set());
   const unknown = unknownTableNames(first);
-  return unknown.size ? analyzeWith(text, tables, unknown) : first;
+  return unknown.size ? analyzeWith(text, named, unknown) : first;
+}
+
+/**
+ * The tables a query can refer to: those whose name occurs in its text as a word (as a table, or as
+ * a string such as `table("SigninLogs")`), or matches a wildcard such as `union Device*`. The parser
+ * analyses a query in time that grows with the size of its database (about 30 ms for all ~750
+ * published tables against 10 for a handful), so it is given only these.
+ */
+export function tablesNamedIn(text: string, tables: Record<string, readonly Column[]>): Record<string, readonly Column[]> {
+  const words = new Set(text.match(/[A-Za-z_][A-Za-z0-9_]*/g));
+  const prefixes = [...text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)?\*/g)].map((m) => m[1] ?? "");
+  // `union *`, `search` and `find` read every table.
+  if (/\bunion\b[^|]*?(^|[\s,(])\*/m.test(text) || words.has("search") || words.has("find")) return tables;
+  for (const f of WORKSPACE_FUNCTIONS) if (words.has(f.name)) for (const table of f.tables) words.add(table);
+  const out: Record<string, readonly Column[]> = {};
+  for (const [name, columns] of Object.entries(tables)) {
+    if (words.has(name) || prefixes.some((prefix) => prefix && name.startsWith(prefix))) out[name] = columns;
+  }
+  return out;
 }
 
 const TABLE_POSITIONS = new Set([
@@ -337,6 +402,25 @@ export function resultColumns(node: OptionalNode): Column[] | undefined {
   for (let i = 0; i < columns.Count; i++) {
     const column = columns.getItem(i);
     out.push({ name: column.Name ?? "", type: normalizeTypeName(column.Type?.Name ?? "") ?? "dynamic" });
+  }
+  return out;
+}
+
+/** The columns of a call that returns several values (the parser's tuple type), or undefined for a single value. */
+export function tupleColumns(node: OptionalNode): Column[] | undefined {
+  const type = node?.ResultType;
+  if (!type || !bridgeClassName(type).endsWith("TupleSymbol")) return undefined;
+  return resultColumns(node);
+}
+
+/** The parameters of the function a call refers to (its first signature), with their default values. */
+export function functionParameters(call: OptionalNode): { name: string; defaultValue: SyntaxNode | undefined }[] {
+  const symbol = call?.ReferencedSymbol as Kusto.Language.Symbols.FunctionSymbol | null | undefined;
+  const parameters = symbol?.Signatures?.getItem(0)?.Parameters;
+  const out: { name: string; defaultValue: SyntaxNode | undefined }[] = [];
+  for (let i = 0; i < (parameters?.Count ?? 0); i++) {
+    const parameter = parameters!.getItem(i);
+    out.push({ name: parameter.Name ?? "", defaultValue: (parameter.DefaultValue as unknown as SyntaxNode | null) ?? undefined });
   }
   return out;
 }

@@ -18,6 +18,7 @@ import {
   type SyntaxNode,
 } from "./kusto.js";
 import { compileScalar } from "./scalar.js";
+import { compileRegex } from "./text.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { normalizeTypeName } from "./types.js";
 import { compareValues, groupKey, coerceToType, emptyValue, plainText, toDynamic, toKqlString, valueIdentity } from "./values.js";
@@ -107,8 +108,30 @@ function compileFor(columns: readonly Column[], node: SyntaxNode, oc: OperatorCo
 
 interface ExtendPlan {
   columns: Column[];
-  targets: number[];
+  /** Per expression, the output positions it writes: one, or one per column of a multi-column function. */
+  targets: number[][];
   compile(cursor?: RowCursor): Evaluator[];
+}
+
+/** The expression an extend or project item computes (`(a, b) = f(x)` and `a = f(x)` compute `f(x)`). */
+function computed(expr: SyntaxNode): SyntaxNode {
+  const kind = nodeKind(expr);
+  return kind === "CompoundNamedExpression" || kind === "SimpleNamedExpression" ? expr.Expression : expr;
+}
+
+/**
+ * The column names an extend or project item gives its values: its own name or names, then (for an
+ * unnamed item, or the columns of a multi-column function beyond the names given) the parser's
+ * generated ones (`Column1`, `series_fit_line_y_slope`, ...), which are the output's new columns in order.
+ */
+function itemNames(expr: SyntaxNode, width: number, generated: (k: number) => string): string[] {
+  const kind = nodeKind(expr);
+  let own: string[] = [];
+  if (kind === "SimpleNamedExpression") own = [String(expr.Name.SimpleName)];
+  else if (kind === "CompoundNamedExpression") {
+    own = listElements(expr.Names?.Names).map((declaration) => String(declaration.Name?.SimpleName ?? nodeText(declaration)));
+  } else if (kind === "NameReference" && width === 1) own = [String(expr.SimpleName)];
+  return Array.from({ length: width }, (_, k) => own[k] ?? generated(k));
 }
 
 /** Output columns of an extend: replaced columns keep their place, new ones are appended. */
@@ -116,26 +139,40 @@ function planExtend(input: readonly Column[], node: SyntaxNode, oc: OperatorCont
   const finalColumns = resultColumns(node);
   const expressions = listElements(node.Expressions);
   const columns = [...input];
-  const types = expressions.map((expr) => compileFor(input, expr, oc, { rows: [], index: 0 }).type);
+  const compiled = expressions.map((expr) => compileFor(input, computed(expr), oc, { rows: [], index: 0 }));
+  let appended = 0;
+  const generated = (k: number) => finalColumns?.[input.length + appended + k]?.name ?? `Column${input.length + appended + k + 1}`;
   const targets = expressions.map((expr, position) => {
-    // Unnamed expressions take the parser's name: the new columns come last, in order.
-    const name =
-      outputName(expr) ??
-      (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined) ??
-      finalColumns?.[finalColumns.length - (expressions.length - position)]?.name ??
-      `Column${position + 1}`;
-    let index = columns.findIndex((c) => c.name === name);
-    if (index < 0) {
-      index = columns.length;
-      columns.push({ name, type: types[position] });
-    } else columns[index] = { name, type: types[position] };
-    return index;
+    const { members, type } = compiled[position];
+    const names = itemNames(expr, members?.length ?? 1, generated);
+    return names.map((name, k) => {
+      const columnType = members ? members[k].type : type;
+      let index = columns.findIndex((c) => c.name === name);
+      if (index < 0) {
+        index = columns.length;
+        columns.push({ name, type: columnType });
+        appended++;
+      } else columns[index] = { name, type: columnType };
+      return index;
+    });
   });
   return {
     columns: adoptTypes(columns, finalColumns),
     targets,
-    compile: (cursor) => expressions.map((expr) => compileFor(input, expr, oc, cursor).fn),
+    compile: (cursor) => expressions.map((expr) => compileFor(input, computed(expr), oc, cursor).fn),
   };
+}
+
+/** Writes each item's value, or each value of a multi-column item, to its output positions. */
+function writeItems(out: Row, row: Row, fns: Evaluator[], targets: number[][]): void {
+  for (let i = 0; i < fns.length; i++) {
+    const positions = targets[i];
+    if (positions.length === 1) out[positions[0]] = fns[i](row);
+    else {
+      const values = fns[i](row) as Value[];
+      for (let k = 0; k < positions.length; k++) out[positions[k]] = values[k] ?? null;
+    }
+  }
 }
 
 export function extendStage(input: readonly Column[], node: SyntaxNode, oc: OperatorContext): Stage {
@@ -149,7 +186,7 @@ export function extendStage(input: readonly Column[], node: SyntaxNode, oc: Oper
       if (retained) {
         return (row) => {
           const out = widen(row, width);
-          for (let i = 0; i < fns.length; i++) out[targets[i]] = fns[i](row);
+          writeItems(out, row, fns, targets);
           next(out);
         };
       }
@@ -157,7 +194,7 @@ export function extendStage(input: readonly Column[], node: SyntaxNode, oc: Oper
       const buffer: Row = new Array<Value>(width).fill(null);
       return (row) => {
         for (let i = 0; i < row.length; i++) buffer[i] = row[i];
-        for (let i = 0; i < fns.length; i++) buffer[targets[i]] = fns[i](row);
+        writeItems(buffer, row, fns, targets);
         next(buffer);
       };
     },
@@ -172,7 +209,7 @@ export function serialize(input: Table, node: SyntaxNode, oc: OperatorContext): 
   const rows = input.rows.map((row, index) => {
     cursor.index = index;
     const out = widen(row, plan.columns.length);
-    for (let i = 0; i < fns.length; i++) out[plan.targets[i]] = fns[i](row);
+    writeItems(out, row, fns, plan.targets);
     return out;
   });
   return { columns: plan.columns, rows };
@@ -196,13 +233,23 @@ function adoptTypes(columns: Column[], parserView: Column[] | undefined): Column
 
 export function projectStage(input: readonly Column[], node: SyntaxNode, oc: OperatorContext): Stage {
   const expressions = listElements(node.Expressions);
-  const fns = expressions.map((expr) => compileFor(input, expr, oc).fn);
-  const columns = parserColumns(node, expressions.length, oc);
+  const compiled = expressions.map((expr) => compileFor(input, computed(expr), oc));
+  const fns = compiled.map((c) => c.fn);
+  const widths = compiled.map((c) => c.members?.length ?? 1);
+  const width = widths.reduce((a, b) => a + b, 0);
+  const columns = parserColumns(node, width, oc);
   return {
     columns,
     wrap: (next) => (row) => {
-      const out: Row = new Array<Value>(fns.length);
-      for (let i = 0; i < fns.length; i++) out[i] = fns[i](row);
+      const out: Row = new Array<Value>(width);
+      let at = 0;
+      for (let i = 0; i < fns.length; i++) {
+        if (!compiled[i].members) out[at++] = fns[i](row);
+        else {
+          const values = fns[i](row) as Value[];
+          for (let k = 0; k < widths[i]; k++) out[at++] = values[k] ?? null;
+        }
+      }
       next(out);
     },
   };
@@ -516,9 +563,10 @@ export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): T
   const bagExpansion = (parameters.get("bagexpansion") ?? "bag").toLowerCase();
   const itemIndexName = parameters.get("with_itemindex");
   const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
+  const finalColumns = resultColumns(node);
   const expansions = listElements(node.Expressions).map((mv) => {
     const expr = mv.Expression;
-    const name = outputName(expr) ?? (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined);
+    const name = expansionName(expr, finalColumns);
     if (!name) throw errorAt(oc.query, expr, "mv-expand needs a column or `name = expression`");
     const typeName = mv.ToTypeOf ? nodeText(mv.ToTypeOf.TypeOf).replace(/^typeof\(|\)$/g, "") : "dynamic";
     const type: KqlType = normalizeTypeName(typeName) ?? "dynamic";
@@ -550,6 +598,23 @@ export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): T
     }
   }
   return { columns, rows };
+}
+
+/**
+ * The column an mv-expand or mv-apply item fills: its own name, or for an expression such as
+ * `todynamic(AuthenticationDetails)` the column it reads, as Kusto names it (checked against the
+ * parser's output columns).
+ */
+function expansionName(expr: SyntaxNode, finalColumns: readonly Column[] | undefined): string | undefined {
+  const own = outputName(expr) ?? (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined);
+  if (own) return own;
+  let node: SyntaxNode | null = expr;
+  while (node && nodeKind(node) !== "NameReference") {
+    const args: SyntaxNode[] = node.ArgumentList ? listElements(node.ArgumentList.Expressions) : [];
+    node = args[0] ?? (nodeKind(node) === "ParenthesizedExpression" ? node.Expression : null);
+  }
+  const read = node ? String(node.SimpleName) : undefined;
+  return read && (!finalColumns || finalColumns.some((c) => c.name === read)) ? read : undefined;
 }
 
 /** The items mv-expand makes rows of: a null or scalar is one item (Kusto keeps the row), a bag is its entries. */
@@ -805,7 +870,7 @@ export function mvApply(
   const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
   const expansions = listElements(node.Expressions).map((mv) => {
     const expr = mv.Expression;
-    const name = outputName(expr) ?? (nodeKind(expr) === "NameReference" ? String(expr.SimpleName) : undefined);
+    const name = expansionName(expr, undefined);
     if (!name) throw errorAt(oc.query, expr, "mv-apply needs a column or `name = expression`");
     const typeName = mv.ToTypeOf ? nodeText(mv.ToTypeOf.TypeOf).replace(/^typeof\(|\)$/g, "") : "dynamic";
     return { name, fn: compileIn(input, expr, oc).fn, type: normalizeTypeName(typeName) ?? "dynamic" };
@@ -872,13 +937,42 @@ function subqueryOperators(expr: SyntaxNode): SyntaxNode[] {
 
 type ParsePart = { literal: string } | { column: number; type: KqlType } | { skip: true };
 
+/** What each type's value looks like in a regex-mode pattern (strings and the rest take any text). */
+const REGEX_FOR_TYPE: Partial<Record<KqlType, string>> = {
+  int: "(-?\\d+)",
+  long: "(-?\\d+)",
+  real: "(-?\\d+(?:\\.\\d*)?(?:[eE][+-]?\\d+)?)",
+  decimal: "(-?\\d+(?:\\.\\d*)?)",
+};
+
+/** Capturing groups a regex text opens: `(` not escaped, not in a class, and not `(?:` or another `(?` form but `(?P<`. */
+function capturingGroups(regex: string): number {
+  let n = 0;
+  let inClass = false;
+  for (let i = 0; i < regex.length; i++) {
+    const c = regex[i];
+    if (c === "\\") i++;
+    else if (inClass) inClass = c !== "]";
+    else if (c === "[") inClass = true;
+    else if (c === "(" && (regex[i + 1] !== "?" || regex.startsWith("(?P<", i))) n++;
+  }
+  return n;
+}
+
 /**
- * parse (simple and relaxed kinds): each column takes the text up to the next literal, the last one
- * the rest. A row whose text does not fit the pattern gets empty columns, as in Kusto.
+ * parse and parse-where. The pattern becomes a regular expression whose groups are the new columns:
+ * - `simple` and `relaxed`: the literals are plain text and the match starts at the text's start; a
+ *   column followed by a literal takes the text up to it, a number column followed by `*` takes the
+ *   digits, the last column the rest;
+ * - `regex`: the literals are regular expressions, `*` any text, a string column any text, a number
+ *   column its digits; greedy unless `flags=U` (Kusto's documented examples return greedy matches).
+ * A text that does not fit leaves the new columns empty (parse) or drops the row (parse-where); so
+ * does a value that is not of its column's type, except in `relaxed`, where only that column is empty.
  */
 export function parse(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
-  const kind = (namedParameters(node.Parameters).get("kind") ?? "simple").toLowerCase();
-  if (kind === "regex") throw errorAt(oc.query, node, "parse kind=regex is not supported by the local KQL engine", "unsupported");
+  const parameters = namedParameters(node.Parameters);
+  const kind = (parameters.get("kind") ?? "simple").toLowerCase();
+  const dropUnmatched = nodeKind(node) === "ParseWhereOperator";
   const source = compileIn(input, node.Expression, oc);
   const columns = [...input.columns];
   const parts: ParsePart[] = [];
@@ -899,41 +993,56 @@ export function parse(input: Table, node: SyntaxNode, oc: OperatorContext): Tabl
       parts.push({ column: index, type });
     }
   }
+  const match = parseMatcher(parts, kind === "regex", parameters.get("flags"), oc, node);
   const width = columns.length;
   const newColumns = columns.map((_, i) => i).filter((i) => parts.some((p) => "column" in p && p.column === i));
-  const rows = input.rows.map((row) => {
+  const rows: Row[] = [];
+  for (const row of input.rows) {
     const out = widen(row, width);
-    const text = toKqlString(source.fn(row), source.type);
-    const captured = matchParse(text, parts);
-    for (const i of newColumns) out[i] = captured ? coerceToType(captured.get(i) ?? "", columns[i].type) : emptyValue(columns[i].type);
-    return out;
-  });
+    const captured = match(toKqlString(source.fn(row), source.type));
+    let values = newColumns.map((i) => (captured ? convertCaptured(captured.get(i) ?? "", columns[i].type) : undefined));
+    if ((kind !== "relaxed" || !captured) && values.some((v) => v === undefined)) values = newColumns.map(() => undefined);
+    if (dropUnmatched && values.some((v) => v === undefined)) continue;
+    newColumns.forEach((i, k) => (out[i] = values[k] ?? emptyValue(columns[i].type)));
+    rows.push(out);
+  }
   return { columns: adoptTypes(columns, resultColumns(node)), rows };
 }
 
-function matchParse(text: string, parts: ParsePart[]): Map<number, string> | undefined {
-  const captured = new Map<number, string>();
-  let position = 0;
-  let pending: ParsePart | undefined;
-  for (const part of parts) {
+/** A captured text as its column's type; undefined when it is not a value of that type. */
+function convertCaptured(text: string, type: KqlType): Value | undefined {
+  const value = coerceToType(text, type);
+  return value === null && type !== "dynamic" ? undefined : value;
+}
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** The regular expression of a parse pattern, and the group each column takes. */
+function parseMatcher(parts: ParsePart[], regexKind: boolean, flags: string | undefined, oc: OperatorContext, node: SyntaxNode) {
+  let pattern = regexKind ? "" : "^";
+  const groupOf = new Map<number, number>();
+  let groups = 0;
+  parts.forEach((part, i) => {
+    const next = parts[i + 1];
     if ("literal" in part) {
-      if (pending) {
-        const at = text.indexOf(part.literal, position);
-        if (at < 0) return undefined;
-        if ("column" in pending) captured.set(pending.column, text.slice(position, at));
-        position = at + part.literal.length;
-        pending = undefined;
-      } else {
-        if (!text.startsWith(part.literal, position)) return undefined;
-        position += part.literal.length;
-      }
-    } else {
-      if (pending && "column" in pending) captured.set(pending.column, "");
-      pending = part;
+      pattern += regexKind ? part.literal : escapeRegex(part.literal);
+      if (regexKind) groups += capturingGroups(part.literal);
+    } else if ("skip" in part) pattern += regexKind ? ".*" : ".*?";
+    else {
+      groupOf.set(part.column, ++groups);
+      const digits = REGEX_FOR_TYPE[part.type];
+      if (regexKind) pattern += digits ?? "(.*)";
+      else if (!next) pattern += "(.*)";
+      else pattern += "skip" in next && digits ? digits : "(.*?)";
     }
-  }
-  if (pending && "column" in pending) captured.set(pending.column, text.slice(position));
-  return captured;
+  });
+  const flagText = regexKind ? plainText(flags ?? "").replace(/[^imsU]/g, "") : "s";
+  const regex = compileRegex(flagText ? `(?${flagText})${pattern}` : pattern, { query: oc.query, env: oc.env, scope: new Scope([]) }, node);
+  return (text: string): Map<number, string> | undefined => {
+    const m = regex.exec(text);
+    if (!m) return undefined;
+    return new Map([...groupOf].map(([column, group]) => [column, m[group] ?? ""]));
+  };
 }
 
 // ---------- top-nested ----------
@@ -1062,6 +1171,55 @@ export function makeSeries(input: Table, node: SyntaxNode, oc: OperatorContext):
     timeline,
   ]);
   return { columns, rows };
+}
+
+// ---------- sample, getschema ----------
+
+/**
+ * sample N: N rows (Kusto picks them at random; here, the first N, so a run is repeatable);
+ * sample-distinct N of X: N distinct values of X.
+ */
+export function sample(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const count = Number(compileIn(input, node.Expression, oc).fn([]));
+  if (nodeKind(node) !== "SampleDistinctOperator") return { columns: input.columns, rows: input.rows.slice(0, Math.max(0, count)) };
+  const of = compileIn(input, node.OfExpression, oc);
+  const seen = new Set<unknown>();
+  const rows: Row[] = [];
+  for (const row of input.rows) {
+    if (rows.length >= count) break;
+    const v = of.fn(row);
+    if (seen.has(valueIdentity(v))) continue;
+    seen.add(valueIdentity(v));
+    rows.push([v]);
+  }
+  return { columns: parserColumns(node, 1, oc), rows };
+}
+
+/** The type names getschema shows (DataType), by Kusto type. */
+const DOTNET_TYPES: Record<KqlType, string> = {
+  bool: "System.SByte",
+  int: "System.Int32",
+  long: "System.Int64",
+  real: "System.Double",
+  decimal: "System.Data.SqlTypes.SqlDecimal",
+  string: "System.String",
+  datetime: "System.DateTime",
+  timespan: "System.TimeSpan",
+  dynamic: "System.Object",
+  guid: "System.Guid",
+};
+
+/** getschema: one row per input column (ColumnName, ColumnOrdinal, DataType, ColumnType). */
+export function getSchema(input: Table): Table {
+  return {
+    columns: [
+      { name: "ColumnName", type: "string" },
+      { name: "ColumnOrdinal", type: "int" },
+      { name: "DataType", type: "string" },
+      { name: "ColumnType", type: "string" },
+    ],
+    rows: input.columns.map((c, i) => [c.name, i, DOTNET_TYPES[c.type], c.type]),
+  };
 }
 
 // ---------- evaluate ----------

@@ -2,9 +2,15 @@
  * Scalar functions of the local engine. Each entry receives its compiled arguments and returns
  * a compiled expression; the parser has already checked names, arity and argument types.
  */
-import { constant, type Compiled, type CompileContext, type Evaluator } from "./context.js";
+import { allConstant, rowwise, unary, type CallSite, type ScalarFunction } from "./call.js";
+import { constant, type Compiled, type Evaluator } from "./context.js";
+import { randomUUID } from "node:crypto";
+import { DYNAMIC_FUNCTIONS } from "./dynamic-functions.js";
+import { IP_FUNCTIONS, parseIpv4 } from "./ip-functions.js";
+import { TEXT_FUNCTIONS } from "./text-functions.js";
+import { SERIES_FUNCTIONS } from "./series-functions.js";
 import { errorAt, nodeText, type SyntaxNode } from "./kusto.js";
-import { compileRegex } from "./text.js";
+import { compileRegex, hasTerm } from "./text.js";
 import type { KqlType, Row, Value } from "./types.js";
 import {
   KUSTO_EPOCH_MS,
@@ -22,71 +28,6 @@ import {
   toKqlString,
   toNumber,
 } from "./values.js";
-
-export interface CallSite {
-  args: Compiled[];
-  argNodes: SyntaxNode[];
-  ctx: CompileContext;
-  node: SyntaxNode;
-  resultType: KqlType;
-}
-
-type ScalarFunction = (call: CallSite) => Compiled;
-
-function allConstant(args: Compiled[]): boolean {
-  return args.every((a) => a.constant);
-}
-
-/**
- * Builds a function from a per-row implementation over the argument values. Each call site owns
- * one scratch array for its argument values, so the hot path allocates nothing; implementations
- * read it and never keep or return it.
- */
-function rowwise(impl: (values: Value[], call: CallSite) => Value, options: { type?: KqlType } = {}): ScalarFunction {
-  return (call) => {
-    const fns = call.args.map((a) => a.fn);
-    const type = options.type ?? call.resultType;
-    const scratch: Value[] = new Array<Value>(fns.length);
-    let fn: Evaluator;
-    switch (fns.length) {
-      case 0:
-        fn = () => impl(scratch, call);
-        break;
-      case 1: {
-        const [f0] = fns;
-        fn = (row) => {
-          scratch[0] = f0(row);
-          return impl(scratch, call);
-        };
-        break;
-      }
-      case 2: {
-        const [f0, f1] = fns;
-        fn = (row) => {
-          const v0 = f0(row);
-          scratch[1] = f1(row);
-          scratch[0] = v0;
-          return impl(scratch, call);
-        };
-        break;
-      }
-      default:
-        fn = (row) => {
-          const values = fns.map((f) => f(row));
-          return impl(values, call);
-        };
-    }
-    return { fn, type, constant: allConstant(call.args) };
-  };
-}
-
-/** A one-argument function with no allocation at all, for the predicates filters call per row. */
-function unary(impl: (value: Value) => Value, type: KqlType): ScalarFunction {
-  return (call) => {
-    const f = call.args[0].fn;
-    return { fn: (row) => impl(f(row)), type, constant: call.args[0].constant };
-  };
-}
 
 const str = (value: Value, type: KqlType): string => (typeof value === "string" ? value : toKqlString(value, type));
 const argText = (call: CallSite, values: Value[], i: number): string => str(values[i], call.args[i]?.type ?? "string");
@@ -119,30 +60,6 @@ function addMonths(ms: number, months: number): number {
   d.setUTCMonth(d.getUTCMonth() + months);
   return d.getTime() + (ms - whole);
 }
-
-// ---------- ipv4 ----------
-
-export function parseIpv4(text: string): number | null {
-  const m = /^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\s*$/.exec(text);
-  if (!m) return null;
-  const parts = m.slice(1, 5).map(Number);
-  if (parts.some((p) => p > 255)) return null;
-  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
-}
-
-function ipv4InRange(ip: string, range: string): boolean | null {
-  const [base, bitsText] = range.split("/");
-  const address = parseIpv4(ip);
-  const network = parseIpv4(base);
-  if (address === null || network === null) return null;
-  const bits = bitsText === undefined ? 32 : Number(bitsText);
-  if (!(bits >= 0 && bits <= 32)) return null;
-  if (bits === 0) return true;
-  const mask = bits === 32 ? 0xffffffff : ~((1 << (32 - bits)) - 1) >>> 0;
-  return (address & mask) >>> 0 === (network & mask) >>> 0;
-}
-
-const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
 // ---------- conversion ----------
 
@@ -261,7 +178,9 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     return binValue(Number(value), Number(size), call.args[0].type, Number(origin));
   }),
   startofday: rowwise(([value, offset]) => (value === null ? null : startOfDay(Number(value)) + Number(offset ?? 0) * MS_PER_DAY)),
-  endofday: rowwise(([value]) => (value === null ? null : startOfDay(Number(value)) + MS_PER_DAY - 0.0001)),
+  endofday: rowwise(([value, offset]) =>
+    value === null ? null : startOfDay(Number(value)) + (1 + Number(offset ?? 0)) * MS_PER_DAY - TICK_MS,
+  ),
   startofweek: rowwise(([value]) => {
     if (value === null) return null;
     const day = startOfDay(Number(value));
@@ -303,6 +222,83 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   }),
   unixtime_seconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v) * 1000)),
   unixtime_milliseconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v))),
+  unixtime_microseconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v) / 1000)),
+  unixtime_nanoseconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v) / 1_000_000)),
+  dayofyear: rowwise(([value]) => (value === null ? null : dayOfYear(Number(value)))),
+  monthofyear: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCMonth() + 1)),
+  week_of_year: rowwise(([value]) => (value === null ? null : isoWeek(Number(value)))),
+  weekofyear: rowwise(([value]) => (value === null ? null : isoWeek(Number(value)))),
+  getday: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCDate())),
+  endofweek: rowwise(([value, offset]) => {
+    if (value === null) return null;
+    const day = startOfDay(Number(value));
+    return day - new Date(day).getUTCDay() * MS_PER_DAY + 7 * (1 + Number(offset ?? 0)) * MS_PER_DAY - TICK_MS;
+  }),
+  endofmonth: rowwise(([value, offset]) => {
+    if (value === null) return null;
+    const d = new Date(Number(value));
+    return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1 + Number(offset ?? 0), 1) - TICK_MS;
+  }),
+  endofyear: rowwise(([value, offset]) =>
+    value === null ? null : Date.UTC(new Date(Number(value)).getUTCFullYear() + 1 + Number(offset ?? 0), 0, 1) - TICK_MS,
+  ),
+  /** datetime_part(part, date): one calendar field as a number (Year, Quarter, Month, Week_Of_Year, Day, DayOfYear, Hour, ...). */
+  datetime_part: rowwise(([part, value]) => {
+    if (value === null) return null;
+    const ms = Number(value);
+    const d = new Date(Math.floor(ms));
+    switch (plainText(part).toLowerCase()) {
+      case "year":
+        return d.getUTCFullYear();
+      case "quarter":
+        return Math.floor(d.getUTCMonth() / 3) + 1;
+      case "month":
+        return d.getUTCMonth() + 1;
+      case "week_of_year":
+      case "weekofyear":
+      case "week":
+        return isoWeek(ms);
+      case "day":
+        return d.getUTCDate();
+      case "dayofyear":
+        return dayOfYear(ms);
+      case "hour":
+        return d.getUTCHours();
+      case "minute":
+        return d.getUTCMinutes();
+      case "second":
+        return d.getUTCSeconds();
+      case "millisecond":
+        return d.getUTCMilliseconds();
+      case "microsecond":
+        return Math.floor((ms - Math.floor(ms / 1000) * 1000) * 1000);
+      case "nanosecond":
+        return Math.round((ms - Math.floor(ms / 1000) * 1000) * 1_000_000);
+      default:
+        return null;
+    }
+  }),
+  make_datetime: rowwise((v) => {
+    const [y, mo, d, h, mi, s] = v.map((x) => (x === null || x === undefined ? 0 : Number(x)));
+    if (v[0] === null || v[1] === null || v[2] === null) return null;
+    const whole = Math.floor(s ?? 0);
+    return Date.UTC(y, mo - 1, d, h ?? 0, mi ?? 0, whole) + ((s ?? 0) - whole) * 1000;
+  }),
+  /** make_timespan(hours, minutes) or make_timespan(days, hours, minutes, seconds). */
+  make_timespan: rowwise((v) => {
+    const n = v.map((x) => Number(x ?? 0));
+    const [days, hours, minutes, seconds] = n.length === 2 ? [0, n[0], n[1], 0] : n.length === 3 ? [0, n[0], n[1], n[2]] : n;
+    return days * MS_PER_DAY + hours * MS_PER_HOUR + minutes * MS_PER_MINUTE + (seconds ?? 0) * MS_PER_SECOND;
+  }),
+  format_timespan: rowwise(([value, format]) => (value === null ? "" : formatTimespanAs(Number(value), plainText(format)))),
+  datetime_utc_to_local: rowwise(([value, zone]) => (value === null ? null : Number(value) + zoneOffset(Number(value), plainText(zone)))),
+  datetime_local_to_utc: rowwise(([value, zone]) => {
+    if (value === null) return null;
+    const local = Number(value);
+    // The offset at the UTC instant the local time names; one correction covers a change of offset in between.
+    const guess = local - zoneOffset(local, plainText(zone));
+    return local - zoneOffset(guess, plainText(zone));
+  }),
 
   // conversion
   tostring: convert("string"),
@@ -518,34 +514,175 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const nums = v.filter((x) => x !== null) as number[];
     return nums.length ? nums.reduce((m, x) => (x < m ? x : m)) : null;
   }),
+  sign: rowwise(([v]) => (v === null ? null : Math.sign(Number(v)))),
+  exp2: rowwise(([v]) => (v === null ? null : 2 ** Number(v))),
+  exp10: rowwise(([v]) => (v === null ? null : 10 ** Number(v))),
+  pi: () => constant(Math.PI, "real"),
+  sin: rowwise(([v]) => (v === null ? null : Math.sin(Number(v)))),
+  cos: rowwise(([v]) => (v === null ? null : Math.cos(Number(v)))),
+  tan: rowwise(([v]) => (v === null ? null : Math.tan(Number(v)))),
+  cot: rowwise(([v]) => (v === null ? null : 1 / Math.tan(Number(v)))),
+  asin: rowwise(([v]) => (v === null ? null : Math.asin(Number(v)))),
+  acos: rowwise(([v]) => (v === null ? null : Math.acos(Number(v)))),
+  atan: rowwise(([v]) => (v === null ? null : Math.atan(Number(v)))),
+  atan2: rowwise(([y, x]) => (y === null || x === null ? null : Math.atan2(Number(y), Number(x)))),
+  degrees: rowwise(([v]) => (v === null ? null : (Number(v) * 180) / Math.PI)),
+  radians: rowwise(([v]) => (v === null ? null : (Number(v) * Math.PI) / 180)),
+  isinf: rowwise(([v]) => (typeof v === "number" ? v === Infinity || v === -Infinity : false)),
+  isfinite: rowwise(([v]) => typeof v === "number" && Number.isFinite(v)),
+  // Bitwise functions work on 64-bit integers, beyond what a JS number's 32-bit operators cover.
+  binary_and: rowwise(([a, b]) => bitwise(a, b, (x, y) => x & y)),
+  binary_or: rowwise(([a, b]) => bitwise(a, b, (x, y) => x | y)),
+  binary_xor: rowwise(([a, b]) => bitwise(a, b, (x, y) => x ^ y)),
+  binary_not: rowwise(([a]) => bitwise(a, 0, (x) => ~x)),
+  binary_shift_left: rowwise(([a, n]) => bitwise(a, n, (x, y) => x << y)),
+  binary_shift_right: rowwise(([a, n]) => bitwise(a, n, (x, y) => x >> y)),
+  bitset_count_ones: rowwise(([a]) => {
+    if (a === null) return null;
+    let x = BigInt.asUintN(64, BigInt(Math.trunc(Number(a))));
+    let n = 0;
+    for (; x; x >>= 1n) n += Number(x & 1n);
+    return n;
+  }),
+  tohex: rowwise(([v, width]) => {
+    if (v === null) return null;
+    const hex = BigInt.asUintN(64, BigInt(Math.trunc(Number(v)))).toString(16);
+    return width === undefined || width === null ? hex : hex.padStart(Number(width), "0");
+  }),
+  rand: rowwise(([n]) => (n === undefined || n === null ? Math.random() : Math.floor(Math.random() * Number(n)))),
+  new_guid: rowwise(() => randomUUID()),
+  /** gettype: Kusto's name for a value's type (dynamic values by their JSON kind). */
+  gettype: (call) => {
+    const [arg] = call.args;
+    const f = arg.fn;
+    return {
+      fn: (row) => {
+        const v = f(row);
+        if (arg.type !== "dynamic") return arg.type === "real" ? "real" : arg.type;
+        if (v === null) return "null";
+        if (Array.isArray(v)) return "array";
+        if (typeof v === "object") return "dictionary";
+        if (typeof v === "boolean") return "bool";
+        if (typeof v === "number") return Number.isInteger(v) ? "long" : "real";
+        return "string";
+      },
+      type: "string",
+      constant: arg.constant,
+    };
+  },
   max_of: rowwise((v) => {
     const nums = v.filter((x) => x !== null) as number[];
     return nums.length ? nums.reduce((m, x) => (x > m ? x : m)) : null;
   }),
 
-  // network
-  ipv4_is_private: rowwise((v, call) => {
-    const ip = argText(call, v, 0);
-    if (parseIpv4(ip.split("/")[0]) === null) return null;
-    return PRIVATE_RANGES.some((range) => ipv4InRange(ip.split("/")[0], range));
+  ...IP_FUNCTIONS,
+  ...DYNAMIC_FUNCTIONS,
+  ...TEXT_FUNCTIONS,
+  ...SERIES_FUNCTIONS,
+
+  // columns of the row as a bag
+  pack_all: (call) => {
+    const columns = call.ctx.scope.columns;
+    const skipEmpty = call.args[0] ? call.args[0].fn([]) === true : false;
+    return {
+      fn: (row) => {
+        const bag: Record<string, Value> = {};
+        columns.forEach((c, i) => {
+          const v = toDynamic(row[i] ?? null, c.type);
+          if (!skipEmpty || (v !== null && v !== "")) bag[c.name] = v;
+        });
+        return bag;
+      },
+      type: "dynamic",
+      constant: false,
+    };
+  },
+  bag_pack_columns: (call) => {
+    const names = call.argNodes.map((n) => nodeText(n));
+    const fns = call.args.map(dynamicOf);
+    return {
+      fn: (row) => Object.fromEntries(fns.map((f, i) => [names[i], f(row)])),
+      type: "dynamic",
+      constant: allConstant(call.args),
+    };
+  },
+  /** extract_json(path, json [, typeof(T)]): the value a JSONPath ($.a.b, $['a'], $.list[0]) selects in a JSON text. */
+  extract_json: (call) => extractJson(call),
+  extractjson: (call) => extractJson(call),
+  dynamic_to_json: rowwise(([v]) => JSON.stringify(v ?? null)),
+  replace_strings: rowwise((v, call) => {
+    const lookups = Array.isArray(v[1]) ? v[1].map((x) => plainText(x)) : [];
+    const rewrites = Array.isArray(v[2]) ? v[2].map((x) => plainText(x)) : [];
+    const source = argText(call, v, 0);
+    const active = lookups.map((l, i) => ({ l, r: rewrites[i] ?? "" })).filter((x) => x.l !== "");
+    if (!active.length) return source;
+    // One pass, longest lookup first at each position, so a replacement is never replaced again.
+    const pattern = new RegExp(
+      active
+        .map((x) => x.l)
+        .sort((a, b) => b.length - a.length)
+        .map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("|"),
+      "g",
+    );
+    return source.replace(pattern, (m) => active.find((x) => x.l === m)?.r ?? m);
   }),
-  ipv4_is_in_range: rowwise((v, call) => ipv4InRange(argText(call, v, 0), argText(call, v, 1))),
-  ipv4_is_in_any_range: rowwise((v, call) => {
-    const ip = argText(call, v, 0);
-    const ranges = v
-      .slice(1)
-      .flatMap((r) => (Array.isArray(r) ? r : [r]))
-      .map((r) => plainText(r));
-    if (parseIpv4(ip) === null) return null;
-    return ranges.some((range) => ipv4InRange(ip, range) === true);
+  indexof_regex: rowwise((v, call) => {
+    const source = argText(call, v, 0);
+    const start = Number(v[2] ?? 0);
+    const m = compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1]).execAll(source.slice(start))[0];
+    return m ? source.slice(start).indexOf(m[0] ?? "") + start : -1;
   }),
-  parse_ipv4: rowwise((v, call) => parseIpv4(argText(call, v, 0))),
+  /** has_any_index(text, terms): the index of the first term `has` finds in the text, or -1. */
+  has_any_index: rowwise((v, call) => {
+    const haystack = argText(call, v, 0).toLowerCase();
+    const terms = Array.isArray(v[1]) ? v[1] : [];
+    return terms.findIndex((t) => hasTerm(haystack, plainText(t).toLowerCase(), "whole"));
+  }),
+  format_ipv4: rowwise(([v, bits]) => {
+    const n = typeof v === "number" ? v : parseIpv4(plainText(v ?? ""));
+    if (n === null || n === undefined || n < 0 || n > 0xffffffff) return "";
+    const mask = bits === undefined || bits === null ? 0xffffffff : Number(bits) === 0 ? 0 : ~((1 << (32 - Number(bits))) - 1) >>> 0;
+    const masked = (n & mask) >>> 0;
+    return [24, 16, 8, 0].map((shift) => (masked >>> shift) & 255).join(".");
+  }),
+  format_ipv4_mask: rowwise(([v, bits]) => {
+    const n = typeof v === "number" ? v : parseIpv4(plainText(v ?? ""));
+    const b = bits === undefined || bits === null ? 32 : Number(bits);
+    if (n === null || n === undefined || !(b >= 0 && b <= 32)) return "";
+    const mask = b === 0 ? 0 : ~((1 << (32 - b)) - 1) >>> 0;
+    return `${[24, 16, 8, 0].map((shift) => (((n & mask) >>> 0) >>> shift) & 255).join(".")}/${b}`;
+  }),
+
+  // deprecated names real queries still use
+  parsejson: convert("dynamic"),
+  base64_decodestring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "base64").toString("utf8")),
+  base64_encodestring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "utf8").toString("base64")),
+  pack_dictionary: (call) => packFunction(call),
+  array_strcat: rowwise(([array, delimiter]) =>
+    Array.isArray(array)
+      ? array.map((x) => (typeof x === "string" ? x : x === null ? "" : JSON.stringify(x))).join(plainText(delimiter ?? ""))
+      : "",
+  ),
+  notempty: unary((v) => !(v === null || v === ""), "bool"),
+  notnull: (call) => {
+    const [arg] = call.args;
+    if (arg.type === "string") return constant(true, "bool");
+    const f = arg.fn;
+    return { fn: (row) => f(row) !== null, type: "bool", constant: arg.constant };
+  },
 
   // window
   prev: neighbour(-1),
   next: neighbour(1),
   row_number: rowNumber,
 };
+
+function bitwise(a: Value, b: Value, op: (x: bigint, y: bigint) => bigint): Value {
+  if (a === null || b === null) return null;
+  const result = op(BigInt(Math.trunc(Number(a))), BigInt(Math.trunc(Number(b))));
+  return Number(BigInt.asIntN(64, result));
+}
 
 function distinctValues(values: Value[]): Value[] {
   const seen = new Set<unknown>();
@@ -577,6 +714,78 @@ function parseUrl(text: string): Value {
     "Query Parameters": query,
     Fragment: url.hash.replace(/^#/, ""),
   };
+}
+
+/**
+ * How far before the next period an end-of-period function lands. Kusto returns the period's last
+ * 100-ns tick, which a datetime held as milliseconds in a double cannot tell apart from the next
+ * period's start for present-day dates; a microsecond can, so comparisons with the next period hold.
+ */
+const TICK_MS = 0.001;
+
+function dayOfYear(ms: number): number {
+  const d = new Date(ms);
+  return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / MS_PER_DAY) + 1;
+}
+
+/** ISO 8601 week number (weeks start on Monday; week 1 holds the year's first Thursday), as Kusto's week_of_year. */
+function isoWeek(ms: number): number {
+  const d = new Date(startOfDay(ms));
+  const weekday = (d.getUTCDay() + 6) % 7;
+  const thursday = d.getTime() + (3 - weekday) * MS_PER_DAY;
+  const yearStart = Date.UTC(new Date(thursday).getUTCFullYear(), 0, 1);
+  return Math.floor((thursday - yearStart) / (7 * MS_PER_DAY)) + 1;
+}
+
+/** A time zone's offset from UTC at an instant, in ms (0 for a zone the platform does not know). */
+function zoneOffset(ms: number, zone: string): number {
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    }).formatToParts(new Date(Math.floor(ms)));
+  } catch {
+    return 0;
+  }
+  const field = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const local = Date.UTC(field("year"), field("month") - 1, field("day"), field("hour"), field("minute"), field("second"));
+  return local - Math.floor(ms / 1000) * 1000;
+}
+
+/** format_timespan's specifiers (d..dddddddd, h, hh, H, HH, m, mm, s, ss, f..fffffff, F..FFFFFFF), other characters kept. */
+function formatTimespanAs(ms: number, format: string): string {
+  const sign = ms < 0 ? "-" : "";
+  const total = Math.abs(ms);
+  const days = Math.floor(total / MS_PER_DAY);
+  const hours = Math.floor((total % MS_PER_DAY) / MS_PER_HOUR);
+  const minutes = Math.floor((total % MS_PER_HOUR) / MS_PER_MINUTE);
+  const seconds = Math.floor((total % MS_PER_MINUTE) / MS_PER_SECOND);
+  const ticks = Math.round((total % MS_PER_SECOND) * 10_000);
+  const out = format.replace(/d{1,8}|hh|HH|h|H|mm|m|ss|s|f{1,7}|F{1,7}/g, (token) => {
+    switch (token[0]) {
+      case "d":
+        return String(days).padStart(token.length, "0");
+      case "h":
+      case "H":
+        return String(hours).padStart(token.length, "0");
+      case "m":
+        return String(minutes).padStart(token.length, "0");
+      case "s":
+        return String(seconds).padStart(token.length, "0");
+      default: {
+        const digits = String(ticks).padStart(7, "0").slice(0, token.length);
+        return token.startsWith("F") ? digits.replace(/0+$/, "") : digits;
+      }
+    }
+  });
+  return sign + out;
 }
 
 /** format_datetime's format specifiers (yyyy, MM, dd, HH, hh, mm, ss, f..fffffff, tt), other characters kept. */
@@ -664,6 +873,32 @@ function dynamicOf(compiled: Compiled): Evaluator {
   const f = compiled.fn;
   const type = compiled.type;
   return type === "datetime" || type === "timespan" ? (row) => toDynamic(f(row), type) : f;
+}
+
+/** The property names a JSONPath walks: `$.a.b`, `$['a b']`, `$.list[0]`. */
+function jsonPathSteps(path: string): (string | number)[] {
+  const steps: (string | number)[] = [];
+  const re = /\.([^.[\]]+)|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\]|\[\s*(\d+)\s*\]/g;
+  for (const m of path.replace(/^\$/, "").matchAll(re)) steps.push(m[4] !== undefined ? Number(m[4]) : (m[1] ?? m[2] ?? m[3]));
+  return steps;
+}
+
+function extractJson(call: CallSite): Compiled {
+  const typed = call.args.length > 2;
+  return rowwise((v) => {
+    let value: Value;
+    try {
+      value = typeof v[1] === "string" ? (JSON.parse(v[1]) as Value) : (v[1] ?? null);
+    } catch {
+      return typed ? null : "";
+    }
+    for (const step of jsonPathSteps(plainText(v[0]))) {
+      if (value === null || typeof value !== "object") return typed ? null : "";
+      value = (Array.isArray(value) ? value[step as number] : (value as Record<string, Value>)[step]) ?? null;
+    }
+    if (typed) return coerceToType(value, call.resultType);
+    return value === null ? "" : typeof value === "string" ? value : JSON.stringify(value);
+  })(call);
 }
 
 function packFunction(call: CallSite): Compiled {

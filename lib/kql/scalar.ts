@@ -37,7 +37,7 @@ export function compileScalar(node: SyntaxNode, ctx: CompileContext): Compiled {
   if (compiled.constant) {
     // Fold constants once so per-row work is a plain return.
     const value = compiled.fn([] as Row);
-    return constant(value, compiled.type);
+    return { ...constant(value, compiled.type), members: compiled.members };
   }
   return compiled;
 }
@@ -208,17 +208,23 @@ function compileUserFunction(node: SyntaxNode, argNodes: SyntaxNode[], ctx: Comp
     const arg = argNodes[i] ?? listElements(declaration?.Parameters?.Parameters)[i]?.DefaultValue?.Value;
     if (parameterName && arg) bound.set(parameterName, compileNode(arg, ctx));
   });
-  const env = ctx.env.withParameters(bound);
-  const inner: CompileContext = { ...ctx, env };
-  if (listElements(body.Statements).length) {
-    throw errorAt(
-      ctx.query,
-      node,
-      "Scalar functions with let statements in their body are not supported by the local KQL engine",
-      "unsupported",
-    );
+  // The body's own scalar lets read the parameters (and earlier lets) row by row, as parameters do.
+  for (const statement of listElements(body.Statements)) {
+    if (
+      nodeKind(statement) !== "LetStatement" ||
+      isTabular(statement.Expression) ||
+      nodeKind(statement.Expression) === "FunctionDeclaration"
+    ) {
+      throw errorAt(
+        ctx.query,
+        statement,
+        "Only scalar lets are supported in the body of a scalar function by the local KQL engine",
+        "unsupported",
+      );
+    }
+    bound.set(String(statement.Name.SimpleName), compileNode(statement.Expression, { ...ctx, env: ctx.env.withParameters(bound) }));
   }
-  return compileNode(body.Expression, inner);
+  return compileNode(body.Expression, { ...ctx, env: ctx.env.withParameters(bound) });
 }
 
 function compileToScalar(tabular: SyntaxNode, ctx: CompileContext, node: SyntaxNode): Compiled {

@@ -36,12 +36,17 @@ export function hasAllTerms(haystackLower: string, termsLower: readonly string[]
   return termsLower.every((term) => hasTerm(haystackLower, term, "whole"));
 }
 
+/** One match: the matched text, then each group (undefined for groups that did not take part), and named groups by name. */
+export type RegexMatch = (string | undefined)[] & { groups?: Record<string, string | undefined> };
+
 /** A compiled KQL regular expression: RE2 semantics, matched in time linear in the input. */
 export interface KqlRegex {
   readonly source: string;
   test(text: string): boolean;
   /** The match and its groups (undefined for groups that did not take part), or null. */
   exec(text: string): (string | undefined)[] | null;
+  /** Every non-overlapping match, in order. */
+  execAll(text: string): RegexMatch[];
   /** Every match replaced; `\\1` or `$1` in the replacement name groups, as in Kusto's replace_regex. */
   replaceAll(text: string, replacement: string): string;
   /** How many non-overlapping matches the text has. */
@@ -101,6 +106,8 @@ function backtrackSafe(pattern: string): KqlRegex | undefined {
       const m = re.exec(text);
       return m ? [...m] : null;
     },
+    execAll: (text) =>
+      [...text.matchAll(global)].map((m) => Object.assign([...m] as RegexMatch, m.groups ? { groups: { ...m.groups } } : {})),
     count: (text) => {
       let n = 0;
       global.lastIndex = 0;
@@ -160,6 +167,18 @@ function wrap(source: string, compiled: RE2JS): KqlRegex {
       const groups: (string | undefined)[] = [];
       for (let i = 0; i <= matcher.groupCount(); i++) groups.push(matcher.group(i) ?? undefined);
       return groups;
+    },
+    execAll: (text) => {
+      const matcher = compiled.matcher(text);
+      const names = Object.entries(compiled.namedGroups());
+      const out: RegexMatch[] = [];
+      while (matcher.find()) {
+        const match: RegexMatch = [];
+        for (let i = 0; i <= matcher.groupCount(); i++) match.push(matcher.group(i) ?? undefined);
+        if (names.length) match.groups = Object.fromEntries(names.map(([name, index]) => [name, match[index]]));
+        out.push(match);
+      }
+      return out;
     },
     count: (text) => {
       const matcher = compiled.matcher(text);

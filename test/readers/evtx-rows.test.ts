@@ -27,11 +27,12 @@ describe("EVTX rows carry the whole payload, in Sentinel's shape", () => {
     );
   });
 
-  it("a Security field SecurityEvent has no column for (4624's LogonGuid) is kept in the EventData XML", async () => {
+  it("a Security field SecurityEvent has no column for (4624's ImpersonationLevel) keeps the EventData XML", async () => {
     const rows = await query(
-      dataset("evtx-attack-samples/DE_RDP_Tunneling_4624.evtx"),
-      "SecurityEvent | take 1 | project EventData, TargetLogonId",
+      dataset("evtx-attack-samples/CA_4624_4625_LogonType2_LogonProc_chrome.evtx"),
+      "SecurityEvent | where EventID == 4624 | take 1 | project EventData, TargetLogonId",
     );
+    expect(rows[0].EventData).toMatch(/<Data Name="ImpersonationLevel">/);
     expect(rows[0].EventData).toMatch(/<Data Name="LogonGuid">\{[0-9A-F-]{36}\}<\/Data>/);
     expect(rows[0].TargetLogonId).toMatch(/^0x[0-9a-f]+$/);
   });

@@ -1,0 +1,218 @@
+/** String functions beyond the basics: hashes, encodings, extract_all, and parsers of paths, CSV and command lines. */
+import { createHash } from "node:crypto";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { rowwise, type CallSite, type ScalarFunction } from "./call.js";
+import { compileRegex } from "./text.js";
+import type { Value } from "./types.js";
+import { plainText, toKqlString, toNumber } from "./values.js";
+
+const text = (call: CallSite, values: Value[], i: number): string => {
+  const v = values[i];
+  return typeof v === "string" ? v : toKqlString(v ?? null, call.args[i]?.type ?? "string");
+};
+
+function hashing(algorithm: "sha256" | "sha1" | "md5"): ScalarFunction {
+  return rowwise((v, call) =>
+    createHash(algorithm)
+      .update(text(call, v, 0), "utf8")
+      .digest("hex"),
+  );
+}
+
+/** url_encode: application/x-www-form-urlencoded, as Kusto writes it (lower-case hex, `+` for a space). */
+function formEncode(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)
+    .replace(/%20/g, "+")
+    .replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase());
+}
+
+/** parse_path: Scheme, RootPath, DirectoryPath, DirectoryName, Filename, Extension, AlternateDataStreamName. */
+function parsePath(path: string): Value {
+  let rest = path;
+  let scheme = "";
+  const schemeMatch = /^([a-zA-Z][a-zA-Z0-9+.-]+):\/\//.exec(rest);
+  if (schemeMatch) {
+    scheme = schemeMatch[1];
+    rest = rest.slice(schemeMatch[0].length);
+  }
+  const root = /^[a-zA-Z]:/.exec(rest)?.[0] ?? "";
+  const separator = Math.max(rest.lastIndexOf("\\"), rest.lastIndexOf("/"));
+  const directoryPath = separator >= 0 ? rest.slice(0, separator) : "";
+  let filename = rest.slice(separator + 1);
+  let stream = "";
+  const colon = filename.indexOf(":");
+  if (colon >= 0) {
+    stream = filename.slice(colon + 1);
+    filename = filename.slice(0, colon);
+  }
+  const dot = filename.lastIndexOf(".");
+  return {
+    Scheme: scheme,
+    RootPath: root,
+    DirectoryPath: directoryPath,
+    DirectoryName: directoryPath.split(/[\\/]/).pop() ?? "",
+    Filename: filename,
+    Extension: dot >= 0 ? filename.slice(dot + 1) : "",
+    AlternateDataStreamName: stream,
+  };
+}
+
+/** parse_csv: the fields of one CSV record (double quotes enclose a field; a doubled quote is a quote). */
+function parseCsvRecord(line: string): string[] {
+  const fields: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      fields.push(field);
+      field = "";
+    } else field += c;
+  }
+  fields.push(field);
+  return fields;
+}
+
+/**
+ * parse_command_line(x, "windows"): the arguments as CommandLineToArgvW splits them. Whitespace
+ * separates arguments outside quotes; `2n` backslashes before a quote are `n` backslashes and the
+ * quote toggles quoting, `2n+1` are `n` and a literal quote; other backslashes are literal. The first
+ * argument (the program) ends at the first whitespace or closing quote, backslashes literal.
+ */
+function parseWindowsCommandLine(line: string): string[] {
+  const args: string[] = [];
+  let i = 0;
+  const n = line.length;
+  const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r";
+  while (i < n && isSpace(line[i])) i++;
+  if (i >= n) return args;
+  let program = "";
+  if (line[i] === '"') {
+    i++;
+    while (i < n && line[i] !== '"') program += line[i++];
+    i++;
+  } else while (i < n && !isSpace(line[i])) program += line[i++];
+  args.push(program);
+  for (;;) {
+    while (i < n && isSpace(line[i])) i++;
+    if (i >= n) return args;
+    let arg = "";
+    let quoted = false;
+    while (i < n && (quoted || !isSpace(line[i]))) {
+      if (line[i] === "\\") {
+        let slashes = 0;
+        while (line[i] === "\\") {
+          slashes++;
+          i++;
+        }
+        if (line[i] === '"') {
+          arg += "\\".repeat(Math.floor(slashes / 2));
+          if (slashes % 2) {
+            arg += '"';
+            i++;
+          }
+        } else arg += "\\".repeat(slashes);
+      } else if (line[i] === '"') {
+        if (quoted && line[i + 1] === '"') {
+          arg += '"';
+          i += 2;
+        } else {
+          quoted = !quoted;
+          i++;
+        }
+      } else arg += line[i++];
+    }
+    args.push(arg);
+  }
+}
+
+const xmlParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  textNodeName: "#text",
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  parseAttributeValue: false,
+  numberParseOptions: { hex: false, leadingZeros: false },
+});
+
+/** Empty elements are null in Kusto's conversion (`<e/>` is `{"e": null}`). */
+function emptyToNull(value: unknown): Value {
+  if (value === "") return null;
+  if (Array.isArray(value)) return value.map(emptyToNull);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, emptyToNull(v)]));
+  return value as Value;
+}
+
+/** parse_xml: elements as properties, attributes as `@name`, text beside children as `#text`, repeated elements as arrays; null for invalid XML or over 1 MB. */
+function parseXml(xml: string): Value {
+  if (Buffer.byteLength(xml, "utf8") > 1_048_576 || XMLValidator.validate(xml) !== true) return null;
+  return emptyToNull(xmlParser.parse(xml));
+}
+
+export const TEXT_FUNCTIONS: Record<string, ScalarFunction> = {
+  hash_sha256: hashing("sha256"),
+  hash_sha1: hashing("sha1"),
+  hash_md5: hashing("md5"),
+  url_encode: rowwise((v, call) => formEncode(text(call, v, 0))),
+  string_size: rowwise((v, call) => Buffer.byteLength(text(call, v, 0), "utf8")),
+  isascii: rowwise((v, call) => [...text(call, v, 0)].every((c) => c.charCodeAt(0) < 128)),
+  isutf8: rowwise((v, call) => !text(call, v, 0).includes("\ufffd")),
+  base64_decode_toarray: rowwise((v, call) => [...Buffer.from(text(call, v, 0), "base64")]),
+  base64_encode_fromarray: rowwise(([bytes]) =>
+    Array.isArray(bytes) ? Buffer.from(bytes.map((b) => Number(toNumber(b) ?? 0) & 0xff)).toString("base64") : null,
+  ),
+  unicode_codepoints_from_string: rowwise((v, call) => [...text(call, v, 0)].map((c) => c.codePointAt(0) ?? 0)),
+  make_string: rowwise((values) => {
+    const points = values.flatMap((v) => (Array.isArray(v) ? v : [v])).map((v) => Number(toNumber(v) ?? 0));
+    return String.fromCodePoint(...points);
+  }),
+  /** strcmp: -1, 0 or 1 by ordinal comparison. */
+  strcmp: rowwise((v, call) => {
+    const [a, b] = [text(call, v, 0), text(call, v, 1)];
+    return a === b ? 0 : a < b ? -1 : 1;
+  }),
+  /** translate(search, replace, text): each character of search becomes the one at its place in replace (the last one past its end; none if replace is empty). */
+  translate: rowwise((v, call) => {
+    const search = [...text(call, v, 0)];
+    const replacement = [...text(call, v, 1)];
+    return [...text(call, v, 2)]
+      .map((c) => {
+        const at = search.indexOf(c);
+        if (at < 0) return c;
+        return replacement.length ? replacement[Math.min(at, replacement.length - 1)] : "";
+      })
+      .join("");
+  }),
+  /** extract_all(regex, [groups,] text): every match's groups (a value per match for one group, an array per match for several); null without a match. */
+  extract_all: (call) => {
+    const [regexIndex, groupsIndex, sourceIndex] = call.args.length > 2 ? [0, 1, 2] : [0, -1, 1];
+    return rowwise((v) => {
+      const re = compileRegex(text(call, v, regexIndex), call.ctx, call.argNodes[regexIndex]);
+      const matches = re.execAll(text(call, v, sourceIndex));
+      if (!matches.length) return null;
+      const groupCount = matches[0].length - 1;
+      const selected = groupsIndex >= 0 && Array.isArray(v[groupsIndex]) ? v[groupsIndex] : null;
+      const groups = (selected ?? Array.from({ length: Math.max(1, groupCount) }, (_, i) => i + 1)).map((g) =>
+        typeof g === "string" ? g : Number(g),
+      );
+      const pick = (m: ReturnType<typeof re.execAll>[number], g: number | string): Value =>
+        (typeof g === "number" ? (groupCount ? m[g] : m[0]) : m.groups?.[g]) ?? "";
+      return matches.map((m) => (groups.length === 1 ? pick(m, groups[0]) : groups.map((g) => pick(m, g))));
+    })(call);
+  },
+  parse_path: rowwise((v, call) => parsePath(text(call, v, 0))),
+  parse_xml: rowwise((v, call) => parseXml(text(call, v, 0))),
+  parse_csv: rowwise((v, call) => parseCsvRecord(text(call, v, 0).replace(/\r?\n$/, ""))),
+  parse_command_line: rowwise((v, call) =>
+    plainText(v[1] ?? "windows").toLowerCase() === "windows" ? parseWindowsCommandLine(text(call, v, 0)) : null,
+  ),
+};

@@ -65,7 +65,8 @@ function countRequests(): { total: () => number; byKind: () => Record<string, nu
       .split("/")
       .slice(2)
       .join("/")
-      .replace(/\(.*\)$/, "(...)");
+      .replace(/\(\)$/, " query")
+      .replace(/\(.+\)$/, " entity");
     const kind = `${request.method} ${resource}`;
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
   };

@@ -8,6 +8,7 @@ import { benchEngine } from "./engine.js";
 import { benchReaders } from "./readers.js";
 import { benchBaselines } from "./baselines.js";
 import { benchQuality } from "./quality.js";
+import { benchReplaySpeed } from "./replay-speed.js";
 import { benchGraph } from "./graph.js";
 import { benchSentinelCorpus } from "./sentinel-corpus.js";
 import type { BenchSection } from "./measure.js";
@@ -17,6 +18,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   readers: () => benchReaders(1_000_000),
   baselines: () => benchBaselines(100_000),
   quality: () => benchQuality(),
+  "replay-speed": () => benchReplaySpeed(),
   graph: () => benchGraph(10_000),
   "sentinel-corpus": () => benchSentinelCorpus(),
 };

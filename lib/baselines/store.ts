@@ -12,8 +12,15 @@
  * operation conditional on the etag read (or on the entity not existing yet). When another run
  * got there first, the transaction fails as a whole, the entities are read again and the update
  * recomputed: no update is lost, and none is applied twice (see applyObservation).
+ *
+ * While the runner holds a hunt's window (`hold`), nobody else writes that hunt's baselines, so
+ * the store answers from memory: each partition is listed once, then kept up to date with what
+ * this store writes (and the etags the writes returned). The hunt state's etag tells whether
+ * anyone else wrote in between: `hold` reads it, and a state this store did not leave behind
+ * drops what it remembers of the hunt. Writes stay conditional on the remembered etags, so a
+ * writer this store does not know about makes a transaction fail, and it is read again.
  */
-import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { odata, type RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
 import pMap from "p-map";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
 import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, transactionChunks } from "../state/tables.js";
@@ -23,15 +30,32 @@ export const BUCKETS = 16;
 const READ_CONCURRENCY = 32;
 const TRANSACTION_CONCURRENCY = 8;
 const MAX_ATTEMPTS = 6;
+/** Rows remembered for held hunts; past this, the least recently used partitions are forgotten (and listed again when needed). */
+export const REMEMBERED_ROWS = 200_000;
 
 type Stored = Record<string, unknown> & { partitionKey: string; rowKey: string };
 type Current = { entity: Stored; etag: string } | undefined;
+/** A whole partition as this store last knew it: a row it does not hold is not stored. */
+type RememberedPartition = Map<string, { entity: Stored; etag: string }>;
+
+/** Partition keys start with the hunt id (kebab-case, so encoding leaves it as it is) and `~`; peers' keys too (`<hunt>~peers~p03`). */
+function huntOfPartition(partitionKey: string): string {
+  return partitionKey.slice(0, partitionKey.indexOf("~"));
+}
+
+function isLostRace(error: unknown): boolean {
+  // 404: an entity this store remembered was deleted meanwhile.
+  return isConflict(error) || (error as RestError)?.statusCode === 404;
+}
 
 interface PendingWrite {
   partitionKey: string;
   rowKey: string;
-  /** The entity to store given what is stored now, or undefined for "nothing to do". */
-  compute(current: Current): Stored | undefined;
+  /**
+   * The entity to store given what is stored now; `applied` when the window is already in it (a
+   * retried or concurrent run), `unchanged` when applying it would change nothing that is read.
+   */
+  compute(current: Current): Stored | "applied" | "unchanged";
 }
 
 export interface ApplyResult {
@@ -42,13 +66,137 @@ export interface ApplyResult {
 }
 
 export class BaselineStore {
+  /** Held hunts: how many holders (more than one means memory is not trusted) and whether nothing unexpected happened. */
+  private readonly holds = new Map<string, { count: number; clean: boolean }>();
+  /** Per hunt, the etag of the hunt state this store left behind when it last released the hunt with its memory intact. */
+  private readonly generations = new Map<string, string>();
+  /** Remembered partitions, least recently used first. */
+  private readonly remembered = new Map<string, RememberedPartition>();
+  private readonly listing = new Map<string, Promise<RememberedPartition>>();
+  private rememberedRows = 0;
+
   constructor(
     private readonly client: TableClient,
     private readonly buckets = BUCKETS,
+    private readonly maxRememberedRows = REMEMBERED_ROWS,
   ) {}
+
+  /**
+   * The caller holds the lease of a window of `huntId`: until `release`, this store is the hunt's
+   * only writer, and reads come from memory. One point read: the hunt state, whose etag says
+   * whether anyone else wrote the hunt's baselines since this store last released it.
+   */
+  async hold(huntId: string): Promise<void> {
+    const held = this.holds.get(huntId);
+    if (held) {
+      // Two windows of one hunt at once in this process: neither trusts memory.
+      held.count++;
+      held.clean = false;
+      return;
+    }
+    const partitionKey = this.statePartition(huntId);
+    const state = await this.read(partitionKey, "hunt");
+    if (!state || state.etag !== this.generations.get(huntId)) this.forget(huntId);
+    this.holds.set(huntId, { count: 1, clean: true });
+    this.remember(partitionKey, new Map(state ? [["hunt", state]] : []));
+  }
+
+  /** The window is over; `clean` false (it failed) forgets the hunt, so the next holder reads storage again. */
+  release(huntId: string, clean: boolean): void {
+    const held = this.holds.get(huntId);
+    if (!held) return;
+    held.clean &&= clean;
+    if (--held.count > 0) return;
+    this.holds.delete(huntId);
+    const state = this.remembered.get(this.statePartition(huntId))?.get("hunt");
+    if (held.clean && state) this.generations.set(huntId, state.etag);
+    else this.forget(huntId);
+  }
+
+  /** Forgets everything remembered of a hunt (its baselines, prevalence, peers and state). */
+  private forget(huntId: string): void {
+    this.generations.delete(huntId);
+    for (const partitionKey of [...this.remembered.keys()]) if (huntOfPartition(partitionKey) === huntId) this.dropPartition(partitionKey);
+  }
+
+  private dropPartition(partitionKey: string): void {
+    const rows = this.remembered.get(partitionKey);
+    if (!rows) return;
+    this.rememberedRows -= rows.size;
+    this.remembered.delete(partitionKey);
+  }
+
+  /** Something this store did not expect (a lost race, a window already applied): the hunt's memory is not trusted after this window. */
+  private distrust(partitionKey: string): void {
+    this.dropPartition(partitionKey);
+    const held = this.holds.get(huntOfPartition(partitionKey));
+    if (held) held.clean = false;
+  }
+
+  private remember(partitionKey: string, rows: RememberedPartition): void {
+    this.dropPartition(partitionKey);
+    this.remembered.set(partitionKey, rows);
+    this.rememberedRows += rows.size;
+    this.trim(partitionKey);
+  }
+
+  /** What this store wrote, with the etags the writes returned, into a remembered partition (a missing etag forgets it). */
+  private rememberWritten(partitionKey: string, written: readonly { entity: Stored; etag: string | undefined }[]): void {
+    const rows = this.remembered.get(partitionKey);
+    if (!rows) return;
+    for (const { entity, etag } of written) {
+      if (!etag) return this.dropPartition(partitionKey);
+      if (!rows.has(entity.rowKey)) this.rememberedRows++;
+      rows.set(entity.rowKey, { entity, etag });
+    }
+    this.trim(partitionKey);
+  }
+
+  /** Forgets the least recently used partitions (never `keep`) while more rows are remembered than allowed. */
+  private trim(keep: string): void {
+    for (const [oldest, rows] of this.remembered) {
+      if (this.rememberedRows <= this.maxRememberedRows) break;
+      if (oldest === keep) continue;
+      this.rememberedRows -= rows.size;
+      this.remembered.delete(oldest);
+    }
+  }
+
+  /** A held hunt's partition, from memory or listed once; undefined when memory may not be used for it. */
+  private async heldPartition(partitionKey: string): Promise<RememberedPartition | undefined> {
+    const held = this.holds.get(huntOfPartition(partitionKey));
+    if (!held || held.count !== 1) return undefined;
+    const rows = this.remembered.get(partitionKey);
+    if (rows) {
+      // Most recently used last.
+      this.remembered.delete(partitionKey);
+      this.remembered.set(partitionKey, rows);
+      return rows;
+    }
+    let listing = this.listing.get(partitionKey);
+    if (!listing) {
+      listing = this.list(partitionKey)
+        .then((listed) => (this.remember(partitionKey, listed), listed))
+        .finally(() => this.listing.delete(partitionKey));
+      this.listing.set(partitionKey, listing);
+    }
+    return listing;
+  }
+
+  /** The entities of a partition (those `wanted`, or all), in one query paged by the service. */
+  private async list(partitionKey: string, wanted?: ReadonlySet<string> | ReadonlyMap<string, unknown>): Promise<RememberedPartition> {
+    const listed: RememberedPartition = new Map();
+    for await (const entity of this.client.listEntities<Stored>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } }))
+      if (!wanted || wanted.has(entity.rowKey)) listed.set(entity.rowKey, { entity, etag: entity.etag });
+    return listed;
+  }
 
   private partition(huntId: string, kind: "b" | "p", bucket: number): string {
     return `${encodeKey(huntId)}~${kind}${String(bucket).padStart(2, "0")}`;
+  }
+
+  private statePartition(huntId: string): string {
+    return `${encodeKey(huntId)}~state`;
   }
 
   baselinePartition(huntId: string, entityKey: string): string {
@@ -64,8 +212,11 @@ export class BaselineStore {
     return entity && { entity, etag: entity.etag };
   }
 
-  /** Reads many entities, in the order of `keys`: point reads for a few, whole partitions for many. */
-  private async readMany(keys: readonly { partitionKey: string; rowKey: string }[]): Promise<Current[]> {
+  /**
+   * Reads many entities, in the order of `keys`: a held hunt's from memory, others with point
+   * reads for a few, whole partitions for many. `fresh` skips memory (after a lost race).
+   */
+  private async readMany(keys: readonly { partitionKey: string; rowKey: string }[], fresh = false): Promise<Current[]> {
     const partitions = new Map<string, Map<string, Current>>();
     for (const k of keys) {
       let rows = partitions.get(k.partitionKey);
@@ -75,12 +226,12 @@ export class BaselineStore {
     await pMap(
       partitions,
       async ([partitionKey, rows]) => {
-        if (rows.size > 50) {
-          for await (const entity of this.client.listEntities<Stored>({
-            queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
-          })) {
-            if (rows.has(entity.rowKey)) rows.set(entity.rowKey, { entity, etag: entity.etag });
-          }
+        const held = fresh ? undefined : await this.heldPartition(partitionKey);
+        if (held) {
+          for (const rowKey of rows.keys()) rows.set(rowKey, held.get(rowKey));
+        } else if (rows.size > 50) {
+          const listed = await this.list(partitionKey, rows);
+          for (const rowKey of rows.keys()) rows.set(rowKey, listed.get(rowKey));
         } else {
           await pMap(rows.keys(), async (rowKey) => rows.set(rowKey, await this.read(partitionKey, rowKey)), {
             concurrency: READ_CONCURRENCY,
@@ -114,27 +265,37 @@ export class BaselineStore {
     for (let attempt = 1; todo.length; attempt++) {
       if (attempt > MAX_ATTEMPTS)
         throw new Error(`gave up after ${MAX_ATTEMPTS} attempts: ${todo.length} baseline updates keep conflicting`);
-      const currents = await this.readMany(todo);
-      const operations: { item: PendingWrite; action: TransactionAction }[] = [];
+      const currents = await this.readMany(todo, attempt > 1);
+      const operations: { item: PendingWrite; next: Stored; action: TransactionAction }[] = [];
       for (const [i, item] of todo.entries()) {
         const current = currents[i];
         const next = item.compute(current);
-        if (!next) {
+        if (typeof next === "string") {
+          // Another run (or an earlier attempt) got here first: memory of this hunt is not to be trusted.
+          if (next === "applied") this.distrust(item.partitionKey);
           result.skipped++;
           continue;
         }
         const action: TransactionAction = current ? ["update", next, "Replace", { etag: current.etag }] : ["create", next];
-        operations.push({ item, action });
+        operations.push({ item, next, action });
       }
       const retry: PendingWrite[] = [];
       await pMap(
         transactionChunks(operations, (o) => o.item.partitionKey),
         async (chunk) => {
+          const partitionKey = chunk[0].item.partitionKey;
           try {
-            await this.client.submitTransaction(chunk.map((c) => c.action));
+            const response = await this.client.submitTransaction(chunk.map((c) => c.action));
             result.written += chunk.length;
+            // A change set's responses come in the order of its operations (an update's carries no row key to match on).
+            const etags = response.subResponses.length === chunk.length ? response.subResponses.map((r) => r.etag) : [];
+            this.rememberWritten(
+              partitionKey,
+              chunk.map(({ next }, i) => ({ entity: next, etag: etags[i] })),
+            );
           } catch (error) {
-            if (!isConflict(error)) throw error;
+            if (!isLostRace(error)) throw error;
+            this.distrust(partitionKey);
             result.retries++;
             retry.push(...chunk.map((c) => c.item));
           }
@@ -171,7 +332,7 @@ export class BaselineStore {
           rowKey,
           compute: (current) => {
             const next = applyObservation(huntId, current ? toBaseline(huntId, current.entity) : undefined, observation, window, caps);
-            return next && fromBaseline(partitionKey, rowKey, next);
+            return next ? fromBaseline(partitionKey, rowKey, next) : "applied";
           },
         };
       }),
@@ -185,8 +346,11 @@ export class BaselineStore {
   async prune(huntId: string, before: number): Promise<number> {
     let deleted = 0;
     for (let bucket = 0; bucket < this.buckets; bucket++) {
-      const filter = odata`PartitionKey eq ${this.partition(huntId, "b", bucket)} and lastSeen lt ${new Date(before)}`;
+      const partitionKey = this.partition(huntId, "b", bucket);
+      const filter = odata`PartitionKey eq ${partitionKey} and lastSeen lt ${new Date(before)}`;
       deleted += await deleteWhere(this.client, filter, { mode: "unchanged" });
+      // What a held hunt remembers of the partition may name deleted rows: list it again when needed.
+      this.dropPartition(partitionKey);
     }
     return deleted;
   }
@@ -195,8 +359,10 @@ export class BaselineStore {
   async prunePrevalence(huntId: string, before: number): Promise<number> {
     let deleted = 0;
     for (let bucket = 0; bucket < this.buckets; bucket++) {
-      const filter = `${odata`PartitionKey eq ${this.partition(huntId, "p", bucket)}`} and lastWindowEnd lt ${epochMsLiteral(before)}`;
+      const partitionKey = this.partition(huntId, "p", bucket);
+      const filter = `${odata`PartitionKey eq ${partitionKey}`} and lastWindowEnd lt ${epochMsLiteral(before)}`;
       deleted += await deleteWhere(this.client, filter, { mode: "unchanged" });
+      this.dropPartition(partitionKey);
     }
     return deleted;
   }
@@ -204,7 +370,7 @@ export class BaselineStore {
   // ---- hunt state ----
 
   async getHuntState(huntId: string): Promise<HuntState> {
-    const current = await this.read(`${encodeKey(huntId)}~state`, "hunt");
+    const [current] = await this.readMany([{ partitionKey: this.statePartition(huntId), rowKey: "hunt" }]);
     return current
       ? {
           huntId,
@@ -216,13 +382,13 @@ export class BaselineStore {
   }
 
   async applyHuntWindow(huntId: string, windowEnd: number, population: number): Promise<ApplyResult> {
-    const partitionKey = `${encodeKey(huntId)}~state`;
+    const partitionKey = this.statePartition(huntId);
     return this.write([
       {
         partitionKey,
         rowKey: "hunt",
         compute: (current) => {
-          if (current && Number(current.entity.lastWindowEnd) >= windowEnd) return undefined;
+          if (current && Number(current.entity.lastWindowEnd) >= windowEnd) return "applied";
           return {
             partitionKey,
             rowKey: "hunt",
@@ -254,23 +420,19 @@ export class BaselineStore {
           partitionKey,
           rowKey,
           compute: (current) => {
-            const next = applyPrevalence(
-              huntId,
-              current ? toPrevalence(huntId, valueKey, current.entity) : undefined,
+            const stored = current && toPrevalence(huntId, valueKey, current.entity);
+            const next = applyPrevalence(huntId, stored, valueKey, across, windowEnd);
+            if (!next) return "applied";
+            // Nothing new showed the value: only lastWindowEnd would move, and applying the window again changes nothing either.
+            if (stored && next.count === stored.count && next.across.length === stored.across.length) return "unchanged";
+            return {
+              partitionKey,
+              rowKey,
               valueKey,
-              across,
-              windowEnd,
-            );
-            return (
-              next && {
-                partitionKey,
-                rowKey,
-                valueKey,
-                across: JSON.stringify(next.across),
-                count: next.count,
-                lastWindowEnd: next.lastWindowEnd,
-              }
-            );
+              across: JSON.stringify(next.across),
+              count: next.count,
+              lastWindowEnd: next.lastWindowEnd,
+            };
           },
         };
       }),
@@ -312,8 +474,13 @@ export function fromBaseline(partitionKey: string, rowKey: string, b: Baseline):
   };
 }
 
+/** A stored time (a Date, or text from an older writer) in epoch ms; NaN when absent. */
+function timeOf(value: unknown): number {
+  return value instanceof Date ? value.getTime() : Date.parse(String(value));
+}
+
 function toBaseline(huntId: string, entity: Stored): Baseline {
-  const time = (v: unknown) => (v instanceof Date ? v.getTime() : Date.parse(String(v)));
+  const time = timeOf;
   return {
     huntId,
     entityKey: typeof entity.entityKey === "string" ? entity.entityKey : decodeKey(entity.rowKey),

@@ -17,8 +17,8 @@ import { silentLogger, type Logger } from "../log.js";
 import type { Storage } from "../state/storage.js";
 import type { QuerySource } from "../sources/types.js";
 import { evaluateWindow, peersStateId, type ParameterOverrides, type WindowEvaluation, type WindowObservations } from "./evaluate.js";
-import { StagedObservations } from "./staging.js";
-import { LeaseLostError, onDemandRunId, RunStore, scheduledRunId, type RunRecord } from "./store.js";
+import { packObservations, StagedObservations, unpackObservations } from "./staging.js";
+import { LeaseLostError, onDemandRunId, RECORD_STAGED_PARTS, RunStore, scheduledRunId, type Claim, type RunRecord } from "./store.js";
 
 export { MAX_FINDINGS_PER_RUN, MIN_FINDING_SCORE } from "./evaluate.js";
 
@@ -26,6 +26,9 @@ const DAY = 86_400_000;
 export const DEFAULT_RETENTION_MS = 90 * DAY;
 /** How long a claimed window is owned without a write; the Functions timeout is 10 minutes. */
 export const WINDOW_LEASE_MS = 10 * 60_000;
+
+/** Until when a window claimed or written now is owned. */
+const lease = () => new Date(Date.now() + WINDOW_LEASE_MS).toISOString();
 
 /** A run's time window (epoch ms, end exclusive): the same one the hunt's query is bound to. */
 export type Window = QueryWindow;
@@ -39,7 +42,7 @@ export interface HuntServices {
   incidents: IncidentStore;
   exceptions: ExceptionStore;
   publisher: NoticePublisher;
-  /** Baselines not seen for this long are deleted (once a day, after the day's last window). */
+  /** Baselines not seen for this long are deleted (once a day, with the day's last window). */
   retentionMs?: number;
   /** Parameter overrides per hunt id (from settings). */
   parameters?: Record<string, ParameterOverrides>;
@@ -188,18 +191,52 @@ export type WindowResult = { run: RunRecord; findings: Finding[] } | { busy: Run
 export async function runScheduledWindow(hunt: Hunt, window: Window, services: HuntServices, now: number): Promise<WindowResult> {
   const startedAt = Date.now();
   const runId = scheduledRunId(hunt.id, window.end);
-  const lease = () => new Date(Date.now() + WINDOW_LEASE_MS).toISOString();
   const claim = await services.runs.claim({ ...newRun(hunt, "scheduled", runId, window, services, now), leaseUntil: lease() }, Date.now());
   if (claim.kind === "done") return { run: claim.run, findings: await services.findings.ofRun(runId, window.end) };
   if (claim.kind === "busy") return { busy: claim.run };
 
+  // Holding the lease, this run is the hunt's only baseline writer: the store may answer from memory.
+  await services.baselines.hold(hunt.id);
+  let finished = false;
+  try {
+    const result = await runClaimedWindow(hunt, window, claim, services, now, startedAt);
+    if (window.end % DAY === 0) await pruneBaselines(hunt, window.end, services);
+    finished = true;
+    return result;
+  } finally {
+    services.baselines.release(hunt.id, finished);
+  }
+}
+
+/** Once a day, after the day's last window: baselines not seen for the retention period are deleted. */
+async function pruneBaselines(hunt: Hunt, dayEnd: number, services: HuntServices): Promise<void> {
+  const retentionMs = services.retentionMs ?? DEFAULT_RETENTION_MS;
+  const pruned = await services.baselines.prune(hunt.id, dayEnd - retentionMs);
+  if (pruned)
+    services.log.info(`${hunt.id}: pruned ${pruned} baseline(s) not seen for ${Math.round(retentionMs / DAY)} days`, {
+      huntId: hunt.id,
+      pruned,
+    });
+}
+
+async function runClaimedWindow(
+  hunt: Hunt,
+  window: Window,
+  claim: Extract<Claim, { kind: "claimed" }>,
+  services: HuntServices,
+  now: number,
+  startedAt: number,
+): Promise<{ run: RunRecord; findings: Finding[] }> {
   let { run, etag } = claim;
+  const runId = run.runId;
   let findings: Finding[];
   let observed: WindowObservations;
   if (run.status === "scored" && run.stagedParts !== undefined) {
     // Scored before a crash: the stored findings and observations stand; the source is not asked again.
     findings = await services.findings.ofRun(runId, window.end);
-    observed = await services.staged.get(runId, run.stagedParts);
+    observed = run.stagedInRecord
+      ? unpackObservations(runId, claim.staged, run.stagedParts)
+      : await services.staged.get(runId, run.stagedParts);
   } else {
     let evaluation: WindowEvaluation;
     try {
@@ -213,17 +250,34 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
     findings = evaluation.findings;
     observed = evaluation;
     await services.findings.putAll(findings);
-    const stagedParts = await services.staged.put(runId, evaluation);
-    run = { ...withEvaluation(run, evaluation), status: "scored", stagedParts, leaseUntil: lease() };
-    etag = await services.runs.update(run, etag);
+    // Small windows' observations go on the record in the write that marks it scored; larger ones to the staged table first.
+    const parts = packObservations(evaluation);
+    const inRecord = parts.length <= RECORD_STAGED_PARTS;
+    if (!inRecord) await services.staged.put(runId, parts);
+    run = {
+      ...withEvaluation(run, evaluation),
+      status: "scored",
+      stagedParts: parts.length,
+      stagedInRecord: inRecord || undefined,
+      leaseUntil: lease(),
+    };
+    etag = await services.runs.update(run, etag, inRecord ? parts : []);
   }
 
   await applyWindow(hunt, window, observed, services);
   findings = await raiseAlerts(findings, runId, services, now);
-  const stagedParts = run.stagedParts;
-  run = { ...run, status: "succeeded", finishedAt: new Date().toISOString(), leaseUntil: undefined, stagedParts: undefined };
+  const { stagedParts, stagedInRecord } = run;
+  run = {
+    ...run,
+    status: "succeeded",
+    finishedAt: new Date().toISOString(),
+    leaseUntil: undefined,
+    stagedParts: undefined,
+    stagedInRecord: undefined,
+  };
+  // Replacing the record drops the parts it carried; the staged table's are deleted.
   await services.runs.update(run, etag);
-  if (stagedParts) await services.staged.delete(runId, stagedParts);
+  if (stagedParts && !stagedInRecord) await services.staged.delete(runId, stagedParts);
   logRun(run, services.log, Date.now() - startedAt);
   return { run, findings };
 }
@@ -246,7 +300,6 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
       skippedWindows: skipped,
     });
   const result: ScheduledRunResult = { runs: [], findings: [], skipped };
-  const retentionMs = services.retentionMs ?? DEFAULT_RETENTION_MS;
   let applied = watermark?.end ?? -Infinity;
   let etag = watermark?.etag;
   for (const window of windows) {
@@ -280,14 +333,6 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
     } else {
       etag = moved;
       applied = window.end;
-    }
-    if (window.end % DAY === 0) {
-      const pruned = await services.baselines.prune(hunt.id, window.end - retentionMs);
-      if (pruned)
-        services.log.info(`${hunt.id}: pruned ${pruned} baseline(s) not seen for ${Math.round(retentionMs / DAY)} days`, {
-          huntId: hunt.id,
-          pruned,
-        });
     }
   }
   return result;

@@ -1,6 +1,9 @@
 /**
- * What a scored window will add to the baselines, kept until it is applied (table `<prefix>staged`):
- *   PartitionKey <run id>  RowKey `part~<nnnn>`   gzip'd JSON of the window's observations, in pieces
+ * What a scored window will add to the baselines, kept until it is applied: gzip'd JSON of the
+ * window's observations, cut into parts that each fit a binary property. A small window's parts
+ * ride on its run record (written in the same request that marks it `scored`, see RunStore);
+ * a large window's go to their own table (`<prefix>staged`):
+ *   PartitionKey <run id>  RowKey `part~<nnnn>`   one part
  * A run that crashed after scoring resumes from here instead of querying the source again: with
  * Log Analytics' ingestion delay a second query is not the same answer, and scores must never be
  * recomputed against baselines that may already include the window.
@@ -19,32 +22,41 @@ const PARTS_PER_TRANSACTION = 40;
 
 const partKey = (index: number) => `part~${String(index).padStart(4, "0")}`;
 
+/** The window's observations as parts (at least one). */
+export function packObservations(observations: WindowObservations): Uint8Array[] {
+  const packed = gzipSync(JSON.stringify(observations));
+  const parts: Uint8Array[] = [];
+  for (let offset = 0; offset < packed.length || parts.length === 0; offset += PART_BYTES)
+    parts.push(packed.subarray(offset, offset + PART_BYTES));
+  return parts;
+}
+
+/** The observations back from their parts; every part must be there. */
+export function unpackObservations(runId: string, parts: readonly (Uint8Array | undefined)[], expected: number): WindowObservations {
+  const missing = Array.from({ length: expected }, (_, i) => i).find((i) => parts[i] === undefined);
+  if (missing !== undefined) throw new Error(`run ${runId}: staged observations are incomplete (part ${missing} of ${expected} missing)`);
+  return JSON.parse(gunzipSync(Buffer.concat(parts.slice(0, expected) as Uint8Array[])).toString("utf8")) as WindowObservations;
+}
+
 export class StagedObservations {
   constructor(private readonly client: TableClient) {}
 
-  /** Stores the window's observations; returns how many parts were written (kept on the run record). */
-  async put(runId: string, observations: WindowObservations): Promise<number> {
-    const packed = gzipSync(JSON.stringify(observations));
+  /** Stores a window's parts in the staged table. */
+  async put(runId: string, parts: readonly Uint8Array[]): Promise<void> {
     const partitionKey = encodeKey(runId);
-    const actions: TransactionAction[] = [];
-    for (let offset = 0, index = 0; offset < packed.length || index === 0; offset += PART_BYTES, index++)
-      actions.push(["upsert", { partitionKey, rowKey: partKey(index), data: packed.subarray(offset, offset + PART_BYTES) }, "Replace"]);
+    const actions = parts.map((data, index): TransactionAction => ["upsert", { partitionKey, rowKey: partKey(index), data }, "Replace"]);
     for (let i = 0; i < actions.length; i += PARTS_PER_TRANSACTION)
       await this.client.submitTransaction(actions.slice(i, i + PARTS_PER_TRANSACTION));
-    return actions.length;
   }
 
   async get(runId: string, parts: number): Promise<WindowObservations> {
-    const pieces: Uint8Array[] = new Array<Uint8Array>(parts);
+    const pieces: Uint8Array[] = [];
     const filter = odata`PartitionKey eq ${encodeKey(runId)}`;
     for await (const entity of this.client.listEntities<{ data: Uint8Array }>({ queryOptions: { filter } })) {
       const index = Number(entity.rowKey?.slice("part~".length));
       if (index < parts) pieces[index] = entity.data;
     }
-    const missing = pieces.findIndex((p) => p === undefined);
-    if (pieces.length !== parts || missing >= 0)
-      throw new Error(`run ${runId}: staged observations are incomplete (part ${missing} of ${parts} missing)`);
-    return JSON.parse(gunzipSync(Buffer.concat(pieces)).toString("utf8")) as WindowObservations;
+    return unpackObservations(runId, pieces, parts);
   }
 
   /**

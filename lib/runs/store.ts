@@ -9,6 +9,11 @@
  * A scheduled window is owned by one run at a time: whoever creates its record (or takes over one
  * whose lease expired) holds a lease, and every later write of the record is conditional on the
  * etag that run last wrote. A second instance that finds the lease held leaves the window alone.
+ *
+ * A scored window's staged observations (lib/runs/staging.ts) ride on its record as binary
+ * properties `staged0`, `staged1`, ... when they fit (RECORD_STAGED_PARTS), so marking a window
+ * scored and keeping what it adds to the baselines is one write; the record that marks it
+ * succeeded replaces them.
  */
 import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
@@ -39,8 +44,14 @@ export const RunRecordSchema = z.object({
   leaseUntil: z.iso.datetime().optional(),
   /** Parts of the window's staged observations (written before the status becomes `scored`). */
   stagedParts: z.number().int().optional(),
+  /** The staged parts are properties of this record, not rows of the staged table. */
+  stagedInRecord: z.boolean().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+/** Staged parts a record carries at most: an entity holds 1 MiB, a binary property 64 KiB. */
+export const RECORD_STAGED_PARTS = 8;
+const stagedProperty = (index: number) => `staged${index}`;
 
 /** Ten thousand years of milliseconds: inverted times sort newest first and stay 15 digits. */
 const TIME_CEILING = 99_999_999_999_999;
@@ -79,14 +90,25 @@ function runRowKey(runId: string): string {
 /** Another run holds the window's lease, or wrote the record since this run last did. */
 export class LeaseLostError extends Error {}
 
-export type Claim = { kind: "claimed"; run: RunRecord; etag: string } | { kind: "done"; run: RunRecord } | { kind: "busy"; run: RunRecord };
+/** A claimed window comes with the staged parts its record carries (a scored window resuming). */
+export type Claim =
+  | { kind: "claimed"; run: RunRecord; etag: string; staged: Uint8Array[] }
+  | { kind: "done"; run: RunRecord }
+  | { kind: "busy"; run: RunRecord };
+
+type StoredRun = { json: string } & Record<string, unknown>;
 
 export class RunStore {
+  /** Per hunt, the watermark as last read or written here: an etag names one version, so its end is known without reading it again. */
+  private readonly watermarks = new Map<string, { end: number; etag: string }>();
+
   constructor(private readonly client: TableClient) {}
 
   async getWatermark(huntId: string): Promise<{ end: number; etag: string } | undefined> {
     const entity = await getEntityOrUndefined<{ end: number }>(this.client, encodeKey(huntId), "watermark");
-    return entity && { end: Number(entity.end), etag: entity.etag };
+    const watermark = entity && { end: Number(entity.end), etag: entity.etag };
+    if (watermark) this.watermarks.set(huntId, watermark);
+    return watermark;
   }
 
   /**
@@ -98,11 +120,14 @@ export class RunStore {
     const entity = { partitionKey: encodeKey(huntId), rowKey: "watermark", end };
     try {
       if (etag) {
-        const current = await this.getWatermark(huntId);
+        // The write is conditional on `etag`, so only that version's end matters: known, or read.
+        const known = this.watermarks.get(huntId);
+        const current = known?.etag === etag ? known : await this.getWatermark(huntId);
         if (!current || current.etag !== etag || current.end >= end) return undefined;
       }
       const written = etag ? await this.client.updateEntity(entity, "Replace", { etag }) : await this.client.createEntity(entity);
       if (!written.etag) throw new Error(`${huntId}: the watermark write returned no etag`);
+      this.watermarks.set(huntId, { end, etag: written.etag });
       return written.etag;
     } catch (error) {
       if (isConflict(error)) return undefined;
@@ -110,47 +135,51 @@ export class RunStore {
     }
   }
 
-  private entityOf(run: RunRecord) {
+  private entityOf(run: RunRecord, staged: readonly Uint8Array[] = []) {
     const record = RunRecordSchema.parse(run);
+    if (staged.length > RECORD_STAGED_PARTS) throw new Error(`run ${run.runId}: ${staged.length} staged parts do not fit on its record`);
     return {
       partitionKey: encodeKey(record.huntId),
       rowKey: runRowKey(record.runId),
       json: JSON.stringify(record),
       startedAt: new Date(record.startedAt),
       status: record.status,
+      ...Object.fromEntries(staged.map((part, i) => [stagedProperty(i), part])),
     };
   }
 
-  /** Writes a run record unconditionally (on-demand runs, which nobody else writes). */
+  /**
+   * Writes a run record's fields unconditionally (on-demand runs, which nobody else writes); staged
+   * parts already on the stored record stay.
+   */
   async put(run: RunRecord): Promise<void> {
-    await this.client.upsertEntity(this.entityOf(run), "Replace");
+    await this.client.upsertEntity(this.entityOf(run), "Merge");
   }
 
   /**
    * Takes the window for `run` (a new record, status `running`, with its lease): creates the record,
    * or takes over one whose lease ran out. A succeeded window is `done`; a live lease is `busy`.
+   * Creating comes first: a window is usually new, and then that is the only request.
    */
   async claim(run: RunRecord, now: number): Promise<Claim> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const existing = await this.getWithEtag(run.runId);
-      if (!existing) {
-        try {
-          const written = await this.client.createEntity(this.entityOf(run));
-          return { kind: "claimed", run, etag: written.etag! };
-        } catch (error) {
-          if (isConflict(error)) continue;
-          throw error;
-        }
+      try {
+        const written = await this.client.createEntity(this.entityOf(run));
+        return { kind: "claimed", run, etag: written.etag!, staged: [] };
+      } catch (error) {
+        if (!isConflict(error)) throw error;
       }
+      const existing = await this.getWithEtag(run.runId);
+      if (!existing) continue;
       if (existing.run.status === "succeeded") return { kind: "done", run: existing.run };
       const leaseUntil = existing.run.leaseUntil ? Date.parse(existing.run.leaseUntil) : 0;
       if (leaseUntil > now && existing.run.status !== "failed") return { kind: "busy", run: existing.run };
       // The previous attempt crashed or failed: take the record over as it stands (its status says
-      // how far it got), with a new lease.
+      // how far it got, its staged parts stay with it), with a new lease.
       const takenOver: RunRecord = { ...existing.run, leaseUntil: run.leaseUntil, error: undefined };
       try {
-        const etag = await this.update(takenOver, existing.etag);
-        return { kind: "claimed", run: takenOver, etag };
+        const etag = await this.update(takenOver, existing.etag, existing.staged);
+        return { kind: "claimed", run: takenOver, etag, staged: existing.staged };
       } catch (error) {
         if (error instanceof LeaseLostError) continue;
         throw error;
@@ -160,10 +189,13 @@ export class RunStore {
     return current?.status === "succeeded" ? { kind: "done", run: current } : { kind: "busy", run: current ?? run };
   }
 
-  /** Writes the record if nobody else has since `etag`; returns the new etag. */
-  async update(run: RunRecord, etag: string): Promise<string> {
+  /**
+   * Writes the record if nobody else has since `etag`; returns the new etag. The record keeps
+   * exactly the `staged` parts given (none: what the stored record carried is gone).
+   */
+  async update(run: RunRecord, etag: string, staged: readonly Uint8Array[] = []): Promise<string> {
     try {
-      const written = await this.client.updateEntity(this.entityOf(run), "Replace", { etag });
+      const written = await this.client.updateEntity(this.entityOf(run, staged), "Replace", { etag });
       return written.etag!;
     } catch (error) {
       if (isConflict(error) || (error as { statusCode?: number }).statusCode === 404)
@@ -172,9 +204,17 @@ export class RunStore {
     }
   }
 
-  private async getWithEtag(runId: string): Promise<{ run: RunRecord; etag: string } | undefined> {
-    const entity = await getEntityOrUndefined<{ json: string }>(this.client, encodeKey(huntOfRun(runId)), runRowKey(runId));
-    return entity && { run: RunRecordSchema.parse(JSON.parse(entity.json)), etag: entity.etag };
+  private async getWithEtag(runId: string): Promise<{ run: RunRecord; etag: string; staged: Uint8Array[] } | undefined> {
+    const entity = await getEntityOrUndefined<StoredRun>(this.client, encodeKey(huntOfRun(runId)), runRowKey(runId));
+    if (!entity) return undefined;
+    const run = RunRecordSchema.parse(JSON.parse(entity.json));
+    const staged: Uint8Array[] = [];
+    for (let i = 0; run.stagedInRecord && i < (run.stagedParts ?? 0); i++) {
+      const part = entity[stagedProperty(i)];
+      if (!(part instanceof Uint8Array)) break;
+      staged.push(part);
+    }
+    return { run, etag: entity.etag, staged };
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {

@@ -1,3 +1,4 @@
+import diagnostics from "node:diagnostics_channel";
 import { describe, expect, it } from "vitest";
 import { BaselineStore } from "../../lib/baselines/store.js";
 import type { Observation } from "../../lib/baselines/model.js";
@@ -8,6 +9,37 @@ const HOUR = 3_600_000;
 
 function observation(entityKey: string, failed: number, at = 0): Observation {
   return { entityKey, features: { FailedCount: failed }, distinct: { Users: [`u${failed}`] }, firstSeen: at, lastSeen: at + 1000 };
+}
+
+/** Counts the HTTP requests this process sends while `run` runs, as "METHOD table" (a transaction is "POST $batch"). */
+async function requestsDuring(run: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const onStart = (message: unknown) => {
+    const { method, path } = (message as { request: { method: string; path: string } }).request;
+    seen.push(`${method} ${decodeURIComponent(path.split("?")[0]).split("/")[2].replace(/\(.*$/, "")}`);
+  };
+  diagnostics.subscribe("http.client.request.start", onStart);
+  try {
+    await run();
+  } finally {
+    diagnostics.unsubscribe("http.client.request.start", onStart);
+  }
+  return seen;
+}
+
+/** One window of a hunt as the runner applies it: held, baselines read, applied, hunt state moved on. */
+async function heldWindow(store: BaselineStore, huntId: string, observations: Observation[], end: number) {
+  await store.hold(huntId);
+  try {
+    await store.getBaselines(
+      huntId,
+      observations.map((o) => o.entityKey),
+    );
+    await store.applyObservations(huntId, observations, { start: end - HOUR, end }, {});
+    await store.applyHuntWindow(huntId, end, 0);
+  } finally {
+    store.release(huntId, true);
+  }
 }
 
 describe("baselines in Table Storage (Azurite)", () => {
@@ -86,6 +118,95 @@ describe("baselines in Table Storage (Azurite)", () => {
     await store.applyPrevalence("hunt-e", new Map([["203.0.113.7|445", ["ws1", "ws2"]]]), HOUR);
     await store.applyPrevalence("hunt-e", new Map([["203.0.113.7|445", ["ws2", "ws3"]]]), 2 * HOUR);
     expect((await store.getPrevalence("hunt-e", ["203.0.113.7|445"])).get("203.0.113.7|445")!.count).toBe(3);
+    // Nothing new showed the value: there is nothing to write, and applying that window again changes nothing either.
+    for (const attempt of [1, 2])
+      expect([attempt, await store.applyPrevalence("hunt-e", new Map([["203.0.113.7|445", ["ws1", "ws3"]]]), 3 * HOUR)]).toEqual([
+        attempt,
+        { written: 0, skipped: 1, retries: 0 },
+      ]);
+    expect((await store.getPrevalence("hunt-e", ["203.0.113.7|445"])).get("203.0.113.7|445")).toMatchObject({
+      count: 3,
+      across: ["ws1", "ws2", "ws3"],
+    });
+  });
+
+  it("reads a held hunt's partitions once: a later window reads only the hunt state", async () => {
+    const storage = await freshStorage(azurite());
+    const store = new BaselineStore(storage.table("baselines"), 4);
+    const keys = Array.from({ length: 40 }, (_, i) => `10.1.0.${i}`);
+    await heldWindow(
+      store,
+      "hunt-g",
+      keys.map((k) => observation(k, 1)),
+      HOUR,
+    );
+    const requests = await requestsDuring(() =>
+      heldWindow(
+        store,
+        "hunt-g",
+        keys.map((k) => observation(k, 2)),
+        2 * HOUR,
+      ),
+    );
+    const table = requests.find((r) => r.startsWith("GET "))!.slice("GET ".length);
+    // One point read (the hunt state), one transaction per partition written, one for the state.
+    expect(requests.filter((r) => r.startsWith("GET "))).toEqual([`GET ${table}`]);
+    expect(requests.filter((r) => r === "POST $batch").length).toBe(4 + 1);
+    const read = await new BaselineStore(storage.table("baselines"), 4).getBaselines("hunt-g", keys);
+    expect([...read.values()].map((b) => b.windows)).toEqual(keys.map(() => 2));
+  });
+
+  it("a held hunt's memory gives way to what another instance wrote since: the hunt state tells", async () => {
+    const storage = await freshStorage(azurite());
+    const a = new BaselineStore(storage.table("baselines"), 2);
+    const b = new BaselineStore(storage.table("baselines"), 2);
+    await heldWindow(a, "hunt-h", [observation("10.2.0.1", 1)], HOUR);
+    await heldWindow(b, "hunt-h", [observation("10.2.0.1", 5)], 2 * HOUR);
+    await a.hold("hunt-h");
+    expect((await a.getBaselines("hunt-h", ["10.2.0.1"])).get("10.2.0.1")!.windows).toBe(2);
+    expect((await a.getHuntState("hunt-h")).windows).toBe(2);
+    a.release("hunt-h", true);
+  });
+
+  it("memory that missed a write cannot lose it or apply a window twice: the etag fails, the entity is read again", async () => {
+    const storage = await freshStorage(azurite());
+    const a = new BaselineStore(storage.table("baselines"), 2);
+    await heldWindow(a, "hunt-i", [observation("10.3.0.1", 1)], HOUR);
+    // Another instance applied window 2 and died before moving the hunt state on: the state does not tell.
+    await new BaselineStore(storage.table("baselines"), 2).applyObservations(
+      "hunt-i",
+      [observation("10.3.0.1", 5)],
+      { start: HOUR, end: 2 * HOUR },
+      {},
+    );
+    await a.hold("hunt-i");
+    expect((await a.getBaselines("hunt-i", ["10.3.0.1"])).get("10.3.0.1")!.windows).toBe(1); // from memory
+    // The window is resumed here: applying it again finds it applied.
+    expect(await a.applyObservations("hunt-i", [observation("10.3.0.1", 5)], { start: HOUR, end: 2 * HOUR }, {})).toEqual({
+      written: 0,
+      skipped: 1,
+      retries: 1,
+    });
+    await a.applyObservations("hunt-i", [observation("10.3.0.1", 7)], { start: 2 * HOUR, end: 3 * HOUR }, {});
+    a.release("hunt-i", true);
+    const baseline = (await a.getBaselines("hunt-i", ["10.3.0.1"])).get("10.3.0.1")!;
+    expect(baseline.windows).toBe(3);
+    expect(baseline.features.FailedCount.history).toEqual([1, 5, 7]);
+  });
+
+  it("remembers at most the rows it may: forgotten partitions are listed again, nothing is lost", async () => {
+    const storage = await freshStorage(azurite());
+    const store = new BaselineStore(storage.table("baselines"), 8, 10);
+    const keys = Array.from({ length: 60 }, (_, i) => `host-${i}`);
+    for (let w = 1; w <= 3; w++)
+      await heldWindow(
+        store,
+        "hunt-j",
+        keys.map((k) => observation(k, w)),
+        w * HOUR,
+      );
+    const read = await new BaselineStore(storage.table("baselines"), 8).getBaselines("hunt-j", keys);
+    expect([...read.values()].map((b) => b.features.FailedCount.history)).toEqual(keys.map(() => [1, 2, 3]));
   });
 
   it("prunes entities not seen since a cut-off", async () => {

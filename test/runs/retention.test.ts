@@ -14,6 +14,7 @@ import { peersStateId } from "../../lib/runs/evaluate.js";
 import { PruneError, pruneState, type RetainedState, type RetentionPolicy } from "../../lib/runs/retention.js";
 import { servicesFor } from "../../lib/runs/runner.js";
 import { RunStore, scheduledRunId, type RunRecord } from "../../lib/runs/store.js";
+import { packObservations } from "../../lib/runs/staging.js";
 import type { Storage } from "../../lib/state/storage.js";
 import type { QuerySource } from "../../lib/sources/types.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
@@ -123,7 +124,8 @@ describe("retention (Azurite)", () => {
 
     // Staged observations: a scored run ahead of the watermark (a resume reads it), a scored run
     // behind it (never planned again) and parts whose run record is gone (a crash before scoring).
-    const staged = { observations: [observation("10.0.0.1", recent)], prevalenceSeen: [], population: 1 };
+    const observed = { observations: [observation("10.0.0.1", recent)], prevalenceSeen: [], population: 1 };
+    const staged = packObservations(observed);
     const ahead = { ...runRecord(LOGONS.id, recent + HOUR, "scored"), stagedParts: 1 };
     const behind = { ...runRecord(LOGONS.id, recent - HOUR, "scored"), stagedParts: 1 };
     for (const run of [ahead, behind]) {
@@ -170,7 +172,7 @@ describe("retention (Azurite)", () => {
     expect(await state.notifyState.isDisabled("webhook")).toBe(true);
     expect(await state.notifyState.lastDigest("teams")).toBe(recent);
     expect(await state.notifyState.lastDigest("retired-channel")).toBeUndefined();
-    await expect(state.staged.get(ahead.runId, 1)).resolves.toEqual(staged);
+    await expect(state.staged.get(ahead.runId, 1)).resolves.toEqual(observed);
     await expect(state.staged.get(behind.runId, 1)).rejects.toThrow(/incomplete/);
     expect([...(await state.baselines.getBaselines(LOGONS.id, ["203.0.113.9", "203.0.113.10"])).keys()]).toEqual(["203.0.113.10"]);
     expect([...(await state.baselines.getPrevalence(DEVICES.id, ["198.51.100.1|445", "198.51.100.2|445"])).keys()]).toEqual([

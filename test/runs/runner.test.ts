@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { Logger, LogProperties } from "../../lib/log.js";
 import { FindingSchema } from "../../lib/findings/finding.js";
@@ -14,7 +15,9 @@ import {
   type HuntServices,
   type Window,
 } from "../../lib/runs/runner.js";
+import { RECORD_STAGED_PARTS } from "../../lib/runs/store.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import type { Storage } from "../../lib/state/storage.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import type { QueryRequest, QueryResponse } from "../../lib/sources/types.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
@@ -41,6 +44,18 @@ function failures(ip: string, hour: number, count: number, users: number) {
 
 function sourceOf(records: Record<string, unknown>[]) {
   return new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, records) });
+}
+
+/** The stored entities of a table that match an OData filter. */
+async function entitiesOf(storage: Storage, table: "staged" | "runs", filter: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for await (const entity of storage.table(table).listEntities({ queryOptions: { filter } })) out.push(entity);
+  return out;
+}
+
+/** How many rows the staged table holds for a run. */
+async function stagedRows(storage: Storage, runId: string): Promise<number> {
+  return (await entitiesOf(storage, "staged", `PartitionKey eq '${runId}'`)).length;
 }
 
 /** A window this instance ran to the end (not one another instance held). */
@@ -121,12 +136,17 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     const crashing = { ...services, publisher: { publish: () => Promise.reject(new Error("killed")) } } as unknown as HuntServices;
     await expect(runScheduledWindow(hunt, window, crashing, T0 + HOUR)).rejects.toThrow("killed");
     const stored = await services.runs.get(`${hunt.id}.20241001T010000Z`);
-    expect(stored).toMatchObject({ status: "scored" });
+    // A small window's observations ride on its record: the staged table is not used.
+    expect(stored).toMatchObject({ status: "scored", stagedParts: 1, stagedInRecord: true });
+    expect(await stagedRows(storage, stored!.runId)).toBe(0);
     // The lease of the dead attempt must run out before another attempt may take the window.
     await services.runs.put({ ...stored!, leaseUntil: new Date(Date.now() - 1000).toISOString() });
     const retried = await runWindow(services, window, T0 + HOUR + 60_000);
     expect(retried.run.status).toBe("succeeded");
     expect(queries).toBe(1);
+    // The succeeded record no longer carries them.
+    const [record] = await entitiesOf(storage, "runs", "status eq 'succeeded'");
+    expect(Object.keys(record).filter((k) => k.startsWith("staged"))).toEqual([]);
     expect(retried.findings.map((f) => f.fingerprint)).toEqual(
       (await services.findings.ofRun(retried.run.runId, window.end)).map((f) => f.fingerprint),
     );
@@ -136,6 +156,51 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     // A run that succeeded is final: asking again returns it unchanged.
     const again = await runWindow(services, window, T0 + 2 * HOUR);
     expect(again.run.finishedAt).toBe(retried.run.finishedAt);
+  });
+
+  it("a large window's observations are staged in their own table, resumed from there after a crash, then deleted", async () => {
+    const storage = await freshStorage(azurite());
+    // Two thousand addresses, each with fifty random account names: far more than a run record carries.
+    const records = Array.from({ length: 2000 }, (_, i) => ({
+      IpAddress: `10.${i >> 8}.${i & 255}.7`,
+      FailedCount: i === 0 ? 150 : 1,
+      SuccessCount: 0,
+      UserCount: 50,
+      Users: Array.from({ length: 50 }, () => randomBytes(12).toString("base64")),
+    }));
+    const columns = [
+      { name: "IpAddress", type: "string" },
+      { name: "FailedCount", type: "long" },
+      { name: "SuccessCount", type: "long" },
+      { name: "UserCount", type: "long" },
+      { name: "Users", type: "dynamic" },
+    ] as const;
+    let queries = 0;
+    const source = {
+      kind: "local" as const,
+      name: "wide",
+      query: (): Promise<QueryResponse> => (queries++, Promise.resolve({ table: tableFromRecords([...columns], records) })),
+    };
+    const services = servicesFor(storage, source);
+    const window = { start: T0, end: T0 + HOUR };
+    const crashing = { ...services, publisher: { publish: () => Promise.reject(new Error("killed")) } } as unknown as HuntServices;
+    await expect(runScheduledWindow(hunt, window, crashing, T0 + HOUR)).rejects.toThrow("killed");
+    const stored = (await services.runs.get(`${hunt.id}.20241001T010000Z`))!;
+    expect(stored.status).toBe("scored");
+    expect(stored.stagedInRecord).toBeUndefined();
+    expect(stored.stagedParts).toBeGreaterThan(RECORD_STAGED_PARTS);
+    expect(await stagedRows(storage, stored.runId)).toBe(stored.stagedParts);
+
+    await services.runs.put({ ...stored, leaseUntil: new Date(Date.now() - 1000).toISOString() });
+    const retried = await runWindow(services, window, T0 + HOUR + 60_000);
+    expect(retried.run.status).toBe("succeeded");
+    expect(queries).toBe(1);
+    const applied = await services.baselines.getBaselines(hunt.id, ["10.0.0.7", "10.7.207.7"]);
+    expect([...applied.values()].map((b) => [b.windows, b.distinct.Users.length])).toEqual([
+      [1, 50],
+      [1, 50],
+    ]);
+    expect(await stagedRows(storage, stored.runId)).toBe(0);
   });
 
   it("two instances on the same window: one owns it, the other leaves it alone, and the stored findings are the owner's", async () => {

@@ -37,22 +37,22 @@ export const BINXML_LIMITS = {
 
 export class EvtxFormatError extends Error {}
 
-interface Slot {
+export interface Slot {
   slot: number;
   optional: boolean;
 }
 type TemplatePart = string | Slot;
-interface TemplateElement {
+export interface TemplateElement {
   name: string;
   attributes: { name: string; value: TemplatePart[] }[];
   children: TemplateNode[];
 }
 /** A template instantiated inside a fragment, with its own values. */
-interface InstanceNode {
+export interface InstanceNode {
   template: TemplateNode[];
   values: SubValue[];
 }
-type TemplateNode = TemplateElement | TemplatePart | InstanceNode;
+export type TemplateNode = TemplateElement | TemplatePart | InstanceNode;
 export interface SubValue {
   type: number;
   offset: number;
@@ -62,10 +62,10 @@ export interface SubValue {
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 const RECORD_SIGNATURE = 0x00002a2a;
 
-function isSlot(node: TemplateNode): node is Slot {
+export function isSlot(node: TemplateNode): node is Slot {
   return typeof node === "object" && "slot" in node;
 }
-function isInstance(node: TemplateNode): node is InstanceNode {
+export function isInstance(node: TemplateNode): node is InstanceNode {
   return typeof node === "object" && "template" in node;
 }
 
@@ -365,12 +365,45 @@ function filetimeWordsToText(high: number, low: number): string {
   }
   // Records come in time order: the text up to the second is mostly the previous record's.
   if (second !== cachedSecond) {
-    const date = new Date(second * 1000);
-    if (Number.isNaN(date.getTime())) return "";
+    const text = secondText(second);
+    if (text === "") return "";
     cachedSecond = second;
-    cachedSecondText = date.toISOString().slice(0, 19);
+    cachedSecondText = text;
   }
   return `${cachedSecondText}.${String(rest).padStart(7, "0")}Z`;
+}
+
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"));
+/** Seconds since the Unix epoch of 10000-01-01: later years are not four digits. */
+const YEAR_10000 = 253_402_300_800;
+
+/**
+ * "YYYY-MM-DDTHH:MM:SS" (UTC) of a second since the Unix epoch, as Date's ISO text has it, without a
+ * Date: the civil date from the day number by the usual era arithmetic of the proleptic Gregorian calendar.
+ */
+function secondText(second: number): string {
+  if (second >= YEAR_10000 || second < -11_644_473_600) {
+    const date = new Date(second * 1000);
+    return Number.isNaN(date.getTime()) ? "" : date.toISOString().slice(0, 19);
+  }
+  const days = Math.floor(second / 86_400);
+  const daySecond = second - days * 86_400;
+  // Days since 0000-03-01, in 400-year eras of 146,097 days; years start in March so leap days fall last.
+  const shifted = days + 719_468;
+  const era = Math.floor(shifted / 146_097);
+  const dayOfEra = shifted - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(daySecond / 3600);
+  const minute = Math.floor(daySecond / 60) - hour * 60;
+  const sec = daySecond % 60;
+  return `${year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}T${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[sec]}`;
 }
 
 const HEX_BYTE_UPPER = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0").toUpperCase());
@@ -383,10 +416,16 @@ function guid(buf: Buffer, at: number): string {
   return `{${h[b[a + 3]]}${h[b[a + 2]]}${h[b[a + 1]]}${h[b[a]]}-${h[b[a + 5]]}${h[b[a + 4]]}-${h[b[a + 7]]}${h[b[a + 6]]}-${h[b[a + 8]]}${h[b[a + 9]]}-${h[b[a + 10]]}${h[b[a + 11]]}${h[b[a + 12]]}${h[b[a + 13]]}${h[b[a + 14]]}${h[b[a + 15]]}}`;
 }
 
-function sid(buf: Buffer, at: number, size: number): string {
-  const revision = buf[at];
+/** The number of sub-authorities of the SID at `at`, when they fit its `size` bytes. */
+function sidAuthorities(buf: Buffer, at: number, size: number): number {
   const count = buf[at + 1];
   if (8 + count * 4 > size) throw new EvtxFormatError(`SID with ${count} sub-authorities does not fit its ${size} bytes`);
+  return count;
+}
+
+function sid(buf: Buffer, at: number, size: number): string {
+  const revision = buf[at];
+  const count = sidAuthorities(buf, at, size);
   const authority = buf.readUIntBE(at + 2, 6);
   let text = `S-${revision}-${authority >= 2 ** 32 ? HEX(authority) : authority}`;
   for (let i = 0; i < count; i++) text += `-${buf.readUInt32LE(at + 8 + i * 4)}`;
@@ -418,6 +457,20 @@ const ITEM_SIZES: Record<number, number> = {
   0x14: 4,
   0x15: 8,
 };
+
+/** Fails where rendering a scalar value would: too few bytes for its type, a SID that does not fit. */
+function checkScalar(buf: Buffer, type: number, at: number, size: number): void {
+  const fixed = ITEM_SIZES[type];
+  if (fixed !== undefined && size < fixed) throw new EvtxFormatError(`value of type 0x${type.toString(16)} has ${size} bytes`);
+  if (type === 0x13) sidAuthorities(buf, at, size);
+  else if (type === 0x10 && size !== 8 && at + 4 > buf.length) throw new RangeError("SizeT value past the chunk");
+}
+
+/** Fails where rendering an array value would (only SID arrays can). */
+function checkArray(buf: Buffer, type: number, at: number, size: number): void {
+  if ((type & 0x7f) !== 0x13) return;
+  for (let p = at; p + 8 <= at + size;) p += 8 + sidAuthorities(buf, p, at + size - p) * 4;
+}
 
 /** A scalar value as Windows renders it in the event's XML (hex without zero padding, times to the tick). */
 function renderScalar(buf: Buffer, type: number, at: number, size: number): string | null {
@@ -504,29 +557,126 @@ function renderArray(buf: Buffer, type: number, at: number, size: number): EvtxA
 
 // ---- instantiation: template + values -> element tree ----
 
-class Expansion {
-  private nodes = 0;
-  constructor(private readonly chunk: BinXmlChunk) {}
+/** Whether a value of this type and size stands for nothing (no node, no text). */
+export function isEmptyValue(type: number, size: number): boolean {
+  return type === 0x00 || (size === 0 && type !== 0x01 && type !== 0x02);
+}
 
-  count(n = 1) {
-    this.nodes += n;
-    if (this.nodes > BINXML_LIMITS.maxNodes) throw new EvtxFormatError(`record expands to more than ${BINXML_LIMITS.maxNodes} nodes`);
+/**
+ * Instantiates templates with their values. Every node visited counts against the record's node
+ * limit, so a walk that builds nothing (`validate`) fails exactly where building the tree would.
+ */
+export class Expansion {
+  private nodes = 0;
+  constructor(protected readonly chunk: BinXmlChunk) {}
+
+  count() {
+    if (++this.nodes > BINXML_LIMITS.maxNodes) throw new EvtxFormatError(`record expands to more than ${BINXML_LIMITS.maxNodes} nodes`);
+  }
+
+  /** The nodes of a BinXml value's fragment, one nesting level down. */
+  protected nested(value: SubValue, depth: number): TemplateNode[] {
+    return new FragmentParser(this.chunk, value.offset, value.offset + value.size, false, depth + 1).fragment();
+  }
+
+  protected enterInstance(depth: number): void {
+    if (depth + 1 > BINXML_LIMITS.maxNesting) throw new EvtxFormatError(`BinXML nested more than ${BINXML_LIMITS.maxNesting} deep`);
   }
 
   /** A substitution value: text, an array, nested nodes (BinXml), or nothing. */
   value(value: SubValue, depth: number): string | EvtxArray | EvtxNode[] | null {
     const { type, offset, size } = value;
-    if (type === 0x00 || (size === 0 && type !== 0x01 && type !== 0x02)) return null;
+    if (isEmptyValue(type, size)) return null;
     if (type === 0x21) {
-      const nodes = new FragmentParser(this.chunk, offset, offset + size, false, depth + 1).fragment();
       const out: EvtxNode[] = [];
-      for (const node of nodes) this.into(out, node, [], depth + 1);
+      for (const node of this.nested(value, depth)) this.into(out, node, [], depth + 1);
       return out;
     }
     if (type & 0x80) return renderArray(this.chunk.buf, type, offset, size);
-    const fixed = ITEM_SIZES[type];
-    if (fixed !== undefined && size < fixed) throw new EvtxFormatError(`value of type 0x${type.toString(16)} has ${size} bytes`);
+    checkScalar(this.chunk.buf, type, offset, size);
     return renderScalar(this.chunk.buf, type, offset, size);
+  }
+
+  /** Fails where `value` would, and counts what it would expand, without rendering anything. */
+  check(value: SubValue, depth: number): void {
+    const { type, offset, size } = value;
+    if (isEmptyValue(type, size)) return;
+    if (type === 0x21) {
+      for (const node of this.nested(value, depth)) this.validate(node, [], depth + 1);
+      return;
+    }
+    if (type & 0x80) checkArray(this.chunk.buf, type, offset, size);
+    else checkScalar(this.chunk.buf, type, offset, size);
+  }
+
+  /** Visits `node` as `into` would, building nothing: for the parts of a record nobody reads. */
+  validate(node: TemplateNode, values: SubValue[], depth: number): void {
+    this.count();
+    if (typeof node === "string") return;
+    if (isSlot(node)) {
+      const value = values[node.slot];
+      if (value) this.check(value, depth);
+      return;
+    }
+    if (isInstance(node)) {
+      this.enterInstance(depth);
+      for (const n of node.template) this.validate(n, node.values, depth + 1);
+      return;
+    }
+    this.validateElement(node, values, depth);
+  }
+
+  /** `validate` for an element already counted. */
+  protected validateElement(node: TemplateElement, values: SubValue[], depth: number): void {
+    this.checkAttributes(node, values, depth);
+    for (const child of node.children) this.validate(child, values, depth);
+  }
+
+  /** Checks every value an element's attributes hold, as `element` would render them. */
+  protected checkAttributes(node: TemplateElement, values: SubValue[], depth: number): void {
+    for (const attribute of node.attributes)
+      for (const part of attribute.value) {
+        if (typeof part === "string") continue;
+        const value = values[part.slot];
+        if (value) this.check(value, depth);
+      }
+  }
+
+  /** The text of one attribute, or undefined when it is left out (an optional substitution with no value). */
+  protected attributeText(attribute: TemplateElement["attributes"][number], values: SubValue[], depth: number): string | undefined {
+    let text = "";
+    let present = false;
+    let optional = false;
+    for (const part of attribute.value) {
+      if (typeof part === "string") {
+        text += part;
+        present = true;
+      } else {
+        optional ||= part.optional;
+        const value = values[part.slot];
+        const rendered = value ? this.value(value, depth) : null;
+        if (typeof rendered === "string") {
+          text += rendered;
+          present = true;
+        } else if (rendered && !Array.isArray(rendered)) {
+          text += rendered.items.join(" ");
+          present = true;
+        }
+      }
+    }
+    return present || !optional ? text : undefined;
+  }
+
+  /** An element instantiated (the node itself already counted). */
+  element(node: TemplateElement, values: SubValue[], depth: number): EvtxElement {
+    const attributes: Record<string, string> = {};
+    for (const attribute of node.attributes) {
+      const text = this.attributeText(attribute, values, depth);
+      if (text !== undefined) attributes[attribute.name] = text;
+    }
+    const children: EvtxNode[] = [];
+    for (const child of node.children) this.into(children, child, values, depth);
+    return { name: node.name, attributes, children };
   }
 
   /** Appends the instantiated form of `node` to `out`. */
@@ -546,38 +696,11 @@ class Expansion {
       return;
     }
     if (isInstance(node)) {
-      if (depth + 1 > BINXML_LIMITS.maxNesting) throw new EvtxFormatError(`BinXML nested more than ${BINXML_LIMITS.maxNesting} deep`);
+      this.enterInstance(depth);
       for (const n of node.template) this.into(out, n, node.values, depth + 1);
       return;
     }
-    const attributes: Record<string, string> = {};
-    for (const attribute of node.attributes) {
-      let text = "";
-      let present = false;
-      let optional = false;
-      for (const part of attribute.value) {
-        if (typeof part === "string") {
-          text += part;
-          present = true;
-        } else {
-          optional ||= part.optional;
-          const value = values[part.slot];
-          const rendered = value ? this.value(value, depth) : null;
-          if (typeof rendered === "string") {
-            text += rendered;
-            present = true;
-          } else if (rendered && !Array.isArray(rendered)) {
-            text += rendered.items.join(" ");
-            present = true;
-          }
-        }
-      }
-      // An optional substitution with no value removes the attribute.
-      if (present || !optional) attributes[attribute.name] = text;
-    }
-    const children: EvtxNode[] = [];
-    for (const child of node.children) this.into(children, child, values, depth);
-    out.push({ name: node.name, attributes, children });
+    out.push(this.element(node, values, depth));
   }
 }
 
@@ -595,10 +718,15 @@ export function recordHeaderAt(buf: Buffer, pos: number, limit: number): RecordH
   return { size, recordId: buf.readBigUInt64LE(pos + 8), written: buf.readBigUInt64LE(pos + 16) };
 }
 
+/** The BinXML nodes of the record at `pos` (whose header has been checked). */
+export function recordNodes(chunk: BinXmlChunk, pos: number, size: number): TemplateNode[] {
+  return new FragmentParser(chunk, pos + 24, pos + size - 4, false, 0).fragment();
+}
+
 /** The event element of the record at `pos` (whose header has been checked). */
 export function parseRecordEvent(chunk: BinXmlChunk, pos: number, size: number): EvtxElement {
   try {
-    const nodes = new FragmentParser(chunk, pos + 24, pos + size - 4, false, 0).fragment();
+    const nodes = recordNodes(chunk, pos, size);
     const expansion = new Expansion(chunk);
     const out: EvtxNode[] = [];
     for (const node of nodes) expansion.into(out, node, [], 0);

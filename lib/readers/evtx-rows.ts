@@ -1,6 +1,6 @@
 /** EVTX files as rows: each record flattened, reduced to `WindowsEvent` and mapped to its Sentinel table. */
-import { flattenEvent, type FlatEvent } from "./evtx-event.js";
-import { readEvtxChunks, type EvtxWarning } from "./evtx.js";
+import type { FlatEvent } from "./evtx-event.js";
+import { readEvtxEventChunks, type EvtxWarning } from "./evtx.js";
 import type { SourceItem } from "./formats.js";
 import type { ReadIssue } from "./table-builder.js";
 import { windowsEventRow, type WindowsEvent } from "./windows-events.js";
@@ -39,11 +39,11 @@ export async function* evtxFileBatches(path: string): AsyncGenerator<SourceItem[
   let pending: SourceItem[] = [];
   let at = 0;
   try {
-    for await (const records of readEvtxChunks(path, { onWarning: (w) => pending.push({ issue: warningIssue(path, w) }) })) {
+    for await (const events of readEvtxEventChunks(path, { onWarning: (w) => pending.push({ issue: warningIssue(path, w) }) })) {
       const batch = pending;
       pending = [];
-      for (const record of records) {
-        const { table, record: row } = windowsEventRow(evtxWindowsEvent(flattenEvent(record)));
+      for (const event of events) {
+        const { table, record: row } = windowsEventRow(evtxWindowsEvent(event));
         batch.push({ table, record: row, at: ++at });
       }
       yield batch;

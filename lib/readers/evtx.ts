@@ -11,7 +11,8 @@
  * their fixed positions even when the file header is damaged, and every warning says how many
  * records were lost. The file is read a few chunks at a time, so memory stays bounded.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { crc32 } from "node:zlib";
 import {
@@ -26,7 +27,7 @@ import {
 import { CHUNK_FLAG_NO_CRC32, CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
 export { BINXML_LIMITS, filetimeToText, type EvtxArray, type EvtxElement, type EvtxNode } from "./evtx-binxml.js";
 export { flattenEvent, type FlatEvent } from "./evtx-event.js";
-import { flattenEvent } from "./evtx-event.js";
+import { decodeEvent, flattenEvent, type FlatEvent } from "./evtx-event.js";
 
 export interface EvtxRecord {
   recordId: number;
@@ -48,6 +49,25 @@ export interface EvtxWarning {
 export interface EvtxReadOptions {
   onWarning?: (warning: EvtxWarning) => void;
 }
+
+/** How a chunk's records are decoded: to element trees, or straight to flattened events. */
+export interface RecordDecoder<T> {
+  decode(chunk: BinXmlChunk, pos: number, size: number, recordId: number): T;
+  /** The decoded record flattened (a record cut short is kept only when it holds its own id and a channel). */
+  flat(record: T): FlatEvent;
+}
+
+/** Records as element trees (`EvtxRecord`). */
+export const TREE_RECORDS: RecordDecoder<EvtxRecord> = {
+  decode: (chunk, pos, size, recordId) => {
+    const root = parseRecordEvent(chunk, pos, size);
+    return { recordId, written: filetimeTextAt(chunk.buf, pos + 16), root };
+  },
+  flat: flattenEvent,
+};
+
+/** Records straight to flattened events, with no element tree for their System part. */
+export const FLAT_EVENTS: RecordDecoder<FlatEvent> = { decode: decodeEvent, flat: (event) => event };
 
 /** Chunks read from disk at a time. */
 const CHUNKS_PER_READ = 16;
@@ -92,17 +112,20 @@ function declaredRecordIds(buf: Buffer): { first: bigint; last: bigint } | undef
  * The records of one chunk, each decoded on its own. `buf` may be shorter than a chunk (the end of
  * a truncated file). Problems go to `warn` with the number of records they cost.
  */
-export function recordsOfChunk(
+export function recordsOfChunk<T>(
   buf: Buffer,
   index: number,
   fileOffset: number,
   warn: (warning: EvtxWarning) => void,
   /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
-  beyondDeclared = false,
-): EvtxRecord[] {
+  beyondDeclared: boolean,
+  decoder: RecordDecoder<T>,
+): T[] {
   const problems: string[] = [];
   const notes: string[] = [];
-  const records: EvtxRecord[] = [];
+  const records: T[] = [];
+  /** The header's record id of each record kept. */
+  const ids: number[] = [];
   if (buf.length < CHUNK_SIZE) problems.push(`truncated chunk (${buf.length} of ${CHUNK_SIZE} bytes)`);
   const signed = buf.length >= 8 && buf.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
   if (!signed) problems.push("bad chunk signature");
@@ -135,8 +158,9 @@ export function recordsOfChunk(
     const header = recordHeaderAt(buf, pos, limit);
     if (header) {
       try {
-        const root = parseRecordEvent(chunk, pos, header.size);
-        records.push({ recordId: Number(header.recordId), written: filetimeTextAt(buf, pos + 16), root });
+        const recordId = Number(header.recordId);
+        records.push(decoder.decode(chunk, pos, header.size, recordId));
+        ids.push(recordId);
       } catch (error) {
         lostKnown++;
         const reason = asFormatError(error, "record").message;
@@ -152,11 +176,13 @@ export function recordsOfChunk(
     const partial = partialRecordAt(buf, pos, limit);
     if (partial) {
       try {
-        const root = parseRecordEvent(chunk, pos, partial.size);
-        const record = { recordId: Number(partial.recordId), written: filetimeTextAt(buf, pos + 16), root };
+        const recordId = Number(partial.recordId);
+        const record = decoder.decode(chunk, pos, partial.size, recordId);
         // Kept only when what it decodes to is the record its header says (zeroed remains decode to an empty event).
-        if (flattenEvent(record).EventRecordID !== record.recordId || !flattenEvent(record).Channel) throw new Error("partial record");
+        const flat = decoder.flat(record);
+        if (flat.EventRecordID !== recordId || !flat.Channel) throw new Error("partial record");
         records.push(record);
+        ids.push(recordId);
         notes.push(
           `record ${partial.recordId} at chunk offset ${hexOffset(pos)} is damaged at its end: kept, its last values may be cut short`,
         );
@@ -191,7 +217,7 @@ export function recordsOfChunk(
   let expected: number | undefined;
   if (declared) {
     expected = Number(declared.last - declared.first) + 1;
-    const inRange = records.filter((r) => r.recordId >= declared.first && r.recordId <= declared.last).length;
+    const inRange = ids.filter((id) => id >= declared.first && id <= declared.last).length;
     lost = Math.max(0, expected - inRange);
   }
   if (!signed && records.length === 0 && beyondDeclared) return records;
@@ -208,20 +234,55 @@ export function recordsOfChunk(
   return records;
 }
 
+let sharedBuffer: Buffer | undefined;
+
+/**
+ * The buffer files are read into (the file header, then a block of chunks after it), shared by every
+ * file read on this thread. Decoding a block is synchronous and records keep no reference into it
+ * (all text is decoded), so no two reads ever need it at once; a fresh buffer per file cost more in
+ * allocation and garbage collection than decoding a small file. Only the bytes read are looked at.
+ */
+function readBuffer(): Buffer {
+  sharedBuffer ??= Buffer.allocUnsafeSlow(FILE_HEADER_SIZE + CHUNK_SIZE * CHUNKS_PER_READ);
+  return sharedBuffer;
+}
+
+/** How long decoding may hold the thread before the event loop gets a turn. */
+const TURN_EVERY_MS = 10;
+let lastTurn = performance.now();
+
+/** Gives the event loop a turn when decoding has held the thread for a while (a turn per small file would cost more than the file). */
+async function eventLoopTurn(): Promise<void> {
+  if (performance.now() - lastTurn < TURN_EVERY_MS) return;
+  await nextTurn();
+  lastTurn = performance.now();
+}
+
 /**
  * Streams the records of an EVTX file one chunk at a time (a chunk's records as one array). Reads
  * are synchronous: decoding a block holds the thread far longer than reading it from the page cache,
  * and an asynchronous round trip per read cost more than the reads themselves on small files. The
  * event loop gets a turn after each block instead, so a host's other work is not held up.
  */
-export async function* readEvtxChunks(path: string, options: EvtxReadOptions = {}): AsyncGenerator<EvtxRecord[]> {
+export function readEvtxChunks(path: string, options: EvtxReadOptions = {}): AsyncGenerator<EvtxRecord[]> {
+  return readChunks(path, options, TREE_RECORDS);
+}
+
+/** Streams the flattened events of an EVTX file one chunk at a time (what rows are made of). */
+export function readEvtxEventChunks(path: string, options: EvtxReadOptions = {}): AsyncGenerator<FlatEvent[]> {
+  return readChunks(path, options, FLAT_EVENTS);
+}
+
+async function* readChunks<T>(path: string, options: EvtxReadOptions, decoder: RecordDecoder<T>): AsyncGenerator<T[]> {
   const warn =
     options.onWarning ?? ((w: EvtxWarning) => console.warn(`${path}: ${w.chunk < 0 ? "file header" : `chunk ${w.chunk}`}: ${w.message}`));
   const fd = openSync(path, "r");
   try {
-    const size = fstatSync(fd).size;
-    const header = Buffer.alloc(FILE_HEADER_SIZE);
-    const bytesRead = readSync(fd, header, 0, FILE_HEADER_SIZE, 0);
+    // One read for the file header and the first block: most files are small, and a read is a system call.
+    const buffer = readBuffer();
+    const blockSize = CHUNK_SIZE * CHUNKS_PER_READ;
+    const bytesRead = readSync(fd, buffer, 0, FILE_HEADER_SIZE + blockSize, 0);
+    const header = buffer.subarray(0, FILE_HEADER_SIZE);
     const signed = bytesRead >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
     if (bytesRead < FILE_HEADER_SIZE) {
       if (signed)
@@ -230,21 +291,19 @@ export async function* readEvtxChunks(path: string, options: EvtxReadOptions = {
     }
     // The header's chunk count (at 42) is only trusted when the header is intact.
     const declaredChunks = signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124) ? header.readUInt16LE(42) : Infinity;
-    // Only the bytes read are ever looked at, so the block need not be zeroed; small files get a small block.
-    const block = Buffer.allocUnsafe(Math.min(CHUNK_SIZE * CHUNKS_PER_READ, Math.max(CHUNK_SIZE, size - FILE_HEADER_SIZE)));
-    let first = true;
-    for (let index = 0; FILE_HEADER_SIZE + index * CHUNK_SIZE < size; index += CHUNKS_PER_READ) {
+    let blockBytes = bytesRead - FILE_HEADER_SIZE;
+    for (let index = 0; blockBytes > 0; index += CHUNKS_PER_READ) {
       const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
-      const blockBytes = readSync(fd, block, 0, block.length, blockOffset);
+      if (index > 0) blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, blockSize, blockOffset);
       if (blockBytes === 0) break;
-      if (first) {
-        first = false;
+      const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
+      if (index === 0) {
         const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
         if (!signed && !chunkFollows) throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
         if (!signed)
           warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
       }
-      const batches: EvtxRecord[][] = [];
+      const batches: T[][] = [];
       for (let i = 0; i * CHUNK_SIZE < blockBytes; i++) {
         const chunkBuf = block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE));
         // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
@@ -254,11 +313,13 @@ export async function* readEvtxChunks(path: string, options: EvtxReadOptions = {
         ) {
           continue;
         }
-        // Records keep references to nothing in the buffer (all text is decoded), so the block is reused.
-        batches.push(recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, warn, index + i >= declaredChunks));
+        // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
+        batches.push(recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, warn, index + i >= declaredChunks, decoder));
       }
       for (const batch of batches) if (batch.length) yield batch;
-      await nextTurn();
+      // A short read is the end of the file.
+      if (blockBytes < blockSize) break;
+      await eventLoopTurn();
     }
   } finally {
     closeSync(fd);

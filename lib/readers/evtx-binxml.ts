@@ -42,21 +42,44 @@ export interface Slot {
   optional: boolean;
 }
 type TemplatePart = string | Slot;
+export interface TemplateAttribute {
+  name: string;
+  value: TemplatePart[];
+}
 export interface TemplateElement {
   name: string;
-  attributes: { name: string; value: TemplatePart[] }[];
+  attributes: TemplateAttribute[];
   children: TemplateNode[];
 }
 /** A template instantiated inside a fragment, with its own values. */
 export interface InstanceNode {
   template: TemplateNode[];
-  values: SubValue[];
+  values: Values;
 }
 export type TemplateNode = TemplateElement | TemplatePart | InstanceNode;
-export interface SubValue {
-  type: number;
-  offset: number;
-  size: number;
+
+/** A template instance's substitution values: each one's type, and where its bytes are in the chunk. */
+export class Values {
+  constructor(
+    private readonly buf: Buffer,
+    /** Where the value descriptors (size 2, type 1, unused 1) start. */
+    private readonly descriptors: number,
+    /** Where each value starts, and (last) where the last one ends. */
+    private readonly offsets: number[],
+  ) {}
+
+  has(slot: number): boolean {
+    return slot < this.offsets.length - 1;
+  }
+  type(slot: number): number {
+    return this.buf[this.descriptors + slot * 4 + 2];
+  }
+  offset(slot: number): number {
+    return this.offsets[slot];
+  }
+  size(slot: number): number {
+    return this.offsets[slot + 1] - this.offsets[slot];
+  }
 }
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
@@ -83,7 +106,7 @@ export class BinXmlChunk {
     if (cached === undefined) {
       const length = this.buf.readUInt16LE(at + 6);
       if (at + 8 + length * 2 > this.buf.length) throw new EvtxFormatError(`name at chunk offset ${at} runs past the chunk`);
-      cached = this.buf.toString("utf16le", at + 8, at + 8 + length * 2);
+      cached = templateText(this.buf, at + 8, at + 8 + length * 2);
       this.names.set(at, cached);
     }
     return cached;
@@ -129,6 +152,41 @@ export class BinXmlChunk {
       this.parsing.delete(definitionOffset);
     }
   }
+}
+
+/** Texts of up to this many characters are looked up before they are decoded. */
+const TEXT_CACHE_CHARS = 48;
+const TEXT_CACHE_SLOTS = 1024;
+/** Names and template texts decoded before, by a hash of their UTF-16 code units; a new text takes an old one's place. */
+const textCache = new Array<string>(TEXT_CACHE_SLOTS).fill("");
+
+/**
+ * `buf.toString("utf16le", start, end)` for the names and texts of templates. Every chunk defines
+ * its templates again, with the same element and attribute names and the same EventData field
+ * names, so finding the text already decoded (hashing and comparing its code units) costs a
+ * fraction of decoding it again.
+ */
+function templateText(buf: Buffer, start: number, end: number): string {
+  const stop = Math.min(end, buf.length);
+  const chars = (stop - start) >> 1;
+  if (chars <= 0 || chars > TEXT_CACHE_CHARS) return buf.toString("utf16le", start, stop);
+  let hash = chars;
+  for (let i = start, last = start + chars * 2; i < last; i += 2) hash = Math.imul(hash ^ (buf[i] | (buf[i + 1] << 8)), 0x01000193);
+  const slot = (hash ^ (hash >>> 15)) & (TEXT_CACHE_SLOTS - 1);
+  const cached = textCache[slot];
+  if (cached.length === chars) {
+    let same = true;
+    for (let k = 0, i = start; k < chars; k++, i += 2) {
+      if (cached.charCodeAt(k) !== (buf[i] | (buf[i + 1] << 8))) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cached;
+  }
+  const text = buf.toString("utf16le", start, stop);
+  textCache[slot] = text;
+  return text;
 }
 
 /** Errors from reading past a buffer become format errors that say where. */
@@ -196,17 +254,18 @@ class FragmentParser {
     const count = buf.readUInt32LE(this.pos);
     this.pos += 4;
     if (this.pos + count * 4 > this.end) throw new EvtxFormatError(`template instance with ${count} values runs past its fragment`);
-    const values: SubValue[] = new Array<SubValue>(count);
+    const descriptors = this.pos;
+    const offsets = new Array<number>(count + 1);
     let valueAt = this.pos + count * 4;
     for (let i = 0; i < count; i++) {
-      const size = buf.readUInt16LE(this.pos);
-      values[i] = { type: buf[this.pos + 2], offset: valueAt, size };
-      valueAt += size;
+      offsets[i] = valueAt;
+      valueAt += buf[this.pos] | (buf[this.pos + 1] << 8);
       this.pos += 4;
     }
+    offsets[count] = valueAt;
     if (valueAt > this.end) throw new EvtxFormatError(`template values run past their fragment`);
     this.pos = valueAt;
-    return { template, values };
+    return { template, values: new Values(buf, descriptors, offsets) };
   }
 
   /** Whether the element start at `pos` carries a dependency identifier. */
@@ -277,13 +336,13 @@ class FragmentParser {
           this.pos += 2;
           if (type !== 0x01) throw new EvtxFormatError(`unsupported inline value type 0x${type.toString(16)} at chunk offset ${this.pos}`);
           const chars = buf.readUInt16LE(this.pos);
-          parts.push(buf.toString("utf16le", this.pos + 2, this.pos + 2 + chars * 2));
+          parts.push(templateText(buf, this.pos + 2, this.pos + 2 + chars * 2));
           this.pos += 2 + chars * 2;
           break;
         }
         case 0x07: {
           const chars = buf.readUInt16LE(this.pos + 1);
-          parts.push(buf.toString("utf16le", this.pos + 3, this.pos + 3 + chars * 2));
+          parts.push(templateText(buf, this.pos + 3, this.pos + 3 + chars * 2));
           this.pos += 3 + chars * 2;
           break;
         }
@@ -336,8 +395,9 @@ const UNIX_EPOCH_SECONDS = Number(FILETIME_UNIX_EPOCH / 10_000_000n);
 const HIGH_WORD_SECONDS = 429;
 const HIGH_WORD_REST = 4_967_296;
 
+/** The second last rendered (records come in time order, so the next is mostly the same) and its "YYYY-MM-DDTHH:MM:SS" as character codes. */
 let cachedSecond = NaN;
-let cachedSecondText = "";
+const secondCodes = new Array<number>(19).fill(0);
 
 /** FILETIME (100 ns ticks since 1601) as Kusto's datetime text, exact to the tick. */
 export function filetimeToText(ticks: bigint): string {
@@ -353,39 +413,77 @@ function filetimeWordsToText(high: number, low: number): string {
   let second: number;
   let rest: number;
   if (high < 2 ** 28) {
-    // ticks = high * 2^32 + low, split so every intermediate is an exact integer below 2^53.
+    // ticks = high * 2^32 + low, split so every intermediate is an exact integer below 2^53. The quotient
+    // is below 2^30, where a double's rounding (under 10^-7) cannot carry a remainder of at most 1 - 10^-7
+    // to the next integer, so flooring it is exact (and much cheaper than a floating-point remainder).
     const small = high * HIGH_WORD_REST + low;
-    rest = small % 10_000_000;
-    second = high * HIGH_WORD_SECONDS + (small - rest) / 10_000_000 - UNIX_EPOCH_SECONDS;
+    const quotient = Math.floor(small / 10_000_000);
+    rest = small - quotient * 10_000_000;
+    second = high * HIGH_WORD_SECONDS + quotient - UNIX_EPOCH_SECONDS;
   } else {
     // Beyond the year 30,000 (a damaged value): exact in BigInt.
     const ticks = (BigInt(high) << 32n) | BigInt(low);
     rest = Number(ticks % 10_000_000n);
     second = Number(ticks / 10_000_000n) - UNIX_EPOCH_SECONDS;
   }
-  // Records come in time order: the text up to the second is mostly the previous record's.
   if (second !== cachedSecond) {
-    const text = secondText(second);
-    if (text === "") return "";
+    if (second >= YEAR_10000) {
+      // Years of five digits and more, as Date writes them (no longer Kusto datetime text, but what the value says).
+      const date = new Date(second * 1000);
+      return Number.isNaN(date.getTime()) ? "" : `${date.toISOString().slice(0, 19)}.${String(rest).padStart(7, "0")}Z`;
+    }
+    civilSecondCodes(second);
     cachedSecond = second;
-    cachedSecondText = text;
   }
-  return `${cachedSecondText}.${String(rest).padStart(7, "0")}Z`;
+  // One string from its character codes: no pieces to join later.
+  const c = secondCodes;
+  return String.fromCharCode(
+    c[0],
+    c[1],
+    c[2],
+    c[3],
+    c[4],
+    c[5],
+    c[6],
+    c[7],
+    c[8],
+    c[9],
+    c[10],
+    c[11],
+    c[12],
+    c[13],
+    c[14],
+    c[15],
+    c[16],
+    c[17],
+    c[18],
+    46,
+    48 + ((rest / 1_000_000) | 0),
+    48 + (((rest / 100_000) | 0) % 10),
+    48 + (((rest / 10_000) | 0) % 10),
+    48 + (((rest / 1000) | 0) % 10),
+    48 + (((rest / 100) | 0) % 10),
+    48 + (((rest / 10) | 0) % 10),
+    48 + (rest % 10),
+    90,
+  );
 }
 
-const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"));
 /** Seconds since the Unix epoch of 10000-01-01: later years are not four digits. */
 const YEAR_10000 = 253_402_300_800;
 
+/** Writes two decimal digits of `n` (0-99) as character codes at `at`. */
+function twoDigits(codes: number[], at: number, n: number): void {
+  codes[at] = 48 + ((n / 10) | 0);
+  codes[at + 1] = 48 + (n % 10);
+}
+
 /**
- * "YYYY-MM-DDTHH:MM:SS" (UTC) of a second since the Unix epoch, as Date's ISO text has it, without a
- * Date: the civil date from the day number by the usual era arithmetic of the proleptic Gregorian calendar.
+ * "YYYY-MM-DDTHH:MM:SS" (UTC) of a second since the Unix epoch (from 1601 to 9999), into
+ * `secondCodes`, without a Date: the civil date from the day number by the usual era arithmetic
+ * of the proleptic Gregorian calendar (Date's own).
  */
-function secondText(second: number): string {
-  if (second >= YEAR_10000 || second < -11_644_473_600) {
-    const date = new Date(second * 1000);
-    return Number.isNaN(date.getTime()) ? "" : date.toISOString().slice(0, 19);
-  }
+function civilSecondCodes(second: number): void {
   const days = Math.floor(second / 86_400);
   const daySecond = second - days * 86_400;
   // Days since 0000-03-01, in 400-year eras of 146,097 days; years start in March so leap days fall last.
@@ -402,8 +500,19 @@ function secondText(second: number): string {
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
   const hour = Math.floor(daySecond / 3600);
   const minute = Math.floor(daySecond / 60) - hour * 60;
-  const sec = daySecond % 60;
-  return `${year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}T${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[sec]}`;
+  const c = secondCodes;
+  twoDigits(c, 0, (year / 100) | 0);
+  twoDigits(c, 2, year % 100);
+  c[4] = 45;
+  twoDigits(c, 5, month);
+  c[7] = 45;
+  twoDigits(c, 8, day);
+  c[10] = 84;
+  twoDigits(c, 11, hour);
+  c[13] = 58;
+  twoDigits(c, 14, minute);
+  c[16] = 58;
+  twoDigits(c, 17, daySecond % 60);
 }
 
 const HEX_BYTE_UPPER = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0").toUpperCase());
@@ -562,60 +671,70 @@ export function isEmptyValue(type: number, size: number): boolean {
   return type === 0x00 || (size === 0 && type !== 0x01 && type !== 0x02);
 }
 
+/** The values of nodes outside any template instance: a record's own nodes, a BinXml value's. */
+export const NO_VALUES = new Values(Buffer.alloc(0), 0, [0]);
+
 /**
  * Instantiates templates with their values. Every node visited counts against the record's node
  * limit, so a walk that builds nothing (`validate`) fails exactly where building the tree would.
  */
 export class Expansion {
-  private nodes = 0;
+  private visited = 0;
   constructor(protected readonly chunk: BinXmlChunk) {}
 
-  count() {
-    if (++this.nodes > BINXML_LIMITS.maxNodes) throw new EvtxFormatError(`record expands to more than ${BINXML_LIMITS.maxNodes} nodes`);
+  /** Counts `n` more nodes visited. */
+  count(n = 1) {
+    this.visited += n;
+    if (this.visited > BINXML_LIMITS.maxNodes) throw new EvtxFormatError(`record expands to more than ${BINXML_LIMITS.maxNodes} nodes`);
   }
 
   /** The nodes of a BinXml value's fragment, one nesting level down. */
-  protected nested(value: SubValue, depth: number): TemplateNode[] {
-    return new FragmentParser(this.chunk, value.offset, value.offset + value.size, false, depth + 1).fragment();
+  protected nested(values: Values, slot: number, depth: number): TemplateNode[] {
+    const offset = values.offset(slot);
+    return new FragmentParser(this.chunk, offset, offset + values.size(slot), false, depth + 1).fragment();
   }
 
   protected enterInstance(depth: number): void {
     if (depth + 1 > BINXML_LIMITS.maxNesting) throw new EvtxFormatError(`BinXML nested more than ${BINXML_LIMITS.maxNesting} deep`);
   }
 
-  /** A substitution value: text, an array, nested nodes (BinXml), or nothing. */
-  value(value: SubValue, depth: number): string | EvtxArray | EvtxNode[] | null {
-    const { type, offset, size } = value;
+  /** A substitution value: text, an array, nested nodes (BinXml), or nothing (also for a slot past the values). */
+  value(values: Values, slot: number, depth: number): string | EvtxArray | EvtxNode[] | null {
+    if (!values.has(slot)) return null;
+    const type = values.type(slot);
+    const size = values.size(slot);
     if (isEmptyValue(type, size)) return null;
     if (type === 0x21) {
       const out: EvtxNode[] = [];
-      for (const node of this.nested(value, depth)) this.into(out, node, [], depth + 1);
+      for (const node of this.nested(values, slot, depth)) this.into(out, node, NO_VALUES, depth + 1);
       return out;
     }
+    const offset = values.offset(slot);
     if (type & 0x80) return renderArray(this.chunk.buf, type, offset, size);
     checkScalar(this.chunk.buf, type, offset, size);
     return renderScalar(this.chunk.buf, type, offset, size);
   }
 
   /** Fails where `value` would, and counts what it would expand, without rendering anything. */
-  check(value: SubValue, depth: number): void {
-    const { type, offset, size } = value;
+  check(values: Values, slot: number, depth: number): void {
+    if (!values.has(slot)) return;
+    const type = values.type(slot);
+    const size = values.size(slot);
     if (isEmptyValue(type, size)) return;
     if (type === 0x21) {
-      for (const node of this.nested(value, depth)) this.validate(node, [], depth + 1);
+      for (const node of this.nested(values, slot, depth)) this.validate(node, NO_VALUES, depth + 1);
       return;
     }
-    if (type & 0x80) checkArray(this.chunk.buf, type, offset, size);
-    else checkScalar(this.chunk.buf, type, offset, size);
+    if (type & 0x80) checkArray(this.chunk.buf, type, values.offset(slot), size);
+    else checkScalar(this.chunk.buf, type, values.offset(slot), size);
   }
 
   /** Visits `node` as `into` would, building nothing: for the parts of a record nobody reads. */
-  validate(node: TemplateNode, values: SubValue[], depth: number): void {
+  validate(node: TemplateNode, values: Values, depth: number): void {
     this.count();
     if (typeof node === "string") return;
     if (isSlot(node)) {
-      const value = values[node.slot];
-      if (value) this.check(value, depth);
+      this.check(values, node.slot, depth);
       return;
     }
     if (isInstance(node)) {
@@ -627,23 +746,19 @@ export class Expansion {
   }
 
   /** `validate` for an element already counted. */
-  protected validateElement(node: TemplateElement, values: SubValue[], depth: number): void {
+  protected validateElement(node: TemplateElement, values: Values, depth: number): void {
     this.checkAttributes(node, values, depth);
     for (const child of node.children) this.validate(child, values, depth);
   }
 
   /** Checks every value an element's attributes hold, as `element` would render them. */
-  protected checkAttributes(node: TemplateElement, values: SubValue[], depth: number): void {
+  protected checkAttributes(node: TemplateElement, values: Values, depth: number): void {
     for (const attribute of node.attributes)
-      for (const part of attribute.value) {
-        if (typeof part === "string") continue;
-        const value = values[part.slot];
-        if (value) this.check(value, depth);
-      }
+      for (const part of attribute.value) if (typeof part !== "string") this.check(values, part.slot, depth);
   }
 
   /** The text of one attribute, or undefined when it is left out (an optional substitution with no value). */
-  protected attributeText(attribute: TemplateElement["attributes"][number], values: SubValue[], depth: number): string | undefined {
+  protected attributeText(attribute: TemplateAttribute, values: Values, depth: number): string | undefined {
     let text = "";
     let present = false;
     let optional = false;
@@ -653,8 +768,7 @@ export class Expansion {
         present = true;
       } else {
         optional ||= part.optional;
-        const value = values[part.slot];
-        const rendered = value ? this.value(value, depth) : null;
+        const rendered = this.value(values, part.slot, depth);
         if (typeof rendered === "string") {
           text += rendered;
           present = true;
@@ -668,7 +782,7 @@ export class Expansion {
   }
 
   /** An element instantiated (the node itself already counted). */
-  element(node: TemplateElement, values: SubValue[], depth: number): EvtxElement {
+  element(node: TemplateElement, values: Values, depth: number): EvtxElement {
     const attributes: Record<string, string> = {};
     for (const attribute of node.attributes) {
       const text = this.attributeText(attribute, values, depth);
@@ -680,16 +794,14 @@ export class Expansion {
   }
 
   /** Appends the instantiated form of `node` to `out`. */
-  into(out: EvtxNode[], node: TemplateNode, values: SubValue[], depth: number): void {
+  into(out: EvtxNode[], node: TemplateNode, values: Values, depth: number): void {
     this.count();
     if (typeof node === "string") {
       out.push(node);
       return;
     }
     if (isSlot(node)) {
-      const value = values[node.slot];
-      if (!value) return;
-      const rendered = this.value(value, depth);
+      const rendered = this.value(values, node.slot, depth);
       if (rendered === null) return;
       if (Array.isArray(rendered)) for (const n of rendered) out.push(n);
       else out.push(rendered);
@@ -704,18 +816,17 @@ export class Expansion {
   }
 }
 
-export interface RecordHeader {
-  size: number;
-  recordId: bigint;
-  written: bigint;
+/** The size of the record at `pos` when its signature and both copies of its size agree and it fits before `limit`; otherwise 0. */
+export function recordSizeAt(buf: Buffer, pos: number, limit: number): number {
+  if (pos + 28 > limit || buf.readUInt32LE(pos) !== RECORD_SIGNATURE) return 0;
+  const size = buf.readUInt32LE(pos + 4);
+  if (size < 28 || pos + size > limit || buf.readUInt32LE(pos + size - 4) !== size) return 0;
+  return size;
 }
 
-/** The record header at `pos` when its signature and both copies of its size agree and it fits before `limit`. */
-export function recordHeaderAt(buf: Buffer, pos: number, limit: number): RecordHeader | undefined {
-  if (pos + 28 > limit || buf.readUInt32LE(pos) !== RECORD_SIGNATURE) return undefined;
-  const size = buf.readUInt32LE(pos + 4);
-  if (size < 28 || pos + size > limit || buf.readUInt32LE(pos + size - 4) !== size) return undefined;
-  return { size, recordId: buf.readBigUInt64LE(pos + 8), written: buf.readBigUInt64LE(pos + 16) };
+/** The id of the record at `pos`, as a number (rounded as Number() rounds the 64-bit id: once, to nearest). */
+export function recordNumberAt(buf: Buffer, pos: number): number {
+  return buf.readUInt32LE(pos + 12) * 2 ** 32 + buf.readUInt32LE(pos + 8);
 }
 
 /** The BinXML nodes of the record at `pos` (whose header has been checked). */
@@ -729,7 +840,7 @@ export function parseRecordEvent(chunk: BinXmlChunk, pos: number, size: number):
     const nodes = recordNodes(chunk, pos, size);
     const expansion = new Expansion(chunk);
     const out: EvtxNode[] = [];
-    for (const node of nodes) expansion.into(out, node, [], 0);
+    for (const node of nodes) expansion.into(out, node, NO_VALUES, 0);
     const root = out.find((n): n is EvtxElement => typeof n === "object" && "name" in n);
     if (!root) throw new EvtxFormatError("record holds no event element");
     return root;

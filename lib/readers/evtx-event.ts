@@ -4,22 +4,7 @@
  * UserData, a forwarded event's rendered message), nothing dropped.
  */
 import { formatDatetime, parseDatetime } from "../kql/values.js";
-import {
-  Expansion,
-  filetimeTextAt,
-  isEmptyValue,
-  isInstance,
-  isSlot,
-  parseRecordEvent,
-  recordNodes,
-  type BinXmlChunk,
-  type EvtxArray,
-  type EvtxElement,
-  type EvtxNode,
-  type SubValue,
-  type TemplateElement,
-  type TemplateNode,
-} from "./evtx-binxml.js";
+import type { EvtxArray, EvtxElement, EvtxNode } from "./evtx-binxml.js";
 import type { EvtxRecord } from "./evtx.js";
 
 /** One payload value: text, the items of an array value, or null for an empty element. */
@@ -91,7 +76,7 @@ function collectLeaves(element: EvtxElement, into: Record<string, DataValue>): v
 }
 
 /** What an event is flattened from: its System fields' text (undefined when absent) and its payload elements. */
-interface EventParts {
+export interface EventParts {
   eventId?: string;
   /** TimeCreated's SystemTime attribute. */
   systemTime?: string;
@@ -104,32 +89,125 @@ interface EventParts {
   level?: string;
   keywords?: string;
   eventData?: EvtxElement;
+  /** EventData's fields, when read as it was built. */
+  eventDataFields?: EventDataFields;
   userData?: EvtxElement;
   message: string | null;
 }
 
 /** A RenderingInfo element's Message as text, or undefined when it has none. */
-function renderedMessage(renderingInfo: EvtxElement): string | null | undefined {
+export function renderedMessage(renderingInfo: EvtxElement): string | null | undefined {
   const rendered = renderingInfo.children.find((c): c is EvtxElement => isElement(c) && c.name === "Message");
   return rendered ? lineEndings(textOf(rendered)) || null : undefined;
 }
 
-function flatEvent(parts: EventParts, recordId: number, written: () => string): FlatEvent {
-  const data: Record<string, DataValue> = {};
-  const unnamed: DataValue[] = [];
-  let binary: string | null = null;
-  const { eventData, userData } = parts;
-  if (eventData) {
-    for (const item of eventData.children) {
-      if (!isElement(item)) continue;
-      if (item.name === "Data") {
-        const name = item.attributes.Name;
-        if (name) data[name] = valueOf(item);
-        else unnamed.push(valueOf(item));
-      } else if (item.name === "Binary") binary = textOf(item) || null;
-      else if (!(item.name in data)) data[item.name] = valueOf(item);
+/** EventData's values: by name (Data elements with a Name, and other elements by theirs), unnamed Data, and Binary. */
+export interface EventDataFields {
+  data: Record<string, DataValue>;
+  unnamed: DataValue[];
+  binary: string | null;
+}
+
+/** What an EventData element's child elements give, in order, when its template fixes them: a key of `data`, or one of these. */
+export const UNNAMED = 0;
+export const BINARY = 1;
+/** An element whose name is a key already (the first one counts). */
+export const SKIP = 2;
+
+/**
+ * The fields of EventData elements whose child elements a template fixes: `roles` says what each
+ * child element gives, and `shape` has the keys of `data` in order.
+ */
+export interface DataLayout {
+  shape: Readonly<Record<string, DataValue>>;
+  roles: readonly (string | number)[];
+}
+
+const shapes = new Map<string, Readonly<Record<string, DataValue>>>();
+const MAX_SHAPES = 4096;
+
+/**
+ * An object with these keys in this order, every value null. Copying it gives a fresh `data` object
+ * with all its keys at once; an object built key by key is slow to build and to read once it has
+ * more than a few keys (as EventData often has). JSON.parse builds objects with many keys in the
+ * fast form, which copies keep; shapes are kept by their keys, which recur in every chunk and file.
+ */
+function shapeOf(keys: string[]): Readonly<Record<string, DataValue>> {
+  const id = keys.join("\u0000");
+  let shape = shapes.get(id);
+  if (!shape) {
+    if (shapes.size >= MAX_SHAPES) shapes.clear();
+    shape = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((key) => [key, null])))) as Record<string, DataValue>;
+    shapes.set(id, shape);
+  }
+  return shape;
+}
+
+/**
+ * The layout of EventData whose child elements are `children` (name, and a Data element's constant
+ * Name attribute): what the generic reading of `eventDataFields` does with them, decided once.
+ * Undefined where it cannot be decided ahead (a name that would change the object's prototype).
+ */
+export function dataLayout(children: readonly { name: string; dataName: string | undefined }[]): DataLayout | undefined {
+  const keys: string[] = [];
+  const seen = new Set<string>();
+  const roles: (string | number)[] = [];
+  for (const { name, dataName } of children) {
+    if (name === "Data") {
+      if (!dataName) roles.push(UNNAMED);
+      else if (dataName === "__proto__") return undefined;
+      else {
+        if (!seen.has(dataName)) keys.push(dataName);
+        seen.add(dataName);
+        roles.push(dataName);
+      }
+    } else if (name === "Binary") roles.push(BINARY);
+    else if (name === "__proto__") return undefined;
+    // As `name in data`: a key set already, or one every object has.
+    else if (seen.has(name) || name in {}) roles.push(SKIP);
+    else {
+      keys.push(name);
+      seen.add(name);
+      roles.push(name);
     }
   }
+  return { shape: shapeOf(keys), roles };
+}
+
+/** EventData's fields; with its layout (the child elements its template fixes), without deciding anything per event. */
+export function eventDataFields(eventData: EvtxElement | undefined, layout?: DataLayout): EventDataFields {
+  let data: Record<string, DataValue> = {};
+  const unnamed: DataValue[] = [];
+  let binary: string | null = null;
+  if (!eventData) return { data, unnamed, binary };
+  if (layout) {
+    data = { ...layout.shape };
+    let index = 0;
+    for (const item of eventData.children) {
+      if (!isElement(item)) continue;
+      const role = layout.roles[index++];
+      if (typeof role === "string") data[role] = valueOf(item);
+      else if (role === UNNAMED) unnamed.push(valueOf(item));
+      else if (role === BINARY) binary = textOf(item) || null;
+    }
+    return { data, unnamed, binary };
+  }
+  for (const item of eventData.children) {
+    if (!isElement(item)) continue;
+    if (item.name === "Data") {
+      const name = item.attributes.Name;
+      if (name) data[name] = valueOf(item);
+      else unnamed.push(valueOf(item));
+    } else if (item.name === "Binary") binary = textOf(item) || null;
+    else if (!(item.name in data)) data[item.name] = valueOf(item);
+  }
+  return { data, unnamed, binary };
+}
+
+/** The event from its parts; `written` (the record's own time) is asked for only when TimeCreated holds none. */
+export function assembleEvent(parts: EventParts, recordId: number, written: () => string): FlatEvent {
+  const { eventData, userData } = parts;
+  const { data, unnamed, binary } = parts.eventDataFields ?? eventDataFields(eventData);
   const userFields: Record<string, DataValue> = {};
   if (userData) collectLeaves(userData, userFields);
   const task = parts.task ?? "";
@@ -210,7 +288,7 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
     }
   }
   const text = (element: EvtxElement | undefined) => (element ? textOf(element) : undefined);
-  return flatEvent(
+  return assembleEvent(
     {
       eventId: text(eventId),
       systemTime: timeCreated?.attributes.SystemTime,
@@ -228,180 +306,6 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
     record.recordId,
     () => record.written,
   );
-}
-
-/** Where a node sits, which decides what of it an event keeps. */
-const enum Place {
-  /** The record's own nodes: the first element is the event. */
-  Record,
-  /** A child of the event element: System, EventData, UserData, RenderingInfo. */
-  EventChild,
-  /** A child of System: the fields. */
-  SystemChild,
-  /** Inside a System field: its text. */
-  FieldText,
-}
-
-const NO_VALUES: SubValue[] = [];
-
-/**
- * The direct way from a record's BinXML to its flattened event: System is read straight from the
- * template and its values (no elements built, values nobody reads only checked), and only the
- * payload (EventData, UserData, RenderingInfo) is instantiated as elements. It visits every node
- * and value in the order the element tree would be built and counts them the same, so it fails
- * exactly where building the tree would, and when it succeeds it gives what flattenEvent gives.
- */
-class EventWalk extends Expansion {
-  readonly parts: EventParts = { message: null };
-  hasEvent = false;
-  private text = "";
-
-  walk(node: TemplateNode, values: SubValue[], depth: number, place: Place): void {
-    this.count();
-    if (typeof node === "string") {
-      if (place === Place.FieldText) this.text += node;
-      return;
-    }
-    if (isSlot(node)) {
-      const value = values[node.slot];
-      if (!value || isEmptyValue(value.type, value.size)) return;
-      if (value.type === 0x21) {
-        // A BinXml value's nodes stand where the substitution does.
-        for (const n of this.nested(value, depth)) this.walk(n, NO_VALUES, depth + 1, place);
-      } else if (place === Place.FieldText) {
-        const rendered = this.value(value, depth) as string | EvtxArray | null;
-        if (rendered !== null) this.text += typeof rendered === "string" ? rendered : rendered.items.join("\n");
-      } else this.check(value, depth);
-      return;
-    }
-    if (isInstance(node)) {
-      this.enterInstance(depth);
-      for (const n of node.template) this.walk(n, node.values, depth + 1, place);
-      return;
-    }
-    switch (place) {
-      case Place.Record:
-        if (this.hasEvent) this.validateElement(node, values, depth);
-        else {
-          this.hasEvent = true;
-          this.checkAttributes(node, values, depth);
-          for (const child of node.children) this.walk(child, values, depth, Place.EventChild);
-        }
-        return;
-      case Place.EventChild:
-        return this.eventChild(node, values, depth);
-      case Place.SystemChild:
-        return this.systemField(node, values, depth);
-      case Place.FieldText:
-        this.checkAttributes(node, values, depth);
-        for (const child of node.children) this.walk(child, values, depth, Place.FieldText);
-    }
-  }
-
-  private eventChild(node: TemplateElement, values: SubValue[], depth: number): void {
-    switch (node.name) {
-      case "System":
-        this.checkAttributes(node, values, depth);
-        for (const child of node.children) this.walk(child, values, depth, Place.SystemChild);
-        return;
-      case "EventData":
-        this.parts.eventData = this.element(node, values, depth);
-        return;
-      case "UserData":
-        this.parts.userData = this.element(node, values, depth);
-        return;
-      case "RenderingInfo": {
-        const rendered = renderedMessage(this.element(node, values, depth));
-        if (rendered !== undefined) this.parts.message = rendered;
-        return;
-      }
-      default:
-        this.validateElement(node, values, depth);
-    }
-  }
-
-  /** A System field: the first of each name is read, the rest only checked. */
-  private systemField(node: TemplateElement, values: SubValue[], depth: number): void {
-    const parts = this.parts;
-    switch (node.name) {
-      case "EventID":
-        if (parts.eventId === undefined) return void (parts.eventId = this.fieldText(node, values, depth));
-        break;
-      case "Computer":
-        if (parts.computer === undefined) return void (parts.computer = this.fieldText(node, values, depth));
-        break;
-      case "Channel":
-        if (parts.channel === undefined) return void (parts.channel = this.fieldText(node, values, depth));
-        break;
-      case "EventRecordID":
-        if (parts.eventRecordId === undefined) return void (parts.eventRecordId = this.fieldText(node, values, depth));
-        break;
-      case "Task":
-        if (parts.task === undefined) return void (parts.task = this.fieldText(node, values, depth));
-        break;
-      case "Level":
-        if (parts.level === undefined) return void (parts.level = this.fieldText(node, values, depth));
-        break;
-      case "Keywords":
-        if (parts.keywords === undefined) return void (parts.keywords = this.fieldText(node, values, depth));
-        break;
-      case "TimeCreated":
-        if (!this.timeCreatedSeen) {
-          this.timeCreatedSeen = true;
-          return void (parts.systemTime = this.fieldAttribute(node, values, depth, "SystemTime"));
-        }
-        break;
-      case "Provider":
-        if (!this.providerSeen) {
-          this.providerSeen = true;
-          return void (parts.provider = this.fieldAttribute(node, values, depth, "Name"));
-        }
-        break;
-    }
-    this.validateElement(node, values, depth);
-  }
-
-  private timeCreatedSeen = false;
-  private providerSeen = false;
-
-  /** textOf the field's element. */
-  private fieldText(node: TemplateElement, values: SubValue[], depth: number): string {
-    this.text = "";
-    this.checkAttributes(node, values, depth);
-    for (const child of node.children) this.walk(child, values, depth, Place.FieldText);
-    return this.text;
-  }
-
-  /** One attribute of the field's element, as its attributes record would hold it (the last of the name that is present). */
-  private fieldAttribute(node: TemplateElement, values: SubValue[], depth: number, name: string): string | undefined {
-    let found: string | undefined;
-    for (const attribute of node.attributes) {
-      if (attribute.name === name) found = this.attributeText(attribute, values, depth) ?? found;
-      else
-        for (const part of attribute.value) {
-          if (typeof part === "string") continue;
-          const value = values[part.slot];
-          if (value) this.check(value, depth);
-        }
-    }
-    for (const child of node.children) this.validate(child, values, depth);
-    return found;
-  }
-}
-
-/**
- * The flattened event of the record at `pos` (whose header has been checked): read directly, and
- * when that fails, through the element tree, which gives the same event or says exactly why not.
- */
-export function decodeEvent(chunk: BinXmlChunk, pos: number, size: number, recordId: number): FlatEvent {
-  try {
-    const walk = new EventWalk(chunk);
-    for (const node of recordNodes(chunk, pos, size)) walk.walk(node, NO_VALUES, 0, Place.Record);
-    if (walk.hasEvent) return flatEvent(walk.parts, recordId, () => filetimeTextAt(chunk.buf, pos + 16));
-  } catch {
-    // decided below
-  }
-  return flattenEvent({ recordId, written: filetimeTextAt(chunk.buf, pos + 16), root: parseRecordEvent(chunk, pos, size) });
 }
 
 const UTC_TEXT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/;

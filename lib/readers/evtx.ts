@@ -20,14 +20,15 @@ import {
   BinXmlChunk,
   filetimeTextAt,
   parseRecordEvent,
-  recordHeaderAt,
+  recordNumberAt,
+  recordSizeAt,
   type EvtxElement,
-  type RecordHeader,
 } from "./evtx-binxml.js";
 import { CHUNK_FLAG_NO_CRC32, CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
 export { BINXML_LIMITS, filetimeToText, type EvtxArray, type EvtxElement, type EvtxNode } from "./evtx-binxml.js";
 export { flattenEvent, type FlatEvent } from "./evtx-event.js";
-import { decodeEvent, flattenEvent, type FlatEvent } from "./evtx-event.js";
+import { decodeEvent, PlannedChunk } from "./evtx-direct.js";
+import { flattenEvent, type FlatEvent } from "./evtx-event.js";
 
 export interface EvtxRecord {
   recordId: number;
@@ -51,14 +52,17 @@ export interface EvtxReadOptions {
 }
 
 /** How a chunk's records are decoded: to element trees, or straight to flattened events. */
-export interface RecordDecoder<T> {
-  decode(chunk: BinXmlChunk, pos: number, size: number, recordId: number): T;
+export interface RecordDecoder<T, C extends BinXmlChunk = BinXmlChunk> {
+  /** The chunk its records are decoded in, with what the decoder keeps for the chunk. */
+  chunk(buf: Buffer): C;
+  decode(chunk: C, pos: number, size: number, recordId: number): T;
   /** The decoded record flattened (a record cut short is kept only when it holds its own id and a channel). */
   flat(record: T): FlatEvent;
 }
 
 /** Records as element trees (`EvtxRecord`). */
 export const TREE_RECORDS: RecordDecoder<EvtxRecord> = {
+  chunk: (buf) => new BinXmlChunk(buf),
   decode: (chunk, pos, size, recordId) => {
     const root = parseRecordEvent(chunk, pos, size);
     return { recordId, written: filetimeTextAt(chunk.buf, pos + 16), root };
@@ -66,8 +70,19 @@ export const TREE_RECORDS: RecordDecoder<EvtxRecord> = {
   flat: flattenEvent,
 };
 
+/** Records to element trees, then flattened: the reference the direct decoding is held to. */
+export const TREE_EVENTS: RecordDecoder<FlatEvent> = {
+  chunk: (buf) => new BinXmlChunk(buf),
+  decode: (chunk, pos, size, recordId) => flattenEvent(TREE_RECORDS.decode(chunk, pos, size, recordId)),
+  flat: (event) => event,
+};
+
 /** Records straight to flattened events, with no element tree for their System part. */
-export const FLAT_EVENTS: RecordDecoder<FlatEvent> = { decode: decodeEvent, flat: (event) => event };
+export const FLAT_EVENTS: RecordDecoder<FlatEvent, PlannedChunk> = {
+  chunk: (buf) => new PlannedChunk(buf),
+  decode: decodeEvent,
+  flat: (event) => event,
+};
 
 /** Chunks read from disk at a time. */
 const CHUNKS_PER_READ = 16;
@@ -75,12 +90,11 @@ const CHUNKS_PER_READ = 16;
 const MAX_RECORDS_PER_CHUNK = Math.floor((CHUNK_SIZE - CHUNK_HEADER_SIZE) / 28);
 const RECORD_SIGNATURE_BYTES = Buffer.from([0x2a, 0x2a, 0x00, 0x00]);
 
-/** A record start with its signature and a size that fits, but whose size copy at its end does not agree. */
-function partialRecordAt(buf: Buffer, pos: number, limit: number): RecordHeader | undefined {
-  if (pos + 28 > limit || buf.readUInt32LE(pos) !== 0x00002a2a) return undefined;
+/** A record start with its signature and a size that fits, but whose size copy at its end does not agree: its size, or 0. */
+function partialRecordSizeAt(buf: Buffer, pos: number, limit: number): number {
+  if (pos + 28 > limit || buf.readUInt32LE(pos) !== 0x00002a2a) return 0;
   const size = buf.readUInt32LE(pos + 4);
-  if (size < 28 || pos + size > limit) return undefined;
-  return { size, recordId: buf.readBigUInt64LE(pos + 8), written: buf.readBigUInt64LE(pos + 16) };
+  return size < 28 || pos + size > limit ? 0 : size;
 }
 
 function describeIds(ids: bigint[]): string {
@@ -112,14 +126,14 @@ function declaredRecordIds(buf: Buffer): { first: bigint; last: bigint } | undef
  * The records of one chunk, each decoded on its own. `buf` may be shorter than a chunk (the end of
  * a truncated file). Problems go to `warn` with the number of records they cost.
  */
-export function recordsOfChunk<T>(
+export function recordsOfChunk<T, C extends BinXmlChunk>(
   buf: Buffer,
   index: number,
   fileOffset: number,
   warn: (warning: EvtxWarning) => void,
   /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
   beyondDeclared: boolean,
-  decoder: RecordDecoder<T>,
+  decoder: RecordDecoder<T, C>,
 ): T[] {
   const problems: string[] = [];
   const notes: string[] = [];
@@ -147,46 +161,47 @@ export function recordsOfChunk<T>(
       }
     }
   }
-  const chunk = new BinXmlChunk(buf);
+  const chunk = decoder.chunk(buf);
   /** Records that could not be decoded, by reason (one reason often costs many records: a damaged template). */
   const failures = new Map<string, bigint[]>();
   let pos = CHUNK_HEADER_SIZE;
   let lostKnown = 0;
   let lostUnknown = false;
-  let lastId: bigint | undefined;
+  /** Where the last record read (or lost to a decoding failure) starts: its id bounds a damaged stretch after it. */
+  let lastAt = -1;
   while (pos + 28 <= limit) {
-    const header = recordHeaderAt(buf, pos, limit);
-    if (header) {
+    const size = recordSizeAt(buf, pos, limit);
+    if (size) {
       try {
-        const recordId = Number(header.recordId);
-        records.push(decoder.decode(chunk, pos, header.size, recordId));
+        const recordId = recordNumberAt(buf, pos);
+        records.push(decoder.decode(chunk, pos, size, recordId));
         ids.push(recordId);
       } catch (error) {
         lostKnown++;
         const reason = asFormatError(error, "record").message;
         const ids = failures.get(reason) ?? [];
-        failures.set(reason, [...ids, header.recordId]);
+        failures.set(reason, [...ids, buf.readBigUInt64LE(pos + 8)]);
       }
-      lastId = header.recordId;
-      pos += header.size;
+      lastAt = pos;
+      pos += size;
       continue;
     }
     if (isAllZero(buf, pos, Math.min(limit, pos + 28))) break; // the unused end of the chunk
     // A record whose size copy at its end was overwritten: its start may still decode (a write cut short).
-    const partial = partialRecordAt(buf, pos, limit);
-    if (partial) {
+    const partialSize = partialRecordSizeAt(buf, pos, limit);
+    if (partialSize) {
       try {
-        const recordId = Number(partial.recordId);
-        const record = decoder.decode(chunk, pos, partial.size, recordId);
+        const recordId = recordNumberAt(buf, pos);
+        const record = decoder.decode(chunk, pos, partialSize, recordId);
         // Kept only when what it decodes to is the record its header says (zeroed remains decode to an empty event).
         const flat = decoder.flat(record);
         if (flat.EventRecordID !== recordId || !flat.Channel) throw new Error("partial record");
         records.push(record);
         ids.push(recordId);
         notes.push(
-          `record ${partial.recordId} at chunk offset ${hexOffset(pos)} is damaged at its end: kept, its last values may be cut short`,
+          `record ${buf.readBigUInt64LE(pos + 8)} at chunk offset ${hexOffset(pos)} is damaged at its end: kept, its last values may be cut short`,
         );
-        lastId = partial.recordId;
+        lastAt = pos;
       } catch {
         // not decodable: counted with the damaged stretch below
       }
@@ -198,13 +213,14 @@ export function recordsOfChunk<T>(
       at !== -1 && at + 28 <= limit;
       at = buf.indexOf(RECORD_SIGNATURE_BYTES, at + 1)
     ) {
-      if (recordHeaderAt(buf, at, limit)) {
+      if (recordSizeAt(buf, at, limit)) {
         next = at;
         break;
       }
     }
     const end = next === -1 ? limit : next;
-    const nextId = next === -1 ? undefined : recordHeaderAt(buf, next, limit)!.recordId;
+    const nextId = next === -1 ? undefined : buf.readBigUInt64LE(next + 8);
+    const lastId = lastAt < 0 ? undefined : buf.readBigUInt64LE(lastAt + 8);
     if (lastId !== undefined && nextId !== undefined && nextId > lastId && nextId - lastId <= BigInt(MAX_RECORDS_PER_CHUNK)) {
       lostKnown += Number(nextId - lastId - 1n);
     } else lostUnknown = true;
@@ -269,11 +285,20 @@ export function readEvtxChunks(path: string, options: EvtxReadOptions = {}): Asy
 }
 
 /** Streams the flattened events of an EVTX file one chunk at a time (what rows are made of). */
-export function readEvtxEventChunks(path: string, options: EvtxReadOptions = {}): AsyncGenerator<FlatEvent[]> {
-  return readChunks(path, options, FLAT_EVENTS);
+export function readEvtxEventChunks(
+  path: string,
+  options: EvtxReadOptions = {},
+  decoder: RecordDecoder<FlatEvent, BinXmlChunk> = FLAT_EVENTS,
+): AsyncGenerator<FlatEvent[]> {
+  return readChunks(path, options, decoder);
 }
 
-async function* readChunks<T>(path: string, options: EvtxReadOptions, decoder: RecordDecoder<T>): AsyncGenerator<T[]> {
+/** Streams the records of an EVTX file one chunk at a time, as `decoder` decodes them. */
+export async function* readChunks<T, C extends BinXmlChunk>(
+  path: string,
+  options: EvtxReadOptions,
+  decoder: RecordDecoder<T, C>,
+): AsyncGenerator<T[]> {
   const warn =
     options.onWarning ?? ((w: EvtxWarning) => console.warn(`${path}: ${w.chunk < 0 ? "file header" : `chunk ${w.chunk}`}: ${w.message}`));
   const fd = openSync(path, "r");
@@ -309,7 +334,7 @@ async function* readChunks<T>(path: string, options: EvtxReadOptions, decoder: R
         // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
         if (
           isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) &&
-          !recordHeaderAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length)
+          !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length)
         ) {
           continue;
         }

@@ -389,6 +389,13 @@ function HEX(value: bigint | number): string {
   return `0x${value.toString(16)}`;
 }
 
+/** A 64-bit value at `at` in hex without zero padding, from its two 32-bit words (no BigInt). */
+function hex64(buf: Buffer, at: number): string {
+  const high = buf.readUInt32LE(at + 4);
+  const low = buf.readUInt32LE(at);
+  return high === 0 ? `0x${low.toString(16)}` : `0x${high.toString(16)}${low.toString(16).padStart(8, "0")}`;
+}
+
 /** Seconds from 1601 to the Unix epoch (FILETIME_UNIX_EPOCH is a whole number of seconds). */
 const UNIX_EPOCH_SECONDS = Number(FILETIME_UNIX_EPOCH / 10_000_000n);
 /** 2^32 = 429 * 10^7 + 4,967,296: splits a FILETIME's high word into whole seconds and a remainder small enough to stay exact. */
@@ -606,10 +613,15 @@ function renderScalar(buf: Buffer, type: number, at: number, size: number): stri
       return String(buf.readInt32LE(at));
     case 0x08:
       return String(buf.readUInt32LE(at));
-    case 0x09:
-      return buf.readBigInt64LE(at).toString();
-    case 0x0a:
-      return buf.readBigUInt64LE(at).toString();
+    case 0x09: {
+      // Within ±2^53 a double holds the value exactly and prints it as BigInt would, without a BigInt.
+      const high = buf.readInt32LE(at + 4);
+      return high >= -0x200000 && high < 0x200000 ? String(high * 2 ** 32 + buf.readUInt32LE(at)) : buf.readBigInt64LE(at).toString();
+    }
+    case 0x0a: {
+      const high = buf.readUInt32LE(at + 4);
+      return high < 0x200000 ? String(high * 2 ** 32 + buf.readUInt32LE(at)) : buf.readBigUInt64LE(at).toString();
+    }
     case 0x0b:
       return String(buf.readFloatLE(at));
     case 0x0c:
@@ -621,7 +633,7 @@ function renderScalar(buf: Buffer, type: number, at: number, size: number): stri
     case 0x0f:
       return guid(buf, at);
     case 0x10:
-      return size === 8 ? HEX(buf.readBigUInt64LE(at)) : HEX(buf.readUInt32LE(at));
+      return size === 8 ? hex64(buf, at) : HEX(buf.readUInt32LE(at));
     case 0x11:
       return filetimeTextAt(buf, at);
     case 0x12:
@@ -631,7 +643,7 @@ function renderScalar(buf: Buffer, type: number, at: number, size: number): stri
     case 0x14:
       return HEX(buf.readUInt32LE(at));
     case 0x15:
-      return HEX(buf.readBigUInt64LE(at));
+      return hex64(buf, at);
     default:
       return buf.toString("hex", at, at + size).toUpperCase();
   }
@@ -837,14 +849,18 @@ export function recordNodes(chunk: BinXmlChunk, pos: number, size: number): Temp
 /** The event element of the record at `pos` (whose header has been checked). */
 export function parseRecordEvent(chunk: BinXmlChunk, pos: number, size: number): EvtxElement {
   try {
-    const nodes = recordNodes(chunk, pos, size);
-    const expansion = new Expansion(chunk);
-    const out: EvtxNode[] = [];
-    for (const node of nodes) expansion.into(out, node, NO_VALUES, 0);
-    const root = out.find((n): n is EvtxElement => typeof n === "object" && "name" in n);
-    if (!root) throw new EvtxFormatError("record holds no event element");
-    return root;
+    return eventElement(chunk, recordNodes(chunk, pos, size));
   } catch (error) {
     throw asFormatError(error, "record");
   }
+}
+
+/** The event element a record's nodes expand to (the first element among them). */
+export function eventElement(chunk: BinXmlChunk, nodes: TemplateNode[]): EvtxElement {
+  const expansion = new Expansion(chunk);
+  const out: EvtxNode[] = [];
+  for (const node of nodes) expansion.into(out, node, NO_VALUES, 0);
+  const root = out.find((n): n is EvtxElement => typeof n === "object" && "name" in n);
+  if (!root) throw new EvtxFormatError("record holds no event element");
+  return root;
 }

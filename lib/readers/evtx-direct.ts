@@ -19,6 +19,7 @@ import {
   isEmptyValue,
   isInstance,
   isSlot,
+  eventElement,
   parseRecordEvent,
   type Values,
   recordNodes,
@@ -317,6 +318,19 @@ function compileElement(element: TemplateElement, place: Place, out: Op[]): void
 /** A chunk with the plans of its templates (a template belongs to its chunk, and so do its plans), one per place. */
 export class PlannedChunk extends BinXmlChunk {
   private readonly plans = new Map<TemplateNode[], (Plan | undefined)[]>();
+  private readonly recordTemplates = new Set<TemplateNode[]>();
+
+  /**
+   * Whether a record with these nodes is the first in the chunk to instantiate its template. The
+   * first goes through the element tree: compiling plans costs more than building one tree, and
+   * pays off only from a template's second record on (small files have one record of many).
+   */
+  firstOfItsTemplate(nodes: TemplateNode[]): boolean {
+    const only = nodes.length === 1 ? nodes[0] : undefined;
+    if (!only || !isInstance(only) || this.recordTemplates.has(only.template)) return false;
+    this.recordTemplates.add(only.template);
+    return true;
+  }
 
   plan(template: TemplateNode[], place: Place): Plan {
     let byPlace = this.plans.get(template);
@@ -325,8 +339,8 @@ export class PlannedChunk extends BinXmlChunk {
   }
 }
 
-/** Value types whose rendering costs more than comparing their bytes with the last value's. */
-const MEMO_TYPES = new Set([0x01, 0x09, 0x0a, 0x0f, 0x13, 0x15]);
+/** Value types whose rendering costs more than comparing their bytes with the last value's (strings, GUIDs, SIDs, 64-bit hex). */
+const MEMO_TYPES = new Set([0x01, 0x0f, 0x13, 0x15]);
 
 function sameBytes(buf: Buffer, a: number, b: number, size: number): boolean {
   if (a === b) return true;
@@ -507,22 +521,34 @@ class DirectDecoding extends Expansion {
   }
 }
 
-/** The flattened event of the record at `pos` (whose header has been checked), read directly; throws where that fails. */
-export function decodeEventDirect(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
+/** The flattened event of a record's nodes, read directly; throws where that fails. */
+function directEvent(chunk: PlannedChunk, nodes: TemplateNode[], pos: number, recordId: number): FlatEvent {
   const decoding = new DirectDecoding(chunk);
-  decoding.nodesAt(recordNodes(chunk, pos, size), NO_VALUES, 0, Place.Record);
+  decoding.nodesAt(nodes, NO_VALUES, 0, Place.Record);
   if (!decoding.hasEvent) throw new Error("record holds no event element");
   return assembleEvent(decoding.parts, recordId, () => filetimeTextAt(chunk.buf, pos + 16));
 }
 
+function treeEvent(chunk: BinXmlChunk, root: EvtxElement, pos: number, recordId: number): FlatEvent {
+  return flattenEvent({ recordId, written: filetimeTextAt(chunk.buf, pos + 16), root });
+}
+
+/** The flattened event of the record at `pos` (whose header has been checked), read directly; throws where that fails. */
+export function decodeEventDirect(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
+  return directEvent(chunk, recordNodes(chunk, pos, size), pos, recordId);
+}
+
 /**
- * The flattened event of the record at `pos`: read directly, and when that fails, through the
- * element tree, which gives the same event or says exactly why not.
+ * The flattened event of the record at `pos`: read directly, or, for the first record of its
+ * template in the chunk, through the element tree; and when that fails, through the element tree
+ * from the start, which gives the same event or says exactly why not.
  */
 export function decodeEvent(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
   try {
-    return decodeEventDirect(chunk, pos, size, recordId);
+    const nodes = recordNodes(chunk, pos, size);
+    if (chunk.firstOfItsTemplate(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
+    return directEvent(chunk, nodes, pos, recordId);
   } catch {
-    return flattenEvent({ recordId, written: filetimeTextAt(chunk.buf, pos + 16), root: parseRecordEvent(chunk, pos, size) });
+    return treeEvent(chunk, parseRecordEvent(chunk, pos, size), pos, recordId);
   }
 }

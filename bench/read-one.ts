@@ -1,18 +1,36 @@
 /**
  * Child process of the reader bench: streams files through a reader and reports throughput and
  * this process's peak RSS as JSON on stdout (a separate process so RSS is the reader's own).
- *   read-one.ts PATH FORMAT                      one file through readLogFile
- *   read-one.ts --evtx THREADS PASSES PATH...   EVTX files to rows, PASSES times; THREADS 0 = this thread only
+ *   read-one.ts PATH FORMAT                               one file through readLogFile
+ *   read-one.ts --evtx THREADS PASSES DECODER PATH...    EVTX files to rows, PASSES times; THREADS 0 = this thread only;
+ *                                                        DECODER "direct" (what the readers use) or "tree" (the previous decoding)
  */
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { evtxFileBatches } from "../lib/readers/evtx-rows.js";
+import { FLAT_EVENTS, TREE_EVENTS } from "../lib/readers/evtx.js";
 import { LogFormatSchema, readLogFile } from "../lib/readers/index.js";
 import { readEvtxFilesParallel } from "../lib/readers/parallel.js";
 
-function report(fields: Record<string, unknown>, events: number, bytes: number, started: number, cpu: NodeJS.CpuUsage) {
+const cpuSeconds = (used: NodeJS.CpuUsage) => (used.user + used.system) / 1e6;
+
+/** CPU seconds of this process's main thread alone (Linux; undefined elsewhere): what one core did, without the JIT and GC helper threads. */
+function mainThreadCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime, in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function report(fields: Record<string, unknown>, events: number, bytes: number, started: number, cpu: NodeJS.CpuUsage, mainCpu?: number) {
   const seconds = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
+  const used = cpuSeconds(process.cpuUsage(cpu));
+  const mainNow = mainThreadCpuSeconds();
+  const main = mainCpu === undefined || mainNow === undefined ? undefined : mainNow - mainCpu;
   process.stdout.write(
     JSON.stringify({
       ...fields,
@@ -20,9 +38,10 @@ function report(fields: Record<string, unknown>, events: number, bytes: number, 
       fileMiB: Number((bytes / 2 ** 20).toFixed(1)),
       seconds: Number(seconds.toFixed(2)),
       eventsPerSecond: Math.round(events / seconds),
-      cpuSeconds: Number(((used.user + used.system) / 1e6).toFixed(2)),
+      cpuSeconds: Number(used.toFixed(2)),
       // Every thread of the process counts: on a machine shared with other work this is the reader's own cost.
-      eventsPerCpuSecond: Math.round(events / ((used.user + used.system) / 1e6)),
+      eventsPerCpuSecond: Math.round(events / used),
+      ...(main === undefined ? {} : { mainThreadCpuSeconds: main, eventsPerMainThreadCpuSecond: Math.round(events / main) }),
       mibPerSecond: Number((bytes / 2 ** 20 / seconds).toFixed(1)),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     }),
@@ -32,14 +51,19 @@ function report(fields: Record<string, unknown>, events: number, bytes: number, 
 const args = process.argv.slice(2);
 const started = performance.now();
 const cpu = process.cpuUsage();
+const mainCpu = mainThreadCpuSeconds();
 let events = 0;
 let issues = 0;
 if (args[0] === "--evtx") {
   const [threads, passes] = [Number(args[1]), Number(args[2])];
-  const paths = args.slice(3);
-  // One pool for every pass, so starting the workers is paid once, as it is when reading a folder.
-  const work = Array.from({ length: passes }, () => paths).flat();
+  const decoderName = args[3];
+  const decoder = decoderName === "tree" ? TREE_EVENTS : decoderName === "direct" ? FLAT_EVENTS : undefined;
+  if (!decoder) throw new Error(`decoder must be "direct" or "tree", not ${decoderName}`);
+  const paths = args.slice(4);
+  const extra: Record<string, unknown> = {};
   if (threads > 0) {
+    // One pool for every pass, so starting the workers is paid once, as it is when reading a folder.
+    const work = Array.from({ length: passes }, () => paths).flat();
     for await (const batch of readEvtxFilesParallel(work, threads)) {
       if (batch.error) issues++;
       for (const item of batch.items) {
@@ -48,15 +72,55 @@ if (args[0] === "--evtx") {
       }
     }
   } else {
-    for (const path of work)
-      for await (const batch of evtxFileBatches(path))
-        for (const item of batch) {
-          if ("issue" in item) issues++;
-          else events++;
+    // Per file, rows and CPU seconds of the passes after the first quarter (once the code is compiled: the steady state).
+    const perFile = paths.map(() => ({ events: 0, cpuSeconds: 0, securityRows: 0 }));
+    const warmPasses = Math.floor(passes / 4);
+    for (let pass = 0; pass < passes; pass++) {
+      for (const [i, path] of paths.entries()) {
+        const before = process.cpuUsage();
+        let fileEvents = 0;
+        let securityRows = 0;
+        for await (const batch of evtxFileBatches(path, decoder))
+          for (const item of batch) {
+            if ("issue" in item) issues++;
+            else {
+              fileEvents++;
+              if (item.table === "SecurityEvent") securityRows++;
+            }
+          }
+        events += fileEvents;
+        if (pass >= warmPasses) {
+          perFile[i].events += fileEvents;
+          perFile[i].securityRows += securityRows;
+          perFile[i].cpuSeconds += cpuSeconds(process.cpuUsage(before));
         }
+      }
+    }
+    const steadyEvents = perFile.reduce((n, f) => n + f.events, 0);
+    const steadySeconds = perFile.reduce((n, f) => n + f.cpuSeconds, 0);
+    extra.steadyState = {
+      passes: passes - warmPasses,
+      events: steadyEvents,
+      cpuSeconds: Number(steadySeconds.toFixed(3)),
+      eventsPerCpuSecond: Math.round(steadyEvents / steadySeconds),
+    };
+    extra.perFile = paths.map((path, i) => ({
+      file: path.split("/").pop(),
+      eventsPerPass: perFile[i].events / (passes - warmPasses),
+      securityShare: perFile[i].events ? Number((perFile[i].securityRows / perFile[i].events).toFixed(2)) : 0,
+      cpuMicrosecondsPerPass: Math.round((perFile[i].cpuSeconds / (passes - warmPasses)) * 1e6),
+      eventsPerCpuSecond: Math.round(perFile[i].events / perFile[i].cpuSeconds),
+    }));
   }
   const bytes = paths.reduce((n, p) => n + statSync(p).size, 0) * passes;
-  report({ format: "evtx", files: paths.length, passes, threads, issues }, events, bytes, started, cpu);
+  report(
+    { format: "evtx", decoder: decoderName, files: paths.length, passes, threads, issues, ...extra },
+    events,
+    bytes,
+    started,
+    cpu,
+    mainCpu,
+  );
 } else {
   const [path, formatArg] = args;
   const format = LogFormatSchema.parse(formatArg);
@@ -64,5 +128,5 @@ if (args[0] === "--evtx") {
     if ("issue" in item) issues++;
     else events++;
   }
-  report({ format, issues }, events, statSync(path).size, started, cpu);
+  report({ format, issues }, events, statSync(path).size, started, cpu, mainCpu);
 }

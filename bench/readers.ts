@@ -1,8 +1,9 @@
 /**
  * Reader throughput. Synthetic: 1M generated SecurityEvent rows written as EVTX and as NDJSON, each
  * streamed through its reader. Real: EVTX files Windows wrote (the vendored fixtures, or the folders
- * in BENCH_EVTX_DIRS, separated by the path delimiter) to rows, on this thread and on worker threads
- * side by side. Each measurement runs in its own process (events/s, CPU seconds, peak RSS).
+ * in BENCH_EVTX_DIRS, separated by the path delimiter; BENCH_EVTX_PASSES times over) to rows, on this
+ * thread (and, side by side, with the previous decoding) and on worker threads. Each measurement runs
+ * in its own process (events/s, CPU seconds, peak RSS).
  */
 import { execFileSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
@@ -77,6 +78,7 @@ interface ReadOneResult {
   events: number;
   eventsPerSecond: number;
   eventsPerCpuSecond: number;
+  eventsPerMainThreadCpuSecond?: number;
   [key: string]: unknown;
 }
 
@@ -107,28 +109,74 @@ function evtxFilesUnder(dirs: string[]): string[] {
   );
 }
 
-/** Real EVTX files to rows: this thread alone, then worker threads, over the same files. */
+interface PerFile {
+  file: string;
+  eventsPerPass: number;
+  securityShare: number;
+  cpuMicrosecondsPerPass: number;
+  eventsPerCpuSecond: number;
+}
+
+/** Events per CPU second over a group of files (steady state), from a single-thread run's per-file figures. */
+function groupRate(perFile: PerFile[], inGroup: (f: PerFile) => boolean) {
+  const group = perFile.filter(inGroup);
+  const events = group.reduce((n, f) => n + f.eventsPerPass, 0);
+  const micros = group.reduce((n, f) => n + f.cpuMicrosecondsPerPass, 0);
+  return { files: group.length, eventsPerPass: events, eventsPerCpuSecond: Math.round((events / micros) * 1e6) };
+}
+
+/**
+ * Real EVTX files to rows: on this thread with the direct decoding (what the readers use), on this
+ * thread with the previous decoding (element trees, then flattened; same file reading and rows), and
+ * on worker threads, over the same files. Each in its own process.
+ */
 function benchRealEvtx(): Record<string, unknown> {
   const dirs = process.env.BENCH_EVTX_DIRS ? process.env.BENCH_EVTX_DIRS.split(delimiter) : VENDORED_EVTX;
   const files = evtxFilesUnder(dirs);
   // Small vendored files are read several times over so the run is long enough to time.
-  const passes = process.env.BENCH_EVTX_DIRS ? 1 : 200;
+  const passes = Number(process.env.BENCH_EVTX_PASSES ?? (process.env.BENCH_EVTX_DIRS ? 1 : 200));
   const threads = availableParallelism();
-  const single = readOne(["--evtx", "0", String(passes), ...files]);
-  console.log(`real evtx, this thread: ${JSON.stringify(single)}`);
-  const workers = readOne(["--evtx", String(threads), String(passes), ...files]);
+  const single = readOne(["--evtx", "0", String(passes), "direct", ...files]);
+  console.log(`real evtx, this thread: ${JSON.stringify({ ...single, perFile: undefined })}`);
+  const tree = readOne(["--evtx", "0", String(passes), "tree", ...files]);
+  console.log(`real evtx, this thread, previous decoding: ${JSON.stringify({ ...tree, perFile: undefined })}`);
+  const workers = readOne(["--evtx", String(threads), String(passes), "direct", ...files]);
   console.log(`real evtx, ${threads} worker threads: ${JSON.stringify(workers)}`);
-  if (workers.events !== single.events) throw new Error(`worker threads read ${workers.events} events, one thread ${single.events}`);
-  const rates = (r: ReadOneResult) => ({ eventsPerWallSecond: r.eventsPerSecond, eventsPerCpuSecond: r.eventsPerCpuSecond });
+  for (const other of [tree, workers])
+    if (other.events !== single.events)
+      throw new Error(`${String(other.decoder)} on ${String(other.threads)} threads read ${other.events} events, not ${single.events}`);
+  const rates = (r: ReadOneResult) => ({
+    eventsPerCpuSecond: r.eventsPerCpuSecond,
+    eventsPerMainThreadCpuSecond: r.eventsPerMainThreadCpuSecond,
+    steadyStateEventsPerCpuSecond: (r.steadyState as { eventsPerCpuSecond: number } | undefined)?.eventsPerCpuSecond,
+  });
+  const security = (f: PerFile) => f.securityShare >= 0.5;
+  const byFileType = Object.fromEntries(
+    (
+      [
+        ["securityChannel", security],
+        ["otherChannels", (f: PerFile) => !security(f)],
+        ["all", () => true],
+      ] as const
+    ).map(([name, inGroup]) => [
+      name,
+      { direct: groupRate(single.perFile as PerFile[], inGroup), previousTree: groupRate(tree.perFile as PerFile[], inGroup) },
+    ]),
+  );
   return {
     source: process.env.BENCH_EVTX_DIRS ? "BENCH_EVTX_DIRS" : "vendored fixtures",
     files: files.length,
     passes,
     events: single.events,
     threads,
-    sideBySide: { singleThread: rates(single), workerThreads: rates(workers) },
+    sideBySide: {
+      singleThread: { direct: rates(single), previousTree: rates(tree) },
+      workerThreads: { eventsPerWallSecond: workers.eventsPerSecond, eventsPerCpuSecond: workers.eventsPerCpuSecond },
+    },
+    byFileType,
     singleThread: single,
+    previousTree: tree,
     workerThreads: workers,
-    note: "eventsPerWallSecond (= eventsPerSecond) is wall-clock and includes starting the workers; eventsPerCpuSecond divides by the CPU time of every thread of the reading process, so it holds on a machine busy with other work",
+    note: "eventsPerCpuSecond divides by the CPU time of every thread of the reading process (the JIT compiler's and the garbage collector's too, start-up and warm-up included); eventsPerMainThreadCpuSecond by the reading thread's alone (one core); steadyState and byFileType count the passes after the first quarter, once the code is compiled. eventsPerWallSecond of the worker threads includes starting them. previousTree decodes each record to an element tree and flattens it (the decoding before the direct one), with the same file reading and rows.",
   };
 }

@@ -37,35 +37,58 @@ export const BINXML_LIMITS = {
 
 export class EvtxFormatError extends Error {}
 
-interface Slot {
+export interface Slot {
   slot: number;
   optional: boolean;
 }
 type TemplatePart = string | Slot;
-interface TemplateElement {
+export interface TemplateAttribute {
   name: string;
-  attributes: { name: string; value: TemplatePart[] }[];
+  value: TemplatePart[];
+}
+export interface TemplateElement {
+  name: string;
+  attributes: TemplateAttribute[];
   children: TemplateNode[];
 }
 /** A template instantiated inside a fragment, with its own values. */
-interface InstanceNode {
+export interface InstanceNode {
   template: TemplateNode[];
-  values: SubValue[];
+  values: Values;
 }
-type TemplateNode = TemplateElement | TemplatePart | InstanceNode;
-export interface SubValue {
-  type: number;
-  offset: number;
-  size: number;
+export type TemplateNode = TemplateElement | TemplatePart | InstanceNode;
+
+/** A template instance's substitution values: each one's type, and where its bytes are in the chunk. */
+export class Values {
+  constructor(
+    private readonly buf: Buffer,
+    /** Where the value descriptors (size 2, type 1, unused 1) start. */
+    private readonly descriptors: number,
+    /** Where each value starts, and (last) where the last one ends. */
+    private readonly offsets: number[],
+  ) {}
+
+  has(slot: number): boolean {
+    return slot < this.offsets.length - 1;
+  }
+  type(slot: number): number {
+    return this.buf[this.descriptors + slot * 4 + 2];
+  }
+  offset(slot: number): number {
+    return this.offsets[slot];
+  }
+  size(slot: number): number {
+    return this.offsets[slot + 1] - this.offsets[slot];
+  }
 }
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 const RECORD_SIGNATURE = 0x00002a2a;
 
-function isSlot(node: TemplateNode): node is Slot {
+export function isSlot(node: TemplateNode): node is Slot {
   return typeof node === "object" && "slot" in node;
 }
-function isInstance(node: TemplateNode): node is InstanceNode {
+export function isInstance(node: TemplateNode): node is InstanceNode {
   return typeof node === "object" && "template" in node;
 }
 
@@ -83,7 +106,7 @@ export class BinXmlChunk {
     if (cached === undefined) {
       const length = this.buf.readUInt16LE(at + 6);
       if (at + 8 + length * 2 > this.buf.length) throw new EvtxFormatError(`name at chunk offset ${at} runs past the chunk`);
-      cached = this.buf.toString("utf16le", at + 8, at + 8 + length * 2);
+      cached = templateText(this.buf, at + 8, at + 8 + length * 2);
       this.names.set(at, cached);
     }
     return cached;
@@ -129,6 +152,41 @@ export class BinXmlChunk {
       this.parsing.delete(definitionOffset);
     }
   }
+}
+
+/** Texts of up to this many characters are looked up before they are decoded. */
+const TEXT_CACHE_CHARS = 48;
+const TEXT_CACHE_SLOTS = 1024;
+/** Names and template texts decoded before, by a hash of their UTF-16 code units; a new text takes an old one's place. */
+const textCache = new Array<string>(TEXT_CACHE_SLOTS).fill("");
+
+/**
+ * `buf.toString("utf16le", start, end)` for the names and texts of templates. Every chunk defines
+ * its templates again, with the same element and attribute names and the same EventData field
+ * names, so finding the text already decoded (hashing and comparing its code units) costs a
+ * fraction of decoding it again.
+ */
+function templateText(buf: Buffer, start: number, end: number): string {
+  const stop = Math.min(end, buf.length);
+  const chars = (stop - start) >> 1;
+  if (chars <= 0 || chars > TEXT_CACHE_CHARS) return buf.toString("utf16le", start, stop);
+  let hash = chars;
+  for (let i = start, last = start + chars * 2; i < last; i += 2) hash = Math.imul(hash ^ (buf[i] | (buf[i + 1] << 8)), 0x01000193);
+  const slot = (hash ^ (hash >>> 15)) & (TEXT_CACHE_SLOTS - 1);
+  const cached = textCache[slot];
+  if (cached.length === chars) {
+    let same = true;
+    for (let k = 0, i = start; k < chars; k++, i += 2) {
+      if (cached.charCodeAt(k) !== (buf[i] | (buf[i + 1] << 8))) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cached;
+  }
+  const text = buf.toString("utf16le", start, stop);
+  textCache[slot] = text;
+  return text;
 }
 
 /** Errors from reading past a buffer become format errors that say where. */
@@ -196,17 +254,18 @@ class FragmentParser {
     const count = buf.readUInt32LE(this.pos);
     this.pos += 4;
     if (this.pos + count * 4 > this.end) throw new EvtxFormatError(`template instance with ${count} values runs past its fragment`);
-    const values: SubValue[] = new Array<SubValue>(count);
+    const descriptors = this.pos;
+    const offsets = new Array<number>(count + 1);
     let valueAt = this.pos + count * 4;
     for (let i = 0; i < count; i++) {
-      const size = buf.readUInt16LE(this.pos);
-      values[i] = { type: buf[this.pos + 2], offset: valueAt, size };
-      valueAt += size;
+      offsets[i] = valueAt;
+      valueAt += buf[this.pos] | (buf[this.pos + 1] << 8);
       this.pos += 4;
     }
+    offsets[count] = valueAt;
     if (valueAt > this.end) throw new EvtxFormatError(`template values run past their fragment`);
     this.pos = valueAt;
-    return { template, values };
+    return { template, values: new Values(buf, descriptors, offsets) };
   }
 
   /** Whether the element start at `pos` carries a dependency identifier. */
@@ -277,13 +336,13 @@ class FragmentParser {
           this.pos += 2;
           if (type !== 0x01) throw new EvtxFormatError(`unsupported inline value type 0x${type.toString(16)} at chunk offset ${this.pos}`);
           const chars = buf.readUInt16LE(this.pos);
-          parts.push(buf.toString("utf16le", this.pos + 2, this.pos + 2 + chars * 2));
+          parts.push(templateText(buf, this.pos + 2, this.pos + 2 + chars * 2));
           this.pos += 2 + chars * 2;
           break;
         }
         case 0x07: {
           const chars = buf.readUInt16LE(this.pos + 1);
-          parts.push(buf.toString("utf16le", this.pos + 3, this.pos + 3 + chars * 2));
+          parts.push(templateText(buf, this.pos + 3, this.pos + 3 + chars * 2));
           this.pos += 3 + chars * 2;
           break;
         }
@@ -330,14 +389,22 @@ function HEX(value: bigint | number): string {
   return `0x${value.toString(16)}`;
 }
 
+/** A 64-bit value at `at` in hex without zero padding, from its two 32-bit words (no BigInt). */
+function hex64(buf: Buffer, at: number): string {
+  const high = buf.readUInt32LE(at + 4);
+  const low = buf.readUInt32LE(at);
+  return high === 0 ? `0x${low.toString(16)}` : `0x${high.toString(16)}${low.toString(16).padStart(8, "0")}`;
+}
+
 /** Seconds from 1601 to the Unix epoch (FILETIME_UNIX_EPOCH is a whole number of seconds). */
 const UNIX_EPOCH_SECONDS = Number(FILETIME_UNIX_EPOCH / 10_000_000n);
 /** 2^32 = 429 * 10^7 + 4,967,296: splits a FILETIME's high word into whole seconds and a remainder small enough to stay exact. */
 const HIGH_WORD_SECONDS = 429;
 const HIGH_WORD_REST = 4_967_296;
 
+/** The second last rendered (records come in time order, so the next is mostly the same) and its "YYYY-MM-DDTHH:MM:SS" as character codes. */
 let cachedSecond = NaN;
-let cachedSecondText = "";
+const secondCodes = new Array<number>(19).fill(0);
 
 /** FILETIME (100 ns ticks since 1601) as Kusto's datetime text, exact to the tick. */
 export function filetimeToText(ticks: bigint): string {
@@ -353,24 +420,106 @@ function filetimeWordsToText(high: number, low: number): string {
   let second: number;
   let rest: number;
   if (high < 2 ** 28) {
-    // ticks = high * 2^32 + low, split so every intermediate is an exact integer below 2^53.
+    // ticks = high * 2^32 + low, split so every intermediate is an exact integer below 2^53. The quotient
+    // is below 2^30, where a double's rounding (under 10^-7) cannot carry a remainder of at most 1 - 10^-7
+    // to the next integer, so flooring it is exact (and much cheaper than a floating-point remainder).
     const small = high * HIGH_WORD_REST + low;
-    rest = small % 10_000_000;
-    second = high * HIGH_WORD_SECONDS + (small - rest) / 10_000_000 - UNIX_EPOCH_SECONDS;
+    const quotient = Math.floor(small / 10_000_000);
+    rest = small - quotient * 10_000_000;
+    second = high * HIGH_WORD_SECONDS + quotient - UNIX_EPOCH_SECONDS;
   } else {
     // Beyond the year 30,000 (a damaged value): exact in BigInt.
     const ticks = (BigInt(high) << 32n) | BigInt(low);
     rest = Number(ticks % 10_000_000n);
     second = Number(ticks / 10_000_000n) - UNIX_EPOCH_SECONDS;
   }
-  // Records come in time order: the text up to the second is mostly the previous record's.
   if (second !== cachedSecond) {
-    const date = new Date(second * 1000);
-    if (Number.isNaN(date.getTime())) return "";
+    if (second >= YEAR_10000) {
+      // Years of five digits and more, as Date writes them (no longer Kusto datetime text, but what the value says).
+      const date = new Date(second * 1000);
+      return Number.isNaN(date.getTime()) ? "" : `${date.toISOString().slice(0, 19)}.${String(rest).padStart(7, "0")}Z`;
+    }
+    civilSecondCodes(second);
     cachedSecond = second;
-    cachedSecondText = date.toISOString().slice(0, 19);
   }
-  return `${cachedSecondText}.${String(rest).padStart(7, "0")}Z`;
+  // One string from its character codes: no pieces to join later.
+  const c = secondCodes;
+  return String.fromCharCode(
+    c[0],
+    c[1],
+    c[2],
+    c[3],
+    c[4],
+    c[5],
+    c[6],
+    c[7],
+    c[8],
+    c[9],
+    c[10],
+    c[11],
+    c[12],
+    c[13],
+    c[14],
+    c[15],
+    c[16],
+    c[17],
+    c[18],
+    46,
+    48 + ((rest / 1_000_000) | 0),
+    48 + (((rest / 100_000) | 0) % 10),
+    48 + (((rest / 10_000) | 0) % 10),
+    48 + (((rest / 1000) | 0) % 10),
+    48 + (((rest / 100) | 0) % 10),
+    48 + (((rest / 10) | 0) % 10),
+    48 + (rest % 10),
+    90,
+  );
+}
+
+/** Seconds since the Unix epoch of 10000-01-01: later years are not four digits. */
+const YEAR_10000 = 253_402_300_800;
+
+/** Writes two decimal digits of `n` (0-99) as character codes at `at`. */
+function twoDigits(codes: number[], at: number, n: number): void {
+  codes[at] = 48 + ((n / 10) | 0);
+  codes[at + 1] = 48 + (n % 10);
+}
+
+/**
+ * "YYYY-MM-DDTHH:MM:SS" (UTC) of a second since the Unix epoch (from 1601 to 9999), into
+ * `secondCodes`, without a Date: the civil date from the day number by the usual era arithmetic
+ * of the proleptic Gregorian calendar (Date's own).
+ */
+function civilSecondCodes(second: number): void {
+  const days = Math.floor(second / 86_400);
+  const daySecond = second - days * 86_400;
+  // Days since 0000-03-01, in 400-year eras of 146,097 days; years start in March so leap days fall last.
+  const shifted = days + 719_468;
+  const era = Math.floor(shifted / 146_097);
+  const dayOfEra = shifted - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(daySecond / 3600);
+  const minute = Math.floor(daySecond / 60) - hour * 60;
+  const c = secondCodes;
+  twoDigits(c, 0, (year / 100) | 0);
+  twoDigits(c, 2, year % 100);
+  c[4] = 45;
+  twoDigits(c, 5, month);
+  c[7] = 45;
+  twoDigits(c, 8, day);
+  c[10] = 84;
+  twoDigits(c, 11, hour);
+  c[13] = 58;
+  twoDigits(c, 14, minute);
+  c[16] = 58;
+  twoDigits(c, 17, daySecond % 60);
 }
 
 const HEX_BYTE_UPPER = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0").toUpperCase());
@@ -383,10 +532,16 @@ function guid(buf: Buffer, at: number): string {
   return `{${h[b[a + 3]]}${h[b[a + 2]]}${h[b[a + 1]]}${h[b[a]]}-${h[b[a + 5]]}${h[b[a + 4]]}-${h[b[a + 7]]}${h[b[a + 6]]}-${h[b[a + 8]]}${h[b[a + 9]]}-${h[b[a + 10]]}${h[b[a + 11]]}${h[b[a + 12]]}${h[b[a + 13]]}${h[b[a + 14]]}${h[b[a + 15]]}}`;
 }
 
-function sid(buf: Buffer, at: number, size: number): string {
-  const revision = buf[at];
+/** The number of sub-authorities of the SID at `at`, when they fit its `size` bytes. */
+function sidAuthorities(buf: Buffer, at: number, size: number): number {
   const count = buf[at + 1];
   if (8 + count * 4 > size) throw new EvtxFormatError(`SID with ${count} sub-authorities does not fit its ${size} bytes`);
+  return count;
+}
+
+function sid(buf: Buffer, at: number, size: number): string {
+  const revision = buf[at];
+  const count = sidAuthorities(buf, at, size);
   const authority = buf.readUIntBE(at + 2, 6);
   let text = `S-${revision}-${authority >= 2 ** 32 ? HEX(authority) : authority}`;
   for (let i = 0; i < count; i++) text += `-${buf.readUInt32LE(at + 8 + i * 4)}`;
@@ -419,6 +574,20 @@ const ITEM_SIZES: Record<number, number> = {
   0x15: 8,
 };
 
+/** Fails where rendering a scalar value would: too few bytes for its type, a SID that does not fit. */
+function checkScalar(buf: Buffer, type: number, at: number, size: number): void {
+  const fixed = ITEM_SIZES[type];
+  if (fixed !== undefined && size < fixed) throw new EvtxFormatError(`value of type 0x${type.toString(16)} has ${size} bytes`);
+  if (type === 0x13) sidAuthorities(buf, at, size);
+  else if (type === 0x10 && size !== 8 && at + 4 > buf.length) throw new RangeError("SizeT value past the chunk");
+}
+
+/** Fails where rendering an array value would (only SID arrays can). */
+function checkArray(buf: Buffer, type: number, at: number, size: number): void {
+  if ((type & 0x7f) !== 0x13) return;
+  for (let p = at; p + 8 <= at + size;) p += 8 + sidAuthorities(buf, p, at + size - p) * 4;
+}
+
 /** A scalar value as Windows renders it in the event's XML (hex without zero padding, times to the tick). */
 function renderScalar(buf: Buffer, type: number, at: number, size: number): string | null {
   switch (type) {
@@ -444,10 +613,15 @@ function renderScalar(buf: Buffer, type: number, at: number, size: number): stri
       return String(buf.readInt32LE(at));
     case 0x08:
       return String(buf.readUInt32LE(at));
-    case 0x09:
-      return buf.readBigInt64LE(at).toString();
-    case 0x0a:
-      return buf.readBigUInt64LE(at).toString();
+    case 0x09: {
+      // Within ±2^53 a double holds the value exactly and prints it as BigInt would, without a BigInt.
+      const high = buf.readInt32LE(at + 4);
+      return high >= -0x200000 && high < 0x200000 ? String(high * 2 ** 32 + buf.readUInt32LE(at)) : buf.readBigInt64LE(at).toString();
+    }
+    case 0x0a: {
+      const high = buf.readUInt32LE(at + 4);
+      return high < 0x200000 ? String(high * 2 ** 32 + buf.readUInt32LE(at)) : buf.readBigUInt64LE(at).toString();
+    }
     case 0x0b:
       return String(buf.readFloatLE(at));
     case 0x0c:
@@ -459,7 +633,7 @@ function renderScalar(buf: Buffer, type: number, at: number, size: number): stri
     case 0x0f:
       return guid(buf, at);
     case 0x10:
-      return size === 8 ? HEX(buf.readBigUInt64LE(at)) : HEX(buf.readUInt32LE(at));
+      return size === 8 ? hex64(buf, at) : HEX(buf.readUInt32LE(at));
     case 0x11:
       return filetimeTextAt(buf, at);
     case 0x12:
@@ -469,7 +643,7 @@ function renderScalar(buf: Buffer, type: number, at: number, size: number): stri
     case 0x14:
       return HEX(buf.readUInt32LE(at));
     case 0x15:
-      return HEX(buf.readBigUInt64LE(at));
+      return hex64(buf, at);
     default:
       return buf.toString("hex", at, at + size).toUpperCase();
   }
@@ -504,108 +678,189 @@ function renderArray(buf: Buffer, type: number, at: number, size: number): EvtxA
 
 // ---- instantiation: template + values -> element tree ----
 
-class Expansion {
-  private nodes = 0;
-  constructor(private readonly chunk: BinXmlChunk) {}
+/** Whether a value of this type and size stands for nothing (no node, no text). */
+export function isEmptyValue(type: number, size: number): boolean {
+  return type === 0x00 || (size === 0 && type !== 0x01 && type !== 0x02);
+}
 
+/** The values of nodes outside any template instance: a record's own nodes, a BinXml value's. */
+export const NO_VALUES = new Values(Buffer.alloc(0), 0, [0]);
+
+/**
+ * Instantiates templates with their values. Every node visited counts against the record's node
+ * limit, so a walk that builds nothing (`validate`) fails exactly where building the tree would.
+ */
+export class Expansion {
+  private visited = 0;
+  constructor(protected readonly chunk: BinXmlChunk) {}
+
+  /** Counts `n` more nodes visited. */
   count(n = 1) {
-    this.nodes += n;
-    if (this.nodes > BINXML_LIMITS.maxNodes) throw new EvtxFormatError(`record expands to more than ${BINXML_LIMITS.maxNodes} nodes`);
+    this.visited += n;
+    if (this.visited > BINXML_LIMITS.maxNodes) throw new EvtxFormatError(`record expands to more than ${BINXML_LIMITS.maxNodes} nodes`);
   }
 
-  /** A substitution value: text, an array, nested nodes (BinXml), or nothing. */
-  value(value: SubValue, depth: number): string | EvtxArray | EvtxNode[] | null {
-    const { type, offset, size } = value;
-    if (type === 0x00 || (size === 0 && type !== 0x01 && type !== 0x02)) return null;
+  /** The nodes of a BinXml value's fragment, one nesting level down. */
+  protected nested(values: Values, slot: number, depth: number): TemplateNode[] {
+    const offset = values.offset(slot);
+    return new FragmentParser(this.chunk, offset, offset + values.size(slot), false, depth + 1).fragment();
+  }
+
+  protected enterInstance(depth: number): void {
+    if (depth + 1 > BINXML_LIMITS.maxNesting) throw new EvtxFormatError(`BinXML nested more than ${BINXML_LIMITS.maxNesting} deep`);
+  }
+
+  /** A substitution value: text, an array, nested nodes (BinXml), or nothing (also for a slot past the values). */
+  value(values: Values, slot: number, depth: number): string | EvtxArray | EvtxNode[] | null {
+    if (!values.has(slot)) return null;
+    const type = values.type(slot);
+    const size = values.size(slot);
+    if (isEmptyValue(type, size)) return null;
     if (type === 0x21) {
-      const nodes = new FragmentParser(this.chunk, offset, offset + size, false, depth + 1).fragment();
       const out: EvtxNode[] = [];
-      for (const node of nodes) this.into(out, node, [], depth + 1);
+      for (const node of this.nested(values, slot, depth)) this.into(out, node, NO_VALUES, depth + 1);
       return out;
     }
+    const offset = values.offset(slot);
     if (type & 0x80) return renderArray(this.chunk.buf, type, offset, size);
-    const fixed = ITEM_SIZES[type];
-    if (fixed !== undefined && size < fixed) throw new EvtxFormatError(`value of type 0x${type.toString(16)} has ${size} bytes`);
+    checkScalar(this.chunk.buf, type, offset, size);
     return renderScalar(this.chunk.buf, type, offset, size);
   }
 
+  /** Fails where `value` would, and counts what it would expand, without rendering anything. */
+  check(values: Values, slot: number, depth: number): void {
+    if (!values.has(slot)) return;
+    const type = values.type(slot);
+    const size = values.size(slot);
+    if (isEmptyValue(type, size)) return;
+    if (type === 0x21) {
+      for (const node of this.nested(values, slot, depth)) this.validate(node, NO_VALUES, depth + 1);
+      return;
+    }
+    if (type & 0x80) checkArray(this.chunk.buf, type, values.offset(slot), size);
+    else checkScalar(this.chunk.buf, type, values.offset(slot), size);
+  }
+
+  /** Visits `node` as `into` would, building nothing: for the parts of a record nobody reads. */
+  validate(node: TemplateNode, values: Values, depth: number): void {
+    this.count();
+    if (typeof node === "string") return;
+    if (isSlot(node)) {
+      this.check(values, node.slot, depth);
+      return;
+    }
+    if (isInstance(node)) {
+      this.enterInstance(depth);
+      for (const n of node.template) this.validate(n, node.values, depth + 1);
+      return;
+    }
+    this.validateElement(node, values, depth);
+  }
+
+  /** `validate` for an element already counted. */
+  protected validateElement(node: TemplateElement, values: Values, depth: number): void {
+    this.checkAttributes(node, values, depth);
+    for (const child of node.children) this.validate(child, values, depth);
+  }
+
+  /** Checks every value an element's attributes hold, as `element` would render them. */
+  protected checkAttributes(node: TemplateElement, values: Values, depth: number): void {
+    for (const attribute of node.attributes)
+      for (const part of attribute.value) if (typeof part !== "string") this.check(values, part.slot, depth);
+  }
+
+  /** The text of one attribute, or undefined when it is left out (an optional substitution with no value). */
+  protected attributeText(attribute: TemplateAttribute, values: Values, depth: number): string | undefined {
+    let text = "";
+    let present = false;
+    let optional = false;
+    for (const part of attribute.value) {
+      if (typeof part === "string") {
+        text += part;
+        present = true;
+      } else {
+        optional ||= part.optional;
+        const rendered = this.value(values, part.slot, depth);
+        if (typeof rendered === "string") {
+          text += rendered;
+          present = true;
+        } else if (rendered && !Array.isArray(rendered)) {
+          text += rendered.items.join(" ");
+          present = true;
+        }
+      }
+    }
+    return present || !optional ? text : undefined;
+  }
+
+  /** An element instantiated (the node itself already counted). */
+  element(node: TemplateElement, values: Values, depth: number): EvtxElement {
+    const attributes: Record<string, string> = {};
+    for (const attribute of node.attributes) {
+      const text = this.attributeText(attribute, values, depth);
+      if (text !== undefined) attributes[attribute.name] = text;
+    }
+    const children: EvtxNode[] = [];
+    for (const child of node.children) this.into(children, child, values, depth);
+    return { name: node.name, attributes, children };
+  }
+
   /** Appends the instantiated form of `node` to `out`. */
-  into(out: EvtxNode[], node: TemplateNode, values: SubValue[], depth: number): void {
+  into(out: EvtxNode[], node: TemplateNode, values: Values, depth: number): void {
     this.count();
     if (typeof node === "string") {
       out.push(node);
       return;
     }
     if (isSlot(node)) {
-      const value = values[node.slot];
-      if (!value) return;
-      const rendered = this.value(value, depth);
+      const rendered = this.value(values, node.slot, depth);
       if (rendered === null) return;
       if (Array.isArray(rendered)) for (const n of rendered) out.push(n);
       else out.push(rendered);
       return;
     }
     if (isInstance(node)) {
-      if (depth + 1 > BINXML_LIMITS.maxNesting) throw new EvtxFormatError(`BinXML nested more than ${BINXML_LIMITS.maxNesting} deep`);
+      this.enterInstance(depth);
       for (const n of node.template) this.into(out, n, node.values, depth + 1);
       return;
     }
-    const attributes: Record<string, string> = {};
-    for (const attribute of node.attributes) {
-      let text = "";
-      let present = false;
-      let optional = false;
-      for (const part of attribute.value) {
-        if (typeof part === "string") {
-          text += part;
-          present = true;
-        } else {
-          optional ||= part.optional;
-          const value = values[part.slot];
-          const rendered = value ? this.value(value, depth) : null;
-          if (typeof rendered === "string") {
-            text += rendered;
-            present = true;
-          } else if (rendered && !Array.isArray(rendered)) {
-            text += rendered.items.join(" ");
-            present = true;
-          }
-        }
-      }
-      // An optional substitution with no value removes the attribute.
-      if (present || !optional) attributes[attribute.name] = text;
-    }
-    const children: EvtxNode[] = [];
-    for (const child of node.children) this.into(children, child, values, depth);
-    out.push({ name: node.name, attributes, children });
+    out.push(this.element(node, values, depth));
   }
 }
 
-export interface RecordHeader {
-  size: number;
-  recordId: bigint;
-  written: bigint;
+/** The size of the record at `pos` when its signature and both copies of its size agree and it fits before `limit`; otherwise 0. */
+export function recordSizeAt(buf: Buffer, pos: number, limit: number): number {
+  if (pos + 28 > limit || buf.readUInt32LE(pos) !== RECORD_SIGNATURE) return 0;
+  const size = buf.readUInt32LE(pos + 4);
+  if (size < 28 || pos + size > limit || buf.readUInt32LE(pos + size - 4) !== size) return 0;
+  return size;
 }
 
-/** The record header at `pos` when its signature and both copies of its size agree and it fits before `limit`. */
-export function recordHeaderAt(buf: Buffer, pos: number, limit: number): RecordHeader | undefined {
-  if (pos + 28 > limit || buf.readUInt32LE(pos) !== RECORD_SIGNATURE) return undefined;
-  const size = buf.readUInt32LE(pos + 4);
-  if (size < 28 || pos + size > limit || buf.readUInt32LE(pos + size - 4) !== size) return undefined;
-  return { size, recordId: buf.readBigUInt64LE(pos + 8), written: buf.readBigUInt64LE(pos + 16) };
+/** The id of the record at `pos`, as a number (rounded as Number() rounds the 64-bit id: once, to nearest). */
+export function recordNumberAt(buf: Buffer, pos: number): number {
+  return buf.readUInt32LE(pos + 12) * 2 ** 32 + buf.readUInt32LE(pos + 8);
+}
+
+/** The BinXML nodes of the record at `pos` (whose header has been checked). */
+export function recordNodes(chunk: BinXmlChunk, pos: number, size: number): TemplateNode[] {
+  return new FragmentParser(chunk, pos + 24, pos + size - 4, false, 0).fragment();
 }
 
 /** The event element of the record at `pos` (whose header has been checked). */
 export function parseRecordEvent(chunk: BinXmlChunk, pos: number, size: number): EvtxElement {
   try {
-    const nodes = new FragmentParser(chunk, pos + 24, pos + size - 4, false, 0).fragment();
-    const expansion = new Expansion(chunk);
-    const out: EvtxNode[] = [];
-    for (const node of nodes) expansion.into(out, node, [], 0);
-    const root = out.find((n): n is EvtxElement => typeof n === "object" && "name" in n);
-    if (!root) throw new EvtxFormatError("record holds no event element");
-    return root;
+    return eventElement(chunk, recordNodes(chunk, pos, size));
   } catch (error) {
     throw asFormatError(error, "record");
   }
+}
+
+/** The event element a record's nodes expand to (the first element among them). */
+export function eventElement(chunk: BinXmlChunk, nodes: TemplateNode[]): EvtxElement {
+  const expansion = new Expansion(chunk);
+  const out: EvtxNode[] = [];
+  for (const node of nodes) expansion.into(out, node, NO_VALUES, 0);
+  const root = out.find((n): n is EvtxElement => typeof n === "object" && "name" in n);
+  if (!root) throw new EvtxFormatError("record holds no event element");
+  return root;
 }

@@ -75,6 +75,161 @@ function collectLeaves(element: EvtxElement, into: Record<string, DataValue>): v
   }
 }
 
+/** What an event is flattened from: its System fields' text (undefined when absent) and its payload elements. */
+export interface EventParts {
+  eventId?: string;
+  /** TimeCreated's SystemTime attribute. */
+  systemTime?: string;
+  computer?: string;
+  channel?: string;
+  /** Provider's Name attribute. */
+  provider?: string;
+  eventRecordId?: string;
+  task?: string;
+  level?: string;
+  keywords?: string;
+  eventData?: EvtxElement;
+  /** EventData's fields, when read as it was built. */
+  eventDataFields?: EventDataFields;
+  userData?: EvtxElement;
+  message: string | null;
+}
+
+/** A RenderingInfo element's Message as text, or undefined when it has none. */
+export function renderedMessage(renderingInfo: EvtxElement): string | null | undefined {
+  const rendered = renderingInfo.children.find((c): c is EvtxElement => isElement(c) && c.name === "Message");
+  return rendered ? lineEndings(textOf(rendered)) || null : undefined;
+}
+
+/** EventData's values: by name (Data elements with a Name, and other elements by theirs), unnamed Data, and Binary. */
+export interface EventDataFields {
+  data: Record<string, DataValue>;
+  unnamed: DataValue[];
+  binary: string | null;
+}
+
+/** What an EventData element's child elements give, in order, when its template fixes them: a key of `data`, or one of these. */
+export const UNNAMED = 0;
+export const BINARY = 1;
+/** An element whose name is a key already (the first one counts). */
+export const SKIP = 2;
+
+/**
+ * The fields of EventData elements whose child elements a template fixes: `roles` says what each
+ * child element gives, and `shape` has the keys of `data` in order.
+ */
+export interface DataLayout {
+  shape: Readonly<Record<string, DataValue>>;
+  roles: readonly (string | number)[];
+}
+
+const shapes = new Map<string, Readonly<Record<string, DataValue>>>();
+const MAX_SHAPES = 4096;
+
+/**
+ * An object with these keys in this order, every value null. Copying it gives a fresh `data` object
+ * with all its keys at once; an object built key by key is slow to build and to read once it has
+ * more than a few keys (as EventData often has). JSON.parse builds objects with many keys in the
+ * fast form, which copies keep; shapes are kept by their keys, which recur in every chunk and file.
+ */
+function shapeOf(keys: string[]): Readonly<Record<string, DataValue>> {
+  const id = keys.join("\u0000");
+  let shape = shapes.get(id);
+  if (!shape) {
+    if (shapes.size >= MAX_SHAPES) shapes.clear();
+    shape = JSON.parse(JSON.stringify(Object.fromEntries(keys.map((key) => [key, null])))) as Record<string, DataValue>;
+    shapes.set(id, shape);
+  }
+  return shape;
+}
+
+/**
+ * The layout of EventData whose child elements are `children` (name, and a Data element's constant
+ * Name attribute): what the generic reading of `eventDataFields` does with them, decided once.
+ * Undefined where it cannot be decided ahead (a name that would change the object's prototype).
+ */
+export function dataLayout(children: readonly { name: string; dataName: string | undefined }[]): DataLayout | undefined {
+  const keys: string[] = [];
+  const seen = new Set<string>();
+  const roles: (string | number)[] = [];
+  for (const { name, dataName } of children) {
+    if (name === "Data") {
+      if (!dataName) roles.push(UNNAMED);
+      else if (dataName === "__proto__") return undefined;
+      else {
+        if (!seen.has(dataName)) keys.push(dataName);
+        seen.add(dataName);
+        roles.push(dataName);
+      }
+    } else if (name === "Binary") roles.push(BINARY);
+    else if (name === "__proto__") return undefined;
+    // As `name in data`: a key set already, or one every object has.
+    else if (seen.has(name) || name in {}) roles.push(SKIP);
+    else {
+      keys.push(name);
+      seen.add(name);
+      roles.push(name);
+    }
+  }
+  return { shape: shapeOf(keys), roles };
+}
+
+/** EventData's fields; with its layout (the child elements its template fixes), without deciding anything per event. */
+export function eventDataFields(eventData: EvtxElement | undefined, layout?: DataLayout): EventDataFields {
+  let data: Record<string, DataValue> = {};
+  const unnamed: DataValue[] = [];
+  let binary: string | null = null;
+  if (!eventData) return { data, unnamed, binary };
+  if (layout) {
+    data = { ...layout.shape };
+    let index = 0;
+    for (const item of eventData.children) {
+      if (!isElement(item)) continue;
+      const role = layout.roles[index++];
+      if (typeof role === "string") data[role] = valueOf(item);
+      else if (role === UNNAMED) unnamed.push(valueOf(item));
+      else if (role === BINARY) binary = textOf(item) || null;
+    }
+    return { data, unnamed, binary };
+  }
+  for (const item of eventData.children) {
+    if (!isElement(item)) continue;
+    if (item.name === "Data") {
+      const name = item.attributes.Name;
+      if (name) data[name] = valueOf(item);
+      else unnamed.push(valueOf(item));
+    } else if (item.name === "Binary") binary = textOf(item) || null;
+    else if (!(item.name in data)) data[item.name] = valueOf(item);
+  }
+  return { data, unnamed, binary };
+}
+
+/** The event from its parts; `written` (the record's own time) is asked for only when TimeCreated holds none. */
+export function assembleEvent(parts: EventParts, recordId: number, written: () => string): FlatEvent {
+  const { eventData, userData } = parts;
+  const { data, unnamed, binary } = parts.eventDataFields ?? eventDataFields(eventData);
+  const userFields: Record<string, DataValue> = {};
+  if (userData) collectLeaves(userData, userFields);
+  const task = parts.task ?? "";
+  return {
+    EventID: Number(parts.eventId ?? ""),
+    TimeCreated: exactTime(parts.systemTime) ?? written(),
+    Computer: parts.computer ?? "",
+    Channel: parts.channel ?? "",
+    Provider: parts.provider ?? "",
+    EventRecordID: Number(parts.eventRecordId || recordId),
+    Task: task === "" ? null : Number(task),
+    Level: parts.level ?? "",
+    Keywords: parts.keywords ?? "",
+    data,
+    unnamed,
+    binary,
+    userData: userFields,
+    payload: eventData ?? userData ?? null,
+    message: parts.message,
+  };
+}
+
 /** System fields and the whole payload of an event record. */
 export function flattenEvent(record: EvtxRecord): FlatEvent {
   let eventData: EvtxElement | undefined;
@@ -128,47 +283,45 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
     } else if (child.name === "EventData") eventData = child;
     else if (child.name === "UserData") userData = child;
     else if (child.name === "RenderingInfo") {
-      const rendered = child.children.find((c): c is EvtxElement => isElement(c) && c.name === "Message");
-      if (rendered) message = lineEndings(textOf(rendered)) || null;
+      const rendered = renderedMessage(child);
+      if (rendered !== undefined) message = rendered;
     }
   }
-  const data: Record<string, DataValue> = {};
-  const unnamed: DataValue[] = [];
-  let binary: string | null = null;
-  if (eventData) {
-    for (const item of eventData.children) {
-      if (!isElement(item)) continue;
-      if (item.name === "Data") {
-        const name = item.attributes.Name;
-        if (name) data[name] = valueOf(item);
-        else unnamed.push(valueOf(item));
-      } else if (item.name === "Binary") binary = textOf(item) || null;
-      else if (!(item.name in data)) data[item.name] = valueOf(item);
-    }
-  }
-  const userFields: Record<string, DataValue> = {};
-  if (userData) collectLeaves(userData, userFields);
-  const taskText = textOf(task);
-  return {
-    EventID: Number(textOf(eventId)),
-    TimeCreated: exactTime(timeCreated?.attributes.SystemTime) ?? record.written,
-    Computer: textOf(computer),
-    Channel: textOf(channel),
-    Provider: provider?.attributes.Name ?? "",
-    EventRecordID: Number(textOf(eventRecordId) || record.recordId),
-    Task: taskText === "" ? null : Number(taskText),
-    Level: textOf(level),
-    Keywords: textOf(keywords),
-    data,
-    unnamed,
-    binary,
-    userData: userFields,
-    payload: eventData ?? userData ?? null,
-    message,
-  };
+  const text = (element: EvtxElement | undefined) => (element ? textOf(element) : undefined);
+  return assembleEvent(
+    {
+      eventId: text(eventId),
+      systemTime: timeCreated?.attributes.SystemTime,
+      computer: text(computer),
+      channel: text(channel),
+      provider: provider?.attributes.Name,
+      eventRecordId: text(eventRecordId),
+      task: text(task),
+      level: text(level),
+      keywords: text(keywords),
+      eventData,
+      userData,
+      message,
+    },
+    record.recordId,
+    () => record.written,
+  );
 }
 
 const UTC_TEXT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/;
+/** Datetime text to the tick, as a FILETIME renders: "d" stands for a digit. */
+const TICK_TEXT = "dddd-dd-ddTdd:dd:dd.dddddddZ";
+
+/** Whether the text is already datetime text to the tick (what a FILETIME renders to), checked without a regular expression. */
+function isTickText(text: string): boolean {
+  if (text.length !== TICK_TEXT.length) return false;
+  for (let i = 0; i < TICK_TEXT.length; i++) {
+    const code = text.charCodeAt(i);
+    const expected = TICK_TEXT.charCodeAt(i);
+    if (expected === 100 ? code < 48 || code > 57 : code !== expected) return false;
+  }
+  return true;
+}
 
 /**
  * SystemTime is normally a FILETIME already rendered to the tick. Forwarded events hold it as text
@@ -176,6 +329,7 @@ const UTC_TEXT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/;
  */
 function exactTime(text: string | undefined): string | undefined {
   if (!text) return undefined;
+  if (isTickText(text)) return text;
   const utc = UTC_TEXT.exec(text);
   if (utc) return `${utc[1]}.${(utc[2] ?? "").slice(0, 7).padEnd(7, "0")}Z`;
   const ms = parseDatetime(text);

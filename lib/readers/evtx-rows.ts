@@ -1,6 +1,7 @@
 /** EVTX files as rows: each record flattened, reduced to `WindowsEvent` and mapped to its Sentinel table. */
-import { flattenEvent, type FlatEvent } from "./evtx-event.js";
-import { readEvtxChunks, type EvtxWarning } from "./evtx.js";
+import type { FlatEvent } from "./evtx-event.js";
+import type { BinXmlChunk } from "./evtx-binxml.js";
+import { readEvtxEventChunks, type EvtxWarning, type RecordDecoder } from "./evtx.js";
 import type { SourceItem } from "./formats.js";
 import type { ReadIssue } from "./table-builder.js";
 import { windowsEventRow, type WindowsEvent } from "./windows-events.js";
@@ -34,16 +35,20 @@ function warningIssue(path: string, w: EvtxWarning): ReadIssue {
   return { source: path, at: Math.max(w.chunk, 0), message: `${where}: ${w.message}` };
 }
 
-/** The rows of an EVTX file, a chunk's worth at a time, with its problems as issues in between. */
-export async function* evtxFileBatches(path: string): AsyncGenerator<SourceItem[]> {
+/**
+ * The rows of an EVTX file, a chunk's worth at a time, with its problems as issues in between.
+ * `decoder` is for comparing decodings (the bench); rows are the same whichever it is.
+ */
+export async function* evtxFileBatches(path: string, decoder?: RecordDecoder<FlatEvent, BinXmlChunk>): AsyncGenerator<SourceItem[]> {
   let pending: SourceItem[] = [];
   let at = 0;
   try {
-    for await (const records of readEvtxChunks(path, { onWarning: (w) => pending.push({ issue: warningIssue(path, w) }) })) {
+    const onWarning = (w: EvtxWarning) => pending.push({ issue: warningIssue(path, w) });
+    for await (const events of readEvtxEventChunks(path, { onWarning }, decoder)) {
       const batch = pending;
       pending = [];
-      for (const record of records) {
-        const { table, record: row } = windowsEventRow(evtxWindowsEvent(flattenEvent(record)));
+      for (const event of events) {
+        const { table, record: row } = windowsEventRow(evtxWindowsEvent(event));
         batch.push({ table, record: row, at: ++at });
       }
       yield batch;

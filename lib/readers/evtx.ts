@@ -11,7 +11,8 @@
  * their fixed positions even when the file header is damaged, and every warning says how many
  * records were lost. The file is read a few chunks at a time, so memory stays bounded.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { crc32 } from "node:zlib";
 import {
@@ -19,14 +20,15 @@ import {
   BinXmlChunk,
   filetimeTextAt,
   parseRecordEvent,
-  recordHeaderAt,
+  recordNumberAt,
+  recordSizeAt,
   type EvtxElement,
-  type RecordHeader,
 } from "./evtx-binxml.js";
 import { CHUNK_FLAG_NO_CRC32, CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
 export { BINXML_LIMITS, filetimeToText, type EvtxArray, type EvtxElement, type EvtxNode } from "./evtx-binxml.js";
 export { flattenEvent, type FlatEvent } from "./evtx-event.js";
-import { flattenEvent } from "./evtx-event.js";
+import { decodeEvent, PlannedChunk } from "./evtx-direct.js";
+import { flattenEvent, type FlatEvent } from "./evtx-event.js";
 
 export interface EvtxRecord {
   recordId: number;
@@ -49,18 +51,50 @@ export interface EvtxReadOptions {
   onWarning?: (warning: EvtxWarning) => void;
 }
 
+/** How a chunk's records are decoded: to element trees, or straight to flattened events. */
+export interface RecordDecoder<T, C extends BinXmlChunk = BinXmlChunk> {
+  /** The chunk its records are decoded in, with what the decoder keeps for the chunk. */
+  chunk(buf: Buffer): C;
+  decode(chunk: C, pos: number, size: number, recordId: number): T;
+  /** The decoded record flattened (a record cut short is kept only when it holds its own id and a channel). */
+  flat(record: T): FlatEvent;
+}
+
+/** Records as element trees (`EvtxRecord`). */
+export const TREE_RECORDS: RecordDecoder<EvtxRecord> = {
+  chunk: (buf) => new BinXmlChunk(buf),
+  decode: (chunk, pos, size, recordId) => {
+    const root = parseRecordEvent(chunk, pos, size);
+    return { recordId, written: filetimeTextAt(chunk.buf, pos + 16), root };
+  },
+  flat: flattenEvent,
+};
+
+/** Records to element trees, then flattened: the reference the direct decoding is held to. */
+export const TREE_EVENTS: RecordDecoder<FlatEvent> = {
+  chunk: (buf) => new BinXmlChunk(buf),
+  decode: (chunk, pos, size, recordId) => flattenEvent(TREE_RECORDS.decode(chunk, pos, size, recordId)),
+  flat: (event) => event,
+};
+
+/** Records straight to flattened events, with no element tree for their System part. */
+export const FLAT_EVENTS: RecordDecoder<FlatEvent, PlannedChunk> = {
+  chunk: (buf) => new PlannedChunk(buf),
+  decode: decodeEvent,
+  flat: (event) => event,
+};
+
 /** Chunks read from disk at a time. */
 const CHUNKS_PER_READ = 16;
 /** The most records a chunk can hold (each at least 28 bytes). */
 const MAX_RECORDS_PER_CHUNK = Math.floor((CHUNK_SIZE - CHUNK_HEADER_SIZE) / 28);
 const RECORD_SIGNATURE_BYTES = Buffer.from([0x2a, 0x2a, 0x00, 0x00]);
 
-/** A record start with its signature and a size that fits, but whose size copy at its end does not agree. */
-function partialRecordAt(buf: Buffer, pos: number, limit: number): RecordHeader | undefined {
-  if (pos + 28 > limit || buf.readUInt32LE(pos) !== 0x00002a2a) return undefined;
+/** A record start with its signature and a size that fits, but whose size copy at its end does not agree: its size, or 0. */
+function partialRecordSizeAt(buf: Buffer, pos: number, limit: number): number {
+  if (pos + 28 > limit || buf.readUInt32LE(pos) !== 0x00002a2a) return 0;
   const size = buf.readUInt32LE(pos + 4);
-  if (size < 28 || pos + size > limit) return undefined;
-  return { size, recordId: buf.readBigUInt64LE(pos + 8), written: buf.readBigUInt64LE(pos + 16) };
+  return size < 28 || pos + size > limit ? 0 : size;
 }
 
 function describeIds(ids: bigint[]): string {
@@ -92,17 +126,20 @@ function declaredRecordIds(buf: Buffer): { first: bigint; last: bigint } | undef
  * The records of one chunk, each decoded on its own. `buf` may be shorter than a chunk (the end of
  * a truncated file). Problems go to `warn` with the number of records they cost.
  */
-export function recordsOfChunk(
+export function recordsOfChunk<T, C extends BinXmlChunk>(
   buf: Buffer,
   index: number,
   fileOffset: number,
   warn: (warning: EvtxWarning) => void,
   /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
-  beyondDeclared = false,
-): EvtxRecord[] {
+  beyondDeclared: boolean,
+  decoder: RecordDecoder<T, C>,
+): T[] {
   const problems: string[] = [];
   const notes: string[] = [];
-  const records: EvtxRecord[] = [];
+  const records: T[] = [];
+  /** The header's record id of each record kept. */
+  const ids: number[] = [];
   if (buf.length < CHUNK_SIZE) problems.push(`truncated chunk (${buf.length} of ${CHUNK_SIZE} bytes)`);
   const signed = buf.length >= 8 && buf.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
   if (!signed) problems.push("bad chunk signature");
@@ -124,43 +161,47 @@ export function recordsOfChunk(
       }
     }
   }
-  const chunk = new BinXmlChunk(buf);
+  const chunk = decoder.chunk(buf);
   /** Records that could not be decoded, by reason (one reason often costs many records: a damaged template). */
   const failures = new Map<string, bigint[]>();
   let pos = CHUNK_HEADER_SIZE;
   let lostKnown = 0;
   let lostUnknown = false;
-  let lastId: bigint | undefined;
+  /** Where the last record read (or lost to a decoding failure) starts: its id bounds a damaged stretch after it. */
+  let lastAt = -1;
   while (pos + 28 <= limit) {
-    const header = recordHeaderAt(buf, pos, limit);
-    if (header) {
+    const size = recordSizeAt(buf, pos, limit);
+    if (size) {
       try {
-        const root = parseRecordEvent(chunk, pos, header.size);
-        records.push({ recordId: Number(header.recordId), written: filetimeTextAt(buf, pos + 16), root });
+        const recordId = recordNumberAt(buf, pos);
+        records.push(decoder.decode(chunk, pos, size, recordId));
+        ids.push(recordId);
       } catch (error) {
         lostKnown++;
         const reason = asFormatError(error, "record").message;
         const ids = failures.get(reason) ?? [];
-        failures.set(reason, [...ids, header.recordId]);
+        failures.set(reason, [...ids, buf.readBigUInt64LE(pos + 8)]);
       }
-      lastId = header.recordId;
-      pos += header.size;
+      lastAt = pos;
+      pos += size;
       continue;
     }
     if (isAllZero(buf, pos, Math.min(limit, pos + 28))) break; // the unused end of the chunk
     // A record whose size copy at its end was overwritten: its start may still decode (a write cut short).
-    const partial = partialRecordAt(buf, pos, limit);
-    if (partial) {
+    const partialSize = partialRecordSizeAt(buf, pos, limit);
+    if (partialSize) {
       try {
-        const root = parseRecordEvent(chunk, pos, partial.size);
-        const record = { recordId: Number(partial.recordId), written: filetimeTextAt(buf, pos + 16), root };
+        const recordId = recordNumberAt(buf, pos);
+        const record = decoder.decode(chunk, pos, partialSize, recordId);
         // Kept only when what it decodes to is the record its header says (zeroed remains decode to an empty event).
-        if (flattenEvent(record).EventRecordID !== record.recordId || !flattenEvent(record).Channel) throw new Error("partial record");
+        const flat = decoder.flat(record);
+        if (flat.EventRecordID !== recordId || !flat.Channel) throw new Error("partial record");
         records.push(record);
+        ids.push(recordId);
         notes.push(
-          `record ${partial.recordId} at chunk offset ${hexOffset(pos)} is damaged at its end: kept, its last values may be cut short`,
+          `record ${buf.readBigUInt64LE(pos + 8)} at chunk offset ${hexOffset(pos)} is damaged at its end: kept, its last values may be cut short`,
         );
-        lastId = partial.recordId;
+        lastAt = pos;
       } catch {
         // not decodable: counted with the damaged stretch below
       }
@@ -172,13 +213,14 @@ export function recordsOfChunk(
       at !== -1 && at + 28 <= limit;
       at = buf.indexOf(RECORD_SIGNATURE_BYTES, at + 1)
     ) {
-      if (recordHeaderAt(buf, at, limit)) {
+      if (recordSizeAt(buf, at, limit)) {
         next = at;
         break;
       }
     }
     const end = next === -1 ? limit : next;
-    const nextId = next === -1 ? undefined : recordHeaderAt(buf, next, limit)!.recordId;
+    const nextId = next === -1 ? undefined : buf.readBigUInt64LE(next + 8);
+    const lastId = lastAt < 0 ? undefined : buf.readBigUInt64LE(lastAt + 8);
     if (lastId !== undefined && nextId !== undefined && nextId > lastId && nextId - lastId <= BigInt(MAX_RECORDS_PER_CHUNK)) {
       lostKnown += Number(nextId - lastId - 1n);
     } else lostUnknown = true;
@@ -191,7 +233,7 @@ export function recordsOfChunk(
   let expected: number | undefined;
   if (declared) {
     expected = Number(declared.last - declared.first) + 1;
-    const inRange = records.filter((r) => r.recordId >= declared.first && r.recordId <= declared.last).length;
+    const inRange = ids.filter((id) => id >= declared.first && id <= declared.last).length;
     lost = Math.max(0, expected - inRange);
   }
   if (!signed && records.length === 0 && beyondDeclared) return records;
@@ -208,20 +250,64 @@ export function recordsOfChunk(
   return records;
 }
 
+let sharedBuffer: Buffer | undefined;
+
+/**
+ * The buffer files are read into (the file header, then a block of chunks after it), shared by every
+ * file read on this thread. Decoding a block is synchronous and records keep no reference into it
+ * (all text is decoded), so no two reads ever need it at once; a fresh buffer per file cost more in
+ * allocation and garbage collection than decoding a small file. Only the bytes read are looked at.
+ */
+function readBuffer(): Buffer {
+  sharedBuffer ??= Buffer.allocUnsafeSlow(FILE_HEADER_SIZE + CHUNK_SIZE * CHUNKS_PER_READ);
+  return sharedBuffer;
+}
+
+/** How long decoding may hold the thread before the event loop gets a turn. */
+const TURN_EVERY_MS = 10;
+let lastTurn = performance.now();
+
+/** Gives the event loop a turn when decoding has held the thread for a while (a turn per small file would cost more than the file). */
+async function eventLoopTurn(): Promise<void> {
+  if (performance.now() - lastTurn < TURN_EVERY_MS) return;
+  await nextTurn();
+  lastTurn = performance.now();
+}
+
 /**
  * Streams the records of an EVTX file one chunk at a time (a chunk's records as one array). Reads
  * are synchronous: decoding a block holds the thread far longer than reading it from the page cache,
  * and an asynchronous round trip per read cost more than the reads themselves on small files. The
  * event loop gets a turn after each block instead, so a host's other work is not held up.
  */
-export async function* readEvtxChunks(path: string, options: EvtxReadOptions = {}): AsyncGenerator<EvtxRecord[]> {
+export function readEvtxChunks(path: string, options: EvtxReadOptions = {}): AsyncGenerator<EvtxRecord[]> {
+  return readChunks(path, options, TREE_RECORDS);
+}
+
+/** Streams the flattened events of an EVTX file one chunk at a time (what rows are made of). */
+export function readEvtxEventChunks(
+  path: string,
+  options: EvtxReadOptions = {},
+  decoder: RecordDecoder<FlatEvent, BinXmlChunk> = FLAT_EVENTS,
+): AsyncGenerator<FlatEvent[]> {
+  return readChunks(path, options, decoder);
+}
+
+/** Streams the records of an EVTX file one chunk at a time, as `decoder` decodes them. */
+export async function* readChunks<T, C extends BinXmlChunk>(
+  path: string,
+  options: EvtxReadOptions,
+  decoder: RecordDecoder<T, C>,
+): AsyncGenerator<T[]> {
   const warn =
     options.onWarning ?? ((w: EvtxWarning) => console.warn(`${path}: ${w.chunk < 0 ? "file header" : `chunk ${w.chunk}`}: ${w.message}`));
   const fd = openSync(path, "r");
   try {
-    const size = fstatSync(fd).size;
-    const header = Buffer.alloc(FILE_HEADER_SIZE);
-    const bytesRead = readSync(fd, header, 0, FILE_HEADER_SIZE, 0);
+    // One read for the file header and the first block: most files are small, and a read is a system call.
+    const buffer = readBuffer();
+    const blockSize = CHUNK_SIZE * CHUNKS_PER_READ;
+    const bytesRead = readSync(fd, buffer, 0, FILE_HEADER_SIZE + blockSize, 0);
+    const header = buffer.subarray(0, FILE_HEADER_SIZE);
     const signed = bytesRead >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
     if (bytesRead < FILE_HEADER_SIZE) {
       if (signed)
@@ -230,35 +316,35 @@ export async function* readEvtxChunks(path: string, options: EvtxReadOptions = {
     }
     // The header's chunk count (at 42) is only trusted when the header is intact.
     const declaredChunks = signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124) ? header.readUInt16LE(42) : Infinity;
-    // Only the bytes read are ever looked at, so the block need not be zeroed; small files get a small block.
-    const block = Buffer.allocUnsafe(Math.min(CHUNK_SIZE * CHUNKS_PER_READ, Math.max(CHUNK_SIZE, size - FILE_HEADER_SIZE)));
-    let first = true;
-    for (let index = 0; FILE_HEADER_SIZE + index * CHUNK_SIZE < size; index += CHUNKS_PER_READ) {
+    let blockBytes = bytesRead - FILE_HEADER_SIZE;
+    for (let index = 0; blockBytes > 0; index += CHUNKS_PER_READ) {
       const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
-      const blockBytes = readSync(fd, block, 0, block.length, blockOffset);
+      if (index > 0) blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, blockSize, blockOffset);
       if (blockBytes === 0) break;
-      if (first) {
-        first = false;
+      const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
+      if (index === 0) {
         const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
         if (!signed && !chunkFollows) throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
         if (!signed)
           warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
       }
-      const batches: EvtxRecord[][] = [];
+      const batches: T[][] = [];
       for (let i = 0; i * CHUNK_SIZE < blockBytes; i++) {
         const chunkBuf = block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE));
         // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
         if (
           isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) &&
-          !recordHeaderAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length)
+          !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length)
         ) {
           continue;
         }
-        // Records keep references to nothing in the buffer (all text is decoded), so the block is reused.
-        batches.push(recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, warn, index + i >= declaredChunks));
+        // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
+        batches.push(recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, warn, index + i >= declaredChunks, decoder));
       }
       for (const batch of batches) if (batch.length) yield batch;
-      await nextTurn();
+      // A short read is the end of the file.
+      if (blockBytes < blockSize) break;
+      await eventLoopTurn();
     }
   } finally {
     closeSync(fd);

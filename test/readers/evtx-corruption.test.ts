@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { BINXML_LIMITS, flattenEvent, readEvtxRecords, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
+import { BINXML_LIMITS, readEvtxEventChunks, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
 import { loadLogs } from "../../lib/readers/index.js";
 
 const TWO_CHUNKS = new URL(
@@ -16,7 +16,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function readAll(path: string, warnings: EvtxWarning[] = []): Promise<FlatEvent[]> {
   const out: FlatEvent[] = [];
-  for await (const record of readEvtxRecords(path, { onWarning: (w) => warnings.push(w) })) out.push(flattenEvent(record));
+  for await (const events of readEvtxEventChunks(path, { onWarning: (w) => warnings.push(w) })) out.push(...events);
   return out;
 }
 

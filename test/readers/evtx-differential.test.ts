@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { flattenEvent, readEvtxRecords, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
+import { readEvtxEventChunks, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
 import { normalizeValue, referenceEvents } from "./evtx-references.js";
 
 const ROOT = new URL("../fixtures/evtx/", import.meta.url).pathname;
@@ -15,7 +15,7 @@ const FIXTURES = readdirSync(ROOT, { withFileTypes: true })
 
 async function readAll(path: string, warnings: EvtxWarning[] = []): Promise<FlatEvent[]> {
   const out: FlatEvent[] = [];
-  for await (const record of readEvtxRecords(path, { onWarning: (w) => warnings.push(w) })) out.push(flattenEvent(record));
+  for await (const events of readEvtxEventChunks(path, { onWarning: (w) => warnings.push(w) })) out.push(...events);
   return out;
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseDatetime } from "../../lib/kql/values.js";
-import { flattenEvent, readEvtxRecords, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
+import { readEvtxEventChunks, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
 import { dataset } from "../fixtures.js";
 
 const DIR = dataset("evtx-attack-samples/");
@@ -11,7 +11,7 @@ const SAMPLES = readdirSync(DIR).filter((f) => f.endsWith(".evtx"));
 
 async function readAll(path: string, warnings: EvtxWarning[] = []): Promise<FlatEvent[]> {
   const out: FlatEvent[] = [];
-  for await (const record of readEvtxRecords(path, { onWarning: (w) => warnings.push(w) })) out.push(flattenEvent(record));
+  for await (const events of readEvtxEventChunks(path, { onWarning: (w) => warnings.push(w) })) out.push(...events);
   return out;
 }
 

@@ -1,0 +1,554 @@
+/**
+ * EVTX records straight to flattened events, with no element tree for what an event does not keep.
+ *
+ * A template is parsed once per chunk; here it is also compiled once per chunk, for each place it
+ * is used in (the record itself, the event element, System), into a plan: which values are System
+ * fields' text, which elements are the payload (EventData, UserData, RenderingInfo, built as
+ * elements), and which values are only checked. A record then costs its values, not its template.
+ *
+ * A plan visits and counts every node and checks every value that building the element tree would,
+ * so a record fails here exactly when building its tree fails; and whenever it fails, the tree path
+ * decides (the same event, or the exact reason it is lost). Where it succeeds it gives what
+ * flattenEvent gives; a test holds the two equal on real files, intact and damaged.
+ */
+import {
+  BinXmlChunk,
+  Expansion,
+  NO_VALUES,
+  filetimeTextAt,
+  isEmptyValue,
+  isInstance,
+  isSlot,
+  eventElement,
+  parseRecordEvent,
+  type Values,
+  recordNodes,
+  type EvtxArray,
+  type EvtxElement,
+  type EvtxNode,
+  type InstanceNode,
+  type TemplateAttribute,
+  type TemplateElement,
+  type TemplateNode,
+} from "./evtx-binxml.js";
+import {
+  assembleEvent,
+  dataLayout,
+  eventDataFields,
+  flattenEvent,
+  renderedMessage,
+  type DataLayout,
+  type EventParts,
+  type FlatEvent,
+} from "./evtx-event.js";
+
+/** Where a node stands, which decides what of it an event keeps. */
+const enum Place {
+  /** The record's own nodes: the first element is the event. */
+  Record,
+  /** A child of the event element: System, EventData, UserData, RenderingInfo. */
+  EventChild,
+  /** A child of System: the fields. */
+  SystemChild,
+  /** Inside a System field: its text. */
+  FieldText,
+}
+
+/** The System fields an event keeps: the part they fill, and for two of them the attribute that holds it. */
+const FIELDS: readonly {
+  name: string;
+  part: Exclude<keyof EventParts, "eventData" | "eventDataFields" | "userData" | "message">;
+  attribute?: string;
+}[] = [
+  { name: "EventID", part: "eventId" },
+  { name: "TimeCreated", part: "systemTime", attribute: "SystemTime" },
+  { name: "Computer", part: "computer" },
+  { name: "Channel", part: "channel" },
+  { name: "Provider", part: "provider", attribute: "Name" },
+  { name: "EventRecordID", part: "eventRecordId" },
+  { name: "Task", part: "task" },
+  { name: "Level", part: "level" },
+  { name: "Keywords", part: "keywords" },
+];
+const FIELD_INDEX = new Map(FIELDS.map((f, i) => [f.name, i]));
+
+const enum Kind {
+  /** A value nobody reads: checked (a BinXml value's nodes are validated). */
+  Check,
+  /** A substitution at a place: a BinXml value's nodes stand there, any other value is checked. */
+  Embed,
+  /** Constant text of a field. */
+  Text,
+  /** A substitution in a field's text: its value appended (a BinXml value's nodes stand there). */
+  TextValue,
+  /** A template instantiated inside a template, at a place. */
+  Instance,
+  /** The same, nothing of it read. */
+  CheckInstance,
+  /** An element among the record's nodes: the first is the event (`ops`), any later one only checked (`others`). */
+  RecordElement,
+  /** A System field: the first of its name is read (`ops`), a later one only checked (`others`). */
+  Field,
+  /** The field's wanted attribute: its text, when present. */
+  FieldAttribute,
+  /** A payload element (EventData, UserData, RenderingInfo), built. */
+  Payload,
+  /** Inside a built element: constant text, a value, an element, a template instance. */
+  BuildText,
+  BuildValue,
+  BuildElement,
+  BuildInstance,
+}
+
+/** The last value a substitution rendered: the next record's value is mostly the same bytes. */
+class Memo {
+  type = -1;
+  offset = 0;
+  size = 0;
+  text = "";
+}
+
+const NO_OPS: readonly Op[] = Object.freeze([]);
+
+/** One step of a plan (one shape for every kind, so running a plan stays fast). */
+class Op {
+  slot = -1;
+  place = Place.Record;
+  text = "";
+  ops: readonly Op[] = NO_OPS;
+  others: readonly Op[] = NO_OPS;
+  field = -1;
+  instance: InstanceNode | null = null;
+  attribute: TemplateAttribute | null = null;
+  element: ElementPlan | null = null;
+  memo: Memo | null = null;
+  /** The element whose checks `others` are, compiled when first needed (a repeated field, a second event element: rare). */
+  checked: TemplateElement | null = null;
+  constructor(readonly kind: Kind) {}
+
+  /** Ops that only check the element. */
+  othersOf(): readonly Op[] {
+    if (this.checked) {
+      this.others = checks([this.checked], []);
+      this.checked = null;
+    }
+    return this.others;
+  }
+}
+
+function slotOp(kind: Kind, slot: number, place = Place.Record): Op {
+  const step = new Op(kind);
+  step.slot = slot;
+  step.place = place;
+  if (kind === Kind.TextValue || kind === Kind.BuildValue) step.memo = new Memo();
+  return step;
+}
+
+function textOp(kind: Kind, text: string): Op {
+  const step = new Op(kind);
+  step.text = text;
+  return step;
+}
+
+function instanceOp(kind: Kind, instance: InstanceNode, place = Place.Record): Op {
+  const step = new Op(kind);
+  step.instance = instance;
+  step.place = place;
+  return step;
+}
+
+/** An op that runs `ops` the first time, and after that only checks `element`. */
+function choiceOp(kind: Kind, ops: Op[], element: TemplateElement, field = -1): Op {
+  const step = new Op(kind);
+  step.ops = ops;
+  step.checked = element;
+  step.field = field;
+  return step;
+}
+
+/** How an element is built. */
+interface ElementPlan {
+  name: string;
+  attributes: TemplateAttribute[];
+  /** The attributes when none holds a substitution: made once and shared by every record built (nothing changes them). */
+  constantAttributes: Readonly<Record<string, string>> | null;
+  children: readonly Op[];
+  /** For EventData whose child elements the template fixes: what each gives the event's fields. */
+  layout?: DataLayout;
+}
+
+interface Plan {
+  /** Nodes the template's tree holds (instances inside it count one each; their own nodes count when they run). */
+  nodes: number;
+  ops: readonly Op[];
+}
+
+/** Nodes a list of template nodes expands to, not counting inside instances or substitutions. */
+function nodeCount(nodes: TemplateNode[]): number {
+  let n = nodes.length;
+  for (const node of nodes) if (typeof node === "object" && !isSlot(node) && !isInstance(node)) n += nodeCount(node.children);
+  return n;
+}
+
+/** Ops that check an element's attribute values, as building it renders them. */
+function attributeChecks(element: TemplateElement, out: Op[]): void {
+  for (const attribute of element.attributes)
+    for (const part of attribute.value) if (typeof part !== "string") out.push(slotOp(Kind.Check, part.slot));
+}
+
+/** Ops that check everything nodes hold, building nothing. */
+function checks(nodes: TemplateNode[], out: Op[]): Op[] {
+  for (const node of nodes) {
+    if (typeof node === "string") continue;
+    if (isSlot(node)) out.push(slotOp(Kind.Check, node.slot));
+    else if (isInstance(node)) out.push(instanceOp(Kind.CheckInstance, node));
+    else {
+      attributeChecks(node, out);
+      checks(node.children, out);
+    }
+  }
+  return out;
+}
+
+/** Text of a System field (textOf its element), or, for TimeCreated and Provider, one attribute of it. */
+function fieldOps(element: TemplateElement, field: number): Op[] {
+  const ops: Op[] = [];
+  const wanted = FIELDS[field].attribute;
+  if (wanted === undefined) {
+    attributeChecks(element, ops);
+    compile(element.children, Place.FieldText, ops);
+    return ops;
+  }
+  for (const attribute of element.attributes) {
+    if (attribute.name === wanted) {
+      const step = new Op(Kind.FieldAttribute);
+      step.attribute = attribute;
+      ops.push(step);
+    } else for (const part of attribute.value) if (typeof part !== "string") ops.push(slotOp(Kind.Check, part.slot));
+  }
+  return checks(element.children, ops);
+}
+
+function elementPlan(element: TemplateElement): ElementPlan {
+  let constantAttributes: Record<string, string> | null = {};
+  for (const attribute of element.attributes) {
+    if (attribute.value.some((part) => typeof part !== "string")) {
+      constantAttributes = null;
+      break;
+    }
+    // As Expansion.element builds it: parts joined, and an empty value is still there.
+    constantAttributes[attribute.name] = (attribute.value as string[]).join("");
+  }
+  const children: Op[] = [];
+  for (const node of element.children) {
+    if (typeof node === "string") children.push(textOp(Kind.BuildText, node));
+    else if (isSlot(node)) children.push(slotOp(Kind.BuildValue, node.slot));
+    else if (isInstance(node)) children.push(instanceOp(Kind.BuildInstance, node));
+    else {
+      const step = new Op(Kind.BuildElement);
+      step.element = elementPlan(node);
+      children.push(step);
+    }
+  }
+  return {
+    name: element.name,
+    attributes: element.attributes,
+    constantAttributes,
+    children,
+  };
+}
+
+/** The layout of an EventData element's fields, when its template fixes its child elements (and their Data names). */
+function fixedDataLayout(eventData: ElementPlan): DataLayout | undefined {
+  const children: { name: string; dataName: string | undefined }[] = [];
+  for (const step of eventData.children) {
+    if (step.kind === Kind.BuildText) continue;
+    const element = step.element;
+    if (step.kind !== Kind.BuildElement || !element) return undefined;
+    if (element.name === "Data" && !element.constantAttributes) return undefined;
+    children.push({ name: element.name, dataName: element.constantAttributes?.Name });
+  }
+  return dataLayout(children);
+}
+
+/** Appends the ops for `nodes` standing at `place`. */
+function compile(nodes: TemplateNode[], place: Place, out: Op[]): Op[] {
+  for (const node of nodes) {
+    if (typeof node === "string") {
+      if (place === Place.FieldText) out.push(textOp(Kind.Text, node));
+    } else if (isSlot(node)) out.push(slotOp(place === Place.FieldText ? Kind.TextValue : Kind.Embed, node.slot, place));
+    else if (isInstance(node)) out.push(instanceOp(Kind.Instance, node, place));
+    else compileElement(node, place, out);
+  }
+  return out;
+}
+
+function compileElement(element: TemplateElement, place: Place, out: Op[]): void {
+  switch (place) {
+    case Place.Record: {
+      const ops: Op[] = [];
+      attributeChecks(element, ops);
+      compile(element.children, Place.EventChild, ops);
+      out.push(choiceOp(Kind.RecordElement, ops, element));
+      return;
+    }
+    case Place.EventChild:
+      if (element.name === "System") {
+        attributeChecks(element, out);
+        compile(element.children, Place.SystemChild, out);
+      } else if (element.name === "EventData" || element.name === "UserData" || element.name === "RenderingInfo") {
+        const step = new Op(Kind.Payload);
+        step.element = elementPlan(element);
+        if (element.name === "EventData") step.element.layout = fixedDataLayout(step.element);
+        out.push(step);
+      } else checks([element], out);
+      return;
+    case Place.SystemChild: {
+      const field = FIELD_INDEX.get(element.name);
+      if (field === undefined) checks([element], out);
+      else out.push(choiceOp(Kind.Field, fieldOps(element, field), element, field));
+      return;
+    }
+    case Place.FieldText:
+      attributeChecks(element, out);
+      compile(element.children, Place.FieldText, out);
+  }
+}
+
+/** A chunk with the plans of its templates (a template belongs to its chunk, and so do its plans), one per place. */
+export class PlannedChunk extends BinXmlChunk {
+  private readonly plans = new Map<TemplateNode[], (Plan | undefined)[]>();
+  private readonly recordTemplates = new Set<TemplateNode[]>();
+
+  /**
+   * Whether a record with these nodes is the first in the chunk to instantiate its template. The
+   * first goes through the element tree: compiling plans costs more than building one tree, and
+   * pays off only from a template's second record on (small files have one record of many).
+   */
+  firstOfItsTemplate(nodes: TemplateNode[]): boolean {
+    const only = nodes.length === 1 ? nodes[0] : undefined;
+    if (!only || !isInstance(only) || this.recordTemplates.has(only.template)) return false;
+    this.recordTemplates.add(only.template);
+    return true;
+  }
+
+  plan(template: TemplateNode[], place: Place): Plan {
+    let byPlace = this.plans.get(template);
+    if (!byPlace) this.plans.set(template, (byPlace = [undefined, undefined, undefined, undefined]));
+    return (byPlace[place] ??= { nodes: nodeCount(template), ops: compile(template, place, []) });
+  }
+}
+
+/** Value types whose rendering costs more than comparing their bytes with the last value's (strings, GUIDs, SIDs, 64-bit hex). */
+const MEMO_TYPES = new Set([0x01, 0x0f, 0x13, 0x15]);
+
+function sameBytes(buf: Buffer, a: number, b: number, size: number): boolean {
+  if (a === b) return true;
+  for (let i = 0; i < size; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
+/** Runs plans over one record's values. */
+class DirectDecoding extends Expansion {
+  declare protected readonly chunk: PlannedChunk;
+  readonly parts: EventParts = { message: null };
+  hasEvent = false;
+  /** Fields seen, one bit each (the first of a name counts). */
+  private seen = 0;
+  private text = "";
+  private attribute: string | undefined;
+
+  /** Nodes standing at `place` (a record's, or a BinXml value's). */
+  nodesAt(nodes: TemplateNode[], values: Values, depth: number, place: Place): void {
+    for (const node of nodes) {
+      if (isInstance(node)) {
+        this.count();
+        this.instance(node, place, depth);
+      } else {
+        this.count(nodeCount([node]));
+        this.run(compile([node], place, []), values, depth);
+      }
+    }
+  }
+
+  private instance(node: InstanceNode, place: Place, depth: number): void {
+    this.enterInstance(depth);
+    const plan = this.chunk.plan(node.template, place);
+    this.count(plan.nodes);
+    this.run(plan.ops, node.values, depth + 1);
+  }
+
+  /** A value's text (neither empty nor BinXml), the last one's again when its bytes are. */
+  private rendered(values: Values, slot: number, depth: number, memo: Memo): string | EvtxArray {
+    const type = values.type(slot);
+    const offset = values.offset(slot);
+    const size = values.size(slot);
+    const memoized = MEMO_TYPES.has(type);
+    if (memoized && memo.type === type && memo.size === size && sameBytes(this.chunk.buf, memo.offset, offset, size)) return memo.text;
+    const text = this.value(values, slot, depth) as string | EvtxArray;
+    if (memoized && typeof text === "string") {
+      memo.type = type;
+      memo.offset = offset;
+      memo.size = size;
+      memo.text = text;
+    }
+    return text;
+  }
+
+  private run(ops: readonly Op[], values: Values, depth: number): void {
+    for (const step of ops) {
+      switch (step.kind) {
+        case Kind.Check:
+          this.check(values, step.slot, depth);
+          break;
+        case Kind.Embed: {
+          const slot = step.slot;
+          if (!values.has(slot) || isEmptyValue(values.type(slot), values.size(slot))) break;
+          if (values.type(slot) === 0x21) this.nodesAt(this.nested(values, slot, depth), NO_VALUES, depth + 1, step.place);
+          else this.check(values, slot, depth);
+          break;
+        }
+        case Kind.Text:
+          this.text += step.text;
+          break;
+        case Kind.TextValue: {
+          const slot = step.slot;
+          if (!values.has(slot) || isEmptyValue(values.type(slot), values.size(slot))) break;
+          if (values.type(slot) === 0x21) this.nodesAt(this.nested(values, slot, depth), NO_VALUES, depth + 1, Place.FieldText);
+          else {
+            const text = this.rendered(values, slot, depth, step.memo!);
+            this.text += typeof text === "string" ? text : text.items.join("\n");
+          }
+          break;
+        }
+        case Kind.Instance:
+          this.instance(step.instance!, step.place, depth);
+          break;
+        case Kind.CheckInstance: {
+          const instance = step.instance!;
+          this.enterInstance(depth);
+          for (const node of instance.template) this.validate(node, instance.values, depth + 1);
+          break;
+        }
+        case Kind.RecordElement:
+          if (this.hasEvent) this.run(step.othersOf(), values, depth);
+          else {
+            this.hasEvent = true;
+            this.run(step.ops, values, depth);
+          }
+          break;
+        case Kind.Field:
+          this.field(step, values, depth);
+          break;
+        case Kind.FieldAttribute:
+          this.attribute = this.attributeText(step.attribute!, values, depth) ?? this.attribute;
+          break;
+        case Kind.Payload:
+          this.payload(this.build(step.element!, values, depth), step.element!);
+          break;
+        default:
+          throw new Error(`op ${step.kind} outside an element being built`);
+      }
+    }
+  }
+
+  private field(step: Op, values: Values, depth: number): void {
+    const bit = 1 << step.field;
+    if (this.seen & bit) return this.run(step.othersOf(), values, depth);
+    this.seen |= bit;
+    const field = FIELDS[step.field];
+    if (field.attribute === undefined) {
+      this.text = "";
+      this.run(step.ops, values, depth);
+      this.parts[field.part] = this.text;
+    } else {
+      this.attribute = undefined;
+      this.run(step.ops, values, depth);
+      this.parts[field.part] = this.attribute;
+    }
+  }
+
+  private payload(element: EvtxElement, plan: ElementPlan): void {
+    if (element.name === "EventData") {
+      this.parts.eventData = element;
+      this.parts.eventDataFields = plan.layout && eventDataFields(element, plan.layout);
+    } else if (element.name === "UserData") this.parts.userData = element;
+    else {
+      const message = renderedMessage(element);
+      if (message !== undefined) this.parts.message = message;
+    }
+  }
+
+  /** An element built as Expansion.element builds it (its nodes already counted). */
+  private build(plan: ElementPlan, values: Values, depth: number): EvtxElement {
+    let attributes = plan.constantAttributes;
+    if (!attributes) {
+      const built: Record<string, string> = {};
+      for (const attribute of plan.attributes) {
+        const text = this.attributeText(attribute, values, depth);
+        if (text !== undefined) built[attribute.name] = text;
+      }
+      attributes = built;
+    }
+    const children: EvtxNode[] = [];
+    for (const step of plan.children) {
+      switch (step.kind) {
+        case Kind.BuildText:
+          children.push(step.text);
+          break;
+        case Kind.BuildValue: {
+          const slot = step.slot;
+          if (!values.has(slot) || isEmptyValue(values.type(slot), values.size(slot))) break;
+          if (values.type(slot) === 0x21)
+            for (const node of this.nested(values, slot, depth)) this.into(children, node, NO_VALUES, depth + 1);
+          else children.push(this.rendered(values, slot, depth, step.memo!));
+          break;
+        }
+        case Kind.BuildElement:
+          children.push(this.build(step.element!, values, depth));
+          break;
+        case Kind.BuildInstance: {
+          const instance = step.instance!;
+          this.enterInstance(depth);
+          for (const node of instance.template) this.into(children, node, instance.values, depth + 1);
+          break;
+        }
+        default:
+          throw new Error(`op ${step.kind} inside an element being built`);
+      }
+    }
+    return { name: plan.name, attributes, children };
+  }
+}
+
+/** The flattened event of a record's nodes, read directly; throws where that fails. */
+function directEvent(chunk: PlannedChunk, nodes: TemplateNode[], pos: number, recordId: number): FlatEvent {
+  const decoding = new DirectDecoding(chunk);
+  decoding.nodesAt(nodes, NO_VALUES, 0, Place.Record);
+  if (!decoding.hasEvent) throw new Error("record holds no event element");
+  return assembleEvent(decoding.parts, recordId, () => filetimeTextAt(chunk.buf, pos + 16));
+}
+
+function treeEvent(chunk: BinXmlChunk, root: EvtxElement, pos: number, recordId: number): FlatEvent {
+  return flattenEvent({ recordId, written: filetimeTextAt(chunk.buf, pos + 16), root });
+}
+
+/** The flattened event of the record at `pos` (whose header has been checked), read directly; throws where that fails. */
+export function decodeEventDirect(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
+  return directEvent(chunk, recordNodes(chunk, pos, size), pos, recordId);
+}
+
+/**
+ * The flattened event of the record at `pos`: read directly, or, for the first record of its
+ * template in the chunk, through the element tree; and when that fails, through the element tree
+ * from the start, which gives the same event or says exactly why not.
+ */
+export function decodeEvent(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
+  try {
+    const nodes = recordNodes(chunk, pos, size);
+    if (chunk.firstOfItsTemplate(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
+    return directEvent(chunk, nodes, pos, recordId);
+  } catch {
+    return treeEvent(chunk, parseRecordEvent(chunk, pos, size), pos, recordId);
+  }
+}

@@ -1,0 +1,122 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { decodeEventDirect, PlannedChunk } from "../../lib/readers/evtx-direct.js";
+import {
+  flattenEvent,
+  readChunks,
+  readEvtxChunks,
+  readEvtxEventChunks,
+  type EvtxWarning,
+  type FlatEvent,
+  type RecordDecoder,
+} from "../../lib/readers/evtx.js";
+
+/** Every vendored EVTX file Windows wrote. */
+const FOLDERS = ["../fixtures/evtx/rust-evtx/", "../fixtures/evtx/evtx-attack-samples/", "../fixtures/datasets/evtx-attack-samples/"].map(
+  (dir) => new URL(dir, import.meta.url).pathname,
+);
+const FILES = FOLDERS.flatMap((dir) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".evtx"))
+    .map((f) => join(dir, f)),
+);
+const work = mkdtempSync(join(tmpdir(), "evtx-direct-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Read {
+  events: FlatEvent[];
+  warnings: EvtxWarning[];
+  error?: string;
+}
+
+async function read(chunks: (path: string, options: { onWarning: (w: EvtxWarning) => void }) => AsyncGenerator<FlatEvent[]>, path: string) {
+  const out: Read = { events: [], warnings: [] };
+  try {
+    for await (const events of chunks(path, { onWarning: (w) => out.warnings.push(w) })) out.events.push(...events);
+  } catch (error) {
+    out.error = (error as Error).message;
+  }
+  return out;
+}
+
+/** Through the element tree, then flattened: the reference the direct decoding must equal. */
+async function* viaTree(path: string, options: { onWarning: (w: EvtxWarning) => void }): AsyncGenerator<FlatEvent[]> {
+  for await (const records of readEvtxChunks(path, options)) yield records.map(flattenEvent);
+}
+
+/** A small deterministic generator, so every run damages the same bytes. */
+function random(seed: number): (below: number) => number {
+  let x = seed;
+  return (below) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x % below;
+  };
+}
+
+/** Damaged copies of a file: flipped bytes, overwritten runs and stray tokens in its records, chunk headers hit, a cut. */
+function damaged(original: Buffer, seed: number): Buffer {
+  const next = random(seed);
+  const copy = Buffer.from(original);
+  const records = Math.min(8000, original.length - 4608);
+  switch (seed % 4) {
+    case 0:
+      for (let i = 0; i < 1 + next(30); i++) copy[4608 + next(records)] ^= 1 + next(255);
+      return copy;
+    case 1: {
+      const at = 4608 + next(records);
+      return copy.fill(next(256), at, at + 1 + next(200));
+    }
+    case 2: {
+      // BinXML tokens where they do not belong: templates, values, elements and ends of fragments.
+      const at = 4608 + next(Math.min(3000, records));
+      copy[at] = [0x0c, 0x01, 0x41, 0x05, 0x0d, 0x0e, 0x21, 0x00, 0x04, 0x02][next(10)];
+      copy[at + 1 + next(4)] ^= 1 + next(255);
+      return copy;
+    }
+    default:
+      return copy.subarray(0, 4096 + next(original.length - 4096));
+  }
+}
+
+/** Direct decoding with no way back to the element tree: a record it cannot read is lost. */
+const DIRECT_ONLY: RecordDecoder<FlatEvent, PlannedChunk> = {
+  chunk: (buf) => new PlannedChunk(buf),
+  decode: decodeEventDirect,
+  flat: (event) => event,
+};
+
+describe("EVTX events decoded directly equal the element tree flattened", () => {
+  it("has the vendored files", () => {
+    expect(FILES.length).toBe(19);
+  });
+
+  it("reads every record of the intact files directly (the element tree is only for damage)", async () => {
+    for (const file of FILES) {
+      const direct = await read((path, options) => readChunks(path, options, DIRECT_ONLY), file);
+      expect(direct, file).toEqual(await read(readEvtxEventChunks, file));
+    }
+  });
+
+  for (const file of FILES) {
+    it(`${file.split("/").pop()}: intact and damaged 12 ways, the same events and warnings`, async () => {
+      const original = readFileSync(file);
+      const variants = [original, ...Array.from({ length: 12 }, (_, i) => damaged(original, i + 1))];
+      let decoded = 0;
+      for (const [i, bytes] of variants.entries()) {
+        const path = join(work, `${i}-${file.split("/").pop()}`);
+        writeFileSync(path, bytes);
+        const [direct, tree] = [await read(readEvtxEventChunks, path), await read(viaTree, path)];
+        expect(direct, `variant ${i}`).toEqual(tree);
+        // Byte for byte, keys in the same order: rows are written out as they come.
+        expect(JSON.stringify(direct), `variant ${i}`).toBe(JSON.stringify(tree));
+        // With no way back to the tree, the direct decoding reads exactly the records the tree reads, the same.
+        const directOnly = await read((p, options) => readChunks(p, options, DIRECT_ONLY), path);
+        expect(JSON.stringify(directOnly.events), `variant ${i}`).toBe(JSON.stringify(tree.events));
+        decoded += direct.events.length;
+      }
+      expect(decoded).toBeGreaterThan(0);
+    });
+  }
+});

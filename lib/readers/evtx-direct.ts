@@ -315,21 +315,26 @@ function compileElement(element: TemplateElement, place: Place, out: Op[]): void
   }
 }
 
+/** Records of a template read through the element tree in each chunk before its plans are compiled. */
+const TREE_RECORDS_PER_TEMPLATE = 4;
+
 /** A chunk with the plans of its templates (a template belongs to its chunk, and so do its plans), one per place. */
 export class PlannedChunk extends BinXmlChunk {
   private readonly plans = new Map<TemplateNode[], (Plan | undefined)[]>();
-  private readonly recordTemplates = new Set<TemplateNode[]>();
+  private readonly recordTemplates = new Map<TemplateNode[], number>();
 
   /**
-   * Whether a record with these nodes is the first in the chunk to instantiate its template. The
-   * first goes through the element tree: compiling plans costs more than building one tree, and
-   * pays off only from a template's second record on (small files have one record of many).
+   * Whether a record with these nodes is among the first few in the chunk to instantiate its
+   * template. Those go through the element tree: compiling a template's plans costs about as much
+   * as building a few trees, so it pays off only for a template with more records in the chunk
+   * (small files hold a record or two of each of several templates; a full chunk, many of each).
    */
-  firstOfItsTemplate(nodes: TemplateNode[]): boolean {
+  amongFirstOfItsTemplate(nodes: TemplateNode[]): boolean {
     const only = nodes.length === 1 ? nodes[0] : undefined;
-    if (!only || !isInstance(only) || this.recordTemplates.has(only.template)) return false;
-    this.recordTemplates.add(only.template);
-    return true;
+    if (!only || !isInstance(only)) return false;
+    const seen = this.recordTemplates.get(only.template) ?? 0;
+    this.recordTemplates.set(only.template, seen + 1);
+    return seen < TREE_RECORDS_PER_TEMPLATE;
   }
 
   plan(template: TemplateNode[], place: Place): Plan {
@@ -539,14 +544,14 @@ export function decodeEventDirect(chunk: PlannedChunk, pos: number, size: number
 }
 
 /**
- * The flattened event of the record at `pos`: read directly, or, for the first record of its
+ * The flattened event of the record at `pos`: read directly, or, for the first few records of its
  * template in the chunk, through the element tree; and when that fails, through the element tree
  * from the start, which gives the same event or says exactly why not.
  */
 export function decodeEvent(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
   try {
     const nodes = recordNodes(chunk, pos, size);
-    if (chunk.firstOfItsTemplate(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
+    if (chunk.amongFirstOfItsTemplate(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
     return directEvent(chunk, nodes, pos, recordId);
   } catch {
     return treeEvent(chunk, parseRecordEvent(chunk, pos, size), pos, recordId);

@@ -754,25 +754,32 @@ export function join(left: Table, right: Table, node: SyntaxNode, oc: OperatorCo
   if (kind === "rightanti" || kind === "rightantisemi" || kind === "rightsemi") {
     const wantMatched = kind === "rightsemi";
     const out = right.rows.filter((r) => matchedRight.has(r) === wantMatched);
-    return { columns: parserColumns(node, right.columns.length, oc), rows: out };
+    return { columns: outputColumns([right.columns]), rows: out };
   }
   if (kind === "rightouter" || kind === "fullouter") {
     for (const r of right.rows) if (!matchedRight.has(r)) rows.push([...nullLeft, ...r]);
   }
-  const width = emitsLeftOnly ? left.columns.length : left.columns.length + right.columns.length;
-  return {
-    columns: withInputTypes(parserColumns(node, width, oc), emitsLeftOnly ? left.columns : [...left.columns, ...right.columns]),
-    rows,
-  };
+  return { columns: outputColumns(emitsLeftOnly ? [left.columns] : [left.columns, right.columns]), rows };
 }
 
-/** The row an outer join fills in for a missing side: strings are never null in Kusto. */
+/**
+ * The columns of a join's output, from the columns the inputs really have: a name already taken
+ * takes the first free numbered name (`TimeGenerated1`), as Kusto names them. The parser names
+ * them the same way, but from its own view of the inputs, which misses or misorders the columns
+ * of a side built by bag_unpack or pivot; the rows follow the inputs, so the inputs decide.
+ */
+function outputColumns(sides: (readonly Column[])[]): Column[] {
+  const taken = new Set<string>();
+  return sides.flat().map((c) => {
+    let name = c.name;
+    for (let n = 1; taken.has(name); n++) name = `${c.name}${n}`;
+    taken.add(name);
+    return { name, type: c.type };
+  });
+}
+
 function emptyRow(columns: readonly Column[]): Row {
   return columns.map((c) => emptyValue(c.type));
-}
-
-function withInputTypes(columns: Column[], inputs: readonly Column[]): Column[] {
-  return columns.map((c, i) => ({ name: c.name, type: inputs[i]?.type ?? c.type }));
 }
 
 export function lookup(left: Table, right: Table, node: SyntaxNode, oc: OperatorContext): Table {
@@ -790,8 +797,7 @@ export function lookup(left: Table, right: Table, node: SyntaxNode, oc: Operator
     if (matches) for (const r of matches) rows.push([...l, ...keptRight.map(({ i }) => r[i])]);
     else if (kind === "leftouter") rows.push([...l, ...emptyRow(keptRight.map(({ c }) => c))]);
   }
-  const columns = parserColumns(node, left.columns.length + keptRight.length, oc);
-  return { columns: withInputTypes(columns, [...left.columns, ...keptRight.map(({ c }) => c)]), rows };
+  return { columns: outputColumns([left.columns, keptRight.map(({ c }) => c)]), rows };
 }
 
 /** The right-side column names a join condition uses: `X`, or `B` in `$left.A == $right.B`, through `and`. */

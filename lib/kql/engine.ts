@@ -23,10 +23,12 @@ import {
   type SyntaxNode,
 } from "./kusto.js";
 import * as ops from "./operators.js";
+import { EVALUATE_PLUGINS, evaluatePlugin } from "./plugins.js";
+import { search } from "./search.js";
 import { compileScalar, isImplementedFunction } from "./scalar.js";
-import type { Column, Table } from "./types.js";
+import type { Column, Row, Table } from "./types.js";
 import { normalizeTypeName } from "./types.js";
-import { emptyValue, plainText } from "./values.js";
+import { emptyValue, plainText, valueIdentity } from "./values.js";
 
 export type TableSchemas = Readonly<Record<string, readonly Column[]>>;
 
@@ -311,6 +313,8 @@ class QueryRunner implements Environment {
         return this.evaluateTabular(node.Expression);
       case "RangeOperator":
         return this.range(node);
+      case "SearchOperator":
+        return search(this.searchInputs(node), node, { query: this.query, env: this });
       case "ExternalDataExpression": {
         // The local engine reaches no network: the data reads as empty, in its declared shape.
         const uris = listElements(node.URIs).map((u) => plainText(u.LiteralValue ?? nodeText(u)));
@@ -496,7 +500,7 @@ class QueryRunner implements Environment {
       case "MakeSeriesOperator":
         return ops.makeSeries(input, op, oc);
       case "EvaluateOperator":
-        return ops.evaluatePlugin(input, op, oc);
+        return evaluatePlugin(input, op, oc);
       case "JoinOperator":
         return ops.join(input, this.evaluateTabular(op.Expression), op, oc);
       case "LookupOperator":
@@ -508,6 +512,12 @@ class QueryRunner implements Environment {
         return input;
       case "RenderOperator":
         return input; // a chart hint for the portal; the rows are the result
+      case "PartitionOperator":
+        return this.partition(input, op);
+      case "SearchOperator":
+        return search([{ name: "", table: input }], op, oc);
+      case "TopHittersOperator":
+        return ops.topHitters(input, op, oc);
       case "SampleOperator":
       case "SampleDistinctOperator":
         return ops.sample(input, op, oc);
@@ -518,11 +528,42 @@ class QueryRunner implements Environment {
     throw errorAt(this.query, op, `Unsupported operator '${keyword}' (${kind}) in the local KQL engine`, "unsupported-operator");
   }
 
+  /** The tables a search that is not piped reads: those of its `in (...)` clause, or all the data's. */
+  private searchInputs(node: SyntaxNode): { name: string; table: Table }[] {
+    if (!node.InClause) return Object.entries(this.tables).map(([name, table]) => ({ name, table }));
+    return listElements(node.InClause.Expressions).map((expr) => ({ name: nodeText(expr), table: this.evaluateTabular(expr) }));
+  }
+
+  /** partition by Column (subquery): the subquery run over each value's rows, the results one after another. */
+  private partition(input: Table, node: SyntaxNode): Table {
+    if (nodeKind(node.Operand) !== "PartitionSubquery") {
+      throw errorAt(this.query, node, "Only `partition by Column ( subquery )` is supported by the local KQL engine", "unsupported");
+    }
+    const key = compileScalar(node.ByExpression, { query: this.query, env: this, scope: Scope.of(input) }).fn;
+    const groups = new Map<unknown, Row[]>();
+    for (const row of input.rows) {
+      const id = valueIdentity(key(row));
+      let rows = groups.get(id);
+      if (!rows) groups.set(id, (rows = []));
+      rows.push(row);
+    }
+    const operators = ops.subqueryOperators(node.Operand.Subquery);
+    const results = [...groups.values()].map((rows) => this.runSubquery({ columns: input.columns, rows }, operators));
+    const columns = resultColumns(node) ?? results[0]?.columns ?? input.columns;
+    return { columns, rows: results.flatMap((r) => r.rows) };
+  }
+
   private unionInputs(node: SyntaxNode): { table: Table; source: string }[] {
     const fuzzy = namedParameters(node.Parameters).get("isfuzzy")?.toLowerCase() === "true";
     const out: { table: Table; source: string }[] = [];
     for (const expr of listElements(node.Expressions)) {
       const source = nodeText(expr);
+      if (source.includes("*")) {
+        // A wildcard (`union Device*`) names every table of the data that matches it.
+        const pattern = new RegExp(`^${source.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+        for (const [name, table] of Object.entries(this.tables)) if (pattern.test(name)) out.push({ table, source: name });
+        continue;
+      }
       try {
         out.push({ table: this.evaluateTabular(expr), source });
       } catch (error) {
@@ -609,6 +650,9 @@ export const SUPPORTED_OPERATOR_KINDS: ReadonlySet<string> = new Set([
   "SampleOperator",
   "SampleDistinctOperator",
   "GetSchemaOperator",
+  "PartitionOperator",
+  "TopHittersOperator",
+  "SearchOperator",
 ]);
 
 /** Operators and functions the local engine does not implement, as diagnostics with their positions. */
@@ -620,7 +664,7 @@ function unsupportedConstructs(query: AnalyzedQuery): Diagnostic[] {
     let message: string | undefined;
     if (kind === "EvaluateOperator") {
       const plugin = String(node.FunctionCall?.Name?.SimpleName ?? "").toLowerCase();
-      if (!ops.EVALUATE_PLUGINS.has(plugin)) message = `The local engine cannot run the plugin '${plugin}'`;
+      if (!EVALUATE_PLUGINS.has(plugin)) message = `The local engine cannot run the plugin '${plugin}'`;
       else {
         // A plugin the engine runs: only its arguments can hold what it cannot.
         for (const arg of listElements(node.FunctionCall?.ArgumentList?.Expressions)) visit(arg);

@@ -96,8 +96,10 @@ export interface SyntaxNode {
   NullsClause: SyntaxNode;
   OfExpression: SyntaxNode;
   OnClause: SyntaxNode;
+  Operand: SyntaxNode;
   Operator: SyntaxNode;
   Ordering: SyntaxNode;
+  InClause: SyntaxNode;
   Parameters: SyntaxNode;
   Patterns: SyntaxNode;
   RangeClause: SyntaxNode;

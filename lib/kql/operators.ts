@@ -28,7 +28,7 @@ export interface OperatorContext {
   env: Environment;
 }
 
-function compileIn(table: Table, node: SyntaxNode, oc: OperatorContext): Compiled {
+export function compileIn(table: Table, node: SyntaxNode, oc: OperatorContext): Compiled {
   return compileScalar(node, { query: oc.query, env: oc.env, scope: Scope.of(table) });
 }
 
@@ -754,38 +754,41 @@ export function join(left: Table, right: Table, node: SyntaxNode, oc: OperatorCo
   if (kind === "rightanti" || kind === "rightantisemi" || kind === "rightsemi") {
     const wantMatched = kind === "rightsemi";
     const out = right.rows.filter((r) => matchedRight.has(r) === wantMatched);
-    return { columns: parserColumns(node, right.columns.length, oc), rows: out };
+    return { columns: outputColumns([right.columns]), rows: out };
   }
   if (kind === "rightouter" || kind === "fullouter") {
     for (const r of right.rows) if (!matchedRight.has(r)) rows.push([...nullLeft, ...r]);
   }
-  const width = emitsLeftOnly ? left.columns.length : left.columns.length + right.columns.length;
-  return {
-    columns: withInputTypes(parserColumns(node, width, oc), emitsLeftOnly ? left.columns : [...left.columns, ...right.columns]),
-    rows,
-  };
+  return { columns: outputColumns(emitsLeftOnly ? [left.columns] : [left.columns, right.columns]), rows };
 }
 
-/** The row an outer join fills in for a missing side: strings are never null in Kusto. */
+/**
+ * The columns of a join's output, from the columns the inputs really have: a name already taken
+ * takes the first free numbered name (`TimeGenerated1`), as Kusto names them. The parser names
+ * them the same way, but from its own view of the inputs, which misses or misorders the columns
+ * of a side built by bag_unpack or pivot; the rows follow the inputs, so the inputs decide.
+ */
+function outputColumns(sides: (readonly Column[])[]): Column[] {
+  const taken = new Set<string>();
+  return sides.flat().map((c) => {
+    let name = c.name;
+    for (let n = 1; taken.has(name); n++) name = `${c.name}${n}`;
+    taken.add(name);
+    return { name, type: c.type };
+  });
+}
+
 function emptyRow(columns: readonly Column[]): Row {
   return columns.map((c) => emptyValue(c.type));
-}
-
-function withInputTypes(columns: Column[], inputs: readonly Column[]): Column[] {
-  return columns.map((c, i) => ({ name: c.name, type: inputs[i]?.type ?? c.type }));
 }
 
 export function lookup(left: Table, right: Table, node: SyntaxNode, oc: OperatorContext): Table {
   const kind = (namedParameters(node.Parameters).get("kind") ?? "leftouter").toLowerCase();
   if (kind !== "leftouter" && kind !== "inner") throw errorAt(oc.query, node, `Unsupported lookup kind '${kind}'`);
   const keys = joinKeys(left, right, node.LookupClause, oc);
-  // Right-side key columns named like the left ones are not repeated in the output.
-  const sameNameKeys = new Set(
-    listElements(node.LookupClause.Expressions)
-      .filter((c) => nodeKind(c) === "NameReference")
-      .map((c) => String(c.SimpleName)),
-  );
-  const keptRight = right.columns.map((c, i) => ({ c, i })).filter(({ c }) => !sameNameKeys.has(c.name));
+  // The right side's key columns are not repeated in the output (`on X` and `on $left.A == $right.B` alike).
+  const rightKeys = new Set(listElements(node.LookupClause.Expressions).flatMap(rightKeyNames));
+  const keptRight = right.columns.map((c, i) => ({ c, i })).filter(({ c }) => !rightKeys.has(c.name));
   const index = indexRows(right.rows, keys.right);
   const rows: Row[] = [];
   for (const l of left.rows) {
@@ -794,8 +797,20 @@ export function lookup(left: Table, right: Table, node: SyntaxNode, oc: Operator
     if (matches) for (const r of matches) rows.push([...l, ...keptRight.map(({ i }) => r[i])]);
     else if (kind === "leftouter") rows.push([...l, ...emptyRow(keptRight.map(({ c }) => c))]);
   }
-  const columns = parserColumns(node, left.columns.length + keptRight.length, oc);
-  return { columns: withInputTypes(columns, [...left.columns, ...keptRight.map(({ c }) => c)]), rows };
+  return { columns: outputColumns([left.columns, keptRight.map(({ c }) => c)]), rows };
+}
+
+/** The right-side column names a join condition uses: `X`, or `B` in `$left.A == $right.B`, through `and`. */
+function rightKeyNames(condition: SyntaxNode): string[] {
+  const kind = nodeKind(condition);
+  if (kind === "NameReference") return [String(condition.SimpleName)];
+  if (kind !== "BinaryExpression") return [];
+  return [condition.Left, condition.Right].flatMap((side) => {
+    if (nodeKind(side) === "BinaryExpression") return rightKeyNames(side);
+    const isRight =
+      nodeKind(side) === "PathExpression" && String(side.Expression?.SimpleName ?? nodeText(side.Expression)).toLowerCase() === "$right";
+    return isRight ? [String(side.Selector?.SimpleName ?? referencedName(side))] : [];
+  });
 }
 
 // ---------- union ----------
@@ -921,7 +936,7 @@ export function mvApply(
 }
 
 /** The operators of `(op1 | op2 ...)`, the sub-query of mv-apply, in order. */
-function subqueryOperators(expr: SyntaxNode): SyntaxNode[] {
+export function subqueryOperators(expr: SyntaxNode): SyntaxNode[] {
   const out: SyntaxNode[] = [];
   let node = expr;
   while (node && nodeKind(node) === "ParenthesizedExpression") node = node.Expression;
@@ -1222,41 +1237,24 @@ export function getSchema(input: Table): Table {
   };
 }
 
-// ---------- evaluate ----------
+// ---------- top-hitters ----------
 
-/** Plugins `evaluate` runs locally. */
-export const EVALUATE_PLUGINS: ReadonlySet<string> = new Set(["bag_unpack"]);
-
-/** evaluate bag_unpack(Column [, Prefix]): one column per key found in the bags, the bag column dropped. */
-export function evaluatePlugin(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
-  const call = node.FunctionCall;
-  const plugin = String(call?.Name?.SimpleName ?? "").toLowerCase();
-  if (plugin !== "bag_unpack") {
-    throw errorAt(oc.query, node, `Unsupported plugin 'evaluate ${plugin}' in the local KQL engine`, "unsupported-operator");
-  }
-  const args = listElements(call.ArgumentList?.Expressions);
-  const column = String(referencedName(args[0]) ?? nodeText(args[0]));
-  const prefix = args[1] ? plainText(compileIn(input, args[1], oc).fn([]) ?? "") : "";
-  const bagIndex = Scope.of(input).indexOf(column);
-  if (bagIndex === undefined) throw errorAt(oc.query, args[0], `bag_unpack: '${column}' is not a column of the input`);
-  const keys: string[] = [];
-  const seen = new Set<string>();
+/** top-hitters N of X [by S]: the N values of X with the most rows (or the largest sum of S), exactly counted. */
+export function topHitters(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const count = Number(compileIn(input, node.Expression, oc).fn([]));
+  const of = compileIn(input, node.OfExpression, oc).fn;
+  const by = node.ByClause ? compileIn(input, node.ByClause.Expression, oc).fn : undefined;
+  const totals = new Map<unknown, { value: Value; total: number }>();
   for (const row of input.rows) {
-    const bag = row[bagIndex];
-    if (bag && typeof bag === "object" && !Array.isArray(bag)) {
-      for (const key of Object.keys(bag))
-        if (!seen.has(key)) {
-          seen.add(key);
-          keys.push(key);
-        }
-    }
+    const value = of(row);
+    const id = valueIdentity(value);
+    let entry = totals.get(id);
+    if (!entry) totals.set(id, (entry = { value, total: 0 }));
+    entry.total += by ? Number(by(row) ?? 0) : 1;
   }
-  const kept = input.columns.map((c, i) => ({ c, i })).filter(({ i }) => i !== bagIndex);
-  const columns: Column[] = [...kept.map(({ c }) => c), ...keys.map((k): Column => ({ name: `${prefix}${k}`, type: "dynamic" }))];
-  const rows = input.rows.map((row) => {
-    const bag = row[bagIndex];
-    const record = bag && typeof bag === "object" && !Array.isArray(bag) ? (bag as Record<string, Value>) : {};
-    return [...kept.map(({ i }) => row[i]), ...keys.map((k) => record[k] ?? null)];
-  });
-  return { columns, rows };
+  const rows = [...totals.values()]
+    .sort((a, b) => b.total - a.total)
+    .slice(0, Math.max(0, count))
+    .map((e) => [e.value, e.total]);
+  return { columns: parserColumns(node, 2, oc), rows };
 }

@@ -75,6 +75,7 @@ function compileNode(node: SyntaxNode, ctx: CompileContext): Compiled {
     case "InExpression":
       return compileIn(node, ctx);
     case "HasAnyExpression":
+    case "HasAllExpression":
       return compileHasAny(node, ctx);
     case "BetweenExpression":
       return compileBetween(node, ctx);

@@ -2,7 +2,7 @@
 import { AGGREGATES } from "./aggregates.js";
 import { SUPPORTED_OPERATOR_KINDS } from "./engine.js";
 import { SCALAR_FUNCTIONS } from "./scalar-functions.js";
-import { EVALUATE_PLUGINS } from "./operators.js";
+import { EVALUATE_PLUGINS } from "./plugins.js";
 
 /** Syntax kinds as users write them: `MvApplyOperator` -> `mv-apply`, `ProjectAwayOperator` -> `project-away`. */
 const OPERATOR_WORDS: Record<string, string> = {

@@ -80,6 +80,63 @@ describe("corpus answers on crafted data, computed by hand", () => {
     expect(rows[0].score).toBeGreaterThan(3);
   });
 
+  it("AD FS remote auth sync: parse_xml, mv-expand bagexpansion=array, bag_unpack and pivot rebuild the 5156 fields", async () => {
+    // pivot groups the 5156 fields by TimeGenerated, Computer and EventID: each event has its own time.
+    let minutesAgo = 40;
+    const adfs = (EventID: number, data: string, source = "AD FS Auditing") => ({
+      TimeGenerated: iso(minutesAgo-- * MIN),
+      Computer: "adfs1.contoso.com",
+      EventID,
+      EventSourceName: source,
+      EventData: `<EventData>${data}</EventData>`,
+    });
+    const wfp = (fields: Record<string, string>) =>
+      adfs(
+        5156,
+        Object.entries(fields)
+          .map(([name, value]) => `<Data Name="${name}">${value}</Data>`)
+          .join(""),
+        "Microsoft-Windows-Security-Auditing",
+      );
+    const rows = await runFile("windows-security-events/ADFSRemoteAuthSyncConnection.yaml", {
+      SecurityEvent: table("SecurityEvent", [
+        adfs(412, "<Data>inst-1</Data><Data>token</Data>"),
+        adfs(
+          501,
+          "<Data>inst-1</Data><Data>http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name</Data><Data>CONTOSO\\adfsadmin</Data>",
+        ),
+        wfp({
+          Application: "System",
+          Direction: "%%14592",
+          SourceAddress: "10.0.0.9",
+          SourcePort: "50000",
+          DestAddress: "10.0.0.5",
+          DestPort: "80",
+        }),
+        // Outbound, and to another port: not the replication traffic the rule looks for.
+        wfp({
+          Application: "System",
+          Direction: "%%14593",
+          SourceAddress: "10.0.0.5",
+          SourcePort: "50001",
+          DestAddress: "10.0.0.7",
+          DestPort: "80",
+        }),
+        wfp({
+          Application: "System",
+          Direction: "%%14592",
+          SourceAddress: "10.0.0.8",
+          SourcePort: "50002",
+          DestAddress: "10.0.0.5",
+          DestPort: "443",
+        }),
+      ]),
+    });
+    expect(rows.map((r) => [r.Computer, r.ClaimsName, r.SourceAddress, r.SourcePort])).toEqual([
+      ["adfs1.contoso.com", "CONTOSO\\adfsadmin", "10.0.0.9", 50000],
+    ]);
+  });
+
   it("masquerading svchost outside System32 is found, split into domain and host parts (strcat_array, array_slice)", async () => {
     const rows = await runFile("windows-security-events/masquerading_files.yaml", {
       SecurityEvent: table("SecurityEvent", [

@@ -268,6 +268,92 @@ describe("operators", () => {
   });
 });
 
+describe("more operators and plugins", () => {
+  const STORMS = `datatable(State:string, EventType:string, DeathsDirect:long)["ARKANSAS", "Heavy Rain", 1, "ARIZONA", "Lightning", 1,
+    "ARIZONA", "Flash Flood", 6, "ARKANSAS", "Heat", 3, "ARKANSAS", "Heat", 0]`;
+
+  it("evaluate pivot: one column per value in order of appearance, count() by default, 0 where no rows (as documented)", () => {
+    expect(q(`${STORMS} | project State, EventType | evaluate pivot(State)`)).toEqual([
+      { EventType: "Heavy Rain", ARKANSAS: 1, ARIZONA: 0 },
+      { EventType: "Lightning", ARKANSAS: 0, ARIZONA: 1 },
+      { EventType: "Flash Flood", ARKANSAS: 0, ARIZONA: 1 },
+      { EventType: "Heat", ARKANSAS: 2, ARIZONA: 0 },
+    ]);
+    expect(q(`${STORMS} | evaluate pivot(State, sum(DeathsDirect), EventType) | where ARKANSAS > 0 | project EventType, ARKANSAS`)).toEqual(
+      [
+        { EventType: "Heavy Rain", ARKANSAS: 1 },
+        { EventType: "Heat", ARKANSAS: 3 },
+      ],
+    );
+  });
+
+  it("partition by runs the subquery per value; top-hitters ranks by row count or by a sum", () => {
+    expect(q(`${STORMS} | partition by State (top 1 by DeathsDirect) | project State, DeathsDirect`)).toEqual([
+      { State: "ARKANSAS", DeathsDirect: 3 },
+      { State: "ARIZONA", DeathsDirect: 6 },
+    ]);
+    expect(q(`${STORMS} | top-hitters 1 of State`)).toEqual([{ State: "ARKANSAS", approximate_count_State: 3 }]);
+    expect(q(`${STORMS} | top-hitters 1 of State by DeathsDirect`)).toEqual([{ State: "ARIZONA", approximate_sum_DeathsDirect: 7 }]);
+  });
+
+  it("evaluate ipv4_lookup: the most specific range holding the address; unmatched rows only when asked", () => {
+    const nets = `let nets = datatable(net:string, site:string)["10.0.0.0/8", "corp", "10.1.0.0/16", "lab"];`;
+    expect(
+      q(`${nets} datatable(ip:string)["10.1.2.3", "10.9.9.9", "8.8.8.8"] | evaluate ipv4_lookup(nets, ip, net) | project ip, site`),
+    ).toEqual([
+      { ip: "10.1.2.3", site: "lab" },
+      { ip: "10.9.9.9", site: "corp" },
+    ]);
+    expect(
+      q(`${nets} datatable(ip:string)["8.8.8.8"] | evaluate ipv4_lookup(nets, ip, net, return_unmatched = true) | project ip, site`),
+    ).toEqual([{ ip: "8.8.8.8", site: "" }]);
+  });
+
+  it("lookup on $left.X == $right.Y keeps the left rows and drops the right key column", () => {
+    const text = `let L = datatable(AccountUPN:string, JobTitle:string)["a@x", "dev"];
+      datatable(UserPrincipalName:string, n:long)["a@x", 1, "b@x", 2] | lookup kind=leftouter L on $left.UserPrincipalName == $right.AccountUPN`;
+    expect(columnsOf(text)).toEqual(["UserPrincipalName:string", "n:long", "JobTitle:string"]);
+    expect(q(text)).toEqual([
+      { UserPrincipalName: "a@x", n: 1, JobTitle: "dev" },
+      { UserPrincipalName: "b@x", n: 2, JobTitle: "" },
+    ]);
+  });
+
+  it("has_all needs every term", () => {
+    expect(q(`datatable(s:string)["alpha beta", "alpha"] | where s has_all ("beta", "alpha")`)).toEqual([{ s: "alpha beta" }]);
+  });
+
+  it("search: terms in any column (has, or prefix with *), Col:term, in (tables), with $table", () => {
+    const tables = {
+      SigninLogs: tableFromRecords(TABLE_SCHEMAS.SigninLogs, [
+        { TimeGenerated: "2024-10-18T10:00:00Z", UserPrincipalName: "bob@evil.com", AppDisplayName: "x" },
+        { TimeGenerated: "2024-10-18T10:00:00Z", UserPrincipalName: "ann@good.com", AppDisplayName: "evilapp" },
+      ]),
+      AuditLogs: tableFromRecords(TABLE_SCHEMAS.AuditLogs, [{ TimeGenerated: "2024-10-18T10:00:00Z", OperationName: "Add evil user" }]),
+    };
+    expect(q(`search in (SigninLogs, AuditLogs) "evil" | project $table, UserPrincipalName, OperationName`, tables)).toEqual([
+      { $table: "SigninLogs", UserPrincipalName: "bob@evil.com", OperationName: "" },
+      { $table: "AuditLogs", UserPrincipalName: "", OperationName: "Add evil user" },
+    ]);
+    expect(q(`SigninLogs | search "evil*" | count`, tables)).toEqual([{ Count: 2 }]);
+    expect(q(`search UserPrincipalName:"ann*" | project UserPrincipalName`, tables)).toEqual([{ UserPrincipalName: "ann@good.com" }]);
+  });
+
+  it("union over a wildcard reads every table of the data whose name matches", () => {
+    const tables = {
+      DeviceProcessEvents: tableFromRecords(TABLE_SCHEMAS.DeviceProcessEvents, [
+        { TimeGenerated: "2024-10-18T10:00:00Z", DeviceName: "a" },
+      ]),
+      DeviceFileEvents: tableFromRecords(TABLE_SCHEMAS.DeviceFileEvents, [{ TimeGenerated: "2024-10-18T10:00:00Z", DeviceName: "b" }]),
+      SigninLogs: tableFromRecords(TABLE_SCHEMAS.SigninLogs, [{ TimeGenerated: "2024-10-18T10:00:00Z" }]),
+    };
+    expect(q(`union withsource=T Device*Events | project T, DeviceName | order by T asc`, tables)).toEqual([
+      { T: "DeviceFileEvents", DeviceName: "b" },
+      { T: "DeviceProcessEvents", DeviceName: "a" },
+    ]);
+  });
+});
+
 describe("_GetWatchlist", () => {
   const item = (id: string, status: string, time: string, upn: string, tier: string) => ({
     TimeGenerated: time,

@@ -1,0 +1,166 @@
+/** The `evaluate` plugins the local engine runs: bag_unpack, pivot, ipv4_lookup. */
+import { AGGREGATES } from "./aggregates.js";
+import { Scope } from "./context.js";
+import { errorAt, listElements, nodeKind, nodeText, referencedName, referencedSymbolNames, type SyntaxNode } from "./kusto.js";
+import { compileIn, type OperatorContext } from "./operators.js";
+import { compileScalar } from "./scalar.js";
+import type { Column, KqlType, Row, Table, Value } from "./types.js";
+import { emptyValue, plainText, toKqlString, valueIdentity } from "./values.js";
+import { parseIpv4 } from "./ip-functions.js";
+
+type Plugin = (input: Table, args: SyntaxNode[], node: SyntaxNode, oc: OperatorContext) => Table;
+
+function columnIndex(input: Table, arg: SyntaxNode, plugin: string, oc: OperatorContext): number {
+  const name = String(referencedName(arg) ?? nodeText(arg));
+  const index = Scope.of(input).indexOf(name);
+  if (index === undefined) throw errorAt(oc.query, arg, `${plugin}: '${name}' is not a column of the input`);
+  return index;
+}
+
+/** bag_unpack(Column [, Prefix]): one column per key found in the bags, the bag column dropped. */
+const bagUnpack: Plugin = (input, args, _node, oc) => {
+  const prefix = args[1] ? plainText(compileIn(input, args[1], oc).fn([]) ?? "") : "";
+  const bagIndex = columnIndex(input, args[0], "bag_unpack", oc);
+  const keys: string[] = [];
+  const seen = new Set<string>();
+  for (const row of input.rows) {
+    const bag = row[bagIndex];
+    if (bag && typeof bag === "object" && !Array.isArray(bag)) {
+      for (const key of Object.keys(bag))
+        if (!seen.has(key)) {
+          seen.add(key);
+          keys.push(key);
+        }
+    }
+  }
+  const kept = input.columns.map((c, i) => ({ c, i })).filter(({ i }) => i !== bagIndex);
+  const columns: Column[] = [...kept.map(({ c }) => c), ...keys.map((k): Column => ({ name: `${prefix}${k}`, type: "dynamic" }))];
+  const rows = input.rows.map((row) => {
+    const bag = row[bagIndex];
+    const record = bag && typeof bag === "object" && !Array.isArray(bag) ? (bag as Record<string, Value>) : {};
+    return [...kept.map(({ i }) => row[i]), ...keys.map((k) => record[k] ?? null)];
+  });
+  return { columns, rows };
+};
+
+/** What a pivot cell holds without rows, and its type, by aggregation. */
+function pivotCell(aggregate: string, argumentType: KqlType): { type: KqlType; empty: Value } {
+  switch (aggregate) {
+    case "count":
+    case "dcount":
+      return { type: "long", empty: 0 };
+    case "sum":
+      return { type: argumentType === "int" ? "long" : argumentType, empty: 0 };
+    case "avg":
+    case "stdev":
+    case "variance":
+      return { type: "real", empty: null };
+    case "make_list":
+    case "make_set":
+    case "make_bag":
+      return { type: "dynamic", empty: null };
+    default:
+      return { type: argumentType, empty: null };
+  }
+}
+
+/**
+ * pivot(PivotColumn [, Aggregation] [, Column...]): one row per combination of the given columns
+ * (by default every column but the pivoted one and the aggregated ones), one column per value of
+ * the pivoted column in order of appearance, each cell the aggregation (count() by default) of its rows.
+ */
+const pivot: Plugin = (input, args, _node, oc) => {
+  const pivotIndex = columnIndex(input, args[0], "pivot", oc);
+  const hasAggregate = !!args[1] && nodeKind(args[1]) === "FunctionCallExpression";
+  const aggregateNode = hasAggregate ? args[1] : undefined;
+  const aggregateName = aggregateNode ? String(referencedName(aggregateNode) ?? "").toLowerCase() : "count";
+  const factory = AGGREGATES[aggregateName];
+  if (!factory) throw errorAt(oc.query, args[1], `pivot: unsupported aggregation '${aggregateName}'`);
+  const ctx = { query: oc.query, env: oc.env, scope: Scope.of(input) };
+  const aggregateArgs = listElements(aggregateNode?.ArgumentList?.Expressions).map((a: SyntaxNode) => compileScalar(a, ctx));
+  const aggregated = aggregateNode ? referencedSymbolNames(aggregateNode, "ColumnSymbol") : new Set<string>();
+  const explicit = args.slice(hasAggregate ? 2 : 1).map((a) => columnIndex(input, a, "pivot", oc));
+  const keyIndexes = explicit.length
+    ? explicit
+    : input.columns
+        .map((c, i) => ({ c, i }))
+        .filter(({ c, i }) => i !== pivotIndex && !aggregated.has(c.name))
+        .map(({ i }) => i);
+  const make = () => factory({ args: aggregateArgs, resultType: "dynamic" });
+  const aggregator = make();
+  const pivotValues: string[] = [];
+  const groups = new Map<string, { keys: Value[]; cells: Map<string, unknown> }>();
+  for (const row of input.rows) {
+    const value = toKqlString(row[pivotIndex] ?? null, input.columns[pivotIndex].type);
+    if (!pivotValues.includes(value)) pivotValues.push(value);
+    const keys = keyIndexes.map((i) => row[i]);
+    const id = keys.map(valueIdentity).join("\u0001");
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = { keys, cells: new Map() }));
+    group.cells.set(value, aggregator.step(group.cells.has(value) ? group.cells.get(value) : aggregator.init(), row));
+  }
+  const cell = pivotCell(aggregateName, aggregateArgs[0]?.type ?? "long");
+  const columns: Column[] = [
+    ...keyIndexes.map((i) => input.columns[i]),
+    ...pivotValues.map((name): Column => ({ name: name === "" ? "Column1" : name, type: cell.type })),
+  ];
+  const rows: Row[] = [...groups.values()].map((g) => [
+    ...g.keys,
+    ...pivotValues.map((v) => (g.cells.has(v) ? aggregator.result(g.cells.get(v)) : cell.empty)),
+  ]);
+  return { columns, rows };
+};
+
+/** An IPv4 range (`10.0.0.0/8`, or one address) as its network number and prefix length. */
+function ipv4Range(text: string): { network: number; bits: number } | null {
+  const [base, bitsText] = text.trim().split("/");
+  const address = parseIpv4(base);
+  const bits = bitsText === undefined ? 32 : Number(bitsText);
+  if (address === null || !(bits >= 0 && bits <= 32)) return null;
+  const mask = bits === 0 ? 0 : ~((1 << (32 - bits)) - 1) >>> 0;
+  return { network: (address & mask) >>> 0, bits };
+}
+
+/**
+ * ipv4_lookup(LookupTable, SourceIPv4Key, IPv4LookupRange [, return_unmatched]): each input row with
+ * the lookup row whose range holds its address (the most specific range when several do); rows
+ * without one are dropped, or kept with empty lookup columns when return_unmatched is true.
+ */
+const ipv4Lookup: Plugin = (input, args, _node, oc) => {
+  const lookupTable = oc.env.evaluateTabular(args[0]);
+  const sourceIndex = columnIndex(input, args[1], "ipv4_lookup", oc);
+  const rangeIndex = columnIndex(lookupTable, args[2], "ipv4_lookup", oc);
+  const returnUnmatched = args[3] ? compileIn(input, args[3], oc).fn([]) === true : false;
+  const ranges = lookupTable.rows
+    .map((row) => ({ row, range: ipv4Range(toKqlString(row[rangeIndex] ?? null, lookupTable.columns[rangeIndex].type)) }))
+    .filter((r): r is { row: Row; range: { network: number; bits: number } } => r.range !== null)
+    .sort((a, b) => b.range.bits - a.range.bits);
+  const extra = lookupTable.columns.map((c, i) => ({ c, i })).filter(({ c }) => !input.columns.some((x) => x.name === c.name));
+  const rows: Row[] = [];
+  for (const row of input.rows) {
+    const address = parseIpv4(toKqlString(row[sourceIndex] ?? null, input.columns[sourceIndex].type));
+    const match =
+      address === null
+        ? undefined
+        : ranges.find(({ range }) => {
+            const mask = range.bits === 0 ? 0 : ~((1 << (32 - range.bits)) - 1) >>> 0;
+            return (address & mask) >>> 0 === range.network;
+          });
+    if (match) rows.push([...row, ...extra.map(({ i }) => match.row[i])]);
+    else if (returnUnmatched) rows.push([...row, ...extra.map(({ c }) => emptyValue(c.type))]);
+  }
+  return { columns: [...input.columns, ...extra.map(({ c }) => c)], rows };
+};
+
+const PLUGINS: Readonly<Record<string, Plugin>> = { bag_unpack: bagUnpack, pivot, ipv4_lookup: ipv4Lookup };
+
+/** Plugins `evaluate` runs locally. */
+export const EVALUATE_PLUGINS: ReadonlySet<string> = new Set(Object.keys(PLUGINS));
+
+export function evaluatePlugin(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const call = node.FunctionCall;
+  const name = String(call?.Name?.SimpleName ?? "").toLowerCase();
+  const plugin = PLUGINS[name];
+  if (!plugin) throw errorAt(oc.query, node, `Unsupported plugin 'evaluate ${name}' in the local KQL engine`, "unsupported-operator");
+  return plugin(input, listElements(call.ArgumentList?.Expressions), node, oc);
+}

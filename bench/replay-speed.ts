@@ -17,7 +17,7 @@ import { servicesFor } from "../lib/runs/runner.js";
 import { LocalSource } from "../lib/sources/local.js";
 import { Storage } from "../lib/state/storage.js";
 import { generatedTables, generateOrgLogs } from "../lib/synth/org.js";
-import type { BenchSection } from "./measure.js";
+import { peakRssMiB, type BenchSection } from "./measure.js";
 
 export const REPLAY_CPU_TARGET_SECONDS = 20;
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
@@ -134,6 +134,8 @@ async function replaySeed(seed: number) {
       requests: end.requests - first.requests,
       requestsPerWindow: Number(((end.requests - first.requests) / windows).toFixed(1)),
       requestsByKind: requests.byKind(),
+      // The data, its time index and what the baseline store remembers all live in this process.
+      peakRssMiB: peakRssMiB(),
       hunts: hunts.map((h) => {
         const own = perHunt.get(h.id)!;
         const huntWindows = report.runs.filter((r) => r.huntId === h.id).length;

@@ -94,10 +94,16 @@ export class BaselineStore {
       held.clean = false;
       return;
     }
-    const partitionKey = this.statePartition(huntId);
-    const state = await this.read(partitionKey, "hunt");
-    if (!state || state.etag !== this.generations.get(huntId)) this.forget(huntId);
     this.holds.set(huntId, { count: 1, clean: true });
+    const partitionKey = this.statePartition(huntId);
+    let state: Current;
+    try {
+      state = await this.read(partitionKey, "hunt");
+    } catch (error) {
+      this.release(huntId, false);
+      throw error;
+    }
+    if (!state || state.etag !== this.generations.get(huntId)) this.forget(huntId);
     this.remember(partitionKey, new Map(state ? [["hunt", state]] : []));
   }
 

@@ -5,6 +5,8 @@
  * is used in (the record itself, the event element, System), into a plan: which values are System
  * fields' text, which elements are the payload (EventData, UserData, RenderingInfo, built as
  * elements), and which values are only checked. A record then costs its values, not its template.
+ * Compiling costs about as much as building a few trees, so a template's first few records in a
+ * chunk are built as trees and flattened, and only a template with more records gets plans.
  *
  * A plan visits and counts every node and checks every value that building the element tree would,
  * so a record fails here exactly when building its tree fails; and whenever it fails, the tree path
@@ -13,15 +15,14 @@
  */
 import {
   BinXmlChunk,
+  eventElement,
   Expansion,
-  NO_VALUES,
   filetimeTextAt,
   isEmptyValue,
   isInstance,
   isSlot,
-  eventElement,
+  NO_VALUES,
   parseRecordEvent,
-  type Values,
   recordNodes,
   type EvtxArray,
   type EvtxElement,
@@ -30,6 +31,7 @@ import {
   type TemplateAttribute,
   type TemplateElement,
   type TemplateNode,
+  type Values,
 } from "./evtx-binxml.js";
 import {
   assembleEvent,

@@ -55,7 +55,7 @@ function random(seed: number): (below: number) => number {
   };
 }
 
-/** Damaged copies of a file: flipped bytes, overwritten runs and stray tokens in its records, chunk headers hit, a cut. */
+/** Damaged copies of a file: flipped bytes, overwritten runs and stray BinXML tokens in its records, or a cut anywhere. */
 function damaged(original: Buffer, seed: number): Buffer {
   const next = random(seed);
   const copy = Buffer.from(original);

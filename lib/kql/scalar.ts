@@ -10,6 +10,7 @@ import {
   listElements,
   nodeKind,
   nodeText,
+  sourceText,
   referencedName,
   referencedSymbolKind,
   scalarTypeOf,
@@ -114,7 +115,8 @@ function compileLiteral(node: SyntaxNode, ctx: CompileContext): Compiled {
       return constant(n, type);
     }
     case "datetime": {
-      const ms = parseDatetime(unwrapTypedLiteral(text), { strict: true });
+      // From the query's own text: a cached analysis may hold a masked window datetime (kusto.ts analyze).
+      const ms = parseDatetime(unwrapTypedLiteral(sourceText(ctx.query, node)), { strict: true });
       if (ms === null) throw errorAt(ctx.query, node, `Cannot read datetime literal '${text}'`);
       return constant(ms, "datetime");
     }

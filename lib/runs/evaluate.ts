@@ -13,7 +13,7 @@ import type { Hunt, ParameterValue } from "../hunts/schema.js";
 import { toJsonRecords } from "../kql/index.js";
 import type { Table, Value } from "../kql/types.js";
 import type { Logger } from "../log.js";
-import { isFleetWide, NOTABLE_Z, scoreFinding, Z_SCALE, type PrevalenceContext, type Score } from "../scoring/index.js";
+import { isFleetWide, NOTABLE_Z, valueSpread, scoreFinding, Z_SCALE, type PrevalenceContext, type Score } from "../scoring/index.js";
 import type { QuerySource } from "../sources/types.js";
 import { applyException, exceptionFor, type Exception } from "../exceptions/exception.js";
 
@@ -313,8 +313,7 @@ function fleetFindings(
   if (!spec || fleet.size === 0) return [];
   const others = hunt.entity.columns.filter((c) => !spec.value.includes(c) && !spec.across.includes(c));
   return [...fleet].map(([valueKey, { context, rows }]) => {
-    const known = new Set(context.stats?.across ?? []);
-    const fresh = (context.inWindow ?? []).filter((a) => !known.has(a));
+    const { fresh } = valueSpread(context);
     const also = Object.fromEntries(others.map((c) => [c, [...new Set(rows.map((r) => cellText(r[c])))].slice(0, FLEET_SAMPLE)]));
     const reasons = [
       `${spec.value.join("/")} ${valueKey} reached by ${fresh.length} of ${context.population} ${spec.across.join("/")} for the first time in this window: a fleet-wide change, one finding instead of ${fresh.length} alerts`,

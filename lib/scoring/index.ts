@@ -166,19 +166,47 @@ function isHabitual({ met, of }: { met: number; of: number }): boolean {
   return of >= MIN_HISTORY && met * 2 >= of;
 }
 
+/** Who shows a value: the `across` values remembered before this window, and those showing it for the first time now. */
+export interface ValueSpread {
+  known: ReadonlySet<string>;
+  fresh: readonly string[];
+  freshSet: ReadonlySet<string>;
+}
+
+const NO_STATS = {};
+/**
+ * Every entity that shows a value shares its context's stats and in-window list: work out the
+ * spread once per value and window, not once per entity (a value on 400 devices would
+ * otherwise rebuild the same sets 400 times).
+ */
+const spreads = new WeakMap<object, WeakMap<object, ValueSpread>>();
+
+export function valueSpread(context: PrevalenceContext): ValueSpread {
+  const inWindow = context.inWindow ?? [];
+  const statsKey = context.stats ?? NO_STATS;
+  let byStats = spreads.get(inWindow);
+  if (!byStats) spreads.set(inWindow, (byStats = new WeakMap()));
+  let spread = byStats.get(statsKey);
+  if (!spread) {
+    const known = new Set(context.stats?.across ?? []);
+    const fresh = inWindow.filter((a) => !known.has(a));
+    spread = { known, fresh, freshSet: new Set(fresh) };
+    byStats.set(statsKey, spread);
+  }
+  return spread;
+}
+
 /** Whether a value is spreading across the fleet in this window: many entities show it for the first time. */
 export function isFleetWide(context: PrevalenceContext): boolean {
-  const known = new Set(context.stats?.across ?? []);
-  const fresh = (context.inWindow ?? []).filter((a) => !known.has(a)).length;
+  const fresh = valueSpread(context).fresh.length;
   return fresh >= Math.max(FLEET_MIN_ENTITIES, Math.ceil(FLEET_MIN_SHARE * context.population));
 }
 
 /** Other entities that show the value (before or now), the population, and whether this entity showed it before. */
 function spread(context: PrevalenceContext): { others: number; population: number; seenHereBefore: boolean } {
-  const known = new Set(context.stats?.across ?? []);
-  const fresh = (context.inWindow ?? []).filter((a) => !known.has(a));
+  const { known, fresh, freshSet } = valueSpread(context);
   const total = (context.stats?.count ?? 0) + fresh.length;
-  const self = context.across !== undefined && (known.has(context.across) || fresh.includes(context.across)) ? 1 : 0;
+  const self = context.across !== undefined && (known.has(context.across) || freshSet.has(context.across)) ? 1 : 0;
   return {
     others: Math.max(0, total - self),
     population: Math.max(context.population, total),
@@ -261,7 +289,7 @@ export function scoreFinding(input: ScoreInput): Score {
     const { others, population, seenHereBefore } = spread(context);
     fleetWide = isFleetWide(context);
     if (fleetWide) {
-      const fresh = (context.inWindow ?? []).filter((a) => !new Set(context.stats?.across ?? []).has(a)).length;
+      const fresh = valueSpread(context).fresh.length;
       reasons.push(`${context.valueKey} is a fleet-wide change: ${fresh} ${across} showed it for the first time in this window`);
     } else if (seenHereBefore) {
       // Not rare for this entity: it has shown the value before.

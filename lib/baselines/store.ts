@@ -32,6 +32,8 @@ const TRANSACTION_CONCURRENCY = 8;
 const MAX_ATTEMPTS = 6;
 /** Rows remembered for held hunts; past this, the least recently used partitions are forgotten (and listed again when needed). */
 export const REMEMBERED_ROWS = 200_000;
+/** A value shown again by no new entity is written at most this often (its lastWindowEnd, which pruning reads, stays this fresh). */
+export const PREVALENCE_REFRESH_MS = 24 * 3_600_000;
 
 type Stored = Record<string, unknown> & { partitionKey: string; rowKey: string };
 type Current = { entity: Stored; etag: string } | undefined;
@@ -430,7 +432,14 @@ export class BaselineStore {
             const next = applyPrevalence(huntId, stored, valueKey, across, windowEnd);
             if (!next) return "applied";
             // Nothing new showed the value: only lastWindowEnd would move, and applying the window again changes nothing either.
-            if (stored && next.count === stored.count && next.across.length === stored.across.length) return "unchanged";
+            // It still moves once a day, or pruning (by lastWindowEnd) would forget a value shown every day by the same entities.
+            if (
+              stored &&
+              next.count === stored.count &&
+              next.across.length === stored.across.length &&
+              windowEnd - stored.lastWindowEnd < PREVALENCE_REFRESH_MS
+            )
+              return "unchanged";
             return {
               partitionKey,
               rowKey,

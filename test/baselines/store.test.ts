@@ -209,6 +209,22 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect([...read.values()].map((b) => b.features.FailedCount.history)).toEqual(keys.map(() => [1, 2, 3]));
   });
 
+  it("keeps a value shown every day by the same entities: it is written again once a day, so pruning does not forget it", async () => {
+    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+    const value = "198.51.100.53|53";
+    await store.applyPrevalence("hunt-p", new Map([[value, ["ws1", "ws2"]]]), HOUR);
+    // The same devices every hour: nothing to write within a day.
+    for (let hour = 2; hour <= 24; hour++)
+      expect((await store.applyPrevalence("hunt-p", new Map([[value, ["ws1", "ws2"]]]), hour * HOUR)).written).toBe(0);
+    const days = 40;
+    for (let day = 1; day <= days; day++) await store.applyPrevalence("hunt-p", new Map([[value, ["ws2", "ws1"]]]), day * 24 * HOUR + HOUR);
+    const end = days * 24 * HOUR + HOUR;
+    expect((await store.getPrevalence("hunt-p", [value])).get(value)!.lastWindowEnd).toBeGreaterThan(end - 24 * HOUR);
+    // A retention of a week, measured from the last window: the value is still remembered, with its devices.
+    expect(await store.prunePrevalence("hunt-p", end - 7 * 24 * HOUR)).toBe(0);
+    expect((await store.getPrevalence("hunt-p", [value])).get(value)).toMatchObject({ count: 2, across: ["ws1", "ws2"] });
+  });
+
   it("prunes entities not seen since a cut-off", async () => {
     const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
     const old = Date.UTC(2024, 0, 1);

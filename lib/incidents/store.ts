@@ -226,11 +226,16 @@ export class IncidentStore {
   }
 
   /** The open incident an entity last joined, if its last alert is recent enough. */
-  private async openIncidentOf(label: string, at: number): Promise<string | undefined> {
+  /**
+   * The incident an entity last joined, and whether an alert at `at` is within its span. Alerts
+   * may come out of order (a hunt catching up after an outage): one far earlier than the
+   * incident's last alert does not join it either.
+   */
+  private async lastIncidentOf(label: string, at: number): Promise<{ incidentId: string; lastAlertAt: number; open: boolean } | undefined> {
     const entry = await getEntityOrUndefined<{ incidentId: string; lastAlertAt: Date }>(this.client, "entity", encodeKey(label));
     if (!entry) return undefined;
     const last = entry.lastAlertAt instanceof Date ? entry.lastAlertAt.getTime() : Date.parse(String(entry.lastAlertAt));
-    return at - last <= this.windowMs ? entry.incidentId : undefined;
+    return { incidentId: entry.incidentId, lastAlertAt: last, open: Math.abs(at - last) <= this.windowMs };
   }
 
   /**
@@ -245,7 +250,8 @@ export class IncidentStore {
       async (group) => {
         const at = Math.max(...group.map((f) => Date.parse(f.window.end)));
         const labels = [...new Set(group.flatMap((f) => f.entities.map(entityLabel)))];
-        const open = (await pMap(labels, (label) => this.openIncidentOf(label, at), { concurrency: 8 })).filter((id) => id !== undefined);
+        const last = await pMap(labels, (label) => this.lastIncidentOf(label, at), { concurrency: 8 });
+        const open = last.flatMap((l) => (l?.open ? [l.incidentId] : []));
         // Several open incidents share the group's entities: it joins the one opened first.
         const candidates = await Promise.all([...new Set(open)].map((id) => this.get(id)));
         const existing = candidates.filter((c) => c !== undefined).sort((a, b) => a.openedAt.localeCompare(b.openedAt))[0];
@@ -256,7 +262,8 @@ export class IncidentStore {
         if (notice && !notices.some((n) => n.incidentId === incident.id)) notices.push({ incidentId: incident.id, kind: notice, runId });
         const lastAlertAt = new Date(incident.lastAlertAt);
         await pMap(
-          labels,
+          // An entity keeps pointing at its latest incident: a late alert's older incident does not take its place.
+          labels.filter((_, i) => !(last[i] && last[i].incidentId !== incident.id && last[i].lastAlertAt > lastAlertAt.getTime())),
           (label) =>
             this.client.upsertEntity({ partitionKey: "entity", rowKey: encodeKey(label), incidentId: incident.id, lastAlertAt }, "Replace"),
           { concurrency: 8 },

@@ -74,12 +74,13 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
     let lastDay = 0;
     // Progress: a live counter in a terminal, a line a week in a log.
     const live = !options.log && process.stdout.isTTY;
-    const { findings } = await replay(hunts, app.services, period, (p) => {
+    const { findings, failures } = await replay(hunts, app.services, period, (p) => {
       if (p.day === lastDay) return;
       lastDay = p.day;
       if (live) process.stdout.write(`\r  day ${p.day}/${p.days}${p.day === p.days ? "\n" : ""}`);
       else if (p.day % 7 === 0 || p.day === p.days) log(`  day ${p.day}/${p.days}`);
     });
+    if (failures.length) throw new Error(`the replay failed: ${failures.map((f) => `${f.huntId}: ${f.error}`).join("; ")}`);
     const alerts = findings.filter((f) => f.alert);
     const incidents = new Set(alerts.map((f) => f.incidentId)).size;
     log(`  ${findings.length} findings, ${alerts.length} alerts in ${incidents} incident(s)`);

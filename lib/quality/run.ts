@@ -34,7 +34,9 @@ export async function measureGenerated(storage: Storage, options: GenerateOption
   const generated = performance.now();
   const services = servicesFor(storage, new LocalSource(tables, "generated"));
   const cpu = process.cpuUsage();
-  const { findings, runs } = await replay(builtInHunts(), services, { start: logs.start, end: logs.end });
+  const { findings, runs, failures } = await replay(builtInHunts(), services, { start: logs.start, end: logs.end });
+  // A hunt that failed would count as one that found nothing: say why instead.
+  if (failures.length) throw new Error(`replay failed: ${failures.map((f) => `${f.huntId}: ${f.error}`).join("; ")}`);
   const replayed = performance.now();
   const replayCpu = process.cpuUsage(cpu);
   const hunts = evaluate(

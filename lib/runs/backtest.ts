@@ -76,8 +76,8 @@ export function backtestPeriod(range: { start: number; end: number }): { start: 
 }
 
 /**
- * Replays `period` for each hunt on its own (hunts share no state, so one hunt's failure does not
- * stop the others) and summarises it per day.
+ * Replays `period` day by day through every hunt (a hunt that fails sits out the days after; the
+ * others go on) and summarises it per day.
  */
 export async function backtest(
   hunts: readonly Hunt[],
@@ -85,18 +85,7 @@ export async function backtest(
   period: { start: number; end: number },
   onDay?: (huntId: string, day: number, days: number) => void,
 ): Promise<BacktestReport> {
-  const runs: RunRecord[] = [];
-  const findings: Finding[] = [];
-  const failures: BacktestReport["failures"] = [];
-  for (const hunt of hunts) {
-    try {
-      const result = await replay([hunt], services, period, (p) => onDay?.(hunt.id, p.day, p.days));
-      runs.push(...result.runs);
-      findings.push(...result.findings);
-    } catch (error) {
-      failures.push({ huntId: hunt.id, error: (error as Error).message });
-    }
-  }
+  const { runs, findings, failures } = await replay(hunts, services, period, (p) => onDay?.(p.huntId, p.day, p.days));
   return summarise(hunts, period, runs, findings, failures);
 }
 

@@ -120,6 +120,22 @@ describe("incidents (Azurite)", () => {
     expect(later.notices[0].kind).toBe("opened");
   });
 
+  it("an alert that comes late (a hunt catching up) joins only an incident whose span it falls in", async () => {
+    const storage = await freshStorage(azurite());
+    const incidents = new IncidentStore(storage.table("incidents"));
+    const host = [{ type: "host" as const, value: "srv-db-2" }];
+    const DAY = 24 * HOUR;
+    const today = await incidents.assign([alert("today", "logon-graph-rank", 80, host, T)], "r1", T);
+    // Another hunt catching up reports the same host ten days back: not part of today's incident.
+    const past = await incidents.assign([alert("past", "logon-changepoint", 75, host, T - 10 * DAY)], "r2", T);
+    // Within today's span, even a little earlier than its last alert: it joins.
+    const near = await incidents.assign([alert("near", "rare-device-connections", 70, host, T - 2 * HOUR)], "r3", T);
+    const later = await incidents.assign([alert("later", "rare-device-connections", 72, host, T + 5 * HOUR)], "r4", T + 5 * HOUR);
+    const id = today.alerts[0].incidentId;
+    expect(past.alerts[0].incidentId).not.toBe(id);
+    expect([near.alerts[0].incidentId, later.alerts[0].incidentId]).toEqual([id, id]);
+  });
+
   it("alerts of one window that share nothing are separate incidents; every alert belongs to exactly one", async () => {
     const storage = await freshStorage(azurite());
     const incidents = new IncidentStore(storage.table("incidents"));

@@ -49,6 +49,9 @@ describe("hunts backtest", () => {
     expectJsonContract(JSON.parse(JSON.stringify(report)));
     expect(report.failures).toEqual([]);
     expect(report.days.map((d) => d.day)).toEqual(["2024-10-20", "2024-10-21"]);
+    // Day by day across hunts, as their timers would fire: no hunt's second day comes before another's first.
+    const runDays = report.runs.map((r) => r.window.start.slice(0, 10));
+    expect(runDays).toEqual([...runDays].sort());
     // Every alert belongs to an incident; findings that did not alert belong to none.
     expect(report.findings.every((f) => (f.alert ? typeof f.incidentId === "string" : f.incidentId === null))).toBe(true);
     for (const day of report.days) {

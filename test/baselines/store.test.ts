@@ -1,30 +1,14 @@
-import diagnostics from "node:diagnostics_channel";
 import { describe, expect, it } from "vitest";
 import { BaselineStore } from "../../lib/baselines/store.js";
 import type { Observation } from "../../lib/baselines/model.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { requestsDuring } from "../helpers/requests.js";
 
 const azurite = useAzurite();
 const HOUR = 3_600_000;
 
 function observation(entityKey: string, failed: number, at = 0): Observation {
   return { entityKey, features: { FailedCount: failed }, distinct: { Users: [`u${failed}`] }, firstSeen: at, lastSeen: at + 1000 };
-}
-
-/** Counts the HTTP requests this process sends while `run` runs, as "METHOD table" (a transaction is "POST $batch"). */
-async function requestsDuring(run: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const onStart = (message: unknown) => {
-    const { method, path } = (message as { request: { method: string; path: string } }).request;
-    seen.push(`${method} ${decodeURIComponent(path.split("?")[0]).split("/")[2].replace(/\(.*$/, "")}`);
-  };
-  diagnostics.subscribe("http.client.request.start", onStart);
-  try {
-    await run();
-  } finally {
-    diagnostics.unsubscribe("http.client.request.start", onStart);
-  }
-  return seen;
 }
 
 /** One window of a hunt as the runner applies it: held, baselines read, applied, hunt state moved on. */
@@ -209,17 +193,31 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect([...read.values()].map((b) => b.features.FailedCount.history)).toEqual(keys.map(() => [1, 2, 3]));
   });
 
-  it("prunes entities not seen since a cut-off", async () => {
-    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+  it("prunes rows of every hunt (a removed one too) last written for a window before the cut-off; a held hunt forgets what it remembered of them", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const store = new BaselineStore(client);
     const old = Date.UTC(2024, 0, 1);
     const recent = Date.UTC(2024, 5, 1);
-    await store.applyObservations(
-      "hunt-f",
-      [observation("old", 1, old), observation("recent", 1, recent)],
-      { start: 0, end: recent + HOUR },
-      {},
-    );
-    expect(await store.prune("hunt-f", Date.UTC(2024, 2, 1))).toBe(1);
-    expect([...(await store.getBaselines("hunt-f", ["old", "recent"])).keys()]).toEqual(["recent"]);
+    await store.applyObservations("hunt-f", [observation("old", 1, old - HOUR)], { start: old - HOUR, end: old }, {});
+    await store.applyObservations("hunt-f", [observation("recent", 1, recent - HOUR)], { start: recent - HOUR, end: recent }, {});
+    await store.applyHuntWindow("hunt-f", recent, 1);
+    // A hunt no longer in the catalog: its baselines, prevalence and learning state are all old.
+    await store.applyObservations("retired-hunt", [observation("gone", 1, old - HOUR)], { start: old - HOUR, end: old }, {});
+    await store.applyPrevalence("retired-hunt", new Map([["value", ["gone"]]]), old);
+    await store.applyHuntWindow("retired-hunt", old, 1);
+
+    await store.hold("hunt-f");
+    try {
+      expect([...(await store.getBaselines("hunt-f", ["old", "recent"])).keys()]).toEqual(["old", "recent"]);
+      expect(await store.prune(Date.UTC(2024, 2, 1))).toBe(4);
+      expect([...(await store.getBaselines("hunt-f", ["old", "recent"])).keys()]).toEqual(["recent"]);
+    } finally {
+      store.release("hunt-f", true);
+    }
+    const fresh = new BaselineStore(client);
+    expect((await fresh.getHuntState("hunt-f")).windows).toBe(1);
+    expect((await fresh.getBaselines("retired-hunt", ["gone"])).size).toBe(0);
+    expect((await fresh.getPrevalence("retired-hunt", ["value"])).size).toBe(0);
+    expect((await fresh.getHuntState("retired-hunt")).windows).toBe(0);
   });
 });

@@ -247,21 +247,6 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect((await services.runs.getWatermark(hunt.id))!.end).toBe(T0 + 4 * HOUR);
   });
 
-  it("prunes baselines not seen within the retention once a day", async () => {
-    const storage = await freshStorage(azurite());
-    const services = servicesFor(storage, sourceOf(failures("203.0.113.13", 23, 120, 30)), { retentionMs: 30 * DAY });
-    const old = T0 - 60 * DAY;
-    await services.baselines.applyObservations(
-      hunt.id,
-      [{ entityKey: "198.51.100.99", features: { FailedCount: 1 }, distinct: {}, firstSeen: old, lastSeen: old }],
-      { start: old, end: old + HOUR },
-      {},
-    );
-    await runScheduled(hunt, services, T0 + DAY + 60_000); // the window ending at midnight
-    const left = await services.baselines.getBaselines(hunt.id, ["198.51.100.99", "203.0.113.13"]);
-    expect([...left.keys()]).toEqual(["203.0.113.13"]);
-  });
-
   it("records partial results on the run and on its findings", async () => {
     const storage = await freshStorage(azurite());
     const local = sourceOf(failures("203.0.113.11", 0, 150, 30));

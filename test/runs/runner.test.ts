@@ -151,6 +151,11 @@ describe("scheduled and on-demand runs (Azurite)", () => {
       (await services.findings.ofRun(retried.run.runId, window.end)).map((f) => f.fingerprint),
     );
     expect(retried.findings[0]).toMatchObject({ entity: { key: "203.0.113.10" }, alert: true });
+    // The alert the crash kept from the queue is on it now, once.
+    const queued = (await storage.queue("findings").receiveMessages({ numberOfMessages: 32 })).receivedMessageItems;
+    expect(queued.map((m) => decodeQueueMessage(m.messageText))).toEqual([
+      { notice: { kind: "incident", incidentId: retried.findings[0].incidentId, notice: "opened", runId: retried.run.runId } },
+    ]);
     expect((await services.baselines.getBaselines(hunt.id, ["203.0.113.10"])).get("203.0.113.10")!.windows).toBe(1);
     expect((await services.baselines.getHuntState(hunt.id)).windows).toBe(1);
     // A run that succeeded is final: asking again returns it unchanged.

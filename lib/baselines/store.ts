@@ -30,6 +30,8 @@ export const BUCKETS = 16;
 const READ_CONCURRENCY = 32;
 const TRANSACTION_CONCURRENCY = 8;
 const MAX_ATTEMPTS = 6;
+/** How stale a prevalence row's lastWindowEnd may get while its value keeps being seen by the same entities. */
+const PREVALENCE_SEEN_REFRESH_MS = 86_400_000;
 /** Rows remembered for held hunts; past this, the least recently used partitions are forgotten (and listed again when needed). */
 export const REMEMBERED_ROWS = 200_000;
 
@@ -415,8 +417,10 @@ export class BaselineStore {
             const stored = current && toPrevalence(huntId, valueKey, current.entity);
             const next = applyPrevalence(huntId, stored, valueKey, across, windowEnd);
             if (!next) return "applied";
-            // Nothing new showed the value: only lastWindowEnd would move, and applying the window again changes nothing either.
-            if (stored && next.count === stored.count && next.across.length === stored.across.length) return "unchanged";
+            // Nothing new showed the value: only lastWindowEnd would move, and applying the window again changes nothing
+            // either. Still written once a day, so the prune (by lastWindowEnd) never takes a value that is still seen.
+            const unchanged = stored && next.count === stored.count && next.across.length === stored.across.length;
+            if (unchanged && windowEnd - stored.lastWindowEnd < PREVALENCE_SEEN_REFRESH_MS) return "unchanged";
             return {
               partitionKey,
               rowKey,

@@ -193,6 +193,19 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect([...read.values()].map((b) => b.features.FailedCount.history)).toEqual(keys.map(() => [1, 2, 3]));
   });
 
+  it("a value seen every day by the same entities is not pruned as unseen: its last window is written at least daily", async () => {
+    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+    const day0 = Date.UTC(2024, 0, 1);
+    const seen = new Map([["svchost.exe|445", ["ws1", "ws2"]]]);
+    await store.applyPrevalence("hunt-v", seen, day0);
+    // The same entities within the day: nothing to write.
+    expect((await store.applyPrevalence("hunt-v", seen, day0 + 3_600_000)).written).toBe(0);
+    for (let day = 1; day <= 3; day++) expect((await store.applyPrevalence("hunt-v", seen, day0 + day * 86_400_000)).written).toBe(1);
+    const stored = (await store.getPrevalence("hunt-v", ["svchost.exe|445"])).get("svchost.exe|445")!;
+    expect([stored.count, stored.lastWindowEnd]).toEqual([2, day0 + 3 * 86_400_000]);
+    expect(await store.prune(day0 + 2 * 86_400_000)).toBe(0);
+  });
+
   it("prunes rows of every hunt (a removed one too) last written for a window before the cut-off; a held hunt forgets what it remembered of them", async () => {
     const client = (await freshStorage(azurite())).table("baselines");
     const store = new BaselineStore(client);

@@ -326,7 +326,8 @@ async function backtestCommand(options: { data: string[]; from?: string; to?: st
   const period = { start: from ?? whole.start, end: to ?? whole.end };
   if (period.end <= period.start) fail(`--to must be after --from (${new Date(period.start).toISOString()})`);
   const hunts = huntCatalog().filter((h) => !options.huntIds?.length || options.huntIds.includes(h.id));
-  const runnable = hunts.filter((h) => h.sources.includes("local") && h.tables.some((t) => source.tables[t]));
+  const present = new Set(source.tableNames());
+  const runnable = hunts.filter((h) => h.sources.includes("local") && h.tables.some((t) => present.has(t)));
   for (const h of hunts.filter((x) => !runnable.includes(x)))
     console.error(`${h.id}: skipped, none of its tables (${h.tables.join(", ")}) is in the data`);
   const azurite = await startAzurite({ inMemory: true });

@@ -3,7 +3,7 @@
  * the run services and the notifier. Nothing here depends on the Functions host.
  */
 import { FindingStore } from "./findings/store.js";
-import { durationMs, findHunt, huntCatalog } from "./hunts/catalog.js";
+import { durationMs, findHunt } from "./hunts/catalog.js";
 import { parameterProblems } from "./hunts/parameters.js";
 import { importSentinelHunts } from "./hunts/sentinel.js";
 import type { Destination } from "./notify/destinations.js";
@@ -90,18 +90,14 @@ export function retentionPolicy(settings: Settings): RetentionPolicy {
     deliveryClaimsMs: durationMs(settings.DELIVERY_CLAIM_RETENTION),
     stagedMs: durationMs(settings.STAGED_RETENTION),
     baselinesMs: durationMs(settings.BASELINE_RETENTION),
+    budgetMs: durationMs(settings.RETENTION_TIME_BUDGET),
   };
 }
 
 /** Deletes the app's state older than its retention settings: the daily prune job and `hunts prune`. */
 export function pruneRuntimeState(runtime: Runtime, now: number): Promise<PruneReport> {
   const { services, notifier } = runtime;
-  return pruneState(
-    { ...services, claims: notifier.claims, notifyState: notifier.state },
-    retentionPolicy(runtime.settings),
-    huntCatalog(),
-    now,
-  );
+  return pruneState({ ...services, claims: notifier.claims, notifyState: notifier.state }, retentionPolicy(runtime.settings), now);
 }
 
 export async function createRuntime(env: Record<string, string | undefined> = process.env, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -128,7 +124,6 @@ export async function createRuntime(env: Record<string, string | undefined> = pr
   const services = servicesFor(storage, source, {
     incidents: new IncidentStore(storage.table("incidents"), durationMs(settings.INCIDENT_WINDOW)),
     parameters: settings.parameters,
-    retentionMs: durationMs(settings.BASELINE_RETENTION),
     log,
   });
   const exceptionsFile = settings.EXCEPTIONS_FILE ?? (existsSync(DEFAULT_EXCEPTIONS_FILE) ? DEFAULT_EXCEPTIONS_FILE : undefined);

@@ -36,6 +36,8 @@ function retention(minimumDays: number, why: string) {
     message: `expected a timespan of at least ${minimumDays}d, like 90d (${why})`,
   });
 }
+/** A prune's time budget leaves the Functions timeout (10 minutes) room for the page in flight and the report. */
+const MAX_PRUNE_BUDGET_MS = 8 * 60_000;
 const ONE_DAY_AT_LEAST = "less would delete what the day's runs and digest still read";
 /** Azure ids (client ids, workspace ids) are GUIDs. */
 const Guid = z.guid({ error: "expected a GUID" });
@@ -160,6 +162,13 @@ export const SettingsSchema = z.object({
   STAGED_RETENTION: retention(1, ONE_DAY_AT_LEAST).default("7d"),
   /** When the daily prune job deletes what the retentions above no longer keep. */
   RETENTION_SCHEDULE: z.string().default("0 30 2 * * *"),
+  /** How long one prune may run; the next one resumes where it stopped. Under the Functions timeout (host.json, 10 minutes). */
+  RETENTION_TIME_BUDGET: z
+    .string()
+    .refine((v) => Timespan.safeParse(v).success && (parseTimespan(v) ?? 0) >= 10_000 && parseTimespan(v)! <= MAX_PRUNE_BUDGET_MS, {
+      message: "expected a timespan from 10s to 8m, like 5m (the Functions timeout of 10 minutes ends a longer prune mid-step)",
+    })
+    .default("5m"),
   /** Lets destinations be http:// or private/loopback addresses: local development only. */
   NOTIFY_ALLOW_INSECURE: Bool.default(false),
   /** Base URL of this app, for links back to on-demand runs in notifications. */

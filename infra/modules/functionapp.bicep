@@ -60,6 +60,8 @@ var settings = concat(scheduleSettings, [
   { name: 'DELIVERY_CLAIM_RETENTION', value: '7d' }
   { name: 'STAGED_RETENTION', value: '7d' }
   { name: 'RETENTION_SCHEDULE', value: '0 30 2 * * *' }
+  // Under functionTimeout (host.json, 10 minutes): a prune that runs out resumes the next day.
+  { name: 'RETENTION_TIME_BUDGET', value: '5m' }
   { name: 'PUBLIC_BASE_URL', value: 'https://${name}.azurewebsites.net' }
   { name: 'LOG_ANALYTICS_ADDITIONAL_WORKSPACES', value: additionalWorkspaces }
   { name: 'HUNT_PARAMETERS', value: huntParameters }

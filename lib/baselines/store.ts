@@ -23,7 +23,7 @@
 import { odata, type RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
 import pMap from "p-map";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
-import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, transactionChunks } from "../state/tables.js";
+import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, transactionChunks, type TimeBudget } from "../state/tables.js";
 import { applyObservation, applyPrevalence, type Baseline, type HuntState, type Observation, type Prevalence } from "./model.js";
 
 export const BUCKETS = 16;
@@ -348,30 +348,16 @@ export class BaselineStore {
   }
 
   /**
-   * Deletes baselines not seen since `before`; returns how many. Each delete is conditional on the
-   * etag listed: a baseline a run updates meanwhile (its entity came back) stays.
+   * Deletes every row of the table, of any hunt (one removed from the catalog too), last written
+   * for a window ending before `before`: baselines of entities not seen since, prevalence of values
+   * not seen since, and the learning state of a hunt that has not run since (its baselines are as
+   * old, so it starts learning afresh). Each delete is conditional on the etag listed: a row a run
+   * updates meanwhile stays. Returns how many were deleted.
    */
-  async prune(huntId: string, before: number): Promise<number> {
-    let deleted = 0;
-    for (let bucket = 0; bucket < this.buckets; bucket++) {
-      const partitionKey = this.partition(huntId, "b", bucket);
-      const filter = odata`PartitionKey eq ${partitionKey} and lastSeen lt ${new Date(before)}`;
-      deleted += await deleteWhere(this.client, filter, { mode: "unchanged" });
-      // What a held hunt remembers of the partition may name deleted rows: list it again when needed.
-      this.dropPartition(partitionKey);
-    }
-    return deleted;
-  }
-
-  /** Deletes the prevalence of values not seen in a window ending since `before` (etag-conditional, like prune). */
-  async prunePrevalence(huntId: string, before: number): Promise<number> {
-    let deleted = 0;
-    for (let bucket = 0; bucket < this.buckets; bucket++) {
-      const partitionKey = this.partition(huntId, "p", bucket);
-      const filter = `${odata`PartitionKey eq ${partitionKey}`} and lastWindowEnd lt ${epochMsLiteral(before)}`;
-      deleted += await deleteWhere(this.client, filter, { mode: "unchanged" });
-      this.dropPartition(partitionKey);
-    }
+  async prune(before: number, budget?: TimeBudget): Promise<number> {
+    const deleted = await deleteWhere(this.client, `lastWindowEnd lt ${epochMsLiteral(before)}`, { mode: "unchanged", budget });
+    // What held hunts remember may name deleted rows: they list their partitions again when needed.
+    if (deleted) for (const partitionKey of [...this.remembered.keys()]) this.dropPartition(partitionKey);
     return deleted;
   }
 

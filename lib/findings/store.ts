@@ -4,7 +4,7 @@
  * A digest reads the days since the last digest; a retried run reads its own findings back.
  */
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
-import { deleteWhere, transactionChunks } from "../state/tables.js";
+import { deleteWhere, transactionChunks, type TimeBudget } from "../state/tables.js";
 import { FindingSchema, type Finding } from "./finding.js";
 
 function dayPartition(ms: number): string {
@@ -64,8 +64,11 @@ export class FindingStore {
   }
 
   /** Deletes the findings of windows that ended on a UTC day before the one `before` falls on; returns how many. */
-  prune(before: number): Promise<number> {
+  prune(before: number, budget?: TimeBudget): Promise<number> {
     // Nothing writes a finding of a day this old again (runs write their own window's day).
-    return deleteWhere(this.client, odata`PartitionKey ge 'd' and PartitionKey lt ${dayPartition(before)}`, { mode: "transactions" });
+    return deleteWhere(this.client, odata`PartitionKey ge 'd' and PartitionKey lt ${dayPartition(before)}`, {
+      mode: "transactions",
+      budget,
+    });
   }
 }

@@ -17,7 +17,7 @@ import { z } from "zod";
 import type { Finding } from "../findings/finding.js";
 import { SEVERITIES, type Severity } from "../hunts/schema.js";
 import { encodeKey } from "../state/keys.js";
-import { deleteWhere, getEntityOrUndefined, isConflict } from "../state/tables.js";
+import { deleteWhere, getEntityOrUndefined, isConflict, type TimeBudget } from "../state/tables.js";
 import { entityLabel, SharedEntity } from "../hunts/entities.js";
 
 /** An incident stays open for alerts this long after its last one. */
@@ -217,11 +217,11 @@ export class IncidentStore {
    * Deletes incidents whose last alert was before `before`, and entities' links to them; returns
    * how many rows. Conditional on the listed etag: an incident or link an alert touches meanwhile stays.
    */
-  async prune(before: number): Promise<number> {
+  async prune(before: number, budget?: TimeBudget): Promise<number> {
     const old = (partition: string) => odata`PartitionKey eq ${partition} and lastAlertAt lt ${new Date(before)}`;
     return (
-      (await deleteWhere(this.client, old("incident"), { mode: "unchanged" })) +
-      (await deleteWhere(this.client, old("entity"), { mode: "unchanged" }))
+      (await deleteWhere(this.client, old("incident"), { mode: "unchanged", budget })) +
+      (await deleteWhere(this.client, old("entity"), { mode: "unchanged", budget }))
     );
   }
 

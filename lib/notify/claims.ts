@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { encodeKey } from "../state/keys.js";
-import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict } from "../state/tables.js";
+import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, type TimeBudget } from "../state/tables.js";
 import type { Destination } from "./destinations.js";
 
 /** A send that has not finished after this long is taken to have died with its process. */
@@ -58,8 +58,8 @@ export class DeliveryClaims {
    * Deletes claims last written before `before`; returns how many. The queue keeps a message at
    * most 7 days, so a claim older than that has no message left that could ask for it again.
    */
-  prune(before: number): Promise<number> {
-    return deleteWhere(this.client, `since lt ${epochMsLiteral(before)}`, { mode: "transactions" });
+  prune(before: number, budget?: TimeBudget): Promise<number> {
+    return deleteWhere(this.client, `since lt ${epochMsLiteral(before)}`, { mode: "transactions", budget });
   }
 
   /** The send failed: let a retry claim it again. */

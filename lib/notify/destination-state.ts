@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { RestError, TableClient } from "@azure/data-tables";
 import type { Logger } from "../log.js";
 import { encodeKey } from "../state/keys.js";
-import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict } from "../state/tables.js";
+import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, type TimeBudget } from "../state/tables.js";
 import type { Destination } from "./destinations.js";
 
 export interface NotifyStateOptions {
@@ -53,12 +53,13 @@ export class NotifyState {
    * watermarks older than `digestsBefore`; returns how many rows. Conditional on the listed etag:
    * a suppression renewed meanwhile stays.
    */
-  async prune(now: number, digestsBefore: number): Promise<{ suppression: number; digests: number }> {
+  async prune(now: number, digestsBefore: number, budget?: TimeBudget): Promise<{ suppression: number; digests: number }> {
     const expired = `PartitionKey ge 's~' and PartitionKey lt 's~~' and until lt ${epochMsLiteral(now)}`;
     return {
-      suppression: await deleteWhere(this.suppression, expired, { mode: "unchanged" }),
+      suppression: await deleteWhere(this.suppression, expired, { mode: "unchanged", budget }),
       digests: await deleteWhere(this.digests, `PartitionKey eq 'digest' and until lt ${epochMsLiteral(digestsBefore)}`, {
         mode: "unchanged",
+        budget,
       }),
     };
   }

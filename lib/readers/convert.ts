@@ -61,7 +61,9 @@ export async function convertLogs(paths: string[], outDir: string, options: Read
   };
   let completed = false;
   try {
-    for (const path of await logFilesUnder(paths)) {
+    const { files, issues: unreadable } = await logFilesUnder(paths);
+    result.issues.push(...unreadable);
+    for (const path of files) {
       let format: LogFormat | null = null;
       let rows = 0;
       try {

@@ -64,17 +64,52 @@ export async function* readLogFile(path: string, options: ReadOptions = {}): Asy
 
 const LOG_EXTENSIONS = new Set([".evtx", ".json", ".jsonl", ".ndjson", ".csv"]);
 
-/** Files under the given paths (directories are walked) that look like logs. */
-export async function logFilesUnder(paths: string[]): Promise<string[]> {
-  const out: string[] = [];
+/** What stops a path from being read, in words (not a raw `ENOENT: ..., stat '...'`). */
+function pathProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such file or folder";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "ENOTDIR") return "a part of the path is not a folder";
+  return (error as Error).message;
+}
+
+/**
+ * Files under the given paths (folders are walked) that look like logs. A path that cannot be
+ * read is reported, by name, and the others are still walked; when not one of the paths given
+ * exists, there is nothing to read and that is an error naming them.
+ */
+export async function logFilesUnder(paths: string[]): Promise<{ files: string[]; issues: ReadIssue[] }> {
+  const found = await walk(paths);
+  const unreadable = found.issues.filter((issue) => paths.includes(issue.source));
+  if (paths.length && unreadable.length === paths.length) throw new Error(unreadable.map((i) => `${i.source}: ${i.message}`).join("; "));
+  return found;
+}
+
+async function walk(paths: string[]): Promise<{ files: string[]; issues: ReadIssue[] }> {
+  const files: string[] = [];
+  const issues: ReadIssue[] = [];
   for (const path of paths) {
-    const info = await stat(path);
-    if (info.isDirectory()) {
-      const entries = (await readdir(path)).sort();
-      out.push(...(await logFilesUnder(entries.map((e) => join(path, e)).filter((p) => !basename(p).startsWith(".")))));
-    } else if (LOG_EXTENSIONS.has(extname(path).toLowerCase()) || paths.length === 1) out.push(path);
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(path)).isDirectory();
+    } catch (error) {
+      issues.push({ source: path, at: 0, message: pathProblem(error) });
+      continue;
+    }
+    if (isDirectory) {
+      let entries: string[];
+      try {
+        entries = (await readdir(path)).sort();
+      } catch (error) {
+        issues.push({ source: path, at: 0, message: pathProblem(error) });
+        continue;
+      }
+      const inner = await walk(entries.map((e) => join(path, e)).filter((p) => !basename(p).startsWith(".")));
+      files.push(...inner.files);
+      issues.push(...inner.issues);
+    } else if (LOG_EXTENSIONS.has(extname(path).toLowerCase()) || paths.length === 1) files.push(path);
   }
-  return out;
+  return { files, issues };
 }
 
 export interface LoadedLogs {
@@ -119,7 +154,8 @@ export async function loadLogs(paths: string[], options: LoadOptions = {}): Prom
   const builder = new TableBuilder();
   const files: LoadedLogs["files"] = [];
   const formats: (LogFormat | Error)[] = [];
-  const logFiles = await logFilesUnder(paths);
+  const { files: logFiles, issues: unreadable } = await logFilesUnder(paths);
+  for (const issue of unreadable) builder.issue(issue);
   for (const path of logFiles) {
     try {
       formats.push(readOptions.format ?? (await detectFormat(path)));

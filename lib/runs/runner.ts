@@ -22,8 +22,6 @@ import { LeaseLostError, onDemandRunId, RECORD_STAGED_PARTS, RunStore, scheduled
 
 export { MAX_FINDINGS_PER_RUN, MIN_FINDING_SCORE } from "./evaluate.js";
 
-const DAY = 86_400_000;
-export const DEFAULT_RETENTION_MS = 90 * DAY;
 /** How long a claimed window is owned without a write; the Functions timeout is 10 minutes. */
 export const WINDOW_LEASE_MS = 10 * 60_000;
 
@@ -42,8 +40,6 @@ export interface HuntServices {
   incidents: IncidentStore;
   exceptions: ExceptionStore;
   publisher: NoticePublisher;
-  /** Baselines not seen for this long are deleted (once a day, with the day's last window). */
-  retentionMs?: number;
   /** Parameter overrides per hunt id (from settings). */
   parameters?: Record<string, ParameterOverrides>;
   log: Logger;
@@ -200,23 +196,11 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
   let finished = false;
   try {
     const result = await runClaimedWindow(hunt, window, claim, services, now, startedAt);
-    if (window.end % DAY === 0) await pruneBaselines(hunt, window.end, services);
     finished = true;
     return result;
   } finally {
     services.baselines.release(hunt.id, finished);
   }
-}
-
-/** Once a day, after the day's last window: baselines not seen for the retention period are deleted. */
-async function pruneBaselines(hunt: Hunt, dayEnd: number, services: HuntServices): Promise<void> {
-  const retentionMs = services.retentionMs ?? DEFAULT_RETENTION_MS;
-  const pruned = await services.baselines.prune(hunt.id, dayEnd - retentionMs);
-  if (pruned)
-    services.log.info(`${hunt.id}: pruned ${pruned} baseline(s) not seen for ${Math.round(retentionMs / DAY)} days`, {
-      huntId: hunt.id,
-      pruned,
-    });
 }
 
 async function runClaimedWindow(

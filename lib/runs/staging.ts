@@ -12,7 +12,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
 import { decodeKey, encodeKey } from "../state/keys.js";
-import { deleteWhere } from "../state/tables.js";
+import { deleteWhere, type TimeBudget } from "../state/tables.js";
 import type { WindowObservations } from "./evaluate.js";
 
 /** A binary property holds at most 64 KiB. */
@@ -63,12 +63,13 @@ export class StagedObservations {
    * Deletes parts written before `before`, except those of runs `stillNeeded` says a resume will
    * read; returns how many. Parts are left behind by runs that crashed and never resumed.
    */
-  async prune(before: number, stillNeeded: (runId: string) => Promise<boolean>): Promise<number> {
+  async prune(before: number, stillNeeded: (runId: string) => Promise<boolean>, budget?: TimeBudget): Promise<number> {
     const answers = new Map<string, Promise<boolean>>();
     const needed = (runId: string) => answers.get(runId) ?? answers.set(runId, stillNeeded(runId)).get(runId)!;
     return deleteWhere(this.client, odata`Timestamp lt ${new Date(before)}`, {
       mode: "transactions",
       keep: (row) => needed(decodeKey(row.partitionKey)),
+      budget,
     });
   }
 

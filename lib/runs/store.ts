@@ -2,6 +2,7 @@
  * Run state in Table Storage (table `<prefix>runs`):
  *   PartitionKey <hunt>  RowKey `watermark`                   end of the last window applied (etag-guarded, only moves forward)
  *   PartitionKey <hunt>  RowKey `r~<inverted time>~<run id>`  one run: window, status, counts, errors, lease
+ *   PartitionKey `~prune` RowKey `cursor`                     the step a prune stopped at when its time ran out
  * A scheduled run's id derives from its hunt and window, so a retry finds its own earlier record.
  * Row keys hold the run's time inverted, so the newest runs come first and "the latest run" reads
  * one entity, not the hunt's whole history.
@@ -18,7 +19,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
 import { encodeKey } from "../state/keys.js";
-import { deleteWhere, getEntityOrUndefined, isConflict } from "../state/tables.js";
+import { deleteWhere, getEntityOrUndefined, isConflict, type TimeBudget } from "../state/tables.js";
 
 export const RunStatus = z.enum(["running", "scored", "succeeded", "failed"]);
 
@@ -97,6 +98,8 @@ export type Claim =
   | { kind: "busy"; run: RunRecord };
 
 type StoredRun = { json: string } & Record<string, unknown>;
+/** Not a hunt's partition: encoded hunt ids never start with `~`. */
+const PRUNE_PARTITION = "~prune";
 
 export class RunStore {
   /** Per hunt, the watermark as last read or written here: an etag names one version, so its end is known without reading it again. */
@@ -233,10 +236,25 @@ export class RunStore {
     return runs;
   }
 
+  /** The step the last prune stopped at when its time budget ran out; undefined when it got through every step. */
+  async getPruneCursor(): Promise<string | undefined> {
+    const entity = await getEntityOrUndefined<{ step: string }>(this.client, PRUNE_PARTITION, "cursor");
+    return typeof entity?.step === "string" ? entity.step : undefined;
+  }
+
+  /** Where the next prune starts (undefined: from the first step). Last writer wins: a prune that stopped anywhere is resumed. */
+  async setPruneCursor(step: string | undefined): Promise<void> {
+    if (step !== undefined) await this.client.upsertEntity({ partitionKey: PRUNE_PARTITION, rowKey: "cursor", step }, "Replace");
+    else
+      await this.client.deleteEntity(PRUNE_PARTITION, "cursor").catch((error: unknown) => {
+        if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      });
+  }
+
   /** Deletes run records started before `before` (never a watermark); returns how many. */
-  prune(before: number): Promise<number> {
+  prune(before: number, budget?: TimeBudget): Promise<number> {
     const filter = odata`RowKey ge 'r~' and RowKey lt 'r~~' and startedAt lt ${new Date(before)}`;
     // A window behind its hunt's watermark is never planned again, so nobody writes these records.
-    return deleteWhere(this.client, filter, { mode: "transactions" });
+    return deleteWhere(this.client, filter, { mode: "transactions", budget });
   }
 }

@@ -53,8 +53,12 @@ export interface ListedRow {
   etag: string;
 }
 
+/** Rows listed (and deleted) per page. */
+export const DELETE_PAGE_SIZE = 1000;
 /** Single conditional deletes in flight at once. */
 const DELETE_CONCURRENCY = 16;
+/** Delete transactions in flight at once. */
+const TRANSACTION_CONCURRENCY = 8;
 
 /**
  * Deletes rows in entity group transactions of at most 100, one partition each. For rows no other
@@ -78,13 +82,93 @@ export async function deleteInTransactions(client: TableClient, rows: readonly L
 }
 
 /**
+ * The etags of a conditional delete transaction in flight, by the abort signal its request
+ * carries: the one thing the SDK passes unchanged from submitTransaction's options to the $batch
+ * request, so the policy below finds the rows of its own transaction.
+ */
+const etagsOfTransaction = new WeakMap<object, readonly ListedRow[]>();
+const withConditionalDeletes = new WeakSet<TableClient>();
+const CONDITIONAL_DELETES_POLICY = "conditionalTransactionDeletes";
+
+/** An OData key literal as it appears in an entity's URL: quotes doubled, then percent-encoded. */
+const keyLiteral = (key: string) => encodeURIComponent(key.replace(/'/g, "''"));
+
+/**
+ * The SDK's submitTransaction drops the etag of a delete action (it sends `If-Match: *`; only
+ * update actions carry one). This policy, on the client's own pipeline, puts each listed row's
+ * etag on its delete in the $batch body before it is sent. The deletes appear in the order of the
+ * actions; each is checked against its row's keys, and a body that does not match is not sent:
+ * a delete meant to be conditional is never sent unconditionally.
+ */
+function addConditionalDeletes(client: TableClient): void {
+  if (withConditionalDeletes.has(client)) return;
+  withConditionalDeletes.add(client);
+  client.pipeline.addPolicy(
+    {
+      name: CONDITIONAL_DELETES_POLICY,
+      async sendRequest(request, next) {
+        const rows = request.abortSignal && etagsOfTransaction.get(request.abortSignal);
+        if (!rows) return next(request);
+        if (typeof request.body !== "string") throw new Error("conditional delete transaction: the $batch body is not text");
+        let i = 0;
+        const body = request.body.replace(
+          /^DELETE (\S+) HTTP\/1\.1\r\n((?:[^\r\n]+\r\n)*?)If-Match: \*\r\n/gm,
+          (_, url: string, headers: string) => {
+            const row = rows[i++];
+            if (!row || !url.endsWith(`(PartitionKey='${keyLiteral(row.partitionKey)}',RowKey='${keyLiteral(row.rowKey)}')`))
+              throw new Error(`conditional delete transaction: delete ${i} is not of row ${row?.partitionKey}/${row?.rowKey}`);
+            return `DELETE ${url} HTTP/1.1\r\n${headers}If-Match: ${row.etag}\r\n`;
+          },
+        );
+        if (i !== rows.length) throw new Error(`conditional delete transaction: ${i} deletes found for ${rows.length} rows`);
+        request.body = body;
+        if (request.headers.has("Content-Length")) request.headers.set("Content-Length", Buffer.byteLength(body));
+        return next(request);
+      },
+      // Before the credential policies, which measure the body (shared key) and sign the request.
+    },
+    { phase: "Serialize" },
+  );
+}
+
+/** Deletes one partition's rows in one transaction, each only if it still has its listed etag; any changed or missing row fails it all. */
+async function deleteUnchangedTransaction(client: TableClient, rows: readonly ListedRow[]): Promise<void> {
+  addConditionalDeletes(client);
+  const signal = new AbortController().signal;
+  etagsOfTransaction.set(signal, rows);
+  try {
+    await client.submitTransaction(
+      rows.map((r): TransactionAction => ["delete", { partitionKey: r.partitionKey, rowKey: r.rowKey }]),
+      { abortSignal: signal },
+    );
+  } finally {
+    etagsOfTransaction.delete(signal);
+  }
+}
+
+/**
  * Deletes each row only if it still has the etag it was listed with: a row another writer updated
- * since (a baseline that saw its entity again) stays, the update wins. One request per row: the
- * SDK's submitTransaction cannot put an etag on a delete. Returns how many were deleted.
+ * since (a baseline that saw its entity again) stays, the update wins. Rows go in transactions of
+ * at most 100 of one partition; one changed (412) or missing (404) row fails its whole
+ * transaction, and that chunk is then deleted row by row, each still conditional, so the others
+ * are deleted and the changed one kept. Returns how many were deleted.
  */
 export async function deleteUnchanged(client: TableClient, rows: readonly ListedRow[]): Promise<number> {
-  const done = await pMap(rows, (r) => deleteRow(client, r.partitionKey, r.rowKey, r.etag), { concurrency: DELETE_CONCURRENCY });
-  return done.filter(Boolean).length;
+  const done = await pMap(
+    transactionChunks(rows, (r) => r.partitionKey),
+    async (chunk) => {
+      try {
+        await deleteUnchangedTransaction(client, chunk);
+        return chunk.length;
+      } catch (error) {
+        if (!isNotFound(error) && !isConflict(error)) throw error;
+        const one = await pMap(chunk, (r) => deleteRow(client, r.partitionKey, r.rowKey, r.etag), { concurrency: DELETE_CONCURRENCY });
+        return one.filter(Boolean).length;
+      }
+    },
+    { concurrency: TRANSACTION_CONCURRENCY },
+  );
+  return done.reduce((sum, n) => sum + n, 0);
 }
 
 /** True when this call deleted the row; false when it was gone or (with an etag) changed. */
@@ -98,6 +182,26 @@ async function deleteRow(client: TableClient, partitionKey: string, rowKey: stri
   }
 }
 
+/**
+ * How long a long delete may go on (the prune job has to end before the Functions timeout). It is
+ * checked before each page after the first, so every call that finds rows deletes some: a run
+ * always gets further than the last.
+ */
+export class TimeBudget {
+  /** Set once work stopped because the budget was spent: rows matching are left for the next run. */
+  stopped = false;
+
+  constructor(private readonly until: number) {}
+
+  static of(ms: number): TimeBudget {
+    return new TimeBudget(Date.now() + ms);
+  }
+
+  get spent(): boolean {
+    return Date.now() >= this.until;
+  }
+}
+
 export interface DeleteWhereOptions<T> {
   /**
    * `unchanged`: rows other writers may still update (deleted only if their etag is the listed one);
@@ -108,21 +212,32 @@ export interface DeleteWhereOptions<T> {
   select?: string[];
   /** Rows this returns true for stay. */
   keep?: (row: T & ListedRow) => Promise<boolean> | boolean;
+  /** Stop between pages once it is spent (nothing at all once it has stopped). */
+  budget?: TimeBudget;
 }
 
 /**
  * Deletes every row matching an OData filter, a page (at most 1,000 rows) at a time, so a large
- * backlog never sits in memory and whatever was deleted stays deleted if the run stops early.
- * Returns how many rows were deleted.
+ * backlog never sits in memory and whatever was deleted stays deleted if the run stops early: the
+ * next one lists what is left. Returns how many rows were deleted.
  */
 export async function deleteWhere<T extends object = Record<string, unknown>>(
   client: TableClient,
   filter: string,
   options: DeleteWhereOptions<T>,
 ): Promise<number> {
+  const { budget } = options;
+  if (budget?.stopped) return 0;
   let deleted = 0;
+  let first = true;
   const select = ["PartitionKey", "RowKey", ...(options.select ?? [])];
-  for await (const page of client.listEntities<T>({ queryOptions: { filter, select } }).byPage({ maxPageSize: 1000 })) {
+  for await (const page of client.listEntities<T>({ queryOptions: { filter, select } }).byPage({ maxPageSize: DELETE_PAGE_SIZE })) {
+    // Another page came: there is more to delete, and the budget says whether it is this run's.
+    if (!first && budget?.spent) {
+      budget.stopped = true;
+      break;
+    }
+    first = false;
     let rows = page.map((e) => ({ ...e, partitionKey: e.partitionKey!, rowKey: e.rowKey!, etag: e.etag }));
     if (options.keep) {
       const keep = options.keep;

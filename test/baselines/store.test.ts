@@ -1,30 +1,14 @@
-import diagnostics from "node:diagnostics_channel";
 import { describe, expect, it } from "vitest";
 import { BaselineStore } from "../../lib/baselines/store.js";
 import type { Observation } from "../../lib/baselines/model.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { requestsDuring } from "../helpers/requests.js";
 
 const azurite = useAzurite();
 const HOUR = 3_600_000;
 
 function observation(entityKey: string, failed: number, at = 0): Observation {
   return { entityKey, features: { FailedCount: failed }, distinct: { Users: [`u${failed}`] }, firstSeen: at, lastSeen: at + 1000 };
-}
-
-/** Counts the HTTP requests this process sends while `run` runs, as "METHOD table" (a transaction is "POST $batch"). */
-async function requestsDuring(run: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const onStart = (message: unknown) => {
-    const { method, path } = (message as { request: { method: string; path: string } }).request;
-    seen.push(`${method} ${decodeURIComponent(path.split("?")[0]).split("/")[2].replace(/\(.*$/, "")}`);
-  };
-  diagnostics.subscribe("http.client.request.start", onStart);
-  try {
-    await run();
-  } finally {
-    diagnostics.unsubscribe("http.client.request.start", onStart);
-  }
-  return seen;
 }
 
 /** One window of a hunt as the runner applies it: held, baselines read, applied, hunt state moved on. */
@@ -209,33 +193,44 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect([...read.values()].map((b) => b.features.FailedCount.history)).toEqual(keys.map(() => [1, 2, 3]));
   });
 
-  it("keeps a value shown every day by the same entities: it is written again once a day, so pruning does not forget it", async () => {
+  it("a value seen every day by the same entities is not pruned as unseen: its last window is written at least daily", async () => {
     const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
-    const value = "198.51.100.53|53";
-    await store.applyPrevalence("hunt-p", new Map([[value, ["ws1", "ws2"]]]), HOUR);
-    // The same devices every hour: nothing to write within a day.
-    for (let hour = 2; hour <= 24; hour++)
-      expect((await store.applyPrevalence("hunt-p", new Map([[value, ["ws1", "ws2"]]]), hour * HOUR)).written).toBe(0);
-    const days = 40;
-    for (let day = 1; day <= days; day++) await store.applyPrevalence("hunt-p", new Map([[value, ["ws2", "ws1"]]]), day * 24 * HOUR + HOUR);
-    const end = days * 24 * HOUR + HOUR;
-    expect((await store.getPrevalence("hunt-p", [value])).get(value)!.lastWindowEnd).toBeGreaterThan(end - 24 * HOUR);
-    // A retention of a week, measured from the last window: the value is still remembered, with its devices.
-    expect(await store.prunePrevalence("hunt-p", end - 7 * 24 * HOUR)).toBe(0);
-    expect((await store.getPrevalence("hunt-p", [value])).get(value)).toMatchObject({ count: 2, across: ["ws1", "ws2"] });
+    const day0 = Date.UTC(2024, 0, 1);
+    const seen = new Map([["svchost.exe|445", ["ws1", "ws2"]]]);
+    await store.applyPrevalence("hunt-v", seen, day0);
+    // The same entities within the day: nothing to write.
+    expect((await store.applyPrevalence("hunt-v", seen, day0 + 3_600_000)).written).toBe(0);
+    for (let day = 1; day <= 3; day++) expect((await store.applyPrevalence("hunt-v", seen, day0 + day * 86_400_000)).written).toBe(1);
+    const stored = (await store.getPrevalence("hunt-v", ["svchost.exe|445"])).get("svchost.exe|445")!;
+    expect([stored.count, stored.lastWindowEnd]).toEqual([2, day0 + 3 * 86_400_000]);
+    expect(await store.prune(day0 + 2 * 86_400_000)).toBe(0);
   });
 
-  it("prunes entities not seen since a cut-off", async () => {
-    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+  it("prunes rows of every hunt (a removed one too) last written for a window before the cut-off; a held hunt forgets what it remembered of them", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const store = new BaselineStore(client);
     const old = Date.UTC(2024, 0, 1);
     const recent = Date.UTC(2024, 5, 1);
-    await store.applyObservations(
-      "hunt-f",
-      [observation("old", 1, old), observation("recent", 1, recent)],
-      { start: 0, end: recent + HOUR },
-      {},
-    );
-    expect(await store.prune("hunt-f", Date.UTC(2024, 2, 1))).toBe(1);
-    expect([...(await store.getBaselines("hunt-f", ["old", "recent"])).keys()]).toEqual(["recent"]);
+    await store.applyObservations("hunt-f", [observation("old", 1, old - HOUR)], { start: old - HOUR, end: old }, {});
+    await store.applyObservations("hunt-f", [observation("recent", 1, recent - HOUR)], { start: recent - HOUR, end: recent }, {});
+    await store.applyHuntWindow("hunt-f", recent, 1);
+    // A hunt no longer in the catalog: its baselines, prevalence and learning state are all old.
+    await store.applyObservations("retired-hunt", [observation("gone", 1, old - HOUR)], { start: old - HOUR, end: old }, {});
+    await store.applyPrevalence("retired-hunt", new Map([["value", ["gone"]]]), old);
+    await store.applyHuntWindow("retired-hunt", old, 1);
+
+    await store.hold("hunt-f");
+    try {
+      expect([...(await store.getBaselines("hunt-f", ["old", "recent"])).keys()]).toEqual(["old", "recent"]);
+      expect(await store.prune(Date.UTC(2024, 2, 1))).toBe(4);
+      expect([...(await store.getBaselines("hunt-f", ["old", "recent"])).keys()]).toEqual(["recent"]);
+    } finally {
+      store.release("hunt-f", true);
+    }
+    const fresh = new BaselineStore(client);
+    expect((await fresh.getHuntState("hunt-f")).windows).toBe(1);
+    expect((await fresh.getBaselines("retired-hunt", ["gone"])).size).toBe(0);
+    expect((await fresh.getPrevalence("retired-hunt", ["value"])).size).toBe(0);
+    expect((await fresh.getHuntState("retired-hunt")).windows).toBe(0);
   });
 });

@@ -146,9 +146,14 @@ describe("HTTP handlers (test mode)", () => {
       jsonBody: { issues: [{ field: "to", message: "at most 31 days after from" }] },
     });
     expect(await run({ lookback: "0s" })).toMatchObject({ status: 400, jsonBody: { issues: [{ field: "lookback", value: "0s" }] } });
+    expect(await run({ lookback: "32d" })).toMatchObject({ status: 400, jsonBody: { issues: [{ field: "lookback" }] } });
     expect((await run({ from: "9999-12-01T00:00:00Z", to: "9999-12-02T00:00:00Z" })).status).toBe(400);
     const graph = handlerOf("logon-graph-data");
-    for (const query of ["lookback=3650d", "from=2024-10-21T00:00:00Z&to=2024-10-20T00:00:00Z"])
+    for (const query of [
+      "lookback=3650d",
+      "from=2024-10-21T00:00:00Z&to=2024-10-20T00:00:00Z",
+      "from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z",
+    ])
       expect((await graph(request("GET", `http://x/api/graph/data?${query}`), ctx)).status).toBe(400);
     const bad = await runHuntHttp(
       request(

@@ -7,7 +7,7 @@ import draft6 from "ajv/dist/refs/json-schema-draft-06.json" with { type: "json"
 import { describe, expect, it } from "vitest";
 import { finding } from "../helpers/findings.js";
 import { addToIncident } from "../../lib/incidents/store.js";
-import { LinkSigner, type CardLinks } from "../../lib/links/signed.js";
+import { LINK_LIFETIME_MS, LinkError, LinkSigner, type CardLinks } from "../../lib/links/signed.js";
 import {
   digestMessages,
   findingMessage,
@@ -71,6 +71,16 @@ describe("Teams cards", () => {
     const q = decodeURIComponent(/\/q\/([^/]+)\//.exec(portal)![1]);
     expect(gunzipSync(Buffer.from(q, "base64")).toString("utf8")).toMatch(/let HuntStart = datetime\(2024-10-20T02:00:00/);
     expect(decodeURIComponent(/\/timespan\/([^/"]+)/.exec(portal)![1])).toBe("2024-10-20T02:00:00.000Z/2024-10-20T03:00:00.000Z");
+  });
+
+  it("a card's link stops working when it expires, and under another signing key", () => {
+    const [token] = [...JSON.stringify(findingMessage(finding(), links, NOW)).matchAll(/\/api\/links\/([A-Za-z0-9_.-]+)/g)].map(
+      (x) => x[1],
+    );
+    expect(signer.verify(token, NOW + LINK_LIFETIME_MS - 1).action).toBe("run");
+    expect(() => signer.verify(token, NOW + LINK_LIFETIME_MS)).toThrow(/^the link expired at /);
+    expect(() => new LinkSigner().verify(token, NOW)).toThrow(LinkError);
+    expect(() => new LinkSigner().verify(token, NOW)).toThrow("the link's signature does not match");
   });
 
   it("an incident card: its findings, shared entities, and links to open it and to mark its entity benign", () => {

@@ -122,6 +122,23 @@ describe("signed webhooks and delivery", () => {
     expect(retryAfterMs("Wed, 21 Oct 2015 07:28:05 GMT", Date.parse("Wed, 21 Oct 2015 07:28:00 GMT"))).toBe(5000);
   });
 
+  it("a destination down past its retries loses nothing: the message fails (the queue retries it) and the retry delivers it there, not again where it went", async () => {
+    reset([{ status: 200 }, { status: 503 }, { status: 503 }, { status: 503 }, { status: 503 }]);
+    const d = await deps([
+      { id: "teams", kind: "teams", url: `${base}/teams` },
+      { id: "webhook", kind: "webhook", url: `${base}/hook`, secret: SECRET },
+    ]);
+    const alert = finding();
+    await expect(notifyFinding(alert, d)).rejects.toThrow(/503/);
+    expect(hits.map((h) => h.path)).toEqual(["/teams", "/hook", "/hook", "/hook", "/hook"]);
+    // The queue hands the same message over again: the failed destination's claim was released.
+    hits.length = 0;
+    const retried = await notifyFinding(alert, d);
+    expect(hits.map((h) => h.path)).toEqual(["/hook"]);
+    expect(retried.find((r) => r.destination === "webhook")).toEqual({ destination: "webhook", outcome: "delivered" });
+    expect(retried.find((r) => r.destination === "teams")?.outcome).not.toBe("delivered");
+  });
+
   it("410 Gone disables the destination; later findings skip it", async () => {
     reset([{ status: 410 }]);
     const d = await deps([{ id: "teams", kind: "teams", url: `${base}/teams` }]);

@@ -27,3 +27,24 @@ describe("a folder with a bad file among good ones", () => {
     expect(issues.find((i) => i.source.endsWith("b.evtx"))!.message).toMatch(/b\.evtx: truncated inside its file header/);
   });
 });
+
+describe("--data paths that do not exist", () => {
+  const event = JSON.stringify({ Type: "SecurityEvent", TimeGenerated: "2024-01-01T00:00:00Z", EventID: 4625, Computer: "host-1" });
+
+  it("a missing path is reported by name, in words, and the paths that exist still load", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "missing-paths-"));
+    writeFileSync(join(dir, "a.ndjson"), event);
+    const missing = join(dir, "not-there");
+    const { tables, issues } = await loadLogs([missing, join(dir, "a.ndjson")]);
+    expect(tables.SecurityEvent.rows).toHaveLength(1);
+    expect(issues).toEqual([{ source: missing, at: 0, message: "no such file or folder" }]);
+  });
+
+  it("when none of them exists there is nothing to read: an error naming each", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "missing-paths-"));
+    const [a, b] = [join(dir, "a.evtx"), join(dir, "logs")];
+    const failure = await loadLogs([a, b]).catch((error: Error) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toBe(`${a}: no such file or folder; ${b}: no such file or folder`);
+  });
+});

@@ -21,7 +21,7 @@ describe("EVTX files on worker threads", () => {
   });
 
   it("each file's batches from the pool, put back in file order, are exactly what the reader yields on this thread", async () => {
-    const evtx = (await logFilesUnder(FOLDERS)).filter((path) => path.endsWith(".evtx"));
+    const evtx = (await logFilesUnder(FOLDERS)).files.filter((path) => path.endsWith(".evtx"));
     // Every file twice over: the same path may be listed more than once, and is told apart by its position.
     const paths = [...evtx, ...evtx];
     const expected: unknown[] = [];

@@ -11,13 +11,21 @@ import { DeliveryClaims } from "../../lib/notify/claims.js";
 import { NotifyState } from "../../lib/notify/destination-state.js";
 import type { Destination } from "../../lib/notify/destinations.js";
 import { peersStateId } from "../../lib/runs/evaluate.js";
-import { PruneError, pruneState, type RetainedState, type RetentionPolicy } from "../../lib/runs/retention.js";
+import {
+  describePrune,
+  PruneError,
+  pruneState,
+  type PruneReport,
+  type RetainedState,
+  type RetentionPolicy,
+} from "../../lib/runs/retention.js";
 import { servicesFor } from "../../lib/runs/runner.js";
 import { RunStore, scheduledRunId, type RunRecord } from "../../lib/runs/store.js";
 import { packObservations } from "../../lib/runs/staging.js";
 import type { Storage } from "../../lib/state/storage.js";
 import type { QuerySource } from "../../lib/sources/types.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { requestsDuring } from "../helpers/requests.js";
 import { finding } from "../helpers/findings.js";
 
 const azurite = useAzurite();
@@ -30,6 +38,7 @@ const POLICY: RetentionPolicy = {
   deliveryClaimsMs: 7 * DAY,
   stagedMs: 7 * DAY,
   baselinesMs: 90 * DAY,
+  budgetMs: 5 * 60_000,
 };
 const LOGONS = findHunt("windows-logon-by-source-ip")!;
 const DEVICES = findHunt("rare-device-connections")!;
@@ -136,18 +145,17 @@ describe("retention (Azurite)", () => {
     // Written just now, none of them is old yet, whatever its run.
     expect(await state.staged.prune(Date.now() - POLICY.stagedMs, () => Promise.resolve(false))).toBe(0);
 
-    // Baselines and prevalence, old and recent; the peers' prevalence of a hunt with peers too.
-    await state.baselines.applyObservations(
-      LOGONS.id,
-      [observation("203.0.113.9", old), observation("203.0.113.10", recent)],
-      { start: 0, end: recent },
-      {},
-    );
+    // Baselines and prevalence, old and recent; the peers' prevalence of a hunt with peers too; a
+    // hunt no longer in the catalog, whose baselines and learning state are all old.
+    await state.baselines.applyObservations(LOGONS.id, [observation("203.0.113.9", old)], { start: old - HOUR, end: old }, {});
+    await state.baselines.applyObservations(LOGONS.id, [observation("203.0.113.10", recent)], { start: recent - HOUR, end: recent }, {});
+    await state.baselines.applyObservations("retired-hunt", [observation("203.0.113.11", old)], { start: old - HOUR, end: old }, {});
+    await state.baselines.applyHuntWindow("retired-hunt", old, 1);
     await state.baselines.applyPrevalence(DEVICES.id, new Map([["198.51.100.1|445", ["ws1"]]]), old);
     await state.baselines.applyPrevalence(DEVICES.id, new Map([["198.51.100.2|445", ["ws2"]]]), recent);
     await state.baselines.applyPrevalence(peersStateId(DEVICES.id), new Map([["svchost.exe|445", ["ws1"]]]), old);
 
-    const report = await pruneState(state, POLICY, [LOGONS, DEVICES], now);
+    const report = await pruneState(state, POLICY, now);
     expect(report).toEqual({
       findings: 251,
       incidents: 2, // the old incident and its entity's link
@@ -156,7 +164,7 @@ describe("retention (Azurite)", () => {
       suppression: 1,
       digests: 1,
       staged: 2,
-      baselines: 3,
+      baselines: 5,
     });
 
     expect(await state.findings.between(now - 100 * DAY - DAY, now)).toEqual([
@@ -179,9 +187,11 @@ describe("retention (Azurite)", () => {
       "198.51.100.2|445",
     ]);
     expect((await state.baselines.getPrevalence(peersStateId(DEVICES.id), ["svchost.exe|445"])).size).toBe(0);
+    expect((await state.baselines.getBaselines("retired-hunt", ["203.0.113.11"])).size).toBe(0);
+    expect((await state.baselines.getHuntState("retired-hunt")).windows).toBe(0);
 
     // A second prune the same day finds nothing more.
-    expect(Object.values(await pruneState(state, POLICY, [LOGONS, DEVICES], now)).every((n) => n === 0)).toBe(true);
+    expect(Object.values(await pruneState(state, POLICY, now)).every((n) => n === 0)).toBe(true);
   });
 
   it("a baseline a run updates while the prune is deleting it stays (the delete is conditional on the etag listed)", async () => {
@@ -201,17 +211,17 @@ describe("retention (Azurite)", () => {
     let raced = false;
     const racing = new Proxy(client, {
       get(target, property, receiver) {
-        if (property !== "deleteEntity") return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<TableClient["deleteEntity"]>) => {
-          if (args[1] === "203.0.113.20" && !raced) {
+        if (property !== "submitTransaction") return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<TableClient["submitTransaction"]>) => {
+          if (!raced) {
             raced = true;
             await writer.applyObservations(LOGONS.id, [observation("203.0.113.20", now)], { start: now - HOUR, end: now }, {});
           }
-          return target.deleteEntity(...args);
+          return target.submitTransaction(...args);
         };
       },
     });
-    const pruned = await new BaselineStore(racing, 1).prune(LOGONS.id, now - 90 * DAY);
+    const pruned = await new BaselineStore(racing, 1).prune(now - 90 * DAY);
 
     expect(raced).toBe(true);
     expect(pruned).toBe(1);
@@ -253,10 +263,120 @@ describe("retention (Azurite)", () => {
     await state.claims.claim(TEAMS, "msg_old", now - 30 * DAY);
     await storage.table("runs").deleteTable();
 
-    const failure = await pruneState(state, POLICY, [LOGONS], now).catch((error: unknown) => error);
+    const failure = await pruneState(state, POLICY, now).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(PruneError);
     expect((failure as PruneError).failures).toEqual([expect.stringMatching(/^runs: /)]);
     expect((failure as PruneError).report.deliveryClaims).toBe(1);
     expect(await count(storage.table("deliveries"))).toBe(0);
+  });
+  it("conditional deletes go 100 rows to a transaction; a row changed since listed fails only its own transaction, which is then deleted row by row, keeping it", async () => {
+    const storage = await freshStorage(azurite());
+    const client = storage.table("baselines");
+    const now = Date.UTC(2024, 9, 21);
+    const stale = now - 100 * DAY;
+    const writer = new BaselineStore(client, 1);
+    const keys = Array.from({ length: 250 }, (_, i) => `10.1.${Math.floor(i / 200)}.${i % 200}`);
+    await writer.applyObservations(
+      LOGONS.id,
+      keys.map((k) => observation(k, stale)),
+      { start: stale - HOUR, end: stale },
+      {},
+    );
+
+    // Before the second transaction is sent, a run sees one of its entities again.
+    let transactions = 0;
+    let comeBack = "";
+    const racing = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== "submitTransaction") return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<TableClient["submitTransaction"]>) => {
+          if (++transactions === 2) {
+            comeBack = args[0][37][1].rowKey!;
+            await writer.applyObservations(LOGONS.id, [observation(comeBack, now)], { start: now - HOUR, end: now }, {});
+          }
+          return target.submitTransaction(...args);
+        };
+      },
+    });
+    let pruned = 0;
+    const requests = await requestsDuring(async () => {
+      pruned = await new BaselineStore(racing, 1).prune(now - 90 * DAY);
+    });
+
+    expect(pruned).toBe(249);
+    const table = client.tableName;
+    // The listing, three transactions, and the raced one's 100 rows one by one (the writer's own requests in between).
+    expect(requests.filter((r) => r === "POST $batch").length).toBe(4); // three deletes and the writer's update
+    expect(requests.filter((r) => r === `DELETE ${table}`).length).toBe(100);
+    expect(await count(client)).toBe(1);
+    const left = await writer.getBaselines(LOGONS.id, [comeBack]);
+    expect(left.get(comeBack)!.lastSeen).toBe(now);
+  });
+
+  it("a prune past its time budget stops between pages, and the next prune resumes at that step until one gets through every step", async () => {
+    const storage = await freshStorage(azurite());
+    const state = stateOf(storage);
+    const now = Date.UTC(2024, 9, 21);
+    const old = now - 100 * DAY;
+    const recent = now - DAY;
+    // More findings than two pages of 1,000, and old rows of every other kind.
+    const oldFindings = Array.from({ length: 2100 }, (_, i) =>
+      finding({
+        fingerprint: `old-${i}`.padEnd(20, "x"),
+        alert: false,
+        window: { start: new Date(old - HOUR).toISOString(), end: new Date(old).toISOString() },
+      }),
+    );
+    await state.findings.putAll([...oldFindings, alertAt(recent, 2)]);
+    await state.incidents.assign([alertAt(old, 3)], scheduledRunId(LOGONS.id, old), old);
+    await state.runs.put(runRecord(LOGONS.id, old));
+    await state.runs.put(runRecord(LOGONS.id, recent));
+    await state.claims.claim(TEAMS, "msg_old", now - 8 * DAY);
+    await state.notifyState.suppress("teams", "hunt|203.0.113.1", now - HOUR);
+    await state.baselines.applyObservations(LOGONS.id, [observation("203.0.113.9", old)], { start: old - HOUR, end: old }, {});
+    await state.baselines.applyObservations(LOGONS.id, [observation("203.0.113.10", recent)], { start: recent - HOUR, end: recent }, {});
+
+    // No time at all: each prune does one page or one step, the least it may, and says where it stopped.
+    const broke = { ...POLICY, budgetMs: 0 };
+    const reports: PruneReport[] = [];
+    for (let i = 0; i < 12; i++) {
+      const report = await pruneState(state, broke, now);
+      reports.push(report);
+      if (!report.stoppedAt) break;
+    }
+    expect(reports.map((r) => r.stoppedAt)).toEqual([
+      "findings",
+      "findings",
+      "incidents",
+      "runs",
+      "delivery claims",
+      "suppression and digests",
+      "staged",
+      "baselines",
+      undefined,
+    ]);
+    expect(reports.map((r) => r.findings)).toEqual([1000, 1000, 100, 0, 0, 0, 0, 0, 0]);
+    expect(describePrune(reports[0])).toMatch(/; time budget spent in findings, the next prune resumes there$/);
+    // Each row was deleted once, by one of them.
+    const total = (kind: Exclude<keyof PruneReport, "stoppedAt">) => reports.reduce((sum, r) => sum + r[kind], 0);
+    expect([
+      total("findings"),
+      total("incidents"),
+      total("runs"),
+      total("deliveryClaims"),
+      total("suppression"),
+      total("baselines"),
+    ]).toEqual([2100, 2, 1, 1, 1, 1]);
+    expect(reports.at(-1)!.baselines).toBe(1);
+    expect(await state.findings.between(old - DAY, now)).toEqual([
+      expect.objectContaining({ fingerprint: alertAt(recent, 2).fingerprint }),
+    ]);
+    expect((await state.runs.latest(LOGONS.id, 10)).map((r) => r.runId)).toEqual([runRecord(LOGONS.id, recent).runId]);
+    expect([...(await state.baselines.getBaselines(LOGONS.id, ["203.0.113.9", "203.0.113.10"])).keys()]).toEqual(["203.0.113.10"]);
+
+    // The pass is over: the next prune starts again from the first step, and finds nothing.
+    const next = await pruneState(state, broke, now);
+    expect(next.stoppedAt).toBe("incidents");
+    expect(next.findings).toBe(0);
   });
 });

@@ -3,8 +3,9 @@
  * secret (webhook URLs, the signing secret, a storage connection string) is never printed.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { createRuntime } from "../../lib/runtime.js";
+import { createRuntime, retentionPolicy } from "../../lib/runtime.js";
 import { azuriteConnectionString } from "../../lib/state/storage.js";
 import { parseSettings, SettingsError } from "../../lib/settings.js";
 
@@ -166,6 +167,23 @@ describe("settings that used to accept nonsense", () => {
       "7d",
       "0 30 2 * * *",
     ]);
+  });
+
+  it("the prune's time budget: 5 minutes unless set, never as long as the Functions timeout in host.json", () => {
+    const host = JSON.parse(readFileSync(new URL("../../host.json", import.meta.url), "utf8")) as { functionTimeout: string };
+    const [hours, minutes, seconds] = host.functionTimeout.split(":").map(Number);
+    const functionTimeoutMs = ((hours * 60 + minutes) * 60 + seconds) * 1000;
+    const budget = (env: Record<string, string>) => retentionPolicy(parseSettings({ ...BASE, ...env })).budgetMs;
+    expect(budget({})).toBe(5 * 60_000);
+    expect(budget({})).toBeLessThanOrEqual(functionTimeoutMs / 2);
+    expect(budget({ RETENTION_TIME_BUDGET: "90s" })).toBe(90_000);
+    expect(settingsError({ RETENTION_TIME_BUDGET: "10m" })).toBe(
+      'invalid app settings: RETENTION_TIME_BUDGET="10m": expected a timespan from 10s to 8m, like 5m (the Functions timeout of 10 minutes ends a longer prune mid-step)',
+    );
+    expect(8 * 60_000).toBeLessThan(functionTimeoutMs);
+    expect(settingsError({ RETENTION_TIME_BUDGET: "0s" })).toMatch(
+      /^invalid app settings: RETENTION_TIME_BUDGET="0s": expected a timespan/,
+    );
   });
 
   it("a zero baseline retention (it would delete every baseline) and a mistyped schedule setting", () => {

@@ -2,6 +2,9 @@
  * The local source's queries on a worker thread: the same answers and errors as on the caller's
  * thread, and the caller's event loop keeps turning while a query runs. Ordering, not timing.
  */
+import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tableFromRecords } from "../../lib/kql/build.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
@@ -72,5 +75,62 @@ describe("local source on a worker thread", () => {
     await worker.close();
     await waiting;
     expect((await worker.query(request(SUMMARY))).table.rows.length).toBe(40);
+  });
+});
+
+describe("local source loaded from paths on a worker thread", () => {
+  const line = (i: number) =>
+    JSON.stringify({
+      Type: "SecurityEvent",
+      TimeGenerated: new Date(T0 + i * 60_000).toISOString(),
+      EventID: 4625,
+      IpAddress: `203.0.113.${i % 7}`,
+      TargetUserName: `user${i % 5}`,
+    });
+  const COUNT = "SecurityEvent | count";
+  const wide = (query: string): QueryRequest => ({ query, timespan: { start: T0 - HOUR, end: T0 + 24 * HOUR }, queryId: "test" });
+
+  function folder(): string {
+    const dir = mkdtempSync(join(tmpdir(), "worker-load-"));
+    writeFileSync(join(dir, "a.ndjson"), Array.from({ length: 50 }, (_, i) => line(i)).join("\n") + "\n");
+    writeFileSync(join(dir, "b.ndjson"), `${line(50)}\n{not json\n`);
+    return dir;
+  }
+
+  it("answers, names the tables, gives the time range and reports the bad line as the caller's thread does", async () => {
+    const dir = folder();
+    const inline = await LocalSource.fromPaths([dir]);
+    const worker = await LocalSource.fromPaths([dir], { worker: true });
+    try {
+      expect(worker.issues).toEqual(inline.issues);
+      expect(worker.issues).toEqual([expect.objectContaining({ source: join(dir, "b.ndjson"), at: 2 })]);
+      expect(worker.source.tableNames()).toEqual(inline.source.tableNames());
+      expect(worker.source.timeRange()).toEqual({ start: T0, end: T0 + 50 * 60_000 });
+      expect(worker.source.timeRange()).toEqual(inline.source.timeRange());
+      expect(await worker.source.query(wide(SUMMARY))).toEqual(await inline.source.query(wide(SUMMARY)));
+    } finally {
+      await worker.source.close();
+    }
+  });
+
+  it("the worker reads the files itself: this thread holds no rows to hand a new worker, which reads the files again", async () => {
+    const dir = folder();
+    const { source } = await LocalSource.fromPaths([dir], { worker: true });
+    try {
+      expect((await source.query(wide(COUNT))).table.rows).toEqual([[51]]);
+      expect(Object.values(source).some((value) => typeof value === "object" && value !== null && "SecurityEvent" in value)).toBe(false);
+      // The export grows; a worker started after this one stopped sees what the files hold now.
+      appendFileSync(join(dir, "a.ndjson"), `${line(51)}\n${line(52)}\n`);
+      expect((await source.query(wide(COUNT))).table.rows).toEqual([[51]]);
+      await source.close();
+      expect((await source.query(wide(COUNT))).table.rows).toEqual([[53]]);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it("when no path exists, loading fails with the paths named", async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), "worker-load-")), "gone");
+    await expect(LocalSource.fromPaths([missing], { worker: true })).rejects.toThrow(`${missing}: no such file or folder`);
   });
 });

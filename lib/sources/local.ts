@@ -1,5 +1,6 @@
 /** The local source: the embedded KQL engine over tables read from log files. */
 import type { Table } from "../kql/types.js";
+import { datetimeToMs } from "../kql/values.js";
 import { loadLogs, type ReadIssue } from "../readers/index.js";
 import { runLocalQuery } from "./local-query.js";
 import { QueryThread } from "./query-thread.js";
@@ -31,7 +32,7 @@ export class LocalSource implements QuerySource {
     return { source: new LocalSource(tables, `local:${paths.join(",")}`, options), issues };
   }
 
-  /** The first and last TimeGenerated across the tables; undefined when no row has one. */
+  /** The first and last TimeGenerated across the tables (JS epoch ms); undefined when no row has one. */
   timeRange(): { start: number; end: number } | undefined {
     let start = Infinity;
     let end = -Infinity;
@@ -45,7 +46,7 @@ export class LocalSource implements QuerySource {
         if (t > end) end = t;
       }
     }
-    return end === -Infinity ? undefined : { start, end };
+    return end === -Infinity ? undefined : { start: datetimeToMs(start), end: datetimeToMs(end) };
   }
 
   /** Runs a query as Log Analytics would (runLocalQuery), on the worker thread when there is one. */

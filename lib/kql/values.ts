@@ -23,10 +23,10 @@ export { TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_MS, TICKS_PE
  * as ticks in a plain JS number (a double), which is exact for every integer up to 2^53:
  *
  * - a timespan is its ticks: exact for any span shorter than 2^53 ticks (about 28.5 years);
- * - a datetime is its ticks since DATETIME_EPOCH (2020-01-01T00:00:00Z): exact to the tick from
- *   1991-06-17T00:01:14.5259008Z to 2048-07-16T23:58:45.4740992Z (the epoch ± 2^53 ticks).
- *   Beyond that a value rounds to the nearest 2, 4, ... ticks (never worse than 52 µs over
- *   Kusto's whole range, years 1 to 9999); nothing overflows.
+ * - a datetime is its ticks since 2020-01-01T00:00:00Z (DATETIME_EPOCH_MS): exact to the tick
+ *   from 1991-06-17T00:01:14.5259008Z to 2048-07-16T23:58:45.4740992Z (the epoch ± 2^53 ticks).
+ *   Beyond that a value rounds to the nearest 2, 4, ... ticks: the step is at most 512 ticks
+ *   (51.2 µs) over Kusto's whole range, years 1 to 9999, and nothing overflows.
  *
  * Ticks since 1970 would pass 2^53 in 1998, and milliseconds since 1970 (what the engine held
  * before) resolve only about 244 ns near 2026, so a FILETIME tick read from a log came back

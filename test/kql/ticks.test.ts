@@ -138,6 +138,12 @@ describe("datetimes exact to the tick", () => {
     expect(value("datetime(1970-01-01 00:00:01)")).toBe("1970-01-01T00:00:01.0000000Z");
   });
 
+  it("the documented exact range: 2020-01-01 ± 2^53 ticks", () => {
+    expect(value("datetime(1991-06-17 00:01:14.5259008) + 1tick")).toBe("1991-06-17T00:01:14.5259009Z");
+    expect(value("datetime(2048-07-16 23:58:45.4740991) + 1tick")).toBe("2048-07-16T23:58:45.4740992Z");
+    expect(value("datetime(2048-07-16 23:58:45.4740992) - datetime(1991-06-17 00:01:14.5259008)")).toBe("20849.23:57:30.9481984");
+  });
+
   it("results as JSON keep the tick; times given in JS milliseconds are read as such", () => {
     const table = runQuery("print t = datetime(2026-05-17 08:15:42.1234567), s = 1tick, n = now()", { tables: {}, now: NOW }).table;
     expect(JSON.parse(JSON.stringify(toJsonRecords(table)))).toEqual([

@@ -13,7 +13,7 @@ import { delimiter, join } from "node:path";
 import { readdirSync, statSync } from "node:fs";
 import { generateSecurityVolume, BENCH_SECURITY_COLUMNS } from "../lib/synth/security-volume.js";
 import { writeEvtx, type EvtxEventInput } from "../lib/synth/evtx-writer.js";
-import { formatDatetime } from "../lib/kql/values.js";
+import { datetimeToMs, formatDatetime } from "../lib/kql/values.js";
 import type { BenchSection } from "./measure.js";
 
 const DATA_NAMES = BENCH_SECURITY_COLUMNS.filter((c) => !["TimeGenerated", "Computer", "EventID"].includes(c.name)).map((c) => c.name);
@@ -31,7 +31,7 @@ export async function benchReaders(events: number): Promise<BenchSection> {
       for (const row of table.rows) {
         yield {
           eventId: row[eventId] as number,
-          time: row[time] as number,
+          time: datetimeToMs(row[time] as number),
           computer: row[computer] as string,
           channel: "Security",
           provider: "Microsoft-Windows-Security-Auditing",

@@ -1,71 +1,86 @@
 /**
  * Durations as Kusto and Sentinel write them, shared by the KQL engine and the hunt loaders.
- * All results are milliseconds.
+ * The hunt loaders and settings count milliseconds (parseTimespan, parseDuration); the engine
+ * counts Kusto's 100 ns ticks (parseTimespanTicks), read exactly from the text.
  */
 export const MS_PER_SECOND = 1000;
 export const MS_PER_MINUTE = 60_000;
 export const MS_PER_HOUR = 3_600_000;
 export const MS_PER_DAY = 86_400_000;
 
-/** Up to 7 fractional digits (100 ns ticks) as fractional milliseconds. */
-export function fractionToMs(fraction: string | undefined): number {
+export const TICKS_PER_MS = 10_000;
+export const TICKS_PER_SECOND = 10_000_000;
+export const TICKS_PER_MINUTE = 600_000_000;
+export const TICKS_PER_HOUR = 36_000_000_000;
+export const TICKS_PER_DAY = 864_000_000_000;
+
+/** Up to 7 fractional digits of a second as whole 100 ns ticks (digits past the seventh are cut, as Kusto does). */
+export function fractionToTicks(fraction: string | undefined): number {
   if (!fraction) return 0;
-  const digits = fraction.slice(0, 7).padEnd(7, "0");
-  return Number(digits) / 10_000;
+  return Number(fraction.slice(0, 7).padEnd(7, "0"));
 }
 
 const TIMESPAN_UNITS: Record<string, number> = {
-  d: MS_PER_DAY,
-  day: MS_PER_DAY,
-  days: MS_PER_DAY,
-  h: MS_PER_HOUR,
-  hr: MS_PER_HOUR,
-  hrs: MS_PER_HOUR,
-  hour: MS_PER_HOUR,
-  hours: MS_PER_HOUR,
-  m: MS_PER_MINUTE,
-  min: MS_PER_MINUTE,
-  minute: MS_PER_MINUTE,
-  minutes: MS_PER_MINUTE,
-  s: MS_PER_SECOND,
-  sec: MS_PER_SECOND,
-  second: MS_PER_SECOND,
-  seconds: MS_PER_SECOND,
-  ms: 1,
-  milli: 1,
-  millis: 1,
-  millisecond: 1,
-  milliseconds: 1,
-  microsecond: 0.001,
-  microseconds: 0.001,
-  tick: 0.0001,
-  ticks: 0.0001,
+  d: TICKS_PER_DAY,
+  day: TICKS_PER_DAY,
+  days: TICKS_PER_DAY,
+  h: TICKS_PER_HOUR,
+  hr: TICKS_PER_HOUR,
+  hrs: TICKS_PER_HOUR,
+  hour: TICKS_PER_HOUR,
+  hours: TICKS_PER_HOUR,
+  m: TICKS_PER_MINUTE,
+  min: TICKS_PER_MINUTE,
+  minute: TICKS_PER_MINUTE,
+  minutes: TICKS_PER_MINUTE,
+  s: TICKS_PER_SECOND,
+  sec: TICKS_PER_SECOND,
+  second: TICKS_PER_SECOND,
+  seconds: TICKS_PER_SECOND,
+  ms: TICKS_PER_MS,
+  milli: TICKS_PER_MS,
+  millis: TICKS_PER_MS,
+  millisecond: TICKS_PER_MS,
+  milliseconds: TICKS_PER_MS,
+  microsecond: 10,
+  microseconds: 10,
+  tick: 1,
+  ticks: 1,
 };
 
 const CLOCK_FORM = /^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$/;
 const UNIT_FORM = /^(-)?(\d+(?:\.\d+)?)\s*([a-z]+)$/i;
 
-/** Parses `[-][d.]hh:mm[:ss[.fffffff]]` or a literal like `5m`, `1.5h`, `100ms`. */
-export function parseTimespan(text: string): number | null {
+/**
+ * Parses `[-][d.]hh:mm[:ss[.fffffff]]` or a literal like `5m`, `1.5h`, `100ms`, `1tick` into whole
+ * 100 ns ticks (a fraction of a tick, as in `0.5tick`, is rounded).
+ */
+export function parseTimespanTicks(text: string): number | null {
   const s = text.trim();
   let m = CLOCK_FORM.exec(s);
   if (m) {
-    const ms =
-      Number(m[2] ?? 0) * MS_PER_DAY +
-      Number(m[3]) * MS_PER_HOUR +
-      Number(m[4]) * MS_PER_MINUTE +
-      Number(m[5] ?? 0) * MS_PER_SECOND +
-      fractionToMs(m[6]);
-    return m[1] ? -ms : ms;
+    const ticks =
+      Number(m[2] ?? 0) * TICKS_PER_DAY +
+      Number(m[3]) * TICKS_PER_HOUR +
+      Number(m[4]) * TICKS_PER_MINUTE +
+      Number(m[5] ?? 0) * TICKS_PER_SECOND +
+      fractionToTicks(m[6]);
+    return m[1] ? -ticks : ticks;
   }
   m = UNIT_FORM.exec(s);
   if (m) {
     const unit = TIMESPAN_UNITS[m[3].toLowerCase()];
     if (unit === undefined) return null;
-    const ms = Number(m[2]) * unit;
-    return m[1] ? -ms : ms;
+    const ticks = Math.round(Number(m[2]) * unit);
+    return m[1] ? -ticks : ticks;
   }
   return null;
+}
+
+/** parseTimespanTicks in milliseconds, for settings and hunt definitions. */
+export function parseTimespan(text: string): number | null {
+  const ticks = parseTimespanTicks(text);
+  return ticks === null ? null : ticks / TICKS_PER_MS;
 }
 
 const ISO_DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;

@@ -4,7 +4,7 @@
  */
 import { validateQuery, type Diagnostic } from "../kql/index.js";
 import { windowLets } from "../kql/build.js";
-import { parseTimespan } from "../kql/values.js";
+import { parseTimespan } from "../time.js";
 import failedSigninsWithAudit from "./catalog/failed-signins-with-audit.js";
 import logonChangepoint from "./catalog/logon-changepoint.js";
 import logonGraphRank from "./catalog/logon-graph-rank.js";

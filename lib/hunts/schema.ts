@@ -6,7 +6,7 @@ import { z } from "zod";
 import { SourceKind } from "../sources/types.js";
 import { EntityMapping } from "./entities.js";
 import type { Row, Table } from "../kql/types.js";
-import { parseTimespan } from "../kql/values.js";
+import { parseTimespan } from "../time.js";
 import { Ncrontab } from "./schedule.js";
 
 /** A Kusto timespan literal such as `1d`, `12h`, `30m` (settings and API bodies take these too). */

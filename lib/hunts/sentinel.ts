@@ -15,7 +15,7 @@ import { z } from "zod";
 import { tableFromRecords } from "../kql/build.js";
 import { analyze, isTabular, listElements, nodeKind, referencedSymbolNames, resultColumns } from "../kql/kusto.js";
 import type { Column, Table } from "../kql/types.js";
-import { plainText } from "../kql/values.js";
+import { plainText, toDynamic } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import { formatDuration, parseDuration } from "../time.js";
 import { bindSentinelPlaceholders, loadHunt, registerImportedHunts } from "./catalog.js";
@@ -233,7 +233,7 @@ function withResultCount(single: boolean, ruleName: string, perRow: boolean) {
         { name: "ResultCount", type: "long" },
         { name: "Results", type: "dynamic" },
       ];
-      const sample = table.rows.slice(0, 10).map((r) => Object.fromEntries(table.columns.map((c, i) => [c.name, r[i]])));
+      const sample = table.rows.slice(0, 10).map((r) => Object.fromEntries(table.columns.map((c, i) => [c.name, toDynamic(r[i], c.type)])));
       return count ? tableFromRecords(columns, [{ Rule: ruleName, ResultCount: count, Results: sample }]) : { columns, rows: [] };
     }
     return { columns: [...table.columns, { name: "ResultCount", type: "long" }], rows: table.rows.map((r) => [...r, count]) };

@@ -1,5 +1,5 @@
 import type { Column, Row, Table } from "./types.js";
-import { coerceToType, formatDatetime } from "./values.js";
+import { coerceToType, datetimeFromMs, formatDatetime } from "./values.js";
 
 export function tableFromRecords(columns: readonly Column[], records: Iterable<Record<string, unknown>>): Table {
   const rows = [];
@@ -35,9 +35,9 @@ function lowerBound(times: readonly number[], t: number): number {
 }
 
 /**
- * Every table restricted to the query's time range on TimeGenerated (or Timestamp), as Log
- * Analytics applies a query's timespan. The rows are found by binary search over a time index
- * built once per table, so a run of many short windows does not rescan the data each time.
+ * Every table restricted to the query's time range (JS epoch milliseconds) on TimeGenerated (or
+ * Timestamp), as Log Analytics applies a query's timespan. The rows are found by binary search
+ * over a time index built once per table, so a run of many short windows does not rescan the data each time.
  */
 export function tablesWithin(tables: Record<string, Table>, range: { start: number; end: number }): Record<string, Table> {
   const out: Record<string, Table> = {};
@@ -49,7 +49,10 @@ export function tablesWithin(tables: Record<string, Table>, range: { start: numb
       continue;
     }
     const { rows, times } = timeIndex(table, i);
-    out[name] = { columns: table.columns, rows: rows.slice(lowerBound(times, range.start), lowerBound(times, range.end)) };
+    out[name] = {
+      columns: table.columns,
+      rows: rows.slice(lowerBound(times, datetimeFromMs(range.start)), lowerBound(times, datetimeFromMs(range.end))),
+    };
   }
   return out;
 }
@@ -68,10 +71,11 @@ function kqlLiteral(value: BoundValue): string {
  * parameters), so the same text runs unchanged on Log Analytics, Defender and the local engine.
  */
 export function windowLets(window: { start: number; end: number }, contextStart: number, parameters: Record<string, BoundValue>): string {
+  const literal = (ms: number) => `datetime(${formatDatetime(datetimeFromMs(ms))})`;
   return [
-    `let HuntStart = datetime(${formatDatetime(window.start)});`,
-    `let HuntEnd = datetime(${formatDatetime(window.end)});`,
-    `let ContextStart = datetime(${formatDatetime(contextStart)});`,
+    `let HuntStart = ${literal(window.start)};`,
+    `let HuntEnd = ${literal(window.end)};`,
+    `let ContextStart = ${literal(contextStart)};`,
     ...Object.entries(parameters).map(([name, value]) => `let ${name} = ${kqlLiteral(value)};`),
   ].join("\n");
 }

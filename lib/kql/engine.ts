@@ -28,7 +28,7 @@ import { search } from "./search.js";
 import { compileScalar, isImplementedFunction } from "./scalar.js";
 import type { Column, Row, Table } from "./types.js";
 import { normalizeTypeName } from "./types.js";
-import { emptyValue, plainText, valueIdentity } from "./values.js";
+import { datetimeFromMs, emptyValue, plainText, valueIdentity } from "./values.js";
 
 export type TableSchemas = Readonly<Record<string, readonly Column[]>>;
 
@@ -37,7 +37,7 @@ export interface QueryOptions {
   tables: Record<string, Table>;
   /** Published schemas of tables the query may name; one the data lacks reads as empty. */
   schemas?: TableSchemas;
-  /** The query clock for now() and ago(); defaults to the current time. */
+  /** The query clock for now() and ago() (a Date or JS epoch milliseconds); defaults to the current time. */
   now?: Date | number;
 }
 
@@ -125,7 +125,9 @@ export function runQuery(text: string, options: QueryOptions): QueryResult {
     query = analyze(text, actualSchemas);
     throwOnErrors(query);
   }
-  const now = options.now === undefined ? Date.now() : typeof options.now === "number" ? options.now : options.now.getTime();
+  const now = datetimeFromMs(
+    options.now === undefined ? Date.now() : typeof options.now === "number" ? options.now : options.now.getTime(),
+  );
   const notes = new Set<string>();
   const runner = new QueryRunner(query, tables, now, query.openTables, notes);
   const results = runner.runStatements(listElements(query.syntax.Statements));

@@ -18,6 +18,7 @@ import {
   type SyntaxNode,
 } from "./kusto.js";
 import { compileScalar } from "./scalar.js";
+import { binValue } from "./scalar-functions.js";
 import { compileRegex } from "./text.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { normalizeTypeName } from "./types.js";
@@ -1143,7 +1144,7 @@ export function makeSeries(input: Table, node: SyntaxNode, oc: OperatorContext):
         max = Math.max(max, t);
       }
     }
-    from ??= min === Infinity ? 0 : Math.floor(min / step) * step;
+    from ??= min === Infinity ? 0 : binValue(min, step, on.type);
     to ??= max === -Infinity ? 0 : max + step;
   }
   const bins = Math.max(0, Math.ceil((to - from) / step));

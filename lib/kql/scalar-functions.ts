@@ -11,13 +11,19 @@ import { TEXT_FUNCTIONS } from "./text-functions.js";
 import { SERIES_FUNCTIONS } from "./series-functions.js";
 import { errorAt, nodeText, type SyntaxNode } from "./kusto.js";
 import { compileRegex, hasTerm } from "./text.js";
-import type { KqlType, Row, Value } from "./types.js";
+import { NUMERIC_TYPES, type KqlType, type Row, type Value } from "./types.js";
+import { MS_PER_DAY } from "../time.js";
 import {
-  KUSTO_EPOCH_MS,
-  MS_PER_DAY,
-  MS_PER_HOUR,
-  MS_PER_MINUTE,
-  MS_PER_SECOND,
+  KUSTO_EPOCH_DATETIME,
+  TICKS_PER_DAY,
+  TICKS_PER_HOUR,
+  TICKS_PER_MINUTE,
+  TICKS_PER_MS,
+  TICKS_PER_SECOND,
+  DATETIME_EPOCH_MS,
+  datetimeFromMs,
+  datetimeWholeMs,
+  subMsTicks,
   coerceToType,
   compareValues,
   emptyValue,
@@ -33,32 +39,72 @@ const str = (value: Value, type: KqlType): string => (typeof value === "string" 
 const argText = (call: CallSite, values: Value[], i: number): string => str(values[i], call.args[i]?.type ?? "string");
 const num = (value: Value): number | null => toNumber(value);
 
-// ---------- datetime helpers ----------
+// ---------- datetime helpers (values in engine ticks, see values.ts) ----------
 
-function startOfDay(ms: number): number {
-  return Math.floor(ms / MS_PER_DAY) * MS_PER_DAY;
+/** The engine's epoch is a midnight, so days (and hours, minutes, ...) are counted from it directly. */
+function startOfDay(value: number): number {
+  return Math.floor(value / TICKS_PER_DAY) * TICKS_PER_DAY;
 }
 
-function binValue(value: number, size: number, type: KqlType, origin = 0): number {
+/** A datetime's calendar fields, to the millisecond. */
+function dateOf(value: number): Date {
+  return new Date(datetimeWholeMs(value));
+}
+
+/** The ticks of a datetime past its whole second, 0..9999999. */
+function subSecondTicks(value: number): number {
+  return value - Math.floor(value / TICKS_PER_SECOND) * TICKS_PER_SECOND;
+}
+
+/**
+ * Steps of `size` ticks laid from a far origin (Kusto's 0001-01-01, 1970): where one of them
+ * falls next to the engine's epoch, i.e. `origin mod size`. The origin is too far from the epoch
+ * to subtract from a datetime exactly in a double, so the remainder is taken in BigInt, once per
+ * size (the last one is kept, as a query bins by one size row after row).
+ */
+function gridFrom(origin: number): (size: number) => number {
+  const exact = BigInt(origin);
+  let lastSize = NaN;
+  let lastShift = 0;
+  return (size) => {
+    if (size !== lastSize) {
+      lastSize = size;
+      if (Number.isSafeInteger(size)) {
+        const step = BigInt(size);
+        lastShift = Number(((exact % step) + step) % step);
+      } else lastShift = origin - Math.floor(origin / size) * size;
+    }
+    return lastShift;
+  };
+}
+
+/** Kusto bins datetimes from 0001-01-01 (a Monday, so 7d bins start on Mondays). */
+const kustoGrid = gridFrom(KUSTO_EPOCH_DATETIME);
+/** datetime_diff counts weeks from 1970-01-01, as it always has here. */
+const unixGrid = gridFrom(datetimeFromMs(0));
+
+/** bin(value, size), or bin_at with an origin. */
+export function binValue(value: number, size: number, type: KqlType, origin?: number): number {
   if (size <= 0) return value;
-  const base = type === "datetime" && origin === 0 ? KUSTO_EPOCH_MS : origin;
+  const base = origin ?? (type === "datetime" ? kustoGrid(size) : 0);
   return Math.floor((value - base) / size) * size + base;
 }
 
 const DATE_PARTS: Record<string, number> = {
-  day: MS_PER_DAY,
-  hour: MS_PER_HOUR,
-  minute: MS_PER_MINUTE,
-  second: MS_PER_SECOND,
-  millisecond: 1,
-  week: 7 * MS_PER_DAY,
+  day: TICKS_PER_DAY,
+  hour: TICKS_PER_HOUR,
+  minute: TICKS_PER_MINUTE,
+  second: TICKS_PER_SECOND,
+  millisecond: TICKS_PER_MS,
+  microsecond: 10,
+  nanosecond: 0.01,
+  week: 7 * TICKS_PER_DAY,
 };
 
-function addMonths(ms: number, months: number): number {
-  const d = new Date(ms);
-  const whole = Math.floor(ms);
+function addMonths(value: number, months: number): number {
+  const d = dateOf(value);
   d.setUTCMonth(d.getUTCMonth() + months);
-  return d.getTime() + (ms - whole);
+  return datetimeFromMs(d.getTime()) + subMsTicks(value);
 }
 
 // ---------- conversion ----------
@@ -71,7 +117,13 @@ function convert(type: KqlType): ScalarFunction {
     let fn: Evaluator;
     if (type === "string") fn = (row) => toKqlString(f(row), from);
     else if (from === type) fn = f;
-    else if (type === "int" || type === "long") {
+    else if (from === "datetime" && NUMERIC_TYPES.has(type)) {
+      // Kusto: a datetime as a number is its ticks since 0001-01-01 (beyond 2^53, so exact to 128 ticks).
+      fn = (row) => {
+        const v = f(row);
+        return typeof v === "number" ? Math.round(v) - KUSTO_EPOCH_DATETIME : null;
+      };
+    } else if (type === "int" || type === "long") {
       fn = (row) => {
         const v = f(row);
         const n = typeof v === "number" ? v : num(v);
@@ -177,76 +229,82 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     if (value === null || size === null || origin === null) return null;
     return binValue(Number(value), Number(size), call.args[0].type, Number(origin));
   }),
-  startofday: rowwise(([value, offset]) => (value === null ? null : startOfDay(Number(value)) + Number(offset ?? 0) * MS_PER_DAY)),
+  startofday: rowwise(([value, offset]) => (value === null ? null : startOfDay(Number(value)) + Number(offset ?? 0) * TICKS_PER_DAY)),
+  // The end of a period is its last tick, as in Kusto.
   endofday: rowwise(([value, offset]) =>
-    value === null ? null : startOfDay(Number(value)) + (1 + Number(offset ?? 0)) * MS_PER_DAY - TICK_MS,
+    value === null ? null : startOfDay(Number(value)) + (1 + Number(offset ?? 0)) * TICKS_PER_DAY - 1,
   ),
   startofweek: rowwise(([value]) => {
     if (value === null) return null;
     const day = startOfDay(Number(value));
-    return day - new Date(day).getUTCDay() * MS_PER_DAY;
+    return day - dateOf(day).getUTCDay() * TICKS_PER_DAY;
   }),
   startofmonth: rowwise(([value]) => {
     if (value === null) return null;
-    const d = new Date(Number(value));
-    return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+    const d = dateOf(Number(value));
+    return datetimeFromMs(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
   }),
-  startofyear: rowwise(([value]) => (value === null ? null : Date.UTC(new Date(Number(value)).getUTCFullYear(), 0, 1))),
-  dayofweek: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCDay() * MS_PER_DAY)),
-  hourofday: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCHours())),
-  dayofmonth: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCDate())),
-  getyear: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCFullYear())),
-  getmonth: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCMonth() + 1)),
+  startofyear: rowwise(([value]) => (value === null ? null : datetimeFromMs(Date.UTC(dateOf(Number(value)).getUTCFullYear(), 0, 1)))),
+  dayofweek: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCDay() * TICKS_PER_DAY)),
+  hourofday: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCHours())),
+  dayofmonth: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCDate())),
+  getyear: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCFullYear())),
+  getmonth: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCMonth() + 1)),
   datetime_add: rowwise(([part, amount, value]) => {
     if (amount === null || value === null) return null;
     const p = plainText(part).toLowerCase();
     if (p === "month") return addMonths(Number(value), Number(amount));
     if (p === "year") return addMonths(Number(value), 12 * Number(amount));
     const unit = DATE_PARTS[p];
-    return unit === undefined ? null : Number(value) + Number(amount) * unit;
+    // A datetime holds whole ticks: nanoseconds short of one are dropped.
+    return unit === undefined ? null : Number(value) + Math.trunc(Number(amount) * unit);
   }),
   datetime_diff: rowwise(([part, a, b]) => {
     if (a === null || b === null) return null;
     const p = plainText(part).toLowerCase();
     const x = Number(a);
     const y = Number(b);
-    if (p === "year") return new Date(x).getUTCFullYear() - new Date(y).getUTCFullYear();
+    if (p === "year") return dateOf(x).getUTCFullYear() - dateOf(y).getUTCFullYear();
     if (p === "month") {
-      const dx = new Date(x);
-      const dy = new Date(y);
+      const dx = dateOf(x);
+      const dy = dateOf(y);
       return (dx.getUTCFullYear() - dy.getUTCFullYear()) * 12 + dx.getUTCMonth() - dy.getUTCMonth();
     }
     const unit = DATE_PARTS[p];
     if (unit === undefined) return null;
-    return Math.floor(x / unit) - Math.floor(y / unit);
+    if (unit < 1) return Math.round((x - y) / unit); // nanoseconds: every tick is 100 of them
+    const shift = p === "week" ? unixGrid(unit) : 0;
+    return Math.floor((x - shift) / unit) - Math.floor((y - shift) / unit);
   }),
-  unixtime_seconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v) * 1000)),
-  unixtime_milliseconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v))),
-  unixtime_microseconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v) / 1000)),
-  unixtime_nanoseconds_todatetime: rowwise(([v]) => (v === null ? null : Number(v) / 1_000_000)),
-  dayofyear: rowwise(([value]) => (value === null ? null : dayOfYear(Number(value)))),
-  monthofyear: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCMonth() + 1)),
-  week_of_year: rowwise(([value]) => (value === null ? null : isoWeek(Number(value)))),
-  weekofyear: rowwise(([value]) => (value === null ? null : isoWeek(Number(value)))),
-  getday: rowwise(([value]) => (value === null ? null : new Date(Number(value)).getUTCDate())),
+  unixtime_seconds_todatetime: rowwise(([v]) =>
+    v === null ? null : Math.round((Number(v) - DATETIME_EPOCH_MS / 1000) * TICKS_PER_SECOND),
+  ),
+  unixtime_milliseconds_todatetime: rowwise(([v]) => (v === null ? null : datetimeFromMs(Number(v)))),
+  unixtime_microseconds_todatetime: rowwise(([v]) => (v === null ? null : Math.round((Number(v) - DATETIME_EPOCH_MS * 1000) * 10))),
+  unixtime_nanoseconds_todatetime: rowwise(([v]) => (v === null ? null : Math.round((Number(v) - DATETIME_EPOCH_MS * 1_000_000) / 100))),
+  dayofyear: rowwise(([value]) => (value === null ? null : dayOfYear(datetimeWholeMs(Number(value))))),
+  monthofyear: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCMonth() + 1)),
+  week_of_year: rowwise(([value]) => (value === null ? null : isoWeek(datetimeWholeMs(Number(value))))),
+  weekofyear: rowwise(([value]) => (value === null ? null : isoWeek(datetimeWholeMs(Number(value))))),
+  getday: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCDate())),
   endofweek: rowwise(([value, offset]) => {
     if (value === null) return null;
     const day = startOfDay(Number(value));
-    return day - new Date(day).getUTCDay() * MS_PER_DAY + 7 * (1 + Number(offset ?? 0)) * MS_PER_DAY - TICK_MS;
+    return day - dateOf(day).getUTCDay() * TICKS_PER_DAY + 7 * (1 + Number(offset ?? 0)) * TICKS_PER_DAY - 1;
   }),
   endofmonth: rowwise(([value, offset]) => {
     if (value === null) return null;
-    const d = new Date(Number(value));
-    return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1 + Number(offset ?? 0), 1) - TICK_MS;
+    const d = dateOf(Number(value));
+    return datetimeFromMs(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1 + Number(offset ?? 0), 1)) - 1;
   }),
   endofyear: rowwise(([value, offset]) =>
-    value === null ? null : Date.UTC(new Date(Number(value)).getUTCFullYear() + 1 + Number(offset ?? 0), 0, 1) - TICK_MS,
+    value === null ? null : datetimeFromMs(Date.UTC(dateOf(Number(value)).getUTCFullYear() + 1 + Number(offset ?? 0), 0, 1)) - 1,
   ),
   /** datetime_part(part, date): one calendar field as a number (Year, Quarter, Month, Week_Of_Year, Day, DayOfYear, Hour, ...). */
   datetime_part: rowwise(([part, value]) => {
     if (value === null) return null;
-    const ms = Number(value);
-    const d = new Date(Math.floor(ms));
+    const ms = datetimeWholeMs(Number(value));
+    const d = new Date(ms);
     switch (plainText(part).toLowerCase()) {
       case "year":
         return d.getUTCFullYear();
@@ -271,9 +329,9 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
       case "millisecond":
         return d.getUTCMilliseconds();
       case "microsecond":
-        return Math.floor((ms - Math.floor(ms / 1000) * 1000) * 1000);
+        return Math.floor(subSecondTicks(Number(value)) / 10);
       case "nanosecond":
-        return Math.round((ms - Math.floor(ms / 1000) * 1000) * 1_000_000);
+        return Math.round(subSecondTicks(Number(value))) * 100;
       default:
         return null;
     }
@@ -282,13 +340,13 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const [y, mo, d, h, mi, s] = v.map((x) => (x === null || x === undefined ? 0 : Number(x)));
     if (v[0] === null || v[1] === null || v[2] === null) return null;
     const whole = Math.floor(s ?? 0);
-    return Date.UTC(y, mo - 1, d, h ?? 0, mi ?? 0, whole) + ((s ?? 0) - whole) * 1000;
+    return datetimeFromMs(Date.UTC(y, mo - 1, d, h ?? 0, mi ?? 0, whole)) + Math.round(((s ?? 0) - whole) * TICKS_PER_SECOND);
   }),
   /** make_timespan(hours, minutes) or make_timespan(days, hours, minutes, seconds). */
   make_timespan: rowwise((v) => {
     const n = v.map((x) => Number(x ?? 0));
     const [days, hours, minutes, seconds] = n.length === 2 ? [0, n[0], n[1], 0] : n.length === 3 ? [0, n[0], n[1], n[2]] : n;
-    return days * MS_PER_DAY + hours * MS_PER_HOUR + minutes * MS_PER_MINUTE + (seconds ?? 0) * MS_PER_SECOND;
+    return days * TICKS_PER_DAY + hours * TICKS_PER_HOUR + minutes * TICKS_PER_MINUTE + Math.round((seconds ?? 0) * TICKS_PER_SECOND);
   }),
   format_timespan: rowwise(([value, format]) => (value === null ? "" : formatTimespanAs(Number(value), plainText(format)))),
   datetime_utc_to_local: rowwise(([value, zone]) => (value === null ? null : Number(value) + zoneOffset(Number(value), plainText(zone)))),
@@ -716,13 +774,6 @@ function parseUrl(text: string): Value {
   };
 }
 
-/**
- * How far before the next period an end-of-period function lands. Kusto returns the period's last
- * 100-ns tick, which a datetime held as milliseconds in a double cannot tell apart from the next
- * period's start for present-day dates; a microsecond can, so comparisons with the next period hold.
- */
-const TICK_MS = 0.001;
-
 function dayOfYear(ms: number): number {
   const d = new Date(ms);
   return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / MS_PER_DAY) + 1;
@@ -730,15 +781,16 @@ function dayOfYear(ms: number): number {
 
 /** ISO 8601 week number (weeks start on Monday; week 1 holds the year's first Thursday), as Kusto's week_of_year. */
 function isoWeek(ms: number): number {
-  const d = new Date(startOfDay(ms));
+  const d = new Date(Math.floor(ms / MS_PER_DAY) * MS_PER_DAY);
   const weekday = (d.getUTCDay() + 6) % 7;
   const thursday = d.getTime() + (3 - weekday) * MS_PER_DAY;
   const yearStart = Date.UTC(new Date(thursday).getUTCFullYear(), 0, 1);
   return Math.floor((thursday - yearStart) / (7 * MS_PER_DAY)) + 1;
 }
 
-/** A time zone's offset from UTC at an instant, in ms (0 for a zone the platform does not know). */
-function zoneOffset(ms: number, zone: string): number {
+/** A time zone's offset from UTC at an instant (a datetime), as a timespan (0 for a zone the platform does not know). */
+function zoneOffset(value: number, zone: string): number {
+  const ms = datetimeWholeMs(value);
   let parts: Intl.DateTimeFormatPart[];
   try {
     parts = new Intl.DateTimeFormat("en-US", {
@@ -750,24 +802,24 @@ function zoneOffset(ms: number, zone: string): number {
       hour: "numeric",
       minute: "numeric",
       second: "numeric",
-    }).formatToParts(new Date(Math.floor(ms)));
+    }).formatToParts(new Date(ms));
   } catch {
     return 0;
   }
   const field = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
   const local = Date.UTC(field("year"), field("month") - 1, field("day"), field("hour"), field("minute"), field("second"));
-  return local - Math.floor(ms / 1000) * 1000;
+  return (local - Math.floor(ms / 1000) * 1000) * TICKS_PER_MS;
 }
 
 /** format_timespan's specifiers (d..dddddddd, h, hh, H, HH, m, mm, s, ss, f..fffffff, F..FFFFFFF), other characters kept. */
-function formatTimespanAs(ms: number, format: string): string {
-  const sign = ms < 0 ? "-" : "";
-  const total = Math.abs(ms);
-  const days = Math.floor(total / MS_PER_DAY);
-  const hours = Math.floor((total % MS_PER_DAY) / MS_PER_HOUR);
-  const minutes = Math.floor((total % MS_PER_HOUR) / MS_PER_MINUTE);
-  const seconds = Math.floor((total % MS_PER_MINUTE) / MS_PER_SECOND);
-  const ticks = Math.round((total % MS_PER_SECOND) * 10_000);
+function formatTimespanAs(value: number, format: string): string {
+  const sign = value < 0 ? "-" : "";
+  const total = Math.round(Math.abs(value));
+  const days = Math.floor(total / TICKS_PER_DAY);
+  const hours = Math.floor((total % TICKS_PER_DAY) / TICKS_PER_HOUR);
+  const minutes = Math.floor((total % TICKS_PER_HOUR) / TICKS_PER_MINUTE);
+  const seconds = Math.floor((total % TICKS_PER_MINUTE) / TICKS_PER_SECOND);
+  const ticks = total % TICKS_PER_SECOND;
   const out = format.replace(/d{1,8}|hh|HH|h|H|mm|m|ss|s|f{1,7}|F{1,7}/g, (token) => {
     switch (token[0]) {
       case "d":
@@ -789,9 +841,10 @@ function formatTimespanAs(ms: number, format: string): string {
 }
 
 /** format_datetime's format specifiers (yyyy, MM, dd, HH, hh, mm, ss, f..fffffff, tt), other characters kept. */
-function formatDatetimeAs(ms: number, format: string): string {
-  const d = new Date(Math.floor(ms));
-  const ticks = Math.round((ms - Math.floor(ms / 1000) * 1000) * 10_000);
+function formatDatetimeAs(value: number, format: string): string {
+  const whole = Math.round(value);
+  const d = dateOf(whole);
+  const ticks = subSecondTicks(whole);
   const pad = (n: number, width = 2) => String(n).padStart(width, "0");
   return format.replace(/yyyy|yy|MM|M|dd|d|HH|H|hh|h|mm|m|ss|s|f{1,7}|F{1,7}|tt/g, (token) => {
     switch (token) {

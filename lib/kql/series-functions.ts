@@ -20,7 +20,7 @@ import {
   type TrendKind,
 } from "./series.js";
 import type { Value } from "./types.js";
-import { plainText, toBool, toDynamic, toNumber } from "./values.js";
+import { TICKS_PER_HOUR, plainText, toBool, toDynamic, toNumber } from "./values.js";
 
 /** A number that Kusto's dynamic can hold: NaN and infinities become null. */
 const finite = (n: number | null | undefined): number | null => (typeof n === "number" && Number.isFinite(n) ? n : null);
@@ -293,7 +293,7 @@ export const SERIES_FUNCTIONS: Record<string, ScalarFunction> = {
     return rowwise(([start, stop, step]) => {
       const from = toNumber(start);
       const to = toNumber(stop);
-      const by = step === undefined ? (type === "timespan" || type === "datetime" ? 3_600_000 : 1) : toNumber(step);
+      const by = step === undefined ? (type === "timespan" || type === "datetime" ? TICKS_PER_HOUR : 1) : toNumber(step);
       if (from === null || to === null || by === null || by === 0) return null;
       const out: Value[] = [];
       for (let v = from; by > 0 ? v <= to : v >= to; v += by) {

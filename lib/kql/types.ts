@@ -6,8 +6,8 @@
  *   string            -> string ('' is Kusto's empty string: strings are never null)
  *   bool              -> boolean | null
  *   int, long, real   -> number | null
- *   datetime          -> number | null  (milliseconds since 1970-01-01 UTC, fractional for sub-ms ticks)
- *   timespan          -> number | null  (milliseconds)
+ *   datetime          -> number | null  (100 ns ticks since 2020-01-01 UTC; see DATETIME_EPOCH_MS in values.ts)
+ *   timespan          -> number | null  (100 ns ticks)
  *   guid              -> string | null
  *   dynamic           -> JSON value (null, boolean, number, string, array, object)
  */

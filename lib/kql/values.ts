@@ -4,20 +4,76 @@
  */
 import type { KqlType, Value } from "./types.js";
 
-import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, fractionToMs, parseTimespan } from "../time.js";
+import {
+  TICKS_PER_DAY,
+  TICKS_PER_HOUR,
+  TICKS_PER_MINUTE,
+  TICKS_PER_MS,
+  TICKS_PER_SECOND,
+  fractionToTicks,
+  parseTimespanTicks,
+} from "../time.js";
 
-export { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, parseTimespan } from "../time.js";
-/** Kusto counts time in 100 ns ticks from 0001-01-01; this is that epoch in our milliseconds. */
-export const KUSTO_EPOCH_MS = -62_135_596_800_000;
+export { TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_MS, TICKS_PER_SECOND } from "../time.js";
+
+// ---------- how datetime and timespan are held ----------
+
+/**
+ * Kusto's datetime and timespan are 64-bit integer counts of 100 ns ticks. The engine holds both
+ * as ticks in a plain JS number (a double), which is exact for every integer up to 2^53:
+ *
+ * - a timespan is its ticks: exact for any span shorter than 2^53 ticks (about 28.5 years);
+ * - a datetime is its ticks since 2020-01-01T00:00:00Z (DATETIME_EPOCH_MS): exact to the tick
+ *   from 1991-06-17T00:01:14.5259008Z to 2048-07-16T23:58:45.4740992Z (the epoch ± 2^53 ticks).
+ *   Beyond that a value rounds to the nearest 2, 4, ... ticks: the step is at most 512 ticks
+ *   (51.2 µs) over Kusto's whole range, years 1 to 9999, and nothing overflows.
+ *
+ * Ticks since 1970 would pass 2^53 in 1998, and milliseconds since 1970 (what the engine held
+ * before) resolve only about 244 ns near 2026, so a FILETIME tick read from a log came back
+ * different. A (ms, tick) pair or a BigInt would allocate per value and slow every comparison,
+ * sort and group; a double of ticks keeps those plain number operations, and datetime ± timespan,
+ * datetime - datetime and bin() stay exact integer arithmetic.
+ *
+ * Outside the engine (JS Dates, run windows, watermarks, row times read by hunts in code) times
+ * are JS epoch milliseconds: a number given for a datetime at the edge (coerceToType, runQuery's
+ * `now`, tablesWithin's range) is read as milliseconds, and datetimeToMs gives one back.
+ */
+export const DATETIME_EPOCH_MS = Date.UTC(2020, 0, 1);
+/** Kusto counts datetimes in ticks from 0001-01-01 (what tolong(datetime) returns); this is that epoch in engine ticks. */
+export const KUSTO_EPOCH_DATETIME = (-62_135_596_800_000 - DATETIME_EPOCH_MS) * TICKS_PER_MS;
+
+/** JS epoch milliseconds (fractions allowed) as an engine datetime, to the nearest tick. */
+export function datetimeFromMs(ms: number): number {
+  return Math.round((ms - DATETIME_EPOCH_MS) * TICKS_PER_MS);
+}
+
+/** An engine datetime as JS epoch milliseconds, fractional below the millisecond. */
+export function datetimeToMs(value: number): number {
+  return datetimeWholeMs(value) + subMsTicks(value) / TICKS_PER_MS;
+}
+
+/** The JS epoch millisecond a datetime falls in (floored, so its Date has the right calendar fields). */
+export function datetimeWholeMs(value: number): number {
+  return Math.floor(value / TICKS_PER_MS) + DATETIME_EPOCH_MS;
+}
+
+/** The ticks of a datetime past its whole millisecond, 0..9999. */
+export function subMsTicks(value: number): number {
+  return value - Math.floor(value / TICKS_PER_MS) * TICKS_PER_MS;
+}
+
+/** A calendar date to the millisecond (Date.UTC's result) plus sub-millisecond ticks, as an engine datetime. */
+function datetimeOf(utcMs: number, ticks: number): number {
+  return (utcMs - DATETIME_EPOCH_MS) * TICKS_PER_MS + ticks;
+}
 
 // ---------- datetime ----------
 
 /** Kusto's datetime text: ISO 8601 with seven fractional digits, e.g. 2024-10-18T09:29:21.1250000Z. */
-export function formatDatetime(ms: number): string {
-  const whole = Math.floor(ms);
-  const subMsTicks = Math.round((ms - whole) * 10_000);
-  const iso = new Date(whole).toISOString(); // yyyy-mm-ddThh:mm:ss.mmmZ
-  return `${iso.slice(0, 23)}${String(subMsTicks).padStart(4, "0")}Z`;
+export function formatDatetime(value: number): string {
+  const ticks = Math.round(value);
+  const iso = new Date(datetimeWholeMs(ticks)).toISOString(); // yyyy-mm-ddThh:mm:ss.mmmZ
+  return `${iso.slice(0, iso.length - 1)}${String(subMsTicks(ticks)).padStart(4, "0")}Z`;
 }
 
 const ISO_LIKE = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2}|UTC|GMT)?$/;
@@ -28,13 +84,13 @@ function offsetMs(zone: string | undefined): number {
   const m = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
   if (!m) return 0;
   const sign = m[1] === "-" ? -1 : 1;
-  return sign * (Number(m[2]) * MS_PER_HOUR + Number(m[3]) * MS_PER_MINUTE);
+  return sign * (Number(m[2]) * 3_600_000 + Number(m[3]) * 60_000);
 }
 
 /**
  * Parses datetime text as Kusto's todatetime() does for the forms logs carry: ISO 8601 (a missing
  * zone means UTC), `yyyy-mm-dd hh:mm:ss[.fffffff]`, and the Log Analytics export form
- * `10/18/2024, 9:29:21.125 AM`. Returns null for anything else.
+ * `10/18/2024, 9:29:21.125 AM`, into an engine datetime exact to the tick. Returns null for anything else.
  */
 export function parseDatetime(text: string, options: { strict?: boolean } = {}): number | null {
   const s = text.trim();
@@ -44,7 +100,7 @@ export function parseDatetime(text: string, options: { strict?: boolean } = {}):
     const [year, month, day, hour, minute, second] = [+m[1], +m[2], +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)];
     // Kusto rejects dates that do not exist (2024-02-30); Date.UTC would roll them over into March.
     if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return null;
-    return Date.UTC(year, month - 1, day, hour, minute, second) + fractionToMs(m[7]) - offsetMs(m[8]);
+    return datetimeOf(Date.UTC(year, month - 1, day, hour, minute, second) - offsetMs(m[8]), fractionToTicks(m[7]));
   }
   m = US_EXPORT.exec(s);
   if (m) {
@@ -52,11 +108,11 @@ export function parseDatetime(text: string, options: { strict?: boolean } = {}):
     const meridiem = m[8]?.toUpperCase();
     if (meridiem === "PM" && hour < 12) hour += 12;
     if (meridiem === "AM" && hour === 12) hour = 0;
-    return Date.UTC(+m[3], +m[1] - 1, +m[2], hour, +m[5], +(m[6] ?? 0)) + fractionToMs(m[7]);
+    return datetimeOf(Date.UTC(+m[3], +m[1] - 1, +m[2], hour, +m[5], +(m[6] ?? 0)), fractionToTicks(m[7]));
   }
   if (options.strict) return null;
   const fallback = Date.parse(s);
-  return Number.isNaN(fallback) ? null : fallback;
+  return Number.isNaN(fallback) ? null : datetimeFromMs(fallback);
 }
 
 function daysInMonth(year: number, month: number): number {
@@ -65,18 +121,26 @@ function daysInMonth(year: number, month: number): number {
 
 // ---------- timespan ----------
 
+/** Timespan text (`[-][d.]hh:mm:ss[.fffffff]`, `5m`, `1tick`) as an engine timespan (ticks); null when it is not one. */
+export const parseTimespan = parseTimespanTicks;
+
+/** JS milliseconds as an engine timespan, to the nearest tick. */
+export function timespanFromMs(ms: number): number {
+  return Math.round(ms * TICKS_PER_MS);
+}
+
 /** Kusto's timespan text: [-][d.]hh:mm:ss[.fffffff]. */
-export function formatTimespan(ms: number): string {
-  const negative = ms < 0;
-  let ticks = Math.round(Math.abs(ms) * 10_000);
-  const days = Math.floor(ticks / (MS_PER_DAY * 10_000));
-  ticks -= days * MS_PER_DAY * 10_000;
-  const hours = Math.floor(ticks / (MS_PER_HOUR * 10_000));
-  ticks -= hours * MS_PER_HOUR * 10_000;
-  const minutes = Math.floor(ticks / (MS_PER_MINUTE * 10_000));
-  ticks -= minutes * MS_PER_MINUTE * 10_000;
-  const seconds = Math.floor(ticks / (MS_PER_SECOND * 10_000));
-  ticks -= seconds * MS_PER_SECOND * 10_000;
+export function formatTimespan(value: number): string {
+  const negative = value < 0;
+  let ticks = Math.round(Math.abs(value));
+  const days = Math.floor(ticks / TICKS_PER_DAY);
+  ticks -= days * TICKS_PER_DAY;
+  const hours = Math.floor(ticks / TICKS_PER_HOUR);
+  ticks -= hours * TICKS_PER_HOUR;
+  const minutes = Math.floor(ticks / TICKS_PER_MINUTE);
+  ticks -= minutes * TICKS_PER_MINUTE;
+  const seconds = Math.floor(ticks / TICKS_PER_SECOND);
+  ticks -= seconds * TICKS_PER_SECOND;
   const pad = (n: number) => String(n).padStart(2, "0");
   const fraction = ticks > 0 ? `.${String(ticks).padStart(7, "0")}` : "";
   return `${negative ? "-" : ""}${days > 0 ? `${days}.` : ""}${pad(hours)}:${pad(minutes)}:${pad(seconds)}${fraction}`;
@@ -160,7 +224,10 @@ export function toBool(value: Value): boolean | null {
   return null;
 }
 
-/** Converts a raw value (from JSON, CSV or an SDK) into the engine's representation of `type`. */
+/**
+ * Converts a raw value (from JSON, CSV or an SDK) into the engine's representation of `type`; a
+ * number given for a datetime or timespan means JS milliseconds.
+ */
 export function coerceToType(value: unknown, type: KqlType): Value {
   if (value === undefined) value = null;
   switch (type) {
@@ -178,13 +245,14 @@ export function coerceToType(value: unknown, type: KqlType): Value {
     case "bool":
       return toBool(value as Value);
     case "datetime":
+      // A number or Date from outside the engine is JS epoch milliseconds (see DATETIME_EPOCH_MS).
       if (value === null) return null;
-      if (typeof value === "number") return value;
-      if (value instanceof Date) return value.getTime();
+      if (typeof value === "number") return datetimeFromMs(value);
+      if (value instanceof Date) return datetimeFromMs(value.getTime());
       return parseDatetime(plainText(value));
     case "timespan":
       if (value === null) return null;
-      if (typeof value === "number") return value;
+      if (typeof value === "number") return timespanFromMs(value);
       return parseTimespan(plainText(value));
     case "guid":
       return value === null || value === "" ? null : plainText(value);

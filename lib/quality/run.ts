@@ -4,6 +4,7 @@
  */
 import { findHunt, builtInHunts } from "../hunts/catalog.js";
 import { runQuery } from "../kql/index.js";
+import { datetimeToMs } from "../kql/values.js";
 import { loadLogs } from "../readers/index.js";
 import { replay } from "../runs/replay.js";
 import { runOnDemand, servicesFor } from "../runs/runner.js";
@@ -86,7 +87,8 @@ export async function checkRealSample(
     tables,
     schemas: TABLE_SCHEMAS,
   }).table.rows[0];
-  const window = { start: Math.floor(Number(range[0]) / 60_000) * 60_000, end: Math.ceil((Number(range[1]) + 1) / 60_000) * 60_000 };
+  const [first, last] = [datetimeToMs(Number(range[0])), datetimeToMs(Number(range[1]))];
+  const window = { start: Math.floor(first / 60_000) * 60_000, end: Math.ceil((last + 1) / 60_000) * 60_000 };
   const services = servicesFor(storage, new LocalSource(tables, path));
   const { findings } = await runOnDemand(hunt, services, { window, dryRun: true }, window.end);
   const index = findings.findIndex((f) => expectedEntity(f.entity.key));

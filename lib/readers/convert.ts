@@ -29,7 +29,7 @@ const DATETIME_COLUMNS = new Map(
   ]),
 );
 
-/** A row as JSON: datetime columns held as epoch milliseconds become datetime text. */
+/** A row as JSON: datetime columns (engine ticks) become datetime text. */
 function rowJson(table: string, record: Record<string, unknown>): string {
   const datetimes = DATETIME_COLUMNS.get(table);
   const out: Record<string, unknown> = { Type: table };

@@ -2,7 +2,7 @@
  * Windows Security events as Sentinel's SecurityEvent rows. The EVTX, NXLog and Winlogbeat
  * readers all reduce an event to `WindowsEvent` first, so the mapping lives only here.
  */
-import { formatDatetime } from "../kql/values.js";
+import { datetimeFromMs, formatDatetime } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { EvtxElement } from "./evtx-binxml.js";
 
@@ -114,7 +114,7 @@ export function eventDataXml(event: WindowsEvent): string {
 }
 
 function timeText(time: number | string): string {
-  return typeof time === "number" ? formatDatetime(time) : time;
+  return typeof time === "number" ? formatDatetime(datetimeFromMs(time)) : time;
 }
 
 /** Whether the event holds anything the SecurityEvent columns do not: then its EventData column carries it. */

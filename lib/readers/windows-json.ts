@@ -1,6 +1,6 @@
 /** Windows events as JSON lines: NXLog and Winlogbeat (ECS), reduced to `WindowsEvent` and mapped to rows. */
 import { z } from "zod";
-import { parseDatetime } from "../kql/values.js";
+import { formatDatetime, parseDatetime } from "../kql/values.js";
 import type { SourceItem } from "./formats.js";
 import { validatedJsonLines } from "./json-lines.js";
 import { windowsEventRow, type WindowsEvent } from "./windows-events.js";
@@ -78,7 +78,7 @@ export function nxlogEvent(value: z.infer<typeof NxlogEvent>): WindowsEvent | st
         : "";
   return {
     eventId: value.EventID,
-    time,
+    time: formatDatetime(time), // the text keeps every tick the source wrote
     computer: value.Hostname ?? value.Computer ?? host,
     channel: value.Channel,
     provider: value.SourceName ?? "Microsoft-Windows-Security-Auditing",
@@ -115,7 +115,7 @@ export function winlogbeatEvent(value: z.infer<typeof WinlogbeatEvent>): Windows
   for (const [key, v] of Object.entries(value.winlog.event_data ?? {})) data[key] = eventDataValue(v);
   return {
     eventId,
-    time,
+    time: formatDatetime(time), // the text keeps every tick the source wrote
     computer: value.winlog.computer_name ?? value.host?.name ?? "",
     channel: value.winlog.channel,
     provider: value.winlog.provider_name ?? "",

@@ -1,6 +1,7 @@
 /** One query of the local source, wherever it runs (the caller's thread or the query worker). */
 import { runQuery, tablesWithin } from "../kql/index.js";
 import type { Table } from "../kql/types.js";
+import { datetimeToMs } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { ReadIssue } from "../readers/index.js";
 import type { QueryRequest } from "./types.js";
@@ -14,7 +15,7 @@ export function runLocalQuery(tables: Record<string, Table>, request: Pick<Query
     .table;
 }
 
-/** The first and last TimeGenerated across the tables; undefined when no row has one. */
+/** The first and last TimeGenerated across the tables (JS epoch ms); undefined when no row has one. */
 export function timeRangeOf(tables: Record<string, Table>): { start: number; end: number } | undefined {
   let start = Infinity;
   let end = -Infinity;
@@ -28,7 +29,7 @@ export function timeRangeOf(tables: Record<string, Table>): { start: number; end
       if (t > end) end = t;
     }
   }
-  return end === -Infinity ? undefined : { start, end };
+  return end === -Infinity ? undefined : { start: datetimeToMs(start), end: datetimeToMs(end) };
 }
 
 /** What the caller's thread keeps of tables a query worker loaded: their names and time range, and what could not be read. */

@@ -66,7 +66,7 @@ export class LocalSource implements QuerySource {
     return this.loaded ? this.loaded.tableNames : Object.keys(this.tables!);
   }
 
-  /** The first and last TimeGenerated across the tables; undefined when no row has one. */
+  /** The first and last TimeGenerated across the tables (JS epoch ms); undefined when no row has one. */
   timeRange(): { start: number; end: number } | undefined {
     return this.loaded ? this.loaded.timeRange : timeRangeOf(this.tables!);
   }

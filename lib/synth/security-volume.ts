@@ -4,6 +4,7 @@
  * IPs. Rows are built directly in table form so generating a million stays cheap.
  */
 import type { Column, Row, Table } from "../kql/types.js";
+import { datetimeFromMs } from "../kql/values.js";
 import { SeededRandom } from "./random.js";
 
 export const BENCH_SECURITY_COLUMNS: Column[] = [
@@ -46,7 +47,7 @@ export function generateSecurityVolume({ seed, rows, start, spanMs }: VolumeOpti
   ];
   const out = new Array<Row>(rows);
   for (let i = 0; i < rows; i++) {
-    const time = start + Math.floor((spanMs * i) / rows);
+    const time = datetimeFromMs(start + Math.floor((spanMs * i) / rows));
     const attack = random.chance(0.002);
     const eventId = attack ? 4625 : random.weighted(eventMix);
     const user = attack ? random.pick(["administrator", "admin", "backup", "test", `user${random.int(0, 3000)}`]) : random.pick(users);

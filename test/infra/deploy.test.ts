@@ -12,6 +12,7 @@ import { builtInHunts, scheduleSettingName } from "../../lib/hunts/catalog.js";
 import { runQuery, validateQuery } from "../../lib/kql/engine.js";
 import type { Column, Row } from "../../lib/kql/types.js";
 import { tableToObjects } from "../../lib/kql/types.js";
+import { datetimeFromMs, datetimeToMs } from "../../lib/kql/values.js";
 import { BICEPPARAM_END, generatedBicepParam, generatedLocalSettings, scheduleDefaults } from "../../lib/settings-files.js";
 import { logRun } from "../../lib/runs/runner.js";
 import type { RunRecord } from "../../lib/runs/store.js";
@@ -157,9 +158,12 @@ function runTrace(huntId: string, at: number, status: "succeeded" | "failed", pa
   return logged[0];
 }
 
+/** Runs a query over traces whose rows (and whose answers here) hold times as JS milliseconds; the engine holds ticks. */
 function run(name: string, rows: Row[], huntIds?: string[]) {
-  const result = runQuery(huntHealthQuery(name, huntIds), { tables: { traces: { columns: TRACES, rows } }, now: NOW });
-  return tableToObjects(result.table);
+  const traces = { columns: TRACES, rows: rows.map(([at, ...rest]) => [datetimeFromMs(at as number), ...rest]) };
+  const { columns, rows: answer } = runQuery(huntHealthQuery(name, huntIds), { tables: { traces }, now: NOW }).table;
+  const inMs = answer.map((r) => r.map((v, i) => (columns[i].type === "datetime" && typeof v === "number" ? datetimeToMs(v) : v)));
+  return tableToObjects({ columns, rows: inMs });
 }
 
 describe("hunt health: a workbook and alert rules over the run log", () => {

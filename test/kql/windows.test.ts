@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { windowLets } from "../../lib/kql/build.js";
 import { KqlError, runQuery } from "../../lib/kql/index.js";
 import type { Table } from "../../lib/kql/types.js";
+import { datetimeFromMs, datetimeToMs } from "../../lib/kql/values.js";
 
 const HOUR = 3_600_000;
 const day = (d: number, h = 0) => Date.UTC(2024, 0, d, h);
@@ -12,11 +13,14 @@ const events: Table = {
     { name: "Account", type: "string" },
   ],
   rows: [
-    [day(1, 5), "alice"],
-    [day(2, 5), "bob"],
-    [day(3, 5), "carol"],
+    [datetimeFromMs(day(1, 5)), "alice"],
+    [datetimeFromMs(day(2, 5)), "bob"],
+    [datetimeFromMs(day(3, 5)), "carol"],
   ],
 };
+
+/** Rows with their datetimes as JS epoch ms. */
+const inMs = (rows: unknown[][]) => rows.map((row) => row.map((v, i) => (i > 0 && typeof v === "number" ? datetimeToMs(v) : v)));
 
 /** The same hunt text bound to a window, as the scheduled path binds it. */
 function hunt(window: { start: number; end: number }, body: string): string {
@@ -30,7 +34,7 @@ describe("one hunt text, many windows", () => {
     for (const d of [1, 2, 3, 2, 1]) {
       const window = { start: day(d), end: day(d + 1) };
       const { table } = runQuery(hunt(window, body), { tables: { T: events }, now: window.end });
-      expect(table.rows).toEqual([[["alice", "bob", "carol"][d - 1], window.start, window.start - 24 * HOUR]]);
+      expect(inMs(table.rows)).toEqual([[["alice", "bob", "carol"][d - 1], window.start, window.start - 24 * HOUR]]);
     }
   });
 
@@ -40,7 +44,7 @@ describe("one hunt text, many windows", () => {
       tables: { T: events },
       now: window.end,
     });
-    expect(table.rows).toEqual([["bob", window.start, window.start - 24 * HOUR, day(2, 5) + 500]]);
+    expect(inMs(table.rows)).toEqual([["bob", window.start, window.start - 24 * HOUR, day(2, 5) + 500]]);
   });
 
   it("names the real position of an error in a later window's text", () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseDatetime } from "../../lib/kql/values.js";
+import { datetimeToMs, parseDatetime } from "../../lib/kql/values.js";
 import { flattenEvent, readEvtxRecords } from "../../lib/readers/evtx.js";
 import { loadLogs } from "../../lib/readers/index.js";
 import { writeEvtx, type EvtxEventInput } from "../../lib/synth/evtx-writer.js";
@@ -33,7 +33,7 @@ describe("EVTX writer (for benchmarks and tests) round-trips through the reader"
     expect(read.length).toBe(events.length);
     read.forEach((event, i) => {
       expect(event.EventID).toBe(events[i].eventId);
-      expect(parseDatetime(event.TimeCreated)).toBeCloseTo(events[i].time, 4);
+      expect(datetimeToMs(parseDatetime(event.TimeCreated)!)).toBeCloseTo(events[i].time, 4);
       expect(event.Computer).toBe(events[i].computer);
       expect(event.EventRecordID).toBe(i + 1);
       expect(Object.values(event.data)).toEqual(events[i].data.map((v) => (v === "" ? null : v)));

@@ -1,5 +1,5 @@
 import { tableFromRecords } from "../../kql/build.js";
-import { formatDatetime, plainText } from "../../kql/values.js";
+import { datetimeFromMs, datetimeToMs, formatDatetime, plainText } from "../../kql/values.js";
 import { changeFinderScores, changePointBand } from "../../logontracer/changefinder.js";
 import { HOURLY_LOGONS, IGNORED_ACCOUNTS } from "../../logontracer/kql.js";
 import { LOGON_CHANGEPOINT_HUNT } from "../../logontracer/hunt-ids.js";
@@ -41,7 +41,7 @@ export default defineHunt({
     const series = new Map<string, number[]>();
     for (const r of counts.rows) {
       const values = series.get(plainText(r[account])) ?? new Array<number>(hours).fill(0);
-      const index = Math.floor((Number(r[hour]) - first) / HOUR);
+      const index = Math.floor((datetimeToMs(Number(r[hour])) - first) / HOUR);
       if (index >= 0 && index < hours) values[index] += Number(r[count]);
       series.set(plainText(r[account]), values);
     }
@@ -61,7 +61,7 @@ export default defineHunt({
         Account: name,
         MaxScore: Number(scores[best].toFixed(3)),
         Band: changePointBand(scores[best]),
-        PeakHour: formatDatetime(first + best * HOUR),
+        PeakHour: formatDatetime(datetimeFromMs(first + best * HOUR)),
         PeakCount: values[best],
         BusiestHour: Math.max(...inWindow),
         WindowCount: inWindow.reduce((s, v) => s + v, 0),

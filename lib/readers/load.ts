@@ -2,8 +2,7 @@
  * Reading log files and folders into rows and tables: format detection, the reader for each
  * format, and loading many files with every good row kept and every problem reported.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, extname, join } from "node:path";
 import type { Table } from "../kql/types.js";
@@ -37,7 +36,7 @@ async function* itemsOf(path: string, format: Exclude<LogFormat, "evtx">, option
       yield* sentinelCsv(path, options);
       return;
     case "sentinel-json":
-      if (leadingText(await head(path, 4096)).startsWith("[")) yield* sentinelJsonArray(path, options);
+      if (leadingText(head(path, 4096)).startsWith("[")) yield* sentinelJsonArray(path, options);
       else yield* tableShapedJsonLines(path, options);
       return;
     case "ndjson":
@@ -70,9 +69,10 @@ const LOG_EXTENSIONS = new Set([".evtx", ".json", ".jsonl", ".ndjson", ".csv"]);
 export async function logFilesUnder(paths: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const path of paths) {
-    const info = await stat(path);
+    // Synchronous: a folder's many small files cost a thread-pool round trip each otherwise.
+    const info = statSync(path);
     if (info.isDirectory()) {
-      const entries = (await readdir(path)).sort();
+      const entries = readdirSync(path).sort();
       out.push(...(await logFilesUnder(entries.map((e) => join(path, e)).filter((p) => !basename(p).startsWith(".")))));
     } else if (LOG_EXTENSIONS.has(extname(path).toLowerCase()) || paths.length === 1) out.push(path);
   }
@@ -93,9 +93,10 @@ export function reportReadIssues(issues: readonly ReadIssue[], log: (line: strin
 /**
  * EVTX bytes in use (chunks holding records) a folder needs before worker threads start. A worker
  * costs about a CPU second before its rows flow (loading the readers, compiling the decoder again),
- * and this thread takes its rows apart again; below this, one thread is as fast or faster.
+ * and this thread still builds the tables from every row; measured on two cores, 96 MiB in use
+ * (51,000 events) loaded no faster with a worker than without.
  */
-export const PARALLEL_EVTX_MIN_BYTES = 48 * 2 ** 20;
+export const PARALLEL_EVTX_MIN_BYTES = 128 * 2 ** 20;
 
 export interface LoadOptions extends ReadOptions {
   /**

@@ -135,6 +135,8 @@ function groupRate(perFile: PerFile[], inGroup: (f: PerFile) => boolean) {
   return { files: group.length, eventsPerPass: events, eventsPerCpuSecond: Math.round((events / micros) * 1e6) };
 }
 
+const MAX_FILES_LISTED = 50;
+
 /**
  * Real EVTX files to rows: on this thread with the direct decoding (what the readers use) and with
  * the previous decoding (element trees, then flattened; same file reading and rows), then loaded into
@@ -190,8 +192,9 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
       loadLogs: { thisThread: loadRates(loadSingle), [`${threads}Threads`]: loadRates(loadThreads) },
     },
     byFileType,
-    singleThread: single,
-    previousTree: tree,
+    // Per file only for a few files: a corpus's hundreds would swamp the results.
+    singleThread: files.length > MAX_FILES_LISTED ? { ...single, perFile: undefined } : single,
+    previousTree: files.length > MAX_FILES_LISTED ? { ...tree, perFile: undefined } : tree,
     loadLogsThisThread: loadSingle,
     loadLogsAllThreads: loadThreads,
     note: "eventsPerCpuSecond divides by the CPU time of every thread of the reading process (the JIT compiler's and the garbage collector's too, start-up and warm-up included); eventsPerMainThreadCpuSecond by the reading thread's alone (one core); steadyState and byFileType count the passes after the first quarter, once the code is compiled (with one pass, every pass counts: warm-up included). loadLogs builds the tables as a folder load does (rows kept, values typed); with several threads this thread reads files from the front of the list and worker threads from the back, and eventsPerWallSecond includes starting them. previousTree decodes each record to an element tree and flattens it (the decoding before the direct one), with the same file reading and rows.",

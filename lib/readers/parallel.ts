@@ -177,6 +177,8 @@ export class EvtxWorkerPool {
   private active = 0;
   private closed = false;
   private failure: Error | undefined;
+  /** Why a worker could not start, if one could not. */
+  startFailure: Error | undefined;
   /** Resolves when every worker has run out of files (or failed). */
   readonly finished: Promise<void>;
   private finish!: () => void;
@@ -203,7 +205,8 @@ export class EvtxWorkerPool {
     try {
       worker = await startWorker(WORKER_URL);
     } catch (error) {
-      this.failure ??= error as Error;
+      // It took no file: what the pool leaves is for take's other callers.
+      this.startFailure ??= error as Error;
       return this.retire();
     }
     if (this.closed) {
@@ -276,7 +279,10 @@ export async function* readEvtxFilesParallel(paths: readonly string[], threads =
         continue;
       }
       if (pool.error) throw pool.error;
-      if (finished) break;
+      if (finished) {
+        if (nextFile < paths.length) throw pool.startFailure ?? new Error("the EVTX worker threads stopped before every file was read");
+        break;
+      }
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }

@@ -4,12 +4,14 @@
  *   read-one.ts PATH FORMAT                               one file through readLogFile
  *   read-one.ts --evtx THREADS PASSES DECODER PATH...    EVTX files to rows, PASSES times; THREADS 0 = this thread only;
  *                                                        DECODER "direct" (what the readers use) or "tree" (the previous decoding)
+ *   read-one.ts --load THREADS PASSES PATH...            loadLogs over the files listed PASSES times (tables built), on
+ *                                                        THREADS threads (this one included; 0 = this thread only)
  */
 import { readFileSync, statSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { evtxFileBatches } from "../lib/readers/evtx-rows.js";
 import { FLAT_EVENTS, TREE_EVENTS } from "../lib/readers/evtx.js";
-import { LogFormatSchema, readLogFile } from "../lib/readers/index.js";
+import { loadLogs, LogFormatSchema, readLogFile } from "../lib/readers/index.js";
 import { readEvtxFilesParallel } from "../lib/readers/parallel.js";
 
 const cpuSeconds = (used: NodeJS.CpuUsage) => (used.user + used.system) / 1e6;
@@ -54,7 +56,21 @@ const cpu = process.cpuUsage();
 const mainCpu = mainThreadCpuSeconds();
 let events = 0;
 let issues = 0;
-if (args[0] === "--evtx") {
+if (args[0] === "--load") {
+  const [threads, passes] = [Number(args[1]), Number(args[2])];
+  const paths = args.slice(3);
+  const loaded = await loadLogs(Array.from({ length: passes }, () => paths).flat(), { threads });
+  for (const table of Object.values(loaded.tables)) events += table.rows.length;
+  const bytes = paths.reduce((n, p) => n + statSync(p).size, 0) * passes;
+  report(
+    { format: "evtx", mode: "loadLogs", files: paths.length, passes, threads, issues: loaded.issues.length },
+    events,
+    bytes,
+    started,
+    cpu,
+    mainCpu,
+  );
+} else if (args[0] === "--evtx") {
   const [threads, passes] = [Number(args[1]), Number(args[2])];
   const decoderName = args[3];
   const decoder = decoderName === "tree" ? TREE_EVENTS : decoderName === "direct" ? FLAT_EVENTS : undefined;

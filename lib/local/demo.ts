@@ -114,7 +114,7 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
       tablePrefix: "responder",
     });
     await responderStorage.ensure();
-    for (const sample of (await logFilesUnder(dataset.samples)).files) {
+    for (const sample of logFilesUnder(dataset.samples).files) {
       const { tables } = await loadLogs([sample]);
       const source = new LocalSource(tables, sample);
       const range = source.timeRange();

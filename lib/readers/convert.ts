@@ -61,7 +61,7 @@ export async function convertLogs(paths: string[], outDir: string, options: Read
   };
   let completed = false;
   try {
-    const { files, issues: unreadable } = await logFilesUnder(paths);
+    const { files, issues: unreadable } = logFilesUnder(paths);
     result.issues.push(...unreadable);
     for (const path of files) {
       let format: LogFormat | null = null;

@@ -1,17 +1,20 @@
 /** Tells a log file's format from its content. */
-import { open } from "node:fs/promises";
+import { closeSync, openSync, readSync } from "node:fs";
 import { extname } from "node:path";
 import { CHUNK_SIGNATURE, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
 import { LOG_FORMATS, type LogFormat } from "./formats.js";
 
-export async function head(path: string, bytes = 65536): Promise<Buffer> {
-  const file = await open(path, "r");
+/**
+ * The first `bytes` of a file. Read synchronously: a folder holds many small files, and three
+ * round trips through the thread pool per file (open, read, close) cost far more than the reads.
+ */
+export function head(path: string, bytes = 65536): Buffer {
+  const fd = openSync(path, "r");
   try {
-    const buf = Buffer.alloc(bytes);
-    const { bytesRead } = await file.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead);
+    const buf = Buffer.allocUnsafe(bytes);
+    return buf.subarray(0, readSync(fd, buf, 0, bytes, 0));
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 
@@ -33,8 +36,9 @@ function classifyJsonObject(value: Record<string, unknown>): LogFormat {
   return "ndjson";
 }
 
+// eslint-disable-next-line @typescript-eslint/require-await -- a promise, so a file that cannot be read rejects as before
 export async function detectFormat(path: string): Promise<LogFormat> {
-  const start = await head(path);
+  const start = head(path);
   // An EVTX file whose header was overwritten is still recognised by its first chunk.
   if (start.toString("latin1", 0, 8) === FILE_SIGNATURE) return "evtx";
   if (start.toString("latin1", FILE_HEADER_SIZE, FILE_HEADER_SIZE + 8) === CHUNK_SIGNATURE) return "evtx";

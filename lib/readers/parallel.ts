@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import type { SourceItem } from "./formats.js";
+import type { ReadIssue } from "./table-builder.js";
 
 export interface FileBatch {
   /** Position of the file in the list given. */
@@ -28,7 +29,73 @@ export interface WorkerRequest {
   file: number;
   path: string;
 }
-export type WorkerMessage = { file: number; items: SourceItem[] } | { file: number; done: true; error?: string };
+export type WorkerMessage = { file: number; items: PackedItems } | { file: number; done: true; error?: string };
+
+/**
+ * A batch of rows and issues packed for the trip between threads: each record's values in a flat
+ * list, its keys once per distinct set. Copying objects between threads writes and reads every key
+ * of every object; packed, a batch costs the worker about half as much to send and this thread less to take.
+ */
+export interface PackedItems {
+  /** The key lists of the batch's records. */
+  shapes: string[][];
+  tables: string[];
+  issues: ReadIssue[];
+  /** Per item: an issue (-1, its index), or a record (its shape, its table, its `at`, then its values in shape order). */
+  flat: unknown[];
+}
+
+export function packItems(items: readonly SourceItem[]): PackedItems {
+  const shapeIndex = new Map<string, number>();
+  const tableIndex = new Map<string, number>();
+  const packed: PackedItems = { shapes: [], tables: [], issues: [], flat: [] };
+  const flat = packed.flat;
+  for (const item of items) {
+    if ("issue" in item) {
+      flat.push(-1, packed.issues.length);
+      packed.issues.push(item.issue);
+      continue;
+    }
+    const record = item.record;
+    const keys = Object.keys(record);
+    const id = keys.join("\u0000");
+    let shape = shapeIndex.get(id);
+    if (shape === undefined) {
+      shape = packed.shapes.length;
+      packed.shapes.push(keys);
+      shapeIndex.set(id, shape);
+    }
+    let table = tableIndex.get(item.table);
+    if (table === undefined) {
+      table = packed.tables.length;
+      packed.tables.push(item.table);
+      tableIndex.set(item.table, table);
+    }
+    flat.push(shape, table, item.at);
+    for (const key of keys) flat.push(record[key]);
+  }
+  return packed;
+}
+
+export function unpackItems(packed: PackedItems): SourceItem[] {
+  const items: SourceItem[] = [];
+  const flat = packed.flat;
+  for (let i = 0; i < flat.length;) {
+    const shape = flat[i] as number;
+    if (shape === -1) {
+      items.push({ issue: packed.issues[flat[i + 1] as number] });
+      i += 2;
+      continue;
+    }
+    const table = packed.tables[flat[i + 1] as number];
+    const at = flat[i + 2] as number;
+    i += 3;
+    const record: Record<string, unknown> = {};
+    for (const key of packed.shapes[shape]) record[key] = flat[i++];
+    items.push({ table, record, at });
+  }
+  return items;
+}
 
 const SOURCE_EXTENSION = extname(fileURLToPath(import.meta.url));
 const WORKER_URL = new URL(`./parallel-worker${SOURCE_EXTENSION}`, import.meta.url);
@@ -97,60 +164,130 @@ export async function startWorker(workerUrl: URL, options: WorkerOptions = {}): 
   return new Worker(boot, { ...options, eval: true });
 }
 
+/** Files a worker is given ahead of the one it reads, so it never waits for this thread between files. */
+const FILES_AHEAD = 2;
+
+/**
+ * Worker threads decoding EVTX files: each asks `take` for its next file (undefined: none left)
+ * and hands every batch and the end of each file to `deliver`. Workers start in the background;
+ * whatever they have not taken meanwhile is left to `take`'s other callers.
+ */
+export class EvtxWorkerPool {
+  private readonly workers: Worker[] = [];
+  private active = 0;
+  private closed = false;
+  private failure: Error | undefined;
+  /** Why a worker could not start, if one could not. */
+  startFailure: Error | undefined;
+  /** Resolves when every worker has run out of files (or failed). */
+  readonly finished: Promise<void>;
+  private finish!: () => void;
+
+  constructor(
+    private readonly paths: readonly string[],
+    workers: number,
+    private readonly take: () => number | undefined,
+    private readonly deliver: (batch: FileBatch) => void,
+  ) {
+    this.finished = new Promise((resolve) => (this.finish = resolve));
+    this.active = workers;
+    if (workers === 0) this.finish();
+    for (let i = 0; i < workers; i++) void this.start();
+  }
+
+  /** The first failure of a worker thread itself (not of a file), if any. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  private async start(): Promise<void> {
+    let worker: Worker;
+    try {
+      worker = await startWorker(WORKER_URL);
+    } catch (error) {
+      // It took no file: what the pool leaves is for take's other callers.
+      this.startFailure ??= error as Error;
+      return this.retire();
+    }
+    if (this.closed) {
+      void worker.terminate();
+      return this.retire();
+    }
+    this.workers.push(worker);
+    let given = 0;
+    const give = () => {
+      while (given < FILES_AHEAD && !this.closed) {
+        const file = this.take();
+        if (file === undefined) break;
+        given++;
+        worker.postMessage({ file, path: this.paths[file] } satisfies WorkerRequest);
+      }
+      if (given === 0) {
+        void worker.terminate();
+        this.retire();
+      }
+    };
+    worker.on("message", (message: WorkerMessage) => {
+      const path = this.paths[message.file];
+      if ("done" in message) {
+        given--;
+        this.deliver({ file: message.file, path, items: [], done: true, ...(message.error === undefined ? {} : { error: message.error }) });
+        give();
+      } else this.deliver({ file: message.file, path, items: unpackItems(message.items), done: false });
+    });
+    worker.on("error", (error) => {
+      this.failure ??= error;
+      this.retire();
+    });
+    give();
+  }
+
+  private retire(): void {
+    if (--this.active <= 0) this.finish();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
 /** Streams the rows of EVTX files decoded on `threads` worker threads (default: one per core), files in the order they finish. */
 export async function* readEvtxFilesParallel(paths: readonly string[], threads = availableParallelism()): AsyncGenerator<FileBatch> {
   let nextFile = 0;
   const pending: FileBatch[] = [];
   let wake: (() => void) | undefined;
-  let failure: Error | undefined;
-  let active = 0;
-  const workers: Worker[] = [];
-  const push = (batch: FileBatch) => {
-    pending.push(batch);
+  const pool = new EvtxWorkerPool(
+    paths,
+    Math.max(1, Math.min(threads, paths.length)),
+    () => (nextFile < paths.length ? nextFile++ : undefined),
+    (batch) => {
+      pending.push(batch);
+      wake?.();
+    },
+  );
+  let finished = false;
+  void pool.finished.then(() => {
+    finished = true;
     wake?.();
-  };
-  const next = (worker: Worker) => {
-    if (nextFile >= paths.length) {
-      active--;
-      void worker.terminate();
-      wake?.();
-      return;
-    }
-    const file = nextFile++;
-    worker.postMessage({ file, path: paths[file] } satisfies WorkerRequest);
-  };
-  const count = Math.max(1, Math.min(threads, paths.length));
-  active = count;
-  const started = await Promise.all(Array.from({ length: count }, () => startWorker(WORKER_URL)));
-  for (const worker of started) {
-    workers.push(worker);
-    worker.on("message", (message: WorkerMessage) => {
-      const path = paths[message.file];
-      if ("done" in message) {
-        push({ file: message.file, path, items: [], done: true, ...(message.error === undefined ? {} : { error: message.error }) });
-        next(worker);
-      } else push({ file: message.file, path, items: message.items, done: false });
-    });
-    worker.on("error", (error) => {
-      failure = error;
-      wake?.();
-    });
-    next(worker);
-  }
+  });
   try {
-    while (active > 0 || pending.length) {
-      if (failure) throw failure;
+    for (;;) {
       const batch = pending.shift();
       if (batch) {
         yield batch;
         continue;
       }
+      if (pool.error) throw pool.error;
+      if (finished) {
+        if (nextFile < paths.length) throw pool.startFailure ?? new Error("the EVTX worker threads stopped before every file was read");
+        break;
+      }
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }
-    if (failure) throw failure;
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
 }
 

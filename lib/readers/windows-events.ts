@@ -68,8 +68,21 @@ export interface WindowsEvent {
 const EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event";
 const SECURITY_EVENT_COLUMNS = new Set((TABLE_SCHEMAS.SecurityEvent ?? []).map((c) => c.name));
 
+/** Texts up to this long are scanned for characters to escape in a loop; longer ones by a regular expression (faster on long text). */
+const SHORT_TEXT = 64;
+const NEEDS_ESCAPE = /[&<>"]/;
+
 function escapeXml(text: string): string {
-  return /[&<>"]/.test(text) ? text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;") : text;
+  if (text.length <= SHORT_TEXT) {
+    let i = 0;
+    for (; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      // & < > "
+      if (code === 38 || code === 60 || code === 62 || code === 34) break;
+    }
+    if (i === text.length) return text;
+  } else if (!NEEDS_ESCAPE.test(text)) return text;
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 function startTag(name: string, attributes: Record<string, string>): string {
@@ -78,17 +91,23 @@ function startTag(name: string, attributes: Record<string, string>): string {
   return tag;
 }
 
-/** Compact XML of an element; an array value repeats its element once per item. */
+/** Compact XML of an element (with the event namespace declared, for the payload element); an array value repeats its element once per item. */
 function elementXml(element: EvtxElement, namespace?: string): string {
-  const attributes = namespace && !("xmlns" in element.attributes) ? { xmlns: namespace, ...element.attributes } : element.attributes;
-  const open = startTag(element.name, attributes);
-  const only = element.children.length === 1 ? element.children[0] : undefined;
-  if (only && typeof only === "object" && "items" in only) {
-    return only.items.map((item) => `${open}>${escapeXml(item)}</${element.name}>`).join("");
+  let open = startTag(element.name, element.attributes);
+  if (namespace && !("xmlns" in element.attributes)) open = `<${element.name} xmlns="${namespace}"${open.slice(element.name.length + 1)}`;
+  const children = element.children;
+  if (children.length === 0) return `${open} />`;
+  if (children.length === 1) {
+    const only = children[0];
+    if (typeof only === "string") return `${open}>${escapeXml(only)}</${element.name}>`;
+    if ("items" in only) {
+      let xml = "";
+      for (const item of only.items) xml += `${open}>${escapeXml(item)}</${element.name}>`;
+      return xml;
+    }
   }
-  if (element.children.length === 0) return `${open} />`;
   let inner = "";
-  for (const child of element.children) {
+  for (const child of children) {
     if (typeof child === "string") inner += escapeXml(child);
     else if ("items" in child) inner += escapeXml(child.items.join("\n"));
     else inner += elementXml(child);
@@ -146,7 +165,8 @@ function joinAccount(domain: string, user: string): string {
 /** A SecurityEvent record (column name -> raw value), ready for the table builder. */
 export function securityEventRecord(event: WindowsEvent): Record<string, unknown> {
   const record: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(event.data)) record[name] = value ?? "";
+  const data = event.data;
+  for (const name of Object.keys(data)) record[name] = data[name] ?? "";
   const targetUser = text(event.data.TargetUserName);
   const subjectUser = text(event.data.SubjectUserName);
   const target = joinAccount(text(event.data.TargetDomainName), targetUser);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { evtxFileBatches } from "../../lib/readers/evtx-rows.js";
+import type { SourceItem } from "../../lib/readers/formats.js";
 import { loadLogs, logFilesUnder } from "../../lib/readers/index.js";
-import { inFileOrder, readEvtxFilesParallel } from "../../lib/readers/parallel.js";
+import { SharedEvtxFiles } from "../../lib/readers/load.js";
+import { inFileOrder, packItems, readEvtxFilesParallel, unpackItems } from "../../lib/readers/parallel.js";
 
 /** Real EVTX files (and, in the datasets folder, JSON lines beside them), as vendored. */
 const FOLDERS = ["../fixtures/evtx/rust-evtx/", "../fixtures/evtx/evtx-attack-samples/", "../fixtures/datasets/evtx-attack-samples/"].map(
@@ -21,7 +23,7 @@ describe("EVTX files on worker threads", () => {
   });
 
   it("each file's batches from the pool, put back in file order, are exactly what the reader yields on this thread", async () => {
-    const evtx = (await logFilesUnder(FOLDERS)).files.filter((path) => path.endsWith(".evtx"));
+    const evtx = logFilesUnder(FOLDERS).files.filter((path) => path.endsWith(".evtx"));
     // Every file twice over: the same path may be listed more than once, and is told apart by its position.
     const paths = [...evtx, ...evtx];
     const expected: unknown[] = [];
@@ -37,5 +39,53 @@ describe("EVTX files on worker threads", () => {
     }
     expect(order).toEqual(paths.map((_, i) => i));
     expect(got).toEqual(expected);
+  });
+});
+
+describe("EVTX files shared between this thread and a worker", () => {
+  it("files taken from the back by the worker and from the front here give, in file order, exactly what this thread reads alone", async () => {
+    const evtx = logFilesUnder(FOLDERS).files.filter((path) => path.endsWith(".evtx"));
+    const paths = [...evtx, ...evtx];
+    const shared = new SharedEvtxFiles(paths, 1);
+    try {
+      // Waiting for the last file first lets the worker take some from the back while this thread takes none.
+      const last: SourceItem[] = [];
+      for await (const batch of shared.fromWorker(paths.length - 1)) last.push(...batch.items);
+      const got: SourceItem[][] = [];
+      let byWorker = 0;
+      for (const [i, path] of paths.entries()) {
+        const items: SourceItem[] = [];
+        if (i === paths.length - 1) items.push(...last);
+        else if (shared.takeHere(i)) for await (const batch of evtxFileBatches(path)) items.push(...batch);
+        else {
+          byWorker++;
+          for await (const batch of shared.fromWorker(i)) items.push(...batch.items);
+        }
+        got.push(items);
+      }
+      expect(byWorker).toBeGreaterThan(0);
+      expect(byWorker).toBeLessThan(paths.length - 1);
+      const expected: SourceItem[][] = [];
+      for (const path of paths) {
+        const items: SourceItem[] = [];
+        for await (const batch of evtxFileBatches(path)) items.push(...batch);
+        expected.push(items);
+      }
+      expect(got).toEqual(expected);
+    } finally {
+      await shared.close();
+    }
+  });
+
+  it("packs and unpacks rows and issues between threads unchanged, empty and undefined values and repeated shapes too", () => {
+    const items: SourceItem[] = [
+      { table: "Event", record: { A: "x", B: null, C: undefined, D: 3, E: Number.NaN }, at: 1 },
+      { issue: { source: "f.evtx", at: 2, message: "chunk 0: bad" } },
+      { table: "SecurityEvent", record: { A: "y", Z: "" }, at: 3 },
+      { table: "Event", record: { A: "z", B: "b", C: "c", D: 4, E: 5 }, at: 4 },
+    ];
+    const unpacked = unpackItems(structuredClone(packItems(items)));
+    expect(unpacked).toEqual(items);
+    expect(Object.keys((unpacked[0] as { record: object }).record)).toEqual(["A", "B", "C", "D", "E"]);
   });
 });

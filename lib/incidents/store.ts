@@ -11,13 +11,13 @@
  * notifier delivers each once).
  */
 import { createHash } from "node:crypto";
-import { odata, type TableClient } from "@azure/data-tables";
+import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import pMap from "p-map";
 import { z } from "zod";
 import type { Finding } from "../findings/finding.js";
 import { SEVERITIES, type Severity } from "../hunts/schema.js";
 import { encodeKey } from "../state/keys.js";
-import { deleteWhere, getEntityOrUndefined, isConflict, type TimeBudget } from "../state/tables.js";
+import { deleteWhere, getEntityOrUndefined, isConflict, transactionChunks, type TimeBudget } from "../state/tables.js";
 import { entityLabel, SharedEntity } from "../hunts/entities.js";
 
 /** An incident stays open for alerts this long after its last one. */
@@ -29,6 +29,15 @@ const MAX_NOTICES = 20;
 /** A Table Storage string property holds at most 32K characters: the stored incident stays under it. */
 const MAX_JSON_CHARS = 30_000;
 const MAX_ATTEMPTS = 6;
+/** Table Storage takes at most 15 comparisons in one filter: the partition and 14 row keys. */
+const KEYS_PER_QUERY = 14;
+
+/** The incident an entity last joined, and whether an alert now is within its span. */
+interface LastIncident {
+  incidentId: string;
+  lastAlertAt: number;
+  open: boolean;
+}
 
 export const NoticeKind = z.enum(["opened", "updated"]);
 export type NoticeKind = z.infer<typeof NoticeKind>;
@@ -225,17 +234,31 @@ export class IncidentStore {
     );
   }
 
-  /** The open incident an entity last joined, if its last alert is recent enough. */
   /**
-   * The incident an entity last joined, and whether an alert at `at` is within its span. Alerts
+   * The incident each entity last joined, and whether an alert at `at` is within its span. Alerts
    * may come out of order (a hunt catching up after an outage): one far earlier than the
-   * incident's last alert does not join it either.
+   * incident's last alert does not join it either. One query per 14 entities, not one read each.
    */
-  private async lastIncidentOf(label: string, at: number): Promise<{ incidentId: string; lastAlertAt: number; open: boolean } | undefined> {
-    const entry = await getEntityOrUndefined<{ incidentId: string; lastAlertAt: Date }>(this.client, "entity", encodeKey(label));
-    if (!entry) return undefined;
-    const last = entry.lastAlertAt instanceof Date ? entry.lastAlertAt.getTime() : Date.parse(String(entry.lastAlertAt));
-    return { incidentId: entry.incidentId, lastAlertAt: last, open: Math.abs(at - last) <= this.windowMs };
+  private async lastIncidentsOf(labels: readonly string[], at: number): Promise<(LastIncident | undefined)[]> {
+    const rowKeys = labels.map(encodeKey);
+    const found = new Map<string, LastIncident>();
+    const queries: string[][] = [];
+    for (let i = 0; i < rowKeys.length; i += KEYS_PER_QUERY) queries.push(rowKeys.slice(i, i + KEYS_PER_QUERY));
+    await pMap(
+      queries,
+      async (keys) => {
+        const filter = `${odata`PartitionKey eq ${"entity"}`} and (${keys.map((k) => odata`RowKey eq ${k}`).join(" or ")})`;
+        const select = ["RowKey", "incidentId", "lastAlertAt"];
+        for await (const entry of this.client.listEntities<{ incidentId: string; lastAlertAt: Date }>({
+          queryOptions: { filter, select },
+        })) {
+          const last = entry.lastAlertAt instanceof Date ? entry.lastAlertAt.getTime() : Date.parse(String(entry.lastAlertAt));
+          found.set(entry.rowKey!, { incidentId: entry.incidentId, lastAlertAt: last, open: Math.abs(at - last) <= this.windowMs });
+        }
+      },
+      { concurrency: 8 },
+    );
+    return rowKeys.map((k) => found.get(k));
   }
 
   /**
@@ -250,7 +273,7 @@ export class IncidentStore {
       async (group) => {
         const at = Math.max(...group.map((f) => Date.parse(f.window.end)));
         const labels = [...new Set(group.flatMap((f) => f.entities.map(entityLabel)))];
-        const last = await pMap(labels, (label) => this.lastIncidentOf(label, at), { concurrency: 8 });
+        const last = await this.lastIncidentsOf(labels, at);
         const open = last.flatMap((l) => (l?.open ? [l.incidentId] : []));
         // Several open incidents share the group's entities: it joins the one opened first.
         const candidates = await Promise.all([...new Set(open)].map((id) => this.get(id)));
@@ -261,11 +284,13 @@ export class IncidentStore {
         // Several groups of one run may join one incident: it gets one notice for the run.
         if (notice && !notices.some((n) => n.incidentId === incident.id)) notices.push({ incidentId: incident.id, kind: notice, runId });
         const lastAlertAt = new Date(incident.lastAlertAt);
-        await pMap(
+        const pointers = labels
           // An entity keeps pointing at its latest incident: a late alert's older incident does not take its place.
-          labels.filter((_, i) => !(last[i] && last[i].incidentId !== incident.id && last[i].lastAlertAt > lastAlertAt.getTime())),
-          (label) =>
-            this.client.upsertEntity({ partitionKey: "entity", rowKey: encodeKey(label), incidentId: incident.id, lastAlertAt }, "Replace"),
+          .filter((_, i) => !(last[i] && last[i].incidentId !== incident.id && last[i].lastAlertAt > lastAlertAt.getTime()))
+          .map((label) => ({ partitionKey: "entity", rowKey: encodeKey(label), incidentId: incident.id, lastAlertAt }));
+        await pMap(
+          transactionChunks(pointers, (p) => p.partitionKey),
+          (chunk) => this.client.submitTransaction(chunk.map((p): TransactionAction => ["upsert", p, "Replace"])),
           { concurrency: 8 },
         );
       },

@@ -136,6 +136,29 @@ describe("incidents (Azurite)", () => {
     expect([near.alerts[0].incidentId, later.alerts[0].incidentId]).toEqual([id, id]);
   });
 
+  it("an alert naming many entities: each points at its incident, and a later alert on any one of them joins it", async () => {
+    const storage = await freshStorage(azurite());
+    const incidents = new IncidentStore(storage.table("incidents"));
+    // More than one query's worth of entities (14) and more than one transaction's (100).
+    const accounts = Array.from({ length: 130 }, (_, i) => ({ type: "account" as const, value: `user${String(i).padStart(3, "0")}` }));
+    const spray = await incidents.assign(
+      [alert("wide", "password-spray-by-source", 80, [{ type: "ip", value: "203.0.113.77" }, ...accounts])],
+      "r1",
+      T,
+    );
+    const id = spray.alerts[0].incidentId;
+    for (const account of [accounts[0], accounts[13], accounts[14], accounts[99], accounts[100], accounts[129]]) {
+      const later = await incidents.assign([alert(`late-${account.value}`, "logon-changepoint", 60, [account], T + HOUR)], "r2", T + HOUR);
+      expect([account.value, later.alerts[0].incidentId]).toEqual([account.value, id]);
+    }
+    const stranger = await incidents.assign(
+      [alert("other", "logon-changepoint", 60, [{ type: "account", value: "user130" }], T + HOUR)],
+      "r3",
+      T,
+    );
+    expect(stranger.alerts[0].incidentId).not.toBe(id);
+  });
+
   it("alerts of one window that share nothing are separate incidents; every alert belongs to exactly one", async () => {
     const storage = await freshStorage(azurite());
     const incidents = new IncidentStore(storage.table("incidents"));

@@ -51,6 +51,27 @@ function outlierMethod(call: CallSite, text: string): "tukey" | "ctukey" {
   throw errorAt(call.ctx.query, call.node, `The outlier method must be 'tukey' or 'ctukey', not '${text}'`);
 }
 
+/** series_fit_line's record: the fitted line and how well it fits. */
+function lineFit([value]: Value[]): Record<string, Value> | null {
+  const series = seriesArgument(value);
+  if (!series) return null;
+  const fit = fitLine(series);
+  return {
+    rsquare: finite(fit.rsquare),
+    slope: finite(fit.slope),
+    variance: finite(fit.variance),
+    rvariance: finite(fit.rvariance),
+    interception: finite(fit.interception),
+    line_fit: numbers(fit.line_fit),
+  };
+}
+
+/** series_stats' record; the second argument ignores non-numeric values. */
+function statsOf([value, ignore]: Value[]): Record<string, Value> | null {
+  if (!Array.isArray(value)) return null;
+  return { ...seriesStats(value, toBool(ignore ?? false) === true) };
+}
+
 /**
  * A function returning several columns: `impl` gives the values by member name (ad_flag, slope, ...),
  * placed in the order of the parser's tuple columns (series_fit_line_y_slope -> slope).
@@ -179,40 +200,11 @@ export const SERIES_FUNCTIONS: Record<string, ScalarFunction> = {
       residual: numbers(parts.residual),
     };
   }),
-  series_fit_line: tupleFunction(([value]) => {
-    const series = seriesArgument(value);
-    if (!series) return null;
-    const fit = fitLine(series);
-    return {
-      rsquare: finite(fit.rsquare),
-      slope: finite(fit.slope),
-      variance: finite(fit.variance),
-      rvariance: finite(fit.rvariance),
-      interception: finite(fit.interception),
-      line_fit: numbers(fit.line_fit),
-    };
-  }),
-  series_fit_line_dynamic: rowwise(([value]) => {
-    const series = seriesArgument(value);
-    if (!series) return null;
-    const fit = fitLine(series);
-    return {
-      rsquare: finite(fit.rsquare),
-      slope: finite(fit.slope),
-      variance: finite(fit.variance),
-      rvariance: finite(fit.rvariance),
-      interception: finite(fit.interception),
-      line_fit: numbers(fit.line_fit),
-    };
-  }),
-  series_stats: tupleFunction(([value, ignore]) => {
-    if (!Array.isArray(value)) return null;
-    return { ...seriesStats(value, toBool(ignore ?? false) === true) }; // sum and len match no column of series_stats
-  }),
-  series_stats_dynamic: rowwise(([value, ignore]) => {
-    if (!Array.isArray(value)) return null;
-    return { ...seriesStats(value, toBool(ignore ?? false) === true) };
-  }),
+  // The plain forms spread the record into columns; the _dynamic forms return it as one bag.
+  series_fit_line: tupleFunction(lineFit),
+  series_fit_line_dynamic: rowwise(lineFit),
+  series_stats: tupleFunction(statsOf), // sum and len match no column of series_stats
+  series_stats_dynamic: rowwise(statsOf),
   series_periods_detect: tupleFunction((values) => {
     const series = seriesArgument(values[0]);
     if (!series) return null;

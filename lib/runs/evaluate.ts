@@ -13,7 +13,7 @@ import type { Hunt, ParameterValue } from "../hunts/schema.js";
 import { toJsonRecords } from "../kql/index.js";
 import type { Table, Value } from "../kql/types.js";
 import type { Logger } from "../log.js";
-import { isFleetWide, NOTABLE_Z, valueSpread, scoreFinding, Z_SCALE, type PrevalenceContext, type Score } from "../scoring/index.js";
+import { NOTABLE_Z, valueSpread, scoreFinding, Z_SCALE, type PrevalenceContext, type Score } from "../scoring/index.js";
 import type { QuerySource } from "../sources/types.js";
 import { applyException, exceptionFor, type Exception } from "../exceptions/exception.js";
 
@@ -210,7 +210,7 @@ export function prevalenceInWindow(
 }
 
 /** The source a row's entity acts from (the hunt's `source` columns), keyed beside the entities it remembers. */
-export function sourceOf(hunt: Hunt, row: EntityRow): { key: string; label: string } | undefined {
+function sourceOf(hunt: Hunt, row: EntityRow): { key: string; label: string } | undefined {
   if (!hunt.source) return undefined;
   const values = hunt.source.columns.map((c) => cellText(row[c]));
   return { key: `source|${values.join("|")}`, label: `${hunt.source.columns.join("/")} ${values.join("|")}` };
@@ -239,14 +239,14 @@ function foldSources(
   hunt: Hunt,
   findings: Finding[],
   rowsByKey: Map<string, EntityRow>,
+  sourceByEntity: Map<string, { key: string; label: string }>,
   isNew: (key: string) => boolean,
   base: Omit<FindingInput, "hunt" | "entityKey" | "row" | "score" | "entity">,
 ): Finding[] {
   if (!hunt.source) return findings;
   const groups = new Map<string, { source: { key: string; label: string }; members: Finding[] }>();
   for (const finding of findings) {
-    const row = rowsByKey.get(finding.entity.key);
-    const source = row && isNew(finding.entity.key) ? sourceOf(hunt, row) : undefined;
+    const source = isNew(finding.entity.key) ? sourceByEntity.get(finding.entity.key) : undefined;
     if (!source) continue;
     const group = groups.get(source.key) ?? { source, members: [] };
     group.members.push(finding);
@@ -355,14 +355,14 @@ export async function evaluateWindow(
   const keys = [...byEntity.keys()];
   const prevalenceNow = prevalenceInWindow(hunt.prevalence, byEntity.values());
   const peersNow = prevalenceInWindow(hunt.peers, byEntity.values());
-  const sources = new Map(
-    [...byEntity.values()].flatMap((row) => {
-      const s = sourceOf(hunt, row);
-      return s ? [[s.key, s] as const] : [];
-    }),
-  );
+  const sourceByEntity = new Map<string, { key: string; label: string }>();
+  for (const [entityKey, row] of byEntity) {
+    const source = sourceOf(hunt, row);
+    if (source) sourceByEntity.set(entityKey, source);
+  }
+  const sourceKeys = new Set([...sourceByEntity.values()].map((source) => source.key));
   const [baselines, huntState, prevalence, peers] = await Promise.all([
-    options.baselines.getBaselines(hunt.id, [...keys, ...sources.keys()]),
+    options.baselines.getBaselines(hunt.id, [...keys, ...sourceKeys]),
     options.baselines.getHuntState(hunt.id),
     hunt.prevalence ? options.baselines.getPrevalence(hunt.id, [...prevalenceNow.seen.keys()]) : new Map<string, Prevalence>(),
     hunt.peers ? options.baselines.getPrevalence(peersStateId(hunt.id), [...peersNow.seen.keys()]) : new Map<string, Prevalence>(),
@@ -389,7 +389,7 @@ export async function evaluateWindow(
   for (const [entityKey, row] of byEntity) {
     const observation = observe(hunt, entityKey, row, window);
     const context = contextOf(hunt.prevalence, prevalenceNow, prevalence, row);
-    const source = sourceOf(hunt, row);
+    const source = sourceByEntity.get(entityKey);
     if (source) newValuesBySource.set(source.key, (newValuesBySource.get(source.key) ?? 0) + (isNew(entityKey) ? 1 : 0));
     const score = scoreFinding({
       hunt,
@@ -404,7 +404,7 @@ export async function evaluateWindow(
       ...(source ? { source: { label: source.label, baseline: baselines.get(source.key) } } : {}),
     });
     observations.push({ ...observation, thresholdMet: score.thresholdMet });
-    if (context && !score.learning && isFleetWide(context)) {
+    if (context && score.fleetWide) {
       const entry = fleet.get(context.valueKey) ?? { context, rows: [] };
       entry.rows.push(row);
       fleet.set(context.valueKey, entry);
@@ -416,7 +416,7 @@ export async function evaluateWindow(
     findings.push(exception ? applyException(finding, exception) : finding);
   }
   findings.push(...fleetFindings(hunt, fleet, base));
-  const kept = foldSources(hunt, findings, byEntity, isNew, base).sort(byScore);
+  const kept = foldSources(hunt, findings, byEntity, sourceByEntity, isNew, base).sort(byScore);
   const entities = observations.length;
   if (huntState.windows >= hunt.learningWindows)
     for (const [key, newValues] of newValuesBySource) observations.push(sourceObservation(key, newValues, window));

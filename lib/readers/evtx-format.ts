@@ -5,6 +5,8 @@
 export const FILE_SIGNATURE = "ElfFile\u0000";
 export const CHUNK_SIGNATURE = "ElfChnk\u0000";
 export const FILE_HEADER_SIZE = 4096;
+/** Where the file header holds its chunk count (16 bits, little-endian). */
+export const FILE_HEADER_CHUNK_COUNT_OFFSET = 42;
 export const CHUNK_SIZE = 65536;
 /** A chunk's header; its first event record starts right after. */
 export const CHUNK_HEADER_SIZE = 512;

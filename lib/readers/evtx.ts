@@ -24,7 +24,15 @@ import {
   recordSizeAt,
   type EvtxElement,
 } from "./evtx-binxml.js";
-import { CHUNK_FLAG_NO_CRC32, CHUNK_HEADER_SIZE, CHUNK_SIGNATURE, CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
+import {
+  CHUNK_FLAG_NO_CRC32,
+  CHUNK_HEADER_SIZE,
+  CHUNK_SIGNATURE,
+  CHUNK_SIZE,
+  FILE_HEADER_CHUNK_COUNT_OFFSET,
+  FILE_HEADER_SIZE,
+  FILE_SIGNATURE,
+} from "./evtx-format.js";
 export { BINXML_LIMITS, filetimeToText, type EvtxArray, type EvtxElement, type EvtxNode } from "./evtx-binxml.js";
 export { flattenEvent, type FlatEvent } from "./evtx-event.js";
 import { decodeEvent, PlannedChunk } from "./evtx-direct.js";
@@ -314,8 +322,11 @@ export async function* readChunks<T, C extends BinXmlChunk>(
         throw new Error(`${path}: truncated inside its file header (${bytesRead} of ${FILE_HEADER_SIZE} bytes): it holds no event records`);
       throw new Error(`${path} is not an EVTX file (no ElfFile signature)`);
     }
-    // The header's chunk count (at 42) is only trusted when the header is intact.
-    const declaredChunks = signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124) ? header.readUInt16LE(42) : Infinity;
+    // The header's chunk count is only trusted when the header is intact.
+    const declaredChunks =
+      signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124)
+        ? header.readUInt16LE(FILE_HEADER_CHUNK_COUNT_OFFSET)
+        : Infinity;
     let blockBytes = bytesRead - FILE_HEADER_SIZE;
     for (let index = 0; blockBytes > 0; index += CHUNKS_PER_READ) {
       const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;

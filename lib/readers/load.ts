@@ -8,7 +8,7 @@ import { basename, extname, join } from "node:path";
 import type { Table } from "../kql/types.js";
 import { detectFormat, head, leadingText } from "./detect.js";
 import { evtxFileBatches } from "./evtx-rows.js";
-import { CHUNK_SIZE, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
+import { CHUNK_SIZE, FILE_HEADER_CHUNK_COUNT_OFFSET, FILE_HEADER_SIZE, FILE_SIGNATURE } from "./evtx-format.js";
 import { EvtxWorkerPool, type FileBatch } from "./parallel.js";
 import type { LogFormat, ReadOptions, SourceItem } from "./formats.js";
 import { TableBuilder, type ReadIssue } from "./table-builder.js";
@@ -151,7 +151,7 @@ function evtxBytesInUse(path: string): number {
     const size = fstatSync(fd).size;
     const header = Buffer.alloc(FILE_HEADER_SIZE);
     if (readSync(fd, header, 0, FILE_HEADER_SIZE, 0) < FILE_HEADER_SIZE || header.toString("latin1", 0, 8) !== FILE_SIGNATURE) return size;
-    return Math.min(size, FILE_HEADER_SIZE + header.readUInt16LE(42) * CHUNK_SIZE);
+    return Math.min(size, FILE_HEADER_SIZE + header.readUInt16LE(FILE_HEADER_CHUNK_COUNT_OFFSET) * CHUNK_SIZE);
   } finally {
     closeSync(fd);
   }

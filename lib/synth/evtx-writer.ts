@@ -11,6 +11,7 @@ import {
   CHUNK_HEADER_SIZE,
   CHUNK_SIGNATURE,
   CHUNK_SIZE,
+  FILE_HEADER_CHUNK_COUNT_OFFSET,
   FILE_HEADER_SIZE,
   FILE_SIGNATURE,
   FILETIME_UNIX_EPOCH,
@@ -296,7 +297,7 @@ export async function writeEvtx(path: string, dataNames: readonly string[], even
     header.writeUInt16LE(1, 36);
     header.writeUInt16LE(3, 38);
     header.writeUInt16LE(FILE_HEADER_SIZE, 40);
-    header.writeUInt16LE(Math.min(chunkIndex, 0xffff), 42);
+    header.writeUInt16LE(Math.min(chunkIndex, 0xffff), FILE_HEADER_CHUNK_COUNT_OFFSET);
     header.writeUInt32LE(crc32(header.subarray(0, 120)), 124);
     await file.write(header, 0, FILE_HEADER_SIZE, 0);
     return chunkIndex;

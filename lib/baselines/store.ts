@@ -284,7 +284,9 @@ export class BaselineStore {
           result.skipped++;
           continue;
         }
-        const action: TransactionAction = current ? ["update", next, "Replace", { etag: current.etag }] : ["create", next];
+        // Merge, not Replace: every write carries all of the entity's properties, so the two store the same thing, and
+        // Azurite (the backtest's storage) replaces by removing and re-inserting, which costs time in proportion to the table.
+        const action: TransactionAction = current ? ["update", next, "Merge", { etag: current.etag }] : ["create", next];
         operations.push({ item, next, action });
       }
       const retry: PendingWrite[] = [];

@@ -8,6 +8,7 @@
  * of the code needs from the parser goes through this file.
  */
 import { createRequire } from "node:module";
+import { LRUCache } from "lru-cache";
 import type { Column, KqlType } from "./types.js";
 import { normalizeTypeName } from "./types.js";
 import { KqlError, positionOf, type SourcePosition } from "./errors.js";
@@ -179,7 +180,11 @@ export function checkQueryShape(text: string): void {
   }
 }
 
-const globalStates = new Map<string, GlobalState>();
+/**
+ * Per schema set (and open tables). Bounded: a long-lived host analysing users' queries over
+ * ever-different exports would otherwise keep every schema it has seen.
+ */
+const globalStates = new LRUCache<string, GlobalState>({ max: 50 });
 
 /**
  * One number per distinct column list: callers pass the same published schema arrays on every query,
@@ -271,16 +276,12 @@ export function analyze(text: string, tables: Record<string, readonly Column[]>)
   const masked = maskWindowLets(text);
   const key = `${schemaSignature(named)}\u0000${masked}`;
   let analyzed = analyses.get(key);
-  if (analyzed) {
-    // Most recently used last, so the oldest is the one dropped.
-    analyses.delete(key);
-  } else {
+  if (!analyzed) {
     const first = analyzeWith(masked, named, new Set());
     const unknown = unknownTableNames(first);
     analyzed = unknown.size ? analyzeWith(masked, named, unknown) : first;
-    if (analyses.size >= MAX_CACHED_ANALYSES) analyses.delete(analyses.keys().next().value!);
+    analyses.set(key, analyzed);
   }
-  analyses.set(key, analyzed);
   // Same length, same lines: positions in the tree and in diagnostics hold for the real text.
   return { ...analyzed, text };
 }
@@ -291,8 +292,7 @@ export function analyze(text: string, tables: Record<string, readonly Column[]>)
  * kept per text with those datetimes masked; literals are read from the real text by position
  * (sourceText), so one analysis serves every window.
  */
-const analyses = new Map<string, AnalyzedQuery>();
-const MAX_CACHED_ANALYSES = 200;
+const analyses = new LRUCache<string, AnalyzedQuery>({ max: 200 });
 
 /** Leading `let Name = datetime(<ISO 8601 UTC>);` statements, as windowLets writes them. */
 const LEADING_DATETIME_LETS = /^(?:\s*let\s+\w+\s*=\s*datetime\(\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,7})?Z\s*\)\s*;)+/;

@@ -33,6 +33,7 @@ import {
   toDynamic,
   toKqlString,
   toNumber,
+  utcMs,
 } from "./values.js";
 
 const str = (value: Value, type: KqlType): string => (typeof value === "string" ? value : toKqlString(value, type));
@@ -242,9 +243,9 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   startofmonth: rowwise(([value]) => {
     if (value === null) return null;
     const d = dateOf(Number(value));
-    return datetimeFromMs(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
+    return datetimeFromMs(utcMs(d.getUTCFullYear(), d.getUTCMonth(), 1));
   }),
-  startofyear: rowwise(([value]) => (value === null ? null : datetimeFromMs(Date.UTC(dateOf(Number(value)).getUTCFullYear(), 0, 1)))),
+  startofyear: rowwise(([value]) => (value === null ? null : datetimeFromMs(utcMs(dateOf(Number(value)).getUTCFullYear(), 0, 1)))),
   dayofweek: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCDay() * TICKS_PER_DAY)),
   hourofday: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCHours())),
   dayofmonth: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCDate())),
@@ -295,10 +296,10 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   endofmonth: rowwise(([value, offset]) => {
     if (value === null) return null;
     const d = dateOf(Number(value));
-    return datetimeFromMs(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1 + Number(offset ?? 0), 1)) - 1;
+    return datetimeFromMs(utcMs(d.getUTCFullYear(), d.getUTCMonth() + 1 + Number(offset ?? 0), 1)) - 1;
   }),
   endofyear: rowwise(([value, offset]) =>
-    value === null ? null : datetimeFromMs(Date.UTC(dateOf(Number(value)).getUTCFullYear() + 1 + Number(offset ?? 0), 0, 1)) - 1,
+    value === null ? null : datetimeFromMs(utcMs(dateOf(Number(value)).getUTCFullYear() + 1 + Number(offset ?? 0), 0, 1)) - 1,
   ),
   /** datetime_part(part, date): one calendar field as a number (Year, Quarter, Month, Week_Of_Year, Day, DayOfYear, Hour, ...). */
   datetime_part: rowwise(([part, value]) => {
@@ -340,7 +341,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const [y, mo, d, h, mi, s] = v.map((x) => (x === null || x === undefined ? 0 : Number(x)));
     if (v[0] === null || v[1] === null || v[2] === null) return null;
     const whole = Math.floor(s ?? 0);
-    return datetimeFromMs(Date.UTC(y, mo - 1, d, h ?? 0, mi ?? 0, whole)) + Math.round(((s ?? 0) - whole) * TICKS_PER_SECOND);
+    return datetimeFromMs(utcMs(y, mo - 1, d, h ?? 0, mi ?? 0, whole)) + Math.round(((s ?? 0) - whole) * TICKS_PER_SECOND);
   }),
   /** make_timespan(hours, minutes) or make_timespan(days, hours, minutes, seconds). */
   make_timespan: rowwise((v) => {
@@ -776,7 +777,7 @@ function parseUrl(text: string): Value {
 
 function dayOfYear(ms: number): number {
   const d = new Date(ms);
-  return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / MS_PER_DAY) + 1;
+  return Math.floor((utcMs(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - utcMs(d.getUTCFullYear(), 0, 1)) / MS_PER_DAY) + 1;
 }
 
 /** ISO 8601 week number (weeks start on Monday; week 1 holds the year's first Thursday), as Kusto's week_of_year. */
@@ -784,7 +785,7 @@ function isoWeek(ms: number): number {
   const d = new Date(Math.floor(ms / MS_PER_DAY) * MS_PER_DAY);
   const weekday = (d.getUTCDay() + 6) % 7;
   const thursday = d.getTime() + (3 - weekday) * MS_PER_DAY;
-  const yearStart = Date.UTC(new Date(thursday).getUTCFullYear(), 0, 1);
+  const yearStart = utcMs(new Date(thursday).getUTCFullYear(), 0, 1);
   return Math.floor((thursday - yearStart) / (7 * MS_PER_DAY)) + 1;
 }
 
@@ -807,7 +808,7 @@ function zoneOffset(value: number, zone: string): number {
     return 0;
   }
   const field = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const local = Date.UTC(field("year"), field("month") - 1, field("day"), field("hour"), field("minute"), field("second"));
+  const local = utcMs(field("year"), field("month") - 1, field("day"), field("hour"), field("minute"), field("second"));
   return (local - Math.floor(ms / 1000) * 1000) * TICKS_PER_MS;
 }
 

@@ -100,7 +100,7 @@ export function parseDatetime(text: string, options: { strict?: boolean } = {}):
     const [year, month, day, hour, minute, second] = [+m[1], +m[2], +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)];
     // Kusto rejects dates that do not exist (2024-02-30); Date.UTC would roll them over into March.
     if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return null;
-    return datetimeOf(Date.UTC(year, month - 1, day, hour, minute, second) - offsetMs(m[8]), fractionToTicks(m[7]));
+    return datetimeOf(utcMs(year, month - 1, day, hour, minute, second) - offsetMs(m[8]), fractionToTicks(m[7]));
   }
   m = US_EXPORT.exec(s);
   if (m) {
@@ -108,15 +108,28 @@ export function parseDatetime(text: string, options: { strict?: boolean } = {}):
     const meridiem = m[8]?.toUpperCase();
     if (meridiem === "PM" && hour < 12) hour += 12;
     if (meridiem === "AM" && hour === 12) hour = 0;
-    return datetimeOf(Date.UTC(+m[3], +m[1] - 1, +m[2], hour, +m[5], +(m[6] ?? 0)), fractionToTicks(m[7]));
+    return datetimeOf(utcMs(+m[3], +m[1] - 1, +m[2], hour, +m[5], +(m[6] ?? 0)), fractionToTicks(m[7]));
   }
   if (options.strict) return null;
   const fallback = Date.parse(s);
   return Number.isNaN(fallback) ? null : datetimeFromMs(fallback);
 }
 
+/** Milliseconds in the Gregorian calendar's 400-year cycle (146,097 days): the calendar repeats after it. */
+const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000;
+
+/**
+ * Date.UTC for any year: Date.UTC reads years 0-99 as 1900-1999, and Kusto's datetimes start at
+ * year 1. Those years are computed 400 years later, where the calendar is the same, and moved back.
+ */
+export function utcMs(year: number, monthIndex: number, day: number, hour = 0, minute = 0, second = 0): number {
+  return year >= 0 && year < 100
+    ? Date.UTC(year + 400, monthIndex, day, hour, minute, second) - GREGORIAN_CYCLE_MS
+    : Date.UTC(year, monthIndex, day, hour, minute, second);
+}
+
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return new Date(utcMs(year, month, 0)).getUTCDate();
 }
 
 // ---------- timespan ----------

@@ -144,6 +144,14 @@ describe("datetimes exact to the tick", () => {
     expect(value("datetime(2048-07-16 23:58:45.4740992) - datetime(1991-06-17 00:01:14.5259008)")).toBe("20849.23:57:30.9481984");
   });
 
+  it("years 1 to 99 are those years, not 1901 to 1999", () => {
+    expect(value(`tostring(datetime(0048-02-29 10:00:00))`)).toBe("0048-02-29T10:00:00.0000000Z");
+    expect(value(`todatetime("0050-02-29")`)).toBeNull(); // not a leap year
+    expect(value(`tostring(startofmonth(datetime(0005-03-17)))`)).toBe("0005-03-01T00:00:00.0000000Z");
+    expect(value(`tostring(make_datetime(12, 1, 31, 23, 0, 0))`)).toBe("0012-01-31T23:00:00.0000000Z");
+    expect(value(`datetime_diff("year", datetime(2000-01-01), datetime(0001-01-01))`)).toBe(1999);
+  });
+
   it("results as JSON keep the tick; times given in JS milliseconds are read as such", () => {
     const table = runQuery("print t = datetime(2026-05-17 08:15:42.1234567), s = 1tick, n = now()", { tables: {}, now: NOW }).table;
     expect(JSON.parse(JSON.stringify(toJsonRecords(table)))).toEqual([

@@ -3,8 +3,8 @@
  * replayed through every hunt by `hunts backtest`'s path (lib/runs/backtest.ts, the scheduled
  * runner per window) against Azurite. Per seed and per hunt: wall and CPU seconds of this process,
  * Azurite's CPU seconds, and storage round trips (HTTP requests) per window, counted on Node's
- * own http client channel. The target is at most 20 s of this process's CPU per seed.
- * `npm run bench replay-speed -- --seeds=1,2` picks the seeds (default 1).
+ * own http client channel. The target is a replay of at most 20 s per seed.
+ * `npm run bench replay-speed -- --seeds=1,2` picks the seeds (default 1); `--hunt-by-hunt` times each hunt.
  */
 import { createHash } from "node:crypto";
 import diagnostics from "node:diagnostics_channel";
@@ -19,7 +19,8 @@ import { Storage } from "../lib/state/storage.js";
 import { generatedTables, generateOrgLogs } from "../lib/synth/org.js";
 import { peakRssMiB, type BenchSection } from "./measure.js";
 
-export const REPLAY_CPU_TARGET_SECONDS = 20;
+/** The issue's target: replaying the organisation through every hunt in at most this long, on 2 cores. */
+export const REPLAY_TARGET_SECONDS = 20;
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
 const CLOCK_TICKS = 100;
 
@@ -80,7 +81,7 @@ function countRequests(): { total: () => number; byKind: () => Record<string, nu
 
 const seconds = (value: number) => Number(value.toFixed(2));
 
-async function replaySeed(seed: number) {
+async function replaySeed(seed: number, huntByHunt: boolean) {
   let started = performance.now();
   const logs = generateOrgLogs({ seed, days: 14, profile: "realistic" });
   const tables = generatedTables(logs);
@@ -102,17 +103,24 @@ async function replaySeed(seed: number) {
     const first = mark();
     let last = first;
     started = performance.now();
-    // Hunts replay one after the other; each day's callback closes a stretch of one hunt's time.
-    const report = await backtest(hunts, services, { start: logs.start, end: logs.end }, (huntId) => {
-      const now = mark();
-      const own = perHunt.get(huntId)!;
-      const cpu = process.cpuUsage(last.cpu);
-      own.wall += (now.wall - last.wall) / 1000;
-      own.cpu += (cpu.user + cpu.system) / 1e6;
-      own.azuriteCpu += now.azuriteCpu - last.azuriteCpu;
-      own.requests += now.requests - last.requests;
-      last = now;
-    });
+    // Side by side (what `hunts backtest` does), a stretch of time belongs to no one hunt: only
+    // `--hunt-by-hunt` replays them one after the other, where each callback closes one hunt's stretch.
+    const report = await backtest(
+      hunts,
+      services,
+      { start: logs.start, end: logs.end },
+      (huntId) => {
+        const now = mark();
+        const own = perHunt.get(huntId)!;
+        const cpu = process.cpuUsage(last.cpu);
+        own.wall += (now.wall - last.wall) / 1000;
+        own.cpu += (cpu.user + cpu.system) / 1e6;
+        own.azuriteCpu += now.azuriteCpu - last.azuriteCpu;
+        own.requests += now.requests - last.requests;
+        last = now;
+      },
+      { huntByHunt },
+    );
     const end = mark();
     requests.stop();
     const cpu = process.cpuUsage(first.cpu);
@@ -136,9 +144,11 @@ async function replaySeed(seed: number) {
       requestsByKind: requests.byKind(),
       // The data, its time index and what the baseline store remembers all live in this process.
       peakRssMiB: peakRssMiB(),
+      huntByHunt,
       hunts: hunts.map((h) => {
         const own = perHunt.get(h.id)!;
         const huntWindows = report.runs.filter((r) => r.huntId === h.id).length;
+        if (!huntByHunt) return { huntId: h.id, windows: huntWindows };
         return {
           huntId: h.id,
           windows: huntWindows,
@@ -156,24 +166,26 @@ async function replaySeed(seed: number) {
 
 export async function benchReplaySpeed(): Promise<BenchSection> {
   const seeds = [];
+  const huntByHunt = process.argv.includes("--hunt-by-hunt");
   for (const seed of seedsFromArgs()) {
-    console.log(`  realistic org, seed ${seed}...`);
-    const result = await replaySeed(seed);
+    console.log(`  realistic org, seed ${seed}${huntByHunt ? ", hunt by hunt" : ""}...`);
+    const result = await replaySeed(seed, huntByHunt);
     seeds.push(result);
     console.log(
       `    ${result.windows} windows: ${result.wallSeconds} s wall, ${result.cpuSeconds} s CPU (Azurite ${result.azuriteCpuSeconds ?? "?"} s), ${result.requestsPerWindow} requests per window`,
     );
     for (const h of result.hunts)
-      console.log(
-        `      ${h.huntId.padEnd(30)} ${String(h.windows).padStart(4)} windows ${String(h.cpuSeconds).padStart(7)} s CPU ${String(h.requestsPerWindow).padStart(7)} requests/window`,
-      );
+      if ("cpuSeconds" in h)
+        console.log(
+          `      ${h.huntId.padEnd(30)} ${String(h.windows).padStart(4)} windows ${String(h.cpuSeconds).padStart(7)} s CPU ${String(h.requestsPerWindow).padStart(7)} requests/window`,
+        );
   }
-  const worst = Math.max(...seeds.map((s) => s.cpuSeconds));
+  const worst = Math.max(...seeds.map((s) => s.wallSeconds));
   return {
     profile: "realistic",
     days: 14,
     seeds,
-    target: { cpuSecondsPerSeed: REPLAY_CPU_TARGET_SECONDS, worstCpuSeconds: worst, met: worst <= REPLAY_CPU_TARGET_SECONDS },
-    note: "CPU is this process's (user + system) during the replay, generation excluded; Azurite runs as a child process and is counted apart. Wall time swings with the machine's load.",
+    target: { wallSecondsPerSeed: REPLAY_TARGET_SECONDS, worstWallSeconds: worst, met: worst <= REPLAY_TARGET_SECONDS },
+    note: "Hunts replay side by side as `hunts backtest` runs them (--hunt-by-hunt: one after the other, timed per hunt). CPU is this process's (user + system) during the replay, generation excluded; Azurite runs as a child process and is counted apart. Wall time swings with the machine's load.",
   };
 }

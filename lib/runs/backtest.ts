@@ -5,7 +5,7 @@
  */
 import type { Finding } from "../findings/finding.js";
 import type { Hunt } from "../hunts/schema.js";
-import { replay } from "./replay.js";
+import { replay, type ReplayOptions } from "./replay.js";
 import type { HuntServices } from "./runner.js";
 import type { RunRecord } from "./store.js";
 
@@ -84,8 +84,9 @@ export async function backtest(
   services: HuntServices,
   period: { start: number; end: number },
   onDay?: (huntId: string, day: number, days: number) => void,
+  options: ReplayOptions = {},
 ): Promise<BacktestReport> {
-  const { runs, findings, failures } = await replay(hunts, services, period, (p) => onDay?.(p.huntId, p.day, p.days));
+  const { runs, findings, failures } = await replay(hunts, services, period, (p) => onDay?.(p.huntId, p.day, p.days), options);
   return summarise(hunts, period, runs, findings, failures);
 }
 

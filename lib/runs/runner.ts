@@ -43,6 +43,11 @@ export interface HuntServices {
   /** Parameter overrides per hunt id (from settings). */
   parameters?: Record<string, ParameterOverrides>;
   log: Logger;
+  /**
+   * Awaited before a window's alerts join incidents. A replay that runs hunts side by side waits
+   * here for the hunts before this one, so alerts reach incidents in the order they would hunt by hunt.
+   */
+  alertTurn?: () => Promise<void>;
 }
 
 export function servicesFor(storage: Storage, source: QuerySource, extra: Partial<HuntServices> = {}): HuntServices {
@@ -135,6 +140,7 @@ async function evaluate(hunt: Hunt, window: Window, runId: string, services: Hun
 async function raiseAlerts(findings: Finding[], runId: string, services: HuntServices, now: number): Promise<Finding[]> {
   const alerts = findings.filter((f) => f.alert);
   if (!alerts.length) return findings;
+  await services.alertTurn?.();
   const assigned = await services.incidents.assign(alerts, runId, now);
   const byFingerprint = new Map(assigned.alerts.map((f) => [f.fingerprint, f]));
   const updated = findings.map((f) => byFingerprint.get(f.fingerprint) ?? f);

@@ -9,6 +9,7 @@ import { builtInHunts } from "../../lib/hunts/catalog.js";
 import { backtest, formatBacktest, incidentIdOf } from "../../lib/runs/backtest.js";
 import { servicesFor } from "../../lib/runs/runner.js";
 import { LocalSource } from "../../lib/sources/local.js";
+import type { QuerySource } from "../../lib/sources/types.js";
 import { generatedTables, generateOrgLogs } from "../../lib/synth/org.js";
 import { LOGS_FOLDER, writeDataset } from "../../lib/synth/write.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
@@ -73,6 +74,34 @@ describe("hunts backtest", () => {
         .reduce((n, r) => n + r.entities, 0),
     );
     expect(formatBacktest(report)).toContain(`2024-10-21  ${last.alerts} alert(s), ${last.incidents} incident(s)`);
+  }, 300_000);
+
+  it("runs the hunts side by side with the result of running them one after the other; a failing hunt holds up none", async () => {
+    const builtIn = builtInHunts();
+    const slow = builtIn[0];
+    // First in the order, so every other hunt's alerts wait for it to finish its day.
+    const broken = { ...slow, id: "broken-first", query: `${slow.query}\n| summarize by NoSuchColumn` };
+    const hunts = [broken, ...builtIn];
+    // The first real hunt's source answers slowly, as a busy workspace would: side by side, the hunts
+    // after it reach their alerts first, yet theirs must join incidents after its alerts.
+    const local = new LocalSource(generatedTables(logs), "generated");
+    const slowForOneHunt: QuerySource = {
+      kind: local.kind,
+      name: local.name,
+      query: async (request) => {
+        if (request.queryId.includes(slow.id)) await new Promise((resolve) => setTimeout(resolve, 150));
+        return local.query(request);
+      },
+    };
+    const replayWith = async (huntByHunt: boolean) => {
+      const services = servicesFor(await freshStorage(azurite()), slowForOneHunt);
+      return backtest(hunts, services, { start: logs.start, end: logs.end }, undefined, { huntByHunt });
+    };
+    const sideBySide = await replayWith(false);
+    const oneByOne = await replayWith(true);
+    expect(sideBySide.failures.map((f) => f.huntId)).toEqual(["broken-first"]);
+    expect(sideBySide.findings.some((f) => f.alert && f.incidentId)).toBe(true);
+    expect(sideBySide).toEqual(oneByOne);
   }, 300_000);
 
   it("takes a finding's incident id when findings carry one", () => {

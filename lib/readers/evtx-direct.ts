@@ -255,7 +255,8 @@ function elementPlan(element: TemplateElement): ElementPlan {
   return {
     name: element.name,
     attributes: element.attributes,
-    constantAttributes,
+    // Frozen: shared by every element built from the plan (and so their XML start tag is written once).
+    constantAttributes: constantAttributes && Object.freeze(constantAttributes),
     children,
   };
 }

@@ -64,8 +64,8 @@ export interface RecordDecoder<T, C extends BinXmlChunk = BinXmlChunk> {
   /** The chunk its records are decoded in, with what the decoder keeps for the chunk. */
   chunk(buf: Buffer): C;
   decode(chunk: C, pos: number, size: number, recordId: number): T;
-  /** The decoded record flattened (a record cut short is kept only when it holds its own id and a channel). */
-  flat(record: T): FlatEvent;
+  /** The decoded record's id and channel, as flattened (a record cut short is kept only when it holds its own id and a channel). */
+  flat(record: T): Pick<FlatEvent, "EventRecordID" | "Channel">;
 }
 
 /** Records as element trees (`EvtxRecord`). */

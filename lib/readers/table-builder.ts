@@ -141,6 +141,7 @@ class TableAccumulator {
   private readonly columns: Column[] = [];
   private readonly positions = new Map<string, number>();
   private readonly schema: Map<string, KqlType> | undefined;
+  private built = false;
 
   constructor(readonly name: string) {
     const schema = TABLE_SCHEMAS[name];
@@ -161,6 +162,7 @@ class TableAccumulator {
   }
 
   add(record: Record<string, unknown>): { field: string; message: string } | undefined {
+    if (this.built) throw new Error(`table ${this.name} takes no rows once built`);
     const row: Row = [];
     for (const name in record) {
       const raw = record[name];
@@ -182,20 +184,27 @@ class TableAccumulator {
     return undefined;
   }
 
+  /** The table; its rows are this accumulator's, put in column order, so it is built once and takes no rows after. */
   build(): Table {
+    if (this.built) throw new Error(`table ${this.name} built twice`);
+    this.built = true;
     // Known tables list their columns in schema order.
     const order = this.schema ? [...this.schema.keys()] : this.columns.map((c) => c.name);
     const columns = order.filter((name) => this.positions.has(name)).map((name) => this.columns[this.positions.get(name)!]);
     const sources = columns.map((c) => this.positions.get(c.name)!);
     const defaults = columns.map((c) => emptyValue(c.type));
-    const rows = this.rows.map((row) => {
-      const out: Row = new Array<Value>(sources.length);
+    // Each row is put in column order in place (through one scratch row): a copy of every row would
+    // double what the garbage collector moves while a folder loads.
+    const scratch = new Array<Value>(sources.length);
+    const rows = this.rows;
+    for (const row of rows) {
       for (let i = 0; i < sources.length; i++) {
         const v = row[sources[i]];
-        out[i] = v === undefined ? defaults[i] : v;
+        scratch[i] = v === undefined ? defaults[i] : v;
       }
-      return out;
-    });
+      row.length = sources.length;
+      for (let i = 0; i < sources.length; i++) row[i] = scratch[i];
+    }
     return { columns, rows };
   }
 }

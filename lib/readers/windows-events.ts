@@ -85,9 +85,25 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-function startTag(name: string, attributes: Record<string, string>): string {
+function buildStartTag(name: string, attributes: Readonly<Record<string, string>>): string {
   let tag = `<${name}`;
   for (const key in attributes) tag += ` ${key}="${escapeXml(attributes[key])}"`;
+  return tag;
+}
+
+/**
+ * Start tags of attribute sets that cannot change (frozen): the EVTX decoder shares one such set
+ * among every element a template builds with constant attributes (a Data element's Name), so
+ * each tag is written once, not once per event.
+ */
+const frozenStartTags = new WeakMap<Readonly<Record<string, string>>, { name: string; tag: string }>();
+
+function startTag(name: string, attributes: Readonly<Record<string, string>>): string {
+  if (!Object.isFrozen(attributes)) return buildStartTag(name, attributes);
+  const known = frozenStartTags.get(attributes);
+  if (known?.name === name) return known.tag;
+  const tag = buildStartTag(name, attributes);
+  frozenStartTags.set(attributes, { name, tag });
   return tag;
 }
 

@@ -163,7 +163,8 @@ class TableAccumulator {
 
   add(record: Record<string, unknown>): { field: string; message: string } | undefined {
     if (this.built) throw new Error(`table ${this.name} takes no rows once built`);
-    const row: Row = [];
+    // As long as the columns so far: a row grown value by value holds room for half as many again.
+    const row: Row = new Array<Value>(this.columns.length);
     for (const name in record) {
       const raw = record[name];
       const index = this.position(name, raw);

@@ -5,7 +5,8 @@
  *   read-one.ts --evtx THREADS PASSES DECODER PATH...    EVTX files to rows, PASSES times; THREADS 0 = this thread only;
  *                                                        DECODER "direct" (what the readers use) or "tree" (the previous decoding)
  *   read-one.ts --load THREADS PASSES PATH...            loadLogs over the files listed PASSES times (tables built), on
- *                                                        THREADS threads (this one included; 0 = this thread only)
+ *                                                        THREADS threads (this one included) in one call; with THREADS 0,
+ *                                                        on this thread, a call per pass (steady state: passes after the first quarter)
  */
 import { readFileSync, statSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -26,6 +27,20 @@ function mainThreadCpuSeconds(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Figures of the passes after the first quarter: every thread's CPU seconds, and the reading thread's alone (one core). */
+function steadyFigures(steady: { passes: number; events: number; cpuSeconds: number; mainThreadCpuSeconds: number }) {
+  const main = Number.isNaN(steady.mainThreadCpuSeconds) ? undefined : steady.mainThreadCpuSeconds;
+  return {
+    passes: steady.passes,
+    events: steady.events,
+    cpuSeconds: Number(steady.cpuSeconds.toFixed(3)),
+    eventsPerCpuSecond: steady.passes ? Math.round(steady.events / steady.cpuSeconds) : undefined,
+    ...(main === undefined || !steady.passes
+      ? {}
+      : { mainThreadCpuSeconds: Number(main.toFixed(2)), eventsPerMainThreadCpuSecond: Math.round(steady.events / main) }),
+  };
 }
 
 function report(fields: Record<string, unknown>, events: number, bytes: number, started: number, cpu: NodeJS.CpuUsage, mainCpu?: number) {
@@ -59,11 +74,37 @@ let issues = 0;
 if (args[0] === "--load") {
   const [threads, passes] = [Number(args[1]), Number(args[2])];
   const paths = args.slice(3);
-  const loaded = await loadLogs(Array.from({ length: passes }, () => paths).flat(), { threads });
-  for (const table of Object.values(loaded.tables)) events += table.rows.length;
+  const extra: Record<string, unknown> = {};
+  if (threads > 0) {
+    // One call over the files PASSES times, so starting the workers is paid once, as it is when loading a folder.
+    const loaded = await loadLogs(Array.from({ length: passes }, () => paths).flat(), { threads });
+    for (const table of Object.values(loaded.tables)) events += table.rows.length;
+    issues = loaded.issues.length;
+  } else {
+    // The folder loaded PASSES times over, each a load of its own (tables built, then dropped), timed pass by pass.
+    const steady = { passes: 0, events: 0, cpuSeconds: 0, mainThreadCpuSeconds: 0 };
+    const warmPasses = Math.floor(passes / 4);
+    for (let pass = 0; pass < passes; pass++) {
+      const before = process.cpuUsage();
+      const mainBefore = mainThreadCpuSeconds();
+      const loaded = await loadLogs(paths, { threads: 0 });
+      let rows = 0;
+      for (const table of Object.values(loaded.tables)) rows += table.rows.length;
+      events += rows;
+      issues += loaded.issues.length;
+      if (pass >= warmPasses) {
+        const mainAfter = mainThreadCpuSeconds();
+        steady.passes++;
+        steady.events += rows;
+        steady.cpuSeconds += cpuSeconds(process.cpuUsage(before));
+        steady.mainThreadCpuSeconds += mainAfter === undefined || mainBefore === undefined ? NaN : mainAfter - mainBefore;
+      }
+    }
+    extra.steadyState = steadyFigures(steady);
+  }
   const bytes = paths.reduce((n, p) => n + statSync(p).size, 0) * passes;
   report(
-    { format: "evtx", mode: "loadLogs", files: paths.length, passes, threads, issues: loaded.issues.length },
+    { format: "evtx", mode: "loadLogs", files: paths.length, passes, threads, issues, ...extra },
     events,
     bytes,
     started,
@@ -91,7 +132,9 @@ if (args[0] === "--load") {
     // Per file, rows and CPU seconds of the passes after the first quarter (once the code is compiled: the steady state).
     const perFile = paths.map(() => ({ events: 0, cpuSeconds: 0, securityRows: 0 }));
     const warmPasses = Math.floor(passes / 4);
+    let warmMainThreadCpuSeconds = 0;
     for (let pass = 0; pass < passes; pass++) {
+      const mainBefore = mainThreadCpuSeconds();
       for (const [i, path] of paths.entries()) {
         const before = process.cpuUsage();
         let fileEvents = 0;
@@ -111,15 +154,16 @@ if (args[0] === "--load") {
           perFile[i].cpuSeconds += cpuSeconds(process.cpuUsage(before));
         }
       }
+      const mainAfter = mainThreadCpuSeconds();
+      if (pass >= warmPasses)
+        warmMainThreadCpuSeconds += mainAfter === undefined || mainBefore === undefined ? NaN : mainAfter - mainBefore;
     }
-    const steadyEvents = perFile.reduce((n, f) => n + f.events, 0);
-    const steadySeconds = perFile.reduce((n, f) => n + f.cpuSeconds, 0);
-    extra.steadyState = {
+    extra.steadyState = steadyFigures({
       passes: passes - warmPasses,
-      events: steadyEvents,
-      cpuSeconds: Number(steadySeconds.toFixed(3)),
-      eventsPerCpuSecond: Math.round(steadyEvents / steadySeconds),
-    };
+      events: perFile.reduce((n, f) => n + f.events, 0),
+      cpuSeconds: perFile.reduce((n, f) => n + f.cpuSeconds, 0),
+      mainThreadCpuSeconds: warmMainThreadCpuSeconds,
+    });
     extra.perFile = paths.map((path, i) => ({
       file: path.split("/").pop(),
       eventsPerPass: perFile[i].events / (passes - warmPasses),

@@ -119,6 +119,11 @@ function evtxFilesUnder(dirs: string[]): string[] {
   );
 }
 
+interface SteadyState {
+  eventsPerCpuSecond?: number;
+  eventsPerMainThreadCpuSecond?: number;
+}
+
 interface PerFile {
   file: string;
   eventsPerPass: number;
@@ -149,17 +154,27 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
   console.log(`real evtx (${source}), this thread: ${JSON.stringify({ ...single, perFile: undefined })}`);
   const tree = readOne(["--evtx", "0", String(passes), "tree", ...files]);
   console.log(`real evtx (${source}), this thread, previous decoding: ${JSON.stringify({ ...tree, perFile: undefined })}`);
-  const loadSingle = readOne(["--load", "0", String(loadPasses), ...files]);
+  // On this thread the folder is loaded `passes` times, each load on its own, for a steady state as well as a whole run.
+  const loadSingle = readOne(["--load", "0", String(passes), ...files]);
   console.log(`real evtx (${source}), loadLogs on this thread: ${JSON.stringify(loadSingle)}`);
   const loadThreads = readOne(["--load", String(threads), String(loadPasses), ...files]);
   console.log(`real evtx (${source}), loadLogs on ${threads} threads: ${JSON.stringify(loadThreads)}`);
   if (tree.events !== single.events) throw new Error(`the previous decoding read ${tree.events} events, not ${single.events}`);
-  if (loadThreads.events !== loadSingle.events)
-    throw new Error(`loadLogs on ${threads} threads kept ${loadThreads.events} rows, not ${loadSingle.events}`);
+  if (loadThreads.events / loadPasses !== loadSingle.events / passes)
+    throw new Error(
+      `loadLogs on ${threads} threads kept ${loadThreads.events / loadPasses} rows a pass, not ${loadSingle.events / passes}`,
+    );
+  const steady = (r: ReadOneResult) => r.steadyState as SteadyState | undefined;
   const rates = (r: ReadOneResult) => ({
     eventsPerCpuSecond: r.eventsPerCpuSecond,
     eventsPerMainThreadCpuSecond: r.eventsPerMainThreadCpuSecond,
-    steadyStateEventsPerCpuSecond: (r.steadyState as { eventsPerCpuSecond: number } | undefined)?.eventsPerCpuSecond,
+    steadyStateEventsPerCpuSecond: steady(r)?.eventsPerCpuSecond,
+    steadyStateEventsPerMainThreadCpuSecond: steady(r)?.eventsPerMainThreadCpuSecond,
+  });
+  /** Whole run (warm-up included) and warmed (passes after the first quarter): every thread's CPU, and the reading thread's alone. */
+  const oneCore = (r: ReadOneResult) => ({
+    wholeRun: { eventsPerCpuSecond: r.eventsPerCpuSecond, eventsPerMainThreadCpuSecond: r.eventsPerMainThreadCpuSecond },
+    warmed: { eventsPerCpuSecond: steady(r)?.eventsPerCpuSecond, eventsPerMainThreadCpuSecond: steady(r)?.eventsPerMainThreadCpuSecond },
   });
   const security = (f: PerFile) => f.securityShare >= 0.5;
   const byFileType = Object.fromEntries(
@@ -179,6 +194,12 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
     eventsPerWallSecond: r.eventsPerSecond,
     eventsPerCpuSecond: r.eventsPerCpuSecond,
     eventsPerMainThreadCpuSecond: r.eventsPerMainThreadCpuSecond,
+    ...(steady(r)
+      ? {
+          steadyStateEventsPerCpuSecond: steady(r)?.eventsPerCpuSecond,
+          steadyStateEventsPerMainThreadCpuSecond: steady(r)?.eventsPerMainThreadCpuSecond,
+        }
+      : {}),
   });
   return {
     source,
@@ -187,6 +208,8 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
     loadPasses,
     events: single.events,
     threads,
+    // On one core: events to rows (what a reader yields), and a folder loaded into tables (what the KQL engine queries).
+    oneCore: { eventsToRows: oneCore(single), loadLogsToTables: oneCore(loadSingle) },
     sideBySide: {
       singleThread: { direct: rates(single), previousTree: rates(tree) },
       loadLogs: { thisThread: loadRates(loadSingle), [`${threads}Threads`]: loadRates(loadThreads) },
@@ -197,6 +220,6 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
     previousTree: files.length > MAX_FILES_LISTED ? { ...tree, perFile: undefined } : tree,
     loadLogsThisThread: loadSingle,
     loadLogsAllThreads: loadThreads,
-    note: "eventsPerCpuSecond divides by the CPU time of every thread of the reading process (the JIT compiler's and the garbage collector's too, start-up and warm-up included); eventsPerMainThreadCpuSecond by the reading thread's alone (one core); steadyState and byFileType count the passes after the first quarter, once the code is compiled (with one pass, every pass counts: warm-up included). loadLogs builds the tables as a folder load does (rows kept, values typed); with several threads this thread reads files from the front of the list and worker threads from the back, and eventsPerWallSecond includes starting them. previousTree decodes each record to an element tree and flattens it (the decoding before the direct one), with the same file reading and rows.",
+    note: "eventsPerCpuSecond divides by the CPU time of every thread of the reading process (the JIT compiler's and the garbage collector's too, start-up and warm-up included); eventsPerMainThreadCpuSecond by the reading thread's alone (one core); steadyState, warmed and byFileType count the passes after the first quarter, once the code is compiled (with one pass, every pass counts: warm-up included). loadLogs builds the tables as a folder load does (rows kept, values typed); on this thread each pass is a load of its own; with several threads (one load over the files loadPasses times) this thread reads files from the front of the list and worker threads from the back, and eventsPerWallSecond includes starting them. previousTree decodes each record to an element tree and flattens it (the decoding before the direct one), with the same file reading and rows.",
   };
 }

@@ -36,12 +36,17 @@ function classifyJsonObject(value: Record<string, unknown>): LogFormat {
   return "ndjson";
 }
 
+/** Where the EVTX signatures end: the file header's, and the first chunk's after it. */
+const EVTX_SIGNATURES_END = FILE_HEADER_SIZE + 8;
+
 // eslint-disable-next-line @typescript-eslint/require-await -- a promise, so a file that cannot be read rejects as before
 export async function detectFormat(path: string): Promise<LogFormat> {
-  const start = head(path);
+  // The EVTX signatures first: most files of a Windows folder are EVTX, and their first 64 KiB are not needed to tell.
+  const evtxStart = head(path, EVTX_SIGNATURES_END);
   // An EVTX file whose header was overwritten is still recognised by its first chunk.
-  if (start.toString("latin1", 0, 8) === FILE_SIGNATURE) return "evtx";
-  if (start.toString("latin1", FILE_HEADER_SIZE, FILE_HEADER_SIZE + 8) === CHUNK_SIGNATURE) return "evtx";
+  if (evtxStart.toString("latin1", 0, 8) === FILE_SIGNATURE) return "evtx";
+  if (evtxStart.toString("latin1", FILE_HEADER_SIZE, FILE_HEADER_SIZE + 8) === CHUNK_SIGNATURE) return "evtx";
+  const start = evtxStart.length < EVTX_SIGNATURES_END ? evtxStart : head(path);
   const trimmed = leadingText(start);
   if (trimmed.startsWith("[")) return "sentinel-json";
   if (trimmed.startsWith("{")) {

@@ -800,9 +800,29 @@ export class Expansion {
       const text = this.attributeText(attribute, values, depth);
       if (text !== undefined) attributes[attribute.name] = text;
     }
+    // An element with one child (most hold a value or a text) gets an array of its exact length: an
+    // array grown by push holds room for 17 nodes from its first.
+    if (node.children.length === 1) return { name: node.name, attributes, children: this.onlyChild(node.children[0], values, depth) };
     const children: EvtxNode[] = [];
     for (const child of node.children) this.into(children, child, values, depth);
     return { name: node.name, attributes, children };
+  }
+
+  /** What `into` would append for `node` to an empty array, as an array. */
+  private onlyChild(node: TemplateNode, values: Values, depth: number): EvtxNode[] {
+    if (typeof node === "string") {
+      this.count();
+      return [node];
+    }
+    if (isSlot(node)) {
+      this.count();
+      const rendered = this.value(values, node.slot, depth);
+      // A BinXml value's nodes come in an array of their own.
+      return rendered === null ? [] : Array.isArray(rendered) ? rendered : [rendered];
+    }
+    const out: EvtxNode[] = [];
+    this.into(out, node, values, depth);
+    return out;
   }
 
   /** Appends the instantiated form of `node` to `out`. */

@@ -175,6 +175,8 @@ interface ElementPlan {
   /** The attributes when none holds a substitution: made once and shared by every record built (nothing changes them). */
   constantAttributes: Readonly<Record<string, string>> | null;
   children: readonly Op[];
+  /** Whether each child op gives exactly one node (constant text, or an element). */
+  oneNodeEach: boolean;
   /** For EventData whose child elements the template fixes: what each gives the event's fields. */
   layout?: DataLayout;
 }
@@ -255,8 +257,10 @@ function elementPlan(element: TemplateElement): ElementPlan {
   return {
     name: element.name,
     attributes: element.attributes,
-    constantAttributes,
+    // Frozen: shared by every element built from the plan (and so their XML start tag is written once).
+    constantAttributes: constantAttributes && Object.freeze(constantAttributes),
     children,
+    oneNodeEach: children.every((step) => step.kind === Kind.BuildText || step.kind === Kind.BuildElement),
   };
 }
 
@@ -497,8 +501,21 @@ class DirectDecoding extends Expansion {
       }
       attributes = built;
     }
+    const ops = plan.children;
+    // Children arrays of their exact length where it is known ahead: an array grown by push holds
+    // room for 17 nodes from its first, and most elements hold one value or a fixed list of elements.
+    if (ops.length === 1 && ops[0].kind === Kind.BuildValue)
+      return { name: plan.name, attributes, children: this.valueNodes(ops[0], values, depth) };
+    if (plan.oneNodeEach) {
+      const children = new Array<EvtxNode>(ops.length);
+      for (let i = 0; i < ops.length; i++) {
+        const step = ops[i];
+        children[i] = step.kind === Kind.BuildText ? step.text : this.build(step.element!, values, depth);
+      }
+      return { name: plan.name, attributes, children };
+    }
     const children: EvtxNode[] = [];
-    for (const step of plan.children) {
+    for (const step of ops) {
       switch (step.kind) {
         case Kind.BuildText:
           children.push(step.text);
@@ -525,6 +542,16 @@ class DirectDecoding extends Expansion {
       }
     }
     return { name: plan.name, attributes, children };
+  }
+
+  /** The nodes a BuildValue step adds to its element: none, the value's text, or a BinXml value's nodes. */
+  private valueNodes(step: Op, values: Values, depth: number): EvtxNode[] {
+    const slot = step.slot;
+    if (!values.has(slot) || isEmptyValue(values.type(slot), values.size(slot))) return [];
+    if (values.type(slot) !== 0x21) return [this.rendered(values, slot, depth, step.memo!)];
+    const children: EvtxNode[] = [];
+    for (const node of this.nested(values, slot, depth)) this.into(children, node, NO_VALUES, depth + 1);
+    return children;
   }
 }
 

@@ -1,7 +1,7 @@
 /** EVTX files as rows: each record flattened, reduced to `WindowsEvent` and mapped to its Sentinel table. */
 import type { FlatEvent } from "./evtx-event.js";
 import type { BinXmlChunk } from "./evtx-binxml.js";
-import { readEvtxEventChunks, type EvtxWarning, type RecordDecoder } from "./evtx.js";
+import { FLAT_EVENTS, readChunks, type EvtxWarning, type RecordDecoder } from "./evtx.js";
 import type { SourceItem } from "./formats.js";
 import type { ReadIssue } from "./table-builder.js";
 import { windowsEventRow, type WindowsEvent } from "./windows-events.js";
@@ -35,6 +35,31 @@ function warningIssue(path: string, w: EvtxWarning): ReadIssue {
   return { source: path, at: Math.max(w.chunk, 0), message: `${where}: ${w.message}` };
 }
 
+/** An event's row, with the id and channel its record's decoding is checked by. */
+interface EventRow extends Pick<FlatEvent, "EventRecordID" | "Channel"> {
+  table: string;
+  record: Record<string, unknown>;
+}
+
+/**
+ * Records decoded by `decoder` and made rows at once: a block of chunks is decoded before its rows
+ * are handed on, and a row holds far less than the event it is made from (the payload's element
+ * tree), which the garbage collector would otherwise move for every event of the block.
+ */
+function rowDecoder<C extends BinXmlChunk>(decoder: RecordDecoder<FlatEvent, C>): RecordDecoder<EventRow, C> {
+  return {
+    chunk: (buf) => decoder.chunk(buf),
+    decode: (chunk, pos, size, recordId) => {
+      const event = decoder.decode(chunk, pos, size, recordId);
+      const { table, record } = windowsEventRow(evtxWindowsEvent(event));
+      return { table, record, EventRecordID: event.EventRecordID, Channel: event.Channel };
+    },
+    flat: (row) => row,
+  };
+}
+
+const FLAT_EVENT_ROWS = rowDecoder(FLAT_EVENTS);
+
 /**
  * The rows of an EVTX file, a chunk's worth at a time, with its problems as issues in between.
  * `decoder` is for comparing decodings (the bench); rows are the same whichever it is.
@@ -44,13 +69,11 @@ export async function* evtxFileBatches(path: string, decoder?: RecordDecoder<Fla
   let at = 0;
   try {
     const onWarning = (w: EvtxWarning) => pending.push({ issue: warningIssue(path, w) });
-    for await (const events of readEvtxEventChunks(path, { onWarning }, decoder)) {
+    const rows: RecordDecoder<EventRow, BinXmlChunk> = decoder ? rowDecoder(decoder) : FLAT_EVENT_ROWS;
+    for await (const events of readChunks(path, { onWarning }, rows)) {
       const batch = pending;
       pending = [];
-      for (const event of events) {
-        const { table, record: row } = windowsEventRow(evtxWindowsEvent(event));
-        batch.push({ table, record: row, at: ++at });
-      }
+      for (const { table, record } of events) batch.push({ table, record, at: ++at });
       yield batch;
     }
   } catch (error) {

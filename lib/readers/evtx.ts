@@ -64,8 +64,8 @@ export interface RecordDecoder<T, C extends BinXmlChunk = BinXmlChunk> {
   /** The chunk its records are decoded in, with what the decoder keeps for the chunk. */
   chunk(buf: Buffer): C;
   decode(chunk: C, pos: number, size: number, recordId: number): T;
-  /** The decoded record flattened (a record cut short is kept only when it holds its own id and a channel). */
-  flat(record: T): FlatEvent;
+  /** The decoded record's id and channel, as flattened (a record cut short is kept only when it holds its own id and a channel). */
+  flat(record: T): Pick<FlatEvent, "EventRecordID" | "Channel">;
 }
 
 /** Records as element trees (`EvtxRecord`). */
@@ -97,6 +97,9 @@ const CHUNKS_PER_READ = 16;
 /** The most records a chunk can hold (each at least 28 bytes). */
 const MAX_RECORDS_PER_CHUNK = Math.floor((CHUNK_SIZE - CHUNK_HEADER_SIZE) / 28);
 const RECORD_SIGNATURE_BYTES = Buffer.from([0x2a, 0x2a, 0x00, 0x00]);
+const RECORD_SIGNATURE_WORD = 0x00002a2a;
+/** What is read of a chunk past those the file header counts to tell whether it is in use: its header and a record header. */
+const CHUNK_PROBE_SIZE = CHUNK_HEADER_SIZE + 28;
 
 /** A record start with its signature and a size that fits, but whose size copy at its end does not agree: its size, or 0. */
 function partialRecordSizeAt(buf: Buffer, pos: number, limit: number): number {
@@ -311,15 +314,15 @@ export async function* readChunks<T, C extends BinXmlChunk>(
     options.onWarning ?? ((w: EvtxWarning) => console.warn(`${path}: ${w.chunk < 0 ? "file header" : `chunk ${w.chunk}`}: ${w.message}`));
   const fd = openSync(path, "r");
   try {
-    // One read for the file header and the first block: most files are small, and a read is a system call.
     const buffer = readBuffer();
-    const blockSize = CHUNK_SIZE * CHUNKS_PER_READ;
-    const bytesRead = readSync(fd, buffer, 0, FILE_HEADER_SIZE + blockSize, 0);
+    const headerBytes = readSync(fd, buffer, 0, FILE_HEADER_SIZE, 0);
     const header = buffer.subarray(0, FILE_HEADER_SIZE);
-    const signed = bytesRead >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
-    if (bytesRead < FILE_HEADER_SIZE) {
+    const signed = headerBytes >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
+    if (headerBytes < FILE_HEADER_SIZE) {
       if (signed)
-        throw new Error(`${path}: truncated inside its file header (${bytesRead} of ${FILE_HEADER_SIZE} bytes): it holds no event records`);
+        throw new Error(
+          `${path}: truncated inside its file header (${headerBytes} of ${FILE_HEADER_SIZE} bytes): it holds no event records`,
+        );
       throw new Error(`${path} is not an EVTX file (no ElfFile signature)`);
     }
     // The header's chunk count is only trusted when the header is intact.
@@ -327,34 +330,59 @@ export async function* readChunks<T, C extends BinXmlChunk>(
       signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124)
         ? header.readUInt16LE(FILE_HEADER_CHUNK_COUNT_OFFSET)
         : Infinity;
-    let blockBytes = bytesRead - FILE_HEADER_SIZE;
-    for (let index = 0; blockBytes > 0; index += CHUNKS_PER_READ) {
+    for (let index = 0; ; index += CHUNKS_PER_READ) {
       const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
-      if (index > 0) blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, blockSize, blockOffset);
-      if (blockBytes === 0) break;
-      const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
-      if (index === 0) {
-        const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
-        if (!signed && !chunkFollows) throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
-        if (!signed)
-          warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
-      }
       const batches: T[][] = [];
-      for (let i = 0; i * CHUNK_SIZE < blockBytes; i++) {
-        const chunkBuf = block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE));
+      const decodeChunk = (chunkBuf: Buffer, i: number) => {
         // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
         if (
           isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) &&
           !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length)
-        ) {
-          continue;
-        }
+        )
+          return;
         // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
         batches.push(recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, warn, index + i >= declaredChunks, decoder));
+      };
+      // The chunks the header counts are read at once; a log is often allocated far ahead of its records,
+      // and past them each chunk's start is read first, the rest only when the chunk is in use.
+      const counted = Math.max(0, Math.min(CHUNKS_PER_READ, declaredChunks - index));
+      let ended = false;
+      if (counted > 0) {
+        const blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, counted * CHUNK_SIZE, blockOffset);
+        if (blockBytes === 0) break;
+        const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
+        if (index === 0) {
+          const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
+          if (!signed && !chunkFollows) throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
+          if (!signed)
+            warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
+        }
+        for (let i = 0; i * CHUNK_SIZE < blockBytes; i++)
+          decodeChunk(block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE)), i);
+        // A short read is the end of the file.
+        ended = blockBytes < counted * CHUNK_SIZE;
+      }
+      for (let i = counted; i < CHUNKS_PER_READ && !ended; i++) {
+        const chunkOffset = blockOffset + i * CHUNK_SIZE;
+        const probeBytes = readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_PROBE_SIZE, chunkOffset);
+        if (probeBytes === 0) {
+          ended = true;
+          break;
+        }
+        const probe = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + probeBytes);
+        ended = probeBytes < CHUNK_PROBE_SIZE;
+        // What decodeChunk would skip, told from the probe: a zero header and no record signature after it.
+        if (
+          isAllZero(probe, 0, Math.min(probeBytes, CHUNK_HEADER_SIZE)) &&
+          (ended || probe.readUInt32LE(CHUNK_HEADER_SIZE) !== RECORD_SIGNATURE_WORD)
+        )
+          continue;
+        const chunkBytes = readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_SIZE, chunkOffset);
+        decodeChunk(buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + chunkBytes), i);
+        ended = chunkBytes < CHUNK_SIZE;
       }
       for (const batch of batches) if (batch.length) yield batch;
-      // A short read is the end of the file.
-      if (blockBytes < blockSize) break;
+      if (ended) break;
       await eventLoopTurn();
     }
   } finally {

@@ -5,7 +5,8 @@
  */
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { Column, KqlType, Row, Table, Value } from "../kql/types.js";
-import { coerceToType, emptyValue } from "../kql/values.js";
+import { coerceToType, DATETIME_EPOCH_MS, emptyValue } from "../kql/values.js";
+import { TICKS_PER_MS } from "../time.js";
 
 export interface ReadIssue {
   source: string;
@@ -17,6 +18,89 @@ export interface ReadIssue {
 
 /** Excel and export artefacts that mean "no value". */
 const NULL_MARKERS = new Set(["#NAME?", "#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NULL!", "#NUM!"]);
+
+/**
+ * Whether text could be one of NULL_MARKERS once trimmed: every marker starts with "#", so text
+ * that starts with anything else but space (which trim() removes) cannot be one. Decides without
+ * trimming (a new string) and hashing the text, which every value would cost otherwise.
+ */
+function mightBeNullMarker(text: string): boolean {
+  if (text.length < 4) return false;
+  const first = text.charCodeAt(0);
+  // "#", or a character trim() may remove: ASCII space and controls, or anything from U+00A0 on (conservatively).
+  return first === 35 || first <= 32 || first >= 0xa0;
+}
+
+const DATETIME_TEXT_TICKS = "dddd-dd-ddTdd:dd:dd.dddddddZ";
+
+/** Whether the text is datetime text to the tick (what an EVTX FILETIME renders to): "d" stands for a digit. */
+function isTickText(text: string): boolean {
+  if (text.length !== DATETIME_TEXT_TICKS.length) return false;
+  for (let i = 0; i < DATETIME_TEXT_TICKS.length; i++) {
+    const code = text.charCodeAt(i);
+    const expected = DATETIME_TEXT_TICKS.charCodeAt(i);
+    if (expected === 100 ? code < 48 || code > 57 : code !== expected) return false;
+  }
+  return true;
+}
+
+const digits = (text: string, from: number, to: number) => {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + text.charCodeAt(i) - 48;
+  return n;
+};
+
+/** The last day whose midnight was worked out (rows of a log mostly fall on a few days), and that midnight in JS milliseconds. */
+let lastDay = "";
+let lastDayMs = 0;
+
+/**
+ * Datetime text to the tick as parseDatetime reads it, without its regular expressions: the same
+ * Date.UTC milliseconds and the same arithmetic, so the same number. Undefined where the text is
+ * not of that form or its fields are out of range (parseDatetime then decides).
+ */
+function tickTextDatetime(text: string): number | undefined {
+  if (!isTickText(text)) return undefined;
+  const day = text.slice(0, 10);
+  if (day !== lastDay) {
+    const year = digits(text, 0, 4);
+    const month = digits(text, 5, 7);
+    const date = digits(text, 8, 10);
+    if (month < 1 || month > 12 || date < 1) return undefined;
+    const ms = Date.UTC(year, month - 1, date);
+    // A date that does not exist rolls over into the next month.
+    if (new Date(ms).getUTCDate() !== date) return undefined;
+    lastDay = day;
+    lastDayMs = ms;
+  }
+  const hour = digits(text, 11, 13);
+  const minute = digits(text, 14, 16);
+  const second = digits(text, 17, 19);
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  const utcMs = lastDayMs + hour * 3_600_000 + minute * 60_000 + second * 1000;
+  return (utcMs - DATETIME_EPOCH_MS) * TICKS_PER_MS + digits(text, 20, 27);
+}
+
+/** A value that cannot be its column's type: `convertValue` says why. */
+const NOT_CONVERTIBLE = Symbol("not convertible");
+
+/**
+ * `convertValue`'s value, or NOT_CONVERTIBLE, with the common cases (text for a text column, empty
+ * values, a datetime to the tick) decided without building a result object per value.
+ */
+function convertFast(raw: unknown, type: KqlType): Value | typeof NOT_CONVERTIBLE {
+  if (raw === undefined || raw === null) return emptyValue(type);
+  if (typeof raw === "string") {
+    if (mightBeNullMarker(raw) && NULL_MARKERS.has(raw.trim())) return emptyValue(type);
+    if (type === "string") return raw;
+    if (type === "datetime") {
+      const ticks = tickTextDatetime(raw);
+      if (ticks !== undefined) return ticks;
+    }
+  }
+  const converted = convertValue(raw, type);
+  return "error" in converted ? NOT_CONVERTIBLE : converted.value;
+}
 
 /** Converts a raw value to a column type, or explains why it cannot. */
 export function convertValue(raw: unknown, type: KqlType): { value: Value } | { error: string } {
@@ -57,6 +141,7 @@ class TableAccumulator {
   private readonly columns: Column[] = [];
   private readonly positions = new Map<string, number>();
   private readonly schema: Map<string, KqlType> | undefined;
+  private built = false;
 
   constructor(readonly name: string) {
     const schema = TABLE_SCHEMAS[name];
@@ -77,39 +162,50 @@ class TableAccumulator {
   }
 
   add(record: Record<string, unknown>): { field: string; message: string } | undefined {
-    const row: Row = [];
+    if (this.built) throw new Error(`table ${this.name} takes no rows once built`);
+    // As long as the columns so far: a row grown value by value holds room for half as many again.
+    const row: Row = new Array<Value>(this.columns.length);
     for (const name in record) {
       const raw = record[name];
       const index = this.position(name, raw);
       if (index === undefined) continue;
-      const converted = convertValue(raw, this.columns[index].type);
-      if ("error" in converted) {
+      const type = this.columns[index].type;
+      const value = convertFast(raw, type);
+      if (value === NOT_CONVERTIBLE) {
         if (!this.schema) {
           row[index] = coerceToType(raw, "dynamic");
           continue;
         }
+        const converted = convertValue(raw, type) as { error: string };
         return { field: name, message: `${name}: ${converted.error}` };
       }
-      row[index] = converted.value;
+      row[index] = value;
     }
     this.rows.push(row);
     return undefined;
   }
 
+  /** The table; its rows are this accumulator's, put in column order, so it is built once and takes no rows after. */
   build(): Table {
+    if (this.built) throw new Error(`table ${this.name} built twice`);
+    this.built = true;
     // Known tables list their columns in schema order.
     const order = this.schema ? [...this.schema.keys()] : this.columns.map((c) => c.name);
     const columns = order.filter((name) => this.positions.has(name)).map((name) => this.columns[this.positions.get(name)!]);
     const sources = columns.map((c) => this.positions.get(c.name)!);
     const defaults = columns.map((c) => emptyValue(c.type));
-    const rows = this.rows.map((row) => {
-      const out: Row = new Array<Value>(sources.length);
+    // Each row is put in column order in place (through one scratch row): a copy of every row would
+    // double what the garbage collector moves while a folder loads.
+    const scratch = new Array<Value>(sources.length);
+    const rows = this.rows;
+    for (const row of rows) {
       for (let i = 0; i < sources.length; i++) {
         const v = row[sources[i]];
-        out[i] = v === undefined ? defaults[i] : v;
+        scratch[i] = v === undefined ? defaults[i] : v;
       }
-      return out;
-    });
+      row.length = sources.length;
+      for (let i = 0; i < sources.length; i++) row[i] = scratch[i];
+    }
     return { columns, rows };
   }
 }

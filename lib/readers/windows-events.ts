@@ -4,7 +4,7 @@
  */
 import { datetimeFromMs, formatDatetime } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
-import type { EvtxElement } from "./evtx-binxml.js";
+import type { EvtxElement, EvtxNode } from "./evtx-binxml.js";
 
 /** Logon types as the 4624 documentation names them. */
 export const LOGON_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -85,34 +85,70 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-function startTag(name: string, attributes: Record<string, string>): string {
+function startTag(name: string, attributes: Readonly<Record<string, string>>): string {
   let tag = `<${name}`;
   for (const key in attributes) tag += ` ${key}="${escapeXml(attributes[key])}"`;
   return tag;
 }
 
+/** A frozen attribute set's element tags: its start tag unclosed, closed, self-closed, and its end tag. */
+interface Tags {
+  name: string;
+  open: string;
+  openEnd: string;
+  empty: string;
+  close: string;
+}
+
+/**
+ * Tags of attribute sets that cannot change (frozen): the EVTX decoder shares one such set among
+ * every element a template builds with constant attributes (a Data element's Name), so each tag
+ * is written once, not once per event.
+ */
+const frozenTags = new WeakMap<Readonly<Record<string, string>>, Tags>();
+
+function frozenElementTags(name: string, attributes: Readonly<Record<string, string>>): Tags {
+  const known = frozenTags.get(attributes);
+  if (known?.name === name) return known;
+  const open = startTag(name, attributes);
+  const tags = { name, open, openEnd: `${open}>`, empty: `${open} />`, close: `</${name}>` };
+  frozenTags.set(attributes, tags);
+  return tags;
+}
+
 /** Compact XML of an element (with the event namespace declared, for the payload element); an array value repeats its element once per item. */
 function elementXml(element: EvtxElement, namespace?: string): string {
-  let open = startTag(element.name, element.attributes);
-  if (namespace && !("xmlns" in element.attributes)) open = `<${element.name} xmlns="${namespace}"${open.slice(element.name.length + 1)}`;
-  const children = element.children;
+  const { name, attributes, children } = element;
+  if (!namespace && Object.isFrozen(attributes)) {
+    const tags = frozenElementTags(name, attributes);
+    if (children.length === 0) return tags.empty;
+    const only = children.length === 1 ? children[0] : undefined;
+    if (typeof only === "string") return tags.openEnd + escapeXml(only) + tags.close;
+    if (only === undefined || !("items" in only)) return tags.openEnd + childrenXml(children) + tags.close;
+  }
+  let open = startTag(name, attributes);
+  if (namespace && !("xmlns" in attributes)) open = `<${name} xmlns="${namespace}"${open.slice(name.length + 1)}`;
   if (children.length === 0) return `${open} />`;
   if (children.length === 1) {
     const only = children[0];
-    if (typeof only === "string") return `${open}>${escapeXml(only)}</${element.name}>`;
+    if (typeof only === "string") return `${open}>${escapeXml(only)}</${name}>`;
     if ("items" in only) {
       let xml = "";
-      for (const item of only.items) xml += `${open}>${escapeXml(item)}</${element.name}>`;
+      for (const item of only.items) xml += `${open}>${escapeXml(item)}</${name}>`;
       return xml;
     }
   }
+  return `${open}>${childrenXml(children)}</${name}>`;
+}
+
+function childrenXml(children: readonly EvtxNode[]): string {
   let inner = "";
   for (const child of children) {
     if (typeof child === "string") inner += escapeXml(child);
     else if ("items" in child) inner += escapeXml(child.items.join("\n"));
     else inner += elementXml(child);
   }
-  return `${open}>${inner}</${element.name}>`;
+  return inner;
 }
 
 function valueXml(name: string, attributes: Record<string, string>, value: EventDataValue): string {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { BINXML_LIMITS, readEvtxEventChunks, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
+import { FILE_HEADER_CHUNK_COUNT_OFFSET } from "../../lib/readers/evtx-format.js";
 import { loadLogs } from "../../lib/readers/index.js";
 
 const TWO_CHUNKS = new URL(
@@ -89,6 +90,32 @@ describe("EVTX corruption: no crash, no hang, records kept, losses counted", () 
     const { tables, issues } = await loadLogs([write(damaged)]);
     expect(tables.Event.rows.length).toBe(allIds.length);
     expect(issues[0].message).toMatch(/file header damaged/);
+  });
+
+  it("chunks past the file header's chunk count are read when they hold records, and skipped quietly when unused", async () => {
+    /** The file with its header's chunk count set (checksum kept right, so the count is trusted) and `unused` zeroed chunks after it. */
+    const counting = (chunks: number, unused: number) => {
+      const bytes = Buffer.concat([original, Buffer.alloc(unused * 65536)]);
+      bytes.writeUInt16LE(chunks, FILE_HEADER_CHUNK_COUNT_OFFSET);
+      bytes.writeUInt32LE(crc32(bytes.subarray(0, 120)), 124);
+      return bytes;
+    };
+    for (const chunks of [0, 1, 2]) {
+      const warnings: EvtxWarning[] = [];
+      const events = await readAll(write(counting(chunks, 3)), warnings);
+      expect(
+        events.map((e) => e.EventRecordID),
+        `${chunks} chunks counted`,
+      ).toEqual(allIds);
+      expect(warnings, `${chunks} chunks counted`).toEqual([]);
+    }
+    // The second chunk's header zeroed, its records intact: not unused space, so read (with a warning), not skipped.
+    const headless = counting(1, 1);
+    headless.fill(0, 4096 + 65536, 4096 + 65536 + 512);
+    const warnings: EvtxWarning[] = [];
+    const events = await readAll(write(headless), warnings);
+    expect(events.map((e) => e.EventRecordID)).toEqual(allIds);
+    expect(warnings).toEqual([expect.objectContaining({ chunk: 1, message: expect.stringMatching(/bad chunk signature/) as unknown })]);
   });
 
   it("a bad chunk header checksum and a bad records checksum only warn", async () => {

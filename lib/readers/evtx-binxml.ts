@@ -13,6 +13,7 @@
  * is consistent (the name reference and the element's data size), the context's layout first.
  */
 import { FILETIME_UNIX_EPOCH } from "./evtx-format.js";
+import { utcMs } from "../kql/values.js";
 
 export interface EvtxElement {
   name: string;
@@ -550,7 +551,7 @@ function sid(buf: Buffer, at: number, size: number): string {
 
 function systemTime(buf: Buffer, at: number): string {
   const part = (o: number) => buf.readUInt16LE(at + o);
-  const iso = new Date(Date.UTC(part(0), part(2) - 1, part(6), part(8), part(10), part(12), part(14)));
+  const iso = new Date(utcMs(part(0), part(2) - 1, part(6), part(8), part(10), part(12)) + part(14));
   return Number.isNaN(iso.getTime()) ? "" : `${iso.toISOString().slice(0, 23)}0000Z`;
 }
 

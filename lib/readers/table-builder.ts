@@ -5,7 +5,7 @@
  */
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { Column, KqlType, Row, Table, Value } from "../kql/types.js";
-import { coerceToType, DATETIME_EPOCH_MS, emptyValue } from "../kql/values.js";
+import { coerceToType, DATETIME_EPOCH_MS, emptyValue, utcMs } from "../kql/values.js";
 import { TICKS_PER_MS } from "../time.js";
 
 export interface ReadIssue {
@@ -56,7 +56,7 @@ let lastDayMs = 0;
 
 /**
  * Datetime text to the tick as parseDatetime reads it, without its regular expressions: the same
- * Date.UTC milliseconds and the same arithmetic, so the same number. Undefined where the text is
+ * utcMs milliseconds and the same arithmetic, so the same number. Undefined where the text is
  * not of that form or its fields are out of range (parseDatetime then decides).
  */
 function tickTextDatetime(text: string): number | undefined {
@@ -67,7 +67,7 @@ function tickTextDatetime(text: string): number | undefined {
     const month = digits(text, 5, 7);
     const date = digits(text, 8, 10);
     if (month < 1 || month > 12 || date < 1) return undefined;
-    const ms = Date.UTC(year, month - 1, date);
+    const ms = utcMs(year, month - 1, date);
     // A date that does not exist rolls over into the next month.
     if (new Date(ms).getUTCDate() !== date) return undefined;
     lastDay = day;
@@ -77,8 +77,8 @@ function tickTextDatetime(text: string): number | undefined {
   const minute = digits(text, 14, 16);
   const second = digits(text, 17, 19);
   if (hour > 23 || minute > 59 || second > 59) return undefined;
-  const utcMs = lastDayMs + hour * 3_600_000 + minute * 60_000 + second * 1000;
-  return (utcMs - DATETIME_EPOCH_MS) * TICKS_PER_MS + digits(text, 20, 27);
+  const wholeMs = lastDayMs + hour * 3_600_000 + minute * 60_000 + second * 1000;
+  return (wholeMs - DATETIME_EPOCH_MS) * TICKS_PER_MS + digits(text, 20, 27);
 }
 
 /** A value that cannot be its column's type: `convertValue` says why. */

@@ -40,11 +40,13 @@ function referenceEvent(xml: string, source: ReferenceEvent["source"]): Referenc
   const field = (name: string) => new RegExp(`<${name}(?: [^>]*)?>([^<]*)</${name}>`).exec(xml)?.[1] ?? "";
   const eventRecordId = Number(field("EventRecordID"));
   const channel = unescapeXml(field("Channel"));
-  if (!channel) return undefined; // python-evtx renders zeroed slack as an empty event
+  // python-evtx renders zeroed slack as an empty event; a real event may have an empty Channel (ETW sessions).
+  if (!channel && !eventRecordId) return undefined;
   const payload = /<(EventData|UserData)>([\s\S]*)<\/\1>/.exec(xml)?.[2] ?? "";
   // python-evtx writes a string array as escaped <string> items and Binary as base64.
   const body = source === "python-evtx" ? payload.replace(/&lt;string&gt;([\s\S]*?)&lt;\/string&gt;\n?/g, "<s>$1</s>") : payload;
-  const values = [...body.matchAll(/(<Binary>)?([^<>]+)</g)]
+  // The closing `<` is looked at, not taken: text between tags (a newline) must leave `<Binary>` whole.
+  const values = [...body.matchAll(/(<Binary>)?([^<>]+)(?=<)/g)]
     .map((m) => {
       let v = unescapeXml(m[2]);
       if (m[1] && source === "python-evtx" && /^[A-Za-z0-9+/=]+$/.test(v.trim()))

@@ -13,6 +13,7 @@ import type { NotifierDeps } from "./notify/notifier.js";
 import { NotifyState } from "./notify/destination-state.js";
 import { pruneState, type PruneReport, type RetentionPolicy } from "./runs/retention.js";
 import { servicesFor, type HuntServices } from "./runs/runner.js";
+import { BaselineStore, prevalenceRefreshFor } from "./baselines/store.js";
 import { credentialFor, parseSettings, SettingsError, storageConfig, type Settings } from "./settings.js";
 import { AzureMonitorSource } from "./sources/azure-monitor.js";
 import { DefenderXdrSource } from "./sources/defender-xdr.js";
@@ -122,6 +123,9 @@ export async function createRuntime(env: Record<string, string | undefined> = pr
     workspaceResourceId: settings.LOG_ANALYTICS_WORKSPACE_RESOURCE_ID,
   };
   const services = servicesFor(storage, source, {
+    baselines: new BaselineStore(storage.table("baselines"), {
+      prevalenceRefreshMs: prevalenceRefreshFor(durationMs(settings.BASELINE_RETENTION)),
+    }),
     incidents: new IncidentStore(storage.table("incidents"), durationMs(settings.INCIDENT_WINDOW)),
     parameters: settings.parameters,
     log,

@@ -32,8 +32,26 @@ const TRANSACTION_CONCURRENCY = 8;
 const MAX_ATTEMPTS = 6;
 /** Rows remembered for held hunts; past this, the least recently used partitions are forgotten (and listed again when needed). */
 export const REMEMBERED_ROWS = 200_000;
-/** A value shown again by no new entity is written at most this often (its lastWindowEnd, which pruning reads, stays this fresh). */
-export const PREVALENCE_REFRESH_MS = 24 * 3_600_000;
+/**
+ * A value shown again by no new entity is written at most this often: only its lastWindowEnd would
+ * change, and pruning reads that, so it must stay well inside the retention. A week by default
+ * (the default retention is 90 days); `prevalenceRefreshFor` works it out from a retention.
+ */
+export const PREVALENCE_REFRESH_MS = 7 * 24 * 3_600_000;
+
+/** A quarter of the baseline retention, at most a week: a value still seen is rewritten long before pruning could take it. */
+export function prevalenceRefreshFor(retentionMs: number): number {
+  return Math.min(PREVALENCE_REFRESH_MS, retentionMs / 4);
+}
+
+export interface BaselineStoreOptions {
+  /** Partitions per hunt and kind (baselines, prevalence); fixed for a table's life. */
+  buckets?: number;
+  /** Rows remembered for held hunts (REMEMBERED_ROWS). */
+  maxRememberedRows?: number;
+  /** PREVALENCE_REFRESH_MS, or prevalenceRefreshFor(the baseline retention). */
+  prevalenceRefreshMs?: number;
+}
 
 type Stored = Record<string, unknown> & { partitionKey: string; rowKey: string };
 type Current = { entity: Stored; etag: string } | undefined;
@@ -77,11 +95,18 @@ export class BaselineStore {
   private readonly listing = new Map<string, Promise<RememberedPartition>>();
   private rememberedRows = 0;
 
+  private readonly buckets: number;
+  private readonly maxRememberedRows: number;
+  private readonly prevalenceRefreshMs: number;
+
   constructor(
     private readonly client: TableClient,
-    private readonly buckets = BUCKETS,
-    private readonly maxRememberedRows = REMEMBERED_ROWS,
-  ) {}
+    options: BaselineStoreOptions = {},
+  ) {
+    this.buckets = options.buckets ?? BUCKETS;
+    this.maxRememberedRows = options.maxRememberedRows ?? REMEMBERED_ROWS;
+    this.prevalenceRefreshMs = options.prevalenceRefreshMs ?? PREVALENCE_REFRESH_MS;
+  }
 
   /**
    * The caller holds the lease of a window of `huntId`: until `release`, this store is the hunt's
@@ -420,12 +445,12 @@ export class BaselineStore {
             const next = applyPrevalence(huntId, stored, valueKey, across, windowEnd);
             if (!next) return "applied";
             // Nothing new showed the value: only lastWindowEnd would move, and applying the window again changes nothing either.
-            // It still moves once a day, or pruning (by lastWindowEnd) would forget a value shown every day by the same entities.
+            // It still moves every prevalenceRefreshMs, or pruning (by lastWindowEnd) would forget a value shown every day by the same entities.
             if (
               stored &&
               next.count === stored.count &&
               next.across.length === stored.across.length &&
-              windowEnd - stored.lastWindowEnd < PREVALENCE_REFRESH_MS
+              windowEnd - stored.lastWindowEnd < this.prevalenceRefreshMs
             )
               return "unchanged";
             return {

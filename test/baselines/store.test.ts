@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BaselineStore } from "../../lib/baselines/store.js";
+import { BaselineStore, prevalenceRefreshFor } from "../../lib/baselines/store.js";
 import type { Observation } from "../../lib/baselines/model.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { requestsDuring } from "../helpers/requests.js";
@@ -44,7 +44,7 @@ describe("baselines in Table Storage (Azurite)", () => {
 
   it("writes hundreds of entities of one partition in transactions of at most 100", async () => {
     const storage = await freshStorage(azurite());
-    const store = new BaselineStore(storage.table("baselines"), 1);
+    const store = new BaselineStore(storage.table("baselines"), { buckets: 1 });
     const many = Array.from({ length: 250 }, (_, i) => observation(`10.0.${i >> 8}.${i & 255}`, i));
     const result = await store.applyObservations("hunt-b", many, { start: 0, end: HOUR }, {});
     expect(result).toEqual({ written: 250, skipped: 0, retries: 0 });
@@ -67,8 +67,8 @@ describe("baselines in Table Storage (Azurite)", () => {
   it("two concurrent runs on the same entities lose no update (etag checks, recompute on conflict)", async () => {
     const storage = await freshStorage(azurite());
     const keys = Array.from({ length: 60 }, (_, i) => `host-${i}`);
-    const runA = new BaselineStore(storage.table("baselines"), 2);
-    const runB = new BaselineStore(storage.table("baselines"), 2);
+    const runA = new BaselineStore(storage.table("baselines"), { buckets: 2 });
+    const runB = new BaselineStore(storage.table("baselines"), { buckets: 2 });
     const [a, b] = await Promise.all([
       runA.applyObservations(
         "hunt-d",
@@ -114,9 +114,26 @@ describe("baselines in Table Storage (Azurite)", () => {
     });
   });
 
+  it("rewrites a value seen again by the same entities only every prevalenceRefreshMs, so pruning keeps a value still seen", async () => {
+    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"), {
+      prevalenceRefreshMs: prevalenceRefreshFor(48 * HOUR),
+    });
+    const seen = new Map([["198.51.100.9|443", ["ws1"]]]);
+    const written: number[] = [];
+    // Hourly windows for three days; the retention is two days, so the refresh is every 12 hours.
+    for (let hour = 1; hour <= 72; hour++) if ((await store.applyPrevalence("hunt-r", seen, hour * HOUR)).written) written.push(hour);
+    expect(written).toEqual([1, 13, 25, 37, 49, 61]);
+    // Pruning what was not written for the retention keeps it: its lastWindowEnd is at most 12 hours old.
+    await store.prune(72 * HOUR - 48 * HOUR);
+    expect((await store.getPrevalence("hunt-r", ["198.51.100.9|443"])).get("198.51.100.9|443")).toMatchObject({
+      count: 1,
+      lastWindowEnd: 61 * HOUR,
+    });
+  });
+
   it("reads a held hunt's partitions once: a later window reads only the hunt state", async () => {
     const storage = await freshStorage(azurite());
-    const store = new BaselineStore(storage.table("baselines"), 4);
+    const store = new BaselineStore(storage.table("baselines"), { buckets: 4 });
     const keys = Array.from({ length: 40 }, (_, i) => `10.1.0.${i}`);
     await heldWindow(
       store,
@@ -136,14 +153,14 @@ describe("baselines in Table Storage (Azurite)", () => {
     // One point read (the hunt state), one transaction per partition written, one for the state.
     expect(requests.filter((r) => r.startsWith("GET "))).toEqual([`GET ${table}`]);
     expect(requests.filter((r) => r === "POST $batch").length).toBe(4 + 1);
-    const read = await new BaselineStore(storage.table("baselines"), 4).getBaselines("hunt-g", keys);
+    const read = await new BaselineStore(storage.table("baselines"), { buckets: 4 }).getBaselines("hunt-g", keys);
     expect([...read.values()].map((b) => b.windows)).toEqual(keys.map(() => 2));
   });
 
   it("a held hunt's memory gives way to what another instance wrote since: the hunt state tells", async () => {
     const storage = await freshStorage(azurite());
-    const a = new BaselineStore(storage.table("baselines"), 2);
-    const b = new BaselineStore(storage.table("baselines"), 2);
+    const a = new BaselineStore(storage.table("baselines"), { buckets: 2 });
+    const b = new BaselineStore(storage.table("baselines"), { buckets: 2 });
     await heldWindow(a, "hunt-h", [observation("10.2.0.1", 1)], HOUR);
     await heldWindow(b, "hunt-h", [observation("10.2.0.1", 5)], 2 * HOUR);
     await a.hold("hunt-h");
@@ -154,10 +171,10 @@ describe("baselines in Table Storage (Azurite)", () => {
 
   it("memory that missed a write cannot lose it or apply a window twice: the etag fails, the entity is read again", async () => {
     const storage = await freshStorage(azurite());
-    const a = new BaselineStore(storage.table("baselines"), 2);
+    const a = new BaselineStore(storage.table("baselines"), { buckets: 2 });
     await heldWindow(a, "hunt-i", [observation("10.3.0.1", 1)], HOUR);
     // Another instance applied window 2 and died before moving the hunt state on: the state does not tell.
-    await new BaselineStore(storage.table("baselines"), 2).applyObservations(
+    await new BaselineStore(storage.table("baselines"), { buckets: 2 }).applyObservations(
       "hunt-i",
       [observation("10.3.0.1", 5)],
       { start: HOUR, end: 2 * HOUR },
@@ -180,7 +197,7 @@ describe("baselines in Table Storage (Azurite)", () => {
 
   it("remembers at most the rows it may: forgotten partitions are listed again, nothing is lost", async () => {
     const storage = await freshStorage(azurite());
-    const store = new BaselineStore(storage.table("baselines"), 8, 10);
+    const store = new BaselineStore(storage.table("baselines"), { buckets: 8, maxRememberedRows: 10 });
     const keys = Array.from({ length: 60 }, (_, i) => `host-${i}`);
     for (let w = 1; w <= 3; w++)
       await heldWindow(
@@ -189,12 +206,12 @@ describe("baselines in Table Storage (Azurite)", () => {
         keys.map((k) => observation(k, w)),
         w * HOUR,
       );
-    const read = await new BaselineStore(storage.table("baselines"), 8).getBaselines("hunt-j", keys);
+    const read = await new BaselineStore(storage.table("baselines"), { buckets: 8 }).getBaselines("hunt-j", keys);
     expect([...read.values()].map((b) => b.features.FailedCount.history)).toEqual(keys.map(() => [1, 2, 3]));
   });
 
-  it("a value seen every day by the same entities is not pruned as unseen: its last window is written at least daily", async () => {
-    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"));
+  it("a value seen every day by the same entities is not pruned as unseen: its last window is written every prevalenceRefreshMs (a day here)", async () => {
+    const store = new BaselineStore((await freshStorage(azurite())).table("baselines"), { prevalenceRefreshMs: 86_400_000 });
     const day0 = Date.UTC(2024, 0, 1);
     const seen = new Map([["svchost.exe|445", ["ws1", "ws2"]]]);
     await store.applyPrevalence("hunt-v", seen, day0);

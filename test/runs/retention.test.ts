@@ -199,7 +199,7 @@ describe("retention (Azurite)", () => {
     const client = storage.table("baselines");
     const now = Date.UTC(2024, 9, 21);
     const stale = now - 100 * DAY;
-    const writer = new BaselineStore(client, 1);
+    const writer = new BaselineStore(client, { buckets: 1 });
     await writer.applyObservations(
       LOGONS.id,
       [observation("203.0.113.20", stale), observation("203.0.113.21", stale)],
@@ -221,7 +221,7 @@ describe("retention (Azurite)", () => {
         };
       },
     });
-    const pruned = await new BaselineStore(racing, 1).prune(now - 90 * DAY);
+    const pruned = await new BaselineStore(racing, { buckets: 1 }).prune(now - 90 * DAY);
 
     expect(raced).toBe(true);
     expect(pruned).toBe(1);
@@ -274,7 +274,7 @@ describe("retention (Azurite)", () => {
     const client = storage.table("baselines");
     const now = Date.UTC(2024, 9, 21);
     const stale = now - 100 * DAY;
-    const writer = new BaselineStore(client, 1);
+    const writer = new BaselineStore(client, { buckets: 1 });
     const keys = Array.from({ length: 250 }, (_, i) => `10.1.${Math.floor(i / 200)}.${i % 200}`);
     await writer.applyObservations(
       LOGONS.id,
@@ -300,7 +300,7 @@ describe("retention (Azurite)", () => {
     });
     let pruned = 0;
     const requests = await requestsDuring(async () => {
-      pruned = await new BaselineStore(racing, 1).prune(now - 90 * DAY);
+      pruned = await new BaselineStore(racing, { buckets: 1 }).prune(now - 90 * DAY);
     });
 
     expect(pruned).toBe(249);

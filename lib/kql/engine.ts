@@ -23,7 +23,7 @@ import {
   type SyntaxNode,
 } from "./kusto.js";
 import * as ops from "./operators.js";
-import { EVALUATE_PLUGINS, evaluatePlugin } from "./plugins.js";
+import { EVALUATE_PLUGINS, evaluatePlugin, unsupportedPluginMessage } from "./plugins.js";
 import { search } from "./search.js";
 import { compileScalar, isImplementedFunction } from "./scalar.js";
 import type { Column, Row, Table } from "./types.js";
@@ -691,7 +691,7 @@ function unsupportedConstructs(query: AnalyzedQuery): Diagnostic[] {
     let message: string | undefined;
     if (kind === "EvaluateOperator") {
       const plugin = String(node.FunctionCall?.Name?.SimpleName ?? "").toLowerCase();
-      if (!EVALUATE_PLUGINS.has(plugin)) message = `The local engine cannot run the plugin '${plugin}'`;
+      if (!EVALUATE_PLUGINS.has(plugin)) message = unsupportedPluginMessage(plugin);
       else {
         // A plugin the engine runs: only its arguments can hold what it cannot.
         for (const arg of listElements(node.FunctionCall?.ArgumentList?.Expressions)) visit(arg);

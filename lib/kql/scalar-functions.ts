@@ -6,6 +6,7 @@ import { allConstant, rowwise, unary, type CallSite, type ScalarFunction } from 
 import { constant, type Compiled, type Evaluator } from "./context.js";
 import { randomUUID } from "node:crypto";
 import { DYNAMIC_FUNCTIONS } from "./dynamic-functions.js";
+import { GEO_FUNCTIONS } from "./geo-functions.js";
 import { IP_FUNCTIONS, parseIpv4 } from "./ip-functions.js";
 import { TEXT_FUNCTIONS } from "./text-functions.js";
 import { SERIES_FUNCTIONS } from "./series-functions.js";
@@ -701,6 +702,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   }),
 
   ...IP_FUNCTIONS,
+  ...GEO_FUNCTIONS,
   ...DYNAMIC_FUNCTIONS,
   ...TEXT_FUNCTIONS,
   ...SERIES_FUNCTIONS,

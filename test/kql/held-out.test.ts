@@ -3,6 +3,8 @@
  * against the examples in Microsoft's documentation (dataexplorer-docs) or the parser's own naming.
  */
 import { describe, expect, it } from "vitest";
+import { validateQuery } from "../../lib/kql/index.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { columnsOf, q } from "./helpers.js";
 
 describe("hash()", () => {
@@ -128,5 +130,54 @@ describe("operators", () => {
     const text = `let L = datatable(A:string, B:long) ["x", 1]; let R = datatable(A:string, A1:string, C:long) ["x", "y", 2]; L | join kind=inner R on A`;
     expect(columnsOf(text)).toEqual(["A:string", "B:long", "A2:string", "A1:string", "C:long"]);
     expect(q(text)).toEqual([{ A: "x", B: 1, A2: "x", A1: "y", C: 2 }]);
+  });
+});
+
+describe("geospatial distance", () => {
+  it("geo_distance_2points measures on the sphere Kusto uses (documented Seattle-Los Angeles), null for an invalid coordinate", () => {
+    const [row] = q(
+      `print d = geo_distance_2points(-122.407628, 47.578557, -118.275287, 34.019056), bad = geo_distance_2points(300, 1, 1, 1)`,
+    );
+    expect(row.d).toBeCloseTo(1546754.35197381, 6);
+    expect(row.bad).toBeNull();
+  });
+
+  it("impossible travel: consecutive sign-ins per user, distance over time", () => {
+    const rows = q(`datatable(User:string, T:datetime, Lon:real, Lat:real) [
+        "a", datetime(2024-10-18 09:00), -122.407628, 47.578557, "a", datetime(2024-10-18 10:00), -118.275287, 34.019056,
+        "b", datetime(2024-10-18 09:00), 2.35, 48.85, "b", datetime(2024-10-18 12:00), 2.36, 48.86]
+      | sort by User asc, T asc
+      | extend PrevLon = prev(Lon), PrevLat = prev(Lat), PrevT = prev(T), PrevUser = prev(User)
+      | where User == PrevUser
+      | extend Kmh = geo_distance_2points(PrevLon, PrevLat, Lon, Lat) / 1000 / ((T - PrevT) / 1h)
+      | where Kmh > 900 | project User, Kmh = round(Kmh)`);
+    expect(rows).toEqual([{ User: "a", Kmh: 1547 }]);
+  });
+
+  it("geo_point_in_circle: the documented places within 18 km of Seattle", () => {
+    const rows = q(`datatable(longitude:real, latitude:real, place:string) [
+        real(-122.317404), 47.609119, 'Seattle', real(-123.497688), 47.458098, 'Olympic National Forest', real(-122.201741), 47.677084, 'Kirkland',
+        real(-122.443663), 47.247092, 'Tacoma', real(-122.121975), 47.671345, 'Redmond']
+      | where geo_point_in_circle(longitude, latitude, -122.317404, 47.609119, 18000) | project place`);
+    expect(rows.map((r) => r.place)).toEqual(["Seattle", "Kirkland", "Redmond"]);
+    expect(q(`print c = geo_point_in_circle(-122.143564, 47.535677, -122.100896, 47.527351, 3500)`)[0].c).toBe(true);
+  });
+});
+
+describe("what the local engine cannot run says what and why", () => {
+  it("a plugin that calls an outside service is named with the reason, before anything runs", () => {
+    const [python] = validateQuery("SigninLogs\n| evaluate python(typeof(*), 'result = df')", TABLE_SCHEMAS).filter(
+      (d) => d.code === "unsupported",
+    );
+    expect(python.message).toBe(
+      "The local engine cannot run the plugin 'python': it runs Python in the Kusto cluster's sandbox, which only Log Analytics or Azure Data Explorer can do",
+    );
+    expect(python.position).toEqual({ line: 2, column: 3 });
+    const [basket] = validateQuery("SigninLogs | evaluate basket()", TABLE_SCHEMAS).filter((d) => d.code === "unsupported");
+    expect(basket.message).toMatch(/plugin 'basket' \(not implemented locally/);
+  });
+
+  it("geo_distance_2points on the spheroid is refused by name rather than measured on the sphere", () => {
+    expect(() => q(`print d = geo_distance_2points(0, 0, 1, 1, true)`)).toThrow(/use_spheroid/);
   });
 });

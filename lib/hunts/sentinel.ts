@@ -263,6 +263,10 @@ function fill(format: string, row: Record<string, unknown>): string {
 const SCHEDULE_FIELDS = ["queryFrequency", "queryPeriod", "triggerOperator", "triggerThreshold"];
 
 export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; issues: ImportIssue[] } {
+  // Sentinel's files often leave a key present but empty (`alertDetailsOverride:`): YAML reads null, Sentinel reads absent.
+  if (typeof document === "object" && document !== null && !Array.isArray(document) && Object.values(document).includes(null)) {
+    document = Object.fromEntries(Object.entries(document).filter(([, value]) => value !== null));
+  }
   const fields = typeof document === "object" && document !== null ? (document as Record<string, unknown>) : undefined;
   const kind = fields?.kind;
   // Some hunting queries in the Azure-Sentinel repository carry `kind: Scheduled` and nothing of a

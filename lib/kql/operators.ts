@@ -653,8 +653,11 @@ function joinKeys(left: Table, right: Table, clause: SyntaxNode, oc: OperatorCon
   const columnOf = (n: SyntaxNode, table: Table): Evaluator => {
     const name = String(n.Selector?.SimpleName ?? referencedName(n));
     const index = Scope.of(table).indexOf(name);
-    if (index === undefined) throw errorAt(oc.query, n, `Join column '${name}' is not in that side's input`);
-    return (row) => row[index];
+    if (index !== undefined) return (row) => row[index];
+    // A side with no rows may lack a column the parser accepted from an open schema (bag_unpack of
+    // an empty watchlist): nothing on it can match, as with any other empty side.
+    if (table.rows.length === 0) return () => null;
+    throw errorAt(oc.query, n, `Join column '${name}' is not in that side's input`);
   };
   const addCondition = (cond: SyntaxNode) => {
     const kind = nodeKind(cond);

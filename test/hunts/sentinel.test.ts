@@ -71,6 +71,15 @@ ${extra}`) as unknown;
     expect(bad.issues.map((i) => i.message)).toEqual(["queryPeriod: 'soon' is not a duration like 5m, 1h or 1d"]);
   });
 
+  it("a key left empty (alertDetailsOverride:, customDetails:) reads as absent", () => {
+    const { hunt, issues } = sentinelToHunt(rule("queryPeriod: 1h\nalertDetailsOverride:\ncustomDetails:\nentityMappings:"), "rule.yaml");
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    expect(hunt!.titleFor).toBeUndefined();
+    expect(sentinelToHunt({ ...(rule("queryPeriod: 1h") as object), severity: null }, "rule.yaml").issues.map((i) => i.field)).toEqual([
+      "severity",
+    ]);
+  });
+
   it("a hunting query marked kind: Scheduled with no schedule loads as a hunting query, and says so in its one note", () => {
     const document = parseYaml(`id: a4dbc292-87eb-11ec-a8a3-0242ac120002
 name: Decoy User Account Authentication Attempt

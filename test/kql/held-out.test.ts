@@ -126,6 +126,12 @@ describe("operators", () => {
     expect(rows).toEqual([{ p: "10.0.0.0/8" }, { p: "2001:db8::/32" }]);
   });
 
+  it("a join on a column of an empty watchlist (which bag_unpack gave no columns) matches nothing rather than failing", () => {
+    const rows = q(`_GetWatchlist('TerminatedEmployees') | join kind=innerunique (datatable(UserPrincipalName:string)["bob@contoso.com"])
+      on $left.['User Principal Name'] == $right.UserPrincipalName | where isnotempty(['Termination date'])`);
+    expect(rows).toEqual([]);
+  });
+
   it("a join names a clashing right column past every name either side has, as the parser does", () => {
     const text = `let L = datatable(A:string, B:long) ["x", 1]; let R = datatable(A:string, A1:string, C:long) ["x", "y", 2]; L | join kind=inner R on A`;
     expect(columnsOf(text)).toEqual(["A:string", "B:long", "A2:string", "A1:string", "C:long"]);

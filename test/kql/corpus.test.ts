@@ -434,7 +434,7 @@ describe("corpus answers on crafted data, computed by hand", () => {
       ...Array.from({ length: 15 }, (_, i) => failure("192.0.2.1", "web1", "test", 60 + i)),
     ];
     const result = await runFile("syslog/ssh_potentialBruteForce.yaml", { Syslog: table("Syslog", rows) });
-    const byIp = new Map(result.map((r) => [String(r.IPAddress), r]));
+    const byIp = new Map(result.map((r) => [r.IPAddress as string, r]));
     expect([...byIp.keys()].sort()).toEqual(["198.51.100.9", "203.0.113.7"]);
     // The rule sums PerHourCount after mv-expanding each bin's event times, so a bin of 16 counts 16 x 16.
     expect(byIp.get("203.0.113.7")).toMatchObject({ HostName: "web1", Account: "admin", sum_PerHourCount: 256 });

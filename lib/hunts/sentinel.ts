@@ -259,6 +259,8 @@ function fill(format: string, row: Record<string, unknown>): string {
 }
 
 /** Turns one parsed Sentinel YAML document into a hunt definition. */
+const RULE_KINDS = ["Scheduled", "NRT"];
+
 /** Fields only a scheduled rule has; a file marked `kind: Scheduled` with none of them is a hunting query. */
 const SCHEDULE_FIELDS = ["queryFrequency", "queryPeriod", "triggerOperator", "triggerThreshold"];
 
@@ -268,7 +270,10 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
     document = Object.fromEntries(Object.entries(document).filter(([, value]) => value !== null));
   }
   const fields = typeof document === "object" && document !== null ? (document as Record<string, unknown>) : undefined;
-  const kind = fields?.kind;
+  // The kind is read in any case: the Azure-Sentinel repository itself ships `kind: scheduled`.
+  const written = fields?.kind;
+  const kind = typeof written === "string" ? (RULE_KINDS.find((k) => k.toLowerCase() === written.toLowerCase()) ?? written) : written;
+  if (kind !== written) document = { ...fields, kind };
   // Some hunting queries in the Azure-Sentinel repository carry `kind: Scheduled` and nothing of a
   // schedule: read as a rule they would fail on four missing fields; they are hunting queries.
   const huntingMarkedScheduled = kind === "Scheduled" && !SCHEDULE_FIELDS.some((f) => fields?.[f] !== undefined);

@@ -71,6 +71,15 @@ ${extra}`) as unknown;
     expect(bad.issues.map((i) => i.message)).toEqual(["queryPeriod: 'soon' is not a duration like 5m, 1h or 1d"]);
   });
 
+  it("the kind is read in any case: kind: scheduled is a scheduled rule", () => {
+    const document = { ...(rule("queryPeriod: 2h") as object), kind: "scheduled" };
+    const { hunt, issues } = sentinelToHunt(document, "rule.yaml");
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    expect(hunt!.reference).toMatch(/^Sentinel scheduled rule/);
+    expect(hunt!.context).toBe("2h");
+    expect(sentinelToHunt({ ...document, kind: "Hourly" }, "rule.yaml").issues[0].message).toMatch(/^kind: /);
+  });
+
   it("a key left empty (alertDetailsOverride:, customDetails:) reads as absent", () => {
     const { hunt, issues } = sentinelToHunt(rule("queryPeriod: 1h\nalertDetailsOverride:\ncustomDetails:\nentityMappings:"), "rule.yaml");
     expect(issues.filter((i) => i.severity !== "note")).toEqual([]);

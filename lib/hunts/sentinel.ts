@@ -29,12 +29,18 @@ export function sentinelDurationMs(text: string): number | null {
   return parseDuration(text);
 }
 
-const Duration = z.string().superRefine((v, ctx) => {
-  const ms = sentinelDurationMs(v);
-  if (ms === null) ctx.addIssue({ code: "custom", message: `'${v}' is not a duration like 5m, 1h or 1d` });
-  else if (ms < 5 * MINUTE || ms > 14 * DAY)
-    ctx.addIssue({ code: "custom", message: `'${v}' is outside Sentinel's range of 5 minutes to 14 days` });
-});
+/**
+ * A duration as written, without a trailing `// comment`: Sentinel's own files sometimes annotate
+ * the value (`queryPeriod: 7d // increased to 7 days`), which YAML keeps as part of the string.
+ */
+const Duration = z
+  .preprocess((v) => (typeof v === "string" ? v.replace(/\s*\/\/.*$/s, "").trim() : v), z.string())
+  .superRefine((v, ctx) => {
+    const ms = sentinelDurationMs(v);
+    if (ms === null) ctx.addIssue({ code: "custom", message: `'${v}' is not a duration like 5m, 1h or 1d` });
+    else if (ms < 5 * MINUTE || ms > 14 * DAY)
+      ctx.addIssue({ code: "custom", message: `'${v}' is outside Sentinel's range of 5 minutes to 14 days` });
+  });
 
 const EntityMapping = z.object({
   entityType: z.string().min(1),
@@ -253,8 +259,38 @@ function fill(format: string, row: Record<string, unknown>): string {
 }
 
 /** Turns one parsed Sentinel YAML document into a hunt definition. */
+const RULE_KINDS = ["Scheduled", "NRT"];
+
+/** Fields only a scheduled rule has; a file marked `kind: Scheduled` with none of them is a hunting query. */
+const SCHEDULE_FIELDS = ["queryFrequency", "queryPeriod", "triggerOperator", "triggerThreshold"];
+
 export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; issues: ImportIssue[] } {
-  const kind = typeof document === "object" && document !== null ? (document as { kind?: unknown }).kind : undefined;
+  // Sentinel's files often leave a key present but empty (`alertDetailsOverride:`): YAML reads null, Sentinel reads absent.
+  if (typeof document === "object" && document !== null && !Array.isArray(document) && Object.values(document).includes(null)) {
+    document = Object.fromEntries(Object.entries(document).filter(([, value]) => value !== null));
+  }
+  const fields = typeof document === "object" && document !== null ? (document as Record<string, unknown>) : undefined;
+  // The kind is read in any case: the Azure-Sentinel repository itself ships `kind: scheduled`.
+  const written = fields?.kind;
+  const kind = typeof written === "string" ? (RULE_KINDS.find((k) => k.toLowerCase() === written.toLowerCase()) ?? written) : written;
+  if (kind !== written) document = { ...fields, kind };
+  // Some hunting queries in the Azure-Sentinel repository carry `kind: Scheduled` and nothing of a
+  // schedule: read as a rule they would fail on four missing fields; they are hunting queries.
+  const huntingMarkedScheduled = kind === "Scheduled" && !SCHEDULE_FIELDS.some((f) => fields?.[f] !== undefined);
+  if (huntingMarkedScheduled) {
+    const result = sentinelToHunt(Object.fromEntries(Object.entries(fields!).filter(([k]) => k !== "kind")), file);
+    if (!result.hunt) return result;
+    const said = `kind: Scheduled without ${SCHEDULE_FIELDS.join(", ")}: loaded as a hunting query`;
+    const [note, ...others] = result.issues;
+    // Still one note per file.
+    return {
+      ...result,
+      issues:
+        note?.severity === "note"
+          ? [{ ...note, message: `${said}; ${note.message}` }, ...others]
+          : [{ file, severity: "note", message: said }, ...result.issues],
+    };
+  }
   const isRule = kind !== undefined;
   const isNrt = kind === "NRT";
   const parsed = (isNrt ? SentinelNrtRule : isRule ? SentinelScheduledRule : SentinelHuntingQuery).safeParse(document);

@@ -23,7 +23,7 @@ import {
   type SyntaxNode,
 } from "./kusto.js";
 import * as ops from "./operators.js";
-import { EVALUATE_PLUGINS, evaluatePlugin } from "./plugins.js";
+import { EVALUATE_PLUGINS, evaluatePlugin, unsupportedPluginMessage } from "./plugins.js";
 import { search } from "./search.js";
 import { compileScalar, isImplementedFunction } from "./scalar.js";
 import type { Column, Row, Table } from "./types.js";
@@ -164,7 +164,7 @@ type Binding =
   | { kind: "function"; declaration: SyntaxNode };
 
 /** Functions that read neighbouring rows (Kusto allows them on serialized input, e.g. after sort). */
-const WINDOW_FUNCTION = /\b(prev|next|row_number|row_cumsum|row_window_session|row_rank_dense|row_rank_min)\s*\(/;
+const WINDOW_FUNCTION = /\b(prev|next|row_number|row_cumsum|row_window_session|row_rank_dense|row_rank_min|row_rank)\s*\(/;
 
 /** Most nested user-defined function calls the engine follows (a function calling itself never ends). */
 const MAX_CALL_DEPTH = 64;
@@ -275,11 +275,17 @@ class QueryRunner implements Environment {
   }
 
   /** Runs a user-defined tabular function's body with its parameters bound to the call's arguments. */
-  private callFunction(declaration: SyntaxNode, body: SyntaxNode, args: SyntaxNode[]): Table {
+  private callFunction(declaration: SyntaxNode, body: SyntaxNode, args: SyntaxNode[], piped?: Table): Table {
     const frame = this.child();
     const parameters = listElements(declaration.Parameters?.Parameters);
-    parameters.forEach((parameter, i) => {
+    parameters.forEach((parameter, position) => {
       const name = String(parameter.NameAndType?.Name?.SimpleName ?? "");
+      // `T | invoke f(x)` is f(T, x): the piped table is the first parameter.
+      if (piped && position === 0) {
+        if (name) frame.bindings.set(name, { kind: "tabular", node: declaration, table: piped });
+        return;
+      }
+      const i = piped ? position - 1 : position;
       const arg = args[i] ?? parameter.DefaultValue?.Value;
       if (!name || !arg) return;
       if (isTabular(arg)) frame.bindings.set(name, { kind: "tabular", node: arg, table: this.evaluateTabular(arg) });
@@ -525,9 +531,27 @@ class QueryRunner implements Environment {
         return ops.sample(input, op, oc);
       case "GetSchemaOperator":
         return ops.getSchema(input);
+      case "InvokeOperator":
+        return this.invoke(input, op);
     }
     const keyword = nodeText(op).split(/\s|\(/)[0];
     throw errorAt(this.query, op, `Unsupported operator '${keyword}' (${kind}) in the local KQL engine`, "unsupported-operator");
+  }
+
+  /** `T | invoke f(args)`: a function the query defines, called with the piped table as its first argument. */
+  private invoke(input: Table, op: SyntaxNode): Table {
+    const call = op.Function;
+    const name = String(referencedName(call) ?? call?.Name?.SimpleName ?? "");
+    const found = this.lookup(name);
+    if (found?.binding.kind !== "function") {
+      throw errorAt(this.query, op, `invoke runs functions the query defines with let; '${name}' is not one`, "unsupported");
+    }
+    return found.owner.callFunction(
+      found.binding.declaration,
+      found.binding.declaration.Body,
+      listElements(call.ArgumentList?.Expressions),
+      input,
+    );
   }
 
   /** The tables a search that is not piped reads: those of its `in (...)` clause, or all the data's. */
@@ -655,6 +679,7 @@ export const SUPPORTED_OPERATOR_KINDS: ReadonlySet<string> = new Set([
   "PartitionOperator",
   "TopHittersOperator",
   "SearchOperator",
+  "InvokeOperator",
 ]);
 
 /** Operators and functions the local engine does not implement, as diagnostics with their positions. */
@@ -666,7 +691,7 @@ function unsupportedConstructs(query: AnalyzedQuery): Diagnostic[] {
     let message: string | undefined;
     if (kind === "EvaluateOperator") {
       const plugin = String(node.FunctionCall?.Name?.SimpleName ?? "").toLowerCase();
-      if (!EVALUATE_PLUGINS.has(plugin)) message = `The local engine cannot run the plugin '${plugin}'`;
+      if (!EVALUATE_PLUGINS.has(plugin)) message = unsupportedPluginMessage(plugin);
       else {
         // A plugin the engine runs: only its arguments can hold what it cannot.
         for (const arg of listElements(node.FunctionCall?.ArgumentList?.Expressions)) visit(arg);

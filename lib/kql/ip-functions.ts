@@ -138,6 +138,17 @@ export const IP_FUNCTIONS: Record<string, ScalarFunction> = {
     const c = ipv6Compare(text(call, v, 0), text(call, v, 1), mask(v, 2));
     return c === null ? null : c === 0;
   }),
+  ipv6_is_in_range: rowwise((v, call) => {
+    const c = ipv6Compare(text(call, v, 0), text(call, v, 1));
+    return c === null ? null : c === 0;
+  }),
+  ipv6_is_in_any_range: rowwise((v, call) => {
+    const ip = text(call, v, 0);
+    if (!ipv6WithPrefix(ip)) return null;
+    const ranges = listed(v);
+    if (ranges.some((range) => !ipv6WithPrefix(range))) return null;
+    return ranges.some((range) => ipv6Compare(ip, range) === 0);
+  }),
   parse_ipv6: rowwise((v, call) => canonicalIpv6(text(call, v, 0))),
   parse_ipv6_mask: rowwise((v, call) => canonicalIpv6(`${text(call, v, 0)}/${mask(v, 1) ?? 128}`)),
   has_ipv4: rowwise((v, call) => {

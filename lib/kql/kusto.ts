@@ -121,6 +121,8 @@ export interface SyntaxNode {
   Second: SyntaxNode;
   Values: SyntaxNode;
   URIs: SyntaxNode;
+  // InvokeOperator: the function call `invoke` runs.
+  Function: SyntaxNode;
 }
 
 let kusto: KustoNamespace | undefined;

@@ -565,9 +565,16 @@ export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): T
   const itemIndexName = parameters.get("with_itemindex");
   const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
   const finalColumns = resultColumns(node);
-  const expansions = listElements(node.Expressions).map((mv) => {
+  // An expansion of a path such as `values.properties.addressPrefixes` fills a new column the
+  // parser names (values_properties_addressPrefixes): the output columns the input lacks, in order.
+  const items = listElements(node.Expressions);
+  const ownNames = items.map((mv) => expansionName(mv.Expression, finalColumns));
+  const newColumns = (finalColumns ?? []).filter(
+    (c) => c.name !== itemIndexName && !ownNames.includes(c.name) && !input.columns.some((i) => i.name === c.name),
+  );
+  const expansions = items.map((mv, k) => {
     const expr = mv.Expression;
-    const name = expansionName(expr, finalColumns);
+    const name = ownNames[k] ?? newColumns.shift()?.name;
     if (!name) throw errorAt(oc.query, expr, "mv-expand needs a column or `name = expression`");
     const typeName = mv.ToTypeOf ? nodeText(mv.ToTypeOf.TypeOf).replace(/^typeof\(|\)$/g, "") : "dynamic";
     const type: KqlType = normalizeTypeName(typeName) ?? "dynamic";
@@ -646,8 +653,11 @@ function joinKeys(left: Table, right: Table, clause: SyntaxNode, oc: OperatorCon
   const columnOf = (n: SyntaxNode, table: Table): Evaluator => {
     const name = String(n.Selector?.SimpleName ?? referencedName(n));
     const index = Scope.of(table).indexOf(name);
-    if (index === undefined) throw errorAt(oc.query, n, `Join column '${name}' is not in that side's input`);
-    return (row) => row[index];
+    if (index !== undefined) return (row) => row[index];
+    // A side with no rows may lack a column the parser accepted from an open schema (bag_unpack of
+    // an empty watchlist): nothing on it can match, as with any other empty side.
+    if (table.rows.length === 0) return () => null;
+    throw errorAt(oc.query, n, `Join column '${name}' is not in that side's input`);
   };
   const addCondition = (cond: SyntaxNode) => {
     const kind = nodeKind(cond);
@@ -770,10 +780,15 @@ export function join(left: Table, right: Table, node: SyntaxNode, oc: OperatorCo
  * of a side built by bag_unpack or pivot; the rows follow the inputs, so the inputs decide.
  */
 function outputColumns(sides: (readonly Column[])[]): Column[] {
+  // A renamed column skips every name either side already has (left A, right A and A1: right A becomes A2).
+  const original = new Set(sides.flat().map((c) => c.name));
   const taken = new Set<string>();
   return sides.flat().map((c) => {
     let name = c.name;
-    for (let n = 1; taken.has(name); n++) name = `${c.name}${n}`;
+    for (let n = 1; taken.has(name); n++) {
+      name = `${c.name}${n}`;
+      if (original.has(name)) name = c.name;
+    }
     taken.add(name);
     return { name, type: c.type };
   });

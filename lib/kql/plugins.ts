@@ -157,10 +157,38 @@ const PLUGINS: Readonly<Record<string, Plugin>> = { bag_unpack: bagUnpack, pivot
 /** Plugins `evaluate` runs locally. */
 export const EVALUATE_PLUGINS: ReadonlySet<string> = new Set(Object.keys(PLUGINS));
 
+/** Plugins that reach a service or a sandbox outside the query's data: no local engine can run them. */
+const EXTERNAL_PLUGINS: Readonly<Record<string, string>> = {
+  http_request: "it calls a web address",
+  http_request_post: "it calls a web address",
+  sql_request: "it queries an external SQL server",
+  mysql_request: "it queries an external MySQL server",
+  postgresql_request: "it queries an external PostgreSQL server",
+  cosmosdb_sql_request: "it queries Azure Cosmos DB",
+  azure_digital_twins_query_request: "it queries Azure Digital Twins",
+  dax_request: "it queries a Power BI semantic model",
+  python: "it runs Python in the Kusto cluster's sandbox",
+  r: "it runs R in the Kusto cluster's sandbox",
+  execute_show_command: "it runs a management command on the cluster",
+  execute_query: "it runs a query on another cluster",
+  ai_embed_text: "it calls an Azure OpenAI deployment",
+  ai_embeddings: "it calls an Azure OpenAI deployment",
+  ai_chat_completion: "it calls an Azure OpenAI deployment",
+  ai_chat_completion_prompt: "it calls an Azure OpenAI deployment",
+};
+
+/** Why the local engine does not run a plugin, naming it. */
+export function unsupportedPluginMessage(name: string): string {
+  const reason = EXTERNAL_PLUGINS[name];
+  return reason
+    ? `The local engine cannot run the plugin '${name}': ${reason}, which only Log Analytics or Azure Data Explorer can do`
+    : `The local engine cannot run the plugin '${name}' (not implemented locally; it runs on Log Analytics)`;
+}
+
 export function evaluatePlugin(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
   const call = node.FunctionCall;
   const name = String(call?.Name?.SimpleName ?? "").toLowerCase();
   const plugin = PLUGINS[name];
-  if (!plugin) throw errorAt(oc.query, node, `Unsupported plugin 'evaluate ${name}' in the local KQL engine`, "unsupported-operator");
+  if (!plugin) throw errorAt(oc.query, node, unsupportedPluginMessage(name), "unsupported-operator");
   return plugin(input, listElements(call.ArgumentList?.Expressions), node, oc);
 }

@@ -6,6 +6,7 @@ import { allConstant, rowwise, unary, type CallSite, type ScalarFunction } from 
 import { constant, type Compiled, type Evaluator } from "./context.js";
 import { randomUUID } from "node:crypto";
 import { DYNAMIC_FUNCTIONS } from "./dynamic-functions.js";
+import { GEO_FUNCTIONS } from "./geo-functions.js";
 import { IP_FUNCTIONS, parseIpv4 } from "./ip-functions.js";
 import { TEXT_FUNCTIONS } from "./text-functions.js";
 import { SERIES_FUNCTIONS } from "./series-functions.js";
@@ -193,6 +194,72 @@ function rowNumber(call: CallSite): Compiled {
     },
     type: "long",
     constant: false,
+  };
+}
+
+/**
+ * A window function's pass over serialized rows: `restarts(row)` says whether this row begins a
+ * new partition, on the first row of each pass (the operator may loop over the rows again) and
+ * wherever the optional restart argument is true.
+ */
+function windowPass(call: CallSite, name: string, restartArg: Compiled | undefined): (row: Row) => boolean {
+  const cursor = needCursor(call, name);
+  const restart = restartArg?.fn;
+  let lastIndex = -1;
+  return (row) => {
+    const newPass = cursor.index <= lastIndex || lastIndex < 0;
+    lastIndex = cursor.index;
+    return newPass || (restart !== undefined && cursor.index > 0 && restart(row) === true);
+  };
+}
+
+/** row_cumsum(term [, restart]): the running sum of term over serialized rows (a null term adds nothing). */
+function rowCumsum(call: CallSite): Compiled {
+  const [termArg, restartArg] = call.args;
+  const restarts = windowPass(call, "row_cumsum", restartArg);
+  const term = termArg.fn;
+  let sum = 0;
+  return {
+    fn: (row) => {
+      if (restarts(row)) sum = 0;
+      const v = num(term(row));
+      if (v !== null) sum += v;
+      return sum;
+    },
+    type: termArg.type === "int" ? "long" : termArg.type,
+    constant: false,
+  };
+}
+
+/**
+ * row_rank_dense(term [, restart]) and row_rank_min(term [, restart]) over serialized rows: the
+ * dense rank goes up by one whenever term differs from the previous row's; the min rank is the
+ * row number (from 1 in each partition) of the first row of the current run of equal terms.
+ */
+function rowRank(name: string, mode: "dense" | "min"): ScalarFunction {
+  return (call) => {
+    const [termArg, restartArg] = call.args;
+    const restarts = windowPass(call, name, restartArg);
+    const term = termArg.fn;
+    let rank = 0;
+    let position = 0;
+    let previous: unknown = undefined;
+    return {
+      fn: (row) => {
+        const identity = valueIdentity(term(row));
+        if (restarts(row)) {
+          rank = 0;
+          position = 0;
+          previous = undefined;
+        }
+        position += 1;
+        if (position === 1 || identity !== previous) rank = mode === "dense" ? rank + 1 : position;
+        previous = identity;
+        return rank;
+      },
+      type: "long",
+      constant: false,
+    };
   };
 }
 
@@ -635,6 +702,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   }),
 
   ...IP_FUNCTIONS,
+  ...GEO_FUNCTIONS,
   ...DYNAMIC_FUNCTIONS,
   ...TEXT_FUNCTIONS,
   ...SERIES_FUNCTIONS,
@@ -735,7 +803,22 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   prev: neighbour(-1),
   next: neighbour(1),
   row_number: rowNumber,
+  row_cumsum: rowCumsum,
+  row_rank_dense: rowRank("row_rank_dense", "dense"),
+  row_rank_min: rowRank("row_rank_min", "min"),
+  // row_rank is the name row_rank_dense had before it was renamed (the parser still accepts it).
+  row_rank: rowRank("row_rank", "dense"),
 };
+
+/** Older names Kusto still accepts for functions that have since been renamed, with the same arguments. */
+const FORMER_NAMES: Record<string, string> = {
+  arraylength: "array_length",
+  parseurl: "parse_url",
+  datepart: "datetime_part",
+  extractall: "extract_all",
+  totime: "totimespan",
+};
+for (const [former, current] of Object.entries(FORMER_NAMES)) SCALAR_FUNCTIONS[former] = SCALAR_FUNCTIONS[current];
 
 function bitwise(a: Value, b: Value, op: (x: bigint, y: bigint) => bigint): Value {
   if (a === null || b === null) return null;

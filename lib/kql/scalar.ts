@@ -135,7 +135,9 @@ function compileLiteral(node: SyntaxNode, ctx: CompileContext): Compiled {
 /** `datetime(2024-01-01)` -> `2024-01-01`, `5m` -> `5m`. */
 function unwrapTypedLiteral(text: string): string {
   const m = /^[a-z]+\((.*)\)$/is.exec(text.trim());
-  return (m ? m[1] : text).trim();
+  const inner = (m ? m[1] : text).trim();
+  // Kusto also takes the value quoted: datetime("2015-01-01"), guid('...').
+  return /^(["'])(.*)\1$/s.exec(inner)?.[2].trim() ?? inner;
 }
 
 function parseDynamicLiteral(node: SyntaxNode, ctx: CompileContext): Value {
@@ -177,7 +179,7 @@ function compileCall(node: SyntaxNode, ctx: CompileContext): Compiled {
   const name = String(referencedName(node) ?? node.Name?.SimpleName ?? "").toLowerCase();
   const argNodes: SyntaxNode[] = node.ArgumentList ? listElements(node.ArgumentList.Expressions) : [];
   if (name === "toscalar") return compileToScalar(argNodes[0], ctx, node);
-  if (name === "column_ifexists") return compileColumnIfExists(argNodes, ctx, node);
+  if (name === "column_ifexists" || name === "columnifexists") return compileColumnIfExists(argNodes, ctx, node);
   const implementation = SCALAR_FUNCTIONS[name];
   if (!implementation) {
     const userDefined = compileUserFunction(node, argNodes, ctx);
@@ -189,7 +191,7 @@ function compileCall(node: SyntaxNode, ctx: CompileContext): Compiled {
 }
 
 /** Names the engine implements beyond SCALAR_FUNCTIONS and AGGREGATES (handled where they occur). */
-const SPECIAL_FUNCTIONS = new Set(["toscalar", "column_ifexists", "materialize", "table", "view"]);
+const SPECIAL_FUNCTIONS = new Set(["toscalar", "column_ifexists", "columnifexists", "materialize", "table", "view"]);
 
 export function isImplementedFunction(name: string): boolean {
   return Object.hasOwn(SCALAR_FUNCTIONS, name) || isAggregateName(name) || SPECIAL_FUNCTIONS.has(name);

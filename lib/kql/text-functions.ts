@@ -3,8 +3,9 @@ import { createHash } from "node:crypto";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { rowwise, type CallSite, type ScalarFunction } from "./call.js";
 import { compileRegex } from "./text.js";
-import type { Value } from "./types.js";
-import { plainText, toKqlString, toNumber } from "./values.js";
+import type { KqlType, Value } from "./types.js";
+import { DATETIME_EPOCH_MS, plainText, toKqlString, toNumber } from "./values.js";
+import { xxhash64 } from "./xxhash64.js";
 
 const text = (call: CallSite, values: Value[], i: number): string => {
   const v = values[i];
@@ -18,6 +19,54 @@ function hashing(algorithm: "sha256" | "sha1" | "md5"): ScalarFunction {
       .digest("hex"),
   );
 }
+
+/**
+ * The bytes hash() digests for a value, as Kusto lays them out: a string's UTF-8, a datetime's or
+ * timespan's .NET ticks and a long as little-endian int64, an int as int32, a real as a double, a
+ * bool as one byte, anything else (dynamic, guid) as its text.
+ */
+function hashInput(value: Value, type: KqlType): Uint8Array {
+  const eight = (write: (view: DataView) => void) => {
+    const bytes = new Uint8Array(8);
+    write(new DataView(bytes.buffer));
+    return bytes;
+  };
+  if (typeof value === "number") {
+    switch (type) {
+      case "datetime":
+        return eight((d) => d.setBigInt64(0, BigInt(Math.round(value)) + DOTNET_TICKS_AT_ENGINE_EPOCH, true));
+      case "timespan":
+      case "long":
+        return eight((d) => d.setBigInt64(0, BigInt(Math.round(value)), true));
+      case "int": {
+        const bytes = new Uint8Array(4);
+        new DataView(bytes.buffer).setInt32(0, value, true);
+        return bytes;
+      }
+      case "real":
+      case "decimal":
+        return eight((d) => d.setFloat64(0, value, true));
+    }
+  }
+  if (typeof value === "boolean") return Uint8Array.of(value ? 1 : 0);
+  return new TextEncoder().encode(typeof value === "string" ? value : toKqlString(value, type));
+}
+
+/** .NET ticks (from 0001-01-01) of the engine's datetime epoch, 2020-01-01. */
+const DOTNET_TICKS_AT_ENGINE_EPOCH = BigInt(DATETIME_EPOCH_MS) * 10_000n + 621_355_968_000_000_000n;
+
+/**
+ * hash(source [, mod]): XXH64 of the value; with mod, the unsigned hash modulo mod (0..mod-1,
+ * exact). Without mod the signed 64-bit hash is exact up to 2^53 and rounded beyond, as every long here.
+ */
+const hashFunction: ScalarFunction = rowwise((v, call) => {
+  if (v[0] === null) return null;
+  const digest = xxhash64(hashInput(v[0], call.args[0].type));
+  if (v.length < 2 || v[1] === null) return Number(BigInt.asIntN(64, digest));
+  const mod = toNumber(v[1]);
+  if (mod === null || mod <= 0) return null;
+  return Number(digest % BigInt(Math.trunc(mod)));
+});
 
 /** url_encode: application/x-www-form-urlencoded, as Kusto writes it (lower-case hex, `+` for a space). */
 function formEncode(value: string): string {
@@ -159,6 +208,7 @@ function parseXml(xml: string): Value {
 }
 
 export const TEXT_FUNCTIONS: Record<string, ScalarFunction> = {
+  hash: hashFunction,
   hash_sha256: hashing("sha256"),
   hash_sha1: hashing("sha1"),
   hash_md5: hashing("md5"),

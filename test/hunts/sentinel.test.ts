@@ -1,7 +1,14 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { findHunt, huntCatalog, registerImportedHunts, validateHunt } from "../../lib/hunts/catalog.js";
-import { frequencyToNcrontab, importSentinelHunts, loadSentinelFolder, sentinelDurationMs } from "../../lib/hunts/sentinel.js";
+import { parse as parseYaml } from "yaml";
+import {
+  frequencyToNcrontab,
+  importSentinelHunts,
+  loadSentinelFolder,
+  sentinelDurationMs,
+  sentinelToHunt,
+} from "../../lib/hunts/sentinel.js";
 import { runOnDemand, runScheduled, servicesFor } from "../../lib/runs/runner.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import { generatedTables, generateOrgLogs } from "../../lib/synth/org.js";
@@ -39,6 +46,76 @@ describe("Sentinel YAML loader on real repository files", () => {
     const notes = issues.filter((i) => i.severity === "note" && i.file.endsWith("NRT_UseraddedtoPrivilgedGroups.yaml"));
     expect(notes).toHaveLength(1);
     expect(notes[0].message).toMatch(/accepted without effect here: status, tags/);
+  });
+});
+
+describe("Sentinel YAML as the Azure-Sentinel repository writes it beyond its schema", () => {
+  const rule = (extra: string) =>
+    parseYaml(`id: 00000000-0000-0000-0000-000000000001
+name: Account created and deleted
+severity: High
+queryFrequency: 1h
+triggerOperator: gt
+triggerThreshold: 0
+kind: Scheduled
+query: |
+  AuditLogs | where OperationName =~ "Delete user"
+${extra}`) as unknown;
+
+  it("a duration followed by a // comment reads as the duration", () => {
+    const { hunt, issues } = sentinelToHunt(rule("queryPeriod: 7d // increased to 7 days to mitigate timing-based bypasses"), "rule.yaml");
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    expect(hunt!.context).toBe("7d");
+    expect(hunt!.lookback).toBe("1h");
+    const bad = sentinelToHunt(rule("queryPeriod: soon // later"), "rule.yaml");
+    expect(bad.issues.map((i) => i.message)).toEqual(["queryPeriod: 'soon' is not a duration like 5m, 1h or 1d"]);
+  });
+
+  it("the kind is read in any case: kind: scheduled is a scheduled rule", () => {
+    const document = { ...(rule("queryPeriod: 2h") as object), kind: "scheduled" };
+    const { hunt, issues } = sentinelToHunt(document, "rule.yaml");
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    expect(hunt!.reference).toMatch(/^Sentinel scheduled rule/);
+    expect(hunt!.context).toBe("2h");
+    expect(sentinelToHunt({ ...document, kind: "Hourly" }, "rule.yaml").issues[0].message).toMatch(/^kind: /);
+  });
+
+  it("a key left empty (alertDetailsOverride:, customDetails:) reads as absent", () => {
+    const { hunt, issues } = sentinelToHunt(rule("queryPeriod: 1h\nalertDetailsOverride:\ncustomDetails:\nentityMappings:"), "rule.yaml");
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    expect(hunt!.titleFor).toBeUndefined();
+    expect(sentinelToHunt({ ...(rule("queryPeriod: 1h") as object), severity: null }, "rule.yaml").issues.map((i) => i.field)).toEqual([
+      "severity",
+    ]);
+  });
+
+  it("a hunting query marked kind: Scheduled with no schedule loads as a hunting query, and says so in its one note", () => {
+    const document = parseYaml(`id: a4dbc292-87eb-11ec-a8a3-0242ac120002
+name: Decoy User Account Authentication Attempt
+query: |
+  SecurityEvent | where TargetUserName in ("DecoyUser1") | summarize StartTime = min(TimeGenerated) by Computer, TargetUserName
+entityMappings:
+  - entityType: Host
+    fieldMappings:
+      - identifier: HostName
+        columnName: Computer
+tags:
+  - Deception
+version: 2.0.1
+kind: Scheduled`) as unknown;
+    const { hunt, issues } = sentinelToHunt(document, "decoy.yaml");
+    expect(hunt!.reference).toMatch(/^Sentinel hunting query a4dbc292/);
+    expect(hunt!.entity).toEqual({ type: "host", columns: ["Computer"] });
+    expect(issues).toHaveLength(1);
+    expect(issues[0].severity).toBe("note");
+    expect(issues[0].message).toMatch(
+      /^kind: Scheduled without queryFrequency, queryPeriod, triggerOperator, triggerThreshold: loaded as a hunting query; /,
+    );
+    expect(issues[0].message).toMatch(/tags/);
+    // A rule with part of a schedule is still a rule, and still says what it lacks.
+    const partial = sentinelToHunt({ ...(document as object), queryFrequency: "1h" }, "partial.yaml");
+    expect(partial.hunt).toBeUndefined();
+    expect(partial.issues.map((i) => i.field)).toContain("queryPeriod");
   });
 });
 

@@ -416,4 +416,29 @@ describe("corpus answers on crafted data, computed by hand", () => {
     // frequencies 50, 1, 20: the 5th percentile by nearest rank is 1, so only rare.exe (digits normalised away elsewhere).
     expect(rows.map((r) => [r.FileName, r.frequency])).toEqual([["rare.exe", 1]]);
   });
+  it("SSH brute force: over 15 failures from one address in a 4-hour bin; several hosts hide behind a hashed placeholder", async () => {
+    const failure = (ip: string, computer: string, user: string, minutesAgo: number) => ({
+      TimeGenerated: iso(minutesAgo * MIN),
+      Computer: computer,
+      ProcessName: "sshd",
+      SyslogMessage: `Failed password for invalid user ${user} from ${ip} port 4${minutesAgo} ssh2`,
+      _ResourceId: `/subscriptions/s/${computer}`,
+    });
+    const rows = [
+      // 16 failures on one host within one 4-hour bin (08:00-12:00): reported with the host and user themselves.
+      ...Array.from({ length: 16 }, (_, i) => failure("203.0.113.7", "web1", "admin", 10 + i)),
+      // 16 failures on each of two hosts: reported, the host list hashed into a placeholder.
+      ...Array.from({ length: 16 }, (_, i) => failure("198.51.100.9", "web1", "root", 20 + i)),
+      ...Array.from({ length: 16 }, (_, i) => failure("198.51.100.9", "db1", "root", 40 + i)),
+      // 15 failures: not over the threshold.
+      ...Array.from({ length: 15 }, (_, i) => failure("192.0.2.1", "web1", "test", 60 + i)),
+    ];
+    const result = await runFile("syslog/ssh_potentialBruteForce.yaml", { Syslog: table("Syslog", rows) });
+    const byIp = new Map(result.map((r) => [r.IPAddress as string, r]));
+    expect([...byIp.keys()].sort()).toEqual(["198.51.100.9", "203.0.113.7"]);
+    // The rule sums PerHourCount after mv-expanding each bin's event times, so a bin of 16 counts 16 x 16.
+    expect(byIp.get("203.0.113.7")).toMatchObject({ HostName: "web1", Account: "admin", sum_PerHourCount: 256 });
+    expect(byIp.get("198.51.100.9")!.sum_PerHourCount).toBe(512);
+    expect(byIp.get("198.51.100.9")!.HostName).toMatch(/^SeeComputerListField_-?\d+$/);
+  });
 });

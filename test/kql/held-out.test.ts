@@ -1,0 +1,189 @@
+/**
+ * Features a sample of Azure-Sentinel queries outside the vendored corpus needed: each checked
+ * against the examples in Microsoft's documentation (dataexplorer-docs) or the parser's own naming.
+ */
+import { describe, expect, it } from "vitest";
+import { validateQuery } from "../../lib/kql/index.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import { columnsOf, q } from "./helpers.js";
+
+describe("hash()", () => {
+  it("is XXH64 of the value, as the documented examples give it", () => {
+    const [row] = q(`print s = hash("World"), m = hash("World", 100), d = hash(datetime("2015-01-01"), 1000), e = hash("")`);
+    // Documented: hash("World") = 1846988464401551951 (a long beyond 2^53 is held as the nearest double).
+    expect(row.s).toBe(Number(1846988464401551951n));
+    expect(row.m).toBe(51);
+    // Documented: hash(datetime("2015-01-01")) = 1380966698541616202, so modulo 1000 it is 202.
+    expect(row.d).toBe(202);
+    // XXH64 of no bytes is 0xef46db3751d8e999, a negative long.
+    expect(row.e).toBe(Number(BigInt.asIntN(64, 0xef46db3751d8e999n)));
+  });
+
+  it("samples rows by a column's hash bucket, as the documentation uses it", () => {
+    const rows = q(`range i from 1 to 200 step 1 | extend k = strcat("key", i) | where hash(k, 10) == 3 | count`);
+    expect(rows[0].Count).toBeGreaterThan(5);
+    expect(rows[0].Count).toBeLessThan(40);
+  });
+});
+
+describe("IPv6 ranges", () => {
+  it("ipv6_is_in_any_range: the documented example", () => {
+    const rows = q(`let LocalNetworks = dynamic(["a5e:f127:8a9d:146d:e102:b5d3:c755:f6cd/112", "0:0:0:0:0:ffff:c0a8:ac/60"]);
+      datatable(IP:string) ["a5e:f127:8a9d:146d:e102:b5d3:c755:abcd", "a5e:f127:8a9d:146d:e102:b5d3:c755:abce",
+        "a5e:f127:8a9d:146d:e102:b5d3:c755:abcf", "a5e:f127:8a9d:146d:e102:b5d3:c756:abd1"]
+      | extend IsLocal = ipv6_is_in_any_range(IP, LocalNetworks)`);
+    expect(rows.map((r) => r.IsLocal)).toEqual([true, true, true, false]);
+  });
+
+  it("ipv6_is_in_range takes IPv4 too, and is null for what is not an address", () => {
+    const [row] =
+      q(`print a = ipv6_is_in_range("a5e:f127:8a9d::1", "a5e:f127:8a9d::/48"), b = ipv6_is_in_range("a5e:f128::1", "a5e:f127::/32"),
+      c = ipv6_is_in_range("192.168.1.7", "::ffff:192.168.1.0/120"), d = ipv6_is_in_range("nope", "::/0"),
+      e = ipv6_is_in_any_range("::1", "fe80::/10", "::1/128")`);
+    expect(row).toEqual({ a: true, b: false, c: true, d: null, e: true });
+  });
+});
+
+describe("window functions over serialized rows", () => {
+  it("row_cumsum, with and without restart (documented)", () => {
+    const even = q(`datatable (a:long) [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] | where a % 2 == 0 | serialize cs = row_cumsum(a)`);
+    expect(even.map((r) => r.cs)).toEqual([2, 6, 12, 20, 30]);
+    const salaries =
+      q(`datatable (name:string, month:int, salary:long) ["Alice", 1, 1000, "Bob", 1, 1000, "Alice", 2, 2000, "Bob", 2, 1950, "Alice", 3, 1400, "Bob", 3, 1450]
+      | order by name asc, month asc | extend total = row_cumsum(salary, name != prev(name))`);
+    expect(salaries.map((r) => [r.name, r.total])).toEqual([
+      ["Alice", 1000],
+      ["Alice", 3000],
+      ["Alice", 4400],
+      ["Bob", 1000],
+      ["Bob", 2950],
+      ["Bob", 4400],
+    ]);
+  });
+
+  it("row_rank_dense and row_rank_min (documented), row_rank as the dense rank's former name", () => {
+    const rows =
+      q(`datatable (Airport:string, Airline:string, Departures:long) ["SEA", "LH", 3, "SEA", "LY", 100, "SEA", "UA", 3, "SEA", "BA", 2, "SEA", "EL", 3]
+      | sort by Departures asc | extend Dense = row_rank_dense(Departures), Min = row_rank_min(Departures), Old = row_rank(Departures)`);
+    expect(rows.map((r) => [r.Departures, r.Dense, r.Min, r.Old])).toEqual([
+      [2, 1, 1, 1],
+      [3, 2, 2, 2],
+      [3, 2, 2, 2],
+      [3, 2, 2, 2],
+      [100, 3, 5, 3],
+    ]);
+    const partitioned =
+      q(`datatable(Category:string, Item:string, Value:int) ["A", "item1", 10, "A", "item2", 10, "A", "item3", 5, "A", "item4", 20, "B", "item2", 5, "B", "item1", 7]
+      | sort by Category asc, Value asc | extend rank = row_rank_min(Value, Category != prev(Category))`);
+    expect(partitioned.map((r) => [r.Item, r.rank])).toEqual([
+      ["item3", 1],
+      ["item1", 2],
+      ["item2", 2],
+      ["item4", 4],
+      ["item2", 1],
+      ["item1", 2],
+    ]);
+  });
+});
+
+describe("names older queries use", () => {
+  it("arraylength, datepart, parseurl, extractall, totime, columnifexists give what their current names give", () => {
+    const [row] = q(`print a = arraylength(dynamic([1, 2, 3])), d = datepart("Hour", datetime(2024-10-18 09:30)),
+      h = tostring(parseurl("https://contoso.com:8080/p?q=1").Host), x = extractall(@"(\\d+)", "a1b22"), t = totime("1.02:00:00"),
+      c = columnifexists("NoSuchColumn", "fallback")`);
+    expect(row).toEqual({ a: 3, d: 9, h: "contoso.com", x: ["1", "22"], t: "1.02:00:00", c: "fallback" });
+  });
+
+  it("typed literals take their value quoted: datetime(\"...\"), timespan('...')", () => {
+    const [row] = q(`print d = datetime("2015-01-01"), t = timespan('01:30:00'), g = guid("74be27de-1e4e-49d9-b579-fe0b331d3642")`);
+    expect(row).toEqual({ d: "2015-01-01T00:00:00.0000000Z", t: "01:30:00", g: "74be27de-1e4e-49d9-b579-fe0b331d3642" });
+  });
+});
+
+describe("operators", () => {
+  it("invoke calls a let-defined function with the piped table as its first argument (documented shape)", () => {
+    const rows = q(`let scale = (T:(x:long), factor:long, offset:long = 1) { T | extend y = x * factor + offset };
+      datatable(x:long) [1, 2, 3] | invoke scale(10)`);
+    expect(rows).toEqual([
+      { x: 1, y: 11 },
+      { x: 2, y: 21 },
+      { x: 3, y: 31 },
+    ]);
+  });
+
+  it("invoke with a schema-free (*) table parameter reads columns named by argument", () => {
+    const rows = q(`let count_by = (T:(*), col:string) { T | summarize n = count() by key = tostring(column_ifexists(col, "")) };
+      datatable(User:string, Host:string) ["a", "h1", "b", "h1", "a", "h2"] | invoke count_by("User") | order by key asc`);
+    expect(rows).toEqual([
+      { key: "a", n: 2 },
+      { key: "b", n: 1 },
+    ]);
+  });
+
+  it("mv-expand of a property path fills the column Kusto names after the path", () => {
+    const rows = q(`datatable(values:dynamic) [dynamic({"properties": {"addressPrefixes": ["10.0.0.0/8", "2001:db8::/32"]}})]
+      | mv-expand values.properties.addressPrefixes | project p = tostring(values_properties_addressPrefixes)`);
+    expect(rows).toEqual([{ p: "10.0.0.0/8" }, { p: "2001:db8::/32" }]);
+  });
+
+  it("a join on a column of an empty watchlist (which bag_unpack gave no columns) matches nothing rather than failing", () => {
+    const rows = q(`_GetWatchlist('TerminatedEmployees') | join kind=innerunique (datatable(UserPrincipalName:string)["bob@contoso.com"])
+      on $left.['User Principal Name'] == $right.UserPrincipalName | where isnotempty(['Termination date'])`);
+    expect(rows).toEqual([]);
+  });
+
+  it("a join names a clashing right column past every name either side has, as the parser does", () => {
+    const text = `let L = datatable(A:string, B:long) ["x", 1]; let R = datatable(A:string, A1:string, C:long) ["x", "y", 2]; L | join kind=inner R on A`;
+    expect(columnsOf(text)).toEqual(["A:string", "B:long", "A2:string", "A1:string", "C:long"]);
+    expect(q(text)).toEqual([{ A: "x", B: 1, A2: "x", A1: "y", C: 2 }]);
+  });
+});
+
+describe("geospatial distance", () => {
+  it("geo_distance_2points measures on the sphere Kusto uses (documented Seattle-Los Angeles), null for an invalid coordinate", () => {
+    const [row] = q(
+      `print d = geo_distance_2points(-122.407628, 47.578557, -118.275287, 34.019056), bad = geo_distance_2points(300, 1, 1, 1)`,
+    );
+    expect(row.d).toBeCloseTo(1546754.35197381, 6);
+    expect(row.bad).toBeNull();
+  });
+
+  it("impossible travel: consecutive sign-ins per user, distance over time", () => {
+    const rows = q(`datatable(User:string, T:datetime, Lon:real, Lat:real) [
+        "a", datetime(2024-10-18 09:00), -122.407628, 47.578557, "a", datetime(2024-10-18 10:00), -118.275287, 34.019056,
+        "b", datetime(2024-10-18 09:00), 2.35, 48.85, "b", datetime(2024-10-18 12:00), 2.36, 48.86]
+      | sort by User asc, T asc
+      | extend PrevLon = prev(Lon), PrevLat = prev(Lat), PrevT = prev(T), PrevUser = prev(User)
+      | where User == PrevUser
+      | extend Kmh = geo_distance_2points(PrevLon, PrevLat, Lon, Lat) / 1000 / ((T - PrevT) / 1h)
+      | where Kmh > 900 | project User, Kmh = round(Kmh)`);
+    expect(rows).toEqual([{ User: "a", Kmh: 1547 }]);
+  });
+
+  it("geo_point_in_circle: the documented places within 18 km of Seattle", () => {
+    const rows = q(`datatable(longitude:real, latitude:real, place:string) [
+        real(-122.317404), 47.609119, 'Seattle', real(-123.497688), 47.458098, 'Olympic National Forest', real(-122.201741), 47.677084, 'Kirkland',
+        real(-122.443663), 47.247092, 'Tacoma', real(-122.121975), 47.671345, 'Redmond']
+      | where geo_point_in_circle(longitude, latitude, -122.317404, 47.609119, 18000) | project place`);
+    expect(rows.map((r) => r.place)).toEqual(["Seattle", "Kirkland", "Redmond"]);
+    expect(q(`print c = geo_point_in_circle(-122.143564, 47.535677, -122.100896, 47.527351, 3500)`)[0].c).toBe(true);
+  });
+});
+
+describe("what the local engine cannot run says what and why", () => {
+  it("a plugin that calls an outside service is named with the reason, before anything runs", () => {
+    const [python] = validateQuery("SigninLogs\n| evaluate python(typeof(*), 'result = df')", TABLE_SCHEMAS).filter(
+      (d) => d.code === "unsupported",
+    );
+    expect(python.message).toBe(
+      "The local engine cannot run the plugin 'python': it runs Python in the Kusto cluster's sandbox, which only Log Analytics or Azure Data Explorer can do",
+    );
+    expect(python.position).toEqual({ line: 2, column: 3 });
+    const [basket] = validateQuery("SigninLogs | evaluate basket()", TABLE_SCHEMAS).filter((d) => d.code === "unsupported");
+    expect(basket.message).toMatch(/plugin 'basket' \(not implemented locally/);
+  });
+
+  it("geo_distance_2points on the spheroid is refused by name rather than measured on the sphere", () => {
+    expect(() => q(`print d = geo_distance_2points(0, 0, 1, 1, true)`)).toThrow(/use_spheroid/);
+  });
+});

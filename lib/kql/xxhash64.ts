@@ -1,6 +1,7 @@
 /**
  * XXH64 (seed 0), the algorithm Kusto's hash() and hash_xxhash64() use. Written from the published
- * xxHash specification; BigInt keeps the 64-bit arithmetic exact.
+ * xxHash specification; BigInt keeps the 64-bit arithmetic exact. Not @node-rs/xxhash: a native addon
+ * cannot go into the esbuild bundle the engine's worker threads run, and hash() must stay synchronous.
  */
 const MASK = (1n << 64n) - 1n;
 const P1 = 0x9e3779b185ebca87n;

@@ -76,6 +76,20 @@ export function formatDatetime(value: number): string {
   return `${iso.slice(0, iso.length - 1)}${String(subMsTicks(ticks)).padStart(4, "0")}Z`;
 }
 
+/** Datetime text as formatDatetime writes it (and an EVTX FILETIME renders): "d" stands for a digit. */
+const DATETIME_TICK_TEXT = "dddd-dd-ddTdd:dd:dd.dddddddZ";
+
+/** Whether the text is datetime text to the tick, as formatDatetime writes it; checked without a regular expression (readers ask per value). */
+export function isDatetimeTickText(text: string): boolean {
+  if (text.length !== DATETIME_TICK_TEXT.length) return false;
+  for (let i = 0; i < DATETIME_TICK_TEXT.length; i++) {
+    const code = text.charCodeAt(i);
+    const expected = DATETIME_TICK_TEXT.charCodeAt(i);
+    if (expected === 100 ? code < 48 || code > 57 : code !== expected) return false;
+  }
+  return true;
+}
+
 const ISO_LIKE = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2}|UTC|GMT)?$/;
 const US_EXPORT = /^(\d{1,2})\/(\d{1,2})\/(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(AM|PM)?$/i;
 

@@ -3,7 +3,7 @@
  * fields, the named EventData values, and the rest of the payload (unnamed Data values, Binary,
  * UserData, a forwarded event's rendered message), nothing dropped.
  */
-import { formatDatetime, parseDatetime } from "../kql/values.js";
+import { formatDatetime, isDatetimeTickText, parseDatetime } from "../kql/values.js";
 import type { EvtxArray, EvtxElement, EvtxNode } from "./evtx-binxml.js";
 import type { EvtxRecord } from "./evtx.js";
 
@@ -309,27 +309,13 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
 }
 
 const UTC_TEXT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/;
-/** Datetime text to the tick, as a FILETIME renders: "d" stands for a digit. */
-const TICK_TEXT = "dddd-dd-ddTdd:dd:dd.dddddddZ";
-
-/** Whether the text is already datetime text to the tick (what a FILETIME renders to), checked without a regular expression. */
-function isTickText(text: string): boolean {
-  if (text.length !== TICK_TEXT.length) return false;
-  for (let i = 0; i < TICK_TEXT.length; i++) {
-    const code = text.charCodeAt(i);
-    const expected = TICK_TEXT.charCodeAt(i);
-    if (expected === 100 ? code < 48 || code > 57 : code !== expected) return false;
-  }
-  return true;
-}
-
 /**
  * SystemTime is normally a FILETIME already rendered to the tick. Forwarded events hold it as text
  * (nanoseconds, sometimes): that is cut to the tick as text, since a float of milliseconds is not exact.
  */
 function exactTime(text: string | undefined): string | undefined {
   if (!text) return undefined;
-  if (isTickText(text)) return text;
+  if (isDatetimeTickText(text)) return text;
   const utc = UTC_TEXT.exec(text);
   if (utc) return `${utc[1]}.${(utc[2] ?? "").slice(0, 7).padEnd(7, "0")}Z`;
   const ms = parseDatetime(text);

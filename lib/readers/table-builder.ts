@@ -5,7 +5,7 @@
  */
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 import type { Column, KqlType, Row, Table, Value } from "../kql/types.js";
-import { coerceToType, DATETIME_EPOCH_MS, emptyValue, utcMs } from "../kql/values.js";
+import { coerceToType, DATETIME_EPOCH_MS, emptyValue, isDatetimeTickText, utcMs } from "../kql/values.js";
 import { TICKS_PER_MS } from "../time.js";
 
 export interface ReadIssue {
@@ -31,19 +31,6 @@ function mightBeNullMarker(text: string): boolean {
   return first === 35 || first <= 32 || first >= 0xa0;
 }
 
-const DATETIME_TEXT_TICKS = "dddd-dd-ddTdd:dd:dd.dddddddZ";
-
-/** Whether the text is datetime text to the tick (what an EVTX FILETIME renders to): "d" stands for a digit. */
-function isTickText(text: string): boolean {
-  if (text.length !== DATETIME_TEXT_TICKS.length) return false;
-  for (let i = 0; i < DATETIME_TEXT_TICKS.length; i++) {
-    const code = text.charCodeAt(i);
-    const expected = DATETIME_TEXT_TICKS.charCodeAt(i);
-    if (expected === 100 ? code < 48 || code > 57 : code !== expected) return false;
-  }
-  return true;
-}
-
 const digits = (text: string, from: number, to: number) => {
   let n = 0;
   for (let i = from; i < to; i++) n = n * 10 + text.charCodeAt(i) - 48;
@@ -60,7 +47,7 @@ let lastDayMs = 0;
  * not of that form or its fields are out of range (parseDatetime then decides).
  */
 function tickTextDatetime(text: string): number | undefined {
-  if (!isTickText(text)) return undefined;
+  if (!isDatetimeTickText(text)) return undefined;
   const day = text.slice(0, 10);
   if (day !== lastDay) {
     const year = digits(text, 0, 4);

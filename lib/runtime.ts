@@ -124,7 +124,7 @@ export async function createRuntime(env: Record<string, string | undefined> = pr
   };
   const services = servicesFor(storage, source, {
     baselines: new BaselineStore(storage.table("baselines"), {
-      prevalenceRefreshMs: prevalenceRefreshFor(durationMs(settings.BASELINE_RETENTION)),
+      prevalenceRefreshMs: prevalenceRefreshFor(retentionPolicy(settings).baselinesMs),
     }),
     incidents: new IncidentStore(storage.table("incidents"), durationMs(settings.INCIDENT_WINDOW)),
     parameters: settings.parameters,

@@ -4,7 +4,7 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { rowwise, type CallSite, type ScalarFunction } from "./call.js";
 import { compileRegex } from "./text.js";
 import type { KqlType, Value } from "./types.js";
-import { DATETIME_EPOCH_MS, plainText, toKqlString, toNumber } from "./values.js";
+import { KUSTO_EPOCH_DATETIME, plainText, toKqlString, toNumber } from "./values.js";
 import { xxhash64 } from "./xxhash64.js";
 
 const text = (call: CallSite, values: Value[], i: number): string => {
@@ -34,7 +34,8 @@ function hashInput(value: Value, type: KqlType): Uint8Array {
   if (typeof value === "number") {
     switch (type) {
       case "datetime":
-        return eight((d) => d.setBigInt64(0, BigInt(Math.round(value)) + DOTNET_TICKS_AT_ENGINE_EPOCH, true));
+        // Kusto's ticks since 0001-01-01, as tolong(datetime) gives them (exact: the epoch offset is an integer a double holds).
+        return eight((d) => d.setBigInt64(0, BigInt(Math.round(value)) - BigInt(KUSTO_EPOCH_DATETIME), true));
       case "timespan":
       case "long":
         return eight((d) => d.setBigInt64(0, BigInt(Math.round(value)), true));
@@ -51,9 +52,6 @@ function hashInput(value: Value, type: KqlType): Uint8Array {
   if (typeof value === "boolean") return Uint8Array.of(value ? 1 : 0);
   return new TextEncoder().encode(typeof value === "string" ? value : toKqlString(value, type));
 }
-
-/** .NET ticks (from 0001-01-01) of the engine's datetime epoch, 2020-01-01. */
-const DOTNET_TICKS_AT_ENGINE_EPOCH = BigInt(DATETIME_EPOCH_MS) * 10_000n + 621_355_968_000_000_000n;
 
 /**
  * hash(source [, mod]): XXH64 of the value; with mod, the unsigned hash modulo mod (0..mod-1,

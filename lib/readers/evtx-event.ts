@@ -27,7 +27,7 @@ export interface FlatEvent {
   unnamed: DataValue[];
   /** EventData's Binary element, as hex. */
   binary: string | null;
-  /** UserData's leaf elements by name (the first of a repeated name). */
+  /** UserData's leaf elements by name (a repeated name holds every value, in order). */
   userData: Record<string, DataValue>;
   /** The EventData or UserData element as the event holds it (for XML columns). */
   payload: EvtxElement | null;
@@ -67,11 +67,20 @@ function valueOf(element: EvtxElement): DataValue {
   return text === "" ? null : text;
 }
 
+/** A value as a list: a repeated leaf keeps every value, in order (an empty one as "", unless all are). */
+function valueList(value: DataValue): string[] {
+  return value === null ? [""] : Array.isArray(value) ? value : [value];
+}
+
 function collectLeaves(element: EvtxElement, into: Record<string, DataValue>): void {
   for (const child of element.children) {
     if (!isElement(child)) continue;
     if (child.children.some(isElement)) collectLeaves(child, into);
     else if (!(child.name in into)) into[child.name] = valueOf(child);
+    else {
+      const [first, next] = [into[child.name], valueOf(child)];
+      if (first !== null || next !== null) into[child.name] = [...valueList(first), ...valueList(next)];
+    }
   }
 }
 

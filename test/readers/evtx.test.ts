@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseDatetime } from "../../lib/kql/values.js";
-import { readEvtxEventChunks, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
+import type { EvtxElement } from "../../lib/readers/evtx-binxml.js";
+import { flattenEvent, readEvtxEventChunks, type EvtxWarning, type FlatEvent } from "../../lib/readers/evtx.js";
 import { dataset } from "../fixtures.js";
 
 const DIR = dataset("evtx-attack-samples/");
@@ -107,5 +108,45 @@ describe("EVTX reader on damaged files", () => {
     const path = join(work, "not.evtx");
     copyFileSync(join(DIR, "DE_RDP_Tunneling_4624.jsonl"), path);
     await expect(readAll(path)).rejects.toThrow(/not an EVTX file/);
+  });
+});
+
+describe("EVTX flattening of UserData", () => {
+  /** A CAPI2-shaped event (its 53 and 11 repeat element names under UserData), as an element tree. */
+  const element = (name: string, children: EvtxElement["children"], attributes: Record<string, string> = {}): EvtxElement => ({
+    name,
+    attributes,
+    children,
+  });
+  const system = element("System", [
+    element("Provider", [], { Name: "Microsoft-Windows-CAPI2" }),
+    element("EventID", ["53"]),
+    element("TimeCreated", [], { SystemTime: "2017-05-18T11:37:58.1234567Z" }),
+    element("EventRecordID", ["5"]),
+    element("Channel", ["Microsoft-Windows-CAPI2/Operational"]),
+    element("Computer", ["WS-1"]),
+  ]);
+
+  it("a repeated leaf name keeps every value in order; one never given a value stays null", () => {
+    const root = element("Event", [
+      system,
+      element("UserData", [
+        element("RetrieveObjectFromNetwork", [
+          element("Header", ["GET /pki/crl/products/CSPCA.crl HTTP/1.1"]),
+          element("Header", ["Accept: */*"]),
+          element("Header", [""]),
+          element("Header", ["Connection: Keep-Alive"]),
+          element("Certificate", [], { fileRef: "A.cer" }),
+          element("Certificate", [], { fileRef: "B.cer" }),
+          element("Result", ["0"]),
+        ]),
+      ]),
+    ]);
+    const event = flattenEvent({ recordId: 5, written: "2017-05-18T11:37:58.1234567Z", root });
+    expect(event.userData).toEqual({
+      Header: ["GET /pki/crl/products/CSPCA.crl HTTP/1.1", "Accept: */*", "", "Connection: Keep-Alive"],
+      Certificate: null,
+      Result: "0",
+    });
   });
 });

@@ -50,18 +50,19 @@ export interface HuntServices {
   alertTurn?: () => Promise<void>;
 }
 
-export function servicesFor(storage: Storage, source: QuerySource, extra: Partial<HuntServices> = {}): HuntServices {
+export function servicesFor(storage: Storage, source: QuerySource, extra: Partial<Omit<HuntServices, "source">> = {}): HuntServices {
+  // Only the stores `extra` does not bring are made here.
   return {
-    source,
-    baselines: new BaselineStore(storage.table("baselines")),
-    runs: new RunStore(storage.table("runs")),
-    findings: new FindingStore(storage.table("findings")),
-    staged: new StagedObservations(storage.table("staged")),
-    incidents: new IncidentStore(storage.table("incidents")),
-    exceptions: new ExceptionStore(storage.table("exceptions")),
-    publisher: new NoticePublisher(storage.queue("findings")),
-    log: silentLogger,
     ...extra,
+    source,
+    baselines: extra.baselines ?? new BaselineStore(storage.table("baselines")),
+    runs: extra.runs ?? new RunStore(storage.table("runs")),
+    findings: extra.findings ?? new FindingStore(storage.table("findings")),
+    staged: extra.staged ?? new StagedObservations(storage.table("staged")),
+    incidents: extra.incidents ?? new IncidentStore(storage.table("incidents")),
+    exceptions: extra.exceptions ?? new ExceptionStore(storage.table("exceptions")),
+    publisher: extra.publisher ?? new NoticePublisher(storage.queue("findings")),
+    log: extra.log ?? silentLogger,
   };
 }
 

@@ -66,7 +66,8 @@ const Common = {
   id: z.string().min(1),
   name: z.string().min(3),
   description: z.string().default(""),
-  requiredDataConnectors: z.array(z.object({ connectorId: z.string(), dataTypes: z.array(z.string()).default([]) })).default([]),
+  // Read for its shape only (it has no effect here); the repository has hunting queries listing dataTypes without a connectorId.
+  requiredDataConnectors: z.array(z.object({ connectorId: z.string().optional(), dataTypes: z.array(z.string()).default([]) })).default([]),
   // Sentinel files often leave these keys present but empty (`tactics:` with nothing under it).
   tactics: z
     .array(z.string())

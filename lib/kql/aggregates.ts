@@ -261,22 +261,40 @@ function limitArg(compiled: Compiled | undefined): number {
  * values at or below it.
  */
 function percentiles(value: Evaluator, ranks: number[]): Aggregator {
+  return weightedPercentiles(value, () => 1, ranks);
+}
+
+/**
+ * percentilew/percentilesw: nearest rank as percentiles() ranks, each value counted as if it were repeated
+ * weight times (the documentation's definition). A row whose weight is not a positive number adds nothing.
+ */
+function weightedPercentiles(value: Evaluator, weight: Evaluator, ranks: number[]): Aggregator {
   return {
-    init: () => [] as number[],
+    init: () => [] as [number, number][],
     step: (state, row) => {
       const v = value(row);
-      if (typeof v === "number") (state as number[]).push(v);
+      const w = weight(row);
+      if (typeof v === "number" && typeof w === "number" && w > 0) (state as [number, number][]).push([v, w]);
       return state;
     },
-    result: (state) => percentileValues(state as number[], ranks)[0],
-    results: (state) => percentileValues(state as number[], ranks),
+    result: (state) => percentileValues(state as [number, number][], ranks)[0],
+    results: (state) => percentileValues(state as [number, number][], ranks),
   };
 }
 
-function percentileValues(values: number[], ranks: number[]): Value[] {
-  if (!values.length) return ranks.map(() => null);
-  const sorted = [...values].sort((a, b) => a - b);
-  return ranks.map((p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+function percentileValues(weighted: [number, number][], ranks: number[]): Value[] {
+  if (!weighted.length) return ranks.map(() => null);
+  const sorted = [...weighted].sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((sum, [, w]) => sum + w, 0);
+  return ranks.map((p) => {
+    const rank = Math.max(1, Math.ceil((p / 100) * total));
+    let seen = 0;
+    for (const [v, w] of sorted) {
+      seen += w;
+      if (seen >= rank) return v;
+    }
+    return sorted[sorted.length - 1][0];
+  });
 }
 
 /**
@@ -351,6 +369,21 @@ export const AGGREGATES: Record<string, AggregateFactory> = {
   hll: ({ args }) => sketching(args[0].fn, false),
   hll_if: ({ args }) => sketching((row) => (args[1].fn(row) === true ? args[0].fn(row) : null), false),
   hll_merge: ({ args }) => sketching(args[0].fn, true),
+  percentilew: ({ args }) => weightedPercentiles(args[0].fn, args[1].fn, [Number(args[2].fn([]))]),
+  percentilesw: ({ args }) =>
+    weightedPercentiles(
+      args[0].fn,
+      args[1].fn,
+      args.slice(2).map((a) => Number(a.fn([]))),
+    ),
+  percentilesw_array: ({ args }) => {
+    const ranks = args.slice(2).flatMap((a) => {
+      const v = a.fn([]);
+      return (Array.isArray(v) ? v : [v]).map(Number);
+    });
+    const inner = weightedPercentiles(args[0].fn, args[1].fn, ranks);
+    return { ...inner, result: (state) => inner.results!(state), results: undefined };
+  },
   percentiles_array: ({ args }) => {
     const ranks = args.slice(1).flatMap((a) => {
       const v = a.fn([]);
@@ -363,8 +396,14 @@ export const AGGREGATES: Record<string, AggregateFactory> = {
 
 export const MULTI_COLUMN_AGGREGATES = new Set(["arg_max", "arg_min"]);
 
-/** Aggregates whose one call yields one column per argument after the first (percentiles(x, 50, 95)). */
-export const PER_ARGUMENT_AGGREGATES = new Set(["percentiles"]);
+/**
+ * Aggregates whose one call yields one column per argument after the leading ones, with how many lead:
+ * percentiles(x, 50, 95), percentilesw(x, weight, 50, 95).
+ */
+export const PER_ARGUMENT_AGGREGATES: ReadonlyMap<string, number> = new Map([
+  ["percentiles", 1],
+  ["percentilesw", 2],
+]);
 
 export function isAggregateName(name: string): boolean {
   return Object.hasOwn(AGGREGATES, name);

@@ -341,7 +341,8 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
       width = args.length;
     } else {
       args = argNodes.map((n) => compileScalar(n, baseCtx));
-      if (PER_ARGUMENT_AGGREGATES.has(name)) width = Math.max(1, argNodes.length - 1);
+      const leading = PER_ARGUMENT_AGGREGATES.get(name);
+      if (leading !== undefined) width = Math.max(1, argNodes.length - leading);
     }
     const slot = plans.reduce((sum, p) => sum + p.width, 0);
     plans.push({ name, width, multi: multi || width > 1, make: () => factory({ args, extraColumns, resultType: "dynamic" }) });
@@ -350,7 +351,9 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
   };
 
   for (const aggregateExpr of listElements(node.Aggregates)) {
-    const inner = nodeKind(aggregateExpr) === "SimpleNamedExpression" ? aggregateExpr.Expression : aggregateExpr;
+    // `(a, b) = arg_max(x, y)` names each column of a several-column aggregate; the parser's result gives the names.
+    const named = nodeKind(aggregateExpr) === "SimpleNamedExpression" || nodeKind(aggregateExpr) === "CompoundNamedExpression";
+    const inner = named ? aggregateExpr.Expression : aggregateExpr;
     if (nodeKind(inner) === "FunctionCallExpression" && isAggregateName(String(referencedName(inner)).toLowerCase())) {
       const slot = addAggregate(inner);
       outputs.push({ expr: aggregateExpr, firstSlot: slot, width: plans[plans.length - 1].width, direct: true });

@@ -233,7 +233,13 @@ function compileUserFunction(node: SyntaxNode, argNodes: SyntaxNode[], ctx: Comp
 }
 
 function compileToScalar(tabular: SyntaxNode, ctx: CompileContext, node: SyntaxNode): Compiled {
-  if (!tabular || !isTabular(tabular)) throw errorAt(ctx.query, node, "toscalar() needs a tabular expression");
+  if (!tabular) throw errorAt(ctx.query, node, "toscalar() needs an expression");
+  if (!isTabular(tabular)) {
+    // toscalar(x * 2) of a scalar is its value, evaluated once for the query; it may not depend on a row.
+    const scalar = compileNode(tabular, ctx);
+    if (!scalar.constant) throw errorAt(ctx.query, node, "toscalar() of a scalar needs a value that does not depend on a row");
+    return scalar;
+  }
   const table = ctx.env.evaluateTabular(tabular);
   const first = table.rows[0];
   const type = table.columns[0]?.type ?? "dynamic";

@@ -89,6 +89,23 @@ ${extra}`) as unknown;
     ]);
   });
 
+  it("a required data connector listed by its data types alone (no connectorId) loads; a connector that is not a list entry is still an error", () => {
+    // As Hunting Queries/W3CIISLog/Potential_IIS_BF.yaml lists it.
+    const document = parseYaml(`id: 934011da-1fe6-4507-aadb-d3914c877bcd
+name: Potential IIS brute force
+requiredDataConnectors:
+  - dataTypes:
+      - W3CIISLog
+query: |
+  W3CIISLog | where scStatus in ("401","403") | summarize ConnectionCount = count() by cIP`) as unknown;
+    const { hunt, issues } = sentinelToHunt(document, "iis.yaml");
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    expect(hunt!.tables).toEqual(["W3CIISLog"]);
+    const bad = sentinelToHunt({ ...(document as object), requiredDataConnectors: ["W3CIISLog"] }, "iis.yaml");
+    expect(bad.hunt).toBeUndefined();
+    expect(bad.issues.map((i) => i.field)).toEqual(["requiredDataConnectors.0"]);
+  });
+
   it("a hunting query marked kind: Scheduled with no schedule loads as a hunting query, and says so in its one note", () => {
     const document = parseYaml(`id: a4dbc292-87eb-11ec-a8a3-0242ac120002
 name: Decoy User Account Authentication Attempt

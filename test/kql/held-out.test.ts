@@ -187,3 +187,67 @@ describe("what the local engine cannot run says what and why", () => {
     expect(() => q(`print d = geo_distance_2points(0, 0, 1, 1, true)`)).toThrow(/use_spheroid/);
   });
 });
+
+describe("weighted percentiles", () => {
+  it("percentilesw counts each value weight times: the documented latency buckets give 20, 20 and 40", () => {
+    // The documentation's example: 18 latencies pre-aggregated into buckets of 10, 20, 30 and 40 ms.
+    const latencies = `datatable (ReqCount:long, LatencyBucket:long) [8, 10, 6, 20, 3, 30, 1, 40]`;
+    expect(q(`${latencies} | summarize percentilesw(LatencyBucket, ReqCount, 50, 75, 99.9)`)).toEqual([
+      { percentile_LatencyBucket_50: 20, percentile_LatencyBucket_75: 20, percentile_LatencyBucket_99_9: 40 },
+    ]);
+    expect(
+      q(`${latencies} | summarize p = percentilew(LatencyBucket, ReqCount, 50), a = percentilesw_array(LatencyBucket, ReqCount, 50, 99.9)`),
+    ).toEqual([{ p: 20, a: [20, 40] }]);
+  });
+
+  it("a weight of one for every row is percentiles(); rows weighted 0 or null count for nothing", () => {
+    const values = `range x from 1 to 10 step 1`;
+    expect(q(`${values} | summarize percentilesw(x, 1, 10, 50, 100)`)).toEqual(q(`${values} | summarize percentiles(x, 10, 50, 100)`));
+    expect(q(`datatable(v:long, w:long) [1, 0, 5, 1, 9, long(null)] | summarize percentilew(v, w, 1), percentilew(v, w, 100)`)).toEqual([
+      { percentile_v_1: 5, percentile_v_100: 5 },
+    ]);
+  });
+});
+
+describe("summarize (a, b) = arg_max(...)", () => {
+  it("names each column an arg_max returns, as the parser types them", () => {
+    const text = `datatable (k:string, c:long, d:long) ["a", 3, 10, "a", 5, 20, "b", 2, 30]
+      | summarize (MostCount, MostDelta) = arg_max(c, d), Total = sum(c) by k | order by k asc`;
+    expect(q(text)).toEqual([
+      { k: "a", MostCount: 5, MostDelta: 20, Total: 8 },
+      { k: "b", MostCount: 2, MostDelta: 30, Total: 2 },
+    ]);
+    expect(columnsOf(text)).toEqual(["k:string", "MostCount:long", "MostDelta:long", "Total:long"]);
+  });
+});
+
+describe("AzureDiagnostics schema", () => {
+  it("has the columns its reference page cut after its 200th row, TimeGenerated among them", () => {
+    const typeOf = (column: string) => TABLE_SCHEMAS.AzureDiagnostics.find((c) => c.name === column)?.type;
+    expect([typeOf("session_id_d"), typeOf("TimeGenerated"), typeOf("SourceSystem"), typeOf("workflowId_s"), typeOf("Tenant_g")]).toEqual([
+      "real",
+      "datetime",
+      "string",
+      "string",
+      "guid",
+    ]);
+    const keyVault = `AzureDiagnostics | where TimeGenerated > ago(1d) and ResourceType =~ "VAULTS"
+      | summarize make_set(OperationName) by bin(TimeGenerated, 1h), Resource`;
+    expect(validateQuery(keyVault, TABLE_SCHEMAS).filter((d) => d.severity === "error")).toEqual([]);
+  });
+});
+
+describe("toscalar() of a scalar", () => {
+  it("is the value, computed once from other toscalar() lets (a quartile threshold, as DNS_HighPercentNXDomainCount computes one)", () => {
+    const text = `let firstQ = toscalar(range x from 1 to 4 step 1 | summarize percentile(x, 25));
+      let thirdQ = toscalar(range x from 1 to 4 step 1 | summarize percentile(x, 75));
+      let threshold = toscalar(thirdQ + (1.5 * (thirdQ - firstQ)));
+      range x from 1 to 10 step 1 | where x > threshold | count`;
+    // Nearest rank: firstQ = 1, thirdQ = 3, so the threshold is 3 + 1.5 * 2 = 6 and 7..10 pass.
+    expect(q(text)).toEqual([{ Count: 4 }]);
+  });
+
+  it("may not depend on a row", () => {
+    expect(() => q(`range x from 1 to 3 step 1 | extend y = toscalar(x + 1)`)).toThrow();
+  });
+});

@@ -3,6 +3,10 @@
  *
  * Four signals, each in [0, 1]:
  *   T  threshold: the hunt's conditions hold (all or any, as the hunt says)         weight 0.65
+ *      rising to 0.80 as the row passes its thresholds by up to twice: the mean, over the
+ *      met conditions that bound a value (>=, >, <=, <), of log2 of value / threshold (threshold /
+ *      value for an upper bound), each capped at 1. An hour of 30 logons against a threshold of
+ *      15 outranks one of 16, where the deviation from the entity's own history has saturated.
  *      A threshold the entity meets in most of its recent windows (at least half of its last
  *      10, with 3 or more behind it) and without a deviation is usual for it: T counts a quarter
  *      and the finding goes to the digest, not out as an alert.
@@ -32,6 +36,8 @@ import { median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
 import type { Hunt, ParameterValue, Threshold } from "../hunts/schema.js";
 
 export const WEIGHTS = { threshold: 0.65, deviation: 0.55, rarity: 0.5, novelty: 0.4 } as const;
+/** What the threshold's weight gains when the row passes its thresholds twice over (see thresholdMargin). */
+export const THRESHOLD_MARGIN_WEIGHT = 0.15;
 export const Z_SCALE = 4;
 export const MIN_HISTORY = 3;
 /** A deviation at or above this robust z is notable: it is named. */
@@ -132,6 +138,24 @@ function compare(x: number, op: Threshold["op"], y: number): boolean {
     default:
       return x !== y;
   }
+}
+
+/**
+ * How far past its thresholds a row is, from 0 (at them) to 1 (twice over or more): the mean over
+ * the met conditions that bound a value of log2(value / threshold), or log2(threshold / value) for
+ * an upper bound, each capped at 1. Conditions on a value that is not positive say nothing.
+ */
+export function thresholdMargin(results: readonly { t: Threshold; x: number; y: number; met: boolean }[]): number {
+  let sum = 0;
+  let counted = 0;
+  for (const { t, x, y, met } of results) {
+    if (!met || !(x > 0) || !(y > 0)) continue;
+    const ratio = t.op === ">=" || t.op === ">" ? x / y : t.op === "<=" || t.op === "<" ? y / x : undefined;
+    if (ratio === undefined) continue;
+    sum += Math.min(1, Math.max(0, Math.log2(ratio)));
+    counted++;
+  }
+  return counted ? sum / counted : 0;
 }
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
@@ -238,6 +262,7 @@ export function scoreFinding(input: ScoreInput): Score {
     for (const r of results.filter((r) => r.met)) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
   }
   let T = thresholdMet ? 1 : 0;
+  const thresholdWeight = WEIGHTS.threshold + (thresholdMet ? THRESHOLD_MARGIN_WEIGHT * thresholdMargin(results) : 0);
 
   // D: deviation from the entity's own history
   let D = 0;
@@ -347,7 +372,7 @@ export function scoreFinding(input: ScoreInput): Score {
   const score = Math.round(
     100 *
       (1 -
-        (1 - WEIGHTS.threshold * signals.threshold) *
+        (1 - thresholdWeight * signals.threshold) *
           (1 - WEIGHTS.deviation * signals.deviation) *
           (1 - WEIGHTS.rarity * signals.rarity) *
           (1 - WEIGHTS.novelty * signals.novelty)),

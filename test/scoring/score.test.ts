@@ -22,19 +22,44 @@ function baseline(history: number[]): Baseline {
 }
 
 describe("scoring", () => {
-  it("a met threshold alone scores 65 and says which conditions held", () => {
-    const row = { FailedCount: 400, SuccessCount: 0, UserCount: 30 };
-    const s = scoreFinding({
-      hunt: bruteForce,
-      row,
-      features: { FailedCount: 400, UserCount: 30 },
-      baseline: undefined,
-      huntState: learning,
-    });
+  it("a met threshold alone scores 65 at its thresholds, up to 80 twice past them, and says which conditions held", () => {
+    const at = (FailedCount: number, UserCount: number) =>
+      scoreFinding({
+        hunt: bruteForce,
+        row: { FailedCount, SuccessCount: 0, UserCount },
+        features: { FailedCount, UserCount },
+        baseline: undefined,
+        huntState: learning,
+      });
+    const s = at(100, 20);
     expect(s.score).toBe(65);
     expect(s.learning).toBe(true);
-    expect(s.reasons).toContain("FailedCount 400 >= 100 (threshold)");
-    expect(s.reasons).toContain("UserCount 30 >= 20 (threshold)");
+    expect(s.reasons).toContain("FailedCount 100 >= 100 (threshold)");
+    expect(s.reasons).toContain("UserCount 20 >= 20 (threshold)");
+    // Margin: the mean of log2(value / threshold), each capped at 1: (1 + log2 1.5) / 2 = 0.79; 100 x (0.65 + 0.15 x 0.79) = 76.9.
+    expect(at(400, 30).score).toBe(77);
+    expect(at(200, 40).score).toBe(80);
+    expect(at(4000, 400).score).toBe(80);
+  });
+
+  it("past the thresholds, the one passed further ranks higher where the deviation has saturated", () => {
+    // Two accounts' busiest hours against the same history: 30 logons (a burst over 30 hosts) and 16.
+    const changepoint = findHunt("logon-changepoint")!;
+    const history = [4, 4, 3, 5, 4, 4, 2, 6];
+    const account = (BusiestHour: number, MaxScore: number) =>
+      scoreFinding({
+        hunt: changepoint,
+        row: { Account: "a", MaxScore, BusiestHour },
+        features: { BusiestHour },
+        baseline: { ...baseline([]), features: { BusiestHour: { mean: 4, variance: 1, history } } },
+        huntState: learned,
+      });
+    const burst = account(30, 20.3);
+    const justOver = account(16, 19.9);
+    expect(burst.thresholdMet && justOver.thresholdMet).toBe(true);
+    expect(burst.signals.deviation).toBeGreaterThan(0.99);
+    expect(justOver.signals.deviation).toBeGreaterThan(0.94);
+    expect(burst.score).toBeGreaterThan(justOver.score + 2);
   });
 
   it("during learning only thresholds count", () => {
@@ -77,15 +102,15 @@ describe("scoring", () => {
   });
 
   it("signals combine as a noisy-or", () => {
-    const row = { FailedCount: 400, SuccessCount: 0, UserCount: 30 };
+    const row = { FailedCount: 100, SuccessCount: 0, UserCount: 20 };
     const s = scoreFinding({
       hunt: bruteForce,
       row,
-      features: { FailedCount: 400, UserCount: 30 },
+      features: { FailedCount: 100, UserCount: 20 },
       baseline: undefined,
       huntState: learned,
     });
-    // threshold and novelty: 1 - (1 - 0.65)(1 - 0.4) = 0.79
+    // threshold (at it) and novelty: 1 - (1 - 0.65)(1 - 0.4) = 0.79
     expect(s.score).toBe(79);
   });
 
@@ -215,8 +240,8 @@ describe("scoring", () => {
     const s = scoreFinding({ hunt: bruteForce, row, features: { FailedCount: 150, UserCount: 25 }, baseline: steady, huntState: learned });
     expect(s.digestOnly).toBe("usual for this ip: the threshold was met in 9 of its last 10 windows, with no deviation");
     expect(s.signals.threshold).toBe(0.25);
-    // 100 x 0.65 x 0.25 = 16.25
-    expect(s.score).toBe(16);
+    // Margin (log2 1.5 + log2 1.25) / 2 = 0.45: 100 x (0.65 + 0.15 x 0.45) x 0.25 = 17.9
+    expect(s.score).toBe(18);
     // The same entity, far above its usual: the threshold is not usual any more.
     const burst = scoreFinding({
       hunt: bruteForce,
@@ -237,7 +262,8 @@ describe("scoring", () => {
       huntState: learned,
     });
     expect(rare.digestOnly).toBeUndefined();
-    expect(rare.score).toBe(65);
+    // 100 x (0.65 + 0.15 x 0.45) = 71.8
+    expect(rare.score).toBe(72);
   });
 
   it("thresholds read the parameters in force, and the reasons say so", () => {
@@ -288,8 +314,9 @@ describe("scoring", () => {
     expect(s.thresholdMet).toBe(true);
     expect(s.digestOnly).toMatch(/^expected: NewAccount 1 == 1, the account was created in the audit period/);
     expect(s.reasons).toContain(s.digestOnly);
-    // Explained, every signal counts a quarter: 100 x (1 - (1 - 0.65 x 0.25)(1 - 0.4 x 0.25)) = 24.6, below a real takeover.
-    expect(s.score).toBe(25);
+    // Explained, every signal counts a quarter; the threshold's margin is (0 + 1) / 2 (FailureRatio at 1, AuditChanges 5 times 1):
+    // 100 x (1 - (1 - 0.725 x 0.25)(1 - 0.4 x 0.25)) = 26.3, below a real takeover.
+    expect(s.score).toBe(26);
     // The same failures and changes on an account that was not created in the period: a takeover put to use.
     const old = scoreFinding({
       hunt,
@@ -299,7 +326,8 @@ describe("scoring", () => {
       huntState: learned,
     });
     expect(old.digestOnly).toBeUndefined();
-    expect(old.score).toBe(79);
+    // Threshold (margin 0.5) and novelty: 100 x (1 - (1 - 0.725)(1 - 0.4)) = 83.5.
+    expect(old.score).toBe(84);
   });
 
   it("a new value from a source that reaches new values in most of its windows is its habit: digest, unless more speaks for it", () => {
@@ -355,7 +383,8 @@ describe("scoring", () => {
     // One account it never failed on before: the spray alerts.
     const fresh = scoreFinding({ ...input, distinct: { Accounts: [...probes.slice(0, 4), "j.smith"] } });
     expect(fresh.digestOnly).toBeUndefined();
-    expect(fresh.score).toBe(65);
+    // FailedAccounts at its threshold, AttemptsPerAccount 1.2 well under its 3 (an upper bound): margin (0 + 1) / 2.
+    expect(fresh.score).toBe(73);
     // Too little history to know what it always does.
     expect(
       scoreFinding({ ...input, baseline: { ...scanner, windows: 2 }, distinct: { Accounts: probes.slice(0, 5) } }).digestOnly,

@@ -137,6 +137,25 @@ describe("EVTX corruption: no crash, no hang, records kept, losses counted", () 
     ]);
   });
 
+  it("a damaged byte after a record's event (where its end-of-stream token is) loses no record", async () => {
+    const damaged = Buffer.from(original);
+    let flipped = 0;
+    for (let pos = 4096 + 512; damaged.readUInt32LE(pos) === 0x2a2a; pos += damaged.readUInt32LE(pos + 4)) {
+      const last = pos + damaged.readUInt32LE(pos + 4) - 5; // the byte before the size copy
+      if (damaged[last] === 0) {
+        damaged[last] = 0xd3;
+        flipped++;
+      }
+    }
+    expect(flipped).toBeGreaterThan(10);
+    const warnings: EvtxWarning[] = [];
+    const events = await readAll(write(damaged), warnings);
+    expect(events.map((e) => e.EventRecordID)).toEqual(allIds);
+    expect(warnings).toEqual([
+      expect.objectContaining({ chunk: 0, recordsLost: 0, message: expect.stringMatching(/^event records checksum mismatch/) as unknown }),
+    ]);
+  });
+
   it("a copy that ends before the chunks its header counts: the records of the missing chunks are counted as lost", async () => {
     const firstChunkIds = allIds.filter((id) => id <= original.readBigUInt64LE(4096 + 32));
     // Cut where the second chunk starts, and inside its header: no chunk is cut short, yet the second chunk's records are gone.

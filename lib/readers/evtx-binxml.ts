@@ -234,6 +234,9 @@ class FragmentParser {
         out.push(this.element());
         continue;
       }
+      // A record's own stream is whole once its event is read: a damaged byte where its end-of-stream token
+      // (or the record's padding) belongs costs nothing.
+      if (this.depth === 0 && !this.inTemplate && out.length > 0) break;
       throw this.unexpected(token);
     }
     return out;

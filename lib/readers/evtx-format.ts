@@ -7,6 +7,10 @@ export const CHUNK_SIGNATURE = "ElfChnk\u0000";
 export const FILE_HEADER_SIZE = 4096;
 /** Where the file header holds its chunk count (16 bits, little-endian). */
 export const FILE_HEADER_CHUNK_COUNT_OFFSET = 42;
+/** Where the file header holds the number of its oldest chunk (64 bits): where the log starts once it has wrapped. */
+export const FILE_HEADER_FIRST_CHUNK_OFFSET = 8;
+/** Where the file header holds the id the next record written gets (64 bits). */
+export const FILE_HEADER_NEXT_RECORD_OFFSET = 24;
 export const CHUNK_SIZE = 65536;
 /** A chunk's header; its first event record starts right after. */
 export const CHUNK_HEADER_SIZE = 512;

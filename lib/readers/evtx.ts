@@ -30,6 +30,8 @@ import {
   CHUNK_SIGNATURE,
   CHUNK_SIZE,
   FILE_HEADER_CHUNK_COUNT_OFFSET,
+  FILE_HEADER_FIRST_CHUNK_OFFSET,
+  FILE_HEADER_NEXT_RECORD_OFFSET,
   FILE_HEADER_SIZE,
   FILE_SIGNATURE,
 } from "./evtx-format.js";
@@ -240,6 +242,8 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
     pos = next;
   }
   for (const [reason, ids] of failures) problems.unshift(`${describeIds(ids)} not decodable: ${reason}`);
+  // Cut short with no header to say how many records it held: those past the cut cannot be counted.
+  if (buf.length < CHUNK_SIZE && !declared) lostUnknown = true;
   let lost: number | null = lostUnknown ? null : lostKnown;
   let expected: number | undefined;
   if (declared) {
@@ -304,6 +308,68 @@ export function readEvtxEventChunks(
   return readChunks(path, options, decoder);
 }
 
+/**
+ * What the chunks a file's header counts held, tallied as they are read, to tell what a file that
+ * ends before them lost (a copy cut short): the log's records run from its oldest chunk's first
+ * record id to the header's next record id, and every chunk's header says how many of them it holds.
+ */
+class CountedChunks {
+  /** Chunk slots read (a slot cut inside its header is not). */
+  slots = 0;
+  /** Records the chunks read say they hold. */
+  records = 0n;
+  /** Whether every chunk read says how many records it holds. */
+  known = true;
+  /** The first record id of the log's oldest chunk, once read. */
+  oldestRecord: bigint | undefined;
+
+  constructor(
+    /** The chunk count of an intact file header (Infinity when the header is not trusted). */
+    readonly declared: number,
+    private readonly oldestChunk: bigint,
+    private readonly nextRecord: bigint,
+  ) {}
+
+  /** Whether the header counts (and is trusted to count) the chunk slot at `index`. */
+  counts(index: number): boolean {
+    return Number.isFinite(this.declared) && index < this.declared;
+  }
+
+  /** A chunk slot read: all zeros (unused), or a chunk whose header says which records it holds. */
+  read(index: number, chunk: Buffer, unused: boolean): void {
+    if (!this.counts(index)) return;
+    this.slots = index + 1;
+    if (unused) return;
+    const ids = chunk.toString("latin1", 0, 8) === CHUNK_SIGNATURE ? declaredRecordIds(chunk) : undefined;
+    if (!ids) {
+      this.known = false;
+      return;
+    }
+    this.records += ids.last - ids.first + 1n;
+    if (BigInt(index) === this.oldestChunk) this.oldestRecord = ids.first;
+  }
+
+  /** The warning for the counted chunks the file ends before, when it lost records (or may have). */
+  missing(): EvtxWarning | undefined {
+    if (!this.counts(this.slots)) return undefined;
+    // A log that has written no record yet (its next record is the first) lost none.
+    let lost: number | null = this.nextRecord <= 1n ? 0 : null;
+    if (this.known && this.oldestRecord !== undefined && this.nextRecord > this.oldestRecord) {
+      const count = this.nextRecord - this.oldestRecord - this.records;
+      if (count >= 0n) lost = Number(count);
+    }
+    // The slots past the last record a log has written are unused: dropping them loses nothing.
+    if (lost === 0) return undefined;
+    const missing = this.declared - this.slots;
+    return {
+      chunk: this.slots,
+      offset: FILE_HEADER_SIZE + this.slots * CHUNK_SIZE,
+      message: `file ends before ${plural(missing, "chunk")} of the ${this.declared} its header counts; ${lost === null ? "an unknown number of records" : plural(lost, "record")} lost`,
+      recordsLost: lost,
+    };
+  }
+}
+
 /** Streams the records of an EVTX file one chunk at a time, as `decoder` decodes them. */
 export async function* readChunks<T, C extends BinXmlChunk>(
   path: string,
@@ -330,16 +396,23 @@ export async function* readChunks<T, C extends BinXmlChunk>(
       signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124)
         ? header.readUInt16LE(FILE_HEADER_CHUNK_COUNT_OFFSET)
         : Infinity;
+    const tally = new CountedChunks(
+      declaredChunks,
+      header.readBigUInt64LE(FILE_HEADER_FIRST_CHUNK_OFFSET),
+      header.readBigUInt64LE(FILE_HEADER_NEXT_RECORD_OFFSET),
+    );
     for (let index = 0; ; index += CHUNKS_PER_READ) {
       const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
       const batches: T[][] = [];
       const decodeChunk = (chunkBuf: Buffer, i: number) => {
+        // A counted chunk cut inside its header holds no record that can be read: the file's end counts what it lost.
+        if (chunkBuf.length < CHUNK_HEADER_SIZE && tally.counts(index + i)) return;
         // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
-        if (
+        const unused =
           isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) &&
-          !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length)
-        )
-          return;
+          !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length);
+        tally.read(index + i, chunkBuf, unused);
+        if (unused) return;
         // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
         batches.push(recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, warn, index + i >= declaredChunks, decoder));
       };
@@ -385,6 +458,8 @@ export async function* readChunks<T, C extends BinXmlChunk>(
       if (ended) break;
       await eventLoopTurn();
     }
+    const cut = tally.missing();
+    if (cut) warn(cut);
   } finally {
     closeSync(fd);
   }

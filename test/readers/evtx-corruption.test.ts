@@ -44,7 +44,7 @@ describe("EVTX corruption: no crash, no hang, records kept, losses counted", () 
     expect(allIds.length).toBeGreaterThan(150);
   });
 
-  it("truncated anywhere: every record wholly before the cut is kept; a cut inside the file header says so", async () => {
+  it("truncated anywhere: every record wholly before the cut is kept, the loss said; a cut inside the file header says so", async () => {
     for (const cut of [100, 4095, 4096 + 300, 4096 + 40000, 4096 + 65536, 4096 + 65536 + 20000, original.length - 1]) {
       const warnings: EvtxWarning[] = [];
       const path = write(original.subarray(0, cut));
@@ -54,7 +54,11 @@ describe("EVTX corruption: no crash, no hang, records kept, losses counted", () 
       }
       const events = await readAll(path, warnings);
       expect(allIds.slice(0, events.length)).toEqual(events.map((e) => e.EventRecordID));
-      expect(warnings.some((w) => /^truncated chunk/.test(w.message))).toBe(cut % 65536 !== 4096);
+      // A chunk cut among its records says so; the chunks the header counts that the file ends before (or inside whose header it ends) are counted at its end.
+      expect(warnings.some((w) => /^truncated chunk/.test(w.message))).toBe((cut - 4096) % 65536 >= 512);
+      expect(warnings.some((w) => /^file ends before \d+ chunks? of the 2 its header counts; /.test(w.message))).toBe(
+        cut < 4096 + 65536 + 512,
+      );
     }
   });
 
@@ -129,6 +133,55 @@ describe("EVTX corruption: no crash, no hang, records kept, losses counted", () 
         chunk: 0,
         recordsLost: 0,
         message: expect.stringMatching(/header checksum mismatch.*records checksum mismatch/) as unknown,
+      }),
+    ]);
+  });
+
+  it("a damaged byte after a record's event (where its end-of-stream token is) loses no record", async () => {
+    const damaged = Buffer.from(original);
+    let flipped = 0;
+    for (let pos = 4096 + 512; damaged.readUInt32LE(pos) === 0x2a2a; pos += damaged.readUInt32LE(pos + 4)) {
+      const last = pos + damaged.readUInt32LE(pos + 4) - 5; // the byte before the size copy
+      if (damaged[last] === 0) {
+        damaged[last] = 0xd3;
+        flipped++;
+      }
+    }
+    expect(flipped).toBeGreaterThan(10);
+    const warnings: EvtxWarning[] = [];
+    const events = await readAll(write(damaged), warnings);
+    expect(events.map((e) => e.EventRecordID)).toEqual(allIds);
+    expect(warnings).toEqual([
+      expect.objectContaining({ chunk: 0, recordsLost: 0, message: expect.stringMatching(/^event records checksum mismatch/) as unknown }),
+    ]);
+  });
+
+  it("a copy that ends before the chunks its header counts: the records of the missing chunks are counted as lost", async () => {
+    const firstChunkIds = allIds.filter((id) => id <= original.readBigUInt64LE(4096 + 32));
+    // Cut where the second chunk starts, and inside its header: no chunk is cut short, yet the second chunk's records are gone.
+    for (const cut of [4096 + 65536, 4096 + 65536 + 300]) {
+      const warnings: EvtxWarning[] = [];
+      const events = await readAll(write(original.subarray(0, cut)), warnings);
+      expect(events.map((e) => e.EventRecordID)).toEqual(firstChunkIds);
+      expect(warnings).toEqual([
+        {
+          chunk: 1,
+          offset: 4096 + 65536,
+          recordsLost: allIds.length - firstChunkIds.length,
+          message: `file ends before 1 chunk of the 2 its header counts; ${allIds.length - firstChunkIds.length} records lost`,
+        },
+      ]);
+    }
+    // With the file header's checksum broken its counts are not trusted: the chunk cut inside its header says its loss is unknown.
+    const untrusted = Buffer.from(original.subarray(0, 4096 + 65536 + 300));
+    untrusted[124] ^= 1;
+    const warnings: EvtxWarning[] = [];
+    expect((await readAll(write(untrusted), warnings)).length).toBe(firstChunkIds.length);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        chunk: 1,
+        recordsLost: null,
+        message: "truncated chunk (300 of 65536 bytes); an unknown number of records lost, 0 records kept",
       }),
     ]);
   });

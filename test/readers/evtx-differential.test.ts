@@ -41,7 +41,7 @@ function ourValues(event: FlatEvent): Set<string> {
 
 describe("EVTX reader against python-evtx and libevtx on real files", () => {
   it("has the fixture set", () => {
-    expect(FIXTURES.length).toBe(10);
+    expect(FIXTURES.length).toBe(11);
   });
 
   for (const fixture of FIXTURES) {
@@ -93,6 +93,22 @@ describe("EVTX reader against python-evtx and libevtx on real files", () => {
       "MSExchange Management",
       "WEC.ave.local",
       3229,
+    ]);
+  });
+
+  it("plaso/System2.evtx (a copy cut at 200,000 bytes; its header counts 96 chunks): the cut chunk's whole records read, every loss counted", async () => {
+    const path = join(ROOT, "plaso/System2.evtx");
+    const warnings: EvtxWarning[] = [];
+    const events = await readAll(path, warnings);
+    const referenceIds = new Set(referenceEvents(path).map((r) => r.eventRecordId));
+    // Neither reference reads the third chunk, which the cut leaves 704 bytes short: its whole records are kept.
+    const beyond = events.filter((e) => !referenceIds.has(e.EventRecordID)).map((e) => e.EventRecordID);
+    expect(beyond).toEqual(Array.from({ length: 89 }, (_, i) => 195 + i));
+    expect(events.length).toBe(283);
+    // The header's next record id is 10,549 and the three chunks read hold records 1-284: the 93 chunks past the cut held 10,264.
+    expect(warnings.map((w) => [w.chunk, w.recordsLost, w.message])).toEqual([
+      [2, 1, expect.stringMatching(/^truncated chunk \(64832 of 65536 bytes\); .*1 of 90 records lost, 89 records kept$/)],
+      [3, 10264, "file ends before 93 chunks of the 96 its header counts; 10264 records lost"],
     ]);
   });
 });

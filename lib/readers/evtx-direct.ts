@@ -56,21 +56,23 @@ const enum Place {
   FieldText,
 }
 
-/** The System fields an event keeps: the part they fill, and for two of them the attribute that holds it. */
-const FIELDS: readonly {
-  name: string;
-  part: Exclude<keyof EventParts, "eventData" | "eventDataFields" | "userData" | "message">;
-  attribute?: string;
-}[] = [
+type SystemPart = Exclude<keyof EventParts, "eventData" | "eventDataFields" | "userData" | "message">;
+
+/** The System fields an event keeps: the part their text fills, or the parts some of their attributes fill. */
+const FIELDS: readonly (
+  { name: string; part: SystemPart; attributes?: never } | { name: string; part?: never; attributes: Record<string, SystemPart> }
+)[] = [
   { name: "EventID", part: "eventId" },
-  { name: "TimeCreated", part: "systemTime", attribute: "SystemTime" },
+  { name: "TimeCreated", attributes: { SystemTime: "systemTime" } },
   { name: "Computer", part: "computer" },
   { name: "Channel", part: "channel" },
-  { name: "Provider", part: "provider", attribute: "Name" },
+  { name: "Provider", attributes: { Name: "provider" } },
   { name: "EventRecordID", part: "eventRecordId" },
   { name: "Task", part: "task" },
   { name: "Level", part: "level" },
   { name: "Keywords", part: "keywords" },
+  { name: "Execution", attributes: { ProcessID: "processId", ThreadID: "threadId" } },
+  { name: "Security", attributes: { UserID: "userId" } },
 ];
 const FIELD_INDEX = new Map(FIELDS.map((f, i) => [f.name, i]));
 
@@ -91,7 +93,7 @@ const enum Kind {
   RecordElement,
   /** A System field: the first of its name is read (`ops`), a later one only checked (`others`). */
   Field,
-  /** The field's wanted attribute: its text, when present. */
+  /** One of the field's wanted attributes: its text, when present, fills `part`. */
   FieldAttribute,
   /** A payload element (EventData, UserData, RenderingInfo), built. */
   Payload,
@@ -122,6 +124,8 @@ class Op {
   field = -1;
   instance: InstanceNode | null = null;
   attribute: TemplateAttribute | null = null;
+  /** For FieldAttribute: the event part the attribute's text fills. */
+  part: SystemPart | null = null;
   element: ElementPlan | null = null;
   memo: Memo | null = null;
   /** The element whose checks `others` are, compiled when first needed (a repeated field, a second event element: rare). */
@@ -214,21 +218,23 @@ function checks(nodes: TemplateNode[], out: Op[]): Op[] {
   return out;
 }
 
-/** Text of a System field (textOf its element), or, for TimeCreated and Provider, one attribute of it. */
+/** Text of a System field (textOf its element), or, for TimeCreated, Provider, Execution and Security, some of its attributes. */
 function fieldOps(element: TemplateElement, field: number): Op[] {
   const ops: Op[] = [];
-  const wanted = FIELDS[field].attribute;
+  const wanted = FIELDS[field].attributes;
   if (wanted === undefined) {
     attributeChecks(element, ops);
     compile(element.children, Place.FieldText, ops);
     return ops;
   }
   for (const attribute of element.attributes) {
-    if (attribute.name === wanted) {
+    const part = Object.hasOwn(wanted, attribute.name) ? wanted[attribute.name] : undefined;
+    if (part) {
       const step = new Op(Kind.FieldAttribute);
       step.attribute = attribute;
+      step.part = part;
       ops.push(step);
-    } else for (const part of attribute.value) if (typeof part !== "string") ops.push(slotOp(Kind.Check, part.slot));
+    } else for (const value of attribute.value) if (typeof value !== "string") ops.push(slotOp(Kind.Check, value.slot));
   }
   return checks(element.children, ops);
 }
@@ -367,7 +373,6 @@ class DirectDecoding extends Expansion {
   /** Fields seen, one bit each (the first of a name counts). */
   private seen = 0;
   private text = "";
-  private attribute: string | undefined;
 
   /** Nodes standing at `place` (a record's, or a BinXml value's). */
   nodesAt(nodes: TemplateNode[], values: Values, depth: number, place: Place): void {
@@ -451,9 +456,11 @@ class DirectDecoding extends Expansion {
         case Kind.Field:
           this.field(step, values, depth);
           break;
-        case Kind.FieldAttribute:
-          this.attribute = this.attributeText(step.attribute!, values, depth) ?? this.attribute;
+        case Kind.FieldAttribute: {
+          const text = this.attributeText(step.attribute!, values, depth);
+          if (text !== undefined) this.parts[step.part!] = text;
           break;
+        }
         case Kind.Payload:
           this.payload(this.build(step.element!, values, depth), step.element!);
           break;
@@ -468,15 +475,11 @@ class DirectDecoding extends Expansion {
     if (this.seen & bit) return this.run(step.othersOf(), values, depth);
     this.seen |= bit;
     const field = FIELDS[step.field];
-    if (field.attribute === undefined) {
+    if (field.part !== undefined) {
       this.text = "";
       this.run(step.ops, values, depth);
       this.parts[field.part] = this.text;
-    } else {
-      this.attribute = undefined;
-      this.run(step.ops, values, depth);
-      this.parts[field.part] = this.attribute;
-    }
+    } else this.run(step.ops, values, depth);
   }
 
   private payload(element: EvtxElement, plan: ElementPlan): void {

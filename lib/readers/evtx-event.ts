@@ -21,6 +21,11 @@ export interface FlatEvent {
   Task: number | null;
   Level: string;
   Keywords: string;
+  /** Execution's ProcessID and ThreadID: the process and thread that logged the event (null when absent). */
+  ProcessID: number | null;
+  ThreadID: number | null;
+  /** Security's UserID: the SID the event was logged under ("" when absent, as in most Security-channel events). */
+  UserID: string;
   /** EventData's named Data elements; an empty element reads as null. */
   data: Record<string, DataValue>;
   /** EventData's Data elements without a Name, in order. */
@@ -97,6 +102,10 @@ export interface EventParts {
   task?: string;
   level?: string;
   keywords?: string;
+  /** Execution's ProcessID and ThreadID attributes, Security's UserID attribute. */
+  processId?: string;
+  threadId?: string;
+  userId?: string;
   eventData?: EvtxElement;
   /** EventData's fields, when read as it was built. */
   eventDataFields?: EventDataFields;
@@ -214,6 +223,13 @@ export function eventDataFields(eventData: EvtxElement | undefined, layout?: Dat
 }
 
 /** The event from its parts; `written` (the record's own time) is asked for only when TimeCreated holds none. */
+/** An attribute's number, or null when it is absent or not a number. */
+function optionalNumber(text: string | undefined): number | null {
+  if (text === undefined || text === "") return null;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : null;
+}
+
 export function assembleEvent(parts: EventParts, recordId: number, written: () => string): FlatEvent {
   const { eventData, userData } = parts;
   const { data, unnamed, binary } = parts.eventDataFields ?? eventDataFields(eventData);
@@ -230,6 +246,9 @@ export function assembleEvent(parts: EventParts, recordId: number, written: () =
     Task: task === "" ? null : Number(task),
     Level: parts.level ?? "",
     Keywords: parts.keywords ?? "",
+    ProcessID: optionalNumber(parts.processId),
+    ThreadID: optionalNumber(parts.threadId),
+    UserID: parts.userId ?? "",
     data,
     unnamed,
     binary,
@@ -253,6 +272,8 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
   let task: EvtxElement | undefined;
   let level: EvtxElement | undefined;
   let keywords: EvtxElement | undefined;
+  let execution: EvtxElement | undefined;
+  let security: EvtxElement | undefined;
   for (const child of record.root.children) {
     if (!isElement(child)) continue;
     if (child.name === "System") {
@@ -287,6 +308,12 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
           case "Keywords":
             keywords ??= field;
             break;
+          case "Execution":
+            execution ??= field;
+            break;
+          case "Security":
+            security ??= field;
+            break;
         }
       }
     } else if (child.name === "EventData") eventData = child;
@@ -308,6 +335,9 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
       task: text(task),
       level: text(level),
       keywords: text(keywords),
+      processId: execution?.attributes.ProcessID,
+      threadId: execution?.attributes.ThreadID,
+      userId: security?.attributes.UserID,
       eventData,
       userData,
       message,

@@ -27,6 +27,13 @@ export function evtxWindowsEvent(flat: FlatEvent): WindowsEvent {
     binary: flat.binary,
     payload: flat.payload,
     message: flat.message,
+    system: {
+      recordId: flat.EventRecordID,
+      keywords: flat.Keywords,
+      processId: flat.ProcessID,
+      threadId: flat.ThreadID,
+      userId: flat.UserID,
+    },
   };
 }
 

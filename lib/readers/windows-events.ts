@@ -63,6 +63,15 @@ export interface WindowsEvent {
   payload?: EvtxElement | null;
   /** A message already rendered by Windows (forwarded events carry one). */
   message?: string | null;
+  /** System fields SecurityEvent has columns for, where the source carries them (EVTX). */
+  system?: {
+    recordId: number;
+    keywords: string;
+    processId: number | null;
+    threadId: number | null;
+    /** Security's UserID (a SID), "" when the event has none. */
+    userId: string;
+  };
 }
 
 const EVENT_NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event";
@@ -230,6 +239,14 @@ export function securityEventRecord(event: WindowsEvent): Record<string, unknown
   record.SubjectAccount = subject;
   record.LogonType = logonType;
   record.LogonTypeName = logonType === null ? "" : `${logonType} - ${LOGON_TYPE_NAMES[logonType] ?? "Unknown"}`;
+  if (event.system) {
+    record.EventRecordId = String(event.system.recordId);
+    record.Keywords = event.system.keywords;
+    record.SystemProcessId = event.system.processId;
+    record.SystemThreadId = event.system.threadId;
+    // Sentinel writes N/A where the event was logged under no user, as most Security-channel events are.
+    record.SystemUserId = event.system.userId || "N/A";
+  }
   record.Type = "SecurityEvent";
   return record;
 }

@@ -45,7 +45,7 @@ describe("EVTX reader against python-evtx and libevtx on real files", () => {
   });
 
   for (const fixture of FIXTURES) {
-    it(`${fixture}: every record a reference reads is read, with its System fields and payload`, async () => {
+    it(`${fixture}: every record a reference reads is read, with its System fields (Execution and Security too) and payload`, async () => {
       const path = join(ROOT, fixture);
       const events = await readAll(path);
       const references = referenceEvents(path);
@@ -64,6 +64,9 @@ describe("EVTX reader against python-evtx and libevtx on real files", () => {
             e.EventID === reference.eventId &&
             e.Computer === reference.computer &&
             e.Channel === reference.channel &&
+            (reference.processId === undefined || e.ProcessID === Number(reference.processId)) &&
+            (reference.threadId === undefined || e.ThreadID === Number(reference.threadId)) &&
+            e.UserID === (reference.userId ?? "") &&
             reference.values.every((v) => ourValues(e).has(v) || v.split("\n").every((line) => ourValues(e).has(normalizeValue(line)))),
         );
         if (!match)

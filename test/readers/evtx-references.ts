@@ -11,6 +11,10 @@ export interface ReferenceEvent {
   eventId: number;
   computer: string;
   channel: string;
+  /** Execution's ProcessID and ThreadID, Security's UserID, as the reference prints them (undefined when absent). */
+  processId?: string;
+  threadId?: string;
+  userId?: string;
   /** EventData/UserData leaf values, normalised. */
   values: string[];
 }
@@ -54,7 +58,18 @@ function referenceEvent(xml: string, source: ReferenceEvent["source"]): Referenc
       return normalizeValue(v);
     })
     .filter((v) => v && !TIME_TEXT.test(v));
-  return { source, eventRecordId, eventId: Number(field("EventID")), computer: unescapeXml(field("Computer")), channel, values };
+  const attribute = (element: string, name: string) => new RegExp(`<${element}\\b[^>]*\\b${name}="([^"]*)"`).exec(xml)?.[1];
+  return {
+    source,
+    eventRecordId,
+    eventId: Number(field("EventID")),
+    computer: unescapeXml(field("Computer")),
+    channel,
+    processId: attribute("Execution", "ProcessID"),
+    threadId: attribute("Execution", "ThreadID"),
+    userId: attribute("Security", "UserID"),
+    values,
+  };
 }
 
 /** The reference events for an EVTX fixture, from both references. */

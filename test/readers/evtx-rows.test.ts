@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { runQuery, toJsonRecords } from "../../lib/kql/index.js";
 import { loadLogs } from "../../lib/readers/index.js";
 import { dataset } from "../fixtures.js";
+import { referenceEvents } from "./evtx-references.js";
 
 const FIXTURES = new URL("../fixtures/evtx/evtx-attack-samples/", import.meta.url).pathname;
 /** A cell as text: the columns checked here are strings. */
@@ -69,5 +70,25 @@ describe("EVTX rows carry the whole payload, in Sentinel's shape", () => {
       "Event | where EventID == 5805 | project EventData",
     );
     expect(text(rows[0].EventData)).toMatch(/<Binary>[0-9A-F]+<\/Binary><\/EventData><\/DataItem>$/);
+  });
+});
+
+describe("EVTX SecurityEvent rows carry Sentinel's System columns", () => {
+  it("EventRecordId, Keywords, SystemProcessId, SystemThreadId and SystemUserId match the references, record by record", async () => {
+    const path = new URL("../fixtures/evtx/rust-evtx/Security_short_selected.evtx", import.meta.url).pathname;
+    const rows = await query(path, "SecurityEvent | project EventRecordId, Keywords, SystemProcessId, SystemThreadId, SystemUserId");
+    const references = referenceEvents(path).filter((r) => r.source === "libevtx");
+    expect(rows.length).toBeGreaterThan(0);
+    expect(references.length).toBe(rows.length);
+    for (const reference of references) {
+      const row = rows.find((r) => r.EventRecordId === String(reference.eventRecordId));
+      expect(row, `record ${reference.eventRecordId}`).toBeDefined();
+      expect(row!.SystemProcessId).toBe(Number(reference.processId));
+      expect(row!.SystemThreadId).toBe(Number(reference.threadId));
+      // As Sentinel writes it: N/A for an event logged under no user.
+      expect(row!.SystemUserId).toBe(reference.userId || "N/A");
+      // Windows' hex, as Sentinel's export shows it (0x8010000000000000 for an audit failure).
+      expect(row!.Keywords).toMatch(/^0x[1-9a-f][0-9a-f]*$/);
+    }
   });
 });

@@ -287,7 +287,8 @@ function percentileValues(weighted: [number, number][], ranks: number[]): Value[
   const sorted = [...weighted].sort((a, b) => a[0] - b[0]);
   const total = sorted.reduce((sum, [, w]) => sum + w, 0);
   return ranks.map((p) => {
-    const rank = Math.max(1, Math.ceil((p / 100) * total));
+    // Nearest rank; the product is rounded first, or (7 / 100) * 100 = 7.000000000000001 would take the 8th.
+    const rank = Math.max(1, Math.ceil(Number(((p / 100) * total).toPrecision(12))));
     let seen = 0;
     for (const [v, w] of sorted) {
       seen += w;

@@ -72,20 +72,30 @@ function valueOf(element: EvtxElement): DataValue {
   return text === "" ? null : text;
 }
 
-/** A value as a list: a repeated leaf keeps every value, in order (an empty one as "", unless all are). */
-function valueList(value: DataValue): string[] {
-  return value === null ? [""] : Array.isArray(value) ? value : [value];
-}
-
-function collectLeaves(element: EvtxElement, into: Record<string, DataValue>): void {
+/** UserData's leaf elements in document order, each name with every value it has. */
+function leafValues(element: EvtxElement, into: Map<string, DataValue[]>): void {
   for (const child of element.children) {
     if (!isElement(child)) continue;
-    if (child.children.some(isElement)) collectLeaves(child, into);
-    else if (!(child.name in into)) into[child.name] = valueOf(child);
+    if (child.children.some(isElement)) leafValues(child, into);
     else {
-      const [first, next] = [into[child.name], valueOf(child)];
-      if (first !== null || next !== null) into[child.name] = [...valueList(first), ...valueList(next)];
+      const values = into.get(child.name);
+      if (values) values.push(valueOf(child));
+      else into.set(child.name, [valueOf(child)]);
     }
+  }
+}
+
+/**
+ * UserData's leaves by name: a name that appears once keeps its value; a repeated one keeps every
+ * value in order (an empty one as ""), or null when none has a value.
+ */
+function collectLeaves(element: EvtxElement, into: Record<string, DataValue>): void {
+  const leaves = new Map<string, DataValue[]>();
+  leafValues(element, leaves);
+  for (const [name, values] of leaves) {
+    if (values.length === 1) into[name] = values[0];
+    else if (values.every((v) => v === null)) into[name] = null;
+    else into[name] = values.flatMap((v) => (v === null ? [""] : v));
   }
 }
 
@@ -222,7 +232,6 @@ export function eventDataFields(eventData: EvtxElement | undefined, layout?: Dat
   return { data, unnamed, binary };
 }
 
-/** The event from its parts; `written` (the record's own time) is asked for only when TimeCreated holds none. */
 /** An attribute's number, or null when it is absent or not a number. */
 function optionalNumber(text: string | undefined): number | null {
   if (text === undefined || text === "") return null;
@@ -230,6 +239,7 @@ function optionalNumber(text: string | undefined): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
+/** The event from its parts; `written` (the record's own time) is asked for only when TimeCreated holds none. */
 export function assembleEvent(parts: EventParts, recordId: number, written: () => string): FlatEvent {
   const { eventData, userData } = parts;
   const { data, unnamed, binary } = parts.eventDataFields ?? eventDataFields(eventData);

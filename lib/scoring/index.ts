@@ -3,10 +3,10 @@
  *
  * Four signals, each in [0, 1]:
  *   T  threshold: the hunt's conditions hold (all or any, as the hunt says)         weight 0.65
- *      rising to 0.80 as the row passes its thresholds by up to twice: the mean, over the
- *      met conditions that bound a value (>=, >, <=, <), of log2 of value / threshold (threshold /
- *      value for an upper bound), each capped at 1. An hour of 30 logons against a threshold of
- *      15 outranks one of 16, where the deviation from the entity's own history has saturated.
+ *      rising to 0.80 as the row passes its thresholds by up to twice: the mean, over the met
+ *      lower bounds (>=, >) on a positive threshold, of log2(value / threshold), each capped at 1.
+ *      An hour of 30 logons against a threshold of 15 outranks one of 16, where the deviation from
+ *      the entity's own history has saturated.
  *      A threshold the entity meets in most of its recent windows (at least half of its last
  *      10, with 3 or more behind it) and without a deviation is usual for it: T counts a quarter
  *      and the finding goes to the digest, not out as an alert.
@@ -20,7 +20,7 @@
  *      common among peers halves R. A value many entities show for the first time in the same
  *      window is a fleet-wide change: R is 0 here and the change is one finding of its own. weight 0.50
  *   N  novelty: the entity has never been seen before                               weight 0.40
- * combined as a noisy-or: score = 100 * (1 - (1 - 0.65 T)(1 - 0.55 D)(1 - 0.5 R)(1 - 0.4 N)).
+ * combined as a noisy-or: score = 100 * (1 - (1 - (0.65 + 0.15 m) T)(1 - 0.55 D)(1 - 0.5 R)(1 - 0.4 N)).
  *
  * During a hunt's learning period (fewer windows applied than its learningWindows) only T
  * counts, and D needs at least three past windows of the entity itself.
@@ -142,17 +142,17 @@ function compare(x: number, op: Threshold["op"], y: number): boolean {
 
 /**
  * How far past its thresholds a row is, from 0 (at them) to 1 (twice over or more): the mean over
- * the met conditions that bound a value of log2(value / threshold), or log2(threshold / value) for
- * an upper bound, each capped at 1. Conditions on a value that is not positive say nothing.
+ * the met lower bounds (>=, >) on a positive threshold of log2(value / threshold), each capped at 1.
+ * Upper bounds and equalities shape what a hunt reports (at most 10 successes, at most 3 attempts
+ * per account) rather than how much of it there is, and a threshold of 0 has no scale: neither
+ * counts, whatever the row's value, so the margin only grows with the measures it reads.
  */
 export function thresholdMargin(results: readonly { t: Threshold; x: number; y: number; met: boolean }[]): number {
   let sum = 0;
   let counted = 0;
   for (const { t, x, y, met } of results) {
-    if (!met || !(x > 0) || !(y > 0)) continue;
-    const ratio = t.op === ">=" || t.op === ">" ? x / y : t.op === "<=" || t.op === "<" ? y / x : undefined;
-    if (ratio === undefined) continue;
-    sum += Math.min(1, Math.max(0, Math.log2(ratio)));
+    if (!met || (t.op !== ">=" && t.op !== ">") || !(y > 0)) continue;
+    sum += Math.min(1, Math.max(0, Math.log2(x / y)));
     counted++;
   }
   return counted ? sum / counted : 0;

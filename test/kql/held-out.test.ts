@@ -207,6 +207,12 @@ describe("weighted percentiles", () => {
       { percentile_v_1: 5, percentile_v_100: 5 },
     ]);
   });
+
+  it("the nearest rank is exact: the 7th percentile of 1..100 is 7 (not the 8th, from 0.07 x 100 = 7.000000000000001)", () => {
+    expect(
+      q(`range x from 1 to 100 step 1 | summarize p7 = percentile(x, 7), p29 = percentile(x, 29), p57 = percentilew(x, 1, 57)`),
+    ).toEqual([{ p7: 7, p29: 29, p57: 57 }]);
+  });
 });
 
 describe("summarize (a, b) = arg_max(...)", () => {

@@ -138,6 +138,9 @@ describe("EVTX flattening of UserData", () => {
           element("Header", ["Connection: Keep-Alive"]),
           element("Certificate", [], { fileRef: "A.cer" }),
           element("Certificate", [], { fileRef: "B.cer" }),
+          element("Note", []),
+          element("Note", []),
+          element("Note", ["signed"]),
           element("Result", ["0"]),
         ]),
       ]),
@@ -146,6 +149,7 @@ describe("EVTX flattening of UserData", () => {
     expect(event.userData).toEqual({
       Header: ["GET /pki/crl/products/CSPCA.crl HTTP/1.1", "Accept: */*", "", "Connection: Keep-Alive"],
       Certificate: null,
+      Note: ["", "", "signed"],
       Result: "0",
     });
   });

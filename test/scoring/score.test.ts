@@ -40,6 +40,17 @@ describe("scoring", () => {
     expect(at(400, 30).score).toBe(77);
     expect(at(200, 40).score).toBe(80);
     expect(at(4000, 400).score).toBe(80);
+    // An upper bound shapes what is reported (at most 10 successes) and adds no margin: a score never
+    // drops as the successes fall, 0 included.
+    const successes = (SuccessCount: number) =>
+      scoreFinding({
+        hunt: bruteForce,
+        row: { FailedCount: 100, SuccessCount, UserCount: 20 },
+        features: { FailedCount: 100, UserCount: 20 },
+        baseline: undefined,
+        huntState: learning,
+      }).score;
+    expect([0, 1, 5, 10].map(successes)).toEqual([65, 65, 65, 65]);
   });
 
   it("past the thresholds, the one passed further ranks higher where the deviation has saturated", () => {
@@ -383,8 +394,8 @@ describe("scoring", () => {
     // One account it never failed on before: the spray alerts.
     const fresh = scoreFinding({ ...input, distinct: { Accounts: [...probes.slice(0, 4), "j.smith"] } });
     expect(fresh.digestOnly).toBeUndefined();
-    // FailedAccounts at its threshold, AttemptsPerAccount 1.2 well under its 3 (an upper bound): margin (0 + 1) / 2.
-    expect(fresh.score).toBe(73);
+    // FailedAccounts at its threshold; AttemptsPerAccount (an upper bound, 1.2 under its 3) adds no margin.
+    expect(fresh.score).toBe(65);
     // Too little history to know what it always does.
     expect(
       scoreFinding({ ...input, baseline: { ...scanner, windows: 2 }, distinct: { Accounts: probes.slice(0, 5) } }).digestOnly,

@@ -22,7 +22,10 @@ export function allConstant(args: Compiled[]): boolean {
  * one scratch array for its argument values, so the hot path allocates nothing; implementations
  * read it and never keep or return it.
  */
-export function rowwise(impl: (values: Value[], call: CallSite) => Value, options: { type?: KqlType } = {}): ScalarFunction {
+export function rowwise(
+  impl: (values: Value[], call: CallSite) => Value,
+  options: { type?: KqlType; /** A new value on every row (rand, new_guid): never folded into a constant. */ perRow?: boolean } = {},
+): ScalarFunction {
   return (call) => {
     const fns = call.args.map((a) => a.fn);
     const type = options.type ?? call.resultType;
@@ -56,7 +59,8 @@ export function rowwise(impl: (values: Value[], call: CallSite) => Value, option
           return impl(values, call);
         };
     }
-    return { fn, type, constant: allConstant(call.args) };
+    const argsConstant = allConstant(call.args);
+    return { fn, type, constant: !options.perRow && argsConstant, ...(options.perRow && argsConstant ? { rowFree: true } : {}) };
   };
 }
 

@@ -8,6 +8,8 @@ export interface Compiled {
   fn: Evaluator;
   type: KqlType;
   constant: boolean;
+  /** Reads no row but gives a new value each time (rand(), new_guid()): evaluated per row, never folded; toscalar() takes one. */
+  rowFree?: boolean;
   /**
    * For functions that return several columns (series_fit_line, series_decompose_anomalies, ...):
    * the columns, in order; `fn` then returns an array with one value per column.

@@ -675,8 +675,8 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const hex = BigInt.asUintN(64, BigInt(Math.trunc(Number(v)))).toString(16);
     return width === undefined || width === null ? hex : hex.padStart(Number(width), "0");
   }),
-  rand: rowwise(([n]) => (n === undefined || n === null ? Math.random() : Math.floor(Math.random() * Number(n)))),
-  new_guid: rowwise(() => randomUUID()),
+  rand: rowwise(([n]) => (n === undefined || n === null ? Math.random() : Math.floor(Math.random() * Number(n))), { perRow: true }),
+  new_guid: rowwise(() => randomUUID(), { perRow: true }),
   /** gettype: Kusto's name for a value's type (dynamic values by their JSON kind). */
   gettype: (call) => {
     const [arg] = call.args;

@@ -237,6 +237,7 @@ function compileToScalar(tabular: SyntaxNode, ctx: CompileContext, node: SyntaxN
   if (!isTabular(tabular)) {
     // toscalar(x * 2) of a scalar is its value, evaluated once for the query; it may not depend on a row.
     const scalar = compileNode(tabular, ctx);
+    if (scalar.rowFree) return constant(scalar.fn([]), scalar.type);
     if (!scalar.constant) throw errorAt(ctx.query, node, "toscalar() of a scalar needs a value that does not depend on a row");
     return scalar;
   }

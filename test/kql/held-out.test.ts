@@ -257,3 +257,13 @@ describe("toscalar() of a scalar", () => {
     expect(() => q(`range x from 1 to 3 step 1 | extend y = toscalar(x + 1)`)).toThrow();
   });
 });
+
+describe("rand() and new_guid()", () => {
+  it("give a new value on every row (never folded into one constant); toscalar() of them takes one, as the documentation's example shows", () => {
+    const rows = q(`range x from 1 to 50 step 1 | extend r = rand(), g = new_guid(), once = toscalar(new_guid())`);
+    expect(new Set(rows.map((row) => row.r)).size).toBe(50);
+    expect(new Set(rows.map((row) => row.g)).size).toBe(50);
+    expect(new Set(rows.map((row) => row.once)).size).toBe(1);
+    expect(q(`range x from 1 to 200 step 1 | where rand() < 0.5 | count`)[0].Count).toBeLessThan(200);
+  });
+});

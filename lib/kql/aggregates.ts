@@ -282,6 +282,19 @@ function weightedPercentiles(value: Evaluator, weight: Evaluator, ranks: number[
   };
 }
 
+/** The ranks of percentiles_array and percentilesw_array: each argument a percentile, or a dynamic array of them. */
+function arrayRanks(rankArgs: readonly Compiled[]): number[] {
+  return rankArgs.flatMap((a) => {
+    const v = a.fn([]);
+    return (Array.isArray(v) ? v : [v]).map(Number);
+  });
+}
+
+/** Every percentile of an aggregator as one dynamic array, not a column each. */
+function asOneArray(inner: Aggregator): Aggregator {
+  return { ...inner, result: (state) => inner.results!(state), results: undefined };
+}
+
 function percentileValues(weighted: [number, number][], ranks: number[]): Value[] {
   if (!weighted.length) return ranks.map(() => null);
   const sorted = [...weighted].sort((a, b) => a[0] - b[0]);
@@ -377,22 +390,8 @@ export const AGGREGATES: Record<string, AggregateFactory> = {
       args[1].fn,
       args.slice(2).map((a) => Number(a.fn([]))),
     ),
-  percentilesw_array: ({ args }) => {
-    const ranks = args.slice(2).flatMap((a) => {
-      const v = a.fn([]);
-      return (Array.isArray(v) ? v : [v]).map(Number);
-    });
-    const inner = weightedPercentiles(args[0].fn, args[1].fn, ranks);
-    return { ...inner, result: (state) => inner.results!(state), results: undefined };
-  },
-  percentiles_array: ({ args }) => {
-    const ranks = args.slice(1).flatMap((a) => {
-      const v = a.fn([]);
-      return (Array.isArray(v) ? v : [v]).map(Number);
-    });
-    const inner = percentiles(args[0].fn, ranks);
-    return { ...inner, result: (state) => inner.results!(state), results: undefined };
-  },
+  percentilesw_array: ({ args }) => asOneArray(weightedPercentiles(args[0].fn, args[1].fn, arrayRanks(args.slice(2)))),
+  percentiles_array: ({ args }) => asOneArray(percentiles(args[0].fn, arrayRanks(args.slice(1)))),
 };
 
 export const MULTI_COLUMN_AGGREGATES = new Set(["arg_max", "arg_min"]);

@@ -2,6 +2,7 @@
  * The hunt catalog: every hunt in `catalog/`, validated on load. The `list` command, the README
  * table and the Functions timers are all generated from here.
  */
+import type { z } from "zod";
 import { validateQuery, type Diagnostic } from "../kql/index.js";
 import { windowLets } from "../kql/build.js";
 import { parseTimespan } from "../time.js";
@@ -11,7 +12,7 @@ import logonGraphRank from "./catalog/logon-graph-rank.js";
 import passwordSprayBySource from "./catalog/password-spray-by-source.js";
 import rareDeviceConnections from "./catalog/rare-device-connections.js";
 import windowsLogonBySourceIp from "./catalog/windows-logon-by-source-ip.js";
-import { HuntMetadata, type Hunt, type HuntDefinition } from "./schema.js";
+import { HuntMetadata, thresholdsOf, type Hunt, type HuntDefinition } from "./schema.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
 
 const DEFINITIONS: HuntDefinition[] = [
@@ -25,11 +26,27 @@ const DEFINITIONS: HuntDefinition[] = [
 
 export class HuntDefinitionError extends Error {}
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * Where a value matches no branch of a union (a threshold or an either-of group), the problems of
+ * the branch it got furthest into name the field, not "Invalid input" on the whole value.
+ */
+function closestIssues(issue: Issue): { path: PropertyKey[]; message: string }[] {
+  if (issue.code !== "invalid_union" || !issue.errors.length) return [issue];
+  const depth = (branch: Issue[]) => Math.max(...branch.map((i) => i.path.length));
+  const closest = issue.errors.reduce((best, branch) => (depth(branch) > depth(best) ? branch : best));
+  return closest.flatMap(closestIssues).map((i) => ({ path: [...issue.path, ...i.path], message: i.message }));
+}
+
 export function loadHunt(definition: HuntDefinition): Hunt {
   const { analyze, ...metadata } = definition;
   const parsed = HuntMetadata.safeParse(metadata);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(hunt)"}: ${i.message}`).join("; ");
+    const problems = parsed.error.issues
+      .flatMap(closestIssues)
+      .map((i) => `${i.path.join(".") || "(hunt)"}: ${i.message}`)
+      .join("; ");
     throw new HuntDefinitionError(`hunt '${String(definition.id)}' is invalid: ${problems}`);
   }
   const hunt: Hunt = { ...parsed.data, analyze };
@@ -40,7 +57,7 @@ export function loadHunt(definition: HuntDefinition): Hunt {
     throw new HuntDefinitionError(`hunt '${hunt.id}': maxLookback (${hunt.maxLookback}) must be at least the lookback (${hunt.lookback})`);
   }
   for (const [kind, conditions] of [
-    ["threshold", hunt.thresholds.conditions],
+    ["threshold", thresholdsOf(hunt.thresholds.conditions)],
     ["expectation", hunt.expected],
   ] as const) {
     for (const t of conditions) {

@@ -35,6 +35,22 @@ export const Threshold = z.object({
 });
 export type Threshold = z.infer<typeof Threshold>;
 
+/**
+ * Either of several thresholds: met when one of them holds. A burst counts as a change when a
+ * change-point score says so or when it dwarfs the entity's own past, two measures of one thing.
+ */
+export const EitherThreshold = z.object({ anyOf: z.array(Threshold).min(2) }).strict();
+export type EitherThreshold = z.infer<typeof EitherThreshold>;
+
+/** One condition of a hunt's thresholds: a threshold, or either of several. */
+export const ThresholdCondition = z.union([EitherThreshold, Threshold]);
+export type ThresholdCondition = z.infer<typeof ThresholdCondition>;
+
+/** Every threshold a hunt's conditions name, those inside either-of groups too. */
+export function thresholdsOf(conditions: readonly ThresholdCondition[]): Threshold[] {
+  return conditions.flatMap((c) => ("anyOf" in c ? c.anyOf : [c]));
+}
+
 /** A condition under which a hit is expected rather than a threat, and why, in words a SOC reads on the digest. */
 export const Expectation = Threshold.extend({ reason: z.string().min(10) });
 export type Expectation = z.infer<typeof Expectation>;
@@ -97,7 +113,7 @@ export const HuntMetadata = z
      */
     peers: z.object({ value: z.array(z.string()).min(1), across: z.array(z.string()).min(1) }).optional(),
     thresholds: z
-      .object({ match: z.enum(["all", "any"]).default("all"), conditions: z.array(Threshold).default([]) })
+      .object({ match: z.enum(["all", "any"]).default("all"), conditions: z.array(ThresholdCondition).default([]) })
       .default({ match: "all", conditions: [] }),
     /**
      * Rows that meet one of these are expected (a new account's first-day sign-in trouble): they are

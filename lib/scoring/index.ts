@@ -255,9 +255,11 @@ export function scoreFinding(input: ScoreInput): Score {
 
   // T: thresholds
   const conditions = hunt.thresholds.conditions;
-  const results = evaluateConditions(conditions, row, parameters);
-  const thresholdMet =
-    conditions.length > 0 && (hunt.thresholds.match === "all" ? results.every((r) => r.met) : results.some((r) => r.met));
+  // Each condition's thresholds (one, or the members of an either-of group) and whether it holds.
+  const groups = conditions.map((c) => evaluateConditions("anyOf" in c ? c.anyOf : [c], row, parameters));
+  const results = groups.flat();
+  const held = groups.map((g) => g.some((r) => r.met));
+  const thresholdMet = conditions.length > 0 && (hunt.thresholds.match === "all" ? held.every(Boolean) : held.some(Boolean));
   if (thresholdMet) {
     for (const r of results.filter((r) => r.met)) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
   }

@@ -52,5 +52,15 @@ describe("hunt catalog", () => {
     expect(broken({ thresholds: { match: "all", conditions: [{ column: "FailedCount", op: ">=", value: "NoSuchParameter" }] } })).toThrow(
       /refers to 'NoSuchParameter', which is not a numeric parameter/,
     );
+    const either = (...anyOf: unknown[]) =>
+      broken({ thresholds: { match: "all", conditions: [{ anyOf }] } as HuntDefinition["thresholds"] });
+    expect(either({ column: "FailedCount", op: ">=", value: 1 })).toThrow(/thresholds.conditions.0.anyOf: Too small/);
+    // A value that fits neither a threshold nor an either-of group: the problem is named inside the group.
+    expect(either({ column: "FailedCount", op: ">=", value: 1 }, { column: "UserCount", op: "=>", value: 1 })).toThrow(
+      /thresholds.conditions.0.anyOf.1.op: Invalid option/,
+    );
+    expect(either({ column: "FailedCount", op: ">=", value: 1 }, { column: "UserCount", op: ">=", value: "NoSuchParameter" })).toThrow(
+      /threshold on UserCount refers to 'NoSuchParameter'/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Baseline, HuntState } from "../../lib/baselines/model.js";
 import { findHunt } from "../../lib/hunts/catalog.js";
+import { thresholdsOf } from "../../lib/hunts/schema.js";
 import { scoreFinding } from "../../lib/scoring/index.js";
 
 const bruteForce = findHunt("windows-logon-by-source-ip")!;
@@ -71,6 +72,27 @@ describe("scoring", () => {
     expect(burst.signals.deviation).toBeGreaterThan(0.99);
     expect(justOver.signals.deviation).toBeGreaterThan(0.94);
     expect(burst.score).toBeGreaterThan(justOver.score + 2);
+  });
+
+  it("a condition of either-of thresholds holds when one of them does, and names only those that held", () => {
+    // A quiet account's burst: ChangeFinder stays under its top band on the sparse series, the burst dwarfs its past days.
+    const changepoint = findHunt("logon-changepoint")!;
+    const account = (MaxScore: number, BurstFactor: number, BusiestHour = 30) =>
+      scoreFinding({
+        hunt: changepoint,
+        row: { Account: "a", MaxScore, BusiestHour, BurstFactor },
+        features: { BusiestHour },
+        baseline: undefined,
+        huntState: learned,
+      });
+    const quietBurst = account(13, 5);
+    expect(quietBurst.thresholdMet).toBe(true);
+    expect(quietBurst.reasons).toContain("BurstFactor 5 >= 3 (threshold)");
+    expect(quietBurst.reasons.some((r) => r.startsWith("MaxScore"))).toBe(false);
+    expect(account(20, 1.2).reasons).toContain("MaxScore 20 >= 17 (threshold)");
+    // Neither member holds; or both do, but the other condition (a burst of at least 15 in an hour) does not.
+    expect(account(13, 2).thresholdMet).toBe(false);
+    expect(account(20, 8, 10).thresholdMet).toBe(false);
   });
 
   it("during learning only thresholds count", () => {
@@ -310,9 +332,10 @@ describe("scoring", () => {
 
   it("an empty threshold cell is no number: it meets no condition, not even a <= one", () => {
     const spray = findHunt("password-spray-by-source")!;
-    const upper = spray.thresholds.conditions.find((c) => c.op === "<=" || c.op === "<");
+    const conditions = thresholdsOf(spray.thresholds.conditions);
+    const upper = conditions.find((c) => c.op === "<=" || c.op === "<");
     expect(upper).toBeDefined();
-    const row = Object.fromEntries(spray.thresholds.conditions.map((c) => [c.column, c === upper ? null : 1_000]));
+    const row = Object.fromEntries(conditions.map((c) => [c.column, c === upper ? null : 1_000]));
     const s = scoreFinding({ hunt: spray, row, features: {}, baseline: undefined, huntState: learning });
     expect(s.thresholdMet).toBe(spray.thresholds.match === "any");
     expect(s.reasons.some((r) => r.startsWith(`${upper!.column} `))).toBe(false);

@@ -11,7 +11,7 @@ export default defineHunt({
   id: LOGON_CHANGEPOINT_HUNT,
   title: "Change points in hourly logons per account (LogonTracer)",
   description:
-    "Counts each account's logon-related events (4624, 4625, 4768, 4769, 4776) per hour over a week and scores every hour with ChangeFinder as LogonTracer does (two-stage SDAR, r=0.04, order 1, smooth 5). The highest score inside the window, against LogonTracer's bands (10, 13, 16, 17), shows when an account's activity suddenly changed. Office routines cross the top band every Monday morning, so the band alone does not alert: a window alerts when the top band coincides with a burst (an hour with at least BurstThreshold events), and otherwise scores by how far the account's busiest hour departs from its own history.",
+    "Counts each account's logon-related events (4624, 4625, 4768, 4769, 4776) per hour over a week and scores every hour with ChangeFinder as LogonTracer does (two-stage SDAR, r=0.04, order 1, smooth 5). The highest score inside the window, against LogonTracer's bands (10, 13, 16, 17), shows when an account's activity suddenly changed. Office routines cross the top band every Monday morning, so the band alone does not alert: a window alerts when the top band coincides with a burst (an hour with at least BurstThreshold events), and otherwise scores by how far the account's busiest hour departs from its own history. On a quiet account's sparse series ChangeFinder stays low even for a large burst, so a burst of at least BurstFactorThreshold times the account's busiest hour in the context before the window counts as a change too.",
   reference: "JPCERT/CC LogonTracer timeline: ChangeFinder over hourly event counts",
   mitre: { tactics: ["Lateral Movement", "Credential Access"], techniques: ["T1078", "T1110"] },
   severity: "medium",
@@ -27,11 +27,18 @@ export default defineHunt({
   thresholds: {
     match: "all",
     conditions: [
-      { column: "MaxScore", op: ">=", value: "CriticalBand" },
+      // ChangeFinder measures change against recent dynamics, so on a quiet account's sparse series a burst scores low
+      // (a few logons an hour, then thirty): a burst that dwarfs the account's own past days is a change as well.
+      {
+        anyOf: [
+          { column: "MaxScore", op: ">=", value: "CriticalBand" },
+          { column: "BurstFactor", op: ">=", value: "BurstFactorThreshold" },
+        ],
+      },
       { column: "BusiestHour", op: ">=", value: "BurstThreshold" },
     ],
   },
-  parameters: { CriticalBand: 17, BurstThreshold: 15, IgnoredAccounts: IGNORED_ACCOUNTS },
+  parameters: { CriticalBand: 17, BurstThreshold: 15, BurstFactorThreshold: 3, IgnoredAccounts: IGNORED_ACCOUNTS },
   query: HOURLY_LOGONS,
   analyze: (counts, { windowStart, windowEnd, contextStart }) => {
     const col = (name: string) => counts.columns.findIndex((c) => c.name === name);
@@ -55,15 +62,21 @@ export default defineHunt({
         if (best < 0 || scores[i] > scores[best]) best = i;
       }
       if (best < 0) continue;
-      const inWindow = values.slice(Math.max(0, Math.floor((windowStart - first) / HOUR)));
+      const windowFrom = Math.max(0, Math.floor((windowStart - first) / HOUR));
+      const inWindow = values.slice(windowFrom);
       if (inWindow.every((v) => v === 0)) continue; // no activity in the window: nothing to say
+      const busiestHour = Math.max(...inWindow);
+      const pastBusiestHour = Math.max(0, ...values.slice(0, windowFrom));
       records.push({
         Account: name,
         MaxScore: Number(scores[best].toFixed(3)),
         Band: changePointBand(scores[best]),
         PeakHour: formatDatetime(datetimeFromMs(first + best * HOUR)),
         PeakCount: values[best],
-        BusiestHour: Math.max(...inWindow),
+        BusiestHour: busiestHour,
+        PastBusiestHour: pastBusiestHour,
+        // How many times its busiest hour of the context before the window (an hour without logons counts as one).
+        BurstFactor: Number((busiestHour / Math.max(1, pastBusiestHour)).toFixed(2)),
         WindowCount: inWindow.reduce((s, v) => s + v, 0),
       });
     }
@@ -75,6 +88,8 @@ export default defineHunt({
         { name: "PeakHour", type: "datetime" },
         { name: "PeakCount", type: "long" },
         { name: "BusiestHour", type: "long" },
+        { name: "PastBusiestHour", type: "long" },
+        { name: "BurstFactor", type: "real" },
         { name: "WindowCount", type: "long" },
       ],
       records,

@@ -36,12 +36,13 @@ export async function benchBaselines(entities: number): Promise<BenchSection> {
     const singleStorage = new Storage({ kind: "connection-string", connectionString: azurite.connectionString, tablePrefix: "single" });
     await singleStorage.ensure();
     const table = singleStorage.table("baselines");
+    const partitionOf = await store.baselinePartitions("bench");
     started = performance.now();
     await pMap(
       observations,
       async (o) => {
         const next = applyObservation("bench", undefined, o, window, { Users: 50 })!;
-        await table.upsertEntity(fromBaseline(store.baselinePartition("bench", o.entityKey), encodeKey(o.entityKey), next), "Replace");
+        await table.upsertEntity(fromBaseline(partitionOf(o.entityKey), encodeKey(o.entityKey), next), "Replace");
       },
       { concurrency: 32 },
     );

@@ -5,8 +5,10 @@
  *   PartitionKey `<hunt>~b<bucket>`  RowKey <entity>       one entity's baseline
  *   PartitionKey `<hunt>~p<bucket>`  RowKey <value>        prevalence of a value across entities
  *   PartitionKey `<hunt>~state`      RowKey `hunt`         the hunt's learning state
- * Entities of a hunt are spread over BUCKETS partitions by a hash of their key, so one hunt's
- * writes are not capped by a single partition's ~2,000 entities/s.
+ * Entities of a hunt are spread over partitions by a hash of their key, so one hunt's writes are
+ * not capped by a single partition's ~2,000 entities/s. How many is fixed for a hunt's life and
+ * written in its learning state (`buckets`): BUCKETS for a hunt that starts now, LEGACY_BUCKETS for
+ * one whose state predates the field, so baselines stored before keep being found.
  *
  * Writes are entity group transactions of at most 100 operations on one partition, each
  * operation conditional on the etag read (or on the entity not existing yet). When another run
@@ -26,7 +28,13 @@ import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
 import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, transactionChunks, type TimeBudget } from "../state/tables.js";
 import { applyObservation, applyPrevalence, type Baseline, type HuntState, type Observation, type Prevalence } from "./model.js";
 
-export const BUCKETS = 16;
+/**
+ * Partitions per hunt and kind for a hunt that starts learning now. Smaller partitions also keep
+ * Azurite (the backtest's storage), whose lookups scan the partition, from slowing as baselines grow.
+ */
+export const BUCKETS = 64;
+/** What a hunt whose learning state has no `buckets` was stored with. */
+export const LEGACY_BUCKETS = 16;
 const READ_CONCURRENCY = 32;
 const TRANSACTION_CONCURRENCY = 8;
 const MAX_ATTEMPTS = 6;
@@ -45,7 +53,7 @@ export function prevalenceRefreshFor(retentionMs: number): number {
 }
 
 export interface BaselineStoreOptions {
-  /** Partitions per hunt and kind (baselines, prevalence); fixed for a table's life. */
+  /** Partitions per hunt and kind (baselines, prevalence) for hunts that start learning (BUCKETS). */
   buckets?: number;
   /** Rows remembered for held hunts (REMEMBERED_ROWS). */
   maxRememberedRows?: number;
@@ -94,6 +102,8 @@ export class BaselineStore {
   private readonly remembered = new Map<string, RememberedPartition>();
   private readonly listing = new Map<string, Promise<RememberedPartition>>();
   private rememberedRows = 0;
+  /** Per hunt, the partitions per kind its learning state says (or that a hunt without state starts with). */
+  private readonly layouts = new Map<string, number>();
 
   private readonly buckets: number;
   private readonly maxRememberedRows: number;
@@ -131,7 +141,26 @@ export class BaselineStore {
       throw error;
     }
     if (!state || state.etag !== this.generations.get(huntId)) this.forget(huntId);
+    this.layouts.set(huntId, this.layoutOf(state));
     this.remember(partitionKey, new Map(state ? [["hunt", state]] : []));
+  }
+
+  /** Partitions per kind that a hunt's learning state records (see the layout above). */
+  private layoutOf(state: Current): number {
+    if (!state) return this.buckets;
+    const recorded = Number(state.entity.buckets);
+    return Number.isInteger(recorded) && recorded > 0 ? recorded : LEGACY_BUCKETS;
+  }
+
+  /** A hunt's partitions per kind: known since `hold`, or read from its learning state once. Peers (`<hunt>~peers`) follow their hunt. */
+  private async bucketsOf(huntId: string): Promise<number> {
+    const owner = huntOfPartition(`${encodeKey(huntId)}~`);
+    let buckets = this.layouts.get(owner);
+    if (buckets === undefined) {
+      buckets = this.layoutOf(await this.read(this.statePartition(owner), "hunt"));
+      this.layouts.set(owner, buckets);
+    }
+    return buckets;
   }
 
   /** The window is over; `clean` false (it failed) forgets the hunt, so the next holder reads storage again. */
@@ -149,6 +178,7 @@ export class BaselineStore {
   /** Forgets everything remembered of a hunt (its baselines, prevalence, peers and state). */
   private forget(huntId: string): void {
     this.generations.delete(huntId);
+    this.layouts.delete(huntId);
     for (const partitionKey of [...this.remembered.keys()]) if (huntOfPartition(partitionKey) === huntId) this.dropPartition(partitionKey);
   }
 
@@ -232,12 +262,15 @@ export class BaselineStore {
     return `${encodeKey(huntId)}~state`;
   }
 
-  baselinePartition(huntId: string, entityKey: string): string {
-    return this.partition(huntId, "b", bucketOf(entityKey, this.buckets));
+  /** Where a hunt's baselines are: the partition of each entity key. */
+  async baselinePartitions(huntId: string): Promise<(entityKey: string) => string> {
+    const buckets = await this.bucketsOf(huntId);
+    return (entityKey) => this.partition(huntId, "b", bucketOf(entityKey, buckets));
   }
 
-  private prevalencePartition(huntId: string, valueKey: string): string {
-    return this.partition(huntId, "p", bucketOf(valueKey, this.buckets));
+  private async prevalencePartitions(huntId: string): Promise<(valueKey: string) => string> {
+    const buckets = await this.bucketsOf(huntId);
+    return (valueKey) => this.partition(huntId, "p", bucketOf(valueKey, buckets));
   }
 
   private async read(partitionKey: string, rowKey: string): Promise<Current> {
@@ -344,10 +377,10 @@ export class BaselineStore {
 
   // ---- baselines ----
 
-  getBaselines(huntId: string, entityKeys: readonly string[]): Promise<Map<string, Baseline>> {
+  async getBaselines(huntId: string, entityKeys: readonly string[]): Promise<Map<string, Baseline>> {
     return this.readDecoded(
       entityKeys,
-      (k) => this.baselinePartition(huntId, k),
+      await this.baselinePartitions(huntId),
       (_, entity) => toBaseline(huntId, entity),
     );
   }
@@ -358,9 +391,10 @@ export class BaselineStore {
     window: { start: number; end: number },
     caps: Record<string, number>,
   ): Promise<ApplyResult> {
+    const partitionOf = await this.baselinePartitions(huntId);
     return this.write(
       observations.map((observation) => {
-        const partitionKey = this.baselinePartition(huntId, observation.entityKey);
+        const partitionKey = partitionOf(observation.entityKey);
         const rowKey = encodeKey(observation.entityKey);
         return {
           partitionKey,
@@ -384,7 +418,11 @@ export class BaselineStore {
   async prune(before: number, budget?: TimeBudget): Promise<number> {
     const deleted = await deleteWhere(this.client, `lastWindowEnd lt ${epochMsLiteral(before)}`, { mode: "unchanged", budget });
     // What held hunts remember may name deleted rows: they list their partitions again when needed.
-    if (deleted) for (const partitionKey of [...this.remembered.keys()]) this.dropPartition(partitionKey);
+    if (deleted) {
+      for (const partitionKey of [...this.remembered.keys()]) this.dropPartition(partitionKey);
+      // A hunt whose state was pruned starts learning afresh, with the current layout.
+      this.layouts.clear();
+    }
     return deleted;
   }
 
@@ -404,6 +442,7 @@ export class BaselineStore {
 
   async applyHuntWindow(huntId: string, windowEnd: number, population: number): Promise<ApplyResult> {
     const partitionKey = this.statePartition(huntId);
+    const buckets = await this.bucketsOf(huntId);
     return this.write([
       {
         partitionKey,
@@ -416,6 +455,8 @@ export class BaselineStore {
             windows: (current ? Number(current.entity.windows) : 0) + 1,
             lastWindowEnd: windowEnd,
             population: Math.max(current ? Number(current.entity.population) : 0, population),
+            // Recorded with the state so the layout outlives a change of the default; a legacy state gains it here.
+            buckets,
           };
         },
       },
@@ -424,18 +465,19 @@ export class BaselineStore {
 
   // ---- prevalence ----
 
-  getPrevalence(huntId: string, valueKeys: readonly string[]): Promise<Map<string, Prevalence>> {
+  async getPrevalence(huntId: string, valueKeys: readonly string[]): Promise<Map<string, Prevalence>> {
     return this.readDecoded(
       valueKeys,
-      (k) => this.prevalencePartition(huntId, k),
+      await this.prevalencePartitions(huntId),
       (k, entity) => toPrevalence(huntId, k, entity),
     );
   }
 
   async applyPrevalence(huntId: string, seen: ReadonlyMap<string, readonly string[]>, windowEnd: number): Promise<ApplyResult> {
+    const partitionOf = await this.prevalencePartitions(huntId);
     return this.write(
       [...seen].map(([valueKey, across]) => {
-        const partitionKey = this.prevalencePartition(huntId, valueKey);
+        const partitionKey = partitionOf(valueKey);
         const rowKey = encodeKey(valueKey);
         return {
           partitionKey,

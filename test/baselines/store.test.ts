@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BaselineStore, prevalenceRefreshFor } from "../../lib/baselines/store.js";
+import { BaselineStore, LEGACY_BUCKETS, prevalenceRefreshFor } from "../../lib/baselines/store.js";
 import type { Observation } from "../../lib/baselines/model.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { requestsDuring } from "../helpers/requests.js";
@@ -129,6 +129,51 @@ describe("baselines in Table Storage (Azurite)", () => {
       count: 1,
       lastWindowEnd: 61 * HOUR,
     });
+  });
+
+  it("a hunt keeps the partitions it started with: its state records them, and a state from before the record means the legacy layout", async () => {
+    const storage = await freshStorage(azurite());
+    const client = storage.table("baselines");
+    const keys = Array.from({ length: 30 }, (_, i) => `10.4.0.${i}`);
+    // A hunt stored by an earlier version: 16 partitions per kind, and a learning state without the field.
+    const earlier = new BaselineStore(client, { buckets: LEGACY_BUCKETS });
+    await heldWindow(
+      earlier,
+      "hunt-k",
+      keys.map((k) => observation(k, 1)),
+      HOUR,
+    );
+    const state = await client.getEntity<Record<string, unknown>>("hunt-k~state", "hunt");
+    expect(state.buckets).toBe(LEGACY_BUCKETS);
+    await client.updateEntity(
+      {
+        partitionKey: state.partitionKey,
+        rowKey: state.rowKey,
+        windows: state.windows,
+        lastWindowEnd: state.lastWindowEnd,
+        population: state.population,
+      },
+      "Replace",
+    );
+
+    // Today's store starts new hunts on 4 partitions, and still finds the old hunt's baselines where they are.
+    const now = new BaselineStore(client, { buckets: 4 });
+    await heldWindow(
+      now,
+      "hunt-k",
+      keys.map((k) => observation(k, 2)),
+      2 * HOUR,
+    );
+    const read = await new BaselineStore(client, { buckets: 4 }).getBaselines("hunt-k", keys);
+    expect([...read.values()].map((b) => b.features.FailedCount.history)).toEqual(keys.map(() => [1, 2]));
+    expect((await client.getEntity("hunt-k~state", "hunt")).buckets).toBe(LEGACY_BUCKETS);
+
+    await heldWindow(now, "hunt-new", [observation("10.5.0.1", 1)], HOUR);
+    expect((await client.getEntity("hunt-new~state", "hunt")).buckets).toBe(4);
+    const partitions = new Set<string>();
+    for await (const row of client.listEntities()) partitions.add(row.partitionKey!);
+    expect([...partitions].filter((p) => p.startsWith("hunt-k~b")).length).toBeGreaterThan(4);
+    expect([...partitions].filter((p) => p.startsWith("hunt-new~b"))).toEqual([expect.stringMatching(/^hunt-new~b0[0-3]$/)]);
   });
 
   it("reads a held hunt's partitions once: a later window reads only the hunt state", async () => {

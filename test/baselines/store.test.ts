@@ -147,8 +147,8 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect(state.buckets).toBe(LEGACY_BUCKETS);
     await client.updateEntity(
       {
-        partitionKey: state.partitionKey,
-        rowKey: state.rowKey,
+        partitionKey: "hunt-k~state",
+        rowKey: "hunt",
         windows: state.windows,
         lastWindowEnd: state.lastWindowEnd,
         population: state.population,

@@ -61,7 +61,8 @@ describe("scoring", () => {
     const account = (BusiestHour: number, MaxScore: number) =>
       scoreFinding({
         hunt: changepoint,
-        row: { Account: "a", MaxScore, BusiestHour },
+        // Both are new highs: the account's busiest hour of the days before was 6.
+        row: { Account: "a", MaxScore, BusiestHour, BurstFactor: BusiestHour / 6 },
         features: { BusiestHour },
         baseline: { ...baseline([]), features: { BusiestHour: { mean: 4, variance: 1, history } } },
         huntState: learned,
@@ -89,10 +90,12 @@ describe("scoring", () => {
     expect(quietBurst.thresholdMet).toBe(true);
     expect(quietBurst.reasons).toContain("BurstFactor 5 >= 3 (threshold)");
     expect(quietBurst.reasons.some((r) => r.startsWith("MaxScore"))).toBe(false);
-    expect(account(20, 1.2).reasons).toContain("MaxScore 20 >= 17 (threshold)");
-    // Neither member holds; or both do, but the other condition (a burst of at least 15 in an hour) does not.
+    expect(account(20, 2).reasons).toEqual(expect.arrayContaining(["MaxScore 20 >= 17 (threshold)", "BurstFactor 2 >= 1.50 (threshold)"]));
+    // Neither member holds; or both do, but another condition (a burst of at least 15 in an hour) does not.
     expect(account(13, 2).thresholdMet).toBe(false);
     expect(account(20, 8, 10).thresholdMet).toBe(false);
+    // In the top band, but within the account's range of the past days: its routine.
+    expect(account(20, 1.2).thresholdMet).toBe(false);
   });
 
   it("during learning only thresholds count", () => {

@@ -11,7 +11,7 @@ export default defineHunt({
   id: LOGON_CHANGEPOINT_HUNT,
   title: "Change points in hourly logons per account (LogonTracer)",
   description:
-    "Counts each account's logon-related events (4624, 4625, 4768, 4769, 4776) per hour over a week and scores every hour with ChangeFinder as LogonTracer does (two-stage SDAR, r=0.04, order 1, smooth 5). The highest score inside the window, against LogonTracer's bands (10, 13, 16, 17), shows when an account's activity suddenly changed. Office routines cross the top band every Monday morning, so the band alone does not alert: a window alerts when the top band coincides with a burst (an hour with at least BurstThreshold events), and otherwise scores by how far the account's busiest hour departs from its own history. On a quiet account's sparse series ChangeFinder stays low even for a large burst, so a burst of at least BurstFactorThreshold times the account's busiest hour in the context before the window counts as a change too.",
+    "Counts each account's logon-related events (4624, 4625, 4768, 4769, 4776) per hour over a week and scores every hour with ChangeFinder as LogonTracer does (two-stage SDAR, r=0.04, order 1, smooth 5). The highest score inside the window, against LogonTracer's bands (10, 13, 16, 17), shows when an account's activity suddenly changed. Office routines cross the top band every Monday morning, so the band alone does not alert: a window alerts when the top band coincides with a burst (an hour with at least BurstThreshold events), and otherwise scores by how far the account's busiest hour departs from its own history. On a quiet account's sparse series ChangeFinder stays low even for a large burst, so a burst of at least BurstFactorThreshold times the account's busiest hour in the context before the window counts as a change too. Either way the burst must pass that busiest hour by MinBurstFactor: one within the account's range of the past days (a heavy admin's Monday morning after a quiet weekend) is its routine.",
   reference: "JPCERT/CC LogonTracer timeline: ChangeFinder over hourly event counts",
   mitre: { tactics: ["Lateral Movement", "Credential Access"], techniques: ["T1078", "T1110"] },
   severity: "medium",
@@ -36,9 +36,12 @@ export default defineHunt({
         ],
       },
       { column: "BusiestHour", op: ">=", value: "BurstThreshold" },
+      // A burst within the account's own range of the past days is its routine (a heavy admin's Monday after a quiet
+      // weekend crosses the top band), not a change: it must pass its busiest hour of those days by half again.
+      { column: "BurstFactor", op: ">=", value: "MinBurstFactor" },
     ],
   },
-  parameters: { CriticalBand: 17, BurstThreshold: 15, BurstFactorThreshold: 3, IgnoredAccounts: IGNORED_ACCOUNTS },
+  parameters: { CriticalBand: 17, BurstThreshold: 15, BurstFactorThreshold: 3, MinBurstFactor: 1.5, IgnoredAccounts: IGNORED_ACCOUNTS },
   query: HOURLY_LOGONS,
   analyze: (counts, { windowStart, windowEnd, contextStart }) => {
     const col = (name: string) => counts.columns.findIndex((c) => c.name === name);

@@ -2,6 +2,8 @@
  * What the project remembers about an entity, and how one window's observation updates it.
  * Pure functions: storage lives in store.ts.
  */
+import { createHash } from "node:crypto";
+
 export const EWMA_ALPHA = 0.2;
 export const HISTORY_LENGTH = 30;
 /** Windows of threshold outcomes remembered per entity ("met in 9 of its last 10 windows"). */
@@ -122,16 +124,44 @@ export interface HuntState {
   population: number;
 }
 
-/** How many distinct entities (e.g. devices) have shown a value (e.g. a remote endpoint). */
+/** How many distinct entities (e.g. devices) have shown a value (e.g. a remote endpoint), and which. */
 export interface Prevalence {
   huntId: string;
   valueKey: string;
+  /** The first PREVALENCE_CAP of them by name, for people reading the row. */
   across: string[];
+  /** Every one of them (up to MEMBERS_CAP), as memberToken: whether an entity showed the value before is never a guess. */
+  members: ReadonlySet<string>;
   count: number;
   lastWindowEnd: number;
 }
 
+/** Names kept on a prevalence row. */
 export const PREVALENCE_CAP = 100;
+/**
+ * Members remembered per value: past this many (a value on more devices than most fleets have),
+ * further ones are counted each time they show it, as if new.
+ */
+export const MEMBERS_CAP = 50_000;
+
+/**
+ * A member of a prevalence set in 8 characters: 48 bits of its SHA-256 in base64url. Names the
+ * data chooses (device names) would take 20 or more, and with 48 bits a collision among a fleet's
+ * devices is not to be expected (about 1 in 10^7 at 50,000).
+ */
+export function memberToken(name: string): string {
+  return createHash("sha256").update(name).digest("base64url").slice(0, 8);
+}
+
+/** A prevalence as stored by earlier versions (names only, at most PREVALENCE_CAP of them) or built by hand. */
+export function prevalenceOf(huntId: string, valueKey: string, across: string[], count = across.length, lastWindowEnd = 0): Prevalence {
+  return { huntId, valueKey, across, members: new Set(across.map(memberToken)), count, lastWindowEnd };
+}
+
+/** Whether `name` showed the value before. */
+export function isMember(prevalence: Prevalence | undefined, name: string): boolean {
+  return prevalence !== undefined && prevalence.members.has(memberToken(name));
+}
 
 export function applyPrevalence(
   huntId: string,
@@ -141,14 +171,15 @@ export function applyPrevalence(
   windowEnd: number,
 ): Prevalence | undefined {
   if (current && current.lastWindowEnd >= windowEnd) return undefined;
-  const known = new Set(current?.across ?? []);
+  const members = new Set(current?.members ?? []);
   let count = current?.count ?? 0;
   const kept = [...(current?.across ?? [])];
   for (const a of across) {
-    if (known.has(a)) continue;
-    known.add(a);
+    const token = memberToken(a);
+    if (members.has(token)) continue;
     count++;
+    if (members.size < MEMBERS_CAP) members.add(token);
     if (kept.length < PREVALENCE_CAP) kept.push(a);
   }
-  return { huntId, valueKey, across: kept, count, lastWindowEnd: windowEnd };
+  return { huntId, valueKey, across: kept, members, count, lastWindowEnd: windowEnd };
 }

@@ -26,7 +26,15 @@ import { odata, type RestError, type TableClient, type TransactionAction } from 
 import pMap from "p-map";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
 import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, transactionChunks, type TimeBudget } from "../state/tables.js";
-import { applyObservation, applyPrevalence, type Baseline, type HuntState, type Observation, type Prevalence } from "./model.js";
+import {
+  applyObservation,
+  applyPrevalence,
+  prevalenceOf,
+  type Baseline,
+  type HuntState,
+  type Observation,
+  type Prevalence,
+} from "./model.js";
 
 /**
  * Partitions per hunt and kind for a hunt that starts learning now. Smaller partitions also keep
@@ -378,11 +386,7 @@ export class BaselineStore {
   // ---- baselines ----
 
   async getBaselines(huntId: string, entityKeys: readonly string[]): Promise<Map<string, Baseline>> {
-    return this.readDecoded(
-      entityKeys,
-      await this.baselinePartitions(huntId),
-      (_, entity) => toBaseline(huntId, entity),
-    );
+    return this.readDecoded(entityKeys, await this.baselinePartitions(huntId), (_, entity) => toBaseline(huntId, entity));
   }
 
   async applyObservations(
@@ -466,11 +470,7 @@ export class BaselineStore {
   // ---- prevalence ----
 
   async getPrevalence(huntId: string, valueKeys: readonly string[]): Promise<Map<string, Prevalence>> {
-    return this.readDecoded(
-      valueKeys,
-      await this.prevalencePartitions(huntId),
-      (k, entity) => toPrevalence(huntId, k, entity),
-    );
+    return this.readDecoded(valueKeys, await this.prevalencePartitions(huntId), (k, entity) => toPrevalence(huntId, k, entity));
   }
 
   async applyPrevalence(huntId: string, seen: ReadonlyMap<string, readonly string[]>, windowEnd: number): Promise<ApplyResult> {
@@ -491,7 +491,7 @@ export class BaselineStore {
             if (
               stored &&
               next.count === stored.count &&
-              next.across.length === stored.across.length &&
+              next.members.size === stored.members.size &&
               windowEnd - stored.lastWindowEnd < this.prevalenceRefreshMs
             )
               return "unchanged";
@@ -500,6 +500,7 @@ export class BaselineStore {
               rowKey,
               valueKey,
               across: JSON.stringify(next.across),
+              ...membersProperties(next.members),
               count: next.count,
               lastWindowEnd: next.lastWindowEnd,
             };
@@ -564,12 +565,32 @@ function toBaseline(huntId: string, entity: Stored): Baseline {
   };
 }
 
+/** Characters of member tokens per property: a multiple of the token length, under the 32K a string property holds. */
+const MEMBERS_PER_PROPERTY = 3_750;
+const TOKEN_LENGTH = 8;
+
+/** Property names of a prevalence row's member tokens: `members`, `members1`, ... (MEMBERS_CAP tokens fit in 14). */
+const membersProperty = (i: number) => (i === 0 ? "members" : `members${i}`);
+
+/** Member tokens as properties of at most MEMBERS_PER_PROPERTY tokens each (a row holds 1 MiB; 50,000 tokens take 800 KB). */
+function membersProperties(members: ReadonlySet<string>): Record<string, string> {
+  const text = [...members].join("");
+  const properties: Record<string, string> = {};
+  for (let i = 0; i * MEMBERS_PER_PROPERTY * TOKEN_LENGTH < text.length; i++)
+    properties[membersProperty(i)] = text.slice(i * MEMBERS_PER_PROPERTY * TOKEN_LENGTH, (i + 1) * MEMBERS_PER_PROPERTY * TOKEN_LENGTH);
+  return properties;
+}
+
 function toPrevalence(huntId: string, valueKey: string, entity: Stored): Prevalence {
-  return {
-    huntId,
-    valueKey,
-    across: JSON.parse(typeof entity.across === "string" ? entity.across : "[]") as Prevalence["across"],
-    count: Number(entity.count),
-    lastWindowEnd: Number(entity.lastWindowEnd),
-  };
+  const across = JSON.parse(typeof entity.across === "string" ? entity.across : "[]") as string[];
+  const count = Number(entity.count);
+  const lastWindowEnd = Number(entity.lastWindowEnd);
+  // A row from before members were kept has its names only.
+  if (typeof entity.members !== "string") return prevalenceOf(huntId, valueKey, across, count, lastWindowEnd);
+  const members = new Set<string>();
+  for (let i = 0; typeof entity[membersProperty(i)] === "string"; i++) {
+    const text = entity[membersProperty(i)] as string;
+    for (let at = 0; at + TOKEN_LENGTH <= text.length; at += TOKEN_LENGTH) members.add(text.slice(at, at + TOKEN_LENGTH));
+  }
+  return { huntId, valueKey, across, members, count, lastWindowEnd };
 }

@@ -32,7 +32,7 @@
  * its recent windows (a scanner's next target), when nothing but rarity and novelty speaks for it.
  */
 import type { Baseline, HuntState, Prevalence } from "../baselines/model.js";
-import { median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
+import { isMember, median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
 import type { Hunt, ParameterValue, Threshold } from "../hunts/schema.js";
 
 export const WEIGHTS = { threshold: 0.65, deviation: 0.55, rarity: 0.5, novelty: 0.4 } as const;
@@ -190,9 +190,8 @@ function isHabitual({ met, of }: { met: number; of: number }): boolean {
   return of >= MIN_HISTORY && met * 2 >= of;
 }
 
-/** Who shows a value: the `across` values remembered before this window, and those showing it for the first time now. */
+/** Who shows a value for the first time in this window (the `across` values the stored prevalence does not hold). */
 export interface ValueSpread {
-  known: ReadonlySet<string>;
   fresh: readonly string[];
   freshSet: ReadonlySet<string>;
 }
@@ -212,9 +211,8 @@ export function valueSpread(context: PrevalenceContext): ValueSpread {
   if (!byStats) spreads.set(inWindow, (byStats = new WeakMap()));
   let spread = byStats.get(statsKey);
   if (!spread) {
-    const known = new Set(context.stats?.across ?? []);
-    const fresh = inWindow.filter((a) => !known.has(a));
-    spread = { known, fresh, freshSet: new Set(fresh) };
+    const fresh = inWindow.filter((a) => !isMember(context.stats, a));
+    spread = { fresh, freshSet: new Set(fresh) };
     byStats.set(statsKey, spread);
   }
   return spread;
@@ -228,13 +226,14 @@ export function isFleetWide(context: PrevalenceContext): boolean {
 
 /** Other entities that show the value (before or now), the population, and whether this entity showed it before. */
 function spread(context: PrevalenceContext): { others: number; population: number; seenHereBefore: boolean } {
-  const { known, fresh, freshSet } = valueSpread(context);
+  const { fresh, freshSet } = valueSpread(context);
   const total = (context.stats?.count ?? 0) + fresh.length;
-  const self = context.across !== undefined && (known.has(context.across) || freshSet.has(context.across)) ? 1 : 0;
+  const seenHereBefore = context.across !== undefined && isMember(context.stats, context.across);
+  const self = seenHereBefore || (context.across !== undefined && freshSet.has(context.across)) ? 1 : 0;
   return {
     others: Math.max(0, total - self),
     population: Math.max(context.population, total),
-    seenHereBefore: context.across !== undefined && known.has(context.across),
+    seenHereBefore,
   };
 }
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { applyObservation, applyPrevalence, mergeDistinct, median, robustZ, updateFeature } from "../../lib/baselines/model.js";
+import {
+  applyObservation,
+  applyPrevalence,
+  isMember,
+  mergeDistinct,
+  median,
+  PREVALENCE_CAP,
+  robustZ,
+  updateFeature,
+} from "../../lib/baselines/model.js";
 import { decodeKey, encodeKey } from "../../lib/state/keys.js";
 
 describe("baseline arithmetic", () => {
@@ -61,6 +70,16 @@ describe("baseline arithmetic", () => {
     const second = applyPrevalence("h", first, "1.2.3.4|445", ["ws2", "ws3"], 20)!;
     expect(second.count).toBe(3);
     expect(applyPrevalence("h", second, "1.2.3.4|445", ["ws9"], 20)).toBeUndefined();
+  });
+
+  it("remembers every entity that showed a value, past the names it keeps: a fleet showing it again adds nothing", () => {
+    const fleet = Array.from({ length: 150 }, (_, i) => `ws-${i}.corp.example`);
+    const first = applyPrevalence("h", undefined, "10.0.0.5|389", fleet, 10)!;
+    expect([first.count, first.across.length, first.members.size]).toEqual([150, PREVALENCE_CAP, 150]);
+    const again = applyPrevalence("h", first, "10.0.0.5|389", [...fleet].reverse(), 20)!;
+    expect(again.count).toBe(150);
+    expect(fleet.every((name) => isMember(again, name))).toBe(true);
+    expect(applyPrevalence("h", again, "10.0.0.5|389", [...fleet, "ws-new.corp.example"], 30)!.count).toBe(151);
   });
 
   it("escapes characters Table Storage keys may not hold, reversibly", () => {

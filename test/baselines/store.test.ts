@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BaselineStore, LEGACY_BUCKETS, prevalenceRefreshFor } from "../../lib/baselines/store.js";
-import type { Observation } from "../../lib/baselines/model.js";
+import { isMember, type Observation } from "../../lib/baselines/model.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { requestsDuring } from "../helpers/requests.js";
 
@@ -112,6 +112,36 @@ describe("baselines in Table Storage (Azurite)", () => {
       count: 3,
       across: ["ws1", "ws2", "ws3"],
     });
+  });
+
+  it("stores every entity that showed a value, thousands of them, and reads a row that holds names only (an earlier version's) by its names", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const store = new BaselineStore(client);
+    const fleet = Array.from({ length: 5_000 }, (_, i) => `ws-${i}.corp.example`);
+    await store.applyPrevalence("hunt-m", new Map([["10.0.0.5|389", fleet]]), HOUR);
+    const fresh = new BaselineStore(client);
+    const stored = (await fresh.getPrevalence("hunt-m", ["10.0.0.5|389"])).get("10.0.0.5|389")!;
+    expect([stored.count, stored.members.size]).toEqual([5_000, 5_000]);
+    expect(fleet.every((name) => isMember(stored, name))).toBe(true);
+    // The same fleet a day later: nothing new, nothing to write.
+    expect((await fresh.applyPrevalence("hunt-m", new Map([["10.0.0.5|389", fleet]]), 2 * HOUR)).written).toBe(0);
+
+    let partitionKey = "";
+    for await (const row of client.listEntities({ queryOptions: { filter: "PartitionKey ge 'hunt-m~p' and PartitionKey lt 'hunt-m~q'" } }))
+      partitionKey = row.partitionKey!;
+    await client.updateEntity(
+      {
+        partitionKey,
+        rowKey: "10.0.0.5|389",
+        valueKey: "10.0.0.5|389",
+        across: JSON.stringify(["ws-1", "ws-2"]),
+        count: 2,
+        lastWindowEnd: HOUR,
+      },
+      "Replace",
+    );
+    const legacy = (await new BaselineStore(client).getPrevalence("hunt-m", ["10.0.0.5|389"])).get("10.0.0.5|389")!;
+    expect([legacy.count, isMember(legacy, "ws-2"), isMember(legacy, "ws-3")]).toEqual([2, true, false]);
   });
 
   it("rewrites a value seen again by the same entities only every prevalenceRefreshMs, so pruning keeps a value still seen", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Baseline, HuntState } from "../../lib/baselines/model.js";
+import { applyPrevalence, prevalenceOf, type Baseline, type HuntState } from "../../lib/baselines/model.js";
 import { findHunt } from "../../lib/hunts/catalog.js";
 import { thresholdsOf } from "../../lib/hunts/schema.js";
 import { scoreFinding } from "../../lib/scoring/index.js";
@@ -172,7 +172,7 @@ describe("scoring", () => {
       huntState: learned,
       prevalence: {
         valueKey: "52.96.0.10|443",
-        stats: { huntId: "x", valueKey: "52.96.0.10|443", across: [], count: 38, lastWindowEnd: 0 },
+        stats: prevalenceOf("x", "52.96.0.10|443", [], 38),
         population: 40,
       },
     });
@@ -210,6 +210,21 @@ describe("scoring", () => {
     ]);
   });
 
+  it("infrastructure the whole fleet reached before is not a fleet-wide change when it reaches it again, however large the fleet", () => {
+    const devices = Array.from({ length: 400 }, (_, i) => `ws${i}`);
+    const known = applyPrevalence("x", undefined, "10.0.0.5|389", devices, 1)!;
+    const again = scoreFinding({
+      hunt: rare,
+      row: { DeviceName: "ws399", RemoteIP: "10.0.0.5", RemotePort: 389, Connections: 30, PortWeight: 0.6 },
+      features: { Connections: 30 },
+      baseline: undefined,
+      huntState: { ...learned, population: 400 },
+      prevalence: { valueKey: "10.0.0.5|389", stats: known, population: 400, inWindow: devices, across: "ws399" },
+    });
+    expect(again.fleetWide).toBeFalsy();
+    expect(again.signals.rarity).toBe(0);
+  });
+
   it("a value this entity showed before is not rare for it", () => {
     const s = scoreFinding({
       hunt: rare,
@@ -219,7 +234,7 @@ describe("scoring", () => {
       huntState: learned,
       prevalence: {
         valueKey: "10.9.9.9|445",
-        stats: { huntId: "x", valueKey: "10.9.9.9|445", across: ["backup1"], count: 1, lastWindowEnd: 0 },
+        stats: prevalenceOf("x", "10.9.9.9|445", ["backup1"]),
         population: 40,
         inWindow: ["backup1"],
         across: "backup1",
@@ -233,7 +248,7 @@ describe("scoring", () => {
     const hunt = { ...rare, peers: { value: ["InitiatingProcessFileName", "RemotePort"], across: ["DeviceName"] } };
     const row = { DeviceName: "ws1", InitiatingProcessFileName: "outlook.exe", RemoteIP: "52.1.1.1", RemotePort: 443, PortWeight: 1 };
     const prevalence = { valueKey: "52.1.1.1|443", stats: undefined, population: 40, inWindow: ["ws1"], across: "ws1" };
-    const stats = (count: number) => ({ huntId: "x", valueKey: "outlook.exe|443", across: ["ws1"], count, lastWindowEnd: 0 });
+    const stats = (count: number) => prevalenceOf("x", "outlook.exe|443", ["ws1"], count);
     const common = scoreFinding({
       hunt,
       row,

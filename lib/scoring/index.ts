@@ -158,6 +158,27 @@ export function thresholdMargin(results: readonly { t: Threshold; x: number; y: 
   return counted ? sum / counted : 0;
 }
 
+type ConditionResult = ReturnType<typeof evaluateConditions>[number];
+
+/**
+ * The met conditions worth saying: of several bounds a column passes the same way (a burst of
+ * 3 times its past, and at least 1.5 times), the strongest says all the others do.
+ */
+function strongestMet(results: readonly ConditionResult[]): ConditionResult[] {
+  const direction = (op: Threshold["op"]) => (op === ">=" || op === ">" ? "up" : op === "<=" || op === "<" ? "down" : op);
+  const met = results.filter((r) => r.met);
+  return met.filter(
+    (r) =>
+      !met.some(
+        (o) =>
+          o !== r &&
+          o.t.column === r.t.column &&
+          direction(o.t.op) === direction(r.t.op) &&
+          (direction(r.t.op) === "up" ? o.y > r.y : direction(r.t.op) === "down" ? o.y < r.y : false),
+      ),
+  );
+}
+
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 
 /** How many of the entity's recent windows met the threshold, of how many. */
@@ -260,7 +281,7 @@ export function scoreFinding(input: ScoreInput): Score {
   const held = groups.map((g) => g.some((r) => r.met));
   const thresholdMet = conditions.length > 0 && (hunt.thresholds.match === "all" ? held.every(Boolean) : held.some(Boolean));
   if (thresholdMet) {
-    for (const r of results.filter((r) => r.met)) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
+    for (const r of strongestMet(results)) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
   }
   let T = thresholdMet ? 1 : 0;
   const thresholdWeight = WEIGHTS.threshold + (thresholdMet ? THRESHOLD_MARGIN_WEIGHT * thresholdMargin(results) : 0);

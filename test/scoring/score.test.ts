@@ -90,6 +90,8 @@ describe("scoring", () => {
     expect(quietBurst.thresholdMet).toBe(true);
     expect(quietBurst.reasons).toContain("BurstFactor 5 >= 3 (threshold)");
     expect(quietBurst.reasons.some((r) => r.startsWith("MaxScore"))).toBe(false);
+    // Five times its past also passes "at least 1.5 times": the stronger bound says so, once.
+    expect(quietBurst.reasons.filter((r) => r.startsWith("BurstFactor"))).toEqual(["BurstFactor 5 >= 3 (threshold)"]);
     expect(account(20, 2).reasons).toEqual(expect.arrayContaining(["MaxScore 20 >= 17 (threshold)", "BurstFactor 2 >= 1.50 (threshold)"]));
     // Neither member holds; or both do, but another condition (a burst of at least 15 in an hour) does not.
     expect(account(13, 2).thresholdMet).toBe(false);

@@ -8,11 +8,13 @@ import {
   analyze,
   checkQueryShape,
   errorAt,
+  isOpenSchema,
   isTabular,
   listElements,
   namedParameters,
   nodeKind,
   nodeText,
+  openSchema,
   referencedName,
   referencedSymbolKind,
   referencedSymbolNames,
@@ -59,7 +61,11 @@ export function schemasFor(tables: Record<string, Table>, known: TableSchemas = 
   const schemas: Record<string, readonly Column[]> = { ...known };
   for (const [name, table] of Object.entries(tables)) {
     const published = known[name];
-    schemas[name] = published ? [...published, ...table.columns.filter((c) => !published.some((k) => k.name === c.name))] : table.columns;
+    if (!published) schemas[name] = table.columns;
+    else {
+      const merged = [...published, ...table.columns.filter((c) => !published.some((k) => k.name === c.name))];
+      schemas[name] = isOpenSchema(published) ? openSchema(merged) : merged;
+    }
   }
   return schemas;
 }
@@ -121,7 +127,8 @@ export function runQuery(text: string, options: QueryOptions): QueryResult {
   let query = checked;
   if (reshaped) {
     const actualSchemas: Record<string, readonly Column[]> = { ...known };
-    for (const [name, table] of Object.entries(tables)) actualSchemas[name] = table.columns;
+    for (const [name, table] of Object.entries(tables))
+      actualSchemas[name] = isOpenSchema(known[name]) ? openSchema([...table.columns]) : table.columns;
     query = analyze(text, actualSchemas);
     throwOnErrors(query);
   }
@@ -359,6 +366,10 @@ class QueryRunner implements Environment {
     }
     const expansion = node.GetExpansion?.();
     if (expansion && nodeKind(expansion) === "FunctionBody") return this.callDatabaseFunction(node, expansion, args);
+    // A name the parser resolved to no function (a workspace function this one lacks, such as an
+    // ASIM parser): only a fuzzy union leg may name one, and that leg is skipped (see unionInputs).
+    if (referencedSymbolKind(node) !== "FunctionSymbol")
+      throw errorAt(this.query, node, `Unknown function '${name}': the workspace has no such function`, "unknown-function");
     throw errorAt(this.query, node, `Unsupported tabular function '${name}' in the local KQL engine`, "unsupported-function");
   }
 
@@ -593,8 +604,10 @@ class QueryRunner implements Environment {
       try {
         out.push({ table: this.evaluateTabular(expr), source });
       } catch (error) {
-        // isfuzzy tolerates a missing table, nothing else: other failures are real.
-        if (!fuzzy || !(error instanceof KqlError) || !/^Unknown table/.test(error.message)) throw error;
+        // isfuzzy tolerates a leg the workspace cannot resolve (a missing table or function), nothing
+        // else: other failures are real.
+        const unresolved = error instanceof KqlError && (/^Unknown table/.test(error.message) || error.code === "unknown-function");
+        if (!fuzzy || !unresolved) throw error;
       }
     }
     return out;

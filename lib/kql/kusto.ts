@@ -206,9 +206,27 @@ function columnListId(columns: readonly Column[]): number {
   return id;
 }
 
+/**
+ * Column lists of tables whose columns vary by source: Log Analytics adds a column to such a table
+ * the first time a source sends it (AzureDiagnostics, whose reference page says so), so a published
+ * list can never be complete. The parser accepts any other column on them, typed dynamic; one the
+ * data lacks reads as empty, as on a table the workspace lacks.
+ */
+const openColumnLists = new WeakSet<readonly Column[]>();
+
+/** Marks a table's columns as the known part of an open schema (see openColumnLists). */
+export function openSchema<T extends readonly Column[]>(columns: T): T {
+  openColumnLists.add(columns);
+  return columns;
+}
+
+export function isOpenSchema(columns: readonly Column[] | undefined): boolean {
+  return !!columns && openColumnLists.has(columns);
+}
+
 function schemaSignature(tables: Record<string, readonly Column[]>): string {
   return Object.entries(tables)
-    .map(([name, cols]) => `${name}:${columnListId(cols)}`)
+    .map(([name, cols]) => `${name}:${columnListId(cols)}${isOpenSchema(cols) ? "+open" : ""}`)
     .sort()
     .join(";");
 }
@@ -247,9 +265,10 @@ export function globalStateFor(tables: Record<string, readonly Column[]>, open: 
   if (cached) return cached;
   const K = kustoLanguage();
   const S = K.Symbols;
-  const symbols = Object.entries(tables).map(
-    ([name, cols]) => new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null),
-  );
+  const symbols = Object.entries(tables).map(([name, cols]) => {
+    const table = new S.TableSymbol.$ctor7(name, `(${cols.map((c) => `${quoteName(c.name)}:${c.type}`).join(", ")})`, null);
+    return isOpenSchema(cols) ? required(table.WithIsOpen(true), "open schema") : table;
+  });
   for (const name of open)
     if (!tables[name])
       symbols.push(required(new S.TableSymbol.$ctor7(name, "(TimeGenerated:datetime)", null).WithIsOpen(true), "open table"));

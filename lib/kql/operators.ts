@@ -290,13 +290,12 @@ export function reshapeByName(input: Table, node: SyntaxNode, oc: OperatorContex
     }
   }
   const scope = Scope.of(input);
-  const sources = columns.map((c) => {
-    const index = scope.indexOf(renames.get(c.name) ?? c.name);
-    if (index === undefined) throw errorAt(oc.query, node, `Column '${c.name}' is not in the input`);
-    return index;
-  });
-  const out = columns.map((c, i) => ({ name: c.name, type: input.columns[sources[i]].type }));
-  return { columns: out, rows: input.rows.map((row) => sources.map((i) => row[i])) };
+  // A column the parser accepted that the data lacks (one of an open schema, or of a table the
+  // workspace lacks) is empty, as a reference to it is elsewhere (-1 below).
+  const sources = columns.map((c) => scope.indexOf(renames.get(c.name) ?? c.name) ?? -1);
+  const out = columns.map((c, i) => ({ name: c.name, type: sources[i] < 0 ? c.type : input.columns[sources[i]].type }));
+  const empty = out.map((c) => emptyValue(c.type));
+  return { columns: out, rows: input.rows.map((row) => sources.map((i, k) => (i < 0 ? empty[k] : row[i]))) };
 }
 
 // ---------- summarize ----------

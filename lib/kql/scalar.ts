@@ -320,6 +320,8 @@ function compileBinary(node: SyntaxNode, ctx: CompileContext): Compiled {
       });
     case "==":
       return make(equalityEvaluator(left, right));
+    // `<>` is the parser's other spelling of `!=` (it types both the same), as SQL writes it.
+    case "<>":
     case "!=": {
       if (right.constant && left.type === "string" && right.type === "string") {
         const c = right.fn([]);

@@ -8,6 +8,7 @@
  */
 import type { Column } from "../kql/types.js";
 import published from "./sentinel-tables.json" with { type: "json" };
+import { openSchema } from "../kql/kusto.js";
 import { expandColumns } from "./sources.js";
 
 /**
@@ -26,11 +27,21 @@ function withExtra(own: readonly Column[], extra: readonly Column[]): Column[] {
   return [...own, ...extra.filter((s) => !own.some((c) => c.name === s.name))];
 }
 
+/**
+ * Tables whose columns depend on what sends to them. AzureDiagnostics' reference page: "The resource log
+ * for each Azure service has a unique set of columns ... If a resource log includes a column that doesn't
+ * already exist in the AzureDiagnostics table, that column is added the first time that data is collected"
+ * (SQL audit's server_principal_name_s, Application Gateway's transactionId_g, AKS's log_s, ...). Their
+ * published columns keep their types; any other column name is accepted (see openSchema).
+ */
+const OPEN_SCHEMA_TABLES: ReadonlySet<string> = new Set(["AzureDiagnostics"]);
+
 function buildSchemas(): Record<string, readonly Column[]> {
   const out: Record<string, readonly Column[]> = {};
   for (const [name, compact] of Object.entries(published.tables as Record<string, string>)) {
     const own = withExtra(expandColumns(compact), expandColumns(READER_COLUMNS[name] ?? ""));
-    out[name] = withExtra(own, STANDARD_COLUMNS);
+    const columns = withExtra(own, STANDARD_COLUMNS);
+    out[name] = OPEN_SCHEMA_TABLES.has(name) ? openSchema(columns) : columns;
   }
   return out;
 }

@@ -1,7 +1,18 @@
-/** The `evaluate` plugins the local engine runs: bag_unpack, pivot, ipv4_lookup. */
+/** The `evaluate` plugins the local engine runs: bag_unpack, pivot, ipv4_lookup, sequence_detect (and, from pattern-plugins, autocluster and basket). */
 import { AGGREGATES } from "./aggregates.js";
 import { Scope } from "./context.js";
-import { errorAt, listElements, nodeKind, nodeText, referencedName, referencedSymbolNames, type SyntaxNode } from "./kusto.js";
+import {
+  errorAt,
+  listElements,
+  nodeKind,
+  nodeText,
+  referencedName,
+  referencedSymbolNames,
+  resultColumns,
+  scalarTypeOf,
+  type SyntaxNode,
+} from "./kusto.js";
+import { autocluster, basket } from "./pattern-plugins.js";
 import { compileIn, type OperatorContext } from "./operators.js";
 import { compileScalar } from "./scalar.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
@@ -152,7 +163,76 @@ const ipv4Lookup: Plugin = (input, args, _node, oc) => {
   return { columns: [...input.columns, ...extra.map(({ c }) => c)], rows };
 };
 
-const PLUGINS: Readonly<Record<string, Plugin>> = { bag_unpack: bagUnpack, pivot, ipv4_lookup: ipv4Lookup };
+/**
+ * sequence_detect(TimelineColumn, MaxSequenceStepWindow, MaxSequenceSpan, Name1 = Predicate1, Name2 = Predicate2, ..., Dim1, ...):
+ * one row per occurrence of the steps in order, in rows with equal dimensions: each step at or after the
+ * one before and at most the step window later, the last at most the span after the first. Every
+ * combination is an occurrence (the documentation's StormEvents example pairs one heat event with each
+ * wildfire that follows it, and one wildfire with each heat event before it). Columns: the dimensions,
+ * `<Name>_<TimelineColumn>` per step, Duration; in order of the steps' times.
+ */
+const sequenceDetect: Plugin = (input, args, node, oc) => {
+  const timeline = columnIndex(input, args[0], "sequence_detect", oc);
+  const stepWindow = Number(compileIn(input, args[1], oc).fn([]));
+  const span = Number(compileIn(input, args[2], oc).fn([]));
+  const predicates = args.slice(3).filter((a) => nodeKind(a) === "SimpleNamedExpression" && scalarTypeOf(a) === "bool");
+  const dims = args.slice(3 + predicates.length);
+  const columns = resultColumns(node);
+  if (!predicates.length || !columns || columns.length !== dims.length + predicates.length + 1)
+    throw errorAt(oc.query, node, "sequence_detect: expected named step predicates (Name = predicate) followed by dimensions");
+  const tests = predicates.map((p) => compileIn(input, p.Expression, oc).fn);
+  const dimFns = dims.map((d) => compileIn(input, d, oc).fn);
+  // Rows by dimensions, in time order; each row's steps are the predicates it satisfies.
+  const groups = new Map<string, { dims: Value[]; events: { time: number; steps: boolean[] }[] }>();
+  for (const row of input.rows) {
+    const time = row[timeline];
+    if (typeof time !== "number") continue;
+    const steps = tests.map((t) => t(row) === true);
+    if (!steps.some(Boolean)) continue;
+    const values = dimFns.map((f) => f(row));
+    const key = values.map(valueIdentity).join("\u0001");
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { dims: values, events: [] }));
+    group.events.push({ time, steps });
+  }
+  const rows: Row[] = [];
+  for (const group of groups.values()) {
+    const events = [...group.events].sort((a, b) => a.time - b.time);
+    const extend = (chain: number[]) => {
+      const step = chain.length;
+      if (step === tests.length) {
+        const times = chain.map((i) => events[i].time);
+        rows.push([...group.dims, ...times, times[times.length - 1] - times[0]]);
+        return;
+      }
+      const from = step === 0 ? 0 : chain[step - 1] + 1;
+      for (let i = from; i < events.length; i++) {
+        const time = events[i].time;
+        if (step > 0 && (time - events[chain[step - 1]].time > stepWindow || time - events[chain[0]].time > span)) break;
+        if (events[i].steps[step]) extend([...chain, i]);
+      }
+    };
+    extend([]);
+  }
+  const stepColumns = dims.length;
+  rows.sort((a, b) => {
+    for (let i = 0; i < tests.length; i++) {
+      const d = (a[stepColumns + i] as number) - (b[stepColumns + i] as number);
+      if (d) return d;
+    }
+    return 0;
+  });
+  return { columns, rows };
+};
+
+const PLUGINS: Readonly<Record<string, Plugin>> = {
+  bag_unpack: bagUnpack,
+  pivot,
+  ipv4_lookup: ipv4Lookup,
+  sequence_detect: sequenceDetect,
+  autocluster,
+  basket,
+};
 
 /** Plugins `evaluate` runs locally. */
 export const EVALUATE_PLUGINS: ReadonlySet<string> = new Set(Object.keys(PLUGINS));

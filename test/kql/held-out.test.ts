@@ -179,8 +179,11 @@ describe("what the local engine cannot run says what and why", () => {
       "The local engine cannot run the plugin 'python': it runs Python in the Kusto cluster's sandbox, which only Log Analytics or Azure Data Explorer can do",
     );
     expect(python.position).toEqual({ line: 2, column: 3 });
-    const [basket] = validateQuery("SigninLogs | evaluate basket()", TABLE_SCHEMAS).filter((d) => d.code === "unsupported");
-    expect(basket.message).toMatch(/plugin 'basket' \(not implemented locally/);
+    const [diffpatterns] = validateQuery(
+      'SigninLogs | extend Outcome = iff(ResultType == "0", "ok", "failed") | evaluate diffpatterns(Outcome, "ok", "failed")',
+      TABLE_SCHEMAS,
+    ).filter((d) => d.code === "unsupported");
+    expect(diffpatterns.message).toMatch(/plugin 'diffpatterns' \(not implemented locally/);
   });
 
   it("geo_distance_2points on the spheroid is refused by name rather than measured on the sphere", () => {

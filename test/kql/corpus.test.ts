@@ -441,4 +441,59 @@ describe("corpus answers on crafted data, computed by hand", () => {
     expect(byIp.get("198.51.100.9")!.sum_PerHourCount).toBe(512);
     expect(byIp.get("198.51.100.9")!.HostName).toMatch(/^SeeComputerListField_-?\d+$/);
   });
+  it("App Gateway WAF scanner: Azure Diagnostics mode columns (transactionId_g, hostname_s) joined per transaction, 3 blocked scans from one client", async () => {
+    const columns = [
+      ...TABLE_SCHEMAS.AzureDiagnostics,
+      ...["ruleGroup_s", "transactionId_g", "hostname_s", "clientIp_s", "details_message_s", "details_data_s"].map((name) => ({
+        name,
+        type: "string" as const,
+      })),
+    ];
+    const waf = (transaction: string, ip: string, action: string, minutesAgo: number) => ({
+      TimeGenerated: iso(minutesAgo * MIN),
+      Category: "ApplicationGatewayFirewallLog",
+      action_s: action,
+      Message: action === "Matched" ? "Found User-Agent associated with security scanner" : "Inbound Anomaly Score Exceeded",
+      ruleGroup_s: action === "Matched" ? "REQUEST-913-SCANNER-DETECTION" : "BLOCKING-EVALUATION",
+      transactionId_g: transaction,
+      hostname_s: "shop.contoso.com",
+      requestUri_s: "/admin",
+      clientIp_s: ip,
+    });
+    const rows = [
+      // Three scanned and blocked transactions from one client: at the threshold.
+      ...["t1", "t2", "t3"].flatMap((t, i) => [waf(t, "203.0.113.9", "Matched", 10 + i), waf(t, "203.0.113.9", "Blocked", 10 + i)]),
+      // Two from another: below it; and a match never blocked.
+      ...["t4", "t5"].flatMap((t, i) => [waf(t, "198.51.100.4", "Matched", 30 + i), waf(t, "198.51.100.4", "Blocked", 30 + i)]),
+      waf("t6", "203.0.113.9", "Matched", 40),
+    ];
+    const result = await runFile("azure-waf/App-GW-WAF-Scanner-detection.yaml", { AzureDiagnostics: tableFromRecords(columns, rows) });
+    expect(result.map((r) => [r.clientIp_s, r.Uri, r.action_s, r.Total_TransactionId])).toEqual([
+      ["203.0.113.9", "shop.contoso.com/admin", "Blocked", 3],
+    ]);
+  });
+
+  it("storage key listing: autocluster learns each caller's usual address; an address outside the caller's patterns is reported", async () => {
+    const listKeys = (caller: string, ip: string, hoursAgo: number) => ({
+      TimeGenerated: iso(hoursAgo * 60 * MIN),
+      OperationNameValue: "MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTKEYS/ACTION",
+      ActivityStatusValue: "Succeeded",
+      Caller: caller,
+      CallerIpAddress: ip,
+      ResourceId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/data",
+    });
+    const rows = [
+      ...[1, 2, 3, 4].map((h) => listKeys("alice@contoso.com", "10.1.1.1", h)),
+      listKeys("alice@contoso.com", "198.51.100.66", 5),
+      ...[1, 2, 3].map((h) => listKeys("bob@contoso.com", "10.2.2.2", h)),
+    ];
+    const result = await runFile("azure-activity/Anomalous_Listing_Of_Storage_Keys.yaml", { AzureActivity: table("AzureActivity", rows) });
+    // Patterns (documented score, SizeWeight 0.5): alice|10.1.1.1 (4 rows), alice|* (5, where alice's rare address
+    // climbs to) and bob|10.2.2.2 (3). bob's only address matches his pattern; alice's wildcard pattern expects no one
+    // address, so both of hers differ from it.
+    expect(result.map((r) => [r.Caller, r.CallerIpAddress, r.ResourceIdCount]).sort()).toEqual([
+      ["alice@contoso.com", "10.1.1.1", 1],
+      ["alice@contoso.com", "198.51.100.66", 1],
+    ]);
+  });
 });

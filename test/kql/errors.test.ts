@@ -46,10 +46,10 @@ describe("errors name the problem and its line:column", () => {
   });
 
   it("validateQuery reports what the local engine cannot run, with line:column, before anything runs", () => {
-    const diagnostics = validateQuery("SigninLogs\n| evaluate autocluster()", TABLE_SCHEMAS);
+    const diagnostics = validateQuery('SigninLogs\n| evaluate diffpatterns(ResultType, "0", "50126")', TABLE_SCHEMAS);
     const unsupported = diagnostics.filter((d) => d.code === "unsupported");
     expect(unsupported).toHaveLength(1);
-    expect(unsupported[0].message).toMatch(/autocluster/);
+    expect(unsupported[0].message).toMatch(/diffpatterns/);
     expect(unsupported[0].position).toEqual({ line: 2, column: 3 });
   });
 
@@ -75,9 +75,11 @@ describe("the generated supported-KQL list", () => {
       "`bag_unpack`",
       "`series_decompose_anomalies`",
       "`parse_xml`",
+      "`autocluster`",
+      "`sequence_detect`",
     ]) {
       expect(text).toContain(name);
     }
-    expect(text).not.toContain("autocluster");
+    expect(text).not.toContain("diffpatterns");
   });
 });

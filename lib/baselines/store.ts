@@ -25,7 +25,15 @@
 import { odata, type RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
 import pMap from "p-map";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
-import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, transactionChunks, type TimeBudget } from "../state/tables.js";
+import {
+  deleteWhere,
+  entityBytes,
+  epochMsLiteral,
+  getEntityOrUndefined,
+  isConflict,
+  transactionChunks,
+  type TimeBudget,
+} from "../state/tables.js";
 import {
   applyObservation,
   applyPrevalence,
@@ -357,7 +365,11 @@ export class BaselineStore {
       }
       const retry: PendingWrite[] = [];
       await pMap(
-        transactionChunks(operations, (o) => o.item.partitionKey),
+        transactionChunks(
+          operations,
+          (o) => o.item.partitionKey,
+          (o) => entityBytes(o.next),
+        ),
         async (chunk) => {
           const partitionKey = chunk[0].item.partitionKey;
           try {

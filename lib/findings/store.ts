@@ -4,7 +4,7 @@
  * A digest reads the days since the last digest; a retried run reads its own findings back.
  */
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
-import { deleteWhere, transactionChunks, type TimeBudget } from "../state/tables.js";
+import { deleteWhere, entityBytes, transactionChunks, type TimeBudget } from "../state/tables.js";
 import { FindingSchema, type Finding } from "./finding.js";
 
 function dayPartition(ms: number): string {
@@ -36,7 +36,12 @@ export class FindingStore {
         "Replace",
       ];
     });
-    for (const chunk of transactionChunks(actions, ([, entity]) => entity.partitionKey)) await this.client.submitTransaction(chunk);
+    for (const chunk of transactionChunks(
+      actions,
+      ([, entity]) => entity.partitionKey,
+      ([, entity]) => entityBytes(entity),
+    ))
+      await this.client.submitTransaction(chunk);
   }
 
   /** Findings whose window ended in (after, until]. */

@@ -29,8 +29,27 @@ export async function getEntityOrUndefined<T extends object>(
   }
 }
 
-/** Groups items by partition and cuts each group into transaction-sized chunks. */
-export function transactionChunks<T>(items: Iterable<T>, partitionOf: (item: T) => string): T[][] {
+/**
+ * What a transaction's operations may carry: the service refuses a body over 4 MiB, and each
+ * operation adds its own headers to the multipart body.
+ */
+export const TRANSACTION_BYTES = 3.5 * 2 ** 20;
+const OPERATION_OVERHEAD_BYTES = 1_024;
+
+/** About what an entity weighs in a request body: its properties' names and values as UTF-8 JSON. */
+export function entityBytes(entity: Record<string, unknown>): number {
+  let bytes = OPERATION_OVERHEAD_BYTES;
+  for (const [name, value] of Object.entries(entity))
+    bytes += name.length + 8 + (typeof value === "string" ? Buffer.byteLength(value) * 1.1 : 32);
+  return bytes;
+}
+
+/**
+ * Groups items by partition and cuts each group into transaction-sized chunks: at most 100
+ * operations and, when `bytesOf` weighs the items, at most TRANSACTION_BYTES (an item heavier than
+ * that goes alone, and the service says what it thinks of it).
+ */
+export function transactionChunks<T>(items: Iterable<T>, partitionOf: (item: T) => string, bytesOf?: (item: T) => number): T[][] {
   const byPartition = new Map<string, T[]>();
   for (const item of items) {
     const partition = partitionOf(item);
@@ -39,8 +58,21 @@ export function transactionChunks<T>(items: Iterable<T>, partitionOf: (item: T) 
     group.push(item);
   }
   const chunks: T[][] = [];
-  for (const group of byPartition.values())
-    for (let i = 0; i < group.length; i += TRANSACTION_LIMIT) chunks.push(group.slice(i, i + TRANSACTION_LIMIT));
+  for (const group of byPartition.values()) {
+    let chunk: T[] = [];
+    let bytes = 0;
+    for (const item of group) {
+      const weight = bytesOf ? bytesOf(item) : 0;
+      if (chunk.length && (chunk.length === TRANSACTION_LIMIT || bytes + weight > TRANSACTION_BYTES)) {
+        chunks.push(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(item);
+      bytes += weight;
+    }
+    if (chunk.length) chunks.push(chunk);
+  }
   return chunks;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BaselineStore, LEGACY_BUCKETS, prevalenceRefreshFor } from "../../lib/baselines/store.js";
-import { isMember, type Observation } from "../../lib/baselines/model.js";
+import { isMember, MEMBERS_CAP, type Observation } from "../../lib/baselines/model.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { requestsDuring } from "../helpers/requests.js";
 
@@ -142,6 +142,17 @@ describe("baselines in Table Storage (Azurite)", () => {
     );
     const legacy = (await new BaselineStore(client).getPrevalence("hunt-m", ["10.0.0.5|389"])).get("10.0.0.5|389")!;
     expect([legacy.count, isMember(legacy, "ws-2"), isMember(legacy, "ws-3")]).toEqual([2, true, false]);
+  });
+
+  it("cuts a partition's writes to what one transaction may carry: a dozen values on the largest fleets", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const store = new BaselineStore(client, { buckets: 1 });
+    const fleet = Array.from({ length: MEMBERS_CAP }, (_, i) => `ws-${i}`);
+    // 12 rows of about 400 KB each in one partition: more than the 4 MiB a transaction's body may hold.
+    const seen = new Map(Array.from({ length: 12 }, (_, i) => [`10.0.0.${i}|443`, fleet]));
+    expect(await store.applyPrevalence("hunt-big", seen, HOUR)).toEqual({ written: 12, skipped: 0, retries: 0 });
+    const read = await new BaselineStore(client, { buckets: 1 }).getPrevalence("hunt-big", [...seen.keys()]);
+    expect([...read.values()].map((p) => p.members.size)).toEqual([...seen.keys()].map(() => MEMBERS_CAP));
   });
 
   it("rewrites a value seen again by the same entities only every prevalenceRefreshMs, so pruning keeps a value still seen", async () => {

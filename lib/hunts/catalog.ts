@@ -34,8 +34,16 @@ type Issue = z.core.$ZodIssue;
  */
 function closestIssues(issue: Issue): { path: PropertyKey[]; message: string }[] {
   if (issue.code !== "invalid_union" || !issue.errors.length) return [issue];
+  // Deepest first; then the branch that took the value's keys (a strict branch rejects others'); then the fewest problems.
   const depth = (branch: Issue[]) => Math.max(...branch.map((i) => i.path.length));
-  const closest = issue.errors.reduce((best, branch) => (depth(branch) > depth(best) ? branch : best));
+  const rejectsKeys = (branch: Issue[]) => (branch.some((i) => i.code === "unrecognized_keys") ? 1 : 0);
+  const rank = (branch: Issue[]) => [-depth(branch), rejectsKeys(branch), branch.length];
+  const closer = (a: Issue[], b: Issue[]) => {
+    const [x, y] = [rank(a), rank(b)];
+    const at = x.findIndex((v, i) => v !== y[i]);
+    return at >= 0 && x[at] < y[at];
+  };
+  const closest = issue.errors.reduce((best, branch) => (closer(branch, best) ? branch : best));
   return closest.flatMap(closestIssues).map((i) => ({ path: [...issue.path, ...i.path], message: i.message }));
 }
 

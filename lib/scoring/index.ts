@@ -284,7 +284,8 @@ export function scoreFinding(input: ScoreInput): Score {
     for (const r of strongestMet(results)) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
   }
   let T = thresholdMet ? 1 : 0;
-  const thresholdWeight = WEIGHTS.threshold + (thresholdMet ? THRESHOLD_MARGIN_WEIGHT * thresholdMargin(results) : 0);
+  // Of several bounds a column passes the same way, the strongest counts once (see strongestMet).
+  const thresholdWeight = WEIGHTS.threshold + (thresholdMet ? THRESHOLD_MARGIN_WEIGHT * thresholdMargin(strongestMet(results)) : 0);
 
   // D: deviation from the entity's own history
   let D = 0;

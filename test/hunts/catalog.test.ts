@@ -55,6 +55,10 @@ describe("hunt catalog", () => {
     const either = (...anyOf: unknown[]) =>
       broken({ thresholds: { match: "all", conditions: [{ anyOf }] } as HuntDefinition["thresholds"] });
     expect(either({ column: "FailedCount", op: ">=", value: 1 })).toThrow(/thresholds.conditions.0.anyOf: Too small/);
+    // A plain threshold with a bad operator: its own field is named, not the group it is not.
+    expect(broken({ thresholds: { match: "all", conditions: [{ column: "FailedCount", op: ">>" as ">=", value: 1 }] } })).toThrow(
+      /thresholds.conditions.0.op: Invalid option: expected one of/,
+    );
     // A value that fits neither a threshold nor an either-of group: the problem is named inside the group.
     expect(either({ column: "FailedCount", op: ">=", value: 1 }, { column: "UserCount", op: "=>", value: 1 })).toThrow(
       /thresholds.conditions.0.anyOf.1.op: Invalid option/,

@@ -181,9 +181,15 @@ export function autocluster(input: Table, args: SyntaxNode[], node: SyntaxNode, 
  * returned (the documentation's example lists Damage=NO with DamageCrops=0, which every NO row has, and
  * not Damage=NO alone). Most frequent first, then the more specific.
  */
+/** Frequent patterns basket looks at before it gives up (each is compared with the others for closure). */
+export const BASKET_PATTERNS_LIMIT = 20_000;
+/** Rows basket checks candidate patterns against, in all, before it gives up (a few seconds). */
+export const BASKET_WORK_LIMIT = 200_000_000;
+
 export function basket(input: Table, args: SyntaxNode[], node: SyntaxNode, oc: OperatorContext): Table {
   const threshold = Number(optional(input, args[0], oc) ?? 0.05);
-  if (!(threshold > 0 && threshold <= 1)) throw errorAt(oc.query, args[0], "basket: Threshold must be above 0 and at most 1");
+  // The documented range: below it the frequent patterns of a wide table run into the millions.
+  if (!(threshold >= 0.015 && threshold <= 1)) throw errorAt(oc.query, args[0], "basket: Threshold must be between 0.015 and 1");
   const weightIndex = weightColumn(input, args[1], "basket", oc);
   const maxDimensions = Math.max(1, Math.floor(Number(optional(input, args[2], oc) ?? 5)));
   const data = encode(input, weightIndex);
@@ -211,6 +217,7 @@ export function basket(input: Table, args: SyntaxNode[], node: SyntaxNode, oc: O
       }
     }
   }
+  let work = 0;
   for (let fixed = 2; fixed <= maxDimensions && level.length; fixed++) {
     const next: Pattern[] = [];
     for (const base of level) {
@@ -218,10 +225,23 @@ export function basket(input: Table, args: SyntaxNode[], node: SyntaxNode, oc: O
       for (const { a, v } of singles) {
         if (a <= last) continue;
         const pattern = base.map((x, i) => (i === a ? v : x));
+        work += data.weights.length;
+        if (work > BASKET_WORK_LIMIT)
+          throw errorAt(
+            oc.query,
+            node,
+            `basket: the search passed ${BASKET_WORK_LIMIT} row checks; raise the threshold, lower MaxDimensions or project fewer columns`,
+          );
         const weight = coverage(data, pattern);
         if (weight >= minimum && weight > 0) {
           frequent.push({ pattern, weight, fixed });
           next.push(pattern);
+          if (frequent.length > BASKET_PATTERNS_LIMIT)
+            throw errorAt(
+              oc.query,
+              node,
+              `basket: more than ${BASKET_PATTERNS_LIMIT} frequent patterns; raise the threshold, lower MaxDimensions or project fewer columns`,
+            );
         }
       }
     }

@@ -171,16 +171,22 @@ const ipv4Lookup: Plugin = (input, args, _node, oc) => {
  * wildfire that follows it, and one wildfire with each heat event before it). Columns: the dimensions,
  * `<Name>_<TimelineColumn>` per step, Duration; in order of the steps' times.
  */
+/** Occurrences sequence_detect returns at most (as many rows as a Log Analytics query returns). */
+export const SEQUENCE_ROWS_LIMIT = 500_000;
+
 const sequenceDetect: Plugin = (input, args, node, oc) => {
   const timeline = columnIndex(input, args[0], "sequence_detect", oc);
   const stepWindow = Number(compileIn(input, args[1], oc).fn([]));
   const span = Number(compileIn(input, args[2], oc).fn([]));
-  const predicates = args.slice(3).filter((a) => nodeKind(a) === "SimpleNamedExpression" && scalarTypeOf(a) === "bool");
-  const dims = args.slice(3 + predicates.length);
+  // The steps are the leading boolean expressions (named or not); what follows them are the dimensions.
+  const rest = args.slice(3);
+  const firstDim = rest.findIndex((a) => scalarTypeOf(a) !== "bool");
+  const predicates = firstDim < 0 ? rest : rest.slice(0, firstDim);
+  const dims = rest.slice(predicates.length);
   const columns = resultColumns(node);
   if (!predicates.length || !columns || columns.length !== dims.length + predicates.length + 1)
-    throw errorAt(oc.query, node, "sequence_detect: expected named step predicates (Name = predicate) followed by dimensions");
-  const tests = predicates.map((p) => compileIn(input, p.Expression, oc).fn);
+    throw errorAt(oc.query, node, "sequence_detect: expected boolean step predicates followed by dimensions");
+  const tests = predicates.map((p) => compileIn(input, nodeKind(p) === "SimpleNamedExpression" ? p.Expression : p, oc).fn);
   const dimFns = dims.map((d) => compileIn(input, d, oc).fn);
   // Rows by dimensions, in time order; each row's steps are the predicates it satisfies.
   const groups = new Map<string, { dims: Value[]; events: { time: number; steps: boolean[] }[] }>();
@@ -203,6 +209,13 @@ const sequenceDetect: Plugin = (input, args, node, oc) => {
       if (step === tests.length) {
         const times = chain.map((i) => events[i].time);
         rows.push([...group.dims, ...times, times[times.length - 1] - times[0]]);
+        // Every ordered combination is an occurrence: steps that match thousands of rows in one group multiply.
+        if (rows.length > SEQUENCE_ROWS_LIMIT)
+          throw errorAt(
+            oc.query,
+            node,
+            `sequence_detect: more than ${SEQUENCE_ROWS_LIMIT} occurrences; narrow the steps, the step window or the span, or add dimensions`,
+          );
         return;
       }
       const from = step === 0 ? 0 : chain[step - 1] + 1;

@@ -141,6 +141,22 @@ describe("evaluate sequence_detect", () => {
     expect(run("20m", "1h")).toEqual(["00:30:00"]);
     expect(run("30m", "40m")).toEqual(["00:30:00"]);
   });
+
+  it("takes steps named or not, and the dimensions after them", () => {
+    const steps = `datatable(U:string, E:string, T:datetime) ["u", "a", datetime(2024-01-01 00:00), "u", "b", datetime(2024-01-01 00:20)]`;
+    const [row] = q(`${steps} | evaluate sequence_detect(T, 1h, 1d, x=(E == "a"), E == "b", U)`);
+    expect(row.U).toBe("u");
+    expect(Object.values(row).filter((v) => typeof v === "string" && v.startsWith("2024-01-01T00:"))).toHaveLength(2);
+    expect(row.Duration).toBe("00:20:00");
+  });
+
+  it("refuses to list more occurrences than a query returns, saying how to narrow them", () => {
+    // Every a before every b in one group: 1,000 x 1,000 ordered pairs.
+    const many = `range i from 1 to 2000 step 1 | extend T = datetime(2024-01-01) + i * 1s, E = iff(i <= 1000, "a", "b"), U = "u"`;
+    expect(() => q(`${many} | evaluate sequence_detect(T, 1d, 1d, x=(E == "a"), y=(E == "b"), U)`)).toThrow(
+      /sequence_detect: more than 500000 occurrences; narrow the steps/,
+    );
+  });
 });
 
 describe("evaluate basket", () => {
@@ -180,6 +196,13 @@ describe("evaluate basket", () => {
       [5, 50, "", "", "NO", null],
       [5, 50, "", "", "YES", null],
     ]);
+  });
+
+  it("keeps to the documented threshold range and gives up on a search too large, saying how to narrow it", () => {
+    expect(() => q(`${storms} | evaluate basket(0.01)`)).toThrow(/basket: Threshold must be between 0.015 and 1/);
+    // 2,000 rows of 40 independent two-valued columns: frequent patterns by the hundred thousand at 0.015.
+    const wide = `range i from 1 to 2000 step 1 | extend ${Array.from({ length: 40 }, (_, c) => `c${c} = hash(i * ${c + 7}) % 2`).join(", ")} | project-away i`;
+    expect(() => q(`${wide} | evaluate basket(0.015)`)).toThrow(/basket: (more than 20000 frequent patterns|the search passed)/);
   });
 });
 

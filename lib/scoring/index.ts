@@ -280,12 +280,11 @@ export function scoreFinding(input: ScoreInput): Score {
   const results = groups.flat();
   const held = groups.map((g) => g.some((r) => r.met));
   const thresholdMet = conditions.length > 0 && (hunt.thresholds.match === "all" ? held.every(Boolean) : held.some(Boolean));
-  if (thresholdMet) {
-    for (const r of strongestMet(results)) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
-  }
+  // Of several bounds a column passes the same way, the strongest is said and counts, once (see strongestMet).
+  const passed = thresholdMet ? strongestMet(results) : [];
+  for (const r of passed) reasons.push(`${r.t.column} ${fmt(r.x)} ${r.t.op} ${fmt(r.y)} (threshold)`);
   let T = thresholdMet ? 1 : 0;
-  // Of several bounds a column passes the same way, the strongest counts once (see strongestMet).
-  const thresholdWeight = WEIGHTS.threshold + (thresholdMet ? THRESHOLD_MARGIN_WEIGHT * thresholdMargin(strongestMet(results)) : 0);
+  const thresholdWeight = WEIGHTS.threshold + (thresholdMet ? THRESHOLD_MARGIN_WEIGHT * thresholdMargin(passed) : 0);
 
   // D: deviation from the entity's own history
   let D = 0;

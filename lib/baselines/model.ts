@@ -144,13 +144,16 @@ export const PREVALENCE_CAP = 100;
  */
 export const MEMBERS_CAP = 50_000;
 
+/** Characters of a member token (48 bits in base64url). */
+export const MEMBER_TOKEN_LENGTH = 8;
+
 /**
  * A member of a prevalence set in 8 characters: 48 bits of its SHA-256 in base64url. Names the
  * data chooses (device names) would take 20 or more, and with 48 bits a collision among a fleet's
  * devices is not to be expected (about 1 in 10^7 at 50,000).
  */
 export function memberToken(name: string): string {
-  return createHash("sha256").update(name).digest("base64url").slice(0, 8);
+  return createHash("sha256").update(name).digest("base64url").slice(0, MEMBER_TOKEN_LENGTH);
 }
 
 /** A prevalence as stored by earlier versions (names only, at most PREVALENCE_CAP of them) or built by hand. */

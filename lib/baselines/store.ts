@@ -37,6 +37,7 @@ import {
 import {
   applyObservation,
   applyPrevalence,
+  MEMBER_TOKEN_LENGTH,
   prevalenceOf,
   type Baseline,
   type HuntState,
@@ -577,9 +578,9 @@ function toBaseline(huntId: string, entity: Stored): Baseline {
   };
 }
 
-/** Characters of member tokens per property: a multiple of the token length, under the 32K a string property holds. */
+/** Member tokens per property: 30,000 characters, under the 32K a string property holds. */
 const MEMBERS_PER_PROPERTY = 3_750;
-const TOKEN_LENGTH = 8;
+const PROPERTY_CHARS = MEMBERS_PER_PROPERTY * MEMBER_TOKEN_LENGTH;
 
 /** Property names of a prevalence row's member tokens: `members`, `members1`, ... (MEMBERS_CAP tokens fit in 14). */
 const membersProperty = (i: number) => (i === 0 ? "members" : `members${i}`);
@@ -588,8 +589,8 @@ const membersProperty = (i: number) => (i === 0 ? "members" : `members${i}`);
 function membersProperties(members: ReadonlySet<string>): Record<string, string> {
   const text = [...members].join("");
   const properties: Record<string, string> = {};
-  for (let i = 0; i * MEMBERS_PER_PROPERTY * TOKEN_LENGTH < text.length; i++)
-    properties[membersProperty(i)] = text.slice(i * MEMBERS_PER_PROPERTY * TOKEN_LENGTH, (i + 1) * MEMBERS_PER_PROPERTY * TOKEN_LENGTH);
+  for (let i = 0; i * PROPERTY_CHARS < text.length; i++)
+    properties[membersProperty(i)] = text.slice(i * PROPERTY_CHARS, (i + 1) * PROPERTY_CHARS);
   return properties;
 }
 
@@ -602,7 +603,8 @@ function toPrevalence(huntId: string, valueKey: string, entity: Stored): Prevale
   const members = new Set<string>();
   for (let i = 0; typeof entity[membersProperty(i)] === "string"; i++) {
     const text = entity[membersProperty(i)] as string;
-    for (let at = 0; at + TOKEN_LENGTH <= text.length; at += TOKEN_LENGTH) members.add(text.slice(at, at + TOKEN_LENGTH));
+    for (let at = 0; at + MEMBER_TOKEN_LENGTH <= text.length; at += MEMBER_TOKEN_LENGTH)
+      members.add(text.slice(at, at + MEMBER_TOKEN_LENGTH));
   }
   return { huntId, valueKey, across, members, count, lastWindowEnd };
 }

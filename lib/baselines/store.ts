@@ -34,6 +34,7 @@ import {
   transactionChunks,
   type TimeBudget,
 } from "../state/tables.js";
+import { submitTransaction } from "../state/transactions.js";
 import {
   applyObservation,
   applyPrevalence,
@@ -374,7 +375,10 @@ export class BaselineStore {
         async (chunk) => {
           const partitionKey = chunk[0].item.partitionKey;
           try {
-            const response = await this.client.submitTransaction(chunk.map((c) => c.action));
+            const response = await submitTransaction(
+              this.client,
+              chunk.map((c) => c.action),
+            );
             result.written += chunk.length;
             // A change set's responses come in the order of its operations (an update's carries no row key to match on).
             const etags = response.subResponses.length === chunk.length ? response.subResponses.map((r) => r.etag) : [];

@@ -5,6 +5,7 @@
  */
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
 import { deleteWhere, entityBytes, transactionChunks, type TimeBudget } from "../state/tables.js";
+import { submitTransaction } from "../state/transactions.js";
 import { FindingSchema, type Finding } from "./finding.js";
 
 function dayPartition(ms: number): string {
@@ -41,7 +42,7 @@ export class FindingStore {
       ([, entity]) => entity.partitionKey,
       ([, entity]) => entityBytes(entity),
     ))
-      await this.client.submitTransaction(chunk);
+      await submitTransaction(this.client, chunk);
   }
 
   /** Findings whose window ended in (after, until]. */

@@ -18,6 +18,7 @@ import type { Finding } from "../findings/finding.js";
 import { SEVERITIES, type Severity } from "../hunts/schema.js";
 import { encodeKey } from "../state/keys.js";
 import { deleteWhere, getEntityOrUndefined, isConflict, transactionChunks, type TimeBudget } from "../state/tables.js";
+import { submitTransaction } from "../state/transactions.js";
 import { entityLabel, SharedEntity } from "../hunts/entities.js";
 
 /** An incident stays open for alerts this long after its last one. */
@@ -290,7 +291,11 @@ export class IncidentStore {
           .map((label) => ({ partitionKey: "entity", rowKey: encodeKey(label), incidentId: incident.id, lastAlertAt }));
         await pMap(
           transactionChunks(pointers, (p) => p.partitionKey),
-          (chunk) => this.client.submitTransaction(chunk.map((p): TransactionAction => ["upsert", p, "Replace"])),
+          (chunk) =>
+            submitTransaction(
+              this.client,
+              chunk.map((p): TransactionAction => ["upsert", p, "Replace"]),
+            ),
           { concurrency: 8 },
         );
       },

@@ -13,6 +13,7 @@ import type { TableClient, TransactionAction } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
 import { decodeKey, encodeKey } from "../state/keys.js";
 import { deleteWhere, type TimeBudget } from "../state/tables.js";
+import { submitTransaction } from "../state/transactions.js";
 import type { WindowObservations } from "./evaluate.js";
 
 /** A binary property holds at most 64 KiB. */
@@ -46,7 +47,7 @@ export class StagedObservations {
     const partitionKey = encodeKey(runId);
     const actions = parts.map((data, index): TransactionAction => ["upsert", { partitionKey, rowKey: partKey(index), data }, "Replace"]);
     for (let i = 0; i < actions.length; i += PARTS_PER_TRANSACTION)
-      await this.client.submitTransaction(actions.slice(i, i + PARTS_PER_TRANSACTION));
+      await submitTransaction(this.client, actions.slice(i, i + PARTS_PER_TRANSACTION));
   }
 
   async get(runId: string, parts: number): Promise<WindowObservations> {
@@ -77,6 +78,6 @@ export class StagedObservations {
   async delete(runId: string, parts: number): Promise<void> {
     const partitionKey = encodeKey(runId);
     const actions: TransactionAction[] = Array.from({ length: parts }, (_, i) => ["delete", { partitionKey, rowKey: partKey(i) }]);
-    for (let i = 0; i < actions.length; i += 100) await this.client.submitTransaction(actions.slice(i, i + 100));
+    for (let i = 0; i < actions.length; i += 100) await submitTransaction(this.client, actions.slice(i, i + 100));
   }
 }

@@ -4,8 +4,9 @@
  * into entity group transactions (at most 100 operations, all of one partition); old rows deleted
  * page by page (retention).
  */
-import type { RestError, TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
+import type { RestError, TableClient, TableEntityResult } from "@azure/data-tables";
 import pMap from "p-map";
+import { submitTransaction, type TableAction } from "./transactions.js";
 
 export const TRANSACTION_LIMIT = 100;
 
@@ -93,8 +94,8 @@ const DELETE_CONCURRENCY = 16;
 const TRANSACTION_CONCURRENCY = 8;
 
 /**
- * Deletes rows in entity group transactions of at most 100, one partition each. For rows no other
- * writer changes once they are old: the SDK's transactions delete unconditionally (If-Match: *).
+ * Deletes rows in entity group transactions of at most 100, one partition each, unconditionally
+ * (If-Match: *): for rows no other writer changes once they are old.
  * A row already gone (a second pruner got there first) fails its whole transaction; that chunk is
  * then deleted row by row and the missing rows skipped. Returns how many this call deleted.
  */
@@ -102,7 +103,10 @@ export async function deleteInTransactions(client: TableClient, rows: readonly L
   let deleted = 0;
   for (const chunk of transactionChunks(rows, (r) => r.partitionKey)) {
     try {
-      await client.submitTransaction(chunk.map((r): TransactionAction => ["delete", { partitionKey: r.partitionKey, rowKey: r.rowKey }]));
+      await submitTransaction(
+        client,
+        chunk.map((r): TableAction => ["delete", { partitionKey: r.partitionKey, rowKey: r.rowKey }]),
+      );
       deleted += chunk.length;
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -113,69 +117,12 @@ export async function deleteInTransactions(client: TableClient, rows: readonly L
   return deleted;
 }
 
-/**
- * The etags of a conditional delete transaction in flight, by the abort signal its request
- * carries: the one thing the SDK passes unchanged from submitTransaction's options to the $batch
- * request, so the policy below finds the rows of its own transaction.
- */
-const etagsOfTransaction = new WeakMap<object, readonly ListedRow[]>();
-const withConditionalDeletes = new WeakSet<TableClient>();
-const CONDITIONAL_DELETES_POLICY = "conditionalTransactionDeletes";
-
-/** An OData key literal as it appears in an entity's URL: quotes doubled, then percent-encoded. */
-const keyLiteral = (key: string) => encodeURIComponent(key.replace(/'/g, "''"));
-
-/**
- * The SDK's submitTransaction drops the etag of a delete action (it sends `If-Match: *`; only
- * update actions carry one). This policy, on the client's own pipeline, puts each listed row's
- * etag on its delete in the $batch body before it is sent. The deletes appear in the order of the
- * actions; each is checked against its row's keys, and a body that does not match is not sent:
- * a delete meant to be conditional is never sent unconditionally.
- */
-function addConditionalDeletes(client: TableClient): void {
-  if (withConditionalDeletes.has(client)) return;
-  withConditionalDeletes.add(client);
-  client.pipeline.addPolicy(
-    {
-      name: CONDITIONAL_DELETES_POLICY,
-      async sendRequest(request, next) {
-        const rows = request.abortSignal && etagsOfTransaction.get(request.abortSignal);
-        if (!rows) return next(request);
-        if (typeof request.body !== "string") throw new Error("conditional delete transaction: the $batch body is not text");
-        let i = 0;
-        const body = request.body.replace(
-          /^DELETE (\S+) HTTP\/1\.1\r\n((?:[^\r\n]+\r\n)*?)If-Match: \*\r\n/gm,
-          (_, url: string, headers: string) => {
-            const row = rows[i++];
-            if (!row || !url.endsWith(`(PartitionKey='${keyLiteral(row.partitionKey)}',RowKey='${keyLiteral(row.rowKey)}')`))
-              throw new Error(`conditional delete transaction: delete ${i} is not of row ${row?.partitionKey}/${row?.rowKey}`);
-            return `DELETE ${url} HTTP/1.1\r\n${headers}If-Match: ${row.etag}\r\n`;
-          },
-        );
-        if (i !== rows.length) throw new Error(`conditional delete transaction: ${i} deletes found for ${rows.length} rows`);
-        request.body = body;
-        if (request.headers.has("Content-Length")) request.headers.set("Content-Length", Buffer.byteLength(body));
-        return next(request);
-      },
-      // Before the credential policies, which measure the body (shared key) and sign the request.
-    },
-    { phase: "Serialize" },
-  );
-}
-
 /** Deletes one partition's rows in one transaction, each only if it still has its listed etag; any changed or missing row fails it all. */
 async function deleteUnchangedTransaction(client: TableClient, rows: readonly ListedRow[]): Promise<void> {
-  addConditionalDeletes(client);
-  const signal = new AbortController().signal;
-  etagsOfTransaction.set(signal, rows);
-  try {
-    await client.submitTransaction(
-      rows.map((r): TransactionAction => ["delete", { partitionKey: r.partitionKey, rowKey: r.rowKey }]),
-      { abortSignal: signal },
-    );
-  } finally {
-    etagsOfTransaction.delete(signal);
-  }
+  await submitTransaction(
+    client,
+    rows.map((r): TableAction => ["delete", { partitionKey: r.partitionKey, rowKey: r.rowKey }, { etag: r.etag }]),
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll } from "vitest";
 import { startAzurite, type AzuriteInstance } from "../../lib/local/azurite.js";
 import { Storage } from "../../lib/state/storage.js";
@@ -28,4 +29,22 @@ export async function freshStorage(azurite: AzuriteInstance): Promise<Storage> {
   });
   await storage.ensure();
   return storage;
+}
+
+/**
+ * A second client of `client`'s table whose transactions first await `before` (given the $batch
+ * body): a writer racing them, on the wire path every transaction takes.
+ */
+export function clientRacingTransactions(storage: Storage, client: TableClient, before: (body: string) => Promise<void>): TableClient {
+  if (storage.config.kind !== "connection-string") throw new Error("tests use Azurite's connection string");
+  const racing = TableClient.fromConnectionString(storage.config.connectionString, client.tableName, { allowInsecureConnection: true });
+  racing.pipeline.addPolicy({
+    name: "raceBeforeTransaction",
+    async sendRequest(request, next) {
+      if (request.method === "POST" && new URL(request.url).pathname.endsWith("/$batch"))
+        await before(typeof request.body === "string" ? request.body : "");
+      return next(request);
+    },
+  });
+  return racing;
 }

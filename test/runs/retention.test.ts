@@ -22,9 +22,10 @@ import {
 import { servicesFor } from "../../lib/runs/runner.js";
 import { RunStore, scheduledRunId, type RunRecord } from "../../lib/runs/store.js";
 import { packObservations } from "../../lib/runs/staging.js";
+import { decodeKey } from "../../lib/state/keys.js";
 import type { Storage } from "../../lib/state/storage.js";
 import type { QuerySource } from "../../lib/sources/types.js";
-import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { clientRacingTransactions, freshStorage, useAzurite } from "../helpers/azurite.js";
 import { requestsDuring } from "../helpers/requests.js";
 import { finding } from "../helpers/findings.js";
 
@@ -54,6 +55,15 @@ function stateOf(storage: Storage, baselines?: BaselineStore): RetainedState {
     claims: new DeliveryClaims(storage.table("deliveries")),
     notifyState: new NotifyState(storage.table("suppression"), storage.table("digests"), { destinations: [TEAMS] }),
   };
+}
+
+/** The rows a $batch body deletes, as [PartitionKey, RowKey], in order. */
+function rowsDeleted(body: string): [string, string][] {
+  const unquote = (literal: string) => decodeURIComponent(literal).replace(/''/g, "'");
+  return [...body.matchAll(/^DELETE \S+\(PartitionKey='((?:[^']|'')*)',RowKey='((?:[^']|'')*)'\) HTTP\/1\.1/gm)].map((m) => [
+    unquote(m[1]),
+    unquote(m[2]),
+  ]);
 }
 
 function observation(entityKey: string, lastSeen: number): Observation {
@@ -209,17 +219,10 @@ describe("retention (Azurite)", () => {
 
     // The entity comes back in a window a run applies between the prune's listing and its deletes.
     let raced = false;
-    const racing = new Proxy(client, {
-      get(target, property, receiver) {
-        if (property !== "submitTransaction") return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<TableClient["submitTransaction"]>) => {
-          if (!raced) {
-            raced = true;
-            await writer.applyObservations(LOGONS.id, [observation("203.0.113.20", now)], { start: now - HOUR, end: now }, {});
-          }
-          return target.submitTransaction(...args);
-        };
-      },
+    const racing = clientRacingTransactions(storage, client, async () => {
+      if (raced) return;
+      raced = true;
+      await writer.applyObservations(LOGONS.id, [observation("203.0.113.20", now)], { start: now - HOUR, end: now }, {});
     });
     const pruned = await new BaselineStore(racing, { buckets: 1 }).prune(now - 90 * DAY);
 
@@ -239,18 +242,11 @@ describe("retention (Azurite)", () => {
     for (const run of runs) await writer.put(run);
 
     const first = runs[0];
-    const racing = new Proxy(client, {
-      get(target, property, receiver) {
-        if (property !== "submitTransaction") return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<TableClient["submitTransaction"]>) => {
-          // The other pruner deletes one of this transaction's rows just before it is sent.
-          if ((await writer.get(first.runId)) !== undefined) {
-            const [, row] = args[0].find(([, entity]) => entity.rowKey?.endsWith(first.runId))!;
-            await target.deleteEntity(row.partitionKey, row.rowKey);
-          }
-          return target.submitTransaction(...args);
-        };
-      },
+    const racing = clientRacingTransactions(storage, client, async (body) => {
+      // The other pruner deletes one of this transaction's rows just before it is sent.
+      if ((await writer.get(first.runId)) === undefined) return;
+      const [partitionKey, rowKey] = rowsDeleted(body).find(([, rowKey]) => rowKey.endsWith(first.runId))!;
+      await client.deleteEntity(partitionKey, rowKey);
     });
     expect(await new RunStore(racing).prune(now - 90 * DAY)).toBe(4);
     expect(await count(client)).toBe(0);
@@ -286,17 +282,10 @@ describe("retention (Azurite)", () => {
     // Before the second transaction is sent, a run sees one of its entities again.
     let transactions = 0;
     let comeBack = "";
-    const racing = new Proxy(client, {
-      get(target, property, receiver) {
-        if (property !== "submitTransaction") return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<TableClient["submitTransaction"]>) => {
-          if (++transactions === 2) {
-            comeBack = args[0][37][1].rowKey!;
-            await writer.applyObservations(LOGONS.id, [observation(comeBack, now)], { start: now - HOUR, end: now }, {});
-          }
-          return target.submitTransaction(...args);
-        };
-      },
+    const racing = clientRacingTransactions(storage, client, async (body) => {
+      if (++transactions !== 2) return;
+      comeBack = decodeKey(rowsDeleted(body)[37][1]);
+      await writer.applyObservations(LOGONS.id, [observation(comeBack, now)], { start: now - HOUR, end: now }, {});
     });
     let pruned = 0;
     const requests = await requestsDuring(async () => {

@@ -1,0 +1,143 @@
+/**
+ * The project's own $batch writer against Azurite, checked against the SDK: what it stores reads
+ * back exactly as what the SDK's createEntity stores, and refusals come back as the SDK's would
+ * (a RestError with the failing operation's status), with nothing of the transaction applied.
+ */
+import { RestError } from "@azure/core-rest-pipeline";
+import type { TableClient } from "@azure/data-tables";
+import { describe, expect, it } from "vitest";
+import { submitTransaction } from "../../lib/state/transactions.js";
+import { freshStorage, useAzurite } from "../helpers/azurite.js";
+
+const azurite = useAzurite();
+
+async function table(): Promise<TableClient> {
+  return (await freshStorage(azurite())).table("baselines");
+}
+
+/** An entity as the SDK reads it back (with each value's type when `typed`), without what the service adds. */
+async function stored(client: TableClient, partitionKey: string, rowKey: string, typed = false): Promise<Record<string, unknown>> {
+  const read = (await client.getEntity(partitionKey, rowKey, { disableTypeConversion: typed })) as Record<string, unknown>;
+  return without(read, "etag", "timestamp", "odata.metadata");
+}
+
+function without(entity: Record<string, unknown>, ...names: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entity).filter(([name]) => !names.includes(name)));
+}
+
+const PROPERTIES = {
+  text: "DESKTOP-7 | powershell.exe | 10.0.0.5 | 5985 — ünïcode",
+  small: 42,
+  negative: -7,
+  epochMs: 1_732_000_000_123,
+  fraction: 0.25,
+  flag: true,
+  off: false,
+  when: new Date(Date.UTC(2024, 9, 21, 13, 45, 7, 123)),
+  big: 9_007_199_254_740_993n,
+  bytes: new Uint8Array([0, 1, 2, 253, 254, 255]),
+  typedLong: { value: "123", type: "Int64" },
+  typedDouble: { value: 3, type: "Double" },
+};
+
+describe("entity group transactions written by the project", () => {
+  it("store every property type exactly as the SDK's own writes do, and answer with each operation's etag", async () => {
+    const client = await table();
+    await client.createEntity({ partitionKey: "p", rowKey: "by-sdk", ...PROPERTIES });
+    const result = await submitTransaction(client, [
+      ["create", { partitionKey: "p", rowKey: "ours", ...PROPERTIES }],
+      ["create", { partitionKey: "p", rowKey: "second", text: "x" }],
+    ]);
+
+    expect(result.subResponses.map((r) => r.status)).toEqual([204, 204]);
+    const bySdk = without(await stored(client, "p", "by-sdk", true), "rowKey");
+    const ours = without(await stored(client, "p", "ours", true), "rowKey");
+    expect(ours).toEqual(bySdk);
+    expect(ours.when).toEqual({ value: "2024-10-21T13:45:07.123Z", type: "DateTime" });
+    expect((await client.getEntity("p", "second")).etag).toBe(result.subResponses[1].etag);
+  });
+
+  it("update by merge or replace, upsert and delete, on keys that need quoting in a URL", async () => {
+    const client = await table();
+    const partitionKey = "hunt~b03";
+    const rowKeys = ["o'brien", "50% off", "a b", "ünï"];
+    const created = await submitTransaction(
+      client,
+      rowKeys.map((rowKey) => ["create", { partitionKey, rowKey, kept: "yes", n: 1 }]),
+    );
+    const [quote, percent, space, unicode] = created.subResponses.map((r) => r.etag!);
+
+    const changed = await submitTransaction(client, [
+      ["update", { partitionKey, rowKey: "o'brien", n: 2 }, "Merge", { etag: quote }],
+      ["update", { partitionKey, rowKey: "50% off", n: 3 }, "Replace", { etag: percent }],
+      ["upsert", { partitionKey, rowKey: "new one", n: 4 }, "Replace"],
+      ["delete", { partitionKey, rowKey: "a b" }, { etag: space }],
+      ["delete", { partitionKey, rowKey: "ünï" }, { etag: unicode }],
+    ]);
+
+    expect(changed.subResponses).toHaveLength(5);
+    expect(await stored(client, partitionKey, "o'brien")).toEqual({ partitionKey, rowKey: "o'brien", kept: "yes", n: 2 });
+    expect(await stored(client, partitionKey, "50% off")).toEqual({ partitionKey, rowKey: "50% off", n: 3 });
+    expect(await stored(client, partitionKey, "new one")).toEqual({ partitionKey, rowKey: "new one", n: 4 });
+    const left = [];
+    for await (const e of client.listEntities()) left.push(e.rowKey);
+    expect(left.sort()).toEqual(["50% off", "new one", "o'brien"]);
+    expect((await client.getEntity(partitionKey, "o'brien")).etag).toBe(changed.subResponses[0].etag);
+  });
+
+  it("a stale etag, an existing row or a missing one refuses the whole transaction with that operation's status", async () => {
+    const client = await table();
+    const [first] = (await submitTransaction(client, [["create", { partitionKey: "p", rowKey: "a", n: 1 }]])).subResponses;
+    await client.updateEntity({ partitionKey: "p", rowKey: "a", n: 2 }, "Merge");
+
+    const refusals = await Promise.all(
+      [
+        // Each begins with an operation that would succeed: none of it may be applied.
+        [
+          ["create", { partitionKey: "p", rowKey: "b" }],
+          ["update", { partitionKey: "p", rowKey: "a", n: 9 }, "Merge", { etag: first.etag }],
+        ],
+        [
+          ["create", { partitionKey: "p", rowKey: "c" }],
+          ["create", { partitionKey: "p", rowKey: "a" }],
+        ],
+        [
+          ["create", { partitionKey: "p", rowKey: "d" }],
+          ["delete", { partitionKey: "p", rowKey: "a" }, { etag: first.etag! }],
+        ],
+        [
+          ["create", { partitionKey: "p", rowKey: "e" }],
+          ["delete", { partitionKey: "p", rowKey: "nothing here" }],
+        ],
+      ].map((actions) => submitTransaction(client, actions as never).catch((error: unknown) => error)),
+    );
+
+    expect(refusals.map((e) => e instanceof RestError && e.statusCode)).toEqual([412, 409, 412, 404]);
+    expect((refusals[1] as RestError).code).toBe("EntityAlreadyExists");
+    expect((refusals[0] as RestError).message).toMatch(/^1:/);
+    const left = [];
+    for await (const e of client.listEntities<{ n: number }>()) left.push([e.rowKey, e.n]);
+    expect(left).toEqual([["a", 2]]);
+  });
+
+  it("a request the service refuses as a whole says so with its status", async () => {
+    const client = await table();
+    const tooMany = Array.from({ length: 101 }, (_, i): ["create", { partitionKey: string; rowKey: string }] => [
+      "create",
+      { partitionKey: "p", rowKey: `r${i}` },
+    ]);
+    const error = await submitTransaction(client, tooMany).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RestError);
+    expect((error as RestError).statusCode).toBeGreaterThanOrEqual(400);
+    const left = [];
+    for await (const e of client.listEntities()) left.push(e);
+    expect(left).toEqual([]);
+  });
+
+  it("a property no Table Storage type fits is refused before anything is sent, naming it", async () => {
+    const client = await table();
+    await expect(submitTransaction(client, [["create", { partitionKey: "p", rowKey: "a", nested: { a: 1 } }]])).rejects.toThrow(
+      /property 'nested' of entity p\/a/,
+    );
+  });
+});

@@ -1,15 +1,19 @@
 /**
  * Baseline write throughput against Azurite: 100k entity updates through the batched store
  * (entity group transactions of up to 100, etag-checked) versus one upsert request per entity,
- * measured side by side in one run on the same observations.
+ * measured side by side in one run on the same observations; and this process's CPU per operation
+ * when the same transactions are written by the project's $batch writer (lib/state/transactions.ts)
+ * and by the SDK's submitTransaction, alternating, each into a table of its own.
  */
 import { performance } from "node:perf_hooks";
+import type { TableClient, TransactionAction } from "@azure/data-tables";
 import pMap from "p-map";
 import { BaselineStore, fromBaseline } from "../lib/baselines/store.js";
 import { applyObservation, type Observation } from "../lib/baselines/model.js";
 import { startAzurite } from "../lib/local/azurite.js";
 import { encodeKey } from "../lib/state/keys.js";
 import { Storage } from "../lib/state/storage.js";
+import { submitTransaction, type TableAction } from "../lib/state/transactions.js";
 import type { BenchSection } from "./measure.js";
 
 export async function benchBaselines(entities: number): Promise<BenchSection> {
@@ -61,8 +65,12 @@ export async function benchBaselines(entities: number): Promise<BenchSection> {
         concurrency: 32,
       },
       batchedSpeedup: Number((singleSeconds / batchedSeconds).toFixed(2)),
+      transactionWriter: await benchTransactionWriter(azurite.connectionString, observations.slice(0, TRANSACTION_BENCH_ENTITIES), window),
       note: "Azurite on this machine, same process start; the batched path also reads current state (etag) first, the single path does not",
     };
+    console.log(
+      `baselines: transactions cost this process ${out.transactionWriter.project.cpuMicrosecondsPerOperation} µs per operation (SDK: ${out.transactionWriter.sdk.cpuMicrosecondsPerOperation} µs)`,
+    );
     console.log(
       `baselines: batched ${out.batched.entitiesPerSecond}/s, single ${out.singleRequests.entitiesPerSecond}/s, speedup ${out.batchedSpeedup}x`,
     );
@@ -70,4 +78,66 @@ export async function benchBaselines(entities: number): Promise<BenchSection> {
   } finally {
     await azurite.stop();
   }
+}
+
+/** Entities each writer creates and then updates, per round. */
+const TRANSACTION_BENCH_ENTITIES = 20_000;
+const TRANSACTION_BENCH_ROUNDS = 3;
+
+/**
+ * The same baseline entities created, then updated with their etags, in transactions of 100: by
+ * the project's writer and by the SDK's, alternating round by round, each into its own table.
+ * CPU is this process's only (Azurite's is the same for the same requests).
+ */
+async function benchTransactionWriter(
+  connectionString: string,
+  observations: readonly Observation[],
+  window: { start: number; end: number },
+) {
+  const writers = {
+    project: (client: TableClient, actions: TableAction[]) => submitTransaction(client, actions),
+    sdk: (client: TableClient, actions: TableAction[]) => client.submitTransaction(actions as TransactionAction[]),
+  };
+  const cpu = { project: 0, sdk: 0 };
+  for (let round = 0; round < TRANSACTION_BENCH_ROUNDS; round++) {
+    for (const name of ["project", "sdk"] as const) {
+      const storage = new Storage({ kind: "connection-string", connectionString, tablePrefix: `tx${name}${round}` });
+      await storage.ensure();
+      const client = storage.table("baselines");
+      const entities = observations.map((o, i) =>
+        fromBaseline(`bench~b${i % 64}`, encodeKey(o.entityKey), applyObservation("bench", undefined, o, window, { Users: 50 })!),
+      );
+      const byPartition = new Map<string, typeof entities>();
+      for (const e of entities) byPartition.set(e.partitionKey, [...(byPartition.get(e.partitionKey) ?? []), e]);
+      const chunks = [...byPartition.values()].flatMap((group) =>
+        Array.from({ length: Math.ceil(group.length / 100) }, (_, i) => group.slice(i * 100, (i + 1) * 100)),
+      );
+      const started = process.cpuUsage();
+      await pMap(
+        chunks,
+        async (chunk) => {
+          const created = await writers[name](
+            client,
+            chunk.map((e): TableAction => ["create", e]),
+          );
+          await writers[name](
+            client,
+            chunk.map((e, i): TableAction => ["update", { ...e, windows: 2 }, "Merge", { etag: created.subResponses[i].etag }]),
+          );
+        },
+        { concurrency: 8 },
+      );
+      const used = process.cpuUsage(started);
+      cpu[name] += (used.user + used.system) / 1e6;
+    }
+  }
+  const operations = observations.length * 2 * TRANSACTION_BENCH_ROUNDS;
+  const perOperation = (seconds: number) => Number(((seconds / operations) * 1e6).toFixed(1));
+  return {
+    operations,
+    rounds: TRANSACTION_BENCH_ROUNDS,
+    project: { cpuSeconds: Number(cpu.project.toFixed(2)), cpuMicrosecondsPerOperation: perOperation(cpu.project) },
+    sdk: { cpuSeconds: Number(cpu.sdk.toFixed(2)), cpuMicrosecondsPerOperation: perOperation(cpu.sdk) },
+    cpuRatio: Number((cpu.sdk / cpu.project).toFixed(2)),
+  };
 }

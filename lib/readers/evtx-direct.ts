@@ -43,6 +43,7 @@ import {
   type EventParts,
   type FlatEvent,
 } from "./evtx-event.js";
+import { sharedAttributes } from "./windows-events.js";
 
 /** Where a node stands, which decides what of it an event keeps. */
 const enum Place {
@@ -263,8 +264,8 @@ function elementPlan(element: TemplateElement): ElementPlan {
   return {
     name: element.name,
     attributes: element.attributes,
-    // Frozen: shared by every element built from the plan (and so their XML start tag is written once).
-    constantAttributes: constantAttributes && Object.freeze(constantAttributes),
+    // Shared by every element built from the plan (so their XML tags are written once).
+    constantAttributes: constantAttributes && sharedAttributes(element.name, constantAttributes),
     children,
     oneNodeEach: children.every((step) => step.kind === Kind.BuildText || step.kind === Kind.BuildElement),
   };

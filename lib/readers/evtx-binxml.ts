@@ -131,6 +131,11 @@ export class BinXmlChunk {
     return { name, next: offset === pos ? pos + 10 + name.length * 2 : pos };
   }
 
+  /** A template just parsed, as this chunk keeps it (a subclass may share one tree among the chunks defining the same template). */
+  protected adopt(template: TemplateNode[]): TemplateNode[] {
+    return template;
+  }
+
   template(definitionOffset: number, depth: number): TemplateNode[] {
     const known = this.templates.get(definitionOffset);
     if (known instanceof EvtxFormatError) throw known;
@@ -142,7 +147,7 @@ export class BinXmlChunk {
       const size = this.buf.readUInt32LE(definitionOffset + 20);
       const start = definitionOffset + 24;
       if (start + size > this.buf.length) throw new EvtxFormatError(`template at chunk offset ${definitionOffset} runs past the chunk`);
-      const template = new FragmentParser(this, start, start + size, true, depth).fragment();
+      const template = this.adopt(new FragmentParser(this, start, start + size, true, depth).fragment());
       this.templates.set(definitionOffset, template);
       return template;
     } catch (error) {

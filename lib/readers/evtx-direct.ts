@@ -1,12 +1,13 @@
 /**
  * EVTX records straight to flattened events, with no element tree for what an event does not keep.
  *
- * A template is parsed once per chunk; here it is also compiled once per chunk, for each place it
- * is used in (the record itself, the event element, System), into a plan: which values are System
- * fields' text, which elements are the payload (EventData, UserData, RenderingInfo, built as
- * elements), and which values are only checked. A record then costs its values, not its template.
- * Compiling costs about as much as building a few trees, so a template's first few records in a
- * chunk are built as trees and flattened, and only a template with more records gets plans.
+ * A template is parsed once per chunk (every chunk defines the templates it uses again); chunks that
+ * define the same template share one tree, and it is compiled once, for each place it is used in
+ * (the record itself, the event element, System), into a plan: which values are System fields'
+ * text, which elements are the payload (EventData, UserData, RenderingInfo, built as elements), and
+ * which values are only checked. A record then costs its values, not its template. Compiling costs
+ * about as much as building a few trees, so a template's first few records are built as trees and
+ * flattened, and only a template with more records gets plans.
  *
  * A plan visits and counts every node and checks every value that building the element tree would,
  * so a record fails here exactly when building its tree fails; and whenever it fails, the tree path
@@ -107,6 +108,8 @@ const enum Kind {
 
 /** The last value a substitution rendered: the next record's value is mostly the same bytes. */
 class Memo {
+  /** The chunk whose bytes it was rendered from. */
+  chunk = 0;
   type = -1;
   offset = 0;
   size = 0;
@@ -328,31 +331,85 @@ function compileElement(element: TemplateElement, place: Place, out: Op[]): void
   }
 }
 
-/** Records of a template read through the element tree in each chunk before its plans are compiled. */
+/** Records of a template read through the element tree before its plans are compiled. */
 const TREE_RECORDS_PER_TEMPLATE = 4;
 
-/** A chunk with the plans of its templates (a template belongs to its chunk, and so do its plans), one per place. */
+/**
+ * Text that tells templates apart by everything a plan is compiled from (names, texts, slots, and
+ * how they nest), each part prefixed by its length so no two templates share one; undefined for a
+ * template that instantiates another inside it (its values are the chunk's bytes, not structure).
+ */
+function structureKey(nodes: TemplateNode[]): string | undefined {
+  let key = `[${nodes.length}`;
+  for (const node of nodes) {
+    if (typeof node === "string") key += `t${node.length}:${node}`;
+    else if (isSlot(node)) key += node.optional ? `o${node.slot};` : `s${node.slot};`;
+    else if (isInstance(node)) return undefined;
+    else {
+      key += `e${node.name.length}:${node.name}${node.attributes.length};`;
+      for (const attribute of node.attributes) {
+        key += `a${attribute.name.length}:${attribute.name}`;
+        const value = structureKey(attribute.value);
+        if (value === undefined) return undefined;
+        key += value;
+      }
+      const children = structureKey(node.children);
+      if (children === undefined) return undefined;
+      key += children;
+    }
+  }
+  return key;
+}
+
+/**
+ * Templates by their structure, shared by every chunk (and file) that defines the same template:
+ * a chunk defines each template it uses again, and a log's templates recur in every chunk and in
+ * every file of its channel, so a template's plans (keyed by its tree) are compiled once, and its
+ * first few records anywhere, not in each chunk, are read through the element tree.
+ */
+const sharedTemplates = new Map<string, TemplateNode[]>();
+const MAX_SHARED_TEMPLATES = 4096;
+/** Plans of each template, one per place; and how many records instantiated it so far. */
+const templatePlans = new WeakMap<TemplateNode[], (Plan | undefined)[]>();
+const templateRecords = new WeakMap<TemplateNode[], number>();
+
+/** Numbers chunks, so a value remembered from one chunk's bytes is not taken for another's. */
+let chunkSerial = 0;
+
+/** A chunk whose templates are shared with every chunk that defines them the same, and with them their plans. */
 export class PlannedChunk extends BinXmlChunk {
-  private readonly plans = new Map<TemplateNode[], (Plan | undefined)[]>();
-  private readonly recordTemplates = new Map<TemplateNode[], number>();
+  readonly serial = ++chunkSerial;
+
+  protected override adopt(template: TemplateNode[]): TemplateNode[] {
+    const key = structureKey(template);
+    if (key === undefined) return template;
+    const shared = sharedTemplates.get(key);
+    if (shared) return shared;
+    if (sharedTemplates.size >= MAX_SHARED_TEMPLATES) sharedTemplates.clear();
+    sharedTemplates.set(key, template);
+    return template;
+  }
 
   /**
-   * Whether a record with these nodes is among the first few in the chunk to instantiate its
-   * template. Those go through the element tree: compiling a template's plans costs about as much
-   * as building a few trees, so it pays off only for a template with more records in the chunk
-   * (small files hold a record or two of each of several templates; a full chunk, many of each).
+   * Whether a record with these nodes is read through the element tree: one that holds its nodes
+   * itself rather than instantiating a template (a plan for them would serve that record alone), or
+   * among the first few to instantiate its template. Compiling a template's plans costs about as much
+   * as building a few trees, so it pays off only for a template with more records (small files hold
+   * a record or two of each of several templates; most templates recur in many files, and a full
+   * chunk holds many of each).
    */
-  amongFirstOfItsTemplate(nodes: TemplateNode[]): boolean {
+  readThroughTree(nodes: TemplateNode[]): boolean {
     const only = nodes.length === 1 ? nodes[0] : undefined;
-    if (!only || !isInstance(only)) return false;
-    const seen = this.recordTemplates.get(only.template) ?? 0;
-    this.recordTemplates.set(only.template, seen + 1);
-    return seen < TREE_RECORDS_PER_TEMPLATE;
+    if (!only || !isInstance(only)) return true;
+    const seen = templateRecords.get(only.template) ?? 0;
+    if (seen >= TREE_RECORDS_PER_TEMPLATE) return false;
+    templateRecords.set(only.template, seen + 1);
+    return true;
   }
 
   plan(template: TemplateNode[], place: Place): Plan {
-    let byPlace = this.plans.get(template);
-    if (!byPlace) this.plans.set(template, (byPlace = [undefined, undefined, undefined, undefined]));
+    let byPlace = templatePlans.get(template);
+    if (!byPlace) templatePlans.set(template, (byPlace = [undefined, undefined, undefined, undefined]));
     return (byPlace[place] ??= { nodes: nodeCount(template), ops: compile(template, place, []) });
   }
 }
@@ -401,9 +458,18 @@ class DirectDecoding extends Expansion {
     const offset = values.offset(slot);
     const size = values.size(slot);
     const memoized = MEMO_TYPES.has(type);
-    if (memoized && memo.type === type && memo.size === size && sameBytes(this.chunk.buf, memo.offset, offset, size)) return memo.text;
+    const chunk = this.chunk;
+    if (
+      memoized &&
+      memo.chunk === chunk.serial &&
+      memo.type === type &&
+      memo.size === size &&
+      sameBytes(chunk.buf, memo.offset, offset, size)
+    )
+      return memo.text;
     const text = this.value(values, slot, depth) as string | EvtxArray;
     if (memoized && typeof text === "string") {
+      memo.chunk = chunk.serial;
       memo.type = type;
       memo.offset = offset;
       memo.size = size;
@@ -577,14 +643,14 @@ export function decodeEventDirect(chunk: PlannedChunk, pos: number, size: number
 }
 
 /**
- * The flattened event of the record at `pos`: read directly, or, for the first few records of its
- * template in the chunk, through the element tree; and when that fails, through the element tree
+ * The flattened event of the record at `pos`: read directly, or, for a record with no template and
+ * the first few records of a template, through the element tree; and when that fails, through the element tree
  * from the start, which gives the same event or says exactly why not.
  */
 export function decodeEvent(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
   try {
     const nodes = recordNodes(chunk, pos, size);
-    if (chunk.amongFirstOfItsTemplate(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
+    if (chunk.readThroughTree(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
     return directEvent(chunk, nodes, pos, recordId);
   } catch {
     return treeEvent(chunk, parseRecordEvent(chunk, pos, size), pos, recordId);

@@ -41,6 +41,7 @@ import {
   flattenEvent,
   renderedMessage,
   type DataLayout,
+  type EventDataFields,
   type EventParts,
   type FlatEvent,
 } from "./evtx-event.js";
@@ -334,31 +335,60 @@ function compileElement(element: TemplateElement, place: Place, out: Op[]): void
 /** Records of a template read through the element tree before its plans are compiled. */
 const TREE_RECORDS_PER_TEMPLATE = 4;
 
+/** Mixes a number into a running FNV-1a style hash. */
+const mix = (hash: number, n: number) => Math.imul(hash ^ n, 0x01000193);
+
+function mixText(hash: number, text: string): number {
+  hash = mix(hash, text.length);
+  for (let i = 0; i < text.length; i++) hash = mix(hash, text.charCodeAt(i));
+  return hash;
+}
+
 /**
- * Text that tells templates apart by everything a plan is compiled from (names, texts, slots, and
- * how they nest), each part prefixed by its length so no two templates share one; undefined for a
- * template that instantiates another inside it (its values are the chunk's bytes, not structure).
+ * A hash of everything a plan is compiled from (names, texts, slots, and how they nest), or
+ * undefined for a template that instantiates another inside it (its values are the chunk's bytes,
+ * not structure). Worked out on the tree as it is, with no key built.
  */
-function structureKey(nodes: TemplateNode[]): string | undefined {
-  let key = `[${nodes.length}`;
+function structureHash(nodes: readonly TemplateNode[], hash: number): number | undefined {
+  hash = mix(hash, nodes.length);
   for (const node of nodes) {
-    if (typeof node === "string") key += `t${node.length}:${node}`;
-    else if (isSlot(node)) key += node.optional ? `o${node.slot};` : `s${node.slot};`;
+    if (typeof node === "string") hash = mixText(mix(hash, 1), node);
+    else if (isSlot(node)) hash = mix(mix(hash, node.optional ? 2 : 3), node.slot);
     else if (isInstance(node)) return undefined;
     else {
-      key += `e${node.name.length}:${node.name}${node.attributes.length};`;
+      hash = mix(mixText(mix(hash, 4), node.name), node.attributes.length);
       for (const attribute of node.attributes) {
-        key += `a${attribute.name.length}:${attribute.name}`;
-        const value = structureKey(attribute.value);
+        const value = structureHash(attribute.value, mixText(hash, attribute.name));
         if (value === undefined) return undefined;
-        key += value;
+        hash = value;
       }
-      const children = structureKey(node.children);
+      const children = structureHash(node.children, hash);
       if (children === undefined) return undefined;
-      key += children;
+      hash = children;
     }
   }
-  return key;
+  return hash;
+}
+
+/** Whether two templates with no instance inside them are the same in everything a plan is compiled from. */
+function sameStructure(a: readonly TemplateNode[], b: readonly TemplateNode[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (typeof x === "string" || typeof y === "string") {
+      if (x !== y) return false;
+    } else if (isSlot(x) || isSlot(y)) {
+      if (!isSlot(x) || !isSlot(y) || x.slot !== y.slot || x.optional !== y.optional) return false;
+    } else if (isInstance(x) || isInstance(y)) return false;
+    else {
+      if (x.name !== y.name || x.attributes.length !== y.attributes.length) return false;
+      for (let k = 0; k < x.attributes.length; k++)
+        if (x.attributes[k].name !== y.attributes[k].name || !sameStructure(x.attributes[k].value, y.attributes[k].value)) return false;
+      if (!sameStructure(x.children, y.children)) return false;
+    }
+  }
+  return true;
 }
 
 /**
@@ -367,7 +397,8 @@ function structureKey(nodes: TemplateNode[]): string | undefined {
  * every file of its channel, so a template's plans (keyed by its tree) are compiled once, and its
  * first few records anywhere, not in each chunk, are read through the element tree.
  */
-const sharedTemplates = new Map<string, TemplateNode[]>();
+const sharedTemplates = new Map<number, TemplateNode[][]>();
+let sharedCount = 0;
 const MAX_SHARED_TEMPLATES = 4096;
 /** Plans of each template, one per place; and how many records instantiated it so far. */
 const templatePlans = new WeakMap<TemplateNode[], (Plan | undefined)[]>();
@@ -381,12 +412,17 @@ export class PlannedChunk extends BinXmlChunk {
   readonly serial = ++chunkSerial;
 
   protected override adopt(template: TemplateNode[]): TemplateNode[] {
-    const key = structureKey(template);
-    if (key === undefined) return template;
-    const shared = sharedTemplates.get(key);
-    if (shared) return shared;
-    if (sharedTemplates.size >= MAX_SHARED_TEMPLATES) sharedTemplates.clear();
-    sharedTemplates.set(key, template);
+    const hash = structureHash(template, 0x811c9dc5);
+    if (hash === undefined) return template;
+    const alike = sharedTemplates.get(hash);
+    if (alike) for (const shared of alike) if (sameStructure(shared, template)) return shared;
+    if (sharedCount >= MAX_SHARED_TEMPLATES) {
+      sharedTemplates.clear();
+      sharedCount = 0;
+    }
+    if (alike && sharedTemplates.has(hash)) alike.push(template);
+    else sharedTemplates.set(hash, [template]);
+    sharedCount++;
     return template;
   }
 
@@ -423,10 +459,30 @@ function sameBytes(buf: Buffer, a: number, b: number, size: number): boolean {
   return true;
 }
 
+/** An event's parts with every field there from the start: one object shape for every record, in whatever order its template fills them. */
+class DecodedParts implements EventParts {
+  eventId: string | undefined = undefined;
+  systemTime: string | undefined = undefined;
+  computer: string | undefined = undefined;
+  channel: string | undefined = undefined;
+  provider: string | undefined = undefined;
+  eventRecordId: string | undefined = undefined;
+  task: string | undefined = undefined;
+  level: string | undefined = undefined;
+  keywords: string | undefined = undefined;
+  processId: string | undefined = undefined;
+  threadId: string | undefined = undefined;
+  userId: string | undefined = undefined;
+  eventData: EvtxElement | undefined = undefined;
+  eventDataFields: EventDataFields | undefined = undefined;
+  userData: EvtxElement | undefined = undefined;
+  message: string | null = null;
+}
+
 /** Runs plans over one record's values. */
 class DirectDecoding extends Expansion {
   declare protected readonly chunk: PlannedChunk;
-  readonly parts: EventParts = { message: null };
+  readonly parts = new DecodedParts();
   hasEvent = false;
   /** Fields seen, one bit each (the first of a name counts). */
   private seen = 0;

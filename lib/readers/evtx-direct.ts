@@ -1,12 +1,13 @@
 /**
  * EVTX records straight to flattened events, with no element tree for what an event does not keep.
  *
- * A template is parsed once per chunk; here it is also compiled once per chunk, for each place it
- * is used in (the record itself, the event element, System), into a plan: which values are System
- * fields' text, which elements are the payload (EventData, UserData, RenderingInfo, built as
- * elements), and which values are only checked. A record then costs its values, not its template.
- * Compiling costs about as much as building a few trees, so a template's first few records in a
- * chunk are built as trees and flattened, and only a template with more records gets plans.
+ * A template is parsed once per chunk (every chunk defines the templates it uses again); chunks that
+ * define the same template share one tree, and it is compiled once, for each place it is used in
+ * (the record itself, the event element, System), into a plan: which values are System fields'
+ * text, which elements are the payload (EventData, UserData, RenderingInfo, built as elements), and
+ * which values are only checked. A record then costs its values, not its template. Compiling costs
+ * about as much as building a few trees, so a template's first few records are built as trees and
+ * flattened, and only a template with more records gets plans.
  *
  * A plan visits and counts every node and checks every value that building the element tree would,
  * so a record fails here exactly when building its tree fails; and whenever it fails, the tree path
@@ -40,9 +41,11 @@ import {
   flattenEvent,
   renderedMessage,
   type DataLayout,
+  type EventDataFields,
   type EventParts,
   type FlatEvent,
 } from "./evtx-event.js";
+import { sharedAttributes } from "./windows-events.js";
 
 /** Where a node stands, which decides what of it an event keeps. */
 const enum Place {
@@ -106,6 +109,8 @@ const enum Kind {
 
 /** The last value a substitution rendered: the next record's value is mostly the same bytes. */
 class Memo {
+  /** The chunk whose bytes it was rendered from. */
+  chunk = 0;
   type = -1;
   offset = 0;
   size = 0;
@@ -263,8 +268,8 @@ function elementPlan(element: TemplateElement): ElementPlan {
   return {
     name: element.name,
     attributes: element.attributes,
-    // Frozen: shared by every element built from the plan (and so their XML start tag is written once).
-    constantAttributes: constantAttributes && Object.freeze(constantAttributes),
+    // Shared by every element built from the plan (so their XML tags are written once).
+    constantAttributes: constantAttributes && sharedAttributes(element.name, constantAttributes),
     children,
     oneNodeEach: children.every((step) => step.kind === Kind.BuildText || step.kind === Kind.BuildElement),
   };
@@ -327,37 +332,128 @@ function compileElement(element: TemplateElement, place: Place, out: Op[]): void
   }
 }
 
-/** Records of a template read through the element tree in each chunk before its plans are compiled. */
+/** Records of a template read through the element tree before its plans are compiled. */
 const TREE_RECORDS_PER_TEMPLATE = 4;
 
-/** A chunk with the plans of its templates (a template belongs to its chunk, and so do its plans), one per place. */
+/** Mixes a number into a running FNV-1a style hash. */
+const mix = (hash: number, n: number) => Math.imul(hash ^ n, 0x01000193);
+
+function mixText(hash: number, text: string): number {
+  hash = mix(hash, text.length);
+  for (let i = 0; i < text.length; i++) hash = mix(hash, text.charCodeAt(i));
+  return hash;
+}
+
+/**
+ * A hash of everything a plan is compiled from (names, texts, slots, and how they nest), or
+ * undefined for a template that instantiates another inside it (its values are the chunk's bytes,
+ * not structure). Worked out on the tree as it is, with no key built.
+ */
+function structureHash(nodes: readonly TemplateNode[], hash: number): number | undefined {
+  hash = mix(hash, nodes.length);
+  for (const node of nodes) {
+    if (typeof node === "string") hash = mixText(mix(hash, 1), node);
+    else if (isSlot(node)) hash = mix(mix(hash, node.optional ? 2 : 3), node.slot);
+    else if (isInstance(node)) return undefined;
+    else {
+      hash = mix(mixText(mix(hash, 4), node.name), node.attributes.length);
+      for (const attribute of node.attributes) {
+        const value = structureHash(attribute.value, mixText(hash, attribute.name));
+        if (value === undefined) return undefined;
+        hash = value;
+      }
+      const children = structureHash(node.children, hash);
+      if (children === undefined) return undefined;
+      hash = children;
+    }
+  }
+  return hash;
+}
+
+/** Whether two templates with no instance inside them are the same in everything a plan is compiled from. */
+function sameStructure(a: readonly TemplateNode[], b: readonly TemplateNode[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (typeof x === "string" || typeof y === "string") {
+      if (x !== y) return false;
+    } else if (isSlot(x) || isSlot(y)) {
+      if (!isSlot(x) || !isSlot(y) || x.slot !== y.slot || x.optional !== y.optional) return false;
+    } else if (isInstance(x) || isInstance(y)) return false;
+    else {
+      if (x.name !== y.name || x.attributes.length !== y.attributes.length) return false;
+      for (let k = 0; k < x.attributes.length; k++)
+        if (x.attributes[k].name !== y.attributes[k].name || !sameStructure(x.attributes[k].value, y.attributes[k].value)) return false;
+      if (!sameStructure(x.children, y.children)) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Templates by their structure, shared by every chunk (and file) that defines the same template:
+ * a chunk defines each template it uses again, and a log's templates recur in every chunk and in
+ * every file of its channel, so a template's plans (keyed by its tree) are compiled once, and its
+ * first few records anywhere, not in each chunk, are read through the element tree.
+ */
+const sharedTemplates = new Map<number, TemplateNode[][]>();
+let sharedCount = 0;
+const MAX_SHARED_TEMPLATES = 4096;
+/** Plans of each template, one per place; and how many records instantiated it so far. */
+const templatePlans = new WeakMap<TemplateNode[], (Plan | undefined)[]>();
+const templateRecords = new WeakMap<TemplateNode[], number>();
+
+/** Numbers chunks, so a value remembered from one chunk's bytes is not taken for another's. */
+let chunkSerial = 0;
+
+/** A chunk whose templates are shared with every chunk that defines them the same, and with them their plans. */
 export class PlannedChunk extends BinXmlChunk {
-  private readonly plans = new Map<TemplateNode[], (Plan | undefined)[]>();
-  private readonly recordTemplates = new Map<TemplateNode[], number>();
+  readonly serial = ++chunkSerial;
+
+  protected override adopt(template: TemplateNode[]): TemplateNode[] {
+    const hash = structureHash(template, 0x811c9dc5);
+    if (hash === undefined) return template;
+    const alike = sharedTemplates.get(hash);
+    if (alike) for (const shared of alike) if (sameStructure(shared, template)) return shared;
+    if (sharedCount >= MAX_SHARED_TEMPLATES) {
+      sharedTemplates.clear();
+      sharedCount = 0;
+    }
+    if (alike && sharedTemplates.has(hash)) alike.push(template);
+    else sharedTemplates.set(hash, [template]);
+    sharedCount++;
+    return template;
+  }
 
   /**
-   * Whether a record with these nodes is among the first few in the chunk to instantiate its
-   * template. Those go through the element tree: compiling a template's plans costs about as much
-   * as building a few trees, so it pays off only for a template with more records in the chunk
-   * (small files hold a record or two of each of several templates; a full chunk, many of each).
+   * Whether a record with these nodes is read through the element tree: one that holds its nodes
+   * itself rather than instantiating a template (a plan for them would serve that record alone), or
+   * among the first few to instantiate its template. Compiling a template's plans costs about as much
+   * as building a few trees, so it pays off only for a template with more records (small files hold
+   * a record or two of each of several templates; most templates recur in many files, and a full
+   * chunk holds many of each).
    */
-  amongFirstOfItsTemplate(nodes: TemplateNode[]): boolean {
+  readThroughTree(nodes: TemplateNode[]): boolean {
     const only = nodes.length === 1 ? nodes[0] : undefined;
-    if (!only || !isInstance(only)) return false;
-    const seen = this.recordTemplates.get(only.template) ?? 0;
-    this.recordTemplates.set(only.template, seen + 1);
-    return seen < TREE_RECORDS_PER_TEMPLATE;
+    if (!only || !isInstance(only)) return true;
+    const seen = templateRecords.get(only.template) ?? 0;
+    if (seen >= TREE_RECORDS_PER_TEMPLATE) return false;
+    templateRecords.set(only.template, seen + 1);
+    return true;
   }
 
   plan(template: TemplateNode[], place: Place): Plan {
-    let byPlace = this.plans.get(template);
-    if (!byPlace) this.plans.set(template, (byPlace = [undefined, undefined, undefined, undefined]));
+    let byPlace = templatePlans.get(template);
+    if (!byPlace) templatePlans.set(template, (byPlace = [undefined, undefined, undefined, undefined]));
     return (byPlace[place] ??= { nodes: nodeCount(template), ops: compile(template, place, []) });
   }
 }
 
 /** Value types whose rendering costs more than comparing their bytes with the last value's (strings, GUIDs, SIDs, 64-bit hex). */
-const MEMO_TYPES = new Set([0x01, 0x0f, 0x13, 0x15]);
+function memoizedType(type: number): boolean {
+  return type === 0x01 || type === 0x0f || type === 0x13 || type === 0x15;
+}
 
 function sameBytes(buf: Buffer, a: number, b: number, size: number): boolean {
   if (a === b) return true;
@@ -365,10 +461,30 @@ function sameBytes(buf: Buffer, a: number, b: number, size: number): boolean {
   return true;
 }
 
+/** An event's parts with every field there from the start: one object shape for every record, in whatever order its template fills them. */
+class DecodedParts implements EventParts {
+  eventId: string | undefined = undefined;
+  systemTime: string | undefined = undefined;
+  computer: string | undefined = undefined;
+  channel: string | undefined = undefined;
+  provider: string | undefined = undefined;
+  eventRecordId: string | undefined = undefined;
+  task: string | undefined = undefined;
+  level: string | undefined = undefined;
+  keywords: string | undefined = undefined;
+  processId: string | undefined = undefined;
+  threadId: string | undefined = undefined;
+  userId: string | undefined = undefined;
+  eventData: EvtxElement | undefined = undefined;
+  eventDataFields: EventDataFields | undefined = undefined;
+  userData: EvtxElement | undefined = undefined;
+  message: string | null = null;
+}
+
 /** Runs plans over one record's values. */
 class DirectDecoding extends Expansion {
   declare protected readonly chunk: PlannedChunk;
-  readonly parts: EventParts = { message: null };
+  readonly parts = new DecodedParts();
   hasEvent = false;
   /** Fields seen, one bit each (the first of a name counts). */
   private seen = 0;
@@ -399,10 +515,19 @@ class DirectDecoding extends Expansion {
     const type = values.type(slot);
     const offset = values.offset(slot);
     const size = values.size(slot);
-    const memoized = MEMO_TYPES.has(type);
-    if (memoized && memo.type === type && memo.size === size && sameBytes(this.chunk.buf, memo.offset, offset, size)) return memo.text;
+    const memoized = memoizedType(type);
+    const chunk = this.chunk;
+    if (
+      memoized &&
+      memo.chunk === chunk.serial &&
+      memo.type === type &&
+      memo.size === size &&
+      sameBytes(chunk.buf, memo.offset, offset, size)
+    )
+      return memo.text;
     const text = this.value(values, slot, depth) as string | EvtxArray;
     if (memoized && typeof text === "string") {
+      memo.chunk = chunk.serial;
       memo.type = type;
       memo.offset = offset;
       memo.size = size;
@@ -576,14 +701,14 @@ export function decodeEventDirect(chunk: PlannedChunk, pos: number, size: number
 }
 
 /**
- * The flattened event of the record at `pos`: read directly, or, for the first few records of its
- * template in the chunk, through the element tree; and when that fails, through the element tree
+ * The flattened event of the record at `pos`: read directly, or, for a record with no template and
+ * the first few records of a template, through the element tree; and when that fails, through the element tree
  * from the start, which gives the same event or says exactly why not.
  */
 export function decodeEvent(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
   try {
     const nodes = recordNodes(chunk, pos, size);
-    if (chunk.amongFirstOfItsTemplate(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
+    if (chunk.readThroughTree(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
     return directEvent(chunk, nodes, pos, recordId);
   } catch {
     return treeEvent(chunk, parseRecordEvent(chunk, pos, size), pos, recordId);

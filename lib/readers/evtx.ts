@@ -102,6 +102,8 @@ const RECORD_SIGNATURE_BYTES = Buffer.from([0x2a, 0x2a, 0x00, 0x00]);
 const RECORD_SIGNATURE_WORD = 0x00002a2a;
 /** What is read of a chunk past those the file header counts to tell whether it is in use: its header and a record header. */
 const CHUNK_PROBE_SIZE = CHUNK_HEADER_SIZE + 28;
+/** The first read of a file: its header, its first chunk, and the probe of the slot after it. */
+const FIRST_READ_SIZE = FILE_HEADER_SIZE + CHUNK_SIZE + CHUNK_PROBE_SIZE;
 
 /** A record start with its signature and a size that fits, but whose size copy at its end does not agree: its size, or 0. */
 function partialRecordSizeAt(buf: Buffer, pos: number, limit: number): number {
@@ -381,7 +383,11 @@ export async function* readChunks<T, C extends BinXmlChunk>(
   const fd = openSync(path, "r");
   try {
     const buffer = readBuffer();
-    const headerBytes = readSync(fd, buffer, 0, FILE_HEADER_SIZE, 0);
+    // The file header, the first chunk and the start of the slot after it, in one read: a small log is
+    // whole after it, and a read that comes up short says where the file ends (no read past it is made).
+    const firstBytes = readSync(fd, buffer, 0, FIRST_READ_SIZE, 0);
+    const fileEnd = firstBytes < FIRST_READ_SIZE ? firstBytes : Infinity;
+    const headerBytes = Math.min(firstBytes, FILE_HEADER_SIZE);
     const header = buffer.subarray(0, FILE_HEADER_SIZE);
     const signed = headerBytes >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
     if (headerBytes < FILE_HEADER_SIZE) {
@@ -421,7 +427,13 @@ export async function* readChunks<T, C extends BinXmlChunk>(
       const counted = Math.max(0, Math.min(CHUNKS_PER_READ, declaredChunks - index));
       let ended = false;
       if (counted > 0) {
-        const blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, counted * CHUNK_SIZE, blockOffset);
+        let blockBytes: number;
+        if (index === 0) {
+          // The first chunk was read with the header; the rest of the block after it.
+          blockBytes = Math.max(0, Math.min(firstBytes - FILE_HEADER_SIZE, CHUNK_SIZE));
+          if (counted > 1 && blockBytes === CHUNK_SIZE)
+            blockBytes += readSync(fd, buffer, FILE_HEADER_SIZE + CHUNK_SIZE, (counted - 1) * CHUNK_SIZE, blockOffset + CHUNK_SIZE);
+        } else blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, counted * CHUNK_SIZE, blockOffset);
         if (blockBytes === 0) break;
         const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
         if (index === 0) {
@@ -437,7 +449,7 @@ export async function* readChunks<T, C extends BinXmlChunk>(
       }
       for (let i = counted; i < CHUNKS_PER_READ && !ended; i++) {
         const chunkOffset = blockOffset + i * CHUNK_SIZE;
-        const probeBytes = readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_PROBE_SIZE, chunkOffset);
+        const probeBytes = chunkOffset >= fileEnd ? 0 : readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_PROBE_SIZE, chunkOffset);
         if (probeBytes === 0) {
           ended = true;
           break;

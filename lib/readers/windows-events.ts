@@ -100,40 +100,45 @@ function startTag(name: string, attributes: Readonly<Record<string, string>>): s
   return tag;
 }
 
-/** A frozen attribute set's element tags: its start tag unclosed, closed, self-closed, and its end tag. */
+/** An element's tags for a fixed name and attribute set: its start tag unclosed, closed, self-closed, and its end tag. */
 interface Tags {
-  name: string;
   open: string;
   openEnd: string;
   empty: string;
   close: string;
 }
 
-/**
- * Tags of attribute sets that cannot change (frozen): the EVTX decoder shares one such set among
- * every element a template builds with constant attributes (a Data element's Name), so each tag
- * is written once, not once per event.
- */
-const frozenTags = new WeakMap<Readonly<Record<string, string>>, Tags>();
+/** Where attribute sets made by `sharedAttributes` keep their element's tags (not enumerable: not an attribute). */
+const TAGS = Symbol("element tags");
 
-function frozenElementTags(name: string, attributes: Readonly<Record<string, string>>): Tags {
-  const known = frozenTags.get(attributes);
-  if (known?.name === name) return known;
+/**
+ * A frozen attribute set shared by every element of this name a source builds with these constant
+ * attributes (the EVTX decoder's Data elements with their Name), carrying the element's tags: each
+ * tag is written once, not once per event, and found without a lookup.
+ */
+export function sharedAttributes(name: string, attributes: Record<string, string>): Readonly<Record<string, string>> {
   const open = startTag(name, attributes);
-  const tags = { name, open, openEnd: `${open}>`, empty: `${open} />`, close: `</${name}>` };
-  frozenTags.set(attributes, tags);
-  return tags;
+  const tags: Tags = { open, openEnd: `${open}>`, empty: `${open} />`, close: `</${name}>` };
+  Object.defineProperty(attributes, TAGS, { value: tags, enumerable: false });
+  return Object.freeze(attributes);
+}
+
+function sharedTags(attributes: Readonly<Record<string, string>>): Tags | undefined {
+  return (attributes as { [TAGS]?: Tags })[TAGS];
 }
 
 /** Compact XML of an element (with the event namespace declared, for the payload element); an array value repeats its element once per item. */
 function elementXml(element: EvtxElement, namespace?: string): string {
   const { name, attributes, children } = element;
-  if (!namespace && Object.isFrozen(attributes)) {
-    const tags = frozenElementTags(name, attributes);
+  const tags = namespace ? undefined : sharedTags(attributes);
+  if (tags) {
     if (children.length === 0) return tags.empty;
     const only = children.length === 1 ? children[0] : undefined;
     if (typeof only === "string") return tags.openEnd + escapeXml(only) + tags.close;
     if (only === undefined || !("items" in only)) return tags.openEnd + childrenXml(children) + tags.close;
+    let xml = "";
+    for (const item of only.items) xml += tags.openEnd + escapeXml(item) + tags.close;
+    return xml;
   }
   let open = startTag(name, attributes);
   if (namespace && !("xmlns" in attributes)) open = `<${name} xmlns="${namespace}"${open.slice(name.length + 1)}`;
@@ -211,7 +216,8 @@ function joinAccount(domain: string, user: string): string {
 export function securityEventRecord(event: WindowsEvent): Record<string, unknown> {
   const record: Record<string, unknown> = {};
   const data = event.data;
-  for (const name of Object.keys(data)) record[name] = data[name] ?? "";
+  // for-in walks the keys without an array of them (event data is a plain object: nothing inherited is enumerable).
+  for (const name in data) record[name] = data[name] ?? "";
   const targetUser = text(event.data.TargetUserName);
   const subjectUser = text(event.data.SubjectUserName);
   const target = joinAccount(text(event.data.TargetDomainName), targetUser);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decodeEventDirect, PlannedChunk } from "../../lib/readers/evtx-direct.js";
+import { writeEvtx, type EvtxEventInput } from "../../lib/synth/evtx-writer.js";
 import {
   flattenEvent,
   readChunks,
@@ -97,6 +98,38 @@ describe("EVTX events decoded directly equal the element tree flattened", () => 
       const direct = await read((path, options) => readChunks(path, options, DIRECT_ONLY), file);
       expect(direct, file).toEqual(await read(readEvtxEventChunks, file));
     }
+  });
+
+  it("reads each chunk's own values where chunks share a template (a value one chunk rendered is not taken for another's)", async () => {
+    const logon = (user: string, i: number): EvtxEventInput => ({
+      eventId: 4624,
+      time: Date.UTC(2024, 0, 1) + i * 1000,
+      computer: "WS-1.contoso.local",
+      channel: "Security",
+      provider: "Microsoft-Windows-Security-Auditing",
+      data: [user],
+    });
+    const usersByChunk = async (path: string) => {
+      const chunks: unknown[][] = [];
+      for await (const events of readEvtxEventChunks(path)) chunks.push(events.map((event) => event.data.TargetUserName));
+      return chunks;
+    };
+    // Records of one size, so every full chunk lays its records out alike: the second chunk's bytes
+    // where the first chunk's last value was are the second chunk's own last value.
+    const probe = join(work, "probe.evtx");
+    await writeEvtx(
+      probe,
+      ["TargetUserName"],
+      Array.from({ length: 2000 }, (_, i) => logon("alice", i)),
+    );
+    const perChunk = (await usersByChunk(probe))[0].length;
+    const path = join(work, "two-chunks.evtx");
+    await writeEvtx(
+      path,
+      ["TargetUserName"],
+      Array.from({ length: 2 * perChunk }, (_, i) => logon(i < perChunk ? "alice" : "bobby", i)),
+    );
+    expect(await usersByChunk(path)).toEqual([Array(perChunk).fill("alice"), Array(perChunk).fill("bobby")]);
   });
 
   for (const file of FILES) {

@@ -46,12 +46,23 @@ let httpClient: HttpClient | undefined;
 /** An OData key literal as it appears in an entity's URL: quotes doubled, then percent-encoded. */
 const keyLiteral = (key: string) => encodeURIComponent(key.replace(/'/g, "''"));
 
+/**
+ * The SDK's names for the system properties, as the service spells them: an entity read back
+ * carries `etag` and `timestamp`, which the service then ignores instead of storing as properties.
+ */
+const WIRE_NAMES = new Map([
+  ["partitionKey", "PartitionKey"],
+  ["rowKey", "RowKey"],
+  ["etag", "odata.etag"],
+  ["timestamp", "Timestamp"],
+]);
+
 /** An entity's properties as the service's JSON: the keys' wire names, and an `@odata.type` beside each value JSON cannot type. */
 function entityJson(entity: Record<string, unknown>): string {
   const out: Record<string, unknown> = {};
   for (const name in entity) {
     const value = entity[name];
-    const wire = name === "partitionKey" ? "PartitionKey" : name === "rowKey" ? "RowKey" : name;
+    const wire = WIRE_NAMES.get(name) ?? name;
     if (value === undefined || value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
       out[wire] = value;
     } else if (value instanceof Date) {

@@ -57,6 +57,20 @@ describe("entity group transactions written by the project", () => {
     expect((await client.getEntity("p", "second")).etag).toBe(result.subResponses[1].etag);
   });
 
+  it("an entity written back as it was read stores no etag or timestamp of its own, as with the SDK", async () => {
+    const client = await table();
+    await client.createEntity({ partitionKey: "p", rowKey: "a", n: 1 });
+    const read = await client.getEntity("p", "a");
+    await submitTransaction(client, [["upsert", { ...read, partitionKey: "p", rowKey: "ours" }, "Replace"]]);
+    await client.upsertEntity({ ...read, partitionKey: "p", rowKey: "by-sdk" }, "Replace");
+    // Typed reads show a stored property as { value, type }; the service's own etag and timestamp are plain.
+    const shape = (e: Record<string, unknown>) => Object.entries(e).map(([name, value]) => [name, typeof value]);
+    const ours = await client.getEntity("p", "ours", { disableTypeConversion: true });
+    expect(shape(ours)).toEqual(shape(await client.getEntity("p", "by-sdk", { disableTypeConversion: true })));
+    expect(typeof ours.etag).toBe("string");
+    expect(ours.n).toEqual({ value: "1", type: "Int32" });
+  });
+
   it("update by merge or replace, upsert and delete, on keys that need quoting in a URL", async () => {
     const client = await table();
     const partitionKey = "hunt~b03";

@@ -381,7 +381,7 @@ export class BaselineStore {
             );
             result.written += chunk.length;
             // A change set's responses come in the order of its operations (an update's carries no row key to match on).
-            const etags = response.subResponses.length === chunk.length ? response.subResponses.map((r) => r.etag) : [];
+            const etags = response.subResponses.map((r) => r.etag);
             this.rememberWritten(
               partitionKey,
               chunk.map(({ next }, i) => ({ entity: next, etag: etags[i] })),

@@ -13,7 +13,8 @@
  * What is sent is what the SDK sends (same sub-request lines and headers, same property typing:
  * numbers, strings and booleans as they are, Date as Edm.DateTime, bigint as Edm.Int64,
  * Uint8Array as Edm.Binary, `{ value, type }` as typed), and errors are RestErrors with the
- * status and code of the operation that failed, as the SDK throws them.
+ * status and code of the operation that failed, as the SDK throws them. For Table Storage only:
+ * the SDK rewrites merges for Cosmos DB's table endpoints, which this project does not use.
  */
 import {
   createDefaultHttpClient,
@@ -60,12 +61,14 @@ const WIRE_NAMES = new Map([
 /** An entity's properties as the service's JSON: the keys' wire names, and an `@odata.type` beside each value JSON cannot type. */
 function entityJson(entity: Record<string, unknown>): string {
   const out: Record<string, unknown> = {};
-  for (const name in entity) {
-    const value = entity[name];
+  const refuse = (name: string, why: string) =>
+    new Error(`property '${name}' of entity ${String(entity.partitionKey)}/${String(entity.rowKey)}: ${why}`);
+  for (const [name, value] of Object.entries(entity)) {
     const wire = WIRE_NAMES.get(name) ?? name;
     if (value === undefined || value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
       out[wire] = value;
     } else if (value instanceof Date) {
+      if (Number.isNaN(value.getTime())) throw refuse(name, "an invalid date");
       out[wire] = value.toISOString();
       out[`${wire}@odata.type`] = "Edm.DateTime";
     } else if (typeof value === "bigint") {
@@ -75,10 +78,11 @@ function entityJson(entity: Record<string, unknown>): string {
       out[wire] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
       out[`${wire}@odata.type`] = "Edm.Binary";
     } else if (typeof value === "object" && "value" in value && "type" in value && EDM_TYPES.has(String(value.type))) {
+      if (value.value === undefined || value.value === null) throw refuse(name, `a ${String(value.type)} without a value`);
       out[wire] = value.value instanceof Date ? value.value.toISOString() : value.value;
       out[`${wire}@odata.type`] = `Edm.${String(value.type)}`;
     } else {
-      throw new Error(`property '${name}' of entity ${String(entity.partitionKey)}/${String(entity.rowKey)}: no Table Storage type for it`);
+      throw refuse(name, "no Table Storage type for it");
     }
   }
   return JSON.stringify(out);
@@ -114,8 +118,9 @@ function subRequest(tableUrl: string, action: TableAction): string {
   }
 }
 
+/** A sub-request: its line, headers, a blank line and the entity's JSON, if it has one (a delete's part ends at the blank line). */
 function request(line: string, headers: string[], entity?: Record<string, unknown>): string {
-  return [`${line} HTTP/1.1`, ...headers, "DataServiceVersion: 3.0", "", "", entity ? entityJson(entity) : ""].join(CRLF);
+  return [`${line} HTTP/1.1`, ...headers, "DataServiceVersion: 3.0", "", ...(entity ? ["", entityJson(entity)] : [])].join(CRLF);
 }
 
 /** The account URL without its query (a SAS), and the query to put after `$batch`. */
@@ -126,15 +131,15 @@ function splitAccountUrl(url: string): { base: string; query: string } {
 }
 
 /** The `odata.error` of a failed answer (or of a failed operation in it) as the SDK throws it. */
-function transactionError(text: string, status: number, fallback: string): RestError {
+function transactionError(text: string, status: number, fallback: string, headerCode?: string): RestError {
   let message = fallback;
-  let code: string | undefined;
+  let code = headerCode;
   const json = /\{[\s\S]*\}/.exec(text)?.[0];
   if (json) {
     try {
       const error = (JSON.parse(json) as { "odata.error"?: { code?: string; message?: { value?: string } } })["odata.error"];
       message = error?.message?.value ?? message;
-      code = error?.code;
+      code = error?.code ?? code;
     } catch {
       // Not JSON: the status says enough.
     }
@@ -193,9 +198,12 @@ export async function submitTransaction(client: TableClient, actions: readonly T
   const response = await send(client, pipelineRequest);
   const text = response.bodyAsText ?? "";
   if (response.status < 200 || response.status >= 300)
-    throw transactionError(text, response.status, `transaction failed (HTTP ${response.status})`);
+    throw transactionError(text, response.status, `transaction failed (HTTP ${response.status})`, response.headers.get("x-ms-error-code"));
   // Sub-responses sit between the change set's boundaries (`--changesetresponse_<id>`).
   const pieces = text.split(/--changesetresponse_[^\r\n]*/).slice(1, -1);
+  // A request refused before its change set ran answers in the batch part, with no change set.
+  const refused = pieces.length ? undefined : /HTTP\/1\.1 (\d{3})/.exec(text);
+  if (refused && Number(refused[1]) >= 300) throw transactionError(text, Number(refused[1]), `transaction failed (answered ${refused[1]})`);
   const subResponses = pieces.map((piece) => {
     const status = Number(/HTTP\/1\.1 (\d{3})/.exec(piece)?.[1]);
     if (!Number.isInteger(status)) throw new Error(`transaction: a sub-response without a status: ${piece.slice(0, 200)}`);

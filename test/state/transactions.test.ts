@@ -3,10 +3,10 @@
  * back exactly as what the SDK's createEntity stores, and refusals come back as the SDK's would
  * (a RestError with the failing operation's status), with nothing of the transaction applied.
  */
-import { RestError } from "@azure/core-rest-pipeline";
-import type { TableClient } from "@azure/data-tables";
+import { createHttpHeaders, RestError } from "@azure/core-rest-pipeline";
+import { TableClient } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
-import { submitTransaction } from "../../lib/state/transactions.js";
+import { submitTransaction, type TableAction } from "../../lib/state/transactions.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 
 const azurite = useAzurite();
@@ -153,5 +153,104 @@ describe("entity group transactions written by the project", () => {
     await expect(submitTransaction(client, [["create", { partitionKey: "p", rowKey: "a", nested: { a: 1 } }]])).rejects.toThrow(
       /property 'nested' of entity p\/a/,
     );
+  });
+
+  describe("answers in Azure's own words (recorded shapes, no service)", () => {
+    /** A client whose $batch requests get `answer` without going anywhere. */
+    function answering(status: number, body: string, headers: Record<string, string> = {}): TableClient {
+      const client = TableClient.fromConnectionString(azurite().connectionString, "recorded", { allowInsecureConnection: true });
+      client.pipeline.addPolicy({
+        name: "recordedAnswer",
+        sendRequest: (request) => Promise.resolve({ request, status, headers: createHttpHeaders(headers), bodyAsText: body }),
+      });
+      return client;
+    }
+    const batch = (...parts: string[]) =>
+      [
+        "--batchresponse_5d9a",
+        "Content-Type: multipart/mixed; boundary=changesetresponse_e5a1",
+        "",
+        ...parts.flatMap((part) => [
+          "--changesetresponse_e5a1",
+          "Content-Type: application/http",
+          "Content-Transfer-Encoding: binary",
+          "",
+          part,
+        ]),
+        "--changesetresponse_e5a1--",
+        "--batchresponse_5d9a--",
+        "",
+      ].join("\r\n");
+    const ACTIONS: TableAction[] = [
+      ["create", { partitionKey: "p", rowKey: "a" }],
+      ["update", { partitionKey: "p", rowKey: "b", n: 1 }, "Merge", { etag: "W/\"datetime'2024-10-21T10%3A00%3A00Z'\"" }],
+    ];
+
+    it("success: each operation's etag, in order", async () => {
+      const answer = batch(
+        [
+          "HTTP/1.1 204 No Content",
+          "Content-ID: 1",
+          "Preference-Applied: return-no-content",
+          "DataServiceVersion: 3.0;",
+          "ETag: W/\"datetime'2024-10-21T10%3A00%3A01.1Z'\"",
+          "",
+          "",
+        ].join("\r\n"),
+        [
+          "HTTP/1.1 204 No Content",
+          "Content-ID: 2",
+          "DataServiceVersion: 3.0;",
+          "ETag: W/\"datetime'2024-10-21T10%3A00%3A01.2Z'\"",
+          "",
+          "",
+        ].join("\r\n"),
+      );
+      const result = await submitTransaction(answering(202, answer), ACTIONS);
+      expect(result.subResponses).toEqual([
+        { status: 204, etag: "W/\"datetime'2024-10-21T10%3A00%3A01.1Z'\"" },
+        { status: 204, etag: "W/\"datetime'2024-10-21T10%3A00%3A01.2Z'\"" },
+      ]);
+    });
+
+    it("a refused operation: its status, code and message", async () => {
+      const answer = batch(
+        [
+          "HTTP/1.1 412 Precondition Failed",
+          "Content-ID: 2",
+          "Content-Type: application/json;odata=minimalmetadata;streaming=true;charset=utf-8",
+          "",
+          '{"odata.error":{"code":"UpdateConditionNotSatisfied","message":{"lang":"en-US","value":"1:The update condition specified in the request was not satisfied."}}}',
+        ].join("\r\n"),
+      );
+      const error = (await submitTransaction(answering(202, answer), ACTIONS).catch((e: unknown) => e)) as RestError;
+      expect([error.statusCode, error.code, error.message]).toEqual([
+        412,
+        "UpdateConditionNotSatisfied",
+        "1:The update condition specified in the request was not satisfied.",
+      ]);
+    });
+
+    it("a whole request refused, with an XML body or in the batch part: the status and the service's code", async () => {
+      const xml =
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>RequestBodyTooLarge</Code><Message>The request body is too large.</Message></Error>';
+      const tooLarge = (await submitTransaction(answering(413, xml, { "x-ms-error-code": "RequestBodyTooLarge" }), ACTIONS).catch(
+        (e: unknown) => e,
+      )) as RestError;
+      expect([tooLarge.statusCode, tooLarge.code]).toEqual([413, "RequestBodyTooLarge"]);
+
+      const inBatchPart = [
+        "--batchresponse_5d9a",
+        "Content-Type: application/http",
+        "",
+        "HTTP/1.1 400 Bad Request",
+        "Content-Type: application/json",
+        "",
+        '{"odata.error":{"code":"InvalidInput","message":{"lang":"en-US","value":"0:One of the request inputs is not valid."}}}',
+        "--batchresponse_5d9a--",
+      ].join("\r\n");
+      const refused = (await submitTransaction(answering(202, inBatchPart), ACTIONS).catch((e: unknown) => e)) as RestError;
+      expect([refused.statusCode, refused.code]).toEqual([400, "InvalidInput"]);
+    });
   });
 });

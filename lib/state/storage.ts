@@ -31,6 +31,14 @@ export function azuriteConnectionString(ports: { blob: number; queue: number; ta
   return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${endpoint(ports.blob)};QueueEndpoint=${endpoint(ports.queue)};TableEndpoint=${endpoint(ports.table)};`;
 }
 
+/**
+ * Whether a connection string or URL points at this machine (Azurite), the one place plain http is
+ * allowed: the SDK clients refuse it elsewhere, and so does the transaction writer.
+ */
+export function isLocalEndpoint(connectionStringOrUrl: string): boolean {
+  return /UseDevelopmentStorage=true|127\.0\.0\.1|localhost|\[::1\]/i.test(connectionStringOrUrl);
+}
+
 export type StorageConfig =
   | { kind: "connection-string"; connectionString: string; tablePrefix?: string }
   | { kind: "identity"; tableServiceUri: string; queueServiceUri: string; credential: TokenCredential; tablePrefix?: string };
@@ -46,8 +54,7 @@ export class Storage {
 
   constructor(readonly config: StorageConfig) {
     this.prefix = config.tablePrefix ?? "hunt";
-    this.allowInsecureConnection =
-      config.kind === "connection-string" && /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(config.connectionString);
+    this.allowInsecureConnection = config.kind === "connection-string" && isLocalEndpoint(config.connectionString);
     if (config.kind === "connection-string") {
       this.tableService = TableServiceClient.fromConnectionString(config.connectionString, {
         allowInsecureConnection: this.allowInsecureConnection,

@@ -27,6 +27,7 @@ import {
 } from "@azure/core-rest-pipeline";
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import { randomUUID } from "node:crypto";
+import { isLocalEndpoint } from "./storage.js";
 
 /** The SDK's actions, and a delete that holds only if the row still has `etag`. */
 export type TableAction = TransactionAction | ["delete", { partitionKey: string; rowKey: string }, { etag: string }];
@@ -38,7 +39,6 @@ export interface TransactionResult {
 }
 
 const CRLF = "\r\n";
-const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/i;
 const EDM_TYPES = new Set(["Binary", "Boolean", "DateTime", "Double", "Guid", "Int32", "Int64", "String"]);
 
 /** One connection pool for every transaction of the process (the clients' own is not reachable). */
@@ -193,7 +193,7 @@ export async function submitTransaction(client: TableClient, actions: readonly T
       "Content-Type": `multipart/mixed; boundary=${batch}`,
     }),
     // As the stores' clients allow it: plain http only to this machine (Azurite).
-    allowInsecureConnection: LOOPBACK_HTTP.test(base),
+    allowInsecureConnection: isLocalEndpoint(base),
   });
   const response = await send(client, pipelineRequest);
   const text = response.bodyAsText ?? "";

@@ -174,6 +174,11 @@ export function autocluster(input: Table, args: SyntaxNode[], node: SyntaxNode, 
   return patternTable(input, node, data, found, customWildcards(input, args.slice(3), oc), oc, "autocluster");
 }
 
+/** Frequent patterns basket looks at before it gives up (each is compared with the others for closure). */
+export const BASKET_PATTERNS_LIMIT = 20_000;
+/** Rows basket checks candidate patterns against, in all, before it gives up (a few seconds). */
+export const BASKET_WORK_LIMIT = 200_000_000;
+
 /**
  * basket([Threshold [, WeightColumn [, MaxDimensions [, CustomWildcard...]]]]): the Apriori search the
  * documentation names, for every pattern of at most MaxDimensions (5) fixed columns matching at least
@@ -181,11 +186,6 @@ export function autocluster(input: Table, args: SyntaxNode[], node: SyntaxNode, 
  * returned (the documentation's example lists Damage=NO with DamageCrops=0, which every NO row has, and
  * not Damage=NO alone). Most frequent first, then the more specific.
  */
-/** Frequent patterns basket looks at before it gives up (each is compared with the others for closure). */
-export const BASKET_PATTERNS_LIMIT = 20_000;
-/** Rows basket checks candidate patterns against, in all, before it gives up (a few seconds). */
-export const BASKET_WORK_LIMIT = 200_000_000;
-
 export function basket(input: Table, args: SyntaxNode[], node: SyntaxNode, oc: OperatorContext): Table {
   const threshold = Number(optional(input, args[0], oc) ?? 0.05);
   // The documented range: below it the frequent patterns of a wide table run into the millions.

@@ -46,9 +46,14 @@ export type EitherThreshold = z.infer<typeof EitherThreshold>;
 export const ThresholdCondition = z.union([EitherThreshold, Threshold]);
 export type ThresholdCondition = z.infer<typeof ThresholdCondition>;
 
+/** The thresholds of one condition: itself, or the members of an either-of group. */
+export function membersOf(condition: ThresholdCondition): Threshold[] {
+  return "anyOf" in condition ? condition.anyOf : [condition];
+}
+
 /** Every threshold a hunt's conditions name, those inside either-of groups too. */
 export function thresholdsOf(conditions: readonly ThresholdCondition[]): Threshold[] {
-  return conditions.flatMap((c) => ("anyOf" in c ? c.anyOf : [c]));
+  return conditions.flatMap(membersOf);
 }
 
 /** A condition under which a hit is expected rather than a threat, and why, in words a SOC reads on the digest. */

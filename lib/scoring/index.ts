@@ -33,7 +33,7 @@
  */
 import type { Baseline, HuntState, Prevalence } from "../baselines/model.js";
 import { isMember, median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
-import type { Hunt, ParameterValue, Threshold } from "../hunts/schema.js";
+import { membersOf, type Hunt, type ParameterValue, type Threshold } from "../hunts/schema.js";
 
 export const WEIGHTS = { threshold: 0.65, deviation: 0.55, rarity: 0.5, novelty: 0.4 } as const;
 /** What the threshold's weight gains when the row passes its thresholds twice over (see thresholdMargin). */
@@ -276,7 +276,7 @@ export function scoreFinding(input: ScoreInput): Score {
   // T: thresholds
   const conditions = hunt.thresholds.conditions;
   // Each condition's thresholds (one, or the members of an either-of group) and whether it holds.
-  const groups = conditions.map((c) => evaluateConditions("anyOf" in c ? c.anyOf : [c], row, parameters));
+  const groups = conditions.map((c) => evaluateConditions(membersOf(c), row, parameters));
   const results = groups.flat();
   const held = groups.map((g) => g.some((r) => r.met));
   const thresholdMet = conditions.length > 0 && (hunt.thresholds.match === "all" ? held.every(Boolean) : held.some(Boolean));

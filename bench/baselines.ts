@@ -13,6 +13,7 @@ import { applyObservation, type Observation } from "../lib/baselines/model.js";
 import { startAzurite } from "../lib/local/azurite.js";
 import { encodeKey } from "../lib/state/keys.js";
 import { Storage } from "../lib/state/storage.js";
+import { transactionChunks } from "../lib/state/tables.js";
 import { submitTransaction, type TableAction } from "../lib/state/transactions.js";
 import type { BenchSection } from "./measure.js";
 
@@ -107,11 +108,7 @@ async function benchTransactionWriter(
       const entities = observations.map((o, i) =>
         fromBaseline(`bench~b${i % 64}`, encodeKey(o.entityKey), applyObservation("bench", undefined, o, window, { Users: 50 })!),
       );
-      const byPartition = new Map<string, typeof entities>();
-      for (const e of entities) byPartition.set(e.partitionKey, [...(byPartition.get(e.partitionKey) ?? []), e]);
-      const chunks = [...byPartition.values()].flatMap((group) =>
-        Array.from({ length: Math.ceil(group.length / 100) }, (_, i) => group.slice(i * 100, (i + 1) * 100)),
-      );
+      const chunks = transactionChunks(entities, (e) => e.partitionKey);
       const started = process.cpuUsage();
       await pMap(
         chunks,

@@ -147,8 +147,12 @@ function transactionError(text: string, status: number, fallback: string, header
   return new RestError(message, { code, statusCode: status });
 }
 
-/** Attempts at a transaction whose connection broke while it was being sent. */
-const SEND_ATTEMPTS = 3;
+/**
+ * Attempts at a transaction whose connection broke while it was being sent. After a pause every
+ * kept-alive connection of the pool may have been closed by the server, and each fails once (up to
+ * the 8 transactions the stores send at once), so a few attempts are not enough.
+ */
+const SEND_ATTEMPTS = 12;
 
 /**
  * Sends through the client's pipeline, whose retry policy covers throttling, server errors and a

@@ -2,16 +2,29 @@
  * Baselines in Azure Table Storage.
  *
  * Layout (table `<prefix>baselines`):
- *   PartitionKey `<hunt>~b<bucket>`  RowKey <entity>       one entity's baseline
- *   PartitionKey `<hunt>~p<bucket>`  RowKey <value>        prevalence of a value across entities
+ *   PartitionKey `<hunt>~b<bucket>`  RowKey <entity>       one entity's baseline, stored alone
+ *   PartitionKey `<hunt>~b<bucket>`  RowKey `%pack-<nn>`   the baselines of many entities, packed
+ *   PartitionKey `<hunt>~p<bucket>`  (the same two forms)  prevalence of a value across entities
  *   PartitionKey `<hunt>~state`      RowKey `hunt`         the hunt's learning state
  * Entities of a hunt are spread over partitions by a hash of their key, so one hunt's writes are
  * not capped by a single partition's ~2,000 entities/s. How many is fixed for a hunt's life and
  * written in its learning state (`buckets`): BUCKETS for a hunt that starts now, LEGACY_BUCKETS for
  * one whose state predates the field, so baselines stored before keep being found.
  *
+ * Packs. A row per entity costs a storage operation per entity and window, and a table of a row
+ * per entity grows with every device's every connection. So within a partition, the rows of small
+ * entities (most of them) are packed: each goes to one of the partition's `packs` pack rows, chosen
+ * by a hash of its key, as a line of text (its row key, its last window, its properties as JSON).
+ * A pack's rows are spread over its slots (properties `s000`...), and a window merges into each pack
+ * it touches only the slots its rows fall in: one operation per pack, text in proportion to the rows
+ * that changed. A row too large for a pack,
+ * or that no longer fits in its pack, is stored alone; a row stored alone stays alone, and when a
+ * row is found both alone and in its pack (a move cut short), the row stored alone is the newer.
+ * How many packs is recorded in the learning state like the buckets (`packs`); a state without the
+ * field (a hunt that started before packing) keeps every row alone.
+ *
  * Writes are entity group transactions of at most 100 operations on one partition, each
- * operation conditional on the etag read (or on the entity not existing yet). When another run
+ * operation conditional on the etag read (or on the row not existing yet). When another run
  * got there first, the transaction fails as a whole, the entities are read again and the update
  * recomputed: no update is lost, and none is applied twice (see applyObservation).
  *
@@ -22,7 +35,7 @@
  * drops what it remembers of the hunt. Writes stay conditional on the remembered etags, so a
  * writer this store does not know about makes a transaction fail, and it is read again.
  */
-import { odata, type RestError, type TableClient, type TransactionAction } from "@azure/data-tables";
+import { odata, type RestError, type TableClient } from "@azure/data-tables";
 import pMap from "p-map";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
 import {
@@ -34,7 +47,7 @@ import {
   transactionChunks,
   type TimeBudget,
 } from "../state/tables.js";
-import { submitTransaction } from "../state/transactions.js";
+import { submitTransaction, type TableAction } from "../state/transactions.js";
 import {
   applyObservation,
   applyPrevalence,
@@ -47,12 +60,28 @@ import {
 } from "./model.js";
 
 /**
- * Partitions per hunt and kind for a hunt that starts learning now. Smaller partitions also keep
- * Azurite (the backtest's storage), whose lookups scan the partition, from slowing as baselines grow.
+ * Partitions per hunt and kind for a hunt that starts learning now. With packs a partition holds
+ * few rows, so a few partitions carry a large hunt, and a small window's entities fall in few of
+ * them: one transaction each. (Hunts that started before packs have 64, or LEGACY_BUCKETS.)
  */
-export const BUCKETS = 64;
+export const BUCKETS = 8;
 /** What a hunt whose learning state has no `buckets` was stored with. */
 export const LEGACY_BUCKETS = 16;
+/**
+ * Pack rows per partition for a hunt that starts learning now: 8 x 64 packs hold about 200 MB of
+ * baselines (half a million connection baselines) before rows overflow to rows alone, and a window
+ * touches at most 64 per partition, within one transaction's 100 operations.
+ */
+export const PACKS = 64;
+/** A row whose JSON is longer than this is stored alone (a baseline with long distinct lists, a widely seen value's members). */
+export const PACKED_ROW_CHARS = 4_000;
+/** Slots of a pack: properties `s000` to `s199` (a row holds at most 252 properties). */
+const SLOTS = 200;
+/** Characters of a slot (a string property holds 32K) and of a whole pack (a row holds 1 MiB, and a string counts 2 bytes a character). */
+const SLOT_CHARS = 30_000;
+const PACK_CHARS = 400_000;
+/** Row keys of packs: `%` then a letter, which encodeKey never writes (it writes `%` itself as `%25`). */
+const PACK_KEY_PREFIX = "%pack-";
 const READ_CONCURRENCY = 32;
 const TRANSACTION_CONCURRENCY = 8;
 const MAX_ATTEMPTS = 6;
@@ -73,6 +102,8 @@ export function prevalenceRefreshFor(retentionMs: number): number {
 export interface BaselineStoreOptions {
   /** Partitions per hunt and kind (baselines, prevalence) for hunts that start learning (BUCKETS). */
   buckets?: number;
+  /** Pack rows per partition for hunts that start learning (PACKS; 0 stores every row alone). */
+  packs?: number;
   /** Rows remembered for held hunts (REMEMBERED_ROWS). */
   maxRememberedRows?: number;
   /** PREVALENCE_REFRESH_MS, or prevalenceRefreshFor(the baseline retention). */
@@ -80,13 +111,198 @@ export interface BaselineStoreOptions {
 }
 
 type Stored = Record<string, unknown> & { partitionKey: string; rowKey: string };
-type Current = { entity: Stored; etag: string } | undefined;
-/** A whole partition as this store last knew it: a row it does not hold is not stored. */
-type RememberedPartition = Map<string, { entity: Stored; etag: string }>;
+/** A row stored alone, with the etag it had when read or written. */
+interface Alone {
+  entity: Stored;
+  etag: string;
+}
+/** A row packed with others: its properties as JSON, the window it was last written for (which pruning reads), and its slot. */
+interface PackedRow {
+  json: string;
+  lastWindowEnd: number;
+  slot: number;
+  /** The row's entity, once written or read (so a row read every window is parsed once). */
+  entity?: Stored;
+}
+interface Pack {
+  etag: string;
+  rows: Map<string, PackedRow>;
+}
+/** A row as the writers see it: where it is stored (`pack`: the row key of its pack) and the etag a write is conditional on. */
+type Current = { entity: Stored; etag: string; pack?: string } | undefined;
+/**
+ * What this store knows of a partition: rows stored alone and packs, by row key. Remembered, it is
+ * the whole partition (a row it does not hold is not stored); read for a few rows, it holds those
+ * rows and their packs.
+ */
+interface PartitionView {
+  alone: Map<string, Alone>;
+  packs: Map<string, Pack>;
+}
+interface Layout {
+  buckets: number;
+  packs: number;
+}
+
+const emptyView = (): PartitionView => ({ alone: new Map(), packs: new Map() });
+
+function rowsIn(view: PartitionView): number {
+  let rows = view.alone.size;
+  for (const pack of view.packs.values()) rows += pack.rows.size;
+  return rows;
+}
 
 /** Partition keys start with the hunt id (kebab-case, so encoding leaves it as it is) and `~`; peers' keys too (`<hunt>~peers~p03`). */
 function huntOfPartition(partitionKey: string): string {
   return partitionKey.slice(0, partitionKey.indexOf("~"));
+}
+
+const isPackKey = (rowKey: string) => rowKey.startsWith(PACK_KEY_PREFIX);
+
+/** Where a row is packed: a pack and a slot from FNV-1a of its key, independent of the SHA-256 that chose its partition. */
+function placeOf(rowKey: string, packs: number): { pack: string; slot: number } {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < rowKey.length; i++) hash = Math.imul(hash ^ rowKey.charCodeAt(i), 0x01000193);
+  hash >>>= 0;
+  return { pack: `${PACK_KEY_PREFIX}${String(hash % packs).padStart(2, "0")}`, slot: Math.floor(hash / packs) % SLOTS };
+}
+
+const slotProperty = (slot: number) => `s${String(slot).padStart(3, "0")}`;
+const SLOT_PROPERTY = /^s\d{3}$/;
+
+/** A row's line in its slot: `<row key> TAB <last window end> TAB <JSON>` (row keys hold no control characters). */
+const lineOf = (rowKey: string, row: PackedRow) => `${rowKey}\t${row.lastWindowEnd}\t${row.json}`;
+/** What a row adds to its slot's text. */
+const charsOf = (rowKey: string, row: PackedRow) => rowKey.length + row.json.length + 20;
+
+/** A pack as stored: its slots' lines. */
+function packFromEntity(entity: Stored & { etag: string }): Pack {
+  const rows = new Map<string, PackedRow>();
+  for (const [name, text] of Object.entries(entity)) {
+    if (!SLOT_PROPERTY.test(name) || typeof text !== "string" || !text) continue;
+    const slot = Number(name.slice(1));
+    for (const line of text.split("\n")) {
+      const keyEnd = line.indexOf("\t");
+      const endEnd = line.indexOf("\t", keyEnd + 1);
+      if (keyEnd < 0 || endEnd < 0) continue;
+      rows.set(line.slice(0, keyEnd), { lastWindowEnd: Number(line.slice(keyEnd + 1, endEnd)), json: line.slice(endEnd + 1), slot });
+    }
+  }
+  return { etag: entity.etag, rows };
+}
+
+/** A row for a pack: its properties but the keys, as JSON (times become ISO text, which the readers take). */
+function packedRowOf(entity: Stored, slot: number): PackedRow {
+  const json = JSON.stringify(entity, (name: string, value: unknown) => (name === "partitionKey" || name === "rowKey" ? undefined : value));
+  return { json, lastWindowEnd: Number(entity.lastWindowEnd), slot, entity };
+}
+
+/**
+ * A pack's rows once `changes` are made to `base` (a row mapped to undefined leaves it), and the
+ * pack's entity: its rows, the windows pruning reads, and the text of `slots` (every slot of a new pack).
+ */
+class PackEdit {
+  readonly changes = new Map<string, PackedRow | undefined>();
+  /** The writes whose rows the edit adds, with the rows alone they would be if the pack is full. */
+  readonly added: { item: PendingWrite; next: Stored }[] = [];
+
+  constructor(
+    readonly partitionKey: string,
+    readonly pack: string,
+    readonly base: Pack | undefined,
+  ) {}
+
+  /** Calls `visit` for each row the pack holds once changed (without copying the stored rows). */
+  private each(visit: (rowKey: string, row: PackedRow) => void): void {
+    if (this.base)
+      for (const [rowKey, row] of this.base.rows) {
+        const changed = this.changes.has(rowKey) ? this.changes.get(rowKey) : row;
+        if (changed) visit(rowKey, changed);
+      }
+    for (const [rowKey, row] of this.changes) if (row && !this.base?.rows.has(rowKey)) visit(rowKey, row);
+  }
+
+  /** Takes out of the pack, largest first, the added rows of a slot or pack that would hold too much; returns them. */
+  overflow(): { item: PendingWrite; next: Stored }[] {
+    const slots = new Float64Array(SLOTS);
+    let total = 0;
+    this.each((rowKey, row) => {
+      const chars = charsOf(rowKey, row);
+      slots[row.slot] += chars;
+      total += chars;
+    });
+    if (total <= PACK_CHARS && slots.every((chars) => chars <= SLOT_CHARS)) return [];
+    const out: { item: PendingWrite; next: Stored }[] = [];
+    const rowOf = (added: { item: PendingWrite }) => this.changes.get(added.item.rowKey)!;
+    for (const added of [...this.added].sort((a, b) => rowOf(b).json.length - rowOf(a).json.length)) {
+      const row = rowOf(added);
+      if (total <= PACK_CHARS && slots[row.slot] <= SLOT_CHARS) continue;
+      const chars = charsOf(added.item.rowKey, row);
+      slots[row.slot] -= chars;
+      total -= chars;
+      // A row the pack held leaves it; a row new to it is just not added.
+      if (this.base?.rows.has(added.item.rowKey)) this.changes.set(added.item.rowKey, undefined);
+      else this.changes.delete(added.item.rowKey);
+      out.push(added);
+    }
+    this.added.splice(0, this.added.length, ...this.added.filter((a) => !out.includes(a)));
+    return out;
+  }
+
+  /** The pack's entity to write: all of a new pack, or the changed slots and the pack's windows to merge into a stored one. */
+  entity(): { entity: Stored; rows: number } {
+    const changed = new Set<number>();
+    for (const [rowKey, row] of this.changes) changed.add(row?.slot ?? this.base!.rows.get(rowKey)!.slot);
+    const lines = new Map<number, string[]>();
+    let rows = 0;
+    let lastWindowEnd = -Infinity;
+    let oldestWindowEnd = Infinity;
+    this.each((rowKey, row) => {
+      rows++;
+      lastWindowEnd = Math.max(lastWindowEnd, row.lastWindowEnd);
+      oldestWindowEnd = Math.min(oldestWindowEnd, row.lastWindowEnd);
+      if (this.base && !changed.has(row.slot)) return;
+      let slot = lines.get(row.slot);
+      if (!slot) lines.set(row.slot, (slot = []));
+      slot.push(lineOf(rowKey, row));
+    });
+    // Pruning deletes a pack whose newest row is past the retention (lastWindowEnd, as for a row alone), and rewrites one
+    // whose oldest row is (oldestWindowEnd).
+    const entity: Stored = { partitionKey: this.partitionKey, rowKey: this.pack, rows, lastWindowEnd, oldestWindowEnd };
+    // A slot emptied is written empty: a merge keeps the properties it is not given.
+    for (const slot of this.base ? changed : lines.keys()) entity[slotProperty(slot)] = lines.get(slot)?.join("\n") ?? "";
+    return { entity, rows };
+  }
+
+  /** The pack once written: the stored rows changed in place (they are what memory holds), with the etag the write returned. */
+  written(etag: string): Pack {
+    const rows = this.base?.rows ?? new Map<string, PackedRow>();
+    for (const [rowKey, row] of this.changes) {
+      if (row) rows.set(rowKey, row);
+      else rows.delete(rowKey);
+    }
+    return { etag, rows };
+  }
+}
+
+/** A pack's whole entity (for pruning, which rewrites it). */
+function entityOfPack(partitionKey: string, pack: string, rows: ReadonlyMap<string, PackedRow>): Stored {
+  const edit = new PackEdit(partitionKey, pack, undefined);
+  for (const [rowKey, row] of rows) edit.changes.set(rowKey, row);
+  return edit.entity().entity;
+}
+
+/** A row where it is stored: alone if it is there (the newer, see the layout above), else in its pack. */
+function currentIn(view: PartitionView, partitionKey: string, rowKey: string, packs: number): Current {
+  const alone = view.alone.get(rowKey);
+  if (alone) return alone;
+  if (!packs) return undefined;
+  const { pack } = placeOf(rowKey, packs);
+  const stored = view.packs.get(pack);
+  const row = stored?.rows.get(rowKey);
+  if (!stored || !row) return undefined;
+  row.entity ??= { ...(JSON.parse(row.json) as Record<string, unknown>), partitionKey, rowKey };
+  return { entity: row.entity, etag: stored.etag, pack };
 }
 
 function isLostRace(error: unknown): boolean {
@@ -104,6 +320,17 @@ interface PendingWrite {
   compute(current: Current): Stored | "applied" | "unchanged";
 }
 
+/** One operation of a write: a row alone, or a pack with the rows it now holds; `items` are the writes it carries. */
+interface Operation {
+  partitionKey: string;
+  rowKey: string;
+  action: TableAction;
+  bytes: number;
+  items: PendingWrite[];
+  /** What the memory holds once it is written: the row, or the pack (with no rows left: deleted). */
+  written: { alone: Stored } | { pack: PackEdit; rows: number };
+}
+
 export interface ApplyResult {
   written: number;
   skipped: number;
@@ -117,13 +344,14 @@ export class BaselineStore {
   /** Per hunt, the etag of the hunt state this store left behind when it last released the hunt with its memory intact. */
   private readonly generations = new Map<string, string>();
   /** Remembered partitions, least recently used first. */
-  private readonly remembered = new Map<string, RememberedPartition>();
-  private readonly listing = new Map<string, Promise<RememberedPartition>>();
+  private readonly remembered = new Map<string, PartitionView>();
+  private readonly listing = new Map<string, Promise<PartitionView>>();
   private rememberedRows = 0;
-  /** Per hunt, the partitions per kind its learning state says (or that a hunt without state starts with). */
-  private readonly layouts = new Map<string, number>();
+  /** Per hunt, the partitions per kind and packs per partition its learning state says (or that a hunt without state starts with). */
+  private readonly layouts = new Map<string, Layout>();
 
   private readonly buckets: number;
+  private readonly packs: number;
   private readonly maxRememberedRows: number;
   private readonly prevalenceRefreshMs: number;
 
@@ -132,6 +360,7 @@ export class BaselineStore {
     options: BaselineStoreOptions = {},
   ) {
     this.buckets = options.buckets ?? BUCKETS;
+    this.packs = options.packs ?? PACKS;
     this.maxRememberedRows = options.maxRememberedRows ?? REMEMBERED_ROWS;
     this.prevalenceRefreshMs = options.prevalenceRefreshMs ?? PREVALENCE_REFRESH_MS;
   }
@@ -151,7 +380,7 @@ export class BaselineStore {
     }
     this.holds.set(huntId, { count: 1, clean: true });
     const partitionKey = this.statePartition(huntId);
-    let state: Current;
+    let state: Alone | undefined;
     try {
       state = await this.read(partitionKey, "hunt");
     } catch (error) {
@@ -160,25 +389,35 @@ export class BaselineStore {
     }
     if (!state || state.etag !== this.generations.get(huntId)) this.forget(huntId);
     this.layouts.set(huntId, this.layoutOf(state));
-    this.remember(partitionKey, new Map(state ? [["hunt", state]] : []));
+    this.remember(partitionKey, { alone: new Map(state ? [["hunt", state]] : []), packs: new Map() });
   }
 
-  /** Partitions per kind that a hunt's learning state records (see the layout above). */
-  private layoutOf(state: Current): number {
-    if (!state) return this.buckets;
-    const recorded = Number(state.entity.buckets);
-    return Number.isInteger(recorded) && recorded > 0 ? recorded : LEGACY_BUCKETS;
+  /** Partitions per kind and packs per partition that a hunt's learning state records (see the layout above). */
+  private layoutOf(state: Alone | undefined): Layout {
+    if (!state) return { buckets: this.buckets, packs: this.packs };
+    const buckets = Number(state.entity.buckets);
+    const packs = Number(state.entity.packs);
+    return {
+      buckets: Number.isInteger(buckets) && buckets > 0 ? buckets : LEGACY_BUCKETS,
+      packs: Number.isInteger(packs) && packs > 0 ? packs : 0,
+    };
   }
 
-  /** A hunt's partitions per kind: known since `hold`, or read from its learning state once. Peers (`<hunt>~peers`) follow their hunt. */
-  private async bucketsOf(huntId: string): Promise<number> {
+  /** A hunt's layout: known since `hold`, or read from its learning state once. Peers (`<hunt>~peers`) follow their hunt. */
+  private async layout(huntId: string): Promise<Layout> {
     const owner = huntOfPartition(`${encodeKey(huntId)}~`);
-    let buckets = this.layouts.get(owner);
-    if (buckets === undefined) {
-      buckets = this.layoutOf(await this.read(this.statePartition(owner), "hunt"));
-      this.layouts.set(owner, buckets);
+    let layout = this.layouts.get(owner);
+    if (layout === undefined) {
+      layout = this.layoutOf(await this.read(this.statePartition(owner), "hunt"));
+      this.layouts.set(owner, layout);
     }
-    return buckets;
+    return layout;
+  }
+
+  /** Packs per partition of a partition's rows (none in a learning state's partition). */
+  private async packsOf(partitionKey: string): Promise<number> {
+    if (partitionKey.endsWith("~state")) return 0;
+    return (await this.layout(huntOfPartition(partitionKey))).packs;
   }
 
   /** The window is over; `clean` false (it failed) forgets the hunt, so the next holder reads storage again. */
@@ -188,7 +427,7 @@ export class BaselineStore {
     held.clean &&= clean;
     if (--held.count > 0) return;
     this.holds.delete(huntId);
-    const state = this.remembered.get(this.statePartition(huntId))?.get("hunt");
+    const state = this.remembered.get(this.statePartition(huntId))?.alone.get("hunt");
     if (held.clean && state) this.generations.set(huntId, state.etag);
     else this.forget(huntId);
   }
@@ -201,9 +440,9 @@ export class BaselineStore {
   }
 
   private dropPartition(partitionKey: string): void {
-    const rows = this.remembered.get(partitionKey);
-    if (!rows) return;
-    this.rememberedRows -= rows.size;
+    const view = this.remembered.get(partitionKey);
+    if (!view) return;
+    this.rememberedRows -= rowsIn(view);
     this.remembered.delete(partitionKey);
   }
 
@@ -214,45 +453,54 @@ export class BaselineStore {
     if (held) held.clean = false;
   }
 
-  private remember(partitionKey: string, rows: RememberedPartition): void {
+  private remember(partitionKey: string, view: PartitionView): void {
     this.dropPartition(partitionKey);
-    this.remembered.set(partitionKey, rows);
-    this.rememberedRows += rows.size;
+    this.remembered.set(partitionKey, view);
+    this.rememberedRows += rowsIn(view);
     this.trim(partitionKey);
   }
 
   /** What this store wrote, with the etags the writes returned, into a remembered partition (a missing etag forgets it). */
-  private rememberWritten(partitionKey: string, written: readonly { entity: Stored; etag: string | undefined }[]): void {
-    const rows = this.remembered.get(partitionKey);
-    if (!rows) return;
-    for (const { entity, etag } of written) {
-      if (!etag) return this.dropPartition(partitionKey);
-      if (!rows.has(entity.rowKey)) this.rememberedRows++;
-      rows.set(entity.rowKey, { entity, etag });
+  private rememberWritten(partitionKey: string, written: readonly { operation: Operation; etag: string | undefined }[]): void {
+    const view = this.remembered.get(partitionKey);
+    if (!view) return;
+    this.rememberedRows -= rowsIn(view);
+    for (const { operation, etag } of written) {
+      if ("pack" in operation.written && !operation.written.rows) {
+        view.packs.delete(operation.rowKey);
+        continue;
+      }
+      if (!etag) {
+        this.remembered.delete(partitionKey);
+        return;
+      }
+      if ("alone" in operation.written) view.alone.set(operation.rowKey, { entity: operation.written.alone, etag });
+      else view.packs.set(operation.rowKey, operation.written.pack.written(etag));
     }
+    this.rememberedRows += rowsIn(view);
     this.trim(partitionKey);
   }
 
   /** Forgets the least recently used partitions (never `keep`) while more rows are remembered than allowed. */
   private trim(keep: string): void {
-    for (const [oldest, rows] of this.remembered) {
+    for (const [oldest, view] of this.remembered) {
       if (this.rememberedRows <= this.maxRememberedRows) break;
       if (oldest === keep) continue;
-      this.rememberedRows -= rows.size;
+      this.rememberedRows -= rowsIn(view);
       this.remembered.delete(oldest);
     }
   }
 
   /** A held hunt's partition, from memory or listed once; undefined when memory may not be used for it. */
-  private async heldPartition(partitionKey: string): Promise<RememberedPartition | undefined> {
+  private async heldPartition(partitionKey: string): Promise<PartitionView | undefined> {
     const held = this.holds.get(huntOfPartition(partitionKey));
     if (!held || held.count !== 1) return undefined;
-    const rows = this.remembered.get(partitionKey);
-    if (rows) {
+    const view = this.remembered.get(partitionKey);
+    if (view) {
       // Most recently used last.
       this.remembered.delete(partitionKey);
-      this.remembered.set(partitionKey, rows);
-      return rows;
+      this.remembered.set(partitionKey, view);
+      return view;
     }
     let listing = this.listing.get(partitionKey);
     if (!listing) {
@@ -264,12 +512,14 @@ export class BaselineStore {
     return listing;
   }
 
-  /** The entities of a partition (those `wanted`, or all), in one query paged by the service. */
-  private async list(partitionKey: string, wanted?: ReadonlySet<string> | ReadonlyMap<string, unknown>): Promise<RememberedPartition> {
-    const listed: RememberedPartition = new Map();
-    for await (const entity of this.client.listEntities<Stored>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } }))
-      if (!wanted || wanted.has(entity.rowKey)) listed.set(entity.rowKey, { entity, etag: entity.etag });
-    return listed;
+  /** The rows of a partition (those alone that are `wanted`, or all, and every pack), in one query paged by the service. */
+  private async list(partitionKey: string, wanted?: ReadonlySet<string>): Promise<PartitionView> {
+    const view = emptyView();
+    for await (const entity of this.client.listEntities<Stored>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
+      if (isPackKey(entity.rowKey)) view.packs.set(entity.rowKey, packFromEntity(entity));
+      else if (!wanted || wanted.has(entity.rowKey)) view.alone.set(entity.rowKey, { entity, etag: entity.etag });
+    }
+    return view;
   }
 
   private partition(huntId: string, kind: "b" | "p", bucket: number): string {
@@ -282,49 +532,50 @@ export class BaselineStore {
 
   /** Where a hunt's baselines are: the partition of each entity key. */
   async baselinePartitions(huntId: string): Promise<(entityKey: string) => string> {
-    const buckets = await this.bucketsOf(huntId);
+    const { buckets } = await this.layout(huntId);
     return (entityKey) => this.partition(huntId, "b", bucketOf(entityKey, buckets));
   }
 
   private async prevalencePartitions(huntId: string): Promise<(valueKey: string) => string> {
-    const buckets = await this.bucketsOf(huntId);
+    const { buckets } = await this.layout(huntId);
     return (valueKey) => this.partition(huntId, "p", bucketOf(valueKey, buckets));
   }
 
-  private async read(partitionKey: string, rowKey: string): Promise<Current> {
+  private async read(partitionKey: string, rowKey: string): Promise<Alone | undefined> {
     const entity = await getEntityOrUndefined<Stored>(this.client, partitionKey, rowKey);
     return entity && { entity, etag: entity.etag };
   }
 
   /**
-   * Reads many entities, in the order of `keys`: a held hunt's from memory, others with point
-   * reads for a few, whole partitions for many. `fresh` skips memory (after a lost race).
+   * What is stored of the given rows, per partition: a held hunt's from memory, others with point
+   * reads (of each row and its pack) for a few, whole partitions for many. `fresh` skips memory (after a lost race).
    */
-  private async readMany(keys: readonly { partitionKey: string; rowKey: string }[], fresh = false): Promise<Current[]> {
-    const partitions = new Map<string, Map<string, Current>>();
-    for (const k of keys) {
-      let rows = partitions.get(k.partitionKey);
-      if (!rows) partitions.set(k.partitionKey, (rows = new Map<string, Current>()));
-      rows.set(k.rowKey, undefined);
-    }
+  private async views(rowsByPartition: ReadonlyMap<string, ReadonlySet<string>>, fresh = false): Promise<Map<string, PartitionView>> {
+    const out = new Map<string, PartitionView>();
     await pMap(
-      partitions,
-      async ([partitionKey, rows]) => {
+      rowsByPartition,
+      async ([partitionKey, rowKeys]) => {
         const held = fresh ? undefined : await this.heldPartition(partitionKey);
-        if (held) {
-          for (const rowKey of rows.keys()) rows.set(rowKey, held.get(rowKey));
-        } else if (rows.size > 50) {
-          const listed = await this.list(partitionKey, rows);
-          for (const rowKey of rows.keys()) rows.set(rowKey, listed.get(rowKey));
-        } else {
-          await pMap(rows.keys(), async (rowKey) => rows.set(rowKey, await this.read(partitionKey, rowKey)), {
-            concurrency: READ_CONCURRENCY,
-          });
-        }
+        if (held) return void out.set(partitionKey, held);
+        if (rowKeys.size > 50) return void out.set(partitionKey, await this.list(partitionKey, rowKeys));
+        const packs = await this.packsOf(partitionKey);
+        const view = emptyView();
+        const packKeys = packs ? new Set([...rowKeys].map((rowKey) => placeOf(rowKey, packs).pack)) : new Set<string>();
+        await pMap(
+          [...rowKeys, ...packKeys],
+          async (rowKey) => {
+            const row = await this.read(partitionKey, rowKey);
+            if (!row) return;
+            if (isPackKey(rowKey)) view.packs.set(rowKey, packFromEntity({ ...row.entity, etag: row.etag }));
+            else view.alone.set(rowKey, row);
+          },
+          { concurrency: READ_CONCURRENCY },
+        );
+        out.set(partitionKey, view);
       },
       { concurrency: READ_CONCURRENCY },
     );
-    return keys.map((k) => partitions.get(k.partitionKey)!.get(k.rowKey));
+    return out;
   }
 
   /** Reads the stored entities for `keys`, decoded; keys with nothing stored are left out. */
@@ -333,12 +584,15 @@ export class BaselineStore {
     partitionOf: (key: string) => string,
     decode: (key: string, entity: Stored) => T,
   ): Promise<Map<string, T>> {
-    const currents = await this.readMany(keys.map((k) => ({ partitionKey: partitionOf(k), rowKey: encodeKey(k) })));
+    const located = keys.map((key) => ({ key, partitionKey: partitionOf(key), rowKey: encodeKey(key) }));
+    const views = await this.views(groupRows(located));
+    const packs = new Map<string, number>();
+    for (const partitionKey of views.keys()) packs.set(partitionKey, await this.packsOf(partitionKey));
     const out = new Map<string, T>();
-    keys.forEach((k, i) => {
-      const current = currents[i];
-      if (current) out.set(k, decode(k, current.entity));
-    });
+    for (const { key, partitionKey, rowKey } of located) {
+      const current = currentIn(views.get(partitionKey)!, partitionKey, rowKey, packs.get(partitionKey)!);
+      if (current) out.set(key, decode(key, current.entity));
+    }
     return out;
   }
 
@@ -349,55 +603,138 @@ export class BaselineStore {
     for (let attempt = 1; todo.length; attempt++) {
       if (attempt > MAX_ATTEMPTS)
         throw new Error(`gave up after ${MAX_ATTEMPTS} attempts: ${todo.length} baseline updates keep conflicting`);
-      const currents = await this.readMany(todo, attempt > 1);
-      const operations: { item: PendingWrite; next: Stored; action: TransactionAction }[] = [];
-      for (const [i, item] of todo.entries()) {
-        const current = currents[i];
-        const next = item.compute(current);
-        if (typeof next === "string") {
-          // Another run (or an earlier attempt) got here first: memory of this hunt is not to be trusted.
-          if (next === "applied") this.distrust(item.partitionKey);
-          result.skipped++;
-          continue;
-        }
-        // Merge, not Replace: every write carries all of the entity's properties, so the two store the same thing, and
-        // Azurite (the backtest's storage) replaces by removing and re-inserting, which costs time in proportion to the table.
-        const action: TransactionAction = current ? ["update", next, "Merge", { etag: current.etag }] : ["create", next];
-        operations.push({ item, next, action });
+      const views = await this.views(groupRows(todo), attempt > 1);
+      const byPartition = new Map<string, PendingWrite[]>();
+      for (const item of todo) {
+        const items = byPartition.get(item.partitionKey);
+        if (items) items.push(item);
+        else byPartition.set(item.partitionKey, [item]);
       }
+      const alone: Operation[] = [];
+      const packed: Operation[] = [];
+      for (const [partitionKey, items] of byPartition) {
+        const operations = this.operationsFor(partitionKey, items, views.get(partitionKey)!, await this.packsOf(partitionKey), result);
+        alone.push(...operations.alone);
+        packed.push(...operations.packed);
+      }
+      // Rows alone first: a row leaving its pack is stored alone before its pack is rewritten without it, so a write cut
+      // short between the two leaves it in both places (where the row alone is the newer), never in neither.
       const retry: PendingWrite[] = [];
-      await pMap(
-        transactionChunks(
-          operations,
-          (o) => o.item.partitionKey,
-          (o) => entityBytes(o.next),
-        ),
-        async (chunk) => {
-          const partitionKey = chunk[0].item.partitionKey;
-          try {
-            const response = await submitTransaction(
-              this.client,
-              chunk.map((c) => c.action),
-            );
-            result.written += chunk.length;
-            // A change set's responses come in the order of its operations (an update's carries no row key to match on).
-            const etags = response.subResponses.map((r) => r.etag);
-            this.rememberWritten(
-              partitionKey,
-              chunk.map(({ next }, i) => ({ entity: next, etag: etags[i] })),
-            );
-          } catch (error) {
-            if (!isLostRace(error)) throw error;
-            this.distrust(partitionKey);
-            result.retries++;
-            retry.push(...chunk.map((c) => c.item));
-          }
-        },
-        { concurrency: TRANSACTION_CONCURRENCY },
+      const failed = await this.submit(alone, result, retry);
+      await this.submit(
+        packed.filter((operation) => !failed.has(operation.partitionKey) || (retry.push(...operation.items), false)),
+        result,
+        retry,
       );
       todo = retry;
     }
     return result;
+  }
+
+  /** A partition's operations for its pending writes: rows stored alone, and the packs merged with their rows. */
+  private operationsFor(
+    partitionKey: string,
+    items: readonly PendingWrite[],
+    view: PartitionView,
+    packs: number,
+    result: ApplyResult,
+  ): { alone: Operation[]; packed: Operation[] } {
+    const alone: Operation[] = [];
+    const edits = new Map<string, PackEdit>();
+    const editOf = (pack: string) => {
+      let edit = edits.get(pack);
+      if (!edit) edits.set(pack, (edit = new PackEdit(partitionKey, pack, view.packs.get(pack))));
+      return edit;
+    };
+    const storeAlone = (item: PendingWrite, next: Stored) => {
+      const stored = view.alone.get(item.rowKey);
+      // Merge, not Replace: every write carries all of the entity's properties, so the two store the same thing, and
+      // Azurite (the backtest's storage) replaces by removing and re-inserting, which costs time in proportion to the table.
+      const action: TableAction = stored ? ["update", next, "Merge", { etag: stored.etag }] : ["create", next];
+      alone.push({ partitionKey, rowKey: item.rowKey, action, bytes: entityBytes(next), items: [item], written: { alone: next } });
+    };
+    for (const item of items) {
+      const current = currentIn(view, partitionKey, item.rowKey, packs);
+      const next = item.compute(current);
+      if (typeof next === "string") {
+        // Another run (or an earlier attempt) got here first: memory of this hunt is not to be trusted.
+        if (next === "applied") this.distrust(partitionKey);
+        result.skipped++;
+        continue;
+      }
+      const place = packs && !view.alone.has(item.rowKey) ? placeOf(item.rowKey, packs) : undefined;
+      const row = place && packedRowOf(next, place.slot);
+      if (place && row && row.json.length <= PACKED_ROW_CHARS) {
+        const edit = editOf(place.pack);
+        edit.changes.set(item.rowKey, row);
+        edit.added.push({ item, next });
+        continue;
+      }
+      storeAlone(item, next);
+      // Too large for its pack now, it leaves the pack; a copy left there by a move cut short goes too.
+      const left = current?.pack ?? (packs ? placeOf(item.rowKey, packs).pack : undefined);
+      if (left && view.packs.get(left)?.rows.has(item.rowKey)) editOf(left).changes.set(item.rowKey, undefined);
+    }
+    const packed: Operation[] = [];
+    for (const [pack, edit] of edits) {
+      // Full: this window's rows leave it, largest first, and are stored alone.
+      for (const { item, next } of edit.overflow()) storeAlone(item, next);
+      if (!edit.changes.size) continue;
+      const { entity, rows } = edit.entity();
+      const stored = edit.base;
+      const action: TableAction = !stored
+        ? ["create", entity]
+        : rows
+          ? ["update", entity, "Merge", { etag: stored.etag }]
+          : ["delete", { partitionKey, rowKey: pack }, { etag: stored.etag }];
+      packed.push({
+        partitionKey,
+        rowKey: pack,
+        action,
+        bytes: entityBytes(entity) * 1.2,
+        items: edit.added.map((a) => a.item),
+        written: { pack: edit, rows },
+      });
+    }
+    return { alone, packed };
+  }
+
+  /**
+   * Submits operations in per-partition transactions; the writes of a transaction that lost a race go
+   * to `retry`. Returns the partitions where one did.
+   */
+  private async submit(operations: readonly Operation[], result: ApplyResult, retry: PendingWrite[]): Promise<Set<string>> {
+    const failed = new Set<string>();
+    await pMap(
+      transactionChunks(
+        operations,
+        (o) => o.partitionKey,
+        (o) => o.bytes,
+      ),
+      async (chunk) => {
+        const partitionKey = chunk[0].partitionKey;
+        try {
+          const response = await submitTransaction(
+            this.client,
+            chunk.map((o) => o.action),
+          );
+          for (const operation of chunk) result.written += operation.items.length;
+          // A change set's responses come in the order of its operations (an update's carries no row key to match on).
+          this.rememberWritten(
+            partitionKey,
+            chunk.map((operation, i) => ({ operation, etag: response.subResponses[i]?.etag })),
+          );
+        } catch (error) {
+          if (!isLostRace(error)) throw error;
+          this.distrust(partitionKey);
+          failed.add(partitionKey);
+          result.retries++;
+          for (const operation of chunk) retry.push(...operation.items);
+        }
+      },
+      { concurrency: TRANSACTION_CONCURRENCY },
+    );
+    return failed;
   }
 
   // ---- baselines ----
@@ -433,11 +770,14 @@ export class BaselineStore {
    * Deletes every row of the table, of any hunt (one removed from the catalog too), last written
    * for a window ending before `before`: baselines of entities not seen since, prevalence of values
    * not seen since, and the learning state of a hunt that has not run since (its baselines are as
-   * old, so it starts learning afresh). Each delete is conditional on the etag listed: a row a run
-   * updates meanwhile stays. Returns how many were deleted.
+   * old, so it starts learning afresh). Packs lose those rows (and go when none is left). Each
+   * delete or rewrite is conditional on the etag listed: a row a run updates meanwhile stays.
+   * Returns how many rows were deleted, packed ones included.
    */
   async prune(before: number, budget?: TimeBudget): Promise<number> {
-    const deleted = await deleteWhere(this.client, `lastWindowEnd lt ${epochMsLiteral(before)}`, { mode: "unchanged", budget });
+    const deleted =
+      (await this.prunePacks(before, budget)) +
+      (await deleteWhere(this.client, `lastWindowEnd lt ${epochMsLiteral(before)}`, { mode: "unchanged", budget }));
     // What held hunts remember may name deleted rows: they list their partitions again when needed.
     if (deleted) {
       for (const partitionKey of [...this.remembered.keys()]) this.dropPartition(partitionKey);
@@ -447,10 +787,47 @@ export class BaselineStore {
     return deleted;
   }
 
+  /** Rewrites the packs holding rows last written before `before` without them (deletes those left empty); returns the rows removed. */
+  private async prunePacks(before: number, budget?: TimeBudget): Promise<number> {
+    let removed = 0;
+    const filter = `oldestWindowEnd lt ${epochMsLiteral(before)}`;
+    if (budget?.stopped) return 0;
+    let first = true;
+    for await (const page of this.client.listEntities<Stored>({ queryOptions: { filter } }).byPage({ maxPageSize: 100 })) {
+      // As deleteWhere: another page means more to do, and the budget says whether it is this run's.
+      if (!first && budget?.spent) {
+        budget.stopped = true;
+        break;
+      }
+      first = false;
+      await pMap(
+        page.filter((entity) => isPackKey(entity.rowKey)),
+        async (entity) => {
+          const pack = packFromEntity(entity);
+          const kept = new Map([...pack.rows].filter(([, row]) => row.lastWindowEnd >= before));
+          const action: TableAction = kept.size
+            ? ["update", entityOfPack(entity.partitionKey, entity.rowKey, kept), "Replace", { etag: pack.etag }]
+            : ["delete", { partitionKey: entity.partitionKey, rowKey: entity.rowKey }, { etag: pack.etag }];
+          try {
+            await submitTransaction(this.client, [action]);
+            removed += pack.rows.size - kept.size;
+          } catch (error) {
+            // A run rewrote the pack meanwhile: the next pruning sees it again.
+            if (!isLostRace(error)) throw error;
+          }
+        },
+        { concurrency: TRANSACTION_CONCURRENCY },
+      );
+    }
+    return removed;
+  }
+
   // ---- hunt state ----
 
   async getHuntState(huntId: string): Promise<HuntState> {
-    const [current] = await this.readMany([{ partitionKey: this.statePartition(huntId), rowKey: "hunt" }]);
+    const partitionKey = this.statePartition(huntId);
+    const views = await this.views(new Map([[partitionKey, new Set(["hunt"])]]));
+    const current = views.get(partitionKey)!.alone.get("hunt");
     return current
       ? {
           huntId,
@@ -463,7 +840,7 @@ export class BaselineStore {
 
   async applyHuntWindow(huntId: string, windowEnd: number, population: number): Promise<ApplyResult> {
     const partitionKey = this.statePartition(huntId);
-    const buckets = await this.bucketsOf(huntId);
+    const { buckets, packs } = await this.layout(huntId);
     return this.write([
       {
         partitionKey,
@@ -478,6 +855,7 @@ export class BaselineStore {
             population: Math.max(current ? Number(current.entity.population) : 0, population),
             // Recorded with the state so the layout outlives a change of the default; a legacy state gains it here.
             buckets,
+            packs,
           };
         },
       },
@@ -526,6 +904,17 @@ export class BaselineStore {
       }),
     );
   }
+}
+
+/** Row keys by partition, for `views`. */
+function groupRows(rows: readonly { partitionKey: string; rowKey: string }[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const { partitionKey, rowKey } of rows) {
+    const keys = out.get(partitionKey);
+    if (keys) keys.add(rowKey);
+    else out.set(partitionKey, new Set([rowKey]));
+  }
+  return out;
 }
 
 /** Table Storage properties hold at most 64 KiB (32K characters): keep JSON columns under that. */

@@ -1,7 +1,8 @@
+import { odata, type TableClient } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
-import { BaselineStore, LEGACY_BUCKETS, prevalenceRefreshFor } from "../../lib/baselines/store.js";
-import { isMember, MEMBERS_CAP, type Observation } from "../../lib/baselines/model.js";
-import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { BaselineStore, fromBaseline, LEGACY_BUCKETS, PACKS, prevalenceRefreshFor, type ApplyResult } from "../../lib/baselines/store.js";
+import { applyObservation, isMember, MEMBERS_CAP, type Observation } from "../../lib/baselines/model.js";
+import { clientRacingTransactions, freshStorage, useAzurite } from "../helpers/azurite.js";
 import { requestsDuring } from "../helpers/requests.js";
 
 const azurite = useAzurite();
@@ -44,7 +45,8 @@ describe("baselines in Table Storage (Azurite)", () => {
 
   it("writes hundreds of entities of one partition in transactions of at most 100", async () => {
     const storage = await freshStorage(azurite());
-    const store = new BaselineStore(storage.table("baselines"), { buckets: 1 });
+    // Rows alone, one operation each (a hunt from before packs).
+    const store = new BaselineStore(storage.table("baselines"), { buckets: 1, packs: 0 });
     const many = Array.from({ length: 250 }, (_, i) => observation(`10.0.${i >> 8}.${i & 255}`, i));
     const result = await store.applyObservations("hunt-b", many, { start: 0, end: HOUR }, {});
     expect(result).toEqual({ written: 250, skipped: 0, retries: 0 });
@@ -64,33 +66,37 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect((await store.getBaselines("hunt-c", ["1.1.1.1"])).get("1.1.1.1")!.windows).toBe(1);
   });
 
-  it("two concurrent runs on the same entities lose no update (etag checks, recompute on conflict)", async () => {
+  it("two runs writing the same packs lose no update: the later transaction fails on the etag and is recomputed", async () => {
     const storage = await freshStorage(azurite());
-    const keys = Array.from({ length: 60 }, (_, i) => `host-${i}`);
-    const runA = new BaselineStore(storage.table("baselines"), { buckets: 2 });
-    const runB = new BaselineStore(storage.table("baselines"), { buckets: 2 });
-    const [a, b] = await Promise.all([
-      runA.applyObservations(
+    const client = storage.table("baselines");
+    // Two packs in one partition: the runs' different entities share them.
+    const layout = { buckets: 1, packs: 2 };
+    const keysA = Array.from({ length: 30 }, (_, i) => `host-a${i}`);
+    const keysB = Array.from({ length: 30 }, (_, i) => `host-b${i}`);
+    const window = { start: 0, end: HOUR };
+    // Run A writes its window after run B has read the packs and before B's transaction is sent.
+    let a: ApplyResult | undefined;
+    const racing = clientRacingTransactions(storage, client, async () => {
+      a ??= await new BaselineStore(client, layout).applyObservations(
         "hunt-d",
-        keys.map((k) => observation(k, 1)),
-        { start: 0, end: HOUR },
+        keysA.map((k) => observation(k, 1)),
+        window,
         {},
-      ),
-      runB.applyObservations(
-        "hunt-d",
-        keys.map((k) => observation(k, 2)),
-        { start: HOUR, end: 2 * HOUR },
-        {},
-      ),
+      );
+    });
+    const b = await new BaselineStore(racing, layout).applyObservations(
+      "hunt-d",
+      keysB.map((k) => observation(k, 2)),
+      window,
+      {},
+    );
+    expect(a).toEqual({ written: 30, skipped: 0, retries: 0 });
+    expect(b).toEqual({ written: 30, skipped: 0, retries: 1 });
+    const read = await new BaselineStore(client, layout).getBaselines("hunt-d", [...keysA, ...keysB]);
+    expect([...read.values()].map((baseline) => baseline.features.FailedCount.history)).toEqual([
+      ...keysA.map(() => [1]),
+      ...keysB.map(() => [2]),
     ]);
-    // Both read before either wrote, so one side's transactions lost and were recomputed.
-    expect(a.retries + b.retries).toBeGreaterThan(0);
-    const read = await runA.getBaselines("hunt-d", keys);
-    for (const key of keys) {
-      const baseline = read.get(key)!;
-      expect(baseline.windows).toBe(2);
-      expect([...baseline.features.FailedCount.history].sort()).toEqual([1, 2]);
-    }
   });
 
   it("keeps hunt learning state and prevalence, once per window", async () => {
@@ -176,8 +182,8 @@ describe("baselines in Table Storage (Azurite)", () => {
     const storage = await freshStorage(azurite());
     const client = storage.table("baselines");
     const keys = Array.from({ length: 30 }, (_, i) => `10.4.0.${i}`);
-    // A hunt stored by an earlier version: 16 partitions per kind, and a learning state without the field.
-    const earlier = new BaselineStore(client, { buckets: LEGACY_BUCKETS });
+    // A hunt stored by an earlier version: 16 partitions per kind, every row alone, and a learning state without the fields.
+    const earlier = new BaselineStore(client, { buckets: LEGACY_BUCKETS, packs: 0 });
     await heldWindow(
       earlier,
       "hunt-k",
@@ -210,10 +216,17 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect((await client.getEntity("hunt-k~state", "hunt")).buckets).toBe(LEGACY_BUCKETS);
 
     await heldWindow(now, "hunt-new", [observation("10.5.0.1", 1)], HOUR);
-    expect((await client.getEntity("hunt-new~state", "hunt")).buckets).toBe(4);
+    expect(await client.getEntity("hunt-new~state", "hunt")).toMatchObject({ buckets: 4, packs: PACKS });
     const partitions = new Set<string>();
-    for await (const row of client.listEntities()) partitions.add(row.partitionKey!);
+    const rowKeys = new Set<string>();
+    for await (const row of client.listEntities()) {
+      partitions.add(row.partitionKey!);
+      rowKeys.add(row.rowKey!);
+    }
     expect([...partitions].filter((p) => p.startsWith("hunt-k~b")).length).toBeGreaterThan(4);
+    // The old hunt's rows stay alone; the new hunt's baseline is packed.
+    expect(keys.every((k) => rowKeys.has(k))).toBe(true);
+    expect(rowKeys.has("10.5.0.1")).toBe(false);
     expect([...partitions].filter((p) => p.startsWith("hunt-new~b"))).toEqual([expect.stringMatching(/^hunt-new~b0[0-3]$/)]);
   });
 
@@ -335,5 +348,116 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect((await fresh.getBaselines("retired-hunt", ["gone"])).size).toBe(0);
     expect((await fresh.getPrevalence("retired-hunt", ["value"])).size).toBe(0);
     expect((await fresh.getHuntState("retired-hunt")).windows).toBe(0);
+  });
+});
+
+describe("packs: many entities' baselines in one row", () => {
+  /** The rows of a partition as stored, by row key. */
+  async function rowsOf(client: TableClient, partitionKey: string): Promise<Map<string, Record<string, unknown>>> {
+    const rows = new Map<string, Record<string, unknown>>();
+    for await (const row of client.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` },
+    }))
+      rows.set(row.rowKey!, row);
+    return rows;
+  }
+  /** The row keys a pack's slots hold. */
+  const packedKeys = (pack: Record<string, unknown>) =>
+    Object.entries(pack)
+      .filter(([name, text]) => /^s\d{3}$/.test(name) && typeof text === "string" && text)
+      .flatMap(([, text]) => (text as string).split("\n").map((line) => line.slice(0, line.indexOf("\t"))))
+      .sort();
+  /** Distinct values long enough that the baseline no longer fits a pack. */
+  const wide = (entityKey: string, at: number): Observation => ({
+    ...observation(entityKey, 9, at),
+    distinct: { Users: Array.from({ length: 30 }, (_, i) => `${"x".repeat(180)}-${i}`) },
+  });
+
+  it("packs small rows; stores alone a row too large for a pack, and one that grows too large leaves its pack", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 2 };
+    const keys = Array.from({ length: 20 }, (_, i) => `10.9.0.${i}`);
+    await heldWindow(new BaselineStore(client, layout), "hunt-p", [...keys.map((k) => observation(k, 1)), wide("10.9.1.1", 0)], HOUR);
+    let rows = await rowsOf(client, "hunt-p~b00");
+    expect([...rows.keys()].sort()).toEqual(["%pack-00", "%pack-01", "10.9.1.1"]);
+    expect(
+      [...rows.values()]
+        .filter((r) => String(r.rowKey).startsWith("%pack-"))
+        .flatMap(packedKeys)
+        .sort(),
+    ).toEqual([...keys].sort());
+
+    // The next window: one packed entity's distinct values outgrow the pack.
+    await heldWindow(
+      new BaselineStore(client, layout),
+      "hunt-p",
+      [...keys.slice(1).map((k) => observation(k, 2)), wide(keys[0], HOUR)],
+      2 * HOUR,
+    );
+    rows = await rowsOf(client, "hunt-p~b00");
+    expect(rows.has(keys[0])).toBe(true);
+    expect(
+      [...rows.values()]
+        .filter((r) => String(r.rowKey).startsWith("%pack-"))
+        .flatMap(packedKeys)
+        .sort(),
+    ).toEqual(keys.slice(1).sort());
+    const read = await new BaselineStore(client, layout).getBaselines("hunt-p", [...keys, "10.9.1.1"]);
+    expect([...read.values()].map((b) => b.features.FailedCount.history)).toEqual([[1, 9], ...keys.slice(1).map(() => [1, 2]), [9]]);
+    expect(read.get(keys[0])!.distinct.Users).toHaveLength(31);
+  });
+
+  it("a row found alone and in its pack (a move cut short) is the row alone, and its next write drops the copy in the pack", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const store = new BaselineStore(client, layout);
+    await store.applyObservations("hunt-q", [observation("10.8.0.1", 1), observation("10.8.0.2", 1)], { start: 0, end: HOUR }, {});
+    // The row was written alone for window 2, and the rewrite of its pack without it never happened.
+    const alone = applyObservation("hunt-q", undefined, observation("10.8.0.1", 5), { start: HOUR, end: 2 * HOUR }, {})!;
+    await client.createEntity(fromBaseline("hunt-q~b00", "10.8.0.1", { ...alone, windows: 2 }));
+
+    expect((await store.getBaselines("hunt-q", ["10.8.0.1"])).get("10.8.0.1")!.windows).toBe(2);
+    await store.applyObservations("hunt-q", [observation("10.8.0.1", 7)], { start: 2 * HOUR, end: 3 * HOUR }, {});
+    const rows = await rowsOf(client, "hunt-q~b00");
+    expect(packedKeys(rows.get("%pack-00")!)).toEqual(["10.8.0.2"]);
+    const read = (await new BaselineStore(client, layout).getBaselines("hunt-q", ["10.8.0.1"])).get("10.8.0.1")!;
+    expect([read.windows, read.features.FailedCount.history]).toEqual([3, [5, 7]]);
+  });
+
+  it("pruning rewrites a pack without its rows past the cut-off, deletes a pack left empty, and leaves a pack a run rewrote meanwhile", async () => {
+    const storage = await freshStorage(azurite());
+    const client = storage.table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const writer = new BaselineStore(client, layout);
+    const old = Date.UTC(2024, 0, 1);
+    const recent = Date.UTC(2024, 5, 1);
+    await writer.applyObservations(
+      "hunt-r",
+      [observation("old-1", 1, old - HOUR), observation("old-2", 1, old - HOUR)],
+      { start: old - HOUR, end: old },
+      {},
+    );
+    await writer.applyObservations("hunt-r", [observation("recent", 1, recent - HOUR)], { start: recent - HOUR, end: recent }, {});
+
+    // A run writes the pack between the prune's listing and its rewrite: the rewrite fails on the etag, and nothing is lost.
+    let raced = false;
+    const racing = clientRacingTransactions(storage, client, async () => {
+      if (raced) return;
+      raced = true;
+      await writer.applyObservations("hunt-r", [observation("recent", 2, recent)], { start: recent, end: recent + HOUR }, {});
+    });
+    expect(await new BaselineStore(racing, layout).prune(Date.UTC(2024, 2, 1))).toBe(0);
+    expect(raced).toBe(true);
+    expect([...(await writer.getBaselines("hunt-r", ["old-1", "old-2", "recent"])).keys()]).toEqual(["old-1", "old-2", "recent"]);
+
+    // The next prune gets through.
+    expect(await new BaselineStore(client, layout).prune(Date.UTC(2024, 2, 1))).toBe(2);
+    expect(packedKeys((await rowsOf(client, "hunt-r~b00")).get("%pack-00")!)).toEqual(["recent"]);
+    const read = await new BaselineStore(client, layout).getBaselines("hunt-r", ["old-1", "recent"]);
+    expect([...read.keys()]).toEqual(["recent"]);
+    expect(read.get("recent")!.features.FailedCount.history).toEqual([1, 2]);
+
+    expect(await new BaselineStore(client, layout).prune(Date.UTC(2025, 0, 1))).toBe(1);
+    expect((await rowsOf(client, "hunt-r~b00")).size).toBe(0);
   });
 });

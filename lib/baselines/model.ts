@@ -3,6 +3,7 @@
  * Pure functions: storage lives in store.ts.
  */
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 
 export const EWMA_ALPHA = 0.2;
 export const HISTORY_LENGTH = 30;
@@ -153,8 +154,16 @@ export const MEMBER_TOKEN_LENGTH = 8;
  * devices is not to be expected (about 1 in 10^7 at 50,000).
  */
 export function memberToken(name: string): string {
-  return createHash("sha256").update(name).digest("base64url").slice(0, MEMBER_TOKEN_LENGTH);
+  let token = memberTokens.get(name);
+  if (token === undefined) {
+    token = createHash("sha256").update(name).digest("base64url").slice(0, MEMBER_TOKEN_LENGTH);
+    memberTokens.set(name, token);
+  }
+  return token;
 }
+
+/** Tokens of names seen lately: a fleet's device names come back every window. */
+const memberTokens = new LRUCache<string, string>({ max: 200_000 });
 
 /** A prevalence as stored by earlier versions (names only, at most PREVALENCE_CAP of them) or built by hand. */
 export function prevalenceOf(huntId: string, valueKey: string, across: string[], count = across.length, lastWindowEnd = 0): Prevalence {

@@ -4,6 +4,7 @@
  * reversibly, and very long ones are shortened with a hash that keeps them unique.
  */
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 
 // \p{Cc}: the C0 and C1 control characters, U+0000-U+001F and U+007F-U+009F.
 const UNSAFE = /[/\\#?%\p{Cc}]/gu;
@@ -20,9 +21,17 @@ export function decodeKey(key: string): string {
   return key.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/** Hashes of keys seen lately: the same entities come back every window, and a lookup costs a tenth of hashing again. */
+const keyHashes = new LRUCache<string, number>({ max: 200_000 });
+
 /** A stable bucket in [0, buckets) so one hunt's entities spread over several partitions. */
 export function bucketOf(value: string, buckets: number): number {
-  return createHash("sha256").update(value).digest().readUInt32BE(0) % buckets;
+  let hash = keyHashes.get(value);
+  if (hash === undefined) {
+    hash = createHash("sha256").update(value).digest().readUInt32BE(0);
+    keyHashes.set(value, hash);
+  }
+  return hash % buckets;
 }
 
 /** Table names: 3-63 alphanumeric characters, starting with a letter. */

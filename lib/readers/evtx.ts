@@ -372,6 +372,150 @@ class CountedChunks {
   }
 }
 
+/**
+ * One EVTX file read a block of chunks at a time, each block decoded at once (synchronously: the
+ * stream around it only hands the block's batches on and gives the event loop its turn).
+ */
+class FileChunks<T, C extends BinXmlChunk> {
+  private readonly fd: number;
+  private readonly buffer = readBuffer();
+  /** Bytes the first read got (the file header, the first chunk and the probe of the slot after it). */
+  private firstBytes = 0;
+  /** Where the file ends, once a read has come up short (no read past it is made). */
+  private fileEnd = Infinity;
+  private signed = false;
+  private declaredChunks = Infinity;
+  private tally: CountedChunks | undefined;
+  /** The first chunk of the next block. */
+  private index = 0;
+  /** Whether the file's end has been read. */
+  ended = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly warn: (warning: EvtxWarning) => void,
+    private readonly decoder: RecordDecoder<T, C>,
+  ) {
+    this.fd = openSync(path, "r");
+  }
+
+  /** Reads the file header (throws when the file is no EVTX file or holds no records). */
+  start(): void {
+    const { buffer, path } = this;
+    // The file header, the first chunk and the start of the slot after it, in one read: a small log is
+    // whole after it, and a read that comes up short says where the file ends (no read past it is made).
+    this.firstBytes = readSync(this.fd, buffer, 0, FIRST_READ_SIZE, 0);
+    this.fileEnd = this.firstBytes < FIRST_READ_SIZE ? this.firstBytes : Infinity;
+    const headerBytes = Math.min(this.firstBytes, FILE_HEADER_SIZE);
+    const header = buffer.subarray(0, FILE_HEADER_SIZE);
+    this.signed = headerBytes >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
+    if (headerBytes < FILE_HEADER_SIZE) {
+      if (this.signed)
+        throw new Error(
+          `${path}: truncated inside its file header (${headerBytes} of ${FILE_HEADER_SIZE} bytes): it holds no event records`,
+        );
+      throw new Error(`${path} is not an EVTX file (no ElfFile signature)`);
+    }
+    // The header's chunk count is only trusted when the header is intact.
+    this.declaredChunks =
+      this.signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124)
+        ? header.readUInt16LE(FILE_HEADER_CHUNK_COUNT_OFFSET)
+        : Infinity;
+    this.tally = new CountedChunks(
+      this.declaredChunks,
+      header.readBigUInt64LE(FILE_HEADER_FIRST_CHUNK_OFFSET),
+      header.readBigUInt64LE(FILE_HEADER_NEXT_RECORD_OFFSET),
+    );
+  }
+
+  /** Decodes one chunk slot of the block starting at `index` into `batches` (or skips it: unused, or cut inside its header). */
+  private decodeChunk(chunkBuf: Buffer, index: number, i: number, batches: T[][]): void {
+    const tally = this.tally!;
+    // A counted chunk cut inside its header holds no record that can be read: the file's end counts what it lost.
+    if (chunkBuf.length < CHUNK_HEADER_SIZE && tally.counts(index + i)) return;
+    // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
+    const unused =
+      isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) && !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length);
+    tally.read(index + i, chunkBuf, unused);
+    if (unused) return;
+    const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
+    // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
+    batches.push(
+      recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, this.warn, index + i >= this.declaredChunks, this.decoder),
+    );
+  }
+
+  /**
+   * The records of the next block of chunks, a chunk's at a time (empty ones included), or undefined
+   * when the file holds nothing more. `ended` says whether the file's end was reached.
+   */
+  nextBlock(): T[][] | undefined {
+    const { buffer, fd, path, declaredChunks } = this;
+    const index = this.index;
+    this.index += CHUNKS_PER_READ;
+    const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
+    const batches: T[][] = [];
+    // The chunks the header counts are read at once; a log is often allocated far ahead of its records,
+    // and past them each chunk's start is read first, the rest only when the chunk is in use.
+    const counted = Math.max(0, Math.min(CHUNKS_PER_READ, declaredChunks - index));
+    if (counted > 0) {
+      let blockBytes: number;
+      if (index === 0) {
+        // The first chunk was read with the header; the rest of the block after it.
+        blockBytes = Math.max(0, Math.min(this.firstBytes - FILE_HEADER_SIZE, CHUNK_SIZE));
+        if (counted > 1 && blockBytes === CHUNK_SIZE)
+          blockBytes += readSync(fd, buffer, FILE_HEADER_SIZE + CHUNK_SIZE, (counted - 1) * CHUNK_SIZE, blockOffset + CHUNK_SIZE);
+      } else blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, counted * CHUNK_SIZE, blockOffset);
+      if (blockBytes === 0) {
+        this.ended = true;
+        return undefined;
+      }
+      const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
+      if (index === 0) {
+        const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
+        if (!this.signed && !chunkFollows)
+          throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
+        if (!this.signed)
+          this.warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
+      }
+      for (let i = 0; i * CHUNK_SIZE < blockBytes; i++)
+        this.decodeChunk(block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE)), index, i, batches);
+      // A short read is the end of the file.
+      this.ended = blockBytes < counted * CHUNK_SIZE;
+    }
+    for (let i = counted; i < CHUNKS_PER_READ && !this.ended; i++) {
+      const chunkOffset = blockOffset + i * CHUNK_SIZE;
+      const probeBytes = chunkOffset >= this.fileEnd ? 0 : readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_PROBE_SIZE, chunkOffset);
+      if (probeBytes === 0) {
+        this.ended = true;
+        break;
+      }
+      const probe = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + probeBytes);
+      this.ended = probeBytes < CHUNK_PROBE_SIZE;
+      // What decodeChunk would skip, told from the probe: a zero header and no record signature after it.
+      if (
+        isAllZero(probe, 0, Math.min(probeBytes, CHUNK_HEADER_SIZE)) &&
+        (this.ended || probe.readUInt32LE(CHUNK_HEADER_SIZE) !== RECORD_SIGNATURE_WORD)
+      )
+        continue;
+      const chunkBytes = readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_SIZE, chunkOffset);
+      this.decodeChunk(buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + chunkBytes), index, i, batches);
+      this.ended = chunkBytes < CHUNK_SIZE;
+    }
+    return batches;
+  }
+
+  /** Warns of the chunks the header counts that the file ends before, when records were lost with them. */
+  finish(): void {
+    const cut = this.tally?.missing();
+    if (cut) this.warn(cut);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 /** Streams the records of an EVTX file one chunk at a time, as `decoder` decodes them. */
 export async function* readChunks<T, C extends BinXmlChunk>(
   path: string,
@@ -380,100 +524,19 @@ export async function* readChunks<T, C extends BinXmlChunk>(
 ): AsyncGenerator<T[]> {
   const warn =
     options.onWarning ?? ((w: EvtxWarning) => console.warn(`${path}: ${w.chunk < 0 ? "file header" : `chunk ${w.chunk}`}: ${w.message}`));
-  const fd = openSync(path, "r");
+  const file = new FileChunks(path, warn, decoder);
   try {
-    const buffer = readBuffer();
-    // The file header, the first chunk and the start of the slot after it, in one read: a small log is
-    // whole after it, and a read that comes up short says where the file ends (no read past it is made).
-    const firstBytes = readSync(fd, buffer, 0, FIRST_READ_SIZE, 0);
-    const fileEnd = firstBytes < FIRST_READ_SIZE ? firstBytes : Infinity;
-    const headerBytes = Math.min(firstBytes, FILE_HEADER_SIZE);
-    const header = buffer.subarray(0, FILE_HEADER_SIZE);
-    const signed = headerBytes >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
-    if (headerBytes < FILE_HEADER_SIZE) {
-      if (signed)
-        throw new Error(
-          `${path}: truncated inside its file header (${headerBytes} of ${FILE_HEADER_SIZE} bytes): it holds no event records`,
-        );
-      throw new Error(`${path} is not an EVTX file (no ElfFile signature)`);
-    }
-    // The header's chunk count is only trusted when the header is intact.
-    const declaredChunks =
-      signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124)
-        ? header.readUInt16LE(FILE_HEADER_CHUNK_COUNT_OFFSET)
-        : Infinity;
-    const tally = new CountedChunks(
-      declaredChunks,
-      header.readBigUInt64LE(FILE_HEADER_FIRST_CHUNK_OFFSET),
-      header.readBigUInt64LE(FILE_HEADER_NEXT_RECORD_OFFSET),
-    );
-    for (let index = 0; ; index += CHUNKS_PER_READ) {
-      const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
-      const batches: T[][] = [];
-      const decodeChunk = (chunkBuf: Buffer, i: number) => {
-        // A counted chunk cut inside its header holds no record that can be read: the file's end counts what it lost.
-        if (chunkBuf.length < CHUNK_HEADER_SIZE && tally.counts(index + i)) return;
-        // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
-        const unused =
-          isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) &&
-          !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length);
-        tally.read(index + i, chunkBuf, unused);
-        if (unused) return;
-        // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
-        batches.push(recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, warn, index + i >= declaredChunks, decoder));
-      };
-      // The chunks the header counts are read at once; a log is often allocated far ahead of its records,
-      // and past them each chunk's start is read first, the rest only when the chunk is in use.
-      const counted = Math.max(0, Math.min(CHUNKS_PER_READ, declaredChunks - index));
-      let ended = false;
-      if (counted > 0) {
-        let blockBytes: number;
-        if (index === 0) {
-          // The first chunk was read with the header; the rest of the block after it.
-          blockBytes = Math.max(0, Math.min(firstBytes - FILE_HEADER_SIZE, CHUNK_SIZE));
-          if (counted > 1 && blockBytes === CHUNK_SIZE)
-            blockBytes += readSync(fd, buffer, FILE_HEADER_SIZE + CHUNK_SIZE, (counted - 1) * CHUNK_SIZE, blockOffset + CHUNK_SIZE);
-        } else blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, counted * CHUNK_SIZE, blockOffset);
-        if (blockBytes === 0) break;
-        const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
-        if (index === 0) {
-          const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
-          if (!signed && !chunkFollows) throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
-          if (!signed)
-            warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
-        }
-        for (let i = 0; i * CHUNK_SIZE < blockBytes; i++)
-          decodeChunk(block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE)), i);
-        // A short read is the end of the file.
-        ended = blockBytes < counted * CHUNK_SIZE;
-      }
-      for (let i = counted; i < CHUNKS_PER_READ && !ended; i++) {
-        const chunkOffset = blockOffset + i * CHUNK_SIZE;
-        const probeBytes = chunkOffset >= fileEnd ? 0 : readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_PROBE_SIZE, chunkOffset);
-        if (probeBytes === 0) {
-          ended = true;
-          break;
-        }
-        const probe = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + probeBytes);
-        ended = probeBytes < CHUNK_PROBE_SIZE;
-        // What decodeChunk would skip, told from the probe: a zero header and no record signature after it.
-        if (
-          isAllZero(probe, 0, Math.min(probeBytes, CHUNK_HEADER_SIZE)) &&
-          (ended || probe.readUInt32LE(CHUNK_HEADER_SIZE) !== RECORD_SIGNATURE_WORD)
-        )
-          continue;
-        const chunkBytes = readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_SIZE, chunkOffset);
-        decodeChunk(buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + chunkBytes), i);
-        ended = chunkBytes < CHUNK_SIZE;
-      }
+    file.start();
+    for (;;) {
+      const batches = file.nextBlock();
+      if (!batches) break;
       for (const batch of batches) if (batch.length) yield batch;
-      if (ended) break;
+      if (file.ended) break;
       await eventLoopTurn();
     }
-    const cut = tally.missing();
-    if (cut) warn(cut);
+    file.finish();
   } finally {
-    closeSync(fd);
+    file.close();
   }
 }
 

@@ -137,71 +137,62 @@ function declaredRecordIds(buf: Buffer): { first: bigint; last: bigint } | undef
   return { first, last };
 }
 
-/**
- * The records of one chunk, each decoded on its own. `buf` may be shorter than a chunk (the end of
- * a truncated file). Problems go to `warn` with the number of records they cost.
- */
-export function recordsOfChunk<T, C extends BinXmlChunk>(
-  buf: Buffer,
-  index: number,
-  fileOffset: number,
-  warn: (warning: EvtxWarning) => void,
-  /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
-  beyondDeclared: boolean,
-  decoder: RecordDecoder<T, C>,
-): T[] {
-  const problems: string[] = [];
-  const notes: string[] = [];
-  const records: T[] = [];
+/** What reading a chunk found: its records, and for its warning, what it lost and why. */
+class ChunkFindings<T> {
+  readonly records: T[] = [];
   /** The header's record id of each record kept. */
-  const ids: number[] = [];
-  if (buf.length < CHUNK_SIZE) problems.push(`truncated chunk (${buf.length} of ${CHUNK_SIZE} bytes)`);
-  const signed = buf.length >= 8 && buf.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
-  if (!signed) problems.push("bad chunk signature");
-  const hasHeader = buf.length >= CHUNK_HEADER_SIZE;
-  let limit = buf.length;
-  let declared: ReturnType<typeof declaredRecordIds>;
-  if (signed && hasHeader) {
-    const headerCrc = crc32(buf.subarray(0, 120));
-    if (crc32(buf.subarray(128, CHUNK_HEADER_SIZE), headerCrc) !== buf.readUInt32LE(124)) notes.push("chunk header checksum mismatch");
-    declared = declaredRecordIds(buf);
-    const freeSpace = buf.readUInt32LE(48);
-    if (freeSpace < CHUNK_HEADER_SIZE || freeSpace > CHUNK_SIZE)
-      notes.push("chunk free-space offset out of range: records found by scanning");
-    else {
-      limit = Math.min(limit, freeSpace);
-      const noCrc = (buf.readUInt32LE(120) & CHUNK_FLAG_NO_CRC32) !== 0;
-      if (!noCrc && freeSpace <= buf.length && crc32(buf.subarray(CHUNK_HEADER_SIZE, freeSpace)) !== buf.readUInt32LE(52)) {
-        notes.push("event records checksum mismatch: records checked one by one");
+  readonly ids: number[] = [];
+  readonly problems: string[] = [];
+  readonly notes: string[] = [];
+  /** Records that could not be decoded, by reason (one reason often costs many records: a damaged template). */
+  readonly failures = new Map<string, bigint[]>();
+  lostKnown = 0;
+  lostUnknown = false;
+  /** Where the last record read (or lost to a decoding failure) starts: its id bounds a damaged stretch after it. */
+  lastAt = -1;
+  /** Where the chunk's records end: its free-space offset when that is sane, else its end. */
+  limit: number;
+  signed: boolean;
+  declared: ReturnType<typeof declaredRecordIds>;
+
+  /** The chunk header's checks: its signature, checksums and free-space offset. */
+  constructor(buf: Buffer) {
+    if (buf.length < CHUNK_SIZE) this.problems.push(`truncated chunk (${buf.length} of ${CHUNK_SIZE} bytes)`);
+    this.signed = buf.length >= 8 && buf.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
+    if (!this.signed) this.problems.push("bad chunk signature");
+    this.limit = buf.length;
+    if (this.signed && buf.length >= CHUNK_HEADER_SIZE) {
+      const headerCrc = crc32(buf.subarray(0, 120));
+      if (crc32(buf.subarray(128, CHUNK_HEADER_SIZE), headerCrc) !== buf.readUInt32LE(124))
+        this.notes.push("chunk header checksum mismatch");
+      this.declared = declaredRecordIds(buf);
+      const freeSpace = buf.readUInt32LE(48);
+      if (freeSpace < CHUNK_HEADER_SIZE || freeSpace > CHUNK_SIZE)
+        this.notes.push("chunk free-space offset out of range: records found by scanning");
+      else {
+        this.limit = Math.min(this.limit, freeSpace);
+        const noCrc = (buf.readUInt32LE(120) & CHUNK_FLAG_NO_CRC32) !== 0;
+        if (!noCrc && freeSpace <= buf.length && crc32(buf.subarray(CHUNK_HEADER_SIZE, freeSpace)) !== buf.readUInt32LE(52)) {
+          this.notes.push("event records checksum mismatch: records checked one by one");
+        }
       }
     }
   }
-  const chunk = decoder.chunk(buf);
-  /** Records that could not be decoded, by reason (one reason often costs many records: a damaged template). */
-  const failures = new Map<string, bigint[]>();
-  let pos = CHUNK_HEADER_SIZE;
-  let lostKnown = 0;
-  let lostUnknown = false;
-  /** Where the last record read (or lost to a decoding failure) starts: its id bounds a damaged stretch after it. */
-  let lastAt = -1;
-  while (pos + 28 <= limit) {
-    const size = recordSizeAt(buf, pos, limit);
-    if (size) {
-      try {
-        const recordId = recordNumberAt(buf, pos);
-        records.push(decoder.decode(chunk, pos, size, recordId));
-        ids.push(recordId);
-      } catch (error) {
-        lostKnown++;
-        const reason = asFormatError(error, "record").message;
-        const ids = failures.get(reason) ?? [];
-        failures.set(reason, [...ids, buf.readBigUInt64LE(pos + 8)]);
-      }
-      lastAt = pos;
-      pos += size;
-      continue;
-    }
-    if (isAllZero(buf, pos, Math.min(limit, pos + 28))) break; // the unused end of the chunk
+
+  /** A record whose header is sound that could not be decoded. */
+  lost(buf: Buffer, pos: number, error: unknown): void {
+    this.lostKnown++;
+    const reason = asFormatError(error, "record").message;
+    const ids = this.failures.get(reason) ?? [];
+    this.failures.set(reason, [...ids, buf.readBigUInt64LE(pos + 8)]);
+  }
+
+  /**
+   * A damaged stretch at `pos`: a record cut short at its end is kept when its start still decodes to
+   * itself, and reading resumes at the next record signature whose sizes agree. Where it resumes, or -1.
+   */
+  skipDamage<C extends BinXmlChunk>(buf: Buffer, pos: number, chunk: C, decoder: RecordDecoder<T, C>): number {
+    const limit = this.limit;
     // A record whose size copy at its end was overwritten: its start may still decode (a write cut short).
     const partialSize = partialRecordSizeAt(buf, pos, limit);
     if (partialSize) {
@@ -211,12 +202,12 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
         // Kept only when what it decodes to is the record its header says (zeroed remains decode to an empty event).
         const flat = decoder.flat(record);
         if (flat.EventRecordID !== recordId || !flat.Channel) throw new Error("partial record");
-        records.push(record);
-        ids.push(recordId);
-        notes.push(
+        this.records.push(record);
+        this.ids.push(recordId);
+        this.notes.push(
           `record ${buf.readBigUInt64LE(pos + 8)} at chunk offset ${hexOffset(pos)} is damaged at its end: kept, its last values may be cut short`,
         );
-        lastAt = pos;
+        this.lastAt = pos;
       } catch {
         // not decodable: counted with the damaged stretch below
       }
@@ -235,26 +226,28 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
     }
     const end = next === -1 ? limit : next;
     const nextId = next === -1 ? undefined : buf.readBigUInt64LE(next + 8);
-    const lastId = lastAt < 0 ? undefined : buf.readBigUInt64LE(lastAt + 8);
+    const lastId = this.lastAt < 0 ? undefined : buf.readBigUInt64LE(this.lastAt + 8);
     if (lastId !== undefined && nextId !== undefined && nextId > lastId && nextId - lastId <= BigInt(MAX_RECORDS_PER_CHUNK)) {
-      lostKnown += Number(nextId - lastId - 1n);
-    } else lostUnknown = true;
-    problems.push(`bytes ${hexOffset(pos)}-${hexOffset(end)} of the chunk hold no readable record`);
-    if (next === -1) break;
-    pos = next;
+      this.lostKnown += Number(nextId - lastId - 1n);
+    } else this.lostUnknown = true;
+    this.problems.push(`bytes ${hexOffset(pos)}-${hexOffset(end)} of the chunk hold no readable record`);
+    return next;
   }
-  for (const [reason, ids] of failures) problems.unshift(`${describeIds(ids)} not decodable: ${reason}`);
-  // Cut short with no header to say how many records it held: those past the cut cannot be counted.
-  if (buf.length < CHUNK_SIZE && !declared) lostUnknown = true;
-  let lost: number | null = lostUnknown ? null : lostKnown;
-  let expected: number | undefined;
-  if (declared) {
-    expected = Number(declared.last - declared.first) + 1;
-    const inRange = ids.filter((id) => id >= declared.first && id <= declared.last).length;
-    lost = Math.max(0, expected - inRange);
-  }
-  if (!signed && records.length === 0 && beyondDeclared) return records;
-  if (problems.length || notes.length) {
+
+  /** The chunk's warning, when it had problems: what they were, and how many records they cost. */
+  warning(buf: Buffer, index: number, fileOffset: number): EvtxWarning | undefined {
+    const { problems, notes, records, ids, declared } = this;
+    for (const [reason, ids] of this.failures) problems.unshift(`${describeIds(ids)} not decodable: ${reason}`);
+    // Cut short with no header to say how many records it held: those past the cut cannot be counted.
+    if (buf.length < CHUNK_SIZE && !declared) this.lostUnknown = true;
+    let lost: number | null = this.lostUnknown ? null : this.lostKnown;
+    let expected: number | undefined;
+    if (declared) {
+      expected = Number(declared.last - declared.first) + 1;
+      const inRange = ids.filter((id) => id >= declared.first && id <= declared.last).length;
+      lost = Math.max(0, expected - inRange);
+    }
+    if (!problems.length && !notes.length) return undefined;
     const kept = `${plural(records.length, "record")} kept`;
     const cost =
       lost === null
@@ -262,8 +255,49 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
         : expected !== undefined
           ? `${lost} of ${plural(expected, "record")} lost`
           : `${plural(lost, "record")} lost`;
-    warn({ chunk: index, offset: fileOffset, message: `${[...problems, ...notes].join("; ")}; ${cost}, ${kept}`, recordsLost: lost });
+    return { chunk: index, offset: fileOffset, message: `${[...problems, ...notes].join("; ")}; ${cost}, ${kept}`, recordsLost: lost };
   }
+}
+
+/**
+ * The records of one chunk, each decoded on its own. `buf` may be shorter than a chunk (the end of
+ * a truncated file). Problems go to `warn` with the number of records they cost. What only a
+ * damaged chunk needs lives in ChunkFindings, so the loop over intact records stays small.
+ */
+export function recordsOfChunk<T, C extends BinXmlChunk>(
+  buf: Buffer,
+  index: number,
+  fileOffset: number,
+  warn: (warning: EvtxWarning) => void,
+  /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
+  beyondDeclared: boolean,
+  decoder: RecordDecoder<T, C>,
+): T[] {
+  const found = new ChunkFindings<T>(buf);
+  const { records, ids, limit } = found;
+  const chunk = decoder.chunk(buf);
+  let pos = CHUNK_HEADER_SIZE;
+  while (pos + 28 <= limit) {
+    const size = recordSizeAt(buf, pos, limit);
+    if (size) {
+      try {
+        const recordId = recordNumberAt(buf, pos);
+        records.push(decoder.decode(chunk, pos, size, recordId));
+        ids.push(recordId);
+      } catch (error) {
+        found.lost(buf, pos, error);
+      }
+      found.lastAt = pos;
+      pos += size;
+      continue;
+    }
+    if (isAllZero(buf, pos, Math.min(limit, pos + 28))) break; // the unused end of the chunk
+    pos = found.skipDamage(buf, pos, chunk, decoder);
+    if (pos === -1) break;
+  }
+  if (!found.signed && records.length === 0 && beyondDeclared) return records;
+  const warning = found.warning(buf, index, fileOffset);
+  if (warning) warn(warning);
   return records;
 }
 

@@ -2,8 +2,10 @@
  * Child process of the reader bench: streams files through a reader and reports throughput and
  * this process's peak RSS as JSON on stdout (a separate process so RSS is the reader's own).
  *   read-one.ts PATH FORMAT                               one file through readLogFile
- *   read-one.ts --evtx THREADS PASSES DECODER PATH...    EVTX files to rows, PASSES times; THREADS 0 = this thread only;
- *                                                        DECODER "direct" (what the readers use) or "tree" (the previous decoding)
+ *   read-one.ts --evtx THREADS PASSES DECODER [--per-file N] PATH...
+ *                                                        EVTX files to rows, PASSES times; THREADS 0 = this thread only;
+ *                                                        DECODER "direct" (what the readers use) or "tree" (the previous decoding);
+ *                                                        with --per-file (this thread), N more passes after them time each file
  *   read-one.ts --load THREADS PASSES PATH...            loadLogs over the files listed PASSES times (tables built), on
  *                                                        THREADS threads (this one included) in one call; with THREADS 0,
  *                                                        on this thread, a call per pass (steady state: passes after the first quarter)
@@ -43,26 +45,29 @@ function steadyFigures(steady: { passes: number; events: number; cpuSeconds: num
   };
 }
 
-function report(fields: Record<string, unknown>, events: number, bytes: number, started: number, cpu: NodeJS.CpuUsage, mainCpu?: number) {
+/** The run's figures so far: `fields`, then throughput over the time and CPU since `started`. */
+function figures(fields: Record<string, unknown>, events: number, bytes: number, started: number, cpu: NodeJS.CpuUsage, mainCpu?: number) {
   const seconds = (performance.now() - started) / 1000;
   const used = cpuSeconds(process.cpuUsage(cpu));
   const mainNow = mainThreadCpuSeconds();
   const main = mainCpu === undefined || mainNow === undefined ? undefined : mainNow - mainCpu;
-  process.stdout.write(
-    JSON.stringify({
-      ...fields,
-      events,
-      fileMiB: Number((bytes / 2 ** 20).toFixed(1)),
-      seconds: Number(seconds.toFixed(2)),
-      eventsPerSecond: Math.round(events / seconds),
-      cpuSeconds: Number(used.toFixed(2)),
-      // Every thread of the process counts: on a machine shared with other work this is the reader's own cost.
-      eventsPerCpuSecond: Math.round(events / used),
-      ...(main === undefined ? {} : { mainThreadCpuSeconds: main, eventsPerMainThreadCpuSecond: Math.round(events / main) }),
-      mibPerSecond: Number((bytes / 2 ** 20 / seconds).toFixed(1)),
-      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    }),
-  );
+  return {
+    ...fields,
+    events,
+    fileMiB: Number((bytes / 2 ** 20).toFixed(1)),
+    seconds: Number(seconds.toFixed(2)),
+    eventsPerSecond: Math.round(events / seconds),
+    cpuSeconds: Number(used.toFixed(2)),
+    // Every thread of the process counts: on a machine shared with other work this is the reader's own cost.
+    eventsPerCpuSecond: Math.round(events / used),
+    ...(main === undefined ? {} : { mainThreadCpuSeconds: main, eventsPerMainThreadCpuSecond: Math.round(events / main) }),
+    mibPerSecond: Number((bytes / 2 ** 20 / seconds).toFixed(1)),
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+}
+
+function report(...args: Parameters<typeof figures>) {
+  process.stdout.write(JSON.stringify(figures(...args)));
 }
 
 const args = process.argv.slice(2);
@@ -116,8 +121,29 @@ if (args[0] === "--load") {
   const decoderName = args[3];
   const decoder = decoderName === "tree" ? TREE_EVENTS : decoderName === "direct" ? FLAT_EVENTS : undefined;
   if (!decoder) throw new Error(`decoder must be "direct" or "tree", not ${decoderName}`);
-  const paths = args.slice(4);
+  const perFilePasses = args[4] === "--per-file" ? Number(args[5]) : 0;
+  const paths = args.slice(perFilePasses ? 6 : 4);
   const extra: Record<string, unknown> = {};
+  /** Reads one file; with `perFile`, adds its rows, Security rows and CPU seconds there (timing a file costs two system calls). */
+  const readFile = async (path: string, perFile?: { events: number; cpuSeconds: number; securityRows: number }) => {
+    const before = perFile && process.cpuUsage();
+    let fileEvents = 0;
+    let securityRows = 0;
+    for await (const batch of evtxFileBatches(path, decoder))
+      for (const item of batch) {
+        if ("issue" in item) issues++;
+        else {
+          fileEvents++;
+          if (item.table === "SecurityEvent") securityRows++;
+        }
+      }
+    if (perFile) {
+      perFile.cpuSeconds += cpuSeconds(process.cpuUsage(before));
+      perFile.events += fileEvents;
+      perFile.securityRows += securityRows;
+    }
+    return fileEvents;
+  };
   if (threads > 0) {
     // One pool for every pass, so starting the workers is paid once, as it is when reading a folder.
     const work = Array.from({ length: passes }, () => paths).flat();
@@ -129,58 +155,49 @@ if (args[0] === "--load") {
       }
     }
   } else {
-    // Per file, rows and CPU seconds of the passes after the first quarter (once the code is compiled: the steady state).
-    const perFile = paths.map(() => ({ events: 0, cpuSeconds: 0, securityRows: 0 }));
+    // Rows and CPU seconds of the passes after the first quarter (once the code is compiled: the steady state), pass by
+    // pass: files are timed one by one only in the passes that follow, which no figure but the per-file ones counts.
+    const steady = { passes: 0, events: 0, cpuSeconds: 0, mainThreadCpuSeconds: 0 };
     const warmPasses = Math.floor(passes / 4);
-    let warmMainThreadCpuSeconds = 0;
     for (let pass = 0; pass < passes; pass++) {
+      const before = process.cpuUsage();
       const mainBefore = mainThreadCpuSeconds();
-      for (const [i, path] of paths.entries()) {
-        const before = process.cpuUsage();
-        let fileEvents = 0;
-        let securityRows = 0;
-        for await (const batch of evtxFileBatches(path, decoder))
-          for (const item of batch) {
-            if ("issue" in item) issues++;
-            else {
-              fileEvents++;
-              if (item.table === "SecurityEvent") securityRows++;
-            }
-          }
-        events += fileEvents;
-        if (pass >= warmPasses) {
-          perFile[i].events += fileEvents;
-          perFile[i].securityRows += securityRows;
-          perFile[i].cpuSeconds += cpuSeconds(process.cpuUsage(before));
-        }
+      let passEvents = 0;
+      for (const path of paths) passEvents += await readFile(path);
+      events += passEvents;
+      if (pass >= warmPasses) {
+        const mainAfter = mainThreadCpuSeconds();
+        steady.passes++;
+        steady.events += passEvents;
+        steady.cpuSeconds += cpuSeconds(process.cpuUsage(before));
+        steady.mainThreadCpuSeconds += mainAfter === undefined || mainBefore === undefined ? NaN : mainAfter - mainBefore;
       }
-      const mainAfter = mainThreadCpuSeconds();
-      if (pass >= warmPasses)
-        warmMainThreadCpuSeconds += mainAfter === undefined || mainBefore === undefined ? NaN : mainAfter - mainBefore;
     }
-    extra.steadyState = steadyFigures({
-      passes: passes - warmPasses,
-      events: perFile.reduce((n, f) => n + f.events, 0),
-      cpuSeconds: perFile.reduce((n, f) => n + f.cpuSeconds, 0),
-      mainThreadCpuSeconds: warmMainThreadCpuSeconds,
-    });
-    extra.perFile = paths.map((path, i) => ({
-      file: path.split("/").pop(),
-      eventsPerPass: perFile[i].events / (passes - warmPasses),
-      securityShare: perFile[i].events ? Number((perFile[i].securityRows / perFile[i].events).toFixed(2)) : 0,
-      cpuMicrosecondsPerPass: Math.round((perFile[i].cpuSeconds / (passes - warmPasses)) * 1e6),
-      eventsPerCpuSecond: Math.round(perFile[i].events / perFile[i].cpuSeconds),
-    }));
+    extra.steadyState = steadyFigures(steady);
   }
-  const bytes = paths.reduce((n, p) => n + statSync(p).size, 0) * passes;
-  report(
+  const measured = figures(
     { format: "evtx", decoder: decoderName, files: paths.length, passes, threads, issues, ...extra },
     events,
-    bytes,
+    paths.reduce((n, p) => n + statSync(p).size, 0) * passes,
     started,
     cpu,
     mainCpu,
   );
+  if (perFilePasses > 0 && threads === 0) {
+    const perFile = paths.map(() => ({ events: 0, cpuSeconds: 0, securityRows: 0 }));
+    for (let pass = 0; pass < perFilePasses; pass++) for (const [i, path] of paths.entries()) await readFile(path, perFile[i]);
+    Object.assign(measured, {
+      perFilePasses,
+      perFile: paths.map((path, i) => ({
+        file: path.split("/").pop(),
+        eventsPerPass: perFile[i].events / perFilePasses,
+        securityShare: perFile[i].events ? Number((perFile[i].securityRows / perFile[i].events).toFixed(2)) : 0,
+        cpuMicrosecondsPerPass: Math.round((perFile[i].cpuSeconds / perFilePasses) * 1e6),
+        eventsPerCpuSecond: Math.round(perFile[i].events / perFile[i].cpuSeconds),
+      })),
+    });
+  }
+  process.stdout.write(JSON.stringify(measured));
 } else {
   const [path, formatArg] = args;
   const format = LogFormatSchema.parse(formatArg);

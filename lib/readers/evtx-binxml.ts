@@ -132,8 +132,19 @@ export class BinXmlChunk {
   }
 
   /** A template just parsed, as this chunk keeps it (a subclass may share one tree among the chunks defining the same template). */
+  protected adopt(template: TemplateNode[], definitionOffset: number): TemplateNode[];
   protected adopt(template: TemplateNode[]): TemplateNode[] {
     return template;
+  }
+
+  /**
+   * A tree already known for the definition whose fragment is `start`-`end` (the same template
+   * defined in another chunk), taken instead of parsing it again; undefined to parse it. Only a
+   * tree the definition would parse to (`definitionMatches`) may be given.
+   */
+  protected recognise(definitionOffset: number, start: number, end: number): TemplateNode[] | undefined;
+  protected recognise(): TemplateNode[] | undefined {
+    return undefined;
   }
 
   template(definitionOffset: number, depth: number): TemplateNode[] {
@@ -147,7 +158,10 @@ export class BinXmlChunk {
       const size = this.buf.readUInt32LE(definitionOffset + 20);
       const start = definitionOffset + 24;
       if (start + size > this.buf.length) throw new EvtxFormatError(`template at chunk offset ${definitionOffset} runs past the chunk`);
-      const template = this.adopt(new FragmentParser(this, start, start + size, true, depth).fragment());
+      const end = start + size;
+      const template =
+        (depth <= BINXML_LIMITS.maxNesting ? this.recognise(definitionOffset, start, end) : undefined) ??
+        this.adopt(new FragmentParser(this, start, end, true, depth).fragment(), definitionOffset);
       this.templates.set(definitionOffset, template);
       return template;
     } catch (error) {
@@ -201,6 +215,164 @@ export function asFormatError(error: unknown, where: string): EvtxFormatError {
   if (error instanceof RangeError) return new EvtxFormatError(`${where} runs past the end of its chunk`);
   if (error instanceof Error) return new EvtxFormatError(`${where}: ${error.message}`);
   return new EvtxFormatError(`${where}: ${String(error)}`);
+}
+
+/** Whether the element start at `at` carries a dependency identifier (the context's layout first, when both read sanely). */
+function hasDependencyId(chunk: BinXmlChunk, at: number, end: number, inTemplate: boolean): boolean {
+  if (startTagConsistent(chunk, at, end, inTemplate)) return inTemplate;
+  if (startTagConsistent(chunk, at, end, !inTemplate)) return !inTemplate;
+  return inTemplate;
+}
+
+/** Whether reading the element start at `at` with (or without) a dependency identifier gives a sane size and name. */
+function startTagConsistent(chunk: BinXmlChunk, at: number, end: number, withId: boolean): boolean {
+  const sizeAt = at + (withId ? 3 : 1);
+  if (sizeAt + 8 > end) return false;
+  if (chunk.buf.readUInt32LE(sizeAt) > end - sizeAt) return false;
+  return chunk.plausibleNameRef(sizeAt + 4);
+}
+
+function isTemplateElement(node: TemplateNode | undefined): node is TemplateElement {
+  return typeof node === "object" && "name" in node;
+}
+
+/**
+ * Reads a template definition's tokens as FragmentParser does, comparing what each gives with a
+ * tree instead of building one. It says yes only where parsing would succeed and give a tree the
+ * same as `expected` in every name, text, slot and nesting; anything it does not follow (a
+ * reference, an entity, a nested template, a damaged byte) says no, and the definition is parsed.
+ */
+class DefinitionMatcher {
+  private elementDepth = 0;
+  private readonly buf: Buffer;
+
+  constructor(
+    private readonly chunk: BinXmlChunk,
+    private pos: number,
+    private readonly end: number,
+  ) {
+    this.buf = chunk.buf;
+  }
+
+  fragment(expected: readonly TemplateNode[]): boolean {
+    const buf = this.buf;
+    let i = 0;
+    while (this.pos < this.end) {
+      const token = buf[this.pos];
+      if (token === 0x00) {
+        this.pos += 1;
+        break;
+      }
+      if (token === 0x0f) {
+        this.pos += 4;
+        continue;
+      }
+      if ((token & 0xbf) !== 0x01) return false;
+      const element = expected[i++];
+      if (!isTemplateElement(element) || !this.element(element)) return false;
+    }
+    return i === expected.length;
+  }
+
+  /** Whether the name reference at the current position names `name`; steps over it (and the name, when inline) as nameRef does. */
+  private name(name: string): boolean {
+    const buf = this.buf;
+    if (this.pos + 4 > buf.length) return false;
+    const offset = buf.readUInt32LE(this.pos);
+    if (offset + 8 > buf.length) return false;
+    const length = buf.readUInt16LE(offset + 6);
+    if (!this.textAt(name, offset + 8, length)) return false;
+    this.pos += 4;
+    if (offset === this.pos) this.pos += 10 + length * 2;
+    return true;
+  }
+
+  /** Whether the `chars` UTF-16 code units at `at` (all inside the chunk) are `text`. */
+  private textAt(text: TemplateNode | undefined, at: number, chars: number): boolean {
+    const buf = this.buf;
+    if (typeof text !== "string" || text.length !== chars || at + chars * 2 > buf.length) return false;
+    for (let k = 0, i = at; k < chars; k++, i += 2) if (text.charCodeAt(k) !== (buf[i] | (buf[i + 1] << 8))) return false;
+    return true;
+  }
+
+  private element(expected: TemplateElement): boolean {
+    const buf = this.buf;
+    if (++this.elementDepth > BINXML_LIMITS.maxElementDepth) return false;
+    const hasAttributes = (buf[this.pos] & 0x40) !== 0;
+    this.pos += hasDependencyId(this.chunk, this.pos, this.end, true) ? 7 : 5;
+    if (!this.name(expected.name)) return false;
+    let attributes = 0;
+    if (hasAttributes) {
+      this.pos += 4;
+      while (this.pos < buf.length && (buf[this.pos] & 0xbf) === 0x06) {
+        this.pos += 1;
+        const attribute = expected.attributes[attributes++];
+        if (!attribute || !this.name(attribute.name) || !this.content(true, attribute.value)) return false;
+      }
+    }
+    if (attributes !== expected.attributes.length || this.pos >= buf.length) return false;
+    const close = buf[this.pos];
+    this.pos += 1;
+    if (close === 0x02) {
+      if (!this.content(false, expected.children)) return false;
+    } else if (close !== 0x03 || expected.children.length !== 0) return false;
+    this.elementDepth--;
+    return true;
+  }
+
+  private content(inAttribute: boolean, expected: readonly TemplateNode[]): boolean {
+    const buf = this.buf;
+    let i = 0;
+    for (;;) {
+      if (this.pos >= this.end) return false;
+      const base = buf[this.pos] & 0xbf;
+      if (inAttribute && (base === 0x06 || base === 0x02 || base === 0x03)) return i === expected.length;
+      switch (base) {
+        case 0x04:
+          this.pos += 1;
+          return i === expected.length;
+        case 0x00:
+          return i === expected.length;
+        case 0x01: {
+          const element = expected[i++];
+          if (!isTemplateElement(element) || !this.element(element)) return false;
+          break;
+        }
+        case 0x05: {
+          if (this.pos + 4 > buf.length || buf[this.pos + 1] !== 0x01) return false;
+          const chars = buf.readUInt16LE(this.pos + 2);
+          if (!this.textAt(expected[i++], this.pos + 4, chars)) return false;
+          this.pos += 4 + chars * 2;
+          break;
+        }
+        case 0x07: {
+          if (this.pos + 3 > buf.length) return false;
+          const chars = buf.readUInt16LE(this.pos + 1);
+          if (!this.textAt(expected[i++], this.pos + 3, chars)) return false;
+          this.pos += 3 + chars * 2;
+          break;
+        }
+        case 0x0d:
+        case 0x0e: {
+          const slot = expected[i++];
+          if (this.pos + 3 > buf.length || typeof slot !== "object" || !isSlot(slot)) return false;
+          if (slot.slot !== buf.readUInt16LE(this.pos + 1) || slot.optional !== (base === 0x0e)) return false;
+          this.pos += 4;
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+  }
+}
+
+/**
+ * Whether the template definition whose fragment is `start`-`end` in `chunk` parses to a tree the
+ * same as `expected` (as sameStructure compares): then `expected` can stand for it unparsed.
+ */
+export function definitionMatches(chunk: BinXmlChunk, start: number, end: number, expected: readonly TemplateNode[]): boolean {
+  return new DefinitionMatcher(chunk, start, end).fragment(expected);
 }
 
 /** Parses BinXML tokens into template trees. */
@@ -277,21 +449,6 @@ class FragmentParser {
     return { template, values: new Values(buf, descriptors, offsets) };
   }
 
-  /** Whether the element start at `pos` carries a dependency identifier. */
-  private hasDependencyId(at: number): boolean {
-    if (this.startTagConsistent(at, this.inTemplate)) return this.inTemplate;
-    if (this.startTagConsistent(at, !this.inTemplate)) return !this.inTemplate;
-    return this.inTemplate;
-  }
-
-  /** Whether reading the element start at `at` with (or without) a dependency identifier gives a sane size and name. */
-  private startTagConsistent(at: number, withId: boolean): boolean {
-    const sizeAt = at + (withId ? 3 : 1);
-    if (sizeAt + 8 > this.end) return false;
-    if (this.chunk.buf.readUInt32LE(sizeAt) > this.end - sizeAt) return false;
-    return this.chunk.plausibleNameRef(sizeAt + 4);
-  }
-
   private element(): TemplateElement {
     const c = this.chunk;
     const buf = c.buf;
@@ -299,7 +456,7 @@ class FragmentParser {
       throw new EvtxFormatError(`elements nested more than ${BINXML_LIMITS.maxElementDepth} deep`);
     const token = buf[this.pos];
     const hasAttributes = (token & 0x40) !== 0;
-    this.pos += this.hasDependencyId(this.pos) ? 7 : 5; // token, [dependency id], data size
+    this.pos += hasDependencyId(c, this.pos, this.end, this.inTemplate) ? 7 : 5; // token, [dependency id], data size
     const { name, next } = c.nameRef(this.pos);
     this.pos = next;
     const element: TemplateElement = { name, attributes: [], children: [] };

@@ -16,6 +16,7 @@
  */
 import {
   BinXmlChunk,
+  definitionMatches,
   eventElement,
   Expansion,
   filetimeTextAt,
@@ -404,6 +405,38 @@ const MAX_SHARED_TEMPLATES = 4096;
 const templatePlans = new WeakMap<TemplateNode[], (Plan | undefined)[]>();
 const templateRecords = new WeakMap<TemplateNode[], number>();
 
+/** The shared tree of a template whose structure hashes to `hash`: one defined alike before, or this one, now shared. */
+function sharedTree(hash: number, template: TemplateNode[]): TemplateNode[] {
+  const alike = sharedTemplates.get(hash);
+  if (alike) for (const shared of alike) if (sameStructure(shared, template)) return shared;
+  if (sharedCount >= MAX_SHARED_TEMPLATES) {
+    sharedTemplates.clear();
+    sharedCount = 0;
+  }
+  if (alike && sharedTemplates.has(hash)) alike.push(template);
+  else sharedTemplates.set(hash, [template]);
+  sharedCount++;
+  return template;
+}
+
+/**
+ * Shared trees by the identifier (GUID) and data size of the definitions they were parsed from. A
+ * chunk's definition is compared with these before it is parsed: most are a template read in an
+ * earlier chunk or file, and comparing its bytes with the tree costs a fraction of parsing it,
+ * hashing the result and comparing that. A definition they do not match is parsed as before.
+ */
+const treesByDefinition = new Map<number, TemplateNode[][]>();
+let definitionCount = 0;
+/** Trees kept for one identifier and size: a file reusing one identifier for many templates costs no more than a few comparisons. */
+const MAX_TREES_PER_DEFINITION = 4;
+
+/** A hash of a template definition's identifier (GUID) and data size. */
+function definitionKey(buf: Buffer, definitionOffset: number): number {
+  let hash = 0x811c9dc5;
+  for (let at = definitionOffset + 4; at < definitionOffset + 24; at += 4) hash = mix(hash, buf.readUInt32LE(at));
+  return hash;
+}
+
 /** Numbers chunks, so a value remembered from one chunk's bytes is not taken for another's. */
 let chunkSerial = 0;
 
@@ -411,19 +444,27 @@ let chunkSerial = 0;
 export class PlannedChunk extends BinXmlChunk {
   readonly serial = ++chunkSerial;
 
-  protected override adopt(template: TemplateNode[]): TemplateNode[] {
+  protected override recognise(definitionOffset: number, start: number, end: number): TemplateNode[] | undefined {
+    const trees = treesByDefinition.get(definitionKey(this.buf, definitionOffset));
+    if (trees) for (const tree of trees) if (definitionMatches(this, start, end, tree)) return tree;
+    return undefined;
+  }
+
+  protected override adopt(template: TemplateNode[], definitionOffset: number): TemplateNode[] {
     const hash = structureHash(template, 0x811c9dc5);
     if (hash === undefined) return template;
-    const alike = sharedTemplates.get(hash);
-    if (alike) for (const shared of alike) if (sameStructure(shared, template)) return shared;
-    if (sharedCount >= MAX_SHARED_TEMPLATES) {
-      sharedTemplates.clear();
-      sharedCount = 0;
+    const shared = sharedTree(hash, template);
+    if (definitionCount >= MAX_SHARED_TEMPLATES) {
+      treesByDefinition.clear();
+      definitionCount = 0;
     }
-    if (alike && sharedTemplates.has(hash)) alike.push(template);
-    else sharedTemplates.set(hash, [template]);
-    sharedCount++;
-    return template;
+    const key = definitionKey(this.buf, definitionOffset);
+    const trees = treesByDefinition.get(key);
+    if (!trees) treesByDefinition.set(key, [shared]);
+    else if (trees.length < MAX_TREES_PER_DEFINITION && !trees.includes(shared)) trees.push(shared);
+    else return shared;
+    definitionCount++;
+    return shared;
   }
 
   /**

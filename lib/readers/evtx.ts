@@ -137,71 +137,62 @@ function declaredRecordIds(buf: Buffer): { first: bigint; last: bigint } | undef
   return { first, last };
 }
 
-/**
- * The records of one chunk, each decoded on its own. `buf` may be shorter than a chunk (the end of
- * a truncated file). Problems go to `warn` with the number of records they cost.
- */
-export function recordsOfChunk<T, C extends BinXmlChunk>(
-  buf: Buffer,
-  index: number,
-  fileOffset: number,
-  warn: (warning: EvtxWarning) => void,
-  /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
-  beyondDeclared: boolean,
-  decoder: RecordDecoder<T, C>,
-): T[] {
-  const problems: string[] = [];
-  const notes: string[] = [];
-  const records: T[] = [];
+/** What reading a chunk found: its records, and for its warning, what it lost and why. */
+class ChunkFindings<T> {
+  readonly records: T[] = [];
   /** The header's record id of each record kept. */
-  const ids: number[] = [];
-  if (buf.length < CHUNK_SIZE) problems.push(`truncated chunk (${buf.length} of ${CHUNK_SIZE} bytes)`);
-  const signed = buf.length >= 8 && buf.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
-  if (!signed) problems.push("bad chunk signature");
-  const hasHeader = buf.length >= CHUNK_HEADER_SIZE;
-  let limit = buf.length;
-  let declared: ReturnType<typeof declaredRecordIds>;
-  if (signed && hasHeader) {
-    const headerCrc = crc32(buf.subarray(0, 120));
-    if (crc32(buf.subarray(128, CHUNK_HEADER_SIZE), headerCrc) !== buf.readUInt32LE(124)) notes.push("chunk header checksum mismatch");
-    declared = declaredRecordIds(buf);
-    const freeSpace = buf.readUInt32LE(48);
-    if (freeSpace < CHUNK_HEADER_SIZE || freeSpace > CHUNK_SIZE)
-      notes.push("chunk free-space offset out of range: records found by scanning");
-    else {
-      limit = Math.min(limit, freeSpace);
-      const noCrc = (buf.readUInt32LE(120) & CHUNK_FLAG_NO_CRC32) !== 0;
-      if (!noCrc && freeSpace <= buf.length && crc32(buf.subarray(CHUNK_HEADER_SIZE, freeSpace)) !== buf.readUInt32LE(52)) {
-        notes.push("event records checksum mismatch: records checked one by one");
+  readonly ids: number[] = [];
+  readonly problems: string[] = [];
+  readonly notes: string[] = [];
+  /** Records that could not be decoded, by reason (one reason often costs many records: a damaged template). */
+  readonly failures = new Map<string, bigint[]>();
+  lostKnown = 0;
+  lostUnknown = false;
+  /** Where the last record read (or lost to a decoding failure) starts: its id bounds a damaged stretch after it. */
+  lastAt = -1;
+  /** Where the chunk's records end: its free-space offset when that is sane, else its end. */
+  limit: number;
+  signed: boolean;
+  declared: ReturnType<typeof declaredRecordIds>;
+
+  /** The chunk header's checks: its signature, checksums and free-space offset. */
+  constructor(buf: Buffer) {
+    if (buf.length < CHUNK_SIZE) this.problems.push(`truncated chunk (${buf.length} of ${CHUNK_SIZE} bytes)`);
+    this.signed = buf.length >= 8 && buf.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
+    if (!this.signed) this.problems.push("bad chunk signature");
+    this.limit = buf.length;
+    if (this.signed && buf.length >= CHUNK_HEADER_SIZE) {
+      const headerCrc = crc32(buf.subarray(0, 120));
+      if (crc32(buf.subarray(128, CHUNK_HEADER_SIZE), headerCrc) !== buf.readUInt32LE(124))
+        this.notes.push("chunk header checksum mismatch");
+      this.declared = declaredRecordIds(buf);
+      const freeSpace = buf.readUInt32LE(48);
+      if (freeSpace < CHUNK_HEADER_SIZE || freeSpace > CHUNK_SIZE)
+        this.notes.push("chunk free-space offset out of range: records found by scanning");
+      else {
+        this.limit = Math.min(this.limit, freeSpace);
+        const noCrc = (buf.readUInt32LE(120) & CHUNK_FLAG_NO_CRC32) !== 0;
+        if (!noCrc && freeSpace <= buf.length && crc32(buf.subarray(CHUNK_HEADER_SIZE, freeSpace)) !== buf.readUInt32LE(52)) {
+          this.notes.push("event records checksum mismatch: records checked one by one");
+        }
       }
     }
   }
-  const chunk = decoder.chunk(buf);
-  /** Records that could not be decoded, by reason (one reason often costs many records: a damaged template). */
-  const failures = new Map<string, bigint[]>();
-  let pos = CHUNK_HEADER_SIZE;
-  let lostKnown = 0;
-  let lostUnknown = false;
-  /** Where the last record read (or lost to a decoding failure) starts: its id bounds a damaged stretch after it. */
-  let lastAt = -1;
-  while (pos + 28 <= limit) {
-    const size = recordSizeAt(buf, pos, limit);
-    if (size) {
-      try {
-        const recordId = recordNumberAt(buf, pos);
-        records.push(decoder.decode(chunk, pos, size, recordId));
-        ids.push(recordId);
-      } catch (error) {
-        lostKnown++;
-        const reason = asFormatError(error, "record").message;
-        const ids = failures.get(reason) ?? [];
-        failures.set(reason, [...ids, buf.readBigUInt64LE(pos + 8)]);
-      }
-      lastAt = pos;
-      pos += size;
-      continue;
-    }
-    if (isAllZero(buf, pos, Math.min(limit, pos + 28))) break; // the unused end of the chunk
+
+  /** A record whose header is sound that could not be decoded. */
+  lost(buf: Buffer, pos: number, error: unknown): void {
+    this.lostKnown++;
+    const reason = asFormatError(error, "record").message;
+    const ids = this.failures.get(reason) ?? [];
+    this.failures.set(reason, [...ids, buf.readBigUInt64LE(pos + 8)]);
+  }
+
+  /**
+   * A damaged stretch at `pos`: a record cut short at its end is kept when its start still decodes to
+   * itself, and reading resumes at the next record signature whose sizes agree. Where it resumes, or -1.
+   */
+  skipDamage<C extends BinXmlChunk>(buf: Buffer, pos: number, chunk: C, decoder: RecordDecoder<T, C>): number {
+    const limit = this.limit;
     // A record whose size copy at its end was overwritten: its start may still decode (a write cut short).
     const partialSize = partialRecordSizeAt(buf, pos, limit);
     if (partialSize) {
@@ -211,12 +202,12 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
         // Kept only when what it decodes to is the record its header says (zeroed remains decode to an empty event).
         const flat = decoder.flat(record);
         if (flat.EventRecordID !== recordId || !flat.Channel) throw new Error("partial record");
-        records.push(record);
-        ids.push(recordId);
-        notes.push(
+        this.records.push(record);
+        this.ids.push(recordId);
+        this.notes.push(
           `record ${buf.readBigUInt64LE(pos + 8)} at chunk offset ${hexOffset(pos)} is damaged at its end: kept, its last values may be cut short`,
         );
-        lastAt = pos;
+        this.lastAt = pos;
       } catch {
         // not decodable: counted with the damaged stretch below
       }
@@ -235,26 +226,28 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
     }
     const end = next === -1 ? limit : next;
     const nextId = next === -1 ? undefined : buf.readBigUInt64LE(next + 8);
-    const lastId = lastAt < 0 ? undefined : buf.readBigUInt64LE(lastAt + 8);
+    const lastId = this.lastAt < 0 ? undefined : buf.readBigUInt64LE(this.lastAt + 8);
     if (lastId !== undefined && nextId !== undefined && nextId > lastId && nextId - lastId <= BigInt(MAX_RECORDS_PER_CHUNK)) {
-      lostKnown += Number(nextId - lastId - 1n);
-    } else lostUnknown = true;
-    problems.push(`bytes ${hexOffset(pos)}-${hexOffset(end)} of the chunk hold no readable record`);
-    if (next === -1) break;
-    pos = next;
+      this.lostKnown += Number(nextId - lastId - 1n);
+    } else this.lostUnknown = true;
+    this.problems.push(`bytes ${hexOffset(pos)}-${hexOffset(end)} of the chunk hold no readable record`);
+    return next;
   }
-  for (const [reason, ids] of failures) problems.unshift(`${describeIds(ids)} not decodable: ${reason}`);
-  // Cut short with no header to say how many records it held: those past the cut cannot be counted.
-  if (buf.length < CHUNK_SIZE && !declared) lostUnknown = true;
-  let lost: number | null = lostUnknown ? null : lostKnown;
-  let expected: number | undefined;
-  if (declared) {
-    expected = Number(declared.last - declared.first) + 1;
-    const inRange = ids.filter((id) => id >= declared.first && id <= declared.last).length;
-    lost = Math.max(0, expected - inRange);
-  }
-  if (!signed && records.length === 0 && beyondDeclared) return records;
-  if (problems.length || notes.length) {
+
+  /** The chunk's warning, when it had problems: what they were, and how many records they cost. */
+  warning(buf: Buffer, index: number, fileOffset: number): EvtxWarning | undefined {
+    const { problems, notes, records, ids, declared } = this;
+    for (const [reason, ids] of this.failures) problems.unshift(`${describeIds(ids)} not decodable: ${reason}`);
+    // Cut short with no header to say how many records it held: those past the cut cannot be counted.
+    if (buf.length < CHUNK_SIZE && !declared) this.lostUnknown = true;
+    let lost: number | null = this.lostUnknown ? null : this.lostKnown;
+    let expected: number | undefined;
+    if (declared) {
+      expected = Number(declared.last - declared.first) + 1;
+      const inRange = ids.filter((id) => id >= declared.first && id <= declared.last).length;
+      lost = Math.max(0, expected - inRange);
+    }
+    if (!problems.length && !notes.length) return undefined;
     const kept = `${plural(records.length, "record")} kept`;
     const cost =
       lost === null
@@ -262,8 +255,49 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
         : expected !== undefined
           ? `${lost} of ${plural(expected, "record")} lost`
           : `${plural(lost, "record")} lost`;
-    warn({ chunk: index, offset: fileOffset, message: `${[...problems, ...notes].join("; ")}; ${cost}, ${kept}`, recordsLost: lost });
+    return { chunk: index, offset: fileOffset, message: `${[...problems, ...notes].join("; ")}; ${cost}, ${kept}`, recordsLost: lost };
   }
+}
+
+/**
+ * The records of one chunk, each decoded on its own. `buf` may be shorter than a chunk (the end of
+ * a truncated file). Problems go to `warn` with the number of records they cost. What only a
+ * damaged chunk needs lives in ChunkFindings, so the loop over intact records stays small.
+ */
+export function recordsOfChunk<T, C extends BinXmlChunk>(
+  buf: Buffer,
+  index: number,
+  fileOffset: number,
+  warn: (warning: EvtxWarning) => void,
+  /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
+  beyondDeclared: boolean,
+  decoder: RecordDecoder<T, C>,
+): T[] {
+  const found = new ChunkFindings<T>(buf);
+  const { records, ids, limit } = found;
+  const chunk = decoder.chunk(buf);
+  let pos = CHUNK_HEADER_SIZE;
+  while (pos + 28 <= limit) {
+    const size = recordSizeAt(buf, pos, limit);
+    if (size) {
+      try {
+        const recordId = recordNumberAt(buf, pos);
+        records.push(decoder.decode(chunk, pos, size, recordId));
+        ids.push(recordId);
+      } catch (error) {
+        found.lost(buf, pos, error);
+      }
+      found.lastAt = pos;
+      pos += size;
+      continue;
+    }
+    if (isAllZero(buf, pos, Math.min(limit, pos + 28))) break; // the unused end of the chunk
+    pos = found.skipDamage(buf, pos, chunk, decoder);
+    if (pos === -1) break;
+  }
+  if (!found.signed && records.length === 0 && beyondDeclared) return records;
+  const warning = found.warning(buf, index, fileOffset);
+  if (warning) warn(warning);
   return records;
 }
 
@@ -372,6 +406,150 @@ class CountedChunks {
   }
 }
 
+/**
+ * One EVTX file read a block of chunks at a time, each block decoded at once (synchronously: the
+ * stream around it only hands the block's batches on and gives the event loop its turn).
+ */
+class FileChunks<T, C extends BinXmlChunk> {
+  private readonly fd: number;
+  private readonly buffer = readBuffer();
+  /** Bytes the first read got (the file header, the first chunk and the probe of the slot after it). */
+  private firstBytes = 0;
+  /** Where the file ends, once a read has come up short (no read past it is made). */
+  private fileEnd = Infinity;
+  private signed = false;
+  private declaredChunks = Infinity;
+  private tally: CountedChunks | undefined;
+  /** The first chunk of the next block. */
+  private index = 0;
+  /** Whether the file's end has been read. */
+  ended = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly warn: (warning: EvtxWarning) => void,
+    private readonly decoder: RecordDecoder<T, C>,
+  ) {
+    this.fd = openSync(path, "r");
+  }
+
+  /** Reads the file header (throws when the file is no EVTX file or holds no records). */
+  start(): void {
+    const { buffer, path } = this;
+    // The file header, the first chunk and the start of the slot after it, in one read: a small log is
+    // whole after it, and a read that comes up short says where the file ends (no read past it is made).
+    this.firstBytes = readSync(this.fd, buffer, 0, FIRST_READ_SIZE, 0);
+    this.fileEnd = this.firstBytes < FIRST_READ_SIZE ? this.firstBytes : Infinity;
+    const headerBytes = Math.min(this.firstBytes, FILE_HEADER_SIZE);
+    const header = buffer.subarray(0, FILE_HEADER_SIZE);
+    this.signed = headerBytes >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
+    if (headerBytes < FILE_HEADER_SIZE) {
+      if (this.signed)
+        throw new Error(
+          `${path}: truncated inside its file header (${headerBytes} of ${FILE_HEADER_SIZE} bytes): it holds no event records`,
+        );
+      throw new Error(`${path} is not an EVTX file (no ElfFile signature)`);
+    }
+    // The header's chunk count is only trusted when the header is intact.
+    this.declaredChunks =
+      this.signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124)
+        ? header.readUInt16LE(FILE_HEADER_CHUNK_COUNT_OFFSET)
+        : Infinity;
+    this.tally = new CountedChunks(
+      this.declaredChunks,
+      header.readBigUInt64LE(FILE_HEADER_FIRST_CHUNK_OFFSET),
+      header.readBigUInt64LE(FILE_HEADER_NEXT_RECORD_OFFSET),
+    );
+  }
+
+  /** Decodes one chunk slot of the block starting at `index` into `batches` (or skips it: unused, or cut inside its header). */
+  private decodeChunk(chunkBuf: Buffer, index: number, i: number, batches: T[][]): void {
+    const tally = this.tally!;
+    // A counted chunk cut inside its header holds no record that can be read: the file's end counts what it lost.
+    if (chunkBuf.length < CHUNK_HEADER_SIZE && tally.counts(index + i)) return;
+    // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
+    const unused =
+      isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) && !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length);
+    tally.read(index + i, chunkBuf, unused);
+    if (unused) return;
+    const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
+    // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
+    batches.push(
+      recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, this.warn, index + i >= this.declaredChunks, this.decoder),
+    );
+  }
+
+  /**
+   * The records of the next block of chunks, a chunk's at a time (empty ones included), or undefined
+   * when the file holds nothing more. `ended` says whether the file's end was reached.
+   */
+  nextBlock(): T[][] | undefined {
+    const { buffer, fd, path, declaredChunks } = this;
+    const index = this.index;
+    this.index += CHUNKS_PER_READ;
+    const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
+    const batches: T[][] = [];
+    // The chunks the header counts are read at once; a log is often allocated far ahead of its records,
+    // and past them each chunk's start is read first, the rest only when the chunk is in use.
+    const counted = Math.max(0, Math.min(CHUNKS_PER_READ, declaredChunks - index));
+    if (counted > 0) {
+      let blockBytes: number;
+      if (index === 0) {
+        // The first chunk was read with the header; the rest of the block after it.
+        blockBytes = Math.max(0, Math.min(this.firstBytes - FILE_HEADER_SIZE, CHUNK_SIZE));
+        if (counted > 1 && blockBytes === CHUNK_SIZE)
+          blockBytes += readSync(fd, buffer, FILE_HEADER_SIZE + CHUNK_SIZE, (counted - 1) * CHUNK_SIZE, blockOffset + CHUNK_SIZE);
+      } else blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, counted * CHUNK_SIZE, blockOffset);
+      if (blockBytes === 0) {
+        this.ended = true;
+        return undefined;
+      }
+      const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
+      if (index === 0) {
+        const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
+        if (!this.signed && !chunkFollows)
+          throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
+        if (!this.signed)
+          this.warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
+      }
+      for (let i = 0; i * CHUNK_SIZE < blockBytes; i++)
+        this.decodeChunk(block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE)), index, i, batches);
+      // A short read is the end of the file.
+      this.ended = blockBytes < counted * CHUNK_SIZE;
+    }
+    for (let i = counted; i < CHUNKS_PER_READ && !this.ended; i++) {
+      const chunkOffset = blockOffset + i * CHUNK_SIZE;
+      const probeBytes = chunkOffset >= this.fileEnd ? 0 : readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_PROBE_SIZE, chunkOffset);
+      if (probeBytes === 0) {
+        this.ended = true;
+        break;
+      }
+      const probe = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + probeBytes);
+      this.ended = probeBytes < CHUNK_PROBE_SIZE;
+      // What decodeChunk would skip, told from the probe: a zero header and no record signature after it.
+      if (
+        isAllZero(probe, 0, Math.min(probeBytes, CHUNK_HEADER_SIZE)) &&
+        (this.ended || probe.readUInt32LE(CHUNK_HEADER_SIZE) !== RECORD_SIGNATURE_WORD)
+      )
+        continue;
+      const chunkBytes = readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_SIZE, chunkOffset);
+      this.decodeChunk(buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + chunkBytes), index, i, batches);
+      this.ended = chunkBytes < CHUNK_SIZE;
+    }
+    return batches;
+  }
+
+  /** Warns of the chunks the header counts that the file ends before, when records were lost with them. */
+  finish(): void {
+    const cut = this.tally?.missing();
+    if (cut) this.warn(cut);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 /** Streams the records of an EVTX file one chunk at a time, as `decoder` decodes them. */
 export async function* readChunks<T, C extends BinXmlChunk>(
   path: string,
@@ -380,100 +558,19 @@ export async function* readChunks<T, C extends BinXmlChunk>(
 ): AsyncGenerator<T[]> {
   const warn =
     options.onWarning ?? ((w: EvtxWarning) => console.warn(`${path}: ${w.chunk < 0 ? "file header" : `chunk ${w.chunk}`}: ${w.message}`));
-  const fd = openSync(path, "r");
+  const file = new FileChunks(path, warn, decoder);
   try {
-    const buffer = readBuffer();
-    // The file header, the first chunk and the start of the slot after it, in one read: a small log is
-    // whole after it, and a read that comes up short says where the file ends (no read past it is made).
-    const firstBytes = readSync(fd, buffer, 0, FIRST_READ_SIZE, 0);
-    const fileEnd = firstBytes < FIRST_READ_SIZE ? firstBytes : Infinity;
-    const headerBytes = Math.min(firstBytes, FILE_HEADER_SIZE);
-    const header = buffer.subarray(0, FILE_HEADER_SIZE);
-    const signed = headerBytes >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
-    if (headerBytes < FILE_HEADER_SIZE) {
-      if (signed)
-        throw new Error(
-          `${path}: truncated inside its file header (${headerBytes} of ${FILE_HEADER_SIZE} bytes): it holds no event records`,
-        );
-      throw new Error(`${path} is not an EVTX file (no ElfFile signature)`);
-    }
-    // The header's chunk count is only trusted when the header is intact.
-    const declaredChunks =
-      signed && crc32(header.subarray(0, 120)) === header.readUInt32LE(124)
-        ? header.readUInt16LE(FILE_HEADER_CHUNK_COUNT_OFFSET)
-        : Infinity;
-    const tally = new CountedChunks(
-      declaredChunks,
-      header.readBigUInt64LE(FILE_HEADER_FIRST_CHUNK_OFFSET),
-      header.readBigUInt64LE(FILE_HEADER_NEXT_RECORD_OFFSET),
-    );
-    for (let index = 0; ; index += CHUNKS_PER_READ) {
-      const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
-      const batches: T[][] = [];
-      const decodeChunk = (chunkBuf: Buffer, i: number) => {
-        // A counted chunk cut inside its header holds no record that can be read: the file's end counts what it lost.
-        if (chunkBuf.length < CHUNK_HEADER_SIZE && tally.counts(index + i)) return;
-        // Unused chunks at the end of a pre-allocated log are all zeros: not an error.
-        const unused =
-          isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) &&
-          !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length);
-        tally.read(index + i, chunkBuf, unused);
-        if (unused) return;
-        // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
-        batches.push(recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, warn, index + i >= declaredChunks, decoder));
-      };
-      // The chunks the header counts are read at once; a log is often allocated far ahead of its records,
-      // and past them each chunk's start is read first, the rest only when the chunk is in use.
-      const counted = Math.max(0, Math.min(CHUNKS_PER_READ, declaredChunks - index));
-      let ended = false;
-      if (counted > 0) {
-        let blockBytes: number;
-        if (index === 0) {
-          // The first chunk was read with the header; the rest of the block after it.
-          blockBytes = Math.max(0, Math.min(firstBytes - FILE_HEADER_SIZE, CHUNK_SIZE));
-          if (counted > 1 && blockBytes === CHUNK_SIZE)
-            blockBytes += readSync(fd, buffer, FILE_HEADER_SIZE + CHUNK_SIZE, (counted - 1) * CHUNK_SIZE, blockOffset + CHUNK_SIZE);
-        } else blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, counted * CHUNK_SIZE, blockOffset);
-        if (blockBytes === 0) break;
-        const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
-        if (index === 0) {
-          const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
-          if (!signed && !chunkFollows) throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
-          if (!signed)
-            warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
-        }
-        for (let i = 0; i * CHUNK_SIZE < blockBytes; i++)
-          decodeChunk(block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE)), i);
-        // A short read is the end of the file.
-        ended = blockBytes < counted * CHUNK_SIZE;
-      }
-      for (let i = counted; i < CHUNKS_PER_READ && !ended; i++) {
-        const chunkOffset = blockOffset + i * CHUNK_SIZE;
-        const probeBytes = chunkOffset >= fileEnd ? 0 : readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_PROBE_SIZE, chunkOffset);
-        if (probeBytes === 0) {
-          ended = true;
-          break;
-        }
-        const probe = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + probeBytes);
-        ended = probeBytes < CHUNK_PROBE_SIZE;
-        // What decodeChunk would skip, told from the probe: a zero header and no record signature after it.
-        if (
-          isAllZero(probe, 0, Math.min(probeBytes, CHUNK_HEADER_SIZE)) &&
-          (ended || probe.readUInt32LE(CHUNK_HEADER_SIZE) !== RECORD_SIGNATURE_WORD)
-        )
-          continue;
-        const chunkBytes = readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_SIZE, chunkOffset);
-        decodeChunk(buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + chunkBytes), i);
-        ended = chunkBytes < CHUNK_SIZE;
-      }
+    file.start();
+    for (;;) {
+      const batches = file.nextBlock();
+      if (!batches) break;
       for (const batch of batches) if (batch.length) yield batch;
-      if (ended) break;
+      if (file.ended) break;
       await eventLoopTurn();
     }
-    const cut = tally.missing();
-    if (cut) warn(cut);
+    file.finish();
   } finally {
-    closeSync(fd);
+    file.close();
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { BinXmlChunk, definitionMatches, type TemplateNode } from "../../lib/readers/evtx-binxml.js";
 import { decodeEventDirect, PlannedChunk } from "../../lib/readers/evtx-direct.js";
 import { writeEvtx, type EvtxEventInput } from "../../lib/synth/evtx-writer.js";
 import {
@@ -130,6 +131,43 @@ describe("EVTX events decoded directly equal the element tree flattened", () => 
       Array.from({ length: 2 * perChunk }, (_, i) => logon(i < perChunk ? "alice" : "bobby", i)),
     );
     expect(await usersByChunk(path)).toEqual([Array(perChunk).fill("alice"), Array(perChunk).fill("bobby")]);
+  });
+
+  it("takes a chunk's template definition for a template already read only where it parses to that template", () => {
+    const chunk = readFileSync(FILES[0]).subarray(4096, 4096 + 65536);
+    // The definitions the chunk header's template table (32 offsets from byte 384) starts from.
+    const definitions = Array.from({ length: 32 }, (_, i) => chunk.readUInt32LE(384 + i * 4)).filter((offset) => offset > 0);
+    expect(definitions.length).toBeGreaterThan(1);
+    let matched = 0;
+    let refused = 0;
+    for (const definition of definitions) {
+      const start = definition + 24;
+      const end = start + chunk.readUInt32LE(definition + 20);
+      const known = new BinXmlChunk(chunk).template(definition, 1);
+      expect(definitionMatches(new BinXmlChunk(chunk), start, end, known)).toBe(true);
+      const parse = (bytes: Buffer): TemplateNode[] | undefined => {
+        try {
+          return new BinXmlChunk(bytes).template(definition, 1);
+        } catch {
+          return undefined;
+        }
+      };
+      for (let at = start; at < end; at++) {
+        // Flips that turn tokens into one another (a substitution into an optional one, text into a value) and change names and texts.
+        for (const flip of [0x01, 0x03, 0x40, 0xff]) {
+          const damaged = Buffer.from(chunk);
+          damaged[at] ^= flip;
+          if (!definitionMatches(new BinXmlChunk(damaged), start, end, known)) refused++;
+          else {
+            expect(parse(damaged), `definition ${definition}: byte ${at} ^ 0x${flip.toString(16)}`).toEqual(known);
+            matched++;
+          }
+        }
+      }
+    }
+    // Most damage changes the template; bytes the tree does not hold (the links between names) do not.
+    expect(refused).toBeGreaterThan(matched);
+    expect(matched).toBeGreaterThan(0);
   });
 
   for (const file of FILES) {

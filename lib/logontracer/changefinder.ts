@@ -25,8 +25,19 @@ export function roundHalfEven(x: number): number {
 
 /** Levinson-Durbin recursion: AR coefficients a[0..order] (a[0] = 1) from autocovariances r. */
 export function levinsonDurbin(r: readonly number[], order: number): number[] {
-  let a = new Array<number>(order + 1).fill(0);
-  const e = new Array<number>(order + 1).fill(0);
+  const a = new Float64Array(order + 1);
+  levinsonDurbinInto(r, order, a, new Float64Array(order + 1), new Float64Array(order + 1));
+  return [...a];
+}
+
+/**
+ * The recursion into `a`, with `e` and `next` as scratch (each of length order + 1): a model's
+ * update runs it for every point of every series, and fresh arrays each time were most of the
+ * hunt's allocation. Each step adds `lambda` times the reversed coefficients, as written out.
+ */
+function levinsonDurbinInto(r: ArrayLike<number>, order: number, a: Float64Array, e: Float64Array, next: Float64Array): void {
+  a.fill(0);
+  e.fill(0);
   a[0] = 1;
   a[1] = -r[1] / r[0];
   e[1] = r[0] + r[1] * a[1];
@@ -34,12 +45,12 @@ export function levinsonDurbin(r: readonly number[], order: number): number[] {
     let lambda = 0;
     for (let j = 0; j <= k; j++) lambda -= a[j] * r[k + 1 - j];
     lambda /= e[k];
-    const u = [1, ...a.slice(1, k + 1), 0];
-    const v = [0, ...a.slice(1, k + 1).reverse(), 1];
-    a = u.map((x, i) => x + lambda * v[i]);
+    next[0] = 1 + lambda * 0;
+    for (let i = 1; i <= k; i++) next[i] = a[i] + lambda * a[k + 1 - i];
+    next[k + 1] = 0 + lambda * 1;
+    a.set(next.subarray(0, k + 2));
     e[k + 1] = e[k] * (1 - lambda * lambda);
   }
-  return a;
 }
 
 export class Sdar {
@@ -52,7 +63,15 @@ export class Sdar {
     private readonly order: number,
   ) {
     this.c = new Array<number>(term + 1).fill(0);
+    this.a = new Float64Array(order + 1);
+    this.e = new Float64Array(order + 1);
+    this.next = new Float64Array(order + 1);
   }
+
+  /** The recursion's coefficients and scratch, reused point after point. */
+  private readonly a: Float64Array;
+  private readonly e: Float64Array;
+  private readonly next: Float64Array;
 
   /** Updates the model with x given the preceding points, and returns x's log loss. */
   update(x: number, history: readonly number[]): number {
@@ -62,7 +81,8 @@ export class Sdar {
       this.c[i] = (1 - r) * this.c[i] + r * (x - this.mu) * (history[history.length - i] - this.mu);
     }
     this.c[0] = (1 - r) * this.c[0] + r * (x - this.mu) * (x - this.mu);
-    const a = levinsonDurbin(this.c, this.order);
+    const { a } = this;
+    levinsonDurbinInto(this.c, this.order, a, this.e, this.next);
     let xhat = this.mu;
     for (let i = 1; i <= this.order; i++) xhat += -a[i] * (history[history.length - i] - this.mu);
     this.sigma = (1 - r) * this.sigma + r * (x - xhat) * (x - xhat);

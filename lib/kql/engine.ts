@@ -4,9 +4,11 @@
  */
 import { constant, Scope, type CompileContext, type Compiled, type Environment, type ScalarBinding } from "./context.js";
 import { KqlError, positionOf } from "./errors.js";
+import { LRUCache } from "lru-cache";
 import {
   analyze,
   checkQueryShape,
+  columnListId,
   errorAt,
   isOpenSchema,
   isTabular,
@@ -58,6 +60,22 @@ export interface QueryResult {
  * columns the supplied data carries, and the supplied tables that are not known.
  */
 export function schemasFor(tables: Record<string, Table>, known: TableSchemas = {}): Record<string, readonly Column[]> {
+  // Every window of a hunt asks with the same published set and data of the same shape: one answer, the same object
+  // (which analyze's caches key on). Callers do not change it.
+  const shape = Object.entries(tables)
+    .map(([name, table]) => `${name}:${columnListId(table.columns)}`)
+    .join(";");
+  let byShape = schemaSets.get(known);
+  if (!byShape) schemaSets.set(known, (byShape = new LRUCache({ max: 100 })));
+  let schemas = byShape.get(shape);
+  if (!schemas) byShape.set(shape, (schemas = mergedSchemas(tables, known)));
+  return schemas;
+}
+
+/** schemasFor's answers per published schema set and data shape. */
+const schemaSets = new WeakMap<TableSchemas, LRUCache<string, Record<string, readonly Column[]>>>();
+
+function mergedSchemas(tables: Record<string, Table>, known: TableSchemas): Record<string, readonly Column[]> {
   const schemas: Record<string, readonly Column[]> = { ...known };
   for (const [name, table] of Object.entries(tables)) {
     const published = known[name];

@@ -195,7 +195,7 @@ const globalStates = new LRUCache<string, GlobalState>({ max: 50 });
 const columnListIds = new WeakMap<readonly Column[], number>();
 const columnListIdsByText = new Map<string, number>();
 
-function columnListId(columns: readonly Column[]): number {
+export function columnListId(columns: readonly Column[]): number {
   let id = columnListIds.get(columns);
   if (id === undefined) {
     const text = columns.map((c) => `${c.name}:${c.type}`).join(",");
@@ -293,9 +293,16 @@ const SEVERITIES: Record<string, Diagnostic["severity"]> = {
  * open table (any column, read as empty), as Log Analytics treats a table the workspace lacks.
  */
 export function analyze(text: string, tables: Record<string, readonly Column[]>): AnalyzedQuery {
-  const named = tablesNamedIn(text, tables);
   const masked = maskWindowLets(text);
-  const key = `${schemaSignature(named)}\u0000${masked}`;
+  let scopes = scopesOfSchemaSet.get(tables);
+  if (!scopes) scopesOfSchemaSet.set(tables, (scopes = new LRUCache({ max: 200 })));
+  let scope = scopes.get(masked);
+  if (!scope) {
+    // From the masked text: a window's datetimes name no table.
+    const named = tablesNamedIn(masked, tables);
+    scopes.set(masked, (scope = { named, key: `${schemaSignature(named)}\u0000${masked}` }));
+  }
+  const { named, key } = scope;
   let analyzed = analyses.get(key);
   if (!analyzed) {
     const first = analyzeWith(masked, named, new Set());
@@ -314,6 +321,15 @@ export function analyze(text: string, tables: Record<string, readonly Column[]>)
  * (sourceText), so one analysis serves every window.
  */
 const analyses = new LRUCache<string, AnalyzedQuery>({ max: 200 });
+/**
+ * Per schema set (the same object on every window, see schemasFor) and masked text: the tables the
+ * query names and its analysis key. Working them out scans every table of the set (about 750
+ * published ones) and was a large share of a short window's cost.
+ */
+const scopesOfSchemaSet = new WeakMap<
+  Record<string, readonly Column[]>,
+  LRUCache<string, { named: Record<string, readonly Column[]>; key: string }>
+>();
 
 /** Leading `let Name = datetime(<ISO 8601 UTC>);` statements, as windowLets writes them. */
 const LEADING_DATETIME_LETS = /^(?:\s*let\s+\w+\s*=\s*datetime\(\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,7})?Z\s*\)\s*;)+/;

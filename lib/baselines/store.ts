@@ -742,7 +742,7 @@ export class BaselineStore {
   // ---- baselines ----
 
   async getBaselines(huntId: string, entityKeys: readonly string[]): Promise<Map<string, Baseline>> {
-    return this.readDecoded(entityKeys, await this.baselinePartitions(huntId), (_, entity) => toBaseline(huntId, entity));
+    return this.readDecoded(entityKeys, await this.baselinePartitions(huntId), (_, entity) => baselineOf(huntId, entity));
   }
 
   async applyObservations(
@@ -760,8 +760,12 @@ export class BaselineStore {
           partitionKey,
           rowKey,
           compute: (current) => {
-            const next = applyObservation(huntId, current ? toBaseline(huntId, current.entity) : undefined, observation, window, caps);
-            return next ? fromBaseline(partitionKey, rowKey, next) : "applied";
+            const next = applyObservation(huntId, current ? baselineOf(huntId, current.entity) : undefined, observation, window, caps);
+            if (!next) return "applied";
+            const stored = fromBaseline(partitionKey, rowKey, next);
+            // What is stored decodes to `next` unless its JSON had to be shortened to fit.
+            if ((stored.features as string).length <= MAX_JSON && (stored.distinct as string).length <= MAX_JSON) decoded.set(stored, next);
+            return stored;
           },
         };
       }),
@@ -956,6 +960,19 @@ export function fromBaseline(partitionKey: string, rowKey: string, b: Baseline):
 /** A stored time (a Date, or text from an older writer) in epoch ms; NaN when absent. */
 function timeOf(value: unknown): number {
   return value instanceof Date ? value.getTime() : Date.parse(String(value));
+}
+
+/**
+ * Baselines decoded from stored entities, or that were encoded into them. A held hunt's entities
+ * stay in memory from window to window, and decoding each one's JSON on every read (and again to
+ * apply the window) was a large share of the replay's work. Baselines are never changed in place.
+ */
+const decoded = new WeakMap<Stored, Baseline>();
+
+function baselineOf(huntId: string, entity: Stored): Baseline {
+  let baseline = decoded.get(entity);
+  if (!baseline) decoded.set(entity, (baseline = toBaseline(huntId, entity)));
+  return baseline;
 }
 
 function toBaseline(huntId: string, entity: Stored): Baseline {

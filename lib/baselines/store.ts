@@ -871,7 +871,7 @@ export class BaselineStore {
   // ---- prevalence ----
 
   async getPrevalence(huntId: string, valueKeys: readonly string[]): Promise<Map<string, Prevalence>> {
-    return this.readDecoded(valueKeys, await this.prevalencePartitions(huntId), (k, entity) => toPrevalence(huntId, k, entity));
+    return this.readDecoded(valueKeys, await this.prevalencePartitions(huntId), (k, entity) => prevalenceOfEntity(huntId, k, entity));
   }
 
   async applyPrevalence(huntId: string, seen: ReadonlyMap<string, readonly string[]>, windowEnd: number): Promise<ApplyResult> {
@@ -884,7 +884,7 @@ export class BaselineStore {
           partitionKey,
           rowKey,
           compute: (current) => {
-            const stored = current && toPrevalence(huntId, valueKey, current.entity);
+            const stored = current && prevalenceOfEntity(huntId, valueKey, current.entity);
             const next = applyPrevalence(huntId, stored, valueKey, across, windowEnd);
             if (!next) return "applied";
             // Nothing new showed the value: only lastWindowEnd would move, and applying the window again changes nothing either.
@@ -896,7 +896,7 @@ export class BaselineStore {
               windowEnd - stored.lastWindowEnd < this.prevalenceRefreshMs
             )
               return "unchanged";
-            return {
+            const entity: Stored = {
               partitionKey,
               rowKey,
               valueKey,
@@ -905,6 +905,8 @@ export class BaselineStore {
               count: next.count,
               lastWindowEnd: next.lastWindowEnd,
             };
+            decodedPrevalence.set(entity, next);
+            return entity;
           },
         };
       }),
@@ -1004,6 +1006,15 @@ function membersProperties(members: ReadonlySet<string>): Record<string, string>
   for (let i = 0; i * PROPERTY_CHARS < text.length; i++)
     properties[membersProperty(i)] = text.slice(i * PROPERTY_CHARS, (i + 1) * PROPERTY_CHARS);
   return properties;
+}
+
+/** Prevalence decoded from stored entities, or encoded into them (which decodes to the same): as `decoded` for baselines. */
+const decodedPrevalence = new WeakMap<Stored, Prevalence>();
+
+function prevalenceOfEntity(huntId: string, valueKey: string, entity: Stored): Prevalence {
+  let prevalence = decodedPrevalence.get(entity);
+  if (!prevalence) decodedPrevalence.set(entity, (prevalence = toPrevalence(huntId, valueKey, entity)));
+  return prevalence;
 }
 
 function toPrevalence(huntId: string, valueKey: string, entity: Stored): Prevalence {

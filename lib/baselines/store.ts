@@ -691,7 +691,7 @@ export class BaselineStore {
         partitionKey,
         rowKey: pack,
         action,
-        bytes: entityBytes(entity) * 1.2,
+        bytes: entityBytes(entity),
         items: edit.added.map((a) => a.item),
         written: { pack: edit, rows },
       });

@@ -37,11 +37,14 @@ export async function getEntityOrUndefined<T extends object>(
 export const TRANSACTION_BYTES = 3.5 * 2 ** 20;
 const OPERATION_OVERHEAD_BYTES = 1_024;
 
-/** About what an entity weighs in a request body: its properties' names and values as UTF-8 JSON. */
+/**
+ * About what an entity weighs in a request body: its properties' names and values as UTF-8 JSON, text as sent (a quote or
+ * backslash escaped takes two bytes, so text of JSON, escaped again, can take nearly twice its length).
+ */
 export function entityBytes(entity: Record<string, unknown>): number {
   let bytes = OPERATION_OVERHEAD_BYTES;
   for (const [name, value] of Object.entries(entity))
-    bytes += name.length + 8 + (typeof value === "string" ? Buffer.byteLength(value) * 1.1 : 32);
+    bytes += name.length + 8 + (typeof value === "string" ? Buffer.byteLength(JSON.stringify(value)) : 32);
   return bytes;
 }
 

@@ -424,6 +424,30 @@ describe("packs: many entities' baselines in one row", () => {
     expect([read.windows, read.features.FailedCount.history]).toEqual([3, [5, 7]]);
   });
 
+  it("keeps a transaction under 4 MiB as sent, when rows are full of quotes and backslashes (escaped twice in a pack)", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 32 };
+    // Command lines are the log's (an attacker's) text: each quote and backslash is escaped in the row's JSON, again in the
+    // pack's slot and again in the request, so a pack's request is far larger than its characters.
+    const commandLines = (k: number) => Array.from({ length: 45 }, (_, j) => `"C:\\\\?\\${k}\\${j}\\\\a.exe" \\"/c\\"`);
+    const observations = Array.from({ length: 1_200 }, (_, k) => ({
+      ...observation(`10.7.${k >> 8}.${k & 255}`, 1),
+      distinct: { CommandLine: commandLines(k) },
+    }));
+    const result = await new BaselineStore(client, layout).applyObservations(
+      "hunt-x",
+      observations,
+      { start: 0, end: HOUR },
+      { CommandLine: 50 },
+    );
+    expect(result).toEqual({ written: 1_200, skipped: 0, retries: 0 });
+    const read = await new BaselineStore(client, layout).getBaselines(
+      "hunt-x",
+      observations.map((o) => o.entityKey),
+    );
+    expect([...read.values()].map((b) => b.distinct.CommandLine)).toEqual(observations.map((o) => o.distinct.CommandLine));
+  });
+
   it("pruning rewrites a pack without its rows past the cut-off, deletes a pack left empty, and leaves a pack a run rewrote meanwhile", async () => {
     const storage = await freshStorage(azurite());
     const client = storage.table("baselines");

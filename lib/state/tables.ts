@@ -50,10 +50,15 @@ export function entityBytes(entity: Record<string, unknown>): number {
 
 /**
  * Groups items by partition and cuts each group into transaction-sized chunks: at most 100
- * operations and, when `bytesOf` weighs the items, at most TRANSACTION_BYTES (an item heavier than
- * that goes alone, and the service says what it thinks of it).
+ * operations (`operationsOf` an item, one unless told) and, when `bytesOf` weighs the items, at most
+ * TRANSACTION_BYTES (an item heavier than that goes alone, and the service says what it thinks of it).
  */
-export function transactionChunks<T>(items: Iterable<T>, partitionOf: (item: T) => string, bytesOf?: (item: T) => number): T[][] {
+export function transactionChunks<T>(
+  items: Iterable<T>,
+  partitionOf: (item: T) => string,
+  bytesOf?: (item: T) => number,
+  operationsOf?: (item: T) => number,
+): T[][] {
   const byPartition = new Map<string, T[]>();
   for (const item of items) {
     const partition = partitionOf(item);
@@ -65,15 +70,19 @@ export function transactionChunks<T>(items: Iterable<T>, partitionOf: (item: T) 
   for (const group of byPartition.values()) {
     let chunk: T[] = [];
     let bytes = 0;
+    let operations = 0;
     for (const item of group) {
       const weight = bytesOf ? bytesOf(item) : 0;
-      if (chunk.length && (chunk.length === TRANSACTION_LIMIT || bytes + weight > TRANSACTION_BYTES)) {
+      const count = operationsOf ? operationsOf(item) : 1;
+      if (chunk.length && (operations + count > TRANSACTION_LIMIT || bytes + weight > TRANSACTION_BYTES)) {
         chunks.push(chunk);
         chunk = [];
         bytes = 0;
+        operations = 0;
       }
       chunk.push(item);
       bytes += weight;
+      operations += count;
     }
     if (chunk.length) chunks.push(chunk);
   }

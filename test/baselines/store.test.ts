@@ -424,6 +424,29 @@ describe("packs: many entities' baselines in one row", () => {
     expect([read.windows, read.features.FailedCount.history]).toEqual([3, [5, 7]]);
   });
 
+  it("a row leaving its pack and a run writing the pack meanwhile lose no update: the row alone is created with the pack's etag", async () => {
+    const storage = await freshStorage(azurite());
+    const client = storage.table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const entity = "10.6.0.1";
+    await new BaselineStore(client, layout).applyObservations("hunt-w", [observation(entity, 1)], { start: 0, end: HOUR }, {});
+    // A late run of window 2 holds the hunt and remembers the partition as it was after window 1.
+    const late = new BaselineStore(client, layout);
+    await late.hold("hunt-w");
+    await late.getBaselines("hunt-w", [entity]);
+    // Window 3, run elsewhere: the entity outgrows its pack; window 2 is written to the pack before the pack is rewritten.
+    let lateResult: ApplyResult | undefined;
+    const racing = clientRacingTransactions(storage, client, async (body) => {
+      if (lateResult || !body.includes("pack-00")) return;
+      lateResult = await late.applyObservations("hunt-w", [observation(entity, 2, HOUR)], { start: HOUR, end: 2 * HOUR }, {});
+    });
+    await new BaselineStore(racing, layout).applyObservations("hunt-w", [wide(entity, 2 * HOUR)], { start: 2 * HOUR, end: 3 * HOUR }, {});
+    late.release("hunt-w", true);
+    expect(lateResult).toMatchObject({ written: 1 });
+    const read = (await new BaselineStore(client, layout).getBaselines("hunt-w", [entity])).get(entity)!;
+    expect([read.windows, read.features.FailedCount.history]).toEqual([3, [1, 2, 9]]);
+  });
+
   it("keeps a transaction under 4 MiB as sent, when rows are full of quotes and backslashes (escaped twice in a pack)", async () => {
     const client = (await freshStorage(azurite())).table("baselines");
     const layout = { buckets: 1, packs: 32 };

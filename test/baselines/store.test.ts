@@ -447,6 +447,18 @@ describe("packs: many entities' baselines in one row", () => {
     expect([read.windows, read.features.FailedCount.history]).toEqual([3, [1, 2, 9]]);
   });
 
+  it("creates more rows alone from one pack than a transaction holds: those past it wait for the next attempt", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const keys = Array.from({ length: 150 }, (_, i) => `10.5.${i >> 8}.${i & 255}`);
+    const store = new BaselineStore(client, layout);
+    expect(
+      await store.applyObservations("hunt-y", [observation("small", 1), ...keys.map((k) => wide(k, 0))], { start: 0, end: HOUR }, {}),
+    ).toEqual({ written: 151, skipped: 0, retries: 0 });
+    const read = await new BaselineStore(client, layout).getBaselines("hunt-y", ["small", ...keys]);
+    expect([...read.values()].map((b) => b.windows)).toEqual([1, ...keys.map(() => 1)]);
+  });
+
   it("keeps a transaction under 4 MiB as sent, when rows are full of quotes and backslashes (escaped twice in a pack)", async () => {
     const client = (await freshStorage(azurite())).table("baselines");
     const layout = { buckets: 1, packs: 32 };

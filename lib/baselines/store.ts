@@ -20,6 +20,8 @@
  * that changed. A row too large for a pack,
  * or that no longer fits in its pack, is stored alone; a row stored alone stays alone, and when a
  * row is found both alone and in its pack (a move cut short), the row stored alone is the newer.
+ * A row is created alone in the transaction that writes its pack (creating an empty one if need
+ * be), so a run that has not seen the row alone fails on the pack's etag instead of writing the pack.
  * How many packs is recorded in the learning state like the buckets (`packs`); a state without the
  * field (a hunt that started before packing) keeps every row alone.
  *
@@ -44,6 +46,8 @@ import {
   epochMsLiteral,
   getEntityOrUndefined,
   isConflict,
+  TRANSACTION_BYTES,
+  TRANSACTION_LIMIT,
   transactionChunks,
   type TimeBudget,
 } from "../state/tables.js";
@@ -468,7 +472,7 @@ export class BaselineStore {
     if (!view) return;
     this.rememberedRows -= rowsIn(view);
     for (const { operation, etag } of written) {
-      if ("pack" in operation.written && !operation.written.rows) {
+      if (operation.action[0] === "delete") {
         view.packs.delete(operation.rowKey);
         continue;
       }
@@ -613,18 +617,34 @@ export class BaselineStore {
         else byPartition.set(item.partitionKey, [item]);
       }
       const alone: Operation[] = [];
-      const packed: Operation[] = [];
+      const packed: Operation[][] = [];
+      const retry: PendingWrite[] = [];
       for (const [partitionKey, items] of byPartition) {
         const operations = this.operationsFor(partitionKey, items, views.get(partitionKey)!, await this.packsOf(partitionKey), result);
         alone.push(...operations.alone);
         packed.push(...operations.packed);
+        retry.push(...operations.deferred);
       }
-      // Rows alone first: a row leaving its pack is stored alone before its pack is rewritten without it, so a write cut
-      // short between the two leaves it in both places (where the row alone is the newer), never in neither.
-      const retry: PendingWrite[] = [];
-      const failed = await this.submit(alone, result, retry);
+      // Rows alone that exist first, then each pack with the rows created alone from it (see operationsFor): a row leaving
+      // its pack is stored alone in the transaction that rewrites the pack without it.
+      const failed = await this.submit(
+        transactionChunks(
+          alone,
+          (o) => o.partitionKey,
+          (o) => o.bytes,
+        ),
+        result,
+        retry,
+      );
+      const groups = packed.filter((group) => !failed.has(group[0].partitionKey) || (retry.push(...group.flatMap((o) => o.items)), false));
+      const chunks = transactionChunks(
+        groups,
+        (group) => group[0].partitionKey,
+        (group) => group.reduce((bytes, o) => bytes + o.bytes, 0),
+        (group) => group.length,
+      );
       await this.submit(
-        packed.filter((operation) => !failed.has(operation.partitionKey) || (retry.push(...operation.items), false)),
+        chunks.map((chunk) => chunk.flat()),
         result,
         retry,
       );
@@ -640,8 +660,10 @@ export class BaselineStore {
     view: PartitionView,
     packs: number,
     result: ApplyResult,
-  ): { alone: Operation[]; packed: Operation[] } {
+  ): { alone: Operation[]; packed: Operation[][]; deferred: PendingWrite[] } {
     const alone: Operation[] = [];
+    /** Rows created alone, by their pack. */
+    const created = new Map<string, Operation[]>();
     const edits = new Map<string, PackEdit>();
     const editOf = (pack: string) => {
       let edit = edits.get(pack);
@@ -653,7 +675,19 @@ export class BaselineStore {
       // Merge, not Replace: every write carries all of the entity's properties, so the two store the same thing, and
       // Azurite (the backtest's storage) replaces by removing and re-inserting, which costs time in proportion to the table.
       const action: TableAction = stored ? ["update", next, "Merge", { etag: stored.etag }] : ["create", next];
-      alone.push({ partitionKey, rowKey: item.rowKey, action, bytes: entityBytes(next), items: [item], written: { alone: next } });
+      const operation: Operation = {
+        partitionKey,
+        rowKey: item.rowKey,
+        action,
+        bytes: entityBytes(next),
+        items: [item],
+        written: { alone: next },
+      };
+      // A row created alone goes in the transaction that writes its pack, conditional on the pack's etag: a run that does not
+      // know the row (and would write it into the pack) holds an older etag of the pack, and fails instead of losing an update.
+      if (stored || !packs) return void alone.push(operation);
+      const pack = placeOf(item.rowKey, packs).pack;
+      created.set(pack, [...(created.get(pack) ?? []), operation]);
     };
     for (const item of items) {
       const current = currentIn(view, partitionKey, item.rowKey, packs);
@@ -677,42 +711,68 @@ export class BaselineStore {
       const left = current?.pack ?? (packs ? placeOf(item.rowKey, packs).pack : undefined);
       if (left && view.packs.get(left)?.rows.has(item.rowKey)) editOf(left).changes.set(item.rowKey, undefined);
     }
-    const packed: Operation[] = [];
-    for (const [pack, edit] of edits) {
-      // Full: this window's rows leave it, largest first, and are stored alone.
-      for (const { item, next } of edit.overflow()) storeAlone(item, next);
-      if (!edit.changes.size) continue;
-      const { entity, rows } = edit.entity();
+    // Full: this window's rows leave it, largest first, and are stored alone.
+    for (const edit of [...edits.values()]) for (const { item, next } of edit.overflow()) storeAlone(item, next);
+    const packed: Operation[][] = [];
+    const deferred: PendingWrite[] = [];
+    for (const pack of new Set([...edits.keys(), ...created.keys()])) {
+      const edit = editOf(pack);
+      // A transaction holds 100 operations and 4 MiB: rows created past that wait for the next attempt (one leaving the pack stays in it).
+      const group: Operation[] = [];
+      let bytes = 0;
+      for (const operation of created.get(pack) ?? []) {
+        if (group.length && (group.length === TRANSACTION_LIMIT - 1 || bytes + operation.bytes > TRANSACTION_BYTES / 2)) {
+          deferred.push(...operation.items);
+          if (edit.base?.rows.has(operation.rowKey)) edit.changes.delete(operation.rowKey);
+          continue;
+        }
+        group.push(operation);
+        bytes += operation.bytes;
+      }
       const stored = edit.base;
-      const action: TableAction = !stored
-        ? ["create", entity]
-        : rows
-          ? ["update", entity, "Merge", { etag: stored.etag }]
-          : ["delete", { partitionKey, rowKey: pack }, { etag: stored.etag }];
-      packed.push({
+      let entity: Stored;
+      let rows: number;
+      let action: TableAction;
+      if (edit.changes.size) {
+        ({ entity, rows } = edit.entity());
+        action = !stored
+          ? ["create", entity]
+          : rows
+            ? ["update", entity, "Merge", { etag: stored.etag }]
+            : ["delete", { partitionKey, rowKey: pack }, { etag: stored.etag }];
+      } else if (stored && group.length) {
+        // Nothing of the pack changes, but its etag must: a Merge of what it holds.
+        rows = stored.rows.size;
+        entity = { partitionKey, rowKey: pack, rows };
+        action = ["update", entity, "Merge", { etag: stored.etag }];
+      } else if (group.length) {
+        // No pack yet: an empty one, which a run creating it with the row fails on. Pruning deletes it like any old pack.
+        const lastWindowEnd = Math.min(...group.map((o) => Number((o.action[1] as Stored).lastWindowEnd)));
+        rows = 0;
+        entity = { partitionKey, rowKey: pack, rows, lastWindowEnd, oldestWindowEnd: lastWindowEnd };
+        action = ["create", entity];
+      } else continue;
+      group.push({
         partitionKey,
         rowKey: pack,
         action,
-        bytes: entityBytes(entity) * 1.2,
+        bytes: entityBytes(entity),
         items: edit.added.map((a) => a.item),
         written: { pack: edit, rows },
       });
+      packed.push(group);
     }
-    return { alone, packed };
+    return { alone, packed, deferred };
   }
 
   /**
    * Submits operations in per-partition transactions; the writes of a transaction that lost a race go
    * to `retry`. Returns the partitions where one did.
    */
-  private async submit(operations: readonly Operation[], result: ApplyResult, retry: PendingWrite[]): Promise<Set<string>> {
+  private async submit(chunks: readonly Operation[][], result: ApplyResult, retry: PendingWrite[]): Promise<Set<string>> {
     const failed = new Set<string>();
     await pMap(
-      transactionChunks(
-        operations,
-        (o) => o.partitionKey,
-        (o) => o.bytes,
-      ),
+      chunks,
       async (chunk) => {
         const partitionKey = chunk[0].partitionKey;
         try {

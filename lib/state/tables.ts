@@ -37,20 +37,28 @@ export async function getEntityOrUndefined<T extends object>(
 export const TRANSACTION_BYTES = 3.5 * 2 ** 20;
 const OPERATION_OVERHEAD_BYTES = 1_024;
 
-/** About what an entity weighs in a request body: its properties' names and values as UTF-8 JSON. */
+/**
+ * About what an entity weighs in a request body: its properties' names and values as UTF-8 JSON, text as sent (a quote or
+ * backslash escaped takes two bytes, so text of JSON, escaped again, can take nearly twice its length).
+ */
 export function entityBytes(entity: Record<string, unknown>): number {
   let bytes = OPERATION_OVERHEAD_BYTES;
   for (const [name, value] of Object.entries(entity))
-    bytes += name.length + 8 + (typeof value === "string" ? Buffer.byteLength(value) * 1.1 : 32);
+    bytes += name.length + 8 + (typeof value === "string" ? Buffer.byteLength(JSON.stringify(value)) : 32);
   return bytes;
 }
 
 /**
  * Groups items by partition and cuts each group into transaction-sized chunks: at most 100
- * operations and, when `bytesOf` weighs the items, at most TRANSACTION_BYTES (an item heavier than
- * that goes alone, and the service says what it thinks of it).
+ * operations (`operationsOf` an item, one unless told) and, when `bytesOf` weighs the items, at most
+ * TRANSACTION_BYTES (an item heavier than that goes alone, and the service says what it thinks of it).
  */
-export function transactionChunks<T>(items: Iterable<T>, partitionOf: (item: T) => string, bytesOf?: (item: T) => number): T[][] {
+export function transactionChunks<T>(
+  items: Iterable<T>,
+  partitionOf: (item: T) => string,
+  bytesOf?: (item: T) => number,
+  operationsOf?: (item: T) => number,
+): T[][] {
   const byPartition = new Map<string, T[]>();
   for (const item of items) {
     const partition = partitionOf(item);
@@ -62,15 +70,19 @@ export function transactionChunks<T>(items: Iterable<T>, partitionOf: (item: T) 
   for (const group of byPartition.values()) {
     let chunk: T[] = [];
     let bytes = 0;
+    let operations = 0;
     for (const item of group) {
       const weight = bytesOf ? bytesOf(item) : 0;
-      if (chunk.length && (chunk.length === TRANSACTION_LIMIT || bytes + weight > TRANSACTION_BYTES)) {
+      const count = operationsOf ? operationsOf(item) : 1;
+      if (chunk.length && (operations + count > TRANSACTION_LIMIT || bytes + weight > TRANSACTION_BYTES)) {
         chunks.push(chunk);
         chunk = [];
         bytes = 0;
+        operations = 0;
       }
       chunk.push(item);
       bytes += weight;
+      operations += count;
     }
     if (chunk.length) chunks.push(chunk);
   }

@@ -424,6 +424,65 @@ describe("packs: many entities' baselines in one row", () => {
     expect([read.windows, read.features.FailedCount.history]).toEqual([3, [5, 7]]);
   });
 
+  it("a row leaving its pack and a run writing the pack meanwhile lose no update: the row alone is created with the pack's etag", async () => {
+    const storage = await freshStorage(azurite());
+    const client = storage.table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const entity = "10.6.0.1";
+    await new BaselineStore(client, layout).applyObservations("hunt-w", [observation(entity, 1)], { start: 0, end: HOUR }, {});
+    // A late run of window 2 holds the hunt and remembers the partition as it was after window 1.
+    const late = new BaselineStore(client, layout);
+    await late.hold("hunt-w");
+    await late.getBaselines("hunt-w", [entity]);
+    // Window 3, run elsewhere: the entity outgrows its pack; window 2 is written to the pack before the pack is rewritten.
+    let lateResult: ApplyResult | undefined;
+    const racing = clientRacingTransactions(storage, client, async (body) => {
+      if (lateResult || !body.includes("pack-00")) return;
+      lateResult = await late.applyObservations("hunt-w", [observation(entity, 2, HOUR)], { start: HOUR, end: 2 * HOUR }, {});
+    });
+    await new BaselineStore(racing, layout).applyObservations("hunt-w", [wide(entity, 2 * HOUR)], { start: 2 * HOUR, end: 3 * HOUR }, {});
+    late.release("hunt-w", true);
+    expect(lateResult).toMatchObject({ written: 1 });
+    const read = (await new BaselineStore(client, layout).getBaselines("hunt-w", [entity])).get(entity)!;
+    expect([read.windows, read.features.FailedCount.history]).toEqual([3, [1, 2, 9]]);
+  });
+
+  it("creates more rows alone from one pack than a transaction holds: those past it wait for the next attempt", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const keys = Array.from({ length: 150 }, (_, i) => `10.5.${i >> 8}.${i & 255}`);
+    const store = new BaselineStore(client, layout);
+    expect(
+      await store.applyObservations("hunt-y", [observation("small", 1), ...keys.map((k) => wide(k, 0))], { start: 0, end: HOUR }, {}),
+    ).toEqual({ written: 151, skipped: 0, retries: 0 });
+    const read = await new BaselineStore(client, layout).getBaselines("hunt-y", ["small", ...keys]);
+    expect([...read.values()].map((b) => b.windows)).toEqual([1, ...keys.map(() => 1)]);
+  });
+
+  it("keeps a transaction under 4 MiB as sent, when rows are full of quotes and backslashes (escaped twice in a pack)", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 32 };
+    // Command lines are the log's (an attacker's) text: each quote and backslash is escaped in the row's JSON, again in the
+    // pack's slot and again in the request, so a pack's request is far larger than its characters.
+    const commandLines = (k: number) => Array.from({ length: 45 }, (_, j) => `"C:\\\\?\\${k}\\${j}\\\\a.exe" \\"/c\\"`);
+    const observations = Array.from({ length: 1_200 }, (_, k) => ({
+      ...observation(`10.7.${k >> 8}.${k & 255}`, 1),
+      distinct: { CommandLine: commandLines(k) },
+    }));
+    const result = await new BaselineStore(client, layout).applyObservations(
+      "hunt-x",
+      observations,
+      { start: 0, end: HOUR },
+      { CommandLine: 50 },
+    );
+    expect(result).toEqual({ written: 1_200, skipped: 0, retries: 0 });
+    const read = await new BaselineStore(client, layout).getBaselines(
+      "hunt-x",
+      observations.map((o) => o.entityKey),
+    );
+    expect([...read.values()].map((b) => b.distinct.CommandLine)).toEqual(observations.map((o) => o.distinct.CommandLine));
+  });
+
   it("pruning rewrites a pack without its rows past the cut-off, deletes a pack left empty, and leaves a pack a run rewrote meanwhile", async () => {
     const storage = await freshStorage(azurite());
     const client = storage.table("baselines");

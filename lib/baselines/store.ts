@@ -822,10 +822,10 @@ export class BaselineStore {
           compute: (current) => {
             const next = applyObservation(huntId, current ? baselineOf(huntId, current.entity) : undefined, observation, window, caps);
             if (!next) return "applied";
-            const stored = fromBaseline(partitionKey, rowKey, next);
-            // What is stored decodes to `next` unless its JSON had to be shortened to fit.
-            if ((stored.features as string).length <= MAX_JSON && (stored.distinct as string).length <= MAX_JSON) decoded.set(stored, next);
-            return stored;
+            const { entity, whole } = encodeBaseline(partitionKey, rowKey, next);
+            // What is stored decodes to `next` unless a list had to be shortened to fit.
+            if (whole) decoded.set(entity, next);
+            return entity;
           },
         };
       }),
@@ -988,9 +988,10 @@ function groupRows(rows: readonly { partitionKey: string; rowKey: string }[]): M
 /** Table Storage properties hold at most 64 KiB (32K characters): keep JSON columns under that. */
 const MAX_JSON = 30_000;
 
-function boundedJson(value: Record<string, unknown>): string {
+/** The value as JSON, shortened (`whole` false) when it would not fit a property. */
+function boundedJson(value: Record<string, unknown>): { text: string; whole: boolean } {
   let text = JSON.stringify(value);
-  if (text.length <= MAX_JSON) return text;
+  if (text.length <= MAX_JSON) return { text, whole: true };
   const copy = JSON.parse(text) as Record<string, unknown[] | { history: number[] }>;
   // Shrink the largest lists first until the document fits.
   while (text.length > MAX_JSON) {
@@ -1000,12 +1001,19 @@ function boundedJson(value: Record<string, unknown>): string {
     else entry.history.splice(0, Math.ceil(entry.history.length / 2));
     text = JSON.stringify(copy);
   }
-  return text;
+  return { text, whole: false };
 }
 
 /** The stored form of a baseline (also what the benchmark's one-request-per-entity path writes). */
 export function fromBaseline(partitionKey: string, rowKey: string, b: Baseline): Stored {
-  return {
+  return encodeBaseline(partitionKey, rowKey, b).entity;
+}
+
+/** The stored form of a baseline, and whether it holds all of it (no list had to be shortened to fit). */
+function encodeBaseline(partitionKey: string, rowKey: string, b: Baseline): { entity: Stored; whole: boolean } {
+  const features = boundedJson(b.features);
+  const distinct = boundedJson(b.distinct);
+  const entity: Stored = {
     partitionKey,
     rowKey,
     entityKey: b.entityKey,
@@ -1013,10 +1021,11 @@ export function fromBaseline(partitionKey: string, rowKey: string, b: Baseline):
     firstSeen: new Date(b.firstSeen),
     lastSeen: new Date(b.lastSeen),
     lastWindowEnd: b.lastWindowEnd,
-    features: boundedJson(b.features),
-    distinct: boundedJson(b.distinct),
+    features: features.text,
+    distinct: distinct.text,
     thresholdHits: (b.thresholdHits ?? []).join(""),
   };
+  return { entity, whole: features.whole && distinct.whole };
 }
 
 /** A stored time (a Date, or text from an older writer) in epoch ms; NaN when absent. */

@@ -230,6 +230,35 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect([...partitions].filter((p) => p.startsWith("hunt-new~b"))).toEqual([expect.stringMatching(/^hunt-new~b0[0-3]$/)]);
   });
 
+  it("a held hunt's baselines read from memory are what storage holds, also when a baseline was too large to store whole", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 2 };
+    const store = new BaselineStore(client, layout);
+    // Four distinct columns of 50 values of 200 characters: more JSON than a property holds, so the stored baseline is shortened.
+    const huge: Observation = {
+      ...observation("10.7.0.1", 1),
+      distinct: Object.fromEntries(["A", "B", "C", "D"].map((c) => [c, Array.from({ length: 50 }, (_, i) => `${c}${i}`.padEnd(200, "x"))])),
+    };
+    const caps = { A: 50, B: 50, C: 50, D: 50 };
+    const keys = ["10.7.0.1", "10.7.0.2"];
+    for (let w = 1; w <= 2; w++) {
+      await store.hold("hunt-m");
+      try {
+        await store.getBaselines("hunt-m", keys);
+        await store.applyObservations("hunt-m", [huge, observation("10.7.0.2", w)], { start: (w - 1) * HOUR, end: w * HOUR }, caps);
+        await store.applyHuntWindow("hunt-m", w * HOUR, 0);
+      } finally {
+        store.release("hunt-m", true);
+      }
+    }
+    await store.hold("hunt-m");
+    const fromMemory = await store.getBaselines("hunt-m", keys);
+    store.release("hunt-m", true);
+    const fromStorage = await new BaselineStore(client, layout).getBaselines("hunt-m", keys);
+    expect(JSON.stringify(fromStorage.get("10.7.0.1")!.distinct).length).toBeLessThan(30_000);
+    expect(fromMemory).toEqual(fromStorage);
+  });
+
   it("reads a held hunt's partitions once: a later window reads only the hunt state", async () => {
     const storage = await freshStorage(azurite());
     const store = new BaselineStore(storage.table("baselines"), { buckets: 4 });

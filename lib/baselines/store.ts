@@ -17,11 +17,12 @@
  * by a hash of its key, as a line of text (its row key, its last window, its properties as JSON).
  * A pack's rows are spread over its slots (properties `s000`...), and a window merges into each pack
  * it touches only the slots its rows fall in: one operation per pack, text in proportion to the rows
- * that changed. A row too large for a pack,
- * or that no longer fits in its pack, is stored alone; a row stored alone stays alone, and when a
- * row is found both alone and in its pack (a move cut short), the row stored alone is the newer.
- * A row is created alone in the transaction that writes its pack (creating an empty one if need
- * be), so a run that has not seen the row alone fails on the pack's etag instead of writing the pack.
+ * that changed. A row too large for a pack, or that no longer fits in its pack, is stored alone,
+ * and a row stored alone stays alone. A row is created alone in the transaction that writes its
+ * pack (creating an empty one if need be), so a move is never half done, and a run that has not
+ * seen the row alone fails on the pack's etag instead of writing the pack. Should a row still be
+ * found both alone and in its pack (written by hand, say), the row stored alone wins and its next
+ * write drops the copy.
  * How many packs is recorded in the learning state like the buckets (`packs`); a state without the
  * field (a hunt that started before packing) keeps every row alone.
  *
@@ -707,7 +708,7 @@ export class BaselineStore {
         continue;
       }
       storeAlone(item, next);
-      // Too large for its pack now, it leaves the pack; a copy left there by a move cut short goes too.
+      // Too large for its pack now, it leaves the pack; a copy left in the pack goes too.
       const left = current?.pack ?? (packs ? placeOf(item.rowKey, packs).pack : undefined);
       if (left && view.packs.get(left)?.rows.has(item.rowKey)) editOf(left).changes.set(item.rowKey, undefined);
     }

@@ -154,16 +154,14 @@ export const MEMBER_TOKEN_LENGTH = 8;
  * devices is not to be expected (about 1 in 10^7 at 50,000).
  */
 export function memberToken(name: string): string {
-  let token = memberTokens.get(name);
-  if (token === undefined) {
-    token = createHash("sha256").update(name).digest("base64url").slice(0, MEMBER_TOKEN_LENGTH);
-    memberTokens.set(name, token);
-  }
-  return token;
+  return memberTokens.memo(name);
 }
 
 /** Tokens of names seen lately: a fleet's device names come back every window. */
-const memberTokens = new LRUCache<string, string>({ max: 200_000 });
+const memberTokens = new LRUCache<string, string>({
+  max: 200_000,
+  memoMethod: (name) => createHash("sha256").update(name).digest("base64url").slice(0, MEMBER_TOKEN_LENGTH),
+});
 
 /** A prevalence as stored by earlier versions (names only, at most PREVALENCE_CAP of them) or built by hand. */
 export function prevalenceOf(huntId: string, valueKey: string, across: string[], count = across.length, lastWindowEnd = 0): Prevalence {

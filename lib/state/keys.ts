@@ -22,16 +22,14 @@ export function decodeKey(key: string): string {
 }
 
 /** Hashes of keys seen lately: the same entities come back every window, and a lookup costs a tenth of hashing again. */
-const keyHashes = new LRUCache<string, number>({ max: 200_000 });
+const keyHashes = new LRUCache<string, number>({
+  max: 200_000,
+  memoMethod: (value) => createHash("sha256").update(value).digest().readUInt32BE(0),
+});
 
 /** A stable bucket in [0, buckets) so one hunt's entities spread over several partitions. */
 export function bucketOf(value: string, buckets: number): number {
-  let hash = keyHashes.get(value);
-  if (hash === undefined) {
-    hash = createHash("sha256").update(value).digest().readUInt32BE(0);
-    keyHashes.set(value, hash);
-  }
-  return hash % buckets;
+  return keyHashes.memo(value) % buckets;
 }
 
 /** Table names: 3-63 alphanumeric characters, starting with a letter. */

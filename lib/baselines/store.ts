@@ -47,6 +47,7 @@ import {
   epochMsLiteral,
   getEntityOrUndefined,
   isConflict,
+  pagesWithin,
   TRANSACTION_BYTES,
   TRANSACTION_LIMIT,
   transactionChunks,
@@ -857,16 +858,7 @@ export class BaselineStore {
   /** Rewrites the packs holding rows last written before `before` without them (deletes those left empty); returns the rows removed. */
   private async prunePacks(before: number, budget?: TimeBudget): Promise<number> {
     let removed = 0;
-    const filter = `oldestWindowEnd lt ${epochMsLiteral(before)}`;
-    if (budget?.stopped) return 0;
-    let first = true;
-    for await (const page of this.client.listEntities<Stored>({ queryOptions: { filter } }).byPage({ maxPageSize: 100 })) {
-      // As deleteWhere: another page means more to do, and the budget says whether it is this run's.
-      if (!first && budget?.spent) {
-        budget.stopped = true;
-        break;
-      }
-      first = false;
+    for await (const page of pagesWithin<Stored>(this.client, `oldestWindowEnd lt ${epochMsLiteral(before)}`, { pageSize: 100, budget }))
       await pMap(
         page.filter((entity) => isPackKey(entity.rowKey)),
         async (entity) => {
@@ -885,7 +877,6 @@ export class BaselineStore {
         },
         { concurrency: TRANSACTION_CONCURRENCY },
       );
-    }
     return removed;
   }
 

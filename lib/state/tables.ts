@@ -208,6 +208,30 @@ export interface DeleteWhereOptions<T> {
 }
 
 /**
+ * The pages of rows matching an OData filter, for work done page by page within a time budget: the
+ * first page always comes (unless the budget has stopped work already); another page means there is
+ * more to do, and the budget says whether it is this run's (once spent, it is marked stopped).
+ */
+export async function* pagesWithin<T extends object>(
+  client: TableClient,
+  filter: string,
+  options: { select?: string[]; pageSize: number; budget?: TimeBudget },
+): AsyncGenerator<TableEntityResult<T>[]> {
+  const { budget } = options;
+  if (budget?.stopped) return;
+  let first = true;
+  const queryOptions = { filter, ...(options.select ? { select: options.select } : {}) };
+  for await (const page of client.listEntities<T>({ queryOptions }).byPage({ maxPageSize: options.pageSize })) {
+    if (!first && budget?.spent) {
+      budget.stopped = true;
+      return;
+    }
+    first = false;
+    yield page;
+  }
+}
+
+/**
  * Deletes every row matching an OData filter, a page (at most 1,000 rows) at a time, so a large
  * backlog never sits in memory and whatever was deleted stays deleted if the run stops early: the
  * next one lists what is left. Returns how many rows were deleted.
@@ -217,18 +241,9 @@ export async function deleteWhere<T extends object = Record<string, unknown>>(
   filter: string,
   options: DeleteWhereOptions<T>,
 ): Promise<number> {
-  const { budget } = options;
-  if (budget?.stopped) return 0;
   let deleted = 0;
-  let first = true;
   const select = ["PartitionKey", "RowKey", ...(options.select ?? [])];
-  for await (const page of client.listEntities<T>({ queryOptions: { filter, select } }).byPage({ maxPageSize: DELETE_PAGE_SIZE })) {
-    // Another page came: there is more to delete, and the budget says whether it is this run's.
-    if (!first && budget?.spent) {
-      budget.stopped = true;
-      break;
-    }
-    first = false;
+  for await (const page of pagesWithin<T>(client, filter, { select, pageSize: DELETE_PAGE_SIZE, budget: options.budget })) {
     let rows = page.map((e) => ({ ...e, partitionKey: e.partitionKey!, rowKey: e.rowKey!, etag: e.etag }));
     if (options.keep) {
       const keep = options.keep;

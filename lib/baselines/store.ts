@@ -207,7 +207,8 @@ function packedRowOf(entity: Stored, slot: number): PackedRow {
 
 /**
  * A pack's rows once `changes` are made to `base` (a row mapped to undefined leaves it), and the
- * pack's entity: its rows, the windows pruning reads, and the text of `slots` (every slot of a new pack).
+ * pack's entity: its rows, the windows pruning reads, and the text of the slots the changes fall in
+ * (every slot of a new pack).
  */
 class PackEdit {
   readonly changes = new Map<string, PackedRow | undefined>();
@@ -558,13 +559,17 @@ export class BaselineStore {
    * What is stored of the given rows, per partition: a held hunt's from memory, others with point
    * reads (of each row and its pack) for a few, whole partitions for many. `fresh` skips memory (after a lost race).
    */
-  private async views(rowsByPartition: ReadonlyMap<string, ReadonlySet<string>>, fresh = false): Promise<Map<string, PartitionView>> {
+  private async views(
+    rowsByPartition: ReadonlyMap<string, readonly { rowKey: string }[]>,
+    fresh = false,
+  ): Promise<Map<string, PartitionView>> {
     const out = new Map<string, PartitionView>();
     await pMap(
       rowsByPartition,
-      async ([partitionKey, rowKeys]) => {
+      async ([partitionKey, rows]) => {
         const held = fresh ? undefined : await this.heldPartition(partitionKey);
         if (held) return void out.set(partitionKey, held);
+        const rowKeys = new Set(rows.map((row) => row.rowKey));
         if (rowKeys.size > 50) return void out.set(partitionKey, await this.list(partitionKey, rowKeys));
         const packs = await this.packsOf(partitionKey);
         const view = emptyView();
@@ -593,7 +598,7 @@ export class BaselineStore {
     decode: (key: string, entity: Stored) => T,
   ): Promise<Map<string, T>> {
     const located = keys.map((key) => ({ key, partitionKey: partitionOf(key), rowKey: encodeKey(key) }));
-    const views = await this.views(groupRows(located));
+    const views = await this.views(byPartition(located));
     const packs = new Map<string, number>();
     for (const partitionKey of views.keys()) packs.set(partitionKey, await this.packsOf(partitionKey));
     const out = new Map<string, T>();
@@ -611,17 +616,12 @@ export class BaselineStore {
     for (let attempt = 1; todo.length; attempt++) {
       if (attempt > MAX_ATTEMPTS)
         throw new Error(`gave up after ${MAX_ATTEMPTS} attempts: ${todo.length} baseline updates keep conflicting`);
-      const views = await this.views(groupRows(todo), attempt > 1);
-      const byPartition = new Map<string, PendingWrite[]>();
-      for (const item of todo) {
-        const items = byPartition.get(item.partitionKey);
-        if (items) items.push(item);
-        else byPartition.set(item.partitionKey, [item]);
-      }
+      const partitions = byPartition(todo);
+      const views = await this.views(partitions, attempt > 1);
       const alone: Operation[] = [];
       const packed: Operation[][] = [];
       const retry: PendingWrite[] = [];
-      for (const [partitionKey, items] of byPartition) {
+      for (const [partitionKey, items] of partitions) {
         const operations = this.operationsFor(partitionKey, items, views.get(partitionKey)!, await this.packsOf(partitionKey), result);
         alone.push(...operations.alone);
         packed.push(...operations.packed);
@@ -884,7 +884,7 @@ export class BaselineStore {
 
   async getHuntState(huntId: string): Promise<HuntState> {
     const partitionKey = this.statePartition(huntId);
-    const views = await this.views(new Map([[partitionKey, new Set(["hunt"])]]));
+    const views = await this.views(new Map([[partitionKey, [{ rowKey: "hunt" }]]]));
     const current = views.get(partitionKey)!.alone.get("hunt");
     return current
       ? {
@@ -966,13 +966,13 @@ export class BaselineStore {
   }
 }
 
-/** Row keys by partition, for `views`. */
-function groupRows(rows: readonly { partitionKey: string; rowKey: string }[]): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  for (const { partitionKey, rowKey } of rows) {
-    const keys = out.get(partitionKey);
-    if (keys) keys.add(rowKey);
-    else out.set(partitionKey, new Set([rowKey]));
+/** Rows (pending writes, keys to read) by partition: what `views` reads, and what a write computes per partition. */
+function byPartition<T extends { partitionKey: string }>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of rows) {
+    const group = out.get(row.partitionKey);
+    if (group) group.push(row);
+    else out.set(row.partitionKey, [row]);
   }
   return out;
 }

@@ -12,7 +12,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
 import { decodeKey, encodeKey } from "../state/keys.js";
-import { deleteWhere, type TimeBudget } from "../state/tables.js";
+import { deleteWhere, TRANSACTION_LIMIT, type TimeBudget } from "../state/tables.js";
 import { submitTransaction } from "../state/transactions.js";
 import type { WindowObservations } from "./evaluate.js";
 
@@ -79,6 +79,7 @@ export class StagedObservations {
   async delete(runId: string, parts: number): Promise<void> {
     const partitionKey = encodeKey(runId);
     const actions: TransactionAction[] = Array.from({ length: parts }, (_, i) => ["delete", { partitionKey, rowKey: partKey(i) }]);
-    for (let i = 0; i < actions.length; i += 100) await submitTransaction(this.client, actions.slice(i, i + 100));
+    for (let i = 0; i < actions.length; i += TRANSACTION_LIMIT)
+      await submitTransaction(this.client, actions.slice(i, i + TRANSACTION_LIMIT));
   }
 }

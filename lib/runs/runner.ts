@@ -185,13 +185,24 @@ export function logRun(run: RunRecord, log: Logger, durationMs: number): void {
     );
 }
 
-export type WindowResult = { run: RunRecord; findings: Finding[] } | { busy: RunRecord };
+/**
+ * A window run to its end, or one another instance holds (`busy`). `watermark` is set when this run
+ * moved the watermark with its last write: the new etag, or undefined when another run had moved it.
+ */
+export type WindowResult = { run: RunRecord; findings: Finding[]; watermark?: { etag: string | undefined } } | { busy: RunRecord };
 
 /**
  * One scheduled window, resumable: a retry picks up where the last attempt stopped. Returns
- * `busy` when another instance holds the window.
+ * `busy` when another instance holds the window. Given the watermark the caller read (its etag, or
+ * undefined for none yet), the window's last write also moves it to the window's end.
  */
-export async function runScheduledWindow(hunt: Hunt, window: Window, services: HuntServices, now: number): Promise<WindowResult> {
+export async function runScheduledWindow(
+  hunt: Hunt,
+  window: Window,
+  services: HuntServices,
+  now: number,
+  watermark?: { etag: string | undefined },
+): Promise<WindowResult> {
   const startedAt = Date.now();
   const runId = scheduledRunId(hunt.id, window.end);
   const claim = await services.runs.claim({ ...newRun(hunt, "scheduled", runId, window, services, now), leaseUntil: lease() }, Date.now());
@@ -202,7 +213,7 @@ export async function runScheduledWindow(hunt: Hunt, window: Window, services: H
   await services.baselines.hold(hunt.id);
   let finished = false;
   try {
-    const result = await runClaimedWindow(hunt, window, claim, services, now, startedAt);
+    const result = await runClaimedWindow(hunt, window, claim, services, now, startedAt, watermark);
     finished = true;
     return result;
   } finally {
@@ -217,7 +228,8 @@ async function runClaimedWindow(
   services: HuntServices,
   now: number,
   startedAt: number,
-): Promise<{ run: RunRecord; findings: Finding[] }> {
+  watermark: { etag: string | undefined } | undefined,
+): Promise<{ run: RunRecord; findings: Finding[]; watermark?: { etag: string | undefined } }> {
   let { run, etag } = claim;
   const runId = run.runId;
   let findings: Finding[];
@@ -267,10 +279,12 @@ async function runClaimedWindow(
     stagedInRecord: undefined,
   };
   // Replacing the record drops the parts it carried; the staged table's are deleted.
-  await services.runs.update(run, etag);
+  let moved: { etag: string | undefined } | undefined;
+  if (watermark) moved = { etag: await services.runs.finish(run, etag, { end: window.end, etag: watermark.etag }) };
+  else await services.runs.update(run, etag);
   if (stagedParts && !stagedInRecord) await services.staged.delete(runId, stagedParts);
   logRun(run, services.log, Date.now() - startedAt);
-  return { run, findings };
+  return { run, findings, ...(moved ? { watermark: moved } : {}) };
 }
 
 export interface ScheduledRunResult {
@@ -298,7 +312,7 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
     if (window.end <= applied) continue;
     let outcome: WindowResult;
     try {
-      outcome = await runScheduledWindow(hunt, window, services, now);
+      outcome = await runScheduledWindow(hunt, window, services, now, { etag });
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
       outcome = { busy: (await services.runs.get(scheduledRunId(hunt.id, window.end)))! };
@@ -310,7 +324,8 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
     }
     result.runs.push(skipped && result.runs.length === 0 ? { ...outcome.run, skippedWindows: skipped } : outcome.run);
     result.findings.push(...outcome.findings);
-    const moved = await services.runs.advanceWatermark(hunt.id, window.end, etag);
+    // Moved with the window's last write, unless the window was done before (then it is moved here).
+    const moved = outcome.watermark ? outcome.watermark.etag : await services.runs.advanceWatermark(hunt.id, window.end, etag);
     if (moved === undefined) {
       // Someone else wrote the watermark: re-read it, and only move it if it is still behind.
       const fresh = await services.runs.getWatermark(hunt.id);

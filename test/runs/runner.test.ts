@@ -15,7 +15,7 @@ import {
   type HuntServices,
   type Window,
 } from "../../lib/runs/runner.js";
-import { RECORD_STAGED_PARTS } from "../../lib/runs/store.js";
+import { LeaseLostError, RECORD_STAGED_PARTS, scheduledRunId, type RunRecord } from "../../lib/runs/store.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import type { Storage } from "../../lib/state/storage.js";
 import { LocalSource } from "../../lib/sources/local.js";
@@ -329,6 +329,57 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect((await services.runs.getWatermark(hunt.id))!.end).toBe(T0 + 5 * HOUR);
     const state = await services.baselines.getHuntState(hunt.id);
     expect(state.windows).toBe(3);
+  });
+
+  it("a window's last write marks it succeeded and moves the watermark together, or neither when the lease was lost", async () => {
+    const storage = await freshStorage(azurite());
+    const { runs } = servicesFor(storage, sourceOf([]));
+    const running = (end: number): RunRecord => ({
+      runId: scheduledRunId(hunt.id, end),
+      huntId: hunt.id,
+      kind: "scheduled",
+      status: "running",
+      window: { start: new Date(end - HOUR).toISOString(), end: new Date(end).toISOString() },
+      source: "local",
+      startedAt: new Date(end).toISOString(),
+      rows: 0,
+      entities: 0,
+      findings: 0,
+      alerts: 0,
+      topFindings: [],
+      skippedWindows: 0,
+      leaseUntil: new Date(Date.now() + HOUR).toISOString(),
+    });
+    const claimed = async (end: number) => {
+      const claim = await runs.claim(running(end), Date.now());
+      if (claim.kind !== "claimed") throw new Error(`window ending ${end} not claimed`);
+      return claim;
+    };
+    const succeeded = (run: RunRecord): RunRecord => ({ ...run, status: "succeeded", leaseUntil: undefined });
+
+    // The first window creates the watermark; the second moves it from the etag the first returned.
+    const first = await claimed(T0 + HOUR);
+    const created = await runs.finish(succeeded(first.run), first.etag, { end: T0 + HOUR, etag: undefined });
+    expect(created).toBe((await runs.getWatermark(hunt.id))!.etag);
+    const second = await claimed(T0 + 2 * HOUR);
+    const moved = await runs.finish(succeeded(second.run), second.etag, { end: T0 + 2 * HOUR, etag: created });
+    expect(await runs.getWatermark(hunt.id)).toEqual({ end: T0 + 2 * HOUR, etag: moved });
+    expect((await runs.get(second.run.runId))!.status).toBe("succeeded");
+
+    // Another instance took the window over: the record is not written, and the watermark does not move.
+    const third = await claimed(T0 + 3 * HOUR);
+    await runs.update({ ...third.run, leaseUntil: new Date(Date.now() + 2 * HOUR).toISOString() }, third.etag);
+    await expect(runs.finish(succeeded(third.run), third.etag, { end: T0 + 3 * HOUR, etag: moved })).rejects.toThrow(LeaseLostError);
+    expect((await runs.get(third.run.runId))!.status).toBe("running");
+    expect((await runs.getWatermark(hunt.id))!.end).toBe(T0 + 2 * HOUR);
+
+    // Another instance moved the watermark: the window still succeeds, and the watermark is left to the caller.
+    const fourth = await claimed(T0 + 4 * HOUR);
+    const elsewhere = await servicesFor(storage, sourceOf([])).runs.advanceWatermark(hunt.id, T0 + 5 * HOUR, moved);
+    expect(elsewhere).toBeDefined();
+    expect(await runs.finish(succeeded(fourth.run), fourth.etag, { end: T0 + 4 * HOUR, etag: moved })).toBeUndefined();
+    expect((await runs.get(fourth.run.runId))!.status).toBe("succeeded");
+    expect(await runs.getWatermark(hunt.id)).toEqual({ end: T0 + 5 * HOUR, etag: elsewhere });
   });
 
   it("on-demand runs score without touching baselines or the watermark", async () => {

@@ -43,9 +43,17 @@ const OPERATION_OVERHEAD_BYTES = 1_024;
  */
 export function entityBytes(entity: Record<string, unknown>): number {
   let bytes = OPERATION_OVERHEAD_BYTES;
-  for (const [name, value] of Object.entries(entity))
-    bytes += name.length + 8 + (typeof value === "string" ? Buffer.byteLength(JSON.stringify(value)) : 32);
+  for (const [name, value] of Object.entries(entity)) bytes += name.length + 8 + (typeof value === "string" ? jsonTextBytes(value) : 32);
   return bytes;
+}
+
+/** What JSON.stringify escapes: quotes, backslashes, control characters and surrogates (a lone one is escaped). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const ESCAPED_IN_JSON = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** UTF-8 bytes of `text` as a JSON string; without escapes, counted without writing it out (packs weigh up to 400K characters). */
+function jsonTextBytes(text: string): number {
+  return ESCAPED_IN_JSON.test(text) ? Buffer.byteLength(JSON.stringify(text)) : Buffer.byteLength(text) + 2;
 }
 
 /**

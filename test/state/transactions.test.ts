@@ -6,6 +6,7 @@
 import { createHttpHeaders, RestError } from "@azure/core-rest-pipeline";
 import { TableClient } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
+import { entityBytes } from "../../lib/state/tables.js";
 import { submitTransaction, type TableAction } from "../../lib/state/transactions.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 
@@ -153,6 +154,22 @@ describe("entity group transactions written by the project", () => {
     await expect(submitTransaction(client, [["create", { partitionKey: "p", rowKey: "a", nested: { a: 1 } }]])).rejects.toThrow(
       /property 'nested' of entity p\/a/,
     );
+  });
+
+  it("weigh text as it is sent: JSON escapes and UTF-8 bytes, a lone surrogate escaped", () => {
+    const weight = (text: string) => entityBytes({ text }) - entityBytes({ text: "" });
+    for (const text of [
+      "plain",
+      'say "hi"',
+      "C:\\Windows\\System32",
+      "tab\tand\u0001",
+      "é and 中文",
+      "😀",
+      "lone \ud800",
+      "\u2028",
+      "x".repeat(400_000),
+    ])
+      expect(weight(text), JSON.stringify(text).slice(0, 40)).toBe(Buffer.byteLength(JSON.stringify(text)) - 2);
   });
 
   describe("answers in Azure's own words (recorded shapes, no service)", () => {

@@ -17,16 +17,49 @@ export interface Compiled {
   members?: readonly Column[];
 }
 
-/** The columns visible to an expression, with their positions in a row. */
+/** Columns of a row that something reads: their positions, or all of them. */
+export type ColumnReads = ReadonlySet<number> | "all";
+
+/** The union of two sets of reads. */
+export function bothReads(a: ColumnReads, b: ColumnReads): ColumnReads {
+  if (a === "all" || b === "all") return "all";
+  return a.size === 0 ? b : b.size === 0 ? a : new Set([...a, ...b]);
+}
+
+/**
+ * The columns visible to an expression, with their positions in a row. It records what the
+ * expressions compiled against it read (`reads`): a fused pass then copies only those columns
+ * between stages (see runStages).
+ */
 export class Scope {
   private readonly positions = new Map<string, number>();
-  constructor(readonly columns: readonly Column[]) {
-    columns.forEach((column, index) => {
+  private read: Set<number> | "all" = new Set();
+  constructor(private readonly visible: readonly Column[]) {
+    visible.forEach((column, index) => {
       if (!this.positions.has(column.name)) this.positions.set(column.name, index);
     });
   }
+  /** Every column, for what reads them all (pack_all()). */
+  get columns(): readonly Column[] {
+    this.read = "all";
+    return this.visible;
+  }
+  /** The column at a position indexOf gave. */
+  columnAt(index: number): Column {
+    return this.visible[index];
+  }
   indexOf(name: string): number | undefined {
-    return this.positions.get(name);
+    const index = this.positions.get(name);
+    if (index !== undefined && this.read !== "all") this.read.add(index);
+    return index;
+  }
+  /** The columns expressions compiled against this scope read so far. */
+  get reads(): ColumnReads {
+    return this.read;
+  }
+  /** What reads every column without asking for it by name (`*`). */
+  readAll(): void {
+    this.read = "all";
   }
   static of(table: Table): Scope {
     return new Scope(table.columns);

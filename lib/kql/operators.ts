@@ -4,7 +4,16 @@
  * so naming (`count_`, `dcount_X`, `Column1`, `X1` after a join) matches Kusto exactly.
  */
 import { AGGREGATES, isAggregateName, MULTI_COLUMN_AGGREGATES, PER_ARGUMENT_AGGREGATES, type Aggregator } from "./aggregates.js";
-import { Scope, type CompileContext, type Compiled, type Environment, type Evaluator, type RowCursor } from "./context.js";
+import {
+  bothReads,
+  Scope,
+  type ColumnReads,
+  type CompileContext,
+  type Compiled,
+  type Environment,
+  type Evaluator,
+  type RowCursor,
+} from "./context.js";
 import {
   errorAt,
   isTabular,
@@ -60,10 +69,19 @@ export interface Stage {
   columns: readonly Column[];
   /** This stage absorbed the one before it (consecutive filters become one predicate). */
   replaces?: boolean;
-  /** For filters: the row predicate, so a following filter can fold into it. */
+  /** For filters: the row predicate, so a following filter can fold into it, and the columns it reads. */
   predicate?: (row: Row) => boolean;
-  /** `retained`: whether anything downstream keeps the rows it is given (else a stage may reuse one buffer). */
-  wrap(next: Emit, retained: boolean): Emit;
+  predicateReads?: ColumnReads;
+  /**
+   * The columns of its input this stage and those after it read, given what is read of its output;
+   * without it, all of them.
+   */
+  reads?(output: ColumnReads): ColumnReads;
+  /**
+   * `retained`: whether anything downstream keeps the rows it is given (else a stage may reuse one
+   * buffer); `read`: what is read downstream of the rows it emits (a reused buffer need hold no more).
+   */
+  wrap(next: Emit, retained: boolean, read: ColumnReads): Emit;
 }
 
 /** The end of a fused pass: collects rows, or aggregates them as they arrive. */
@@ -72,6 +90,8 @@ export interface Sink {
   finish(): Table;
   /** False for sinks that only read each row while it is pushed (summarize, count). */
   retainsRows: boolean;
+  /** The columns of a row the sink reads (a sink that keeps rows reads them all). */
+  reads?: ColumnReads;
 }
 
 export function materialize(columns: readonly Column[]): Sink {
@@ -80,29 +100,47 @@ export function materialize(columns: readonly Column[]): Sink {
 }
 
 export function runStages(input: Table, stages: Stage[], sink: Sink): Table {
+  // What is read after each stage: a stage that rebuilds rows in one buffer copies only that.
+  const readAfter: ColumnReads[] = [];
+  let read: ColumnReads = sink.retainsRows ? "all" : (sink.reads ?? "all");
+  for (let i = stages.length - 1; i >= 0; i--) {
+    readAfter[i] = read;
+    read = stages[i].reads?.(read) ?? "all";
+  }
   let push = sink.push;
-  for (let i = stages.length - 1; i >= 0; i--) push = stages[i].wrap(push, sink.retainsRows);
+  for (let i = stages.length - 1; i >= 0; i--) push = stages[i].wrap(push, sink.retainsRows, readAfter[i]);
   for (const row of input.rows) push(row);
   return sink.finish();
 }
 
 export function whereStage(columns: readonly Column[], node: SyntaxNode, oc: OperatorContext, previous?: Stage): Stage {
-  const own = compileFor(columns, node.Condition, oc).fn;
+  const scope = new Scope(columns);
+  const own = compileFor(columns, node.Condition, oc, undefined, scope).fn;
   const before = previous?.predicate;
   // `where a | where b` is `where a and b`: one closure, one call per row.
   const predicate = before ? (row: Row) => before(row) && own(row) === true : (row: Row) => own(row) === true;
+  const predicateReads = before ? bothReads(previous.predicateReads ?? "all", scope.reads) : scope.reads;
   return {
     columns,
     predicate,
+    predicateReads,
     replaces: !!before,
+    reads: (output) => bothReads(output, predicateReads),
     wrap: (next) => (row) => {
       if (predicate(row)) next(row);
     },
   };
 }
 
-function compileFor(columns: readonly Column[], node: SyntaxNode, oc: OperatorContext, cursor?: RowCursor): Compiled {
-  return compileScalar(node, { query: oc.query, env: oc.env, scope: new Scope(columns), cursor });
+/** Compiles against `columns`; given `scope` (over the same columns), what it reads is recorded there. */
+function compileFor(
+  columns: readonly Column[],
+  node: SyntaxNode,
+  oc: OperatorContext,
+  cursor?: RowCursor,
+  scope = new Scope(columns),
+): Compiled {
+  return compileScalar(node, { query: oc.query, env: oc.env, scope, cursor });
 }
 
 // ---------- extend / serialize ----------
@@ -111,6 +149,8 @@ interface ExtendPlan {
   columns: Column[];
   /** Per expression, the output positions it writes: one, or one per column of a multi-column function. */
   targets: number[][];
+  /** The input columns the expressions read. */
+  reads: ColumnReads;
   compile(cursor?: RowCursor): Evaluator[];
 }
 
@@ -140,7 +180,8 @@ function planExtend(input: readonly Column[], node: SyntaxNode, oc: OperatorCont
   const finalColumns = resultColumns(node);
   const expressions = listElements(node.Expressions);
   const columns = [...input];
-  const compiled = expressions.map((expr) => compileFor(input, computed(expr), oc, { rows: [], index: 0 }));
+  const scope = new Scope(input);
+  const compiled = expressions.map((expr) => compileFor(input, computed(expr), oc, { rows: [], index: 0 }, scope));
   let appended = 0;
   const generated = (k: number) => finalColumns?.[input.length + appended + k]?.name ?? `Column${input.length + appended + k + 1}`;
   const targets = expressions.map((expr, position) => {
@@ -160,6 +201,7 @@ function planExtend(input: readonly Column[], node: SyntaxNode, oc: OperatorCont
   return {
     columns: adoptTypes(columns, finalColumns),
     targets,
+    reads: scope.reads,
     compile: (cursor) => expressions.map((expr) => compileFor(input, computed(expr), oc, cursor).fn),
   };
 }
@@ -181,9 +223,17 @@ export function extendStage(input: readonly Column[], node: SyntaxNode, oc: Oper
   const fns = plan.compile();
   const { targets } = plan;
   const width = plan.columns.length;
+  const written = new Set(targets.flat());
+  /** The input columns read after this stage that it passes on as they are, or all. */
+  const passedOn = (output: ColumnReads): number[] | "all" =>
+    output === "all" ? "all" : [...output].filter((i) => i < input.length && !written.has(i)).sort((a, b) => a - b);
   return {
     columns: plan.columns,
-    wrap: (next, retained) => {
+    reads: (output) => {
+      const passed = passedOn(output);
+      return passed === "all" ? "all" : bothReads(new Set(passed), plan.reads);
+    },
+    wrap: (next, retained, read) => {
       if (retained) {
         return (row) => {
           const out = widen(row, width);
@@ -193,8 +243,18 @@ export function extendStage(input: readonly Column[], node: SyntaxNode, oc: Oper
       }
       // Nothing keeps the rows: one buffer serves every row, and no garbage is made.
       const buffer: Row = new Array<Value>(width).fill(null);
+      const passed = passedOn(read);
+      if (passed === "all") {
+        return (row) => {
+          for (let i = 0; i < row.length; i++) buffer[i] = row[i];
+          writeItems(buffer, row, fns, targets);
+          next(buffer);
+        };
+      }
+      // Only the columns read later are copied (a wide table's row, 233 columns of SecurityEvent, is mostly not read).
+      const copied = Int32Array.from(passed);
       return (row) => {
-        for (let i = 0; i < row.length; i++) buffer[i] = row[i];
+        for (let k = 0; k < copied.length; k++) buffer[copied[k]] = row[copied[k]];
         writeItems(buffer, row, fns, targets);
         next(buffer);
       };
@@ -234,13 +294,17 @@ function adoptTypes(columns: Column[], parserView: Column[] | undefined): Column
 
 export function projectStage(input: readonly Column[], node: SyntaxNode, oc: OperatorContext): Stage {
   const expressions = listElements(node.Expressions);
-  const compiled = expressions.map((expr) => compileFor(input, computed(expr), oc));
+  const scope = new Scope(input);
+  const compiled = expressions.map((expr) => compileFor(input, computed(expr), oc, undefined, scope));
   const fns = compiled.map((c) => c.fn);
   const widths = compiled.map((c) => c.members?.length ?? 1);
   const width = widths.reduce((a, b) => a + b, 0);
   const columns = parserColumns(node, width, oc);
+  const reads = scope.reads;
   return {
     columns,
+    // A new row of its own: what it reads of its input is all that is read before it.
+    reads: () => reads,
     wrap: (next) => (row) => {
       const out: Row = new Array<Value>(width);
       let at = 0;
@@ -260,6 +324,7 @@ export function takeStage(input: readonly Column[], node: SyntaxNode, oc: Operat
   const limit = Number(compileFor(input, node.Expression, oc).fn([]));
   return {
     columns: input,
+    reads: (output) => output,
     wrap: (next) => {
       let taken = 0;
       return (row) => {
@@ -274,7 +339,12 @@ export function takeStage(input: readonly Column[], node: SyntaxNode, oc: Operat
 
 export function countSink(): Sink {
   let n = 0;
-  return { push: () => void n++, finish: () => ({ columns: [{ name: "Count", type: "long" }], rows: [[n]] }), retainsRows: false };
+  return {
+    push: () => void n++,
+    finish: () => ({ columns: [{ name: "Count", type: "long" }], rows: [[n]] }),
+    retainsRows: false,
+    reads: new Set(),
+  };
 }
 
 // ---------- project family ----------
@@ -443,7 +513,8 @@ export function summarizeSink(inputColumns: readonly Column[], node: SyntaxNode,
     return { columns: columns.map((c) => ({ ...c })), rows: normalizeTypes(columns, rows) };
   };
   // Aggregates copy whatever they keep (arg_max copies its row), so rows may be reused upstream.
-  return { push, finish, retainsRows: false };
+  // Read once every key and aggregate is compiled (a `*` among them reads every column).
+  return { push, finish, retainsRows: false, reads: scope.reads };
 }
 
 /** Aggregates hold values in the engine's representation; make sure dynamics are JSON-friendly. */
@@ -477,6 +548,7 @@ function expandColumns(
   const out: Evaluator[] = [];
   for (const n of nodes) {
     if (nodeKind(n) === "StarExpression") {
+      ctx.scope.readAll();
       const firstName = first && nodeKind(first) === "NameReference" ? String(first.SimpleName) : undefined;
       input.columns.forEach((c, index) => {
         if (c.name === firstName || byColumnNames.has(c.name)) return;

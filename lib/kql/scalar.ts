@@ -164,7 +164,7 @@ function compileNameReference(node: SyntaxNode, ctx: CompileContext): Compiled {
   }
   const index = ctx.scope.indexOf(name);
   if (index !== undefined) {
-    const column = ctx.scope.columns[index];
+    const column = ctx.scope.columnAt(index);
     return { fn: (row) => row[index], type: column.type, constant: false };
   }
   if (symbolKind === "FunctionSymbol") return compileCall(node, ctx);
@@ -252,7 +252,7 @@ function compileColumnIfExists(args: SyntaxNode[], ctx: CompileContext, node: Sy
   if (!nameArg.constant) throw errorAt(ctx.query, node, "column_ifexists() needs a constant column name");
   const index = ctx.scope.indexOf(plainText(nameArg.fn([])));
   if (index !== undefined) {
-    const column = ctx.scope.columns[index];
+    const column = ctx.scope.columnAt(index);
     return { fn: (row) => row[index], type: column.type, constant: false };
   }
   return compileNode(args[1], ctx);
@@ -700,7 +700,7 @@ function compilePath(node: SyntaxNode, ctx: CompileContext): Compiled {
     !isDynamicType(node.Expression)
   ) {
     const index = columnIndex;
-    return { fn: (row) => row[index], type: ctx.scope.columns[index].type, constant: false };
+    return { fn: (row) => row[index], type: ctx.scope.columnAt(index).type, constant: false };
   }
   const target = compileNode(node.Expression, ctx);
   const selector = node.Selector;

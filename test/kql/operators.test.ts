@@ -8,6 +8,43 @@ const LOGONS = `let Logons = datatable(Ip:string, User:string, EventID:int, Time
   "66.90.100.200", "admin", 4625, datetime(2024-10-18 11:00:00), dynamic(null)
 ];`;
 
+describe("fused passes: an extend's reused row holds only the columns read after it", () => {
+  // Rows that differ in every column, so a column carried over from the previous row would show.
+  const WIDE = `let Wide = range i from 1 to 40 step 1
+| extend a = strcat("a", i % 3), b = strcat("b", i % 5), c = i * 10, d = strcat("d", i % 7), e = strcat("e", i);`;
+  // The same query with a sort before its summarize keeps whole rows (no buffer), the reference.
+  const alike = (body: string, last: string) => {
+    const sorted = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(r)).sort();
+    expect(sorted(q(`${WIDE} Wide | ${body} | ${last}`))).toEqual(sorted(q(`${WIDE} Wide | ${body} | sort by i asc | ${last}`)));
+    expect(q(`${WIDE} Wide | ${body} | ${last}`).length).toBeGreaterThan(0);
+  };
+
+  it("columns the extend passes on untouched reach the summarize", () => {
+    alike('extend k = strcat(a, "!")', "summarize n = count(), ds = make_set(d) by b, k");
+  });
+
+  it("through a where and a second extend, a project and a take", () => {
+    alike(
+      "extend k = toupper(a) | where isnotempty(k) and c > 50 | extend m = strcat(k, b), c = c + 1 | project m, d, c, i | take 100",
+      "summarize n = count(), top = max(c) by m, d",
+    );
+  });
+
+  it("a column the extend replaces is read from its new value", () => {
+    alike("extend b = strcat(b, e), a = strlen(a)", "summarize n = count() by a, b");
+  });
+
+  it("`*` and pack_all() read every column", () => {
+    alike("extend k = 1", "summarize take_any(*) by a");
+    alike("extend k = strcat(a, e)", "summarize arg_max(c, *) by b");
+    alike("extend p = pack_all()", "summarize ps = make_list(p) by a");
+  });
+
+  it("a count reads nothing, and gets every row", () => {
+    expect(q(`${WIDE} Wide | extend k = strcat(a, b) | where k != "" | count`)).toEqual([{ Count: 40 }]);
+  });
+});
+
 describe("where / extend / project family", () => {
   it("filters with where and keeps only rows whose predicate is true", () => {
     expect(q(`${LOGONS} Logons | where EventID == 4625 and Ip startswith "10." | project User`)).toEqual([

@@ -1063,9 +1063,20 @@ function conditional(call: CallSite): Compiled {
   };
 }
 
+/** Characters with a meaning in a regular expression: a pattern without them matches itself. */
+const REGEX_SYNTAX = /[\\^$.|?*+()[\]{}]/;
+
 function trimBy(call: CallSite, values: Value[], side: "both" | "start" | "end"): string {
   const pattern = argText(call, values, 0);
   const s = argText(call, values, 1);
+  if (pattern !== "" && !REGEX_SYNTAX.test(pattern)) {
+    // Plain text (`trim_start(@"::ffff:", IpAddress)`, per row in the logon hunts): the same repeats cut without a regex.
+    let start = 0;
+    let end = s.length;
+    if (side !== "end") while (s.startsWith(pattern, start)) start += pattern.length;
+    if (side !== "start") while (end - pattern.length >= start && s.endsWith(pattern, end)) end -= pattern.length;
+    return s.slice(start, end);
+  }
   let out = s;
   if (side !== "end") out = compileRegex(`^(?:${pattern})+`, call.ctx, call.argNodes[0]).replaceAll(out, "");
   if (side !== "start") out = compileRegex(`(?:${pattern})+$`, call.ctx, call.argNodes[0]).replaceAll(out, "");

@@ -76,6 +76,23 @@ describe("conversion and text", () => {
     expect(value("extract(@'nope(\\d)', 1, 'x')")).toBe("");
   });
 
+  it("trims by plain text as by the same text as a regex: repeats, overlaps, nothing left", () => {
+    for (const fn of ["trim", "trim_start", "trim_end"])
+      for (const [pattern, text] of [
+        ["a", "aaa"],
+        ["a", "aXa"],
+        ["ab", "ababXab"],
+        ["ab", "abab"],
+        ["ab", "aba"],
+        ["::ffff:", "::ffff:10.0.0.1"],
+        ["x", ""],
+        ["é", "éeé"],
+      ])
+        expect(value(`${fn}('${pattern}', '${text}')`), `${fn}('${pattern}', '${text}')`).toBe(value(`${fn}('(?:${pattern})', '${text}')`));
+    expect(value("trim_start('ab', 'ababXab')")).toBe("Xab");
+    expect(value("trim_end('ab', 'ababXab')")).toBe("ababX");
+  });
+
   it("string operators are case-insensitive unless _cs, and has matches whole terms", () => {
     expect(value("'Failed Logon From Host' has 'logon'")).toBe(true);
     expect(value("'Failed Logon From Host' has 'logo'")).toBe(false);

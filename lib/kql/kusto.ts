@@ -458,8 +458,20 @@ export function sourceText(query: AnalyzedQuery, node: OptionalNode): string {
 
 /** The node's own text without surrounding trivia (for messages). */
 export function nodeText(node: OptionalNode): string {
-  return String(node?.ToString?.(2) ?? node?.ToString?.() ?? "").trim();
+  if (!node) return "";
+  let text = nodeTexts.get(node);
+  if (text === undefined) {
+    text = String(node.ToString?.(2) ?? node.ToString?.() ?? "").trim();
+    nodeTexts.set(node, text);
+  }
+  return text;
 }
+
+/**
+ * Node texts, once per node: a syntax tree is kept from window to window (analyze) and never
+ * changes, and ToString walks the node's tokens every time (each window's compile asks again).
+ */
+const nodeTexts = new WeakMap<SyntaxNode, string>();
 
 export function errorAt(query: AnalyzedQuery, node: OptionalNode, message: string, code?: string): KqlError {
   return new KqlError(message, positionOf(query.text, nodeStart(node)), code);
@@ -520,7 +532,18 @@ export function referencedSymbolKind(node: OptionalNode): string {
 }
 
 /** Names of every symbol of one kind (`ColumnSymbol`, `TableSymbol`, ...) the tree refers to. */
-export function referencedSymbolNames(root: SyntaxNode, symbolKind: string): Set<string> {
+export function referencedSymbolNames(root: SyntaxNode, symbolKind: string): ReadonlySet<string> {
+  // A kept tree is walked once per kind, not on every window's run.
+  let byKind = symbolNames.get(root);
+  if (!byKind) symbolNames.set(root, (byKind = new Map<string, ReadonlySet<string>>()));
+  let names = byKind.get(symbolKind);
+  if (!names) byKind.set(symbolKind, (names = symbolNamesUnder(root, symbolKind)));
+  return names;
+}
+
+const symbolNames = new WeakMap<SyntaxNode, Map<string, ReadonlySet<string>>>();
+
+function symbolNamesUnder(root: SyntaxNode, symbolKind: string): Set<string> {
   const names = new Set<string>();
   const visit = (node: OptionalNode) => {
     if (!node) return;

@@ -103,11 +103,18 @@ export function requireColumns(hunt: Hunt, table: Table): void {
 
 /** What a hunt needs of each result row: entity columns with a value, features as numbers. */
 function huntRowSchema(hunt: Hunt) {
-  const shape: Record<string, z.ZodType> = {};
-  for (const column of hunt.entity.columns) shape[column] = z.union([z.string().min(1, "empty entity value"), z.number(), z.boolean()]);
-  for (const feature of hunt.features) shape[feature.column] = z.number().nullable();
-  return z.object(shape).loose();
+  let schema = rowSchemas.get(hunt);
+  if (!schema) {
+    const shape: Record<string, z.ZodType> = {};
+    for (const column of hunt.entity.columns) shape[column] = z.union([z.string().min(1, "empty entity value"), z.number(), z.boolean()]);
+    for (const feature of hunt.features) shape[feature.column] = z.number().nullable();
+    rowSchemas.set(hunt, (schema = z.object(shape).loose()));
+  }
+  return schema;
 }
+
+/** Per hunt: zod builds (and compiles) an object schema's parser once, not on every window. */
+const rowSchemas = new WeakMap<Hunt, z.ZodObject>();
 
 /** A result cell as text for keys: strings as they are, null as empty, arrays and bags as JSON. */
 function cellText(value: Value | undefined): string {

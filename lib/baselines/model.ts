@@ -48,7 +48,9 @@ export function updateFeature(state: FeatureState | undefined, value: number): F
   const delta = value - state.mean;
   const mean = state.mean + EWMA_ALPHA * delta;
   const variance = (1 - EWMA_ALPHA) * (state.variance + EWMA_ALPHA * delta * delta);
-  return { mean, variance, history: [...state.history, value].slice(-HISTORY_LENGTH) };
+  const history = state.history.slice(Math.max(0, state.history.length + 1 - HISTORY_LENGTH));
+  history.push(value);
+  return { mean, variance, history };
 }
 
 /** Adds values to a capped distinct set, keeping the oldest (first seen) ones when full. */
@@ -78,13 +80,20 @@ export function applyObservation(
   caps: Record<string, number>,
 ): Baseline | undefined {
   if (current && current.lastWindowEnd >= window.end) return undefined;
-  const features: Record<string, FeatureState> = { ...(current?.features ?? {}) };
-  for (const [name, value] of Object.entries(observation.features)) {
+  // Copied key by key: this runs for every entity of every window, and spreading records decoded
+  // from JSON takes V8's slow path.
+  const features: Record<string, FeatureState> = {};
+  if (current) for (const name in current.features) features[name] = current.features[name];
+  for (const name in observation.features) {
+    const value = observation.features[name];
     if (Number.isFinite(value)) features[name] = updateFeature(features[name], value);
   }
-  const distinct: Record<string, string[]> = { ...(current?.distinct ?? {}) };
-  for (const [name, values] of Object.entries(observation.distinct))
-    distinct[name] = mergeDistinct(distinct[name], values, caps[name] ?? 50);
+  const distinct: Record<string, string[]> = {};
+  if (current) for (const name in current.distinct) distinct[name] = current.distinct[name];
+  for (const name in observation.distinct) distinct[name] = mergeDistinct(distinct[name], observation.distinct[name], caps[name] ?? 50);
+  const hits = current?.thresholdHits ?? [];
+  const thresholdHits = hits.slice(Math.max(0, hits.length + 1 - THRESHOLD_HISTORY));
+  thresholdHits.push(observation.thresholdMet ? 1 : 0);
   return {
     huntId,
     entityKey: observation.entityKey,
@@ -94,7 +103,7 @@ export function applyObservation(
     lastWindowEnd: window.end,
     features,
     distinct,
-    thresholdHits: [...(current?.thresholdHits ?? []), observation.thresholdMet ? 1 : 0].slice(-THRESHOLD_HISTORY),
+    thresholdHits,
   };
 }
 

@@ -81,8 +81,13 @@ export const LEGACY_BUCKETS = 16;
 export const PACKS = 64;
 /** A row whose JSON is longer than this is stored alone (a baseline with long distinct lists, a widely seen value's members). */
 export const PACKED_ROW_CHARS = 4_000;
-/** Slots of a pack: properties `s000` to `s199` (a row holds at most 252 properties). */
+/**
+ * Slots of a pack for new rows: properties `s000` to `s199` (a row holds at most 252 properties). A
+ * row stays in the slot it was stored in, so this may change without a row ending up in two slots.
+ */
 const SLOTS = 200;
+/** Slot properties there can be (three digits). */
+const SLOT_PROPERTIES = 1_000;
 /** Characters of a slot (a string property holds 32K) and of a whole pack (a row holds 1 MiB, and a string counts 2 bytes a character). */
 const SLOT_CHARS = 30_000;
 const PACK_CHARS = 400_000;
@@ -233,7 +238,7 @@ class PackEdit {
 
   /** Takes out of the pack, largest first, the added rows of a slot or pack that would hold too much; returns them. */
   overflow(): { item: PendingWrite; next: Stored }[] {
-    const slots = new Float64Array(SLOTS);
+    const slots = new Float64Array(SLOT_PROPERTIES);
     let total = 0;
     this.each((rowKey, row) => {
       const chars = charsOf(rowKey, row);
@@ -701,6 +706,8 @@ export class BaselineStore {
         continue;
       }
       const place = packs && !view.alone.has(item.rowKey) ? placeOf(item.rowKey, packs) : undefined;
+      // A row already packed keeps its slot (one an earlier SLOTS gave it).
+      if (place && current?.pack === place.pack) place.slot = view.packs.get(place.pack)?.rows.get(item.rowKey)?.slot ?? place.slot;
       const row = place && packedRowOf(next, place.slot);
       if (place && row && row.json.length <= PACKED_ROW_CHARS) {
         const edit = editOf(place.pack);

@@ -453,6 +453,39 @@ describe("packs: many entities' baselines in one row", () => {
     expect([read.windows, read.features.FailedCount.history]).toEqual([3, [5, 7]]);
   });
 
+  it("a packed row stays in the slot it was stored in (a layout with other slots wrote it): updated there, never copied to another", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const entities = ["10.5.0.1", "10.5.0.2", "10.5.0.3"];
+    await new BaselineStore(client, layout).applyObservations(
+      "hunt-s",
+      entities.map((k) => observation(k, 1)),
+      { start: 0, end: HOUR },
+      {},
+    );
+    // Move every line to a slot the current layout would not choose for it, as a pack written with a different slot count.
+    const pack = (await rowsOf(client, "hunt-s~b00")).get("%pack-00")!;
+    const lines = Object.entries(pack)
+      .filter(([name, text]) => /^s\d{3}$/.test(name) && typeof text === "string" && text)
+      .flatMap(([, text]) => (text as string).split("\n"));
+    const moved: Record<string, unknown> = { partitionKey: "hunt-s~b00", rowKey: "%pack-00" };
+    for (const name of Object.keys(pack)) if (/^s\d{3}$/.test(name)) moved[name] = "";
+    moved.s250 = lines.join("\n");
+    await client.updateEntity(moved, "Merge");
+
+    await new BaselineStore(client, layout).applyObservations("hunt-s", [observation(entities[0], 4)], { start: HOUR, end: 2 * HOUR }, {});
+    const stored = (await rowsOf(client, "hunt-s~b00")).get("%pack-00")!;
+    expect(packedKeys(stored)).toEqual(entities);
+    expect(
+      (stored.s250 as string)
+        .split("\n")
+        .map((line) => line.slice(0, line.indexOf("\t")))
+        .sort(),
+    ).toEqual(entities);
+    const read = await new BaselineStore(client, layout).getBaselines("hunt-s", entities);
+    expect(entities.map((k) => read.get(k)!.features.FailedCount.history)).toEqual([[1, 4], [1], [1]]);
+  });
+
   it("a row leaving its pack and a run writing the pack meanwhile lose no update: the row alone is created with the pack's etag", async () => {
     const storage = await freshStorage(azurite());
     const client = storage.table("baselines");

@@ -1,4 +1,4 @@
-import { odata, type TableClient } from "@azure/data-tables";
+import { odata, type TableClient, type TableEntity } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
 import { BaselineStore, fromBaseline, LEGACY_BUCKETS, PACKS, prevalenceRefreshFor, type ApplyResult } from "../../lib/baselines/store.js";
 import { applyObservation, isMember, MEMBERS_CAP, type Observation } from "../../lib/baselines/model.js";
@@ -468,7 +468,7 @@ describe("packs: many entities' baselines in one row", () => {
     const lines = Object.entries(pack)
       .filter(([name, text]) => /^s\d{3}$/.test(name) && typeof text === "string" && text)
       .flatMap(([, text]) => (text as string).split("\n"));
-    const moved: Record<string, unknown> = { partitionKey: "hunt-s~b00", rowKey: "%pack-00" };
+    const moved: TableEntity<Record<string, unknown>> = { partitionKey: "hunt-s~b00", rowKey: "%pack-00" };
     for (const name of Object.keys(pack)) if (/^s\d{3}$/.test(name)) moved[name] = "";
     moved.s250 = lines.join("\n");
     await client.updateEntity(moved, "Merge");

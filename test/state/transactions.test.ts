@@ -4,8 +4,10 @@
  * (a RestError with the failing operation's status), with nothing of the transaction applied.
  */
 import { createHttpHeaders, RestError } from "@azure/core-rest-pipeline";
-import { TableClient } from "@azure/data-tables";
+import { odata, TableClient } from "@azure/data-tables";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import { azuriteConnectionString } from "../../lib/state/storage.js";
 import { entityBytes } from "../../lib/state/tables.js";
 import { submitTransaction, type TableAction } from "../../lib/state/transactions.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
@@ -154,6 +156,51 @@ describe("entity group transactions written by the project", () => {
     await expect(submitTransaction(client, [["create", { partitionKey: "p", rowKey: "a", nested: { a: 1 } }]])).rejects.toThrow(
       /property 'nested' of entity p\/a/,
     );
+  });
+
+  it("a connection reset while the body is being sent is tried again (the pipeline's retry), and the transaction is applied", async () => {
+    const client = await table();
+    const azuriteTable = new URL(azurite().tableUrl);
+    // In front of Azurite: the first connection is reset once the body starts coming (the client is still writing it,
+    // as when a kept-alive connection the server closed is reused); the next ones pass through.
+    let connections = 0;
+    const sockets: Socket[] = [];
+    const proxy = createServer((socket) => {
+      sockets.push(socket);
+      if (++connections === 1) {
+        socket.once("data", () => socket.resetAndDestroy());
+        return;
+      }
+      const upstream = connect(Number(azuriteTable.port), azuriteTable.hostname);
+      sockets.push(upstream);
+      socket.pipe(upstream).pipe(socket);
+      socket.on("error", () => upstream.destroy());
+      upstream.on("error", () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = proxy.address() as AddressInfo;
+      const viaProxy = TableClient.fromConnectionString(
+        azuriteConnectionString({ blob: port, queue: port, table: port }),
+        client.tableName,
+        { allowInsecureConnection: true, retryOptions: { retryDelayInMs: 10 } },
+      );
+      // About 1.8 MB: far more than one socket write, so the reset lands while it is being sent.
+      const actions: TableAction[] = Array.from({ length: 60 }, (_, i) => [
+        "create",
+        { partitionKey: "p", rowKey: `r${i}`, text: "x".repeat(30_000) },
+      ]);
+      const result = await submitTransaction(viaProxy, actions);
+      expect(result.subResponses).toHaveLength(60);
+      expect(connections).toBeGreaterThanOrEqual(2);
+      let stored = 0;
+      for await (const entity of client.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'p'` } })) if (entity.text) stored++;
+      expect(stored).toBe(60);
+    } finally {
+      // The client keeps its connections alive: closed here, not after Azurite's 5 s keep-alive.
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it("weigh text as it is sent: JSON escapes and UTF-8 bytes, a lone surrogate escaped", () => {

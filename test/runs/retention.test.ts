@@ -20,7 +20,7 @@ import {
   type RetentionPolicy,
 } from "../../lib/runs/retention.js";
 import { servicesFor } from "../../lib/runs/runner.js";
-import { RunStore, scheduledRunId, type RunRecord } from "../../lib/runs/store.js";
+import { RunStore, scheduledRunId } from "../../lib/runs/store.js";
 import { packObservations } from "../../lib/runs/staging.js";
 import { decodeKey } from "../../lib/state/keys.js";
 import type { Storage } from "../../lib/state/storage.js";
@@ -28,6 +28,7 @@ import type { QuerySource } from "../../lib/sources/types.js";
 import { clientRacingTransactions, freshStorage, useAzurite } from "../helpers/azurite.js";
 import { requestsDuring } from "../helpers/requests.js";
 import { finding } from "../helpers/findings.js";
+import { runRecord } from "../helpers/runs.js";
 
 const azurite = useAzurite();
 const HOUR = 3_600_000;
@@ -68,24 +69,6 @@ function rowsDeleted(body: string): [string, string][] {
 
 function observation(entityKey: string, lastSeen: number): Observation {
   return { entityKey, features: { FailedCount: 5 }, distinct: {}, firstSeen: lastSeen - HOUR, lastSeen };
-}
-
-function runRecord(huntId: string, windowEnd: number, status: RunRecord["status"] = "succeeded"): RunRecord {
-  return {
-    runId: scheduledRunId(huntId, windowEnd),
-    huntId,
-    kind: "scheduled",
-    status,
-    window: { start: new Date(windowEnd - HOUR).toISOString(), end: new Date(windowEnd).toISOString() },
-    source: "local",
-    startedAt: new Date(windowEnd + 60_000).toISOString(),
-    rows: 0,
-    entities: 0,
-    findings: 0,
-    alerts: 0,
-    topFindings: [],
-    skippedWindows: 0,
-  };
 }
 
 async function count(client: TableClient): Promise<number> {

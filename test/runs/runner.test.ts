@@ -15,12 +15,13 @@ import {
   type HuntServices,
   type Window,
 } from "../../lib/runs/runner.js";
-import { LeaseLostError, RECORD_STAGED_PARTS, scheduledRunId, type RunRecord } from "../../lib/runs/store.js";
+import { LeaseLostError, RECORD_STAGED_PARTS, type RunRecord } from "../../lib/runs/store.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import type { Storage } from "../../lib/state/storage.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import type { QueryRequest, QueryResponse } from "../../lib/sources/types.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { runRecord } from "../helpers/runs.js";
 
 const azurite = useAzurite();
 const HOUR = 3_600_000;
@@ -335,19 +336,7 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     const storage = await freshStorage(azurite());
     const { runs } = servicesFor(storage, sourceOf([]));
     const running = (end: number): RunRecord => ({
-      runId: scheduledRunId(hunt.id, end),
-      huntId: hunt.id,
-      kind: "scheduled",
-      status: "running",
-      window: { start: new Date(end - HOUR).toISOString(), end: new Date(end).toISOString() },
-      source: "local",
-      startedAt: new Date(end).toISOString(),
-      rows: 0,
-      entities: 0,
-      findings: 0,
-      alerts: 0,
-      topFindings: [],
-      skippedWindows: 0,
+      ...runRecord(hunt.id, end, "running"),
       leaseUntil: new Date(Date.now() + HOUR).toISOString(),
     });
     const claimed = async (end: number) => {

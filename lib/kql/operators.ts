@@ -38,6 +38,13 @@ export interface OperatorContext {
   env: Environment;
 }
 
+/** The position of the input's column `name`, which `node` names for `operator`; an error naming both if there is none. */
+export function inputColumn(input: Table, name: string, node: SyntaxNode, operator: string, oc: OperatorContext): number {
+  const index = Scope.of(input).indexOf(name);
+  if (index === undefined) throw errorAt(oc.query, node, `${operator}: '${name}' is not a column of the input`);
+  return index;
+}
+
 export function compileIn(table: Table, node: SyntaxNode, oc: OperatorContext): Compiled {
   return compileScalar(node, { query: oc.query, env: oc.env, scope: Scope.of(table) });
 }

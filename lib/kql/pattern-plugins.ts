@@ -4,9 +4,8 @@
  * A pattern fixes some columns to one value each and leaves the others as a wildcard; both return
  * SegmentId, Count, Percent and then the input's columns, as the parser types them.
  */
-import { Scope } from "./context.js";
 import { errorAt, nodeKind, referencedName, resultColumns, type SyntaxNode } from "./kusto.js";
-import { compileIn, type OperatorContext } from "./operators.js";
+import { compileIn, inputColumn, type OperatorContext } from "./operators.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { emptyValue, plainText, valueIdentity } from "./values.js";
 
@@ -31,12 +30,9 @@ function optional(input: Table, arg: SyntaxNode | undefined, oc: OperatorContext
 /** The weight column, given by name (`sample_Count`) or as a string (`'sample_Count'`); `~` for none. */
 function weightColumn(input: Table, arg: SyntaxNode | undefined, plugin: string, oc: OperatorContext): number | undefined {
   if (!arg) return undefined;
-  const scope = Scope.of(input);
   const name = nodeKind(arg) === "NameReference" ? referencedName(arg) : optional(input, arg, oc);
   if (name === undefined || name === null) return undefined;
-  const index = scope.indexOf(plainText(name));
-  if (index === undefined) throw errorAt(oc.query, arg, `${plugin}: '${plainText(name)}' is not a column of the input`);
-  return index;
+  return inputColumn(input, plainText(name), arg, plugin, oc);
 }
 
 function encode(input: Table, weightIndex: number | undefined): Encoded {

@@ -13,7 +13,7 @@ import {
   type SyntaxNode,
 } from "./kusto.js";
 import { autocluster, basket } from "./pattern-plugins.js";
-import { compileIn, type OperatorContext } from "./operators.js";
+import { compileIn, inputColumn, type OperatorContext } from "./operators.js";
 import { compileScalar } from "./scalar.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { emptyValue, plainText, toKqlString, valueIdentity } from "./values.js";
@@ -22,10 +22,7 @@ import { parseIpv4 } from "./ip-functions.js";
 type Plugin = (input: Table, args: SyntaxNode[], node: SyntaxNode, oc: OperatorContext) => Table;
 
 function columnIndex(input: Table, arg: SyntaxNode, plugin: string, oc: OperatorContext): number {
-  const name = String(referencedName(arg) ?? nodeText(arg));
-  const index = Scope.of(input).indexOf(name);
-  if (index === undefined) throw errorAt(oc.query, arg, `${plugin}: '${name}' is not a column of the input`);
-  return index;
+  return inputColumn(input, String(referencedName(arg) ?? nodeText(arg)), arg, plugin, oc);
 }
 
 /** bag_unpack(Column [, Prefix]): one column per key found in the bags, the bag column dropped. */

@@ -184,6 +184,11 @@ describe("evaluate basket", () => {
     expect(columnsOf(`${storms} | evaluate basket(0.2)`).slice(0, 3)).toEqual(["SegmentId:long", "Count:long", "Percent:real"]);
   });
 
+  it("a column the parser cannot check (a table the workspace lacks) and the input lacks is refused, naming the plugin and the column", () => {
+    expect(() => q("NotInWorkspace | evaluate basket(0.2, Weight)")).toThrow("basket: 'Weight' is not a column of the input (at 1:39)");
+    expect(() => q("NotInWorkspace | evaluate bag_unpack(Props)")).toThrow("bag_unpack: 'Props' is not a column of the input (at 1:38)");
+  });
+
   it("takes custom wildcards per type and MaxDimensions, as the documentation's second example writes them", () => {
     expect(patterns(`${storms} | evaluate basket(0.2, '~', '~', '*', long(-1))`).slice(0, 2)).toEqual([
       [7, 70, "*", "Hail", "*", -1],

@@ -31,7 +31,7 @@ import { EVALUATE_PLUGINS, evaluatePlugin, unsupportedPluginMessage } from "./pl
 import { search } from "./search.js";
 import { compileScalar, isImplementedFunction } from "./scalar.js";
 import type { Column, Row, Table } from "./types.js";
-import { normalizeTypeName } from "./types.js";
+import { normalizeTypeName, withColumns } from "./types.js";
 import { datetimeFromMs, emptyValue, plainText, valueIdentity } from "./values.js";
 
 export type TableSchemas = Readonly<Record<string, readonly Column[]>>;
@@ -81,7 +81,7 @@ function mergedSchemas(tables: Record<string, Table>, known: TableSchemas): Reco
     const published = known[name];
     if (!published) schemas[name] = table.columns;
     else {
-      const merged = [...published, ...table.columns.filter((c) => !published.some((k) => k.name === c.name))];
+      const merged = withColumns(published, table.columns);
       schemas[name] = isOpenSchema(published) ? openSchema(merged) : merged;
     }
   }

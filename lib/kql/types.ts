@@ -27,6 +27,11 @@ export interface Table {
   readonly rows: Row[];
 }
 
+/** `own`'s columns, then those of `extra` whose names `own` lacks (a published schema widened by what data or Log Analytics adds). */
+export function withColumns(own: readonly Column[], extra: readonly Column[]): Column[] {
+  return [...own, ...extra.filter((column) => !own.some((c) => c.name === column.name))];
+}
+
 export function isKqlType(name: string): name is KqlType {
   return (KQL_TYPES as readonly string[]).includes(name);
 }

@@ -28,7 +28,7 @@ import {
 } from "./kusto.js";
 import { compileScalar } from "./scalar.js";
 import { binValue } from "./scalar-functions.js";
-import { compileRegex } from "./text.js";
+import { compileRegex, escapeRegex } from "./text.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
 import { normalizeTypeName } from "./types.js";
 import { compareValues, groupKey, coerceToType, emptyValue, plainText, toDynamic, toKqlString, valueIdentity } from "./values.js";
@@ -1126,8 +1126,6 @@ function convertCaptured(text: string, type: KqlType): Value | undefined {
   const value = coerceToType(text, type);
   return value === null && type !== "dynamic" ? undefined : value;
 }
-
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** The regular expression of a parse pattern, and the group each column takes. */
 function parseMatcher(parts: ParsePart[], regexKind: boolean, flags: string | undefined, oc: OperatorContext, node: SyntaxNode) {

@@ -11,7 +11,7 @@ import { IP_FUNCTIONS, parseIpv4 } from "./ip-functions.js";
 import { TEXT_FUNCTIONS } from "./text-functions.js";
 import { SERIES_FUNCTIONS } from "./series-functions.js";
 import { errorAt, nodeText, type SyntaxNode } from "./kusto.js";
-import { compileRegex, hasTerm } from "./text.js";
+import { compileRegex, hasTerm, isPlainPattern } from "./text.js";
 import { NUMERIC_TYPES, type KqlType, type Row, type Value } from "./types.js";
 import { MS_PER_DAY } from "../time.js";
 import {
@@ -1063,13 +1063,10 @@ function conditional(call: CallSite): Compiled {
   };
 }
 
-/** Characters with a meaning in a regular expression: a pattern without them matches itself. */
-const REGEX_SYNTAX = /[\\^$.|?*+()[\]{}]/;
-
 function trimBy(call: CallSite, values: Value[], side: "both" | "start" | "end"): string {
   const pattern = argText(call, values, 0);
   const s = argText(call, values, 1);
-  if (pattern !== "" && !REGEX_SYNTAX.test(pattern)) {
+  if (pattern !== "" && isPlainPattern(pattern)) {
     // Plain text (`trim_start(@"::ffff:", IpAddress)`, per row in the logon hunts): the same repeats cut without a regex.
     let start = 0;
     let end = s.length;

@@ -55,6 +55,15 @@ export interface KqlRegex {
 
 const regexCache = new Map<string, KqlRegex>();
 
+/** Characters with a meaning in a regular expression. */
+const REGEX_SYNTAX = /[.*+?^${}()|[\]\\]/g;
+
+/** `text` as a pattern that matches it literally. */
+export const escapeRegex = (text: string) => text.replace(REGEX_SYNTAX, "\\$&");
+
+/** Whether a pattern holds no regex syntax, so that it matches only itself. */
+export const isPlainPattern = (pattern: string) => pattern.search(REGEX_SYNTAX) < 0;
+
 /**
  * Kusto uses RE2, which never backtracks: `(a+)+$` on a long name takes linear time. RE2JS is a
  * JavaScript port of RE2 with the same syntax (inline flags such as `(?i)` included), but some

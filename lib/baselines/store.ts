@@ -38,7 +38,7 @@
  * drops what it remembers of the hunt. Writes stay conditional on the remembered etags, so a
  * writer this store does not know about makes a transaction fail, and it is read again.
  */
-import { odata, type RestError, type TableClient } from "@azure/data-tables";
+import { odata, type TableClient } from "@azure/data-tables";
 import pMap from "p-map";
 import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
 import {
@@ -46,7 +46,7 @@ import {
   entityBytes,
   epochMsLiteral,
   getEntityOrUndefined,
-  isConflict,
+  isLostRace,
   pagesWithin,
   TRANSACTION_BYTES,
   TRANSACTION_LIMIT,
@@ -317,11 +317,6 @@ function currentIn(view: PartitionView, partitionKey: string, rowKey: string, pa
   if (!stored || !row) return undefined;
   row.entity ??= { ...(JSON.parse(row.json) as Record<string, unknown>), partitionKey, rowKey };
   return { entity: row.entity, etag: stored.etag, pack };
-}
-
-function isLostRace(error: unknown): boolean {
-  // 404: an entity this store remembered was deleted meanwhile.
-  return isConflict(error) || (error as RestError)?.statusCode === 404;
 }
 
 interface PendingWrite {

@@ -9,10 +9,10 @@
  * setting points somewhere else the destination is enabled again.
  */
 import { createHash } from "node:crypto";
-import type { RestError, TableClient } from "@azure/data-tables";
+import type { TableClient } from "@azure/data-tables";
 import type { Logger } from "../log.js";
 import { encodeKey } from "../state/keys.js";
-import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isConflict, type TimeBudget } from "../state/tables.js";
+import { deleteWhere, epochMsLiteral, getEntityOrUndefined, isLostRace, type TimeBudget } from "../state/tables.js";
 import type { Destination } from "./destinations.js";
 
 export interface NotifyStateOptions {
@@ -74,7 +74,7 @@ export class NotifyState {
       // Only that row: if the new URL was disabled meanwhile, its row has another etag and stays.
       await this.suppression.deleteEntity("disabled", encodeKey(destinationId), { etag: row.etag });
     } catch (error) {
-      if (!isConflict(error) && (error as RestError).statusCode !== 404) throw error;
+      if (!isLostRace(error)) throw error;
     }
     this.log?.info(`destination ${destinationId}: its URL changed since an earlier URL answered 410 Gone; enabled again`);
     return false;

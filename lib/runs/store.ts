@@ -20,7 +20,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
 import { encodeKey } from "../state/keys.js";
-import { deleteWhere, getEntityOrUndefined, isConflict, type TimeBudget } from "../state/tables.js";
+import { deleteWhere, getEntityOrUndefined, isConflict, isLostRace, type TimeBudget } from "../state/tables.js";
 import { submitTransaction } from "../state/transactions.js";
 
 export const RunStatus = z.enum(["running", "scored", "succeeded", "failed"]);
@@ -203,8 +203,7 @@ export class RunStore {
       const written = await this.client.updateEntity(this.entityOf(run, staged), "Replace", { etag });
       return written.etag!;
     } catch (error) {
-      if (isConflict(error) || (error as { statusCode?: number }).statusCode === 404)
-        throw new LeaseLostError(`run ${run.runId}: another instance took the window over`);
+      if (isLostRace(error)) throw new LeaseLostError(`run ${run.runId}: another instance took the window over`);
       throw error;
     }
   }
@@ -233,7 +232,7 @@ export class RunStore {
         return written;
       } catch (error) {
         // Neither write happened: one of them lost a race, and alone each says which.
-        if (!isConflict(error) && (error as { statusCode?: number }).statusCode !== 404) throw error;
+        if (!isLostRace(error)) throw error;
       }
     }
     await this.update(run, etag);

@@ -16,6 +16,13 @@ export function isConflict(error: unknown): boolean {
   return status === 409 || status === 412;
 }
 
+/** A conflict (see isConflict), or 404: a row the writer knew of was deleted meanwhile. */
+export function isLostRace(error: unknown): boolean {
+  return isConflict(error) || isNotFound(error);
+}
+
+const isNotFound = (error: unknown) => (error as RestError)?.statusCode === 404;
+
 /** The entity, or undefined when there is none (404); other errors are thrown. */
 export async function getEntityOrUndefined<T extends object>(
   client: TableClient,
@@ -97,8 +104,6 @@ export function transactionChunks<T>(
   return chunks;
 }
 
-const isNotFound = (error: unknown) => (error as RestError)?.statusCode === 404;
-
 /** A row as a query listed it: its keys and the etag it had then. */
 export interface ListedRow {
   partitionKey: string;
@@ -160,7 +165,7 @@ export async function deleteUnchanged(client: TableClient, rows: readonly Listed
         await deleteUnchangedTransaction(client, chunk);
         return chunk.length;
       } catch (error) {
-        if (!isNotFound(error) && !isConflict(error)) throw error;
+        if (!isLostRace(error)) throw error;
         const one = await pMap(chunk, (r) => deleteRow(client, r.partitionKey, r.rowKey, r.etag), { concurrency: DELETE_CONCURRENCY });
         return one.filter(Boolean).length;
       }
@@ -176,7 +181,7 @@ async function deleteRow(client: TableClient, partitionKey: string, rowKey: stri
     await client.deleteEntity(partitionKey, rowKey, { etag });
     return true;
   } catch (error) {
-    if (isNotFound(error) || isConflict(error)) return false;
+    if (isLostRace(error)) return false;
     throw error;
   }
 }

@@ -139,8 +139,11 @@ interface Pack {
   etag: string;
   rows: Map<string, PackedRow>;
 }
-/** A row as the writers see it: where it is stored (`pack`: the row key of its pack) and the etag a write is conditional on. */
-type Current = { entity: Stored; etag: string; pack?: string } | undefined;
+/**
+ * A row as the writers see it: where it is stored (`pack`: the row key of its pack, and its slot
+ * there) and the etag a write is conditional on.
+ */
+type Current = { entity: Stored; etag: string; pack?: string; slot?: number } | undefined;
 /**
  * What this store knows of a partition: rows stored alone and packs, by row key. Remembered, it is
  * the whole partition (a row it does not hold is not stored); read for a few rows, it holds those
@@ -238,9 +241,15 @@ class PackEdit {
 
   /** Takes out of the pack, largest first, the added rows of a slot or pack that would hold too much; returns them. */
   overflow(): { item: PendingWrite; next: Stored }[] {
-    const slots = new Float64Array(SLOT_PROPERTIES);
+    let slots = new Float64Array(SLOTS);
     let total = 0;
     this.each((rowKey, row) => {
+      // A row keeps its slot, so one an earlier slot count gave may lie past SLOTS.
+      if (row.slot >= slots.length) {
+        const wider = new Float64Array(SLOT_PROPERTIES);
+        wider.set(slots);
+        slots = wider;
+      }
       const chars = charsOf(rowKey, row);
       slots[row.slot] += chars;
       total += chars;
@@ -316,7 +325,7 @@ function currentIn(view: PartitionView, partitionKey: string, rowKey: string, pa
   const row = stored?.rows.get(rowKey);
   if (!stored || !row) return undefined;
   row.entity ??= { ...(JSON.parse(row.json) as Record<string, unknown>), partitionKey, rowKey };
-  return { entity: row.entity, etag: stored.etag, pack };
+  return { entity: row.entity, etag: stored.etag, pack, slot: row.slot };
 }
 
 interface PendingWrite {
@@ -702,7 +711,7 @@ export class BaselineStore {
       }
       const place = packs && !view.alone.has(item.rowKey) ? placeOf(item.rowKey, packs) : undefined;
       // A row already packed keeps its slot (one an earlier SLOTS gave it).
-      if (place && current?.pack === place.pack) place.slot = view.packs.get(place.pack)?.rows.get(item.rowKey)?.slot ?? place.slot;
+      if (place && current?.slot !== undefined) place.slot = current.slot;
       const row = place && packedRowOf(next, place.slot);
       if (place && row && row.json.length <= PACKED_ROW_CHARS) {
         const edit = editOf(place.pack);

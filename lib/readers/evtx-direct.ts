@@ -392,43 +392,62 @@ function sameStructure(a: readonly TemplateNode[], b: readonly TemplateNode[]): 
   return true;
 }
 
+/** Values by a numeric key, at most `maxValues` in all (past that it starts afresh) and `perKey` for one key. */
+class CappedMultiMap<V> {
+  private readonly byKey = new Map<number, V[]>();
+  private count = 0;
+
+  constructor(
+    private readonly maxValues: number,
+    private readonly perKey = Infinity,
+  ) {}
+
+  get(key: number): readonly V[] | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Adds `value` under `key`, unless it is there already or the key holds `perKey` values. */
+  add(key: number, value: V): void {
+    if (this.count >= this.maxValues) {
+      this.byKey.clear();
+      this.count = 0;
+    }
+    const values = this.byKey.get(key);
+    if (!values) this.byKey.set(key, [value]);
+    else if (values.length < this.perKey && !values.includes(value)) values.push(value);
+    else return;
+    this.count++;
+  }
+}
+
+const MAX_SHARED_TEMPLATES = 4096;
 /**
  * Templates by their structure, shared by every chunk (and file) that defines the same template:
  * a chunk defines each template it uses again, and a log's templates recur in every chunk and in
  * every file of its channel, so a template's plans (keyed by its tree) are compiled once, and its
  * first few records anywhere, not in each chunk, are read through the element tree.
  */
-const sharedTemplates = new Map<number, TemplateNode[][]>();
-let sharedCount = 0;
-const MAX_SHARED_TEMPLATES = 4096;
+const sharedTemplates = new CappedMultiMap<TemplateNode[]>(MAX_SHARED_TEMPLATES);
 /** Plans of each template, one per place; and how many records instantiated it so far. */
 const templatePlans = new WeakMap<TemplateNode[], (Plan | undefined)[]>();
 const templateRecords = new WeakMap<TemplateNode[], number>();
 
 /** The shared tree of a template whose structure hashes to `hash`: one defined alike before, or this one, now shared. */
 function sharedTree(hash: number, template: TemplateNode[]): TemplateNode[] {
-  const alike = sharedTemplates.get(hash);
-  if (alike) for (const shared of alike) if (sameStructure(shared, template)) return shared;
-  if (sharedCount >= MAX_SHARED_TEMPLATES) {
-    sharedTemplates.clear();
-    sharedCount = 0;
-  }
-  if (alike && sharedTemplates.has(hash)) alike.push(template);
-  else sharedTemplates.set(hash, [template]);
-  sharedCount++;
+  for (const shared of sharedTemplates.get(hash) ?? []) if (sameStructure(shared, template)) return shared;
+  sharedTemplates.add(hash, template);
   return template;
 }
 
+/** Trees kept for one identifier and size: a file reusing one identifier for many templates costs no more than a few comparisons. */
+const MAX_TREES_PER_DEFINITION = 4;
 /**
  * Shared trees by the identifier (GUID) and data size of the definitions they were parsed from. A
  * chunk's definition is compared with these before it is parsed: most are a template read in an
  * earlier chunk or file, and comparing its bytes with the tree costs a fraction of parsing it,
  * hashing the result and comparing that. A definition they do not match is parsed as before.
  */
-const treesByDefinition = new Map<number, TemplateNode[][]>();
-let definitionCount = 0;
-/** Trees kept for one identifier and size: a file reusing one identifier for many templates costs no more than a few comparisons. */
-const MAX_TREES_PER_DEFINITION = 4;
+const treesByDefinition = new CappedMultiMap<TemplateNode[]>(MAX_SHARED_TEMPLATES, MAX_TREES_PER_DEFINITION);
 
 /** A hash of a template definition's identifier (GUID) and data size. */
 function definitionKey(buf: Buffer, definitionOffset: number): number {
@@ -454,16 +473,7 @@ export class PlannedChunk extends BinXmlChunk {
     const hash = structureHash(template, 0x811c9dc5);
     if (hash === undefined) return template;
     const shared = sharedTree(hash, template);
-    if (definitionCount >= MAX_SHARED_TEMPLATES) {
-      treesByDefinition.clear();
-      definitionCount = 0;
-    }
-    const key = definitionKey(this.buf, definitionOffset);
-    const trees = treesByDefinition.get(key);
-    if (!trees) treesByDefinition.set(key, [shared]);
-    else if (trees.length < MAX_TREES_PER_DEFINITION && !trees.includes(shared)) trees.push(shared);
-    else return shared;
-    definitionCount++;
+    treesByDefinition.add(definitionKey(this.buf, definitionOffset), shared);
     return shared;
   }
 

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import diagnostics from "node:diagnostics_channel";
 import { readdirSync, readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { BaselineStore } from "../lib/baselines/store.js";
 import { builtInHunts } from "../lib/hunts/catalog.js";
 import { startAzurite } from "../lib/local/azurite.js";
 import { backtest } from "../lib/runs/backtest.js";
@@ -90,7 +91,10 @@ async function replaySeed(seed: number, huntByHunt: boolean) {
   try {
     const storage = new Storage({ kind: "connection-string", connectionString: azurite.connectionString, tablePrefix: "replay" });
     await storage.ensure();
-    const services = servicesFor(storage, new LocalSource(tables, "generated"));
+    // As `hunts backtest` has it: the private Azurite is the baseline store's alone.
+    const services = servicesFor(storage, new LocalSource(tables, "generated"), {
+      baselines: new BaselineStore(storage.table("baselines"), { soleWriter: true }),
+    });
     const hunts = builtInHunts();
     const requests = countRequests();
     const perHunt = new Map(hunts.map((h) => [h.id, { wall: 0, cpu: 0, azuriteCpu: 0, requests: 0 }]));

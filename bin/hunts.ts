@@ -338,7 +338,7 @@ async function backtestCommand(options: { data: string[]; from?: string; to?: st
       HUNT_SOURCE: "local",
       LOCAL_DATA_PATHS: options.data.join(";"),
     };
-    const app = await createRuntime(env, { source, log: lineLogger((m) => console.error(m)) });
+    const app = await createRuntime(env, { source, log: lineLogger((m) => console.error(m)), soleWriter: true });
     const report = await backtest(runnable, app.services, period, (huntId, day, days) => {
       if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K  ${huntId}: day ${day}/${days}`);
     });

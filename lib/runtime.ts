@@ -80,6 +80,8 @@ export interface RuntimeOptions {
   storage?: Storage;
   /** Where the runtime's own lines go; a Functions invocation passes its context's logger per call. */
   log?: Logger;
+  /** The storage is this runtime's alone (a backtest's private Azurite): see BaselineStoreOptions.soleWriter. */
+  soleWriter?: boolean;
 }
 
 /** How long each kind of state is kept, from the *_RETENTION settings. */
@@ -125,6 +127,7 @@ export async function createRuntime(env: Record<string, string | undefined> = pr
   const services = servicesFor(storage, source, {
     baselines: new BaselineStore(storage.table("baselines"), {
       prevalenceRefreshMs: prevalenceRefreshFor(retentionPolicy(settings).baselinesMs),
+      soleWriter: options.soleWriter,
     }),
     incidents: new IncidentStore(storage.table("incidents"), durationMs(settings.INCIDENT_WINDOW)),
     parameters: settings.parameters,

@@ -119,6 +119,11 @@ export interface BaselineStoreOptions {
   maxRememberedRows?: number;
   /** PREVALENCE_REFRESH_MS, or prevalenceRefreshFor(the baseline retention). */
   prevalenceRefreshMs?: number;
+  /**
+   * No one but this store writes the table (a private store, as a backtest's): what it remembers of
+   * a hunt it released intact is still true when it holds the hunt again, without reading the state.
+   */
+  soleWriter?: boolean;
 }
 
 type Stored = Record<string, unknown> & { partitionKey: string; rowKey: string };
@@ -372,6 +377,7 @@ export class BaselineStore {
   private readonly packs: number;
   private readonly maxRememberedRows: number;
   private readonly prevalenceRefreshMs: number;
+  private readonly soleWriter: boolean;
 
   constructor(
     private readonly client: TableClient,
@@ -381,12 +387,14 @@ export class BaselineStore {
     this.packs = options.packs ?? PACKS;
     this.maxRememberedRows = options.maxRememberedRows ?? REMEMBERED_ROWS;
     this.prevalenceRefreshMs = options.prevalenceRefreshMs ?? PREVALENCE_REFRESH_MS;
+    this.soleWriter = options.soleWriter ?? false;
   }
 
   /**
    * The caller holds the lease of a window of `huntId`: until `release`, this store is the hunt's
    * only writer, and reads come from memory. One point read: the hunt state, whose etag says
-   * whether anyone else wrote the hunt's baselines since this store last released it.
+   * whether anyone else wrote the hunt's baselines since this store last released it (none when
+   * this store is the table's sole writer and still remembers the state it left).
    */
   async hold(huntId: string): Promise<void> {
     const held = this.holds.get(huntId);
@@ -398,6 +406,7 @@ export class BaselineStore {
     }
     this.holds.set(huntId, { count: 1, clean: true });
     const partitionKey = this.statePartition(huntId);
+    if (this.soleWriter && this.generations.has(huntId) && this.layouts.has(huntId) && this.remembered.has(partitionKey)) return;
     let state: Alone | undefined;
     try {
       state = await this.read(partitionKey, "hunt");

@@ -285,6 +285,36 @@ describe("baselines in Table Storage (Azurite)", () => {
     expect([...read.values()].map((b) => b.windows)).toEqual(keys.map(() => 2));
   });
 
+  it("a sole writer (a backtest's private store) holds a hunt it released intact without reading its state; after a failed window it reads again", async () => {
+    const storage = await freshStorage(azurite());
+    const store = new BaselineStore(storage.table("baselines"), { buckets: 2, soleWriter: true });
+    const keys = ["10.4.0.1", "10.4.0.2"];
+    await heldWindow(
+      store,
+      "hunt-s",
+      keys.map((k) => observation(k, 1)),
+      HOUR,
+    );
+    const second = await requestsDuring(() =>
+      heldWindow(
+        store,
+        "hunt-s",
+        keys.map((k) => observation(k, 2)),
+        2 * HOUR,
+      ),
+    );
+    expect(second.filter((r) => r.startsWith("GET "))).toEqual([]);
+    expect((await store.getHuntState("hunt-s")).windows).toBe(2);
+    const stored = await new BaselineStore(storage.table("baselines"), { buckets: 2 }).getBaselines("hunt-s", keys);
+    expect([...stored.values()].map((b) => b.windows)).toEqual([2, 2]);
+    // A window that failed leaves memory untrusted: the next hold reads the state again.
+    await store.hold("hunt-s");
+    store.release("hunt-s", false);
+    const afterFailure = await requestsDuring(() => store.hold("hunt-s"));
+    store.release("hunt-s", true);
+    expect(afterFailure.filter((r) => r.startsWith("GET ")).length).toBe(1);
+  });
+
   it("a held hunt's memory gives way to what another instance wrote since: the hunt state tells", async () => {
     const storage = await freshStorage(azurite());
     const a = new BaselineStore(storage.table("baselines"), { buckets: 2 });

@@ -10,6 +10,7 @@ import { findHunt, huntCatalog, scheduleSettingName, validateHunt } from "../lib
 import { importSentinelHunts } from "../lib/hunts/sentinel.js";
 import { runHuntRequest } from "../lib/http/api.js";
 import { startAzurite, type AzuriteInstance } from "../lib/local/azurite.js";
+import { warmUpParser } from "../lib/kql/index.js";
 import { runDemo } from "../lib/local/demo.js";
 import { serve } from "../lib/local/serve.js";
 import { sendDigest } from "../lib/notify/notifier.js";
@@ -58,7 +59,7 @@ async function appFor(options: { data?: string[] }): Promise<{ app: Runtime; azu
   const env: Record<string, string | undefined> = { ...process.env };
   let azurite: AzuriteInstance | undefined;
   if (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__tableServiceUri) {
-    azurite = await startAzurite({ inMemory: true });
+    azurite = await startAzurite({ inMemory: true, whileStarting: warmUpParser });
     env.AzureWebJobsStorage = azurite.connectionString;
   }
   try {
@@ -330,7 +331,7 @@ async function backtestCommand(options: { data: string[]; from?: string; to?: st
   const runnable = hunts.filter((h) => h.sources.includes("local") && h.tables.some((t) => present.has(t)));
   for (const h of hunts.filter((x) => !runnable.includes(x)))
     console.error(`${h.id}: skipped, none of its tables (${h.tables.join(", ")}) is in the data`);
-  const azurite = await startAzurite({ inMemory: true });
+  const azurite = await startAzurite({ inMemory: true, whileStarting: warmUpParser });
   try {
     const env = {
       ...process.env,

@@ -11,7 +11,7 @@ export {
   type QueryResult,
   type TableSchemas,
 } from "./engine.js";
-export { MAX_NESTING_DEPTH, MAX_QUERY_LENGTH } from "./kusto.js";
+export { MAX_NESTING_DEPTH, MAX_QUERY_LENGTH, warmUpParser } from "./kusto.js";
 export { KqlError } from "./errors.js";
 export type { Diagnostic } from "./kusto.js";
 export { tableToObjects, type Column, type KqlType, type Row, type Table, type Value } from "./types.js";

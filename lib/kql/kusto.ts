@@ -289,6 +289,14 @@ const SEVERITIES: Record<string, Diagnostic["severity"]> = {
 };
 
 /**
+ * The Kusto library's one-time start: its first analysis compiles much of the library's code (about
+ * 1.5 s). Done ahead, while this process would only wait (for Azurite to start), no query pays it.
+ */
+export function warmUpParser(): void {
+  analyze("print Warm = 1", {});
+}
+
+/**
  * Parses and type-checks a query. A name in table position that no schema describes becomes an
  * open table (any column, read as empty), as Log Analytics treats a table the workspace lacks.
  */

@@ -46,6 +46,11 @@ export interface AzuriteOptions {
   inMemory?: boolean;
   location?: string;
   timeoutMs?: number;
+  /**
+   * Work of the caller's own done once Azurite is spawned, while it starts in its process (about a
+   * second in which this one would only wait): the caller's set-up costs no time of its own.
+   */
+  whileStarting?: () => void;
 }
 
 /**
@@ -78,6 +83,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const child: ChildProcess = spawn(process.execPath, ["--import", EXIT_WITH_PARENT, ...args], {
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
+  try {
+    options.whileStarting?.();
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(

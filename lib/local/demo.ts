@@ -13,6 +13,7 @@ import { createRuntime } from "../runtime.js";
 import type { Finding } from "../findings/finding.js";
 import { builtInHunts } from "../hunts/catalog.js";
 import { sendDigest } from "../notify/notifier.js";
+import { warmUpParser } from "../kql/index.js";
 import { evaluate, qualityTotals } from "../quality/evaluate.js";
 import { loadLogs, logFilesUnder } from "../readers/index.js";
 import { replay } from "../runs/replay.js";
@@ -50,7 +51,7 @@ export async function runDemo(options: { outDir?: string; log?: (m: string) => v
   mkdirSync(outDir, { recursive: true });
 
   log("Starting Azurite (in memory, free ports)...");
-  const azurite = await startAzurite({ inMemory: true });
+  const azurite = await startAzurite({ inMemory: true, whileStarting: warmUpParser });
   const secret = `whsec_${randomBytes(24).toString("base64")}`;
   const receiver = await startReceiver({ secret, outDir: join(outDir, "received") });
   try {

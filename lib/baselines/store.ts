@@ -95,6 +95,8 @@ const PACK_CHARS = 400_000;
 const PACK_KEY_PREFIX = "%pack-";
 const READ_CONCURRENCY = 32;
 const TRANSACTION_CONCURRENCY = 8;
+/** Partitions a write works on at once: enough that one is computed while others are sent. */
+const PARTITION_CONCURRENCY = 2;
 const MAX_ATTEMPTS = 6;
 /** Rows remembered for held hunts; past this, the least recently used partitions are forgotten (and listed again when needed). */
 export const REMEMBERED_ROWS = 200_000;
@@ -627,7 +629,10 @@ export class BaselineStore {
     return out;
   }
 
-  /** Writes with etag checks in per-partition transactions, recomputing whatever lost a race. */
+  /**
+   * Writes with etag checks in per-partition transactions, recomputing whatever lost a race. Partitions
+   * go side by side: one partition's operations are worked out while the storage applies another's.
+   */
   private async write(pending: PendingWrite[]): Promise<ApplyResult> {
     const result: ApplyResult = { written: 0, skipped: 0, retries: 0 };
     let todo = pending;
@@ -636,37 +641,37 @@ export class BaselineStore {
         throw new Error(`gave up after ${MAX_ATTEMPTS} attempts: ${todo.length} baseline updates keep conflicting`);
       const partitions = byPartition(todo);
       const views = await this.views(partitions, attempt > 1);
-      const alone: Operation[] = [];
-      const packed: Operation[][] = [];
       const retry: PendingWrite[] = [];
-      for (const [partitionKey, items] of partitions) {
-        const operations = this.operationsFor(partitionKey, items, views.get(partitionKey)!, await this.packsOf(partitionKey), result);
-        alone.push(...operations.alone);
-        packed.push(...operations.packed);
-        retry.push(...operations.deferred);
-      }
-      // Rows alone that exist first, then each pack with the rows created alone from it (see operationsFor): a row leaving
-      // its pack is stored alone in the transaction that rewrites the pack without it.
-      const failed = await this.submit(
-        transactionChunks(
-          alone,
-          (o) => o.partitionKey,
-          (o) => o.bytes,
-        ),
-        result,
-        retry,
-      );
-      const groups = packed.filter((group) => !failed.has(group[0].partitionKey) || (retry.push(...group.flatMap((o) => o.items)), false));
-      const chunks = transactionChunks(
-        groups,
-        (group) => group[0].partitionKey,
-        (group) => group.reduce((bytes, o) => bytes + o.bytes, 0),
-        (group) => group.length,
-      );
-      await this.submit(
-        chunks.map((chunk) => chunk.flat()),
-        result,
-        retry,
+      await pMap(
+        partitions,
+        async ([partitionKey, items]) => {
+          const operations = this.operationsFor(partitionKey, items, views.get(partitionKey)!, await this.packsOf(partitionKey), result);
+          retry.push(...operations.deferred);
+          // Rows alone that exist first, then each pack with the rows created alone from it (see operationsFor): a row leaving
+          // its pack is stored alone in the transaction that rewrites the pack without it.
+          const failed = await this.submit(
+            transactionChunks(
+              operations.alone,
+              (o) => o.partitionKey,
+              (o) => o.bytes,
+            ),
+            result,
+            retry,
+          );
+          if (failed.size) return void retry.push(...operations.packed.flatMap((group) => group.flatMap((o) => o.items)));
+          const chunks = transactionChunks(
+            operations.packed,
+            (group) => group[0].partitionKey,
+            (group) => group.reduce((bytes, o) => bytes + o.bytes, 0),
+            (group) => group.length,
+          );
+          await this.submit(
+            chunks.map((chunk) => chunk.flat()),
+            result,
+            retry,
+          );
+        },
+        { concurrency: PARTITION_CONCURRENCY },
       );
       todo = retry;
     }

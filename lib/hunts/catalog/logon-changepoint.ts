@@ -56,7 +56,11 @@ export default defineHunt({
       series.set(plainText(r[account]), values);
     }
     const records = [];
+    const windowFrom = Math.max(0, Math.floor((windowStart - first) / HOUR));
     for (const [name, values] of series) {
+      const inWindow = values.slice(windowFrom);
+      // No activity in the window: nothing to say (and no series to score, which is most of this hunt's work).
+      if (inWindow.every((v) => v === 0)) continue;
       const scores = changeFinderScores(values);
       let best = -1;
       for (let i = 0; i < hours; i++) {
@@ -65,9 +69,6 @@ export default defineHunt({
         if (best < 0 || scores[i] > scores[best]) best = i;
       }
       if (best < 0) continue;
-      const windowFrom = Math.max(0, Math.floor((windowStart - first) / HOUR));
-      const inWindow = values.slice(windowFrom);
-      if (inWindow.every((v) => v === 0)) continue; // no activity in the window: nothing to say
       const busiestHour = Math.max(...inWindow);
       const pastBusiestHour = Math.max(0, ...values.slice(0, windowFrom));
       records.push({

@@ -252,11 +252,16 @@ async function runClaimedWindow(
     }
     findings = evaluation.findings;
     observed = evaluation;
-    await services.findings.putAll(findings);
     // Small windows' observations go on the record in the write that marks it scored; larger ones to the staged table first.
-    const parts = packObservations(evaluation);
+    // The findings are stored meanwhile: both must land before the record says scored, and neither needs the other.
+    const [parts] = await Promise.all([
+      packObservations(evaluation).then(async (packed) => {
+        if (packed.length > RECORD_STAGED_PARTS) await services.staged.put(runId, packed);
+        return packed;
+      }),
+      services.findings.putAll(findings),
+    ]);
     const inRecord = parts.length <= RECORD_STAGED_PARTS;
-    if (!inRecord) await services.staged.put(runId, parts);
     run = {
       ...withEvaluation(run, evaluation),
       status: "scored",

@@ -8,7 +8,8 @@
  * Log Analytics' ingestion delay a second query is not the same answer, and scores must never be
  * recomputed against baselines that may already include the window.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gunzipSync, gzip } from "node:zlib";
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import { odata } from "@azure/data-tables";
 import { decodeKey, encodeKey } from "../state/keys.js";
@@ -24,9 +25,10 @@ const PARTS_PER_TRANSACTION = 40;
 const partKey = (index: number) => `part~${String(index).padStart(4, "0")}`;
 
 /** The window's observations as parts (at least one). */
-export function packObservations(observations: WindowObservations): Uint8Array[] {
-  // The fastest level: the parts live for one window, so the time spent on them matters more than their size.
-  const packed = gzipSync(JSON.stringify(observations), { level: 1 });
+export async function packObservations(observations: WindowObservations): Promise<Uint8Array[]> {
+  // The fastest level: the parts live for one window, so the time spent on them matters more than their size. Compressed
+  // on libuv's thread pool, not on the thread that runs the hunts.
+  const packed = await gzipAsync(JSON.stringify(observations), { level: 1 });
   const parts: Uint8Array[] = [];
   for (let offset = 0; offset < packed.length || parts.length === 0; offset += PART_BYTES)
     parts.push(packed.subarray(offset, offset + PART_BYTES));
@@ -39,6 +41,8 @@ export function unpackObservations(runId: string, parts: readonly (Uint8Array | 
   if (missing !== undefined) throw new Error(`run ${runId}: staged observations are incomplete (part ${missing} of ${expected} missing)`);
   return JSON.parse(gunzipSync(Buffer.concat(parts.slice(0, expected) as Uint8Array[])).toString("utf8")) as WindowObservations;
 }
+
+const gzipAsync = promisify(gzip);
 
 export class StagedObservations {
   constructor(private readonly client: TableClient) {}

@@ -127,7 +127,7 @@ describe("retention (Azurite)", () => {
     // Staged observations: a scored run ahead of the watermark (a resume reads it), a scored run
     // behind it (never planned again) and parts whose run record is gone (a crash before scoring).
     const observed = { observations: [observation("10.0.0.1", recent)], prevalenceSeen: [], population: 1 };
-    const staged = packObservations(observed);
+    const staged = await packObservations(observed);
     const ahead = { ...runRecord(LOGONS.id, recent + HOUR, "scored"), stagedParts: 1 };
     const behind = { ...runRecord(LOGONS.id, recent - HOUR, "scored"), stagedParts: 1 };
     for (const run of [ahead, behind]) {

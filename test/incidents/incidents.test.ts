@@ -39,6 +39,11 @@ describe("entities", () => {
       undefined,
     ]);
     expect([normalizeEntity("host", "10.0.0.5"), normalizeEntity("host", "ws-1 C:\\tools\\spray.exe")]).toEqual([undefined, undefined]);
+    // A name without a first label is no host; asked again (the answers are remembered), the same answers.
+    for (let round = 0; round < 2; round++)
+      expect([normalizeEntity("host", ".contoso.com"), normalizeEntity("ip", " 203.0.113.9 "), normalizeEntity("ip", "not-an-ip")]).toEqual(
+        [undefined, "203.0.113.9", undefined],
+      );
     expect(
       entitiesOf(
         [

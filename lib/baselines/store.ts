@@ -212,11 +212,16 @@ function packFromEntity(entity: Stored & { etag: string }): Pack {
   return { etag: entity.etag, rows };
 }
 
-/** A row for a pack: its properties but the keys, as JSON (times become ISO text, which the readers take). */
+/**
+ * A row for a pack: its properties but the keys, as JSON (times become ISO text, which the readers
+ * take). An entity key the row key spells out as it is stays out too: the reader takes it from there.
+ */
 function packedRowOf(entity: Stored, slot: number): PackedRow {
   // Copied without the keys rather than dropped by a replacer, which JSON.stringify would call for every value.
   const properties: Record<string, unknown> = {};
-  for (const name in entity) if (name !== "partitionKey" && name !== "rowKey") properties[name] = entity[name];
+  const keyed = entity.entityKey === entity.rowKey;
+  for (const name in entity)
+    if (name !== "partitionKey" && name !== "rowKey" && !(keyed && name === "entityKey")) properties[name] = entity[name];
   return { json: JSON.stringify(properties), lastWindowEnd: Number(entity.lastWindowEnd), slot, entity };
 }
 

@@ -466,6 +466,27 @@ describe("packs: many entities' baselines in one row", () => {
     expect(read.get(keys[0])!.distinct.Users).toHaveLength(31);
   });
 
+  it("a packed line leaves out an entity key its row key spells as it is, keeps one escaping changed, and both read back", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const plain = "ws-7.contoso.local|svchost.exe|10.0.0.5|389";
+    const escaped = "CONTOSO\\alice|50%";
+    await heldWindow(new BaselineStore(client, layout), "hunt-k", [observation(plain, 1), observation(escaped, 2)], HOUR);
+    const [pack] = (await rowsOf(client, "hunt-k~b00")).values();
+    const lines = Object.entries(pack)
+      .filter(([name, text]) => /^s\d{3}$/.test(name) && typeof text === "string" && text)
+      .flatMap(([, text]) => (text as string).split("\n"));
+    const jsonOf = (rowKey: string) =>
+      JSON.parse(lines.find((line) => line.startsWith(`${rowKey}\t`))!.split("\t")[2]) as Record<string, unknown>;
+    expect(jsonOf(plain)).not.toHaveProperty("entityKey");
+    expect(jsonOf("CONTOSO%5Calice|50%25").entityKey).toBe(escaped);
+    const read = await new BaselineStore(client, layout).getBaselines("hunt-k", [plain, escaped]);
+    expect([...read.values()].map((b) => [b.entityKey, b.features.FailedCount.history])).toEqual([
+      [plain, [1]],
+      [escaped, [2]],
+    ]);
+  });
+
   it("a row found alone and in its pack is the row alone, and its next write drops the copy in the pack", async () => {
     const client = (await freshStorage(azurite())).table("baselines");
     const layout = { buckets: 1, packs: 1 };

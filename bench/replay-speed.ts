@@ -117,16 +117,19 @@ async function replaySeed(seed: number, huntByHunt: boolean) {
       hunts,
       services,
       { start: logs.start, end: logs.end },
-      (huntId) => {
-        const now = mark();
-        const own = perHunt.get(huntId)!;
-        const cpu = process.cpuUsage(last.cpu);
-        own.wall += (now.wall - last.wall) / 1000;
-        own.cpu += (cpu.user + cpu.system) / 1e6;
-        own.azuriteCpu += now.azuriteCpu - last.azuriteCpu;
-        own.requests += now.requests - last.requests;
-        last = now;
-      },
+      // Side by side nothing is timed per hunt, and marking reads /proc: the measured run carries none of it.
+      !huntByHunt
+        ? undefined
+        : (huntId) => {
+            const now = mark();
+            const own = perHunt.get(huntId)!;
+            const cpu = process.cpuUsage(last.cpu);
+            own.wall += (now.wall - last.wall) / 1000;
+            own.cpu += (cpu.user + cpu.system) / 1e6;
+            own.azuriteCpu += now.azuriteCpu - last.azuriteCpu;
+            own.requests += now.requests - last.requests;
+            last = now;
+          },
       { huntByHunt },
     );
     const end = mark();

@@ -48,7 +48,7 @@ export interface AzuriteOptions {
   timeoutMs?: number;
   /**
    * Work of the caller's own done once Azurite is spawned, while it starts in its process (about a
-   * second in which this one would only wait): the caller's set-up costs no time of its own.
+   * second in which this one would only wait): set-up no longer than that costs no time of its own.
    */
   whileStarting?: () => void;
 }

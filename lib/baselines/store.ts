@@ -213,16 +213,33 @@ function packFromEntity(entity: Stored & { etag: string }): Pack {
 }
 
 /**
- * A row for a pack: its properties but the keys, as JSON (times become ISO text, which the readers
- * take). An entity key the row key spells out as it is stays out too: the reader takes it from there.
+ * Properties whose value is JSON text (baselines' features and distinct values, prevalence's
+ * entities): a packed line holds them as JSON values. Held as text inside the line's JSON, every
+ * quote would be escaped once there and again in the request that carries the pack.
+ */
+const JSON_TEXT_PROPERTIES = new Set(["features", "distinct", "across"]);
+
+/**
+ * A row for a pack: its properties but the keys, as JSON, with JSON_TEXT_PROPERTIES as JSON values
+ * and times as epoch milliseconds (the readers take both forms, and the text and ISO forms of lines
+ * written before). An entity or value key the row key spells out as it is stays out too: the reader
+ * takes it from there. The rows packed are the store's own encodings, so the JSON text is JSON.
  */
 function packedRowOf(entity: Stored, slot: number): PackedRow {
-  // Copied without the keys rather than dropped by a replacer, which JSON.stringify would call for every value.
-  const properties: Record<string, unknown> = {};
-  const keyed = entity.entityKey === entity.rowKey;
-  for (const name in entity)
-    if (name !== "partitionKey" && name !== "rowKey" && !(keyed && name === "entityKey")) properties[name] = entity[name];
-  return { json: JSON.stringify(properties), lastWindowEnd: Number(entity.lastWindowEnd), slot, entity };
+  let json = "";
+  for (const name in entity) {
+    if (name === "partitionKey" || name === "rowKey") continue;
+    const value = entity[name];
+    if ((name === "entityKey" || name === "valueKey") && value === entity.rowKey) continue;
+    const text =
+      typeof value === "string" && JSON_TEXT_PROPERTIES.has(name)
+        ? value
+        : value instanceof Date
+          ? String(value.getTime())
+          : JSON.stringify(value);
+    json += `${json ? "," : "{"}${JSON.stringify(name)}:${text}`;
+  }
+  return { json: json ? `${json}}` : "{}", lastWindowEnd: Number(entity.lastWindowEnd), slot, entity };
 }
 
 /**
@@ -1050,9 +1067,15 @@ function encodeBaseline(partitionKey: string, rowKey: string, b: Baseline): { en
   return { entity, whole: features.whole && distinct.whole };
 }
 
-/** A stored time (a Date, or text from an older writer) in epoch ms; NaN when absent. */
+/** A stored time (a Date; epoch ms in a packed line; ISO text in one from an older writer) in epoch ms; NaN when absent. */
 function timeOf(value: unknown): number {
-  return value instanceof Date ? value.getTime() : Date.parse(String(value));
+  return value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(String(value));
+}
+
+/** A JSON_TEXT_PROPERTIES value: JSON text in a row alone (or a line from an older writer), the value itself in a packed line. */
+function jsonValueOf(value: unknown, absent: object): unknown {
+  if (typeof value === "string") return JSON.parse(value) as unknown;
+  return typeof value === "object" && value !== null ? value : absent;
 }
 
 /**
@@ -1077,8 +1100,8 @@ function toBaseline(huntId: string, entity: Stored): Baseline {
     firstSeen: time(entity.firstSeen),
     lastSeen: time(entity.lastSeen),
     lastWindowEnd: Number(entity.lastWindowEnd),
-    features: JSON.parse(typeof entity.features === "string" ? entity.features : "{}") as Baseline["features"],
-    distinct: JSON.parse(typeof entity.distinct === "string" ? entity.distinct : "{}") as Baseline["distinct"],
+    features: jsonValueOf(entity.features, {}) as Baseline["features"],
+    distinct: jsonValueOf(entity.distinct, {}) as Baseline["distinct"],
     thresholdHits: [...(typeof entity.thresholdHits === "string" ? entity.thresholdHits : "")].map(Number),
   };
 }
@@ -1109,7 +1132,7 @@ function prevalenceOfEntity(huntId: string, valueKey: string, entity: Stored): P
 }
 
 function toPrevalence(huntId: string, valueKey: string, entity: Stored): Prevalence {
-  const across = JSON.parse(typeof entity.across === "string" ? entity.across : "[]") as string[];
+  const across = jsonValueOf(entity.across, []) as string[];
   const count = Number(entity.count);
   const lastWindowEnd = Number(entity.lastWindowEnd);
   // A row from before members were kept has its names only.

@@ -487,6 +487,56 @@ describe("packs: many entities' baselines in one row", () => {
     ]);
   });
 
+  it("a packed line holds JSON as JSON and times as numbers; a line written before (JSON as text, ISO times) still reads, and is rewritten so", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const entity = "10.9.0.1";
+    const value = "203.0.113.9|445";
+    const store = new BaselineStore(client, layout);
+    await store.applyObservations("hunt-j", [observation(entity, 3, HOUR / 2)], { start: 0, end: HOUR }, {});
+    await store.applyPrevalence("hunt-j", new Map([[value, ["ws-1", 'ws "2"']]]), HOUR);
+    /** The pack's one line in partition `kind`, and where it is (its slot property). */
+    const lineIn = async (kind: string) => {
+      const [pack] = (await rowsOf(client, `hunt-j~${kind}00`)).values();
+      const [slot, text] = Object.entries(pack).find(([name, text]) => /^s\d{3}$/.test(name) && typeof text === "string" && text)!;
+      const [key, end, json] = (text as string).split("\t");
+      return { slot, key, end, json: JSON.parse(json) as Record<string, unknown> };
+    };
+    const baseline = await lineIn("b");
+    expect(baseline.json).toMatchObject({ firstSeen: HOUR / 2, lastSeen: HOUR / 2 + 1000, distinct: { Users: ["u3"] } });
+    expect(baseline.json.features).toMatchObject({ FailedCount: { history: [3] } });
+    const prevalence = await lineIn("p");
+    expect(prevalence.json).toMatchObject({ across: ["ws-1", 'ws "2"'], count: 2 });
+    expect(prevalence.json).not.toHaveProperty("valueKey");
+
+    // The same rows as an earlier version wrote them: JSON properties as text, times as ISO text.
+    const { features, distinct, firstSeen, lastSeen, ...rest } = baseline.json;
+    const older = { ...rest, features: JSON.stringify(features), distinct: JSON.stringify(distinct) };
+    Object.assign(older, { firstSeen: new Date(firstSeen as number).toISOString(), lastSeen: new Date(lastSeen as number).toISOString() });
+    const olderPrevalence = { ...prevalence.json, valueKey: value, across: JSON.stringify(prevalence.json.across) };
+    for (const [kind, line, json] of [
+      ["b", baseline, older],
+      ["p", prevalence, olderPrevalence],
+    ] as const)
+      await client.updateEntity(
+        { partitionKey: `hunt-j~${kind}00`, rowKey: "%pack-00", [line.slot]: [line.key, line.end, JSON.stringify(json)].join("\t") },
+        "Merge",
+      );
+    const reader = new BaselineStore(client, layout);
+    expect((await reader.getBaselines("hunt-j", [entity])).get(entity)).toMatchObject({
+      firstSeen: HOUR / 2,
+      lastSeen: HOUR / 2 + 1000,
+      features: { FailedCount: { history: [3] } },
+      distinct: { Users: ["u3"] },
+    });
+    expect((await reader.getPrevalence("hunt-j", [value])).get(value)).toMatchObject({ across: ["ws-1", 'ws "2"'], count: 2 });
+
+    await reader.applyObservations("hunt-j", [observation(entity, 5, HOUR)], { start: HOUR, end: 2 * HOUR }, {});
+    const rewritten = await lineIn("b");
+    expect(rewritten.json).toMatchObject({ firstSeen: HOUR / 2, lastSeen: HOUR + 1000, distinct: { Users: ["u3", "u5"] } });
+    expect(rewritten.json.features).toMatchObject({ FailedCount: { history: [3, 5] } });
+  });
+
   it("a row found alone and in its pack is the row alone, and its next write drops the copy in the pack", async () => {
     const client = (await freshStorage(azurite())).table("baselines");
     const layout = { buckets: 1, packs: 1 };

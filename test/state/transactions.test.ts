@@ -210,9 +210,11 @@ describe("entity group transactions written by the project", () => {
       'say "hi"',
       "C:\\Windows\\System32",
       "tab\tand\u0001",
+      "\b\f\n\r\u001f\u007f",
       "é and 中文",
       "😀",
       "lone \ud800",
+      "low first \udc00\ud800 then a high at the end \ud83d",
       "\u2028",
       "x".repeat(400_000),
     ])

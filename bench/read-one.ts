@@ -31,18 +31,46 @@ function mainThreadCpuSeconds(): number | undefined {
   }
 }
 
-/** Figures of the passes after the first quarter: every thread's CPU seconds, and the reading thread's alone (one core). */
-function steadyFigures(steady: { passes: number; events: number; cpuSeconds: number; mainThreadCpuSeconds: number }) {
-  const main = Number.isNaN(steady.mainThreadCpuSeconds) ? undefined : steady.mainThreadCpuSeconds;
-  return {
-    passes: steady.passes,
-    events: steady.events,
-    cpuSeconds: Number(steady.cpuSeconds.toFixed(3)),
-    eventsPerCpuSecond: steady.passes ? Math.round(steady.events / steady.cpuSeconds) : undefined,
-    ...(main === undefined || !steady.passes
-      ? {}
-      : { mainThreadCpuSeconds: Number(main.toFixed(2)), eventsPerMainThreadCpuSecond: Math.round(steady.events / main) }),
-  };
+/**
+ * The passes after the first `warmPasses` (once the code is compiled), measured from the first of
+ * them to the end of the last in one reading each: the thread's CPU time counts in clock ticks (10 ms),
+ * so adding up pass by pass readings of passes shorter than a tick lost most of it.
+ */
+class SteadyState {
+  private passes = 0;
+  private events = 0;
+  private cpu?: NodeJS.CpuUsage;
+  private mainCpu?: number;
+
+  constructor(private readonly warmPasses: number) {}
+
+  passStarts(pass: number): void {
+    if (pass !== this.warmPasses) return;
+    this.cpu = process.cpuUsage();
+    this.mainCpu = mainThreadCpuSeconds();
+  }
+
+  passEnded(pass: number, events: number): void {
+    if (pass < this.warmPasses) return;
+    this.passes++;
+    this.events += events;
+  }
+
+  /** The figures, read right after the last pass. */
+  figures() {
+    const used = cpuSeconds(process.cpuUsage(this.cpu));
+    const mainNow = mainThreadCpuSeconds();
+    const main = mainNow === undefined || this.mainCpu === undefined ? undefined : mainNow - this.mainCpu;
+    return {
+      passes: this.passes,
+      events: this.events,
+      cpuSeconds: Number(used.toFixed(3)),
+      eventsPerCpuSecond: this.passes ? Math.round(this.events / used) : undefined,
+      ...(main === undefined || !this.passes
+        ? {}
+        : { mainThreadCpuSeconds: Number(main.toFixed(2)), eventsPerMainThreadCpuSecond: Math.round(this.events / main) }),
+    };
+  }
 }
 
 /** The run's figures so far: `fields`, then throughput over the time and CPU since `started`. */
@@ -87,25 +115,17 @@ if (args[0] === "--load") {
     issues = loaded.issues.length;
   } else {
     // The folder loaded PASSES times over, each a load of its own (tables built, then dropped), timed pass by pass.
-    const steady = { passes: 0, events: 0, cpuSeconds: 0, mainThreadCpuSeconds: 0 };
-    const warmPasses = Math.floor(passes / 4);
+    const steady = new SteadyState(Math.floor(passes / 4));
     for (let pass = 0; pass < passes; pass++) {
-      const before = process.cpuUsage();
-      const mainBefore = mainThreadCpuSeconds();
+      steady.passStarts(pass);
       const loaded = await loadLogs(paths, { threads: 0 });
       let rows = 0;
       for (const table of Object.values(loaded.tables)) rows += table.rows.length;
       events += rows;
       issues += loaded.issues.length;
-      if (pass >= warmPasses) {
-        const mainAfter = mainThreadCpuSeconds();
-        steady.passes++;
-        steady.events += rows;
-        steady.cpuSeconds += cpuSeconds(process.cpuUsage(before));
-        steady.mainThreadCpuSeconds += mainAfter === undefined || mainBefore === undefined ? NaN : mainAfter - mainBefore;
-      }
+      steady.passEnded(pass, rows);
     }
-    extra.steadyState = steadyFigures(steady);
+    extra.steadyState = steady.figures();
   }
   const bytes = paths.reduce((n, p) => n + statSync(p).size, 0) * passes;
   report(
@@ -157,23 +177,15 @@ if (args[0] === "--load") {
   } else {
     // Rows and CPU seconds of the passes after the first quarter (once the code is compiled: the steady state), pass by
     // pass: files are timed one by one only in the passes that follow, which no figure but the per-file ones counts.
-    const steady = { passes: 0, events: 0, cpuSeconds: 0, mainThreadCpuSeconds: 0 };
-    const warmPasses = Math.floor(passes / 4);
+    const steady = new SteadyState(Math.floor(passes / 4));
     for (let pass = 0; pass < passes; pass++) {
-      const before = process.cpuUsage();
-      const mainBefore = mainThreadCpuSeconds();
+      steady.passStarts(pass);
       let passEvents = 0;
       for (const path of paths) passEvents += await readFile(path);
       events += passEvents;
-      if (pass >= warmPasses) {
-        const mainAfter = mainThreadCpuSeconds();
-        steady.passes++;
-        steady.events += passEvents;
-        steady.cpuSeconds += cpuSeconds(process.cpuUsage(before));
-        steady.mainThreadCpuSeconds += mainAfter === undefined || mainBefore === undefined ? NaN : mainAfter - mainBefore;
-      }
+      steady.passEnded(pass, passEvents);
     }
-    extra.steadyState = steadyFigures(steady);
+    extra.steadyState = steady.figures();
   }
   const measured = figures(
     { format: "evtx", decoder: decoderName, files: paths.length, passes, threads, issues, ...extra },

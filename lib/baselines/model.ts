@@ -108,9 +108,24 @@ export function applyObservation(
 }
 
 export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return medianOf(values, (v) => v);
+}
+
+/**
+ * Sorting space for medianOf. Every entity's every feature is scored each window, and copying its
+ * history to sort it (twice, for the MAD) was a good share of a replay's garbage.
+ */
+let sortSpace = new Float64Array(64);
+
+/** The median of `f` over the values (NaN for none); histories are finite numbers, which a typed array sorts as numbers. */
+function medianOf(values: readonly number[], f: (v: number) => number): number {
+  const n = values.length;
+  if (!n) return NaN;
+  if (sortSpace.length < n) sortSpace = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) sortSpace[i] = f(values[i]);
+  const sorted = sortSpace.subarray(0, n).sort();
+  const mid = n >> 1;
+  return n % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
@@ -120,7 +135,7 @@ export function median(values: readonly number[]): number {
 export function robustZ(x: number, history: readonly number[]): number | undefined {
   if (history.length === 0) return undefined;
   const m = median(history);
-  const mad = median(history.map((v) => Math.abs(v - m)));
+  const mad = medianOf(history, (v) => Math.abs(v - m));
   const scale = Math.max(1.4826 * mad, 1, 0.1 * Math.abs(m));
   return (x - m) / scale;
 }

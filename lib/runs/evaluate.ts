@@ -108,7 +108,8 @@ function huntRowSchema(hunt: Hunt) {
     const shape: Record<string, z.ZodType> = {};
     for (const column of hunt.entity.columns) shape[column] = z.union([z.string().min(1, "empty entity value"), z.number(), z.boolean()]);
     for (const feature of hunt.features) shape[feature.column] = z.number().nullable();
-    rowSchemas.set(hunt, (schema = z.object(shape).loose()));
+    // Only checked, never used as parsed: the other columns need not be copied into the result (what `loose` does).
+    rowSchemas.set(hunt, (schema = z.object(shape)));
   }
   return schema;
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { runQuery, tableFromRecords, toJsonRecords, type Table } from "../../lib/kql/index.js";
 import { loadLogs } from "../../lib/readers/index.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import { datetimeFromMs, datetimeToMs, datetimeWholeMs, formatDatetime, subMsTicks } from "../../lib/kql/values.js";
 import { NOW, q } from "./helpers.js";
 
 function value(expr: string): unknown {
@@ -159,6 +160,40 @@ describe("datetimes exact to the tick", () => {
     ]);
     const fromMs = tableFromRecords([{ name: "TimeGenerated", type: "datetime" }], [{ TimeGenerated: NOW + 0.5 }]);
     expect(toJsonRecords(fromMs)[0].TimeGenerated).toBe(new Date(NOW).toISOString().replace("Z", "5000Z"));
+  });
+});
+
+describe("datetime text", () => {
+  /** The same text through a Date's ISO form, as it was written before the time of day was written from integers. */
+  const throughDate = (ticks: number) => {
+    const iso = new Date(datetimeWholeMs(ticks)).toISOString();
+    return `${iso.slice(0, -1)}${String(subMsTicks(ticks)).padStart(4, "0")}Z`;
+  };
+
+  it("writes every tick near 2020 as a Date would, days' first and last ticks, leap days and before 1970 included", () => {
+    const at = (iso: string) => datetimeFromMs(Date.parse(iso));
+    const edges = ["1969-12-31T23:59:59.999Z", "1970-01-01T00:00:00.000Z", "2024-02-29T12:34:56.789Z", "2020-01-01T00:00:00.000Z"].flatMap(
+      (iso) => [at(iso) - 1, at(iso), at(iso) + 1, at(iso) + 9_999],
+    );
+    let seed = 7;
+    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    // 2020 ± 2^53 ticks: where every tick is exact.
+    const near = Array.from({ length: 20_000 }, () => Math.round((random() - 0.5) * 2 ** 53));
+    for (const ticks of [...edges, ...near]) expect(formatDatetime(ticks), String(ticks)).toBe(throughDate(ticks));
+    expect(formatDatetime(at("2024-02-29T12:34:56.789Z") + 1234)).toBe("2024-02-29T12:34:56.7891234Z");
+    expect(() => formatDatetime(Number.NaN)).toThrow(RangeError);
+  });
+
+  it("writes years 1 to 9999 well formed and to the millisecond, where a datetime's double steps by more than a tick", () => {
+    const first = datetimeFromMs(Date.parse("0001-01-01T00:00:00Z"));
+    const last = datetimeFromMs(Date.parse("9999-12-31T23:59:59.999Z"));
+    let seed = 11;
+    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    for (const ticks of [first, last, ...Array.from({ length: 20_000 }, () => first + random() * (last - first))]) {
+      const text = formatDatetime(ticks);
+      expect(text, String(ticks)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/);
+      expect(Math.abs(Date.parse(`${text.slice(0, 23)}Z`) - datetimeToMs(ticks)), text).toBeLessThanOrEqual(1);
+    }
   });
 });
 

@@ -22,6 +22,7 @@ import {
   referencedSymbolNames,
   resultColumns,
   functionParameters,
+  tablesNamedIn,
   type AnalyzedQuery,
   type Diagnostic,
   type SyntaxNode,
@@ -60,20 +61,44 @@ export interface QueryResult {
  * columns the supplied data carries, and the supplied tables that are not known.
  */
 export function schemasFor(tables: Record<string, Table>, known: TableSchemas = {}): Record<string, readonly Column[]> {
-  // Every window of a hunt asks with the same published set and data of the same shape: one answer, the same object
-  // (which analyze's caches key on). Callers do not change it.
+  return perShape(schemaSets, tables, known, () => mergedSchemas(tables, known));
+}
+
+type SchemaSets = WeakMap<TableSchemas, LRUCache<string, Record<string, readonly Column[]>>>;
+/** schemasFor's answers per published schema set and data shape. */
+const schemaSets: SchemaSets = new WeakMap();
+/** The schemas of the data as it is, which a query runs against when the data lacks published columns: per set and shape too. */
+const dataSchemaSets: SchemaSets = new WeakMap();
+
+/**
+ * Every window of a hunt asks with the same published set and data of the same shape: one answer,
+ * the same object (which analyze's caches key on). Callers do not change it.
+ */
+function perShape(
+  sets: SchemaSets,
+  tables: Record<string, Table>,
+  known: TableSchemas,
+  build: () => Record<string, readonly Column[]>,
+): Record<string, readonly Column[]> {
   const shape = Object.entries(tables)
     .map(([name, table]) => `${name}:${columnListId(table.columns)}`)
     .join(";");
-  let byShape = schemaSets.get(known);
-  if (!byShape) schemaSets.set(known, (byShape = new LRUCache({ max: 100 })));
+  let byShape = sets.get(known);
+  if (!byShape) sets.set(known, (byShape = new LRUCache({ max: 100 })));
   let schemas = byShape.get(shape);
-  if (!schemas) byShape.set(shape, (schemas = mergedSchemas(tables, known)));
+  if (!schemas) byShape.set(shape, (schemas = build()));
   return schemas;
 }
 
-/** schemasFor's answers per published schema set and data shape. */
-const schemaSets = new WeakMap<TableSchemas, LRUCache<string, Record<string, readonly Column[]>>>();
+/** The columns the data has (and those widenForQuery added), for known tables open to others as their published schema is. */
+function dataSchemas(tables: Record<string, Table>, known: TableSchemas): Record<string, readonly Column[]> {
+  return perShape(dataSchemaSets, tables, known, () => {
+    const schemas: Record<string, readonly Column[]> = { ...known };
+    for (const [name, table] of Object.entries(tables))
+      schemas[name] = isOpenSchema(known[name]) ? openSchema([...table.columns]) : table.columns;
+    return schemas;
+  });
+}
 
 function mergedSchemas(tables: Record<string, Table>, known: TableSchemas): Record<string, readonly Column[]> {
   const schemas: Record<string, readonly Column[]> = { ...known };
@@ -114,8 +139,15 @@ function throwOnErrors(query: AnalyzedQuery): void {
  */
 function widenForQuery(query: AnalyzedQuery, tables: Record<string, Table>, schemas: TableSchemas): Record<string, Table> {
   const referenced = referencedSymbolNames(query.syntax, "ColumnSymbol");
+  // Only tables the query can read: a column it names elsewhere (a DeviceNetworkEvents query's RemotePort) is not one
+  // to add to every other table, and widening a table copies its rows.
+  const readable = tablesNamedIn(query.text, tables);
   const out: Record<string, Table> = {};
   for (const [name, table] of Object.entries(tables)) {
+    if (!(name in readable)) {
+      out[name] = table;
+      continue;
+    }
     const known = schemas[name];
     const present = new Set(table.columns.map((c) => c.name));
     const missing = known ? known.filter((c) => referenced.has(c.name) && !present.has(c.name)) : [];
@@ -144,10 +176,9 @@ export function runQuery(text: string, options: QueryOptions): QueryResult {
   const reshaped = Object.entries(tables).some(([name, table]) => !sameColumns(table.columns, fullSchemas[name]));
   let query = checked;
   if (reshaped) {
-    const actualSchemas: Record<string, readonly Column[]> = { ...known };
-    for (const [name, table] of Object.entries(tables))
-      actualSchemas[name] = isOpenSchema(known[name]) ? openSchema([...table.columns]) : table.columns;
-    query = analyze(text, actualSchemas);
+    // A schema set made anew for each query missed analyze's per-set cache: for data read from files (which holds only the
+    // columns it has), every window worked out again which tables the query names, a scan of every published table.
+    query = analyze(text, dataSchemas(tables, known));
     throwOnErrors(query);
   }
   const now = datetimeFromMs(

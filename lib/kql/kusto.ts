@@ -360,13 +360,13 @@ function maskWindowLets(text: string): string {
  * analyses a query in time that grows with the size of its database (about 30 ms for all ~750
  * published tables against 10 for a handful), so it is given only these.
  */
-export function tablesNamedIn(text: string, tables: Record<string, readonly Column[]>): Record<string, readonly Column[]> {
+export function tablesNamedIn<T>(text: string, tables: Record<string, T>): Record<string, T> {
   const words = new Set(text.match(/[A-Za-z_][A-Za-z0-9_]*/g));
   const prefixes = [...text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)?\*/g)].map((m) => m[1] ?? "");
   // `union *`, `search` and `find` read every table.
   if (/\bunion\b[^|]*?(^|[\s,(])\*/m.test(text) || words.has("search") || words.has("find")) return tables;
   for (const f of WORKSPACE_FUNCTIONS) if (words.has(f.name)) for (const table of f.tables) words.add(table);
-  const out: Record<string, readonly Column[]> = {};
+  const out: Record<string, T> = {};
   for (const [name, columns] of Object.entries(tables)) {
     if (words.has(name) || prefixes.some((prefix) => prefix && name.startsWith(prefix))) out[name] = columns;
   }

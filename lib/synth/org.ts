@@ -86,9 +86,25 @@ export interface GeneratedLogs {
   end: number;
 }
 
-/** Generated records as typed tables of the Sentinel schemas, ready for the local engine. */
+/**
+ * Generated records as typed tables of the Sentinel schemas, ready for the local engine, holding
+ * only the columns the records have, as tables read from files do (a SecurityEvent row would
+ * otherwise carry all 233 published columns; the engine shows an absent column a query names as empty).
+ */
 export function generatedTables(logs: Pick<GeneratedLogs, "tables">): Record<string, Table> {
-  return Object.fromEntries(Object.entries(logs.tables).map(([name, records]) => [name, tableFromRecords(TABLE_SCHEMAS[name], records)]));
+  return Object.fromEntries(
+    Object.entries(logs.tables).map(([name, records]) => {
+      const present = new Set<string>();
+      for (const record of records) for (const column in record) if (record[column] !== undefined) present.add(column);
+      return [
+        name,
+        tableFromRecords(
+          TABLE_SCHEMAS[name].filter((c) => present.has(c.name)),
+          records,
+        ),
+      ];
+    }),
+  );
 }
 
 export interface Person {

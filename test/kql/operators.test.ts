@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { columnsOf, q } from "./helpers.js";
+import { describe, expect, it, vi } from "vitest";
+import { runQuery, tableFromRecords, type Table } from "../../lib/kql/index.js";
+import { kustoLanguage } from "../../lib/kql/kusto.js";
+import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
+import { columnsOf, NOW, q } from "./helpers.js";
 
 const LOGONS = `let Logons = datatable(Ip:string, User:string, EventID:int, Time:datetime, Tags:dynamic)[
   "10.0.0.5", "alice", 4625, datetime(2024-10-18 09:10:00), dynamic(["a","b"]),
@@ -42,6 +45,50 @@ describe("fused passes: an extend's reused row holds only the columns read after
 
   it("a count reads nothing, and gets every row", () => {
     expect(q(`${WIDE} Wide | extend k = strcat(a, b) | where k != "" | count`)).toEqual([{ Count: 40 }]);
+  });
+});
+
+describe("data with fewer columns than its published schema (as read from files)", () => {
+  /** SecurityEvent and DeviceNetworkEvents rows with only the columns given, as loadLogs builds them. */
+  const narrow = () => ({
+    SecurityEvent: tableFromRecords(
+      TABLE_SCHEMAS.SecurityEvent.filter((c) => ["TimeGenerated", "EventID", "Computer"].includes(c.name)),
+      [{ TimeGenerated: "2024-10-18T10:00:00Z", EventID: 4624, Computer: "ws1" }],
+    ),
+    DeviceNetworkEvents: tableFromRecords(
+      TABLE_SCHEMAS.DeviceNetworkEvents.filter((c) => ["Timestamp", "DeviceName"].includes(c.name)),
+      [{ Timestamp: "2024-10-18T10:00:00Z", DeviceName: "ws1" }],
+    ),
+  });
+
+  it("a query over it is analysed once per shape of the data, not on every run (a hunt runs once per window)", () => {
+    const parser = vi.spyOn(kustoLanguage().KustoCode, "ParseAndAnalyze");
+    try {
+      const text = "SecurityEvent | where EventID == 4624 | summarize n = count() by Computer, Account";
+      for (let window = 0; window < 5; window++)
+        expect(runQuery(text, { tables: narrow(), schemas: TABLE_SCHEMAS, now: NOW }).table.rows).toEqual([["ws1", "", 1]]);
+      // Against the published schemas, then against the data's own columns (Account added, empty): once each.
+      expect(parser.mock.calls.filter(([query]) => query === text)).toHaveLength(2);
+    } finally {
+      parser.mockRestore();
+    }
+  });
+
+  it("a column the query names is added empty only to the tables it reads: the others are not copied", () => {
+    const tables: Record<string, Table> = narrow();
+    const events = tables.SecurityEvent;
+    let read = 0;
+    // SecurityEvent's published schema has RemotePort too, and its data lacks it: widening it would copy its rows.
+    tables.SecurityEvent = {
+      columns: events.columns,
+      get rows() {
+        read++;
+        return events.rows;
+      },
+    };
+    const result = runQuery("DeviceNetworkEvents | project DeviceName, RemotePort", { tables, schemas: TABLE_SCHEMAS, now: NOW });
+    expect(result.table.rows).toEqual([["ws1", null]]);
+    expect(read).toBe(0);
   });
 });
 

@@ -44,6 +44,7 @@ import { bucketOf, decodeKey, encodeKey } from "../state/keys.js";
 import {
   deleteWhere,
   entityBytes,
+  entityBytesAtMost,
   epochMsLiteral,
   getEntityOrUndefined,
   isLostRace,
@@ -805,7 +806,7 @@ export class BaselineStore {
         partitionKey,
         rowKey: pack,
         action,
-        bytes: entityBytes(entity),
+        bytes: entityBytesAtMost(entity),
         items: edit.added.map((a) => a.item),
         written: { pack: edit, rows },
       });

@@ -4,7 +4,7 @@
  * A digest reads the days since the last digest; a retried run reads its own findings back.
  */
 import { odata, type TableClient, type TransactionAction } from "@azure/data-tables";
-import { deleteWhere, entityBytes, transactionChunks, type TimeBudget } from "../state/tables.js";
+import { deleteWhere, entityBytesAtMost, transactionChunks, type TimeBudget } from "../state/tables.js";
 import { submitTransaction } from "../state/transactions.js";
 import { FindingSchema, type Finding } from "./finding.js";
 
@@ -40,7 +40,7 @@ export class FindingStore {
     for (const chunk of transactionChunks(
       actions,
       ([, entity]) => entity.partitionKey,
-      ([, entity]) => entityBytes(entity),
+      ([, entity]) => entityBytesAtMost(entity),
     ))
       await submitTransaction(this.client, chunk);
   }

@@ -55,6 +55,24 @@ export function entityBytes(entity: Record<string, unknown>): number {
 }
 
 /**
+ * What an entity weighs at most, for cutting transactions: an entity light enough that
+ * TRANSACTION_LIMIT like it fit one whatever its text holds is weighed by a bound, every character
+ * at its heaviest (six bytes, `\u001f`); a heavier one exactly (entityBytes). Counting every
+ * character of every pack a replay writes was a share of its time.
+ */
+export function entityBytesAtMost(entity: Record<string, unknown>): number {
+  let bound = OPERATION_OVERHEAD_BYTES;
+  for (const name in entity) {
+    const value = entity[name];
+    bound += name.length + 8 + (typeof value === "string" ? 6 * value.length + 2 : 32);
+  }
+  return bound <= BOUNDED_ENTITY_BYTES ? bound : entityBytes(entity);
+}
+
+/** Entities up to this bound are weighed by it: TRANSACTION_LIMIT of them still fit a transaction. */
+const BOUNDED_ENTITY_BYTES = Math.floor(TRANSACTION_BYTES / TRANSACTION_LIMIT);
+
+/**
  * UTF-8 bytes of `text` as JSON.stringify writes it, counted without writing it out (packs weigh up to
  * 400K characters, and most of their text is JSON whose quotes are escaped): `\"`, `\\` and the short
  * escapes take two bytes, other control characters and lone surrogates six (`\u001f`), a surrogate

@@ -8,7 +8,7 @@ import { odata, TableClient } from "@azure/data-tables";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { azuriteConnectionString } from "../../lib/state/storage.js";
-import { entityBytes } from "../../lib/state/tables.js";
+import { entityBytes, entityBytesAtMost, TRANSACTION_BYTES, TRANSACTION_LIMIT } from "../../lib/state/tables.js";
 import { submitTransaction, type TableAction } from "../../lib/state/transactions.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 
@@ -219,6 +219,18 @@ describe("entity group transactions written by the project", () => {
       "x".repeat(400_000),
     ])
       expect(weight(text), JSON.stringify(text).slice(0, 40)).toBe(Buffer.byteLength(JSON.stringify(text)) - 2);
+  });
+
+  it("weigh an entity at most: by a bound when a full transaction of its like fits anyway, exactly when heavier", () => {
+    for (const text of ["plain", 'say "hi"', "\u0001\u0002", "é 中 😀", "lone \ud800", "x".repeat(5_000), '"\\'.repeat(25_000)]) {
+      const entity = { partitionKey: "p", rowKey: "r", text };
+      const atMost = entityBytesAtMost(entity);
+      expect(atMost, text.slice(0, 20)).toBeGreaterThanOrEqual(entityBytes(entity));
+      if (atMost * TRANSACTION_LIMIT > TRANSACTION_BYTES) expect(atMost, text.slice(0, 20)).toBe(entityBytes(entity));
+    }
+    // Light: the bound, not counted (six bytes a character); heavy: counted.
+    expect(entityBytesAtMost({ text: "x".repeat(5_000) })).toBe(entityBytes({ text: "" }) + 6 * 5_000);
+    expect(entityBytesAtMost({ text: "x".repeat(50_000) })).toBe(entityBytes({ text: "x".repeat(50_000) }));
   });
 
   describe("answers in Azure's own words (recorded shapes, no service)", () => {

@@ -49,9 +49,15 @@ export function tablesWithin(tables: Record<string, Table>, range: { start: numb
       continue;
     }
     const { rows, times } = timeIndex(table, i);
+    const from = lowerBound(times, datetimeFromMs(range.start));
+    const to = lowerBound(times, datetimeFromMs(range.end));
+    let within: Row[] | undefined;
+    // Cut when first read: a query reads few of the tables, and a week of rows cut for each one it does not was garbage.
     out[name] = {
       columns: table.columns,
-      rows: rows.slice(lowerBound(times, datetimeFromMs(range.start)), lowerBound(times, datetimeFromMs(range.end))),
+      get rows() {
+        return (within ??= rows.slice(from, to));
+      },
     };
   }
   return out;

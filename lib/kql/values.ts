@@ -54,12 +54,23 @@ export function datetimeToMs(value: number): number {
 
 /** The JS epoch millisecond a datetime falls in (floored, so its Date has the right calendar fields). */
 export function datetimeWholeMs(value: number): number {
-  return Math.floor(value / TICKS_PER_MS) + DATETIME_EPOCH_MS;
+  return wholeMsOf(value) + DATETIME_EPOCH_MS;
 }
 
 /** The ticks of a datetime past its whole millisecond, 0..9999. */
 export function subMsTicks(value: number): number {
-  return value - Math.floor(value / TICKS_PER_MS) * TICKS_PER_MS;
+  return value - wholeMsOf(value) * TICKS_PER_MS;
+}
+
+/**
+ * A datetime's whole milliseconds from the engine's epoch. Past 2^53 ticks from it a datetime is a
+ * double that steps by more than a tick, and the division can round to the next millisecond or the
+ * subtraction land a few ticks outside this one: the result is moved so the ticks past it are 0..9999.
+ */
+function wholeMsOf(value: number): number {
+  const ms = Math.floor(value / TICKS_PER_MS);
+  const past = value - ms * TICKS_PER_MS;
+  return past < 0 ? ms - 1 : past >= TICKS_PER_MS ? ms + 1 : ms;
 }
 
 /** A calendar date to the millisecond (Date.UTC's result) plus sub-millisecond ticks, as an engine datetime. */
@@ -77,17 +88,8 @@ function datetimeOf(utcMs: number, ticks: number): number {
  */
 export function formatDatetime(value: number): string {
   const ticks = Math.round(value);
-  let ms = datetimeWholeMs(ticks);
-  let sub = subMsTicks(ticks);
-  // Past 2^53 ticks from 2020 a datetime is a double that steps by more than a tick, and the
-  // subtraction can land a few ticks outside the millisecond: carry them, so the text stays well formed.
-  if (sub < 0) {
-    ms -= 1;
-    sub += TICKS_PER_MS;
-  } else if (sub >= TICKS_PER_MS) {
-    ms += 1;
-    sub -= TICKS_PER_MS;
-  }
+  const ms = datetimeWholeMs(ticks);
+  const sub = subMsTicks(ticks);
   const day = Math.floor(ms / MS_PER_DAY);
   const date = dateText(day);
   let rest = ms - day * MS_PER_DAY;

@@ -220,18 +220,25 @@ function packFromEntity(entity: Stored & { etag: string }): Pack {
  */
 const JSON_TEXT_PROPERTIES = new Set(["features", "distinct", "across"]);
 
+/** JSON text a reader takes a JSON_TEXT_PROPERTIES property's absence for (no distinct values, say). */
+const EMPTY_JSON_TEXTS = new Set(["{}", "[]"]);
+
 /**
  * A row for a pack: its properties but the keys, as JSON, with JSON_TEXT_PROPERTIES as JSON values
  * and times as epoch milliseconds (the readers take both forms, and the text and ISO forms of lines
- * written before). An entity or value key the row key spells out as it is stays out too: the reader
- * takes it from there. The rows packed are the store's own encodings, so the JSON text is JSON.
+ * written before). What the reader has from elsewhere stays out: an entity or value key the row key
+ * spells out as it is, lastWindowEnd (the line's second field), and an empty JSON text property
+ * (its absence reads as empty). The rows packed are the store's own encodings, so the JSON text is JSON.
  */
 function packedRowOf(entity: Stored, slot: number): PackedRow {
+  const lastWindowEnd = Number(entity.lastWindowEnd);
   let json = "";
   for (const name in entity) {
     if (name === "partitionKey" || name === "rowKey") continue;
     const value = entity[name];
     if ((name === "entityKey" || name === "valueKey") && value === entity.rowKey) continue;
+    if (name === "lastWindowEnd" && value === lastWindowEnd) continue;
+    if (typeof value === "string" && JSON_TEXT_PROPERTIES.has(name) && EMPTY_JSON_TEXTS.has(value)) continue;
     const text =
       typeof value === "string" && JSON_TEXT_PROPERTIES.has(name)
         ? value
@@ -240,7 +247,7 @@ function packedRowOf(entity: Stored, slot: number): PackedRow {
           : JSON.stringify(value);
     json += `${json ? "," : "{"}${JSON.stringify(name)}:${text}`;
   }
-  return { json: json ? `${json}}` : "{}", lastWindowEnd: Number(entity.lastWindowEnd), slot, entity };
+  return { json: json ? `${json}}` : "{}", lastWindowEnd, slot, entity };
 }
 
 /**
@@ -354,7 +361,8 @@ function currentIn(view: PartitionView, partitionKey: string, rowKey: string, pa
   const stored = view.packs.get(pack);
   const row = stored?.rows.get(rowKey);
   if (!stored || !row) return undefined;
-  row.entity ??= { ...(JSON.parse(row.json) as Record<string, unknown>), partitionKey, rowKey };
+  // A line written before lastWindowEnd left the JSON holds it there too, the same value.
+  row.entity ??= { ...(JSON.parse(row.json) as Record<string, unknown>), lastWindowEnd: row.lastWindowEnd, partitionKey, rowKey };
   return { entity: row.entity, etag: stored.etag, pack, slot: row.slot };
 }
 

@@ -487,7 +487,7 @@ describe("packs: many entities' baselines in one row", () => {
     ]);
   });
 
-  it("a packed line holds JSON as JSON and times as numbers; a line written before (JSON as text, ISO times) still reads, and is rewritten so", async () => {
+  it("a packed line holds JSON as JSON and times as numbers, and leaves out what it has elsewhere; a line written before (JSON as text, ISO times, its last window in the JSON) still reads, and is rewritten so", async () => {
     const client = (await freshStorage(azurite())).table("baselines");
     const layout = { buckets: 1, packs: 1 };
     const entity = "10.9.0.1";
@@ -505,15 +505,19 @@ describe("packs: many entities' baselines in one row", () => {
     const baseline = await lineIn("b");
     expect(baseline.json).toMatchObject({ firstSeen: HOUR / 2, lastSeen: HOUR / 2 + 1000, distinct: { Users: ["u3"] } });
     expect(baseline.json.features).toMatchObject({ FailedCount: { history: [3] } });
+    // The last window is the line's second field only.
+    expect(baseline.end).toBe(String(HOUR));
+    expect(baseline.json).not.toHaveProperty("lastWindowEnd");
     const prevalence = await lineIn("p");
     expect(prevalence.json).toMatchObject({ across: ["ws-1", 'ws "2"'], count: 2 });
     expect(prevalence.json).not.toHaveProperty("valueKey");
+    expect(prevalence.json).not.toHaveProperty("lastWindowEnd");
 
-    // The same rows as an earlier version wrote them: JSON properties as text, times as ISO text.
+    // The same rows as an earlier version wrote them: JSON properties as text, times as ISO text, the last window in the JSON too.
     const { features, distinct, firstSeen, lastSeen, ...rest } = baseline.json;
-    const older = { ...rest, features: JSON.stringify(features), distinct: JSON.stringify(distinct) };
+    const older = { ...rest, lastWindowEnd: HOUR, features: JSON.stringify(features), distinct: JSON.stringify(distinct) };
     Object.assign(older, { firstSeen: new Date(firstSeen as number).toISOString(), lastSeen: new Date(lastSeen as number).toISOString() });
-    const olderPrevalence = { ...prevalence.json, valueKey: value, across: JSON.stringify(prevalence.json.across) };
+    const olderPrevalence = { ...prevalence.json, valueKey: value, lastWindowEnd: HOUR, across: JSON.stringify(prevalence.json.across) };
     for (const [kind, line, json] of [
       ["b", baseline, older],
       ["p", prevalence, olderPrevalence],
@@ -535,6 +539,25 @@ describe("packs: many entities' baselines in one row", () => {
     const rewritten = await lineIn("b");
     expect(rewritten.json).toMatchObject({ firstSeen: HOUR / 2, lastSeen: HOUR + 1000, distinct: { Users: ["u3", "u5"] } });
     expect(rewritten.json.features).toMatchObject({ FailedCount: { history: [3, 5] } });
+    expect([rewritten.end, rewritten.json.lastWindowEnd]).toEqual([String(2 * HOUR), undefined]);
+    expect((await new BaselineStore(client, layout).getBaselines("hunt-j", [entity])).get(entity)!.lastWindowEnd).toBe(2 * HOUR);
+  });
+
+  it("a packed baseline without distinct values leaves them out of its line, and reads back with none", async () => {
+    const client = (await freshStorage(azurite())).table("baselines");
+    const layout = { buckets: 1, packs: 1 };
+    const entity = "10.9.0.2";
+    await new BaselineStore(client, layout).applyObservations(
+      "hunt-e",
+      [{ ...observation(entity, 2), distinct: {} }],
+      { start: 0, end: HOUR },
+      {},
+    );
+    const [pack] = (await rowsOf(client, "hunt-e~b00")).values();
+    const line = Object.entries(pack).find(([name, text]) => /^s\d{3}$/.test(name) && typeof text === "string" && text)![1] as string;
+    expect(JSON.parse(line.split("\t")[2])).not.toHaveProperty("distinct");
+    const read = (await new BaselineStore(client, layout).getBaselines("hunt-e", [entity])).get(entity)!;
+    expect([read.distinct, read.features.FailedCount.history, read.lastWindowEnd]).toEqual([{}, [2], HOUR]);
   });
 
   it("a row found alone and in its pack is the row alone, and its next write drops the copy in the pack", async () => {

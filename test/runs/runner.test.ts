@@ -164,6 +164,43 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect(again.run.finishedAt).toBe(retried.run.finishedAt);
   });
 
+  it("a window whose baselines fail to land while its hunt state lands (they are written side by side) finishes on retry, each applied once", async () => {
+    const storage = await freshStorage(azurite());
+    const local = sourceOf(failures("203.0.113.11", 0, 150, 30));
+    let queries = 0;
+    const counting = { kind: local.kind, name: local.name, query: (r: QueryRequest) => (queries++, local.query(r)) };
+    const services = servicesFor(storage, counting);
+    const window = { start: T0, end: T0 + HOUR };
+    const store = services.baselines;
+    const applyObservations = store.applyObservations.bind(store);
+    const applyHuntWindow = store.applyHuntWindow.bind(store);
+    // The baselines' transaction fails at once; the hunt state's lands, slowly.
+    store.applyObservations = () => Promise.reject(new Error("lost"));
+    let stateLanded = false;
+    store.applyHuntWindow = async (...args) => {
+      const result = await applyHuntWindow(...args);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      stateLanded = true;
+      return result;
+    };
+    await expect(runScheduledWindow(hunt, window, services, T0 + HOUR)).rejects.toThrow("lost");
+    // The window is given up only once nothing of it is still being written.
+    expect(stateLanded).toBe(true);
+    store.applyHuntWindow = applyHuntWindow;
+    expect((await services.baselines.getHuntState(hunt.id)).windows).toBe(1);
+    expect((await services.baselines.getBaselines(hunt.id, ["203.0.113.11"])).size).toBe(0);
+    const stored = (await services.runs.get(`${hunt.id}.20241001T010000Z`))!;
+    expect(stored.status).toBe("scored");
+
+    store.applyObservations = applyObservations;
+    await services.runs.put({ ...stored, leaseUntil: new Date(Date.now() - 1000).toISOString() });
+    const retried = await runWindow(services, window, T0 + HOUR + 60_000);
+    expect(retried.run.status).toBe("succeeded");
+    expect(queries).toBe(1);
+    expect((await services.baselines.getBaselines(hunt.id, ["203.0.113.11"])).get("203.0.113.11")!.windows).toBe(1);
+    expect((await services.baselines.getHuntState(hunt.id)).windows).toBe(1);
+  });
+
   it("a large window's observations are staged in their own table, resumed from there after a crash, then deleted", async () => {
     const storage = await freshStorage(azurite());
     // Two thousand addresses, each with fifty random account names: far more than a run record carries.

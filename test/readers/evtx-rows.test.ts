@@ -9,7 +9,8 @@ const FIXTURES = new URL("../fixtures/evtx/evtx-attack-samples/", import.meta.ur
 const text = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value));
 const query = async (path: string, kql: string) => {
   const { tables, issues } = await loadLogs([path]);
-  expect(issues).toEqual([]);
+  // Records recovered from slack space are told as issues too; nothing else may be.
+  expect(issues.filter((issue) => !/records? recovered from the slack space/.test(issue.message))).toEqual([]);
   return toJsonRecords(runQuery(kql, { tables }).table);
 };
 

@@ -301,7 +301,7 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
   const warning = found.warning(buf, index, fileOffset);
   if (warning) warn(warning);
   if (slack) {
-    slack.live(records, decoder, ids);
+    slack.live(records, decoder);
     if (found.signed && limit < buf.length) recoverSlack(buf, limit, index, fileOffset, chunk, decoder, slack);
   }
   return records;
@@ -326,9 +326,7 @@ function recoverSlack<T, C extends BinXmlChunk>(
 ): void {
   for (let at = buf.indexOf(RECORD_SIGNATURE_BYTES, from); at !== -1 && at + 28 <= buf.length;) {
     const size = recordSizeAt(buf, at, buf.length);
-    // A copy of a record read live (a chunk rewritten in place) is told by its header's number before it is decoded: big
-    // records (PowerShell script blocks) often leave copies, and decoding them only to leave them out cost a third of the time.
-    if (size && !slack.liveNumber(recordNumberAt(buf, at)) && templateAgrees(buf, at)) {
+    if (size && templateAgrees(buf, at)) {
       try {
         const recordId = recordNumberAt(buf, at);
         const record = decoder.decode(chunk, at, size, recordId);
@@ -358,12 +356,7 @@ function templateAgrees(buf: Buffer, record: number): boolean {
   if (buf[at] === 0x0f) at += 4; // fragment header
   if (buf[at] !== 0x0c || at + 10 > buf.length) return true; // no template instance at the top
   const definition = buf.readUInt32LE(at + 6);
-  // Its GUID, and a definition that fits the chunk (told here, not by a decoding that throws: slack holds many such).
-  return (
-    definition + 24 <= buf.length &&
-    buf.readUInt32LE(definition + 4) === buf.readUInt32LE(at + 2) &&
-    definition + 24 + buf.readUInt32LE(definition + 20) <= buf.length
-  );
+  return definition + 8 <= buf.length && buf.readUInt32LE(definition + 4) === buf.readUInt32LE(at + 2);
 }
 
 /** Slack records held until they can be told apart from copies of records read live: at most this many at once. */
@@ -380,21 +373,11 @@ class SlackRecords<T> {
   private readonly ranges: number[] = [];
   /** The ids of chunks with gaps (a log saved from a selection): they are few, and a range would take in others. */
   private readonly scattered = new Set<number>();
-  /** Per chunk read, the lowest and highest record header number of its live records. */
-  private readonly numbers: number[] = [];
   private readonly recoveredIds = new Set<number>();
   private held: { chunk: number; offset: number; recordId: number; record: T }[] = [];
 
-  live<C extends BinXmlChunk>(records: readonly T[], decoder: RecordDecoder<T, C>, headerNumbers: readonly number[]): void {
+  live<C extends BinXmlChunk>(records: readonly T[], decoder: RecordDecoder<T, C>): void {
     if (!records.length) return;
-    let first = Infinity;
-    let last = -Infinity;
-    for (const number of headerNumbers) {
-      if (number < first) first = number;
-      if (number > last) last = number;
-    }
-    // Only a run without gaps: a log saved from a selection numbers its records afresh, and its slack may hold others' numbers.
-    if (last - first + 1 === headerNumbers.length) this.numbers.push(first, last);
     let low = Infinity;
     let high = -Infinity;
     for (const record of records) {
@@ -404,13 +387,6 @@ class SlackRecords<T> {
     }
     if (high - low + 1 === records.length) this.ranges.push(low, high);
     else for (const record of records) this.scattered.add(decoder.flat(record).EventRecordID);
-  }
-
-  /** Whether a live record read so far has this header number (a slack record with it is a copy, not decoded). */
-  liveNumber(number: number): boolean {
-    const numbers = this.numbers;
-    for (let i = 0; i < numbers.length; i += 2) if (number >= numbers[i] && number <= numbers[i + 1]) return true;
-    return false;
   }
 
   recovered(chunk: number, offset: number, recordId: number, record: T): void {

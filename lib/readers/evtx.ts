@@ -272,8 +272,6 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
   /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
   beyondDeclared: boolean,
   decoder: RecordDecoder<T, C>,
-  /** Where records found in the chunk's slack space go, and the ids of its own records. */
-  slack?: SlackRecords<T>,
 ): T[] {
   const found = new ChunkFindings<T>(buf);
   const { records, ids, limit } = found;
@@ -300,137 +298,7 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
   if (!found.signed && records.length === 0 && beyondDeclared) return records;
   const warning = found.warning(buf, index, fileOffset);
   if (warning) warn(warning);
-  if (slack) {
-    slack.live(records, decoder);
-    if (found.signed && limit < buf.length) recoverSlack(buf, limit, index, fileOffset, chunk, decoder, slack);
-  }
   return records;
-}
-
-/**
- * Records left in a chunk past its free-space offset: when Windows reuses a chunk (a log that wraps,
- * or one cleared and written again), the new records overwrite the old ones only as far as they
- * reach, and whole old records often remain after them. libevtx returns them as "recovered" items;
- * a responder wants them (the events before a log was cleared). One is kept only when its sizes
- * agree and it decodes to an event with a channel; a template it refers to that the chunk no
- * longer holds makes it undecodable, and it is skipped.
- */
-function recoverSlack<T, C extends BinXmlChunk>(
-  buf: Buffer,
-  from: number,
-  index: number,
-  fileOffset: number,
-  chunk: C,
-  decoder: RecordDecoder<T, C>,
-  slack: SlackRecords<T>,
-): void {
-  for (let at = buf.indexOf(RECORD_SIGNATURE_BYTES, from); at !== -1 && at + 28 <= buf.length;) {
-    const size = recordSizeAt(buf, at, buf.length);
-    if (size && templateAgrees(buf, at)) {
-      try {
-        const recordId = recordNumberAt(buf, at);
-        const record = decoder.decode(chunk, at, size, recordId);
-        // Its id is not checked against the record header's: a log saved from a selection numbers its headers afresh.
-        const flat = decoder.flat(record);
-        if (flat.Channel) {
-          slack.recovered(index, fileOffset, flat.EventRecordID, record);
-          at = buf.indexOf(RECORD_SIGNATURE_BYTES, at + size);
-          continue;
-        }
-      } catch {
-        // an old record the chunk can no longer decode: skipped, as libevtx does
-      }
-    }
-    at = buf.indexOf(RECORD_SIGNATURE_BYTES, at + 1);
-  }
-}
-
-/**
- * Whether an old record's template instance names the template defined where it points: the
- * instance carries the first four bytes of the definition's GUID. A reused chunk may hold another
- * template at that offset now, which would decode the record's values under the wrong names.
- * (Every live record of the 300 public files checked agrees.)
- */
-function templateAgrees(buf: Buffer, record: number): boolean {
-  let at = record + 24;
-  if (buf[at] === 0x0f) at += 4; // fragment header
-  if (buf[at] !== 0x0c || at + 10 > buf.length) return true; // no template instance at the top
-  const definition = buf.readUInt32LE(at + 6);
-  return definition + 8 <= buf.length && buf.readUInt32LE(definition + 4) === buf.readUInt32LE(at + 2);
-}
-
-/** Slack records held until they can be told apart from copies of records read live: at most this many at once. */
-const HELD_SLACK_RECORDS = 50_000;
-
-/**
- * Records recovered from slack space across a file, and the EventRecordIDs of the records read live.
- * A slack record whose id a live record (or another slack record) has is a copy of it (a chunk
- * rewritten in place) and is left out. Recovered records are held until the file ends, since the
- * copy may be in a later chunk, and given out then, one warning per chunk saying how many came from where.
- */
-class SlackRecords<T> {
-  /** Per chunk whose live ids run without a gap (a log as Windows writes it), its lowest and highest. */
-  private readonly ranges: number[] = [];
-  /** The ids of chunks with gaps (a log saved from a selection): they are few, and a range would take in others. */
-  private readonly scattered = new Set<number>();
-  private readonly recoveredIds = new Set<number>();
-  private held: { chunk: number; offset: number; recordId: number; record: T }[] = [];
-
-  live<C extends BinXmlChunk>(records: readonly T[], decoder: RecordDecoder<T, C>): void {
-    if (!records.length) return;
-    let low = Infinity;
-    let high = -Infinity;
-    for (const record of records) {
-      const id = decoder.flat(record).EventRecordID;
-      if (id < low) low = id;
-      if (id > high) high = id;
-    }
-    if (high - low + 1 === records.length) this.ranges.push(low, high);
-    else for (const record of records) this.scattered.add(decoder.flat(record).EventRecordID);
-  }
-
-  recovered(chunk: number, offset: number, recordId: number, record: T): void {
-    this.held.push({ chunk, offset, recordId, record });
-  }
-
-  /** Whether enough is held that it should be given out now (against the live records read so far). */
-  get full(): boolean {
-    return this.held.length >= HELD_SLACK_RECORDS;
-  }
-
-  /** The held records that are no copy of a live one, with a warning for each chunk they came from. */
-  take(warn: (warning: EvtxWarning) => void): T[] {
-    const out: T[] = [];
-    const byChunk = new Map<number, { offset: number; kept: number; copies: number }>();
-    for (const { chunk, offset, recordId, record } of this.held) {
-      const tally = byChunk.get(chunk) ?? byChunk.set(chunk, { offset, kept: 0, copies: 0 }).get(chunk)!;
-      if (this.isLive(recordId) || this.recoveredIds.has(recordId)) tally.copies++;
-      else {
-        tally.kept++;
-        this.recoveredIds.add(recordId);
-        out.push(record);
-      }
-    }
-    this.held = [];
-    for (const [chunk, { offset, kept, copies }] of byChunk) {
-      if (!kept) continue;
-      const left = copies ? `; ${copies} ${copies === 1 ? "copy" : "copies"} of records read already left out` : "";
-      warn({
-        chunk,
-        offset,
-        message: `${plural(kept, "record")} recovered from the slack space after the chunk's last record (written before the chunk was reused)${left}`,
-        recordsLost: 0,
-      });
-    }
-    return out;
-  }
-
-  private isLive(recordId: number): boolean {
-    if (this.scattered.has(recordId)) return true;
-    const ranges = this.ranges;
-    for (let i = 0; i < ranges.length; i += 2) if (recordId >= ranges[i] && recordId <= ranges[i + 1]) return true;
-    return false;
-  }
 }
 
 let sharedBuffer: Buffer | undefined;
@@ -556,8 +424,6 @@ class FileChunks<T, C extends BinXmlChunk> {
   private index = 0;
   /** Whether the file's end has been read. */
   ended = false;
-  /** Records found in chunks' slack space, given out at the end (see SlackRecords). */
-  readonly slack = new SlackRecords<T>();
 
   constructor(
     private readonly path: string,
@@ -609,15 +475,7 @@ class FileChunks<T, C extends BinXmlChunk> {
     const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
     // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
     batches.push(
-      recordsOfChunk(
-        chunkBuf,
-        index + i,
-        blockOffset + i * CHUNK_SIZE,
-        this.warn,
-        index + i >= this.declaredChunks,
-        this.decoder,
-        this.slack,
-      ),
+      recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, this.warn, index + i >= this.declaredChunks, this.decoder),
     );
   }
 
@@ -708,11 +566,8 @@ export async function* readChunks<T, C extends BinXmlChunk>(
       if (!batches) break;
       for (const batch of batches) if (batch.length) yield batch;
       if (file.ended) break;
-      if (file.slack.full) yield file.slack.take(warn);
       await eventLoopTurn();
     }
-    const recovered = file.slack.take(warn);
-    if (recovered.length) yield recovered;
     file.finish();
   } finally {
     file.close();

@@ -238,13 +238,9 @@ function packedRowOf(entity: Stored, slot: number): PackedRow {
     const value = entity[name];
     if ((name === "entityKey" || name === "valueKey") && value === entity.rowKey) continue;
     if (name === "lastWindowEnd" && value === lastWindowEnd) continue;
-    if (typeof value === "string" && JSON_TEXT_PROPERTIES.has(name) && EMPTY_JSON_TEXTS.has(value)) continue;
-    const text =
-      typeof value === "string" && JSON_TEXT_PROPERTIES.has(name)
-        ? value
-        : value instanceof Date
-          ? String(value.getTime())
-          : JSON.stringify(value);
+    const jsonText = typeof value === "string" && JSON_TEXT_PROPERTIES.has(name);
+    if (jsonText && EMPTY_JSON_TEXTS.has(value)) continue;
+    const text = jsonText ? value : value instanceof Date ? String(value.getTime()) : JSON.stringify(value);
     json += `${json ? "," : "{"}${JSON.stringify(name)}:${text}`;
   }
   return { json: json ? `${json}}` : "{}", lastWindowEnd, slot, entity };

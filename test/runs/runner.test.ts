@@ -19,7 +19,7 @@ import { LeaseLostError, RECORD_STAGED_PARTS, type RunRecord } from "../../lib/r
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import type { Storage } from "../../lib/state/storage.js";
 import { LocalSource } from "../../lib/sources/local.js";
-import type { QueryRequest, QueryResponse } from "../../lib/sources/types.js";
+import type { QueryRequest, QueryResponse, QuerySource } from "../../lib/sources/types.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
 import { runRecord } from "../helpers/runs.js";
 
@@ -45,6 +45,12 @@ function failures(ip: string, hour: number, count: number, users: number) {
 
 function sourceOf(records: Record<string, unknown>[]) {
   return new LocalSource({ SecurityEvent: tableFromRecords(TABLE_SCHEMAS.SecurityEvent, records) });
+}
+
+/** The source, counting the queries it is asked (a resumed window must not query again). */
+function countingQueries(source: QuerySource): QuerySource & { queries: number } {
+  const counting = { kind: source.kind, name: source.name, queries: 0, query: (r: QueryRequest) => (counting.queries++, source.query(r)) };
+  return counting;
 }
 
 /** The stored entities of a table that match an OData filter. */
@@ -129,8 +135,7 @@ describe("scheduled and on-demand runs (Azurite)", () => {
   it("a window that crashed after scoring resumes from what was stored: no second query, no re-scoring, applied once", async () => {
     const storage = await freshStorage(azurite());
     const local = sourceOf(failures("203.0.113.10", 0, 150, 30));
-    let queries = 0;
-    const counting = { kind: local.kind, name: local.name, query: (r: QueryRequest) => (queries++, local.query(r)) };
+    const counting = countingQueries(local);
     const services = servicesFor(storage, counting);
     const window = { start: T0, end: T0 + HOUR };
     // The crash: scored and stored, then the process dies before the queue is reached.
@@ -144,7 +149,7 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     await services.runs.put({ ...stored!, leaseUntil: new Date(Date.now() - 1000).toISOString() });
     const retried = await runWindow(services, window, T0 + HOUR + 60_000);
     expect(retried.run.status).toBe("succeeded");
-    expect(queries).toBe(1);
+    expect(counting.queries).toBe(1);
     // The succeeded record no longer carries them.
     const [record] = await entitiesOf(storage, "runs", "status eq 'succeeded'");
     expect(Object.keys(record).filter((k) => k.startsWith("staged"))).toEqual([]);
@@ -167,8 +172,7 @@ describe("scheduled and on-demand runs (Azurite)", () => {
   it("a window whose baselines fail to land while its hunt state lands (they are written side by side) finishes on retry, each applied once", async () => {
     const storage = await freshStorage(azurite());
     const local = sourceOf(failures("203.0.113.11", 0, 150, 30));
-    let queries = 0;
-    const counting = { kind: local.kind, name: local.name, query: (r: QueryRequest) => (queries++, local.query(r)) };
+    const counting = countingQueries(local);
     const services = servicesFor(storage, counting);
     const window = { start: T0, end: T0 + HOUR };
     const store = services.baselines;
@@ -196,7 +200,7 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     await services.runs.put({ ...stored, leaseUntil: new Date(Date.now() - 1000).toISOString() });
     const retried = await runWindow(services, window, T0 + HOUR + 60_000);
     expect(retried.run.status).toBe("succeeded");
-    expect(queries).toBe(1);
+    expect(counting.queries).toBe(1);
     expect((await services.baselines.getBaselines(hunt.id, ["203.0.113.11"])).get("203.0.113.11")!.windows).toBe(1);
     expect((await services.baselines.getHuntState(hunt.id)).windows).toBe(1);
   });

@@ -11,7 +11,7 @@
  * their fixed positions even when the file header is damaged, and every warning says how many
  * records were lost. The file is read a few chunks at a time, so memory stays bounded.
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { crc32 } from "node:zlib";
@@ -102,8 +102,20 @@ const RECORD_SIGNATURE_BYTES = Buffer.from([0x2a, 0x2a, 0x00, 0x00]);
 const RECORD_SIGNATURE_WORD = 0x00002a2a;
 /** What is read of a chunk past those the file header counts to tell whether it is in use: its header and a record header. */
 const CHUNK_PROBE_SIZE = CHUNK_HEADER_SIZE + 28;
-/** The first read of a file: its header, its first chunk, and the probe of the slot after it. */
-const FIRST_READ_SIZE = FILE_HEADER_SIZE + CHUNK_SIZE + CHUNK_PROBE_SIZE;
+/**
+ * The first read of a file: its header and the start of its first chunk. Most files handed to a
+ * responder are a few events saved from a log, which fill a few KiB of their one chunk; copying the
+ * rest of the chunk cost several times what decoding them did. A chunk whose records run past this
+ * is read on to its free-space offset.
+ */
+const FIRST_READ_SIZE = FILE_HEADER_SIZE + 16 * 1024;
+
+/** Bytes of a chunk a decoder needs, from its header: up to its free-space offset when that is sane, else all of it. */
+function usedChunkBytes(chunk: Buffer): number {
+  if (chunk.length < CHUNK_HEADER_SIZE || chunk.toString("latin1", 0, 8) !== CHUNK_SIGNATURE) return CHUNK_SIZE;
+  const freeSpace = chunk.readUInt32LE(48);
+  return freeSpace < CHUNK_HEADER_SIZE || freeSpace > CHUNK_SIZE ? CHUNK_SIZE : freeSpace;
+}
 
 /** A record start with its signature and a size that fits, but whose size copy at its end does not agree: its size, or 0. */
 function partialRecordSizeAt(buf: Buffer, pos: number, limit: number): number {
@@ -155,9 +167,16 @@ class ChunkFindings<T> {
   signed: boolean;
   declared: ReturnType<typeof declaredRecordIds>;
 
-  /** The chunk header's checks: its signature, checksums and free-space offset. */
-  constructor(buf: Buffer) {
-    if (buf.length < CHUNK_SIZE) this.problems.push(`truncated chunk (${buf.length} of ${CHUNK_SIZE} bytes)`);
+  /**
+   * The chunk header's checks: its signature, checksums and free-space offset. `stored` is how much
+   * of the chunk the file holds; `buf` may be less (the chunk's records end at its free-space offset,
+   * and nothing past them is read).
+   */
+  constructor(
+    buf: Buffer,
+    private readonly stored: number,
+  ) {
+    if (stored < CHUNK_SIZE) this.problems.push(`truncated chunk (${stored} of ${CHUNK_SIZE} bytes)`);
     this.signed = buf.length >= 8 && buf.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
     if (!this.signed) this.problems.push("bad chunk signature");
     this.limit = buf.length;
@@ -239,7 +258,7 @@ class ChunkFindings<T> {
     const { problems, notes, records, ids, declared } = this;
     for (const [reason, ids] of this.failures) problems.unshift(`${describeIds(ids)} not decodable: ${reason}`);
     // Cut short with no header to say how many records it held: those past the cut cannot be counted.
-    if (buf.length < CHUNK_SIZE && !declared) this.lostUnknown = true;
+    if (this.stored < CHUNK_SIZE && !declared) this.lostUnknown = true;
     let lost: number | null = this.lostUnknown ? null : this.lostKnown;
     let expected: number | undefined;
     if (declared) {
@@ -272,8 +291,10 @@ export function recordsOfChunk<T, C extends BinXmlChunk>(
   /** Past the chunks the file header counts: a slot that holds no chunk is unused space, not damage. */
   beyondDeclared: boolean,
   decoder: RecordDecoder<T, C>,
+  /** How much of the chunk the file holds (`buf` may end at its free-space offset, before that). */
+  stored = buf.length,
 ): T[] {
-  const found = new ChunkFindings<T>(buf);
+  const found = new ChunkFindings<T>(buf, stored);
   const { records, ids, limit } = found;
   const chunk = decoder.chunk(buf);
   let pos = CHUNK_HEADER_SIZE;
@@ -413,10 +434,12 @@ class CountedChunks {
 class FileChunks<T, C extends BinXmlChunk> {
   private readonly fd: number;
   private readonly buffer = readBuffer();
-  /** Bytes the first read got (the file header, the first chunk and the probe of the slot after it). */
-  private firstBytes = 0;
-  /** Where the file ends, once a read has come up short (no read past it is made). */
-  private fileEnd = Infinity;
+  /** Bytes of the first chunk in the buffer after `start` (its used part, or less where the file ends). */
+  private firstChunkBytes = 0;
+  /** Bytes of the first chunk the file holds. */
+  private firstChunkStored = 0;
+  /** Where the file ends (no read past it is made). */
+  private readonly fileEnd: number;
   private signed = false;
   private declaredChunks = Infinity;
   private tally: CountedChunks | undefined;
@@ -431,16 +454,24 @@ class FileChunks<T, C extends BinXmlChunk> {
     private readonly decoder: RecordDecoder<T, C>,
   ) {
     this.fd = openSync(path, "r");
+    try {
+      this.fileEnd = fstatSync(this.fd).size;
+    } catch (error) {
+      closeSync(this.fd);
+      throw error;
+    }
   }
 
-  /** Reads the file header (throws when the file is no EVTX file or holds no records). */
+  /** Bytes of the chunk slot at `offset` the file holds. */
+  private stored(offset: number): number {
+    return Math.max(0, Math.min(CHUNK_SIZE, this.fileEnd - offset));
+  }
+
+  /** Reads the file header and the first chunk's used part (throws when the file is no EVTX file or holds no records). */
   start(): void {
-    const { buffer, path } = this;
-    // The file header, the first chunk and the start of the slot after it, in one read: a small log is
-    // whole after it, and a read that comes up short says where the file ends (no read past it is made).
-    this.firstBytes = readSync(this.fd, buffer, 0, FIRST_READ_SIZE, 0);
-    this.fileEnd = this.firstBytes < FIRST_READ_SIZE ? this.firstBytes : Infinity;
-    const headerBytes = Math.min(this.firstBytes, FILE_HEADER_SIZE);
+    const { buffer, path, fd } = this;
+    const firstBytes = readSync(fd, buffer, 0, Math.min(FIRST_READ_SIZE, this.fileEnd), 0);
+    const headerBytes = Math.min(firstBytes, FILE_HEADER_SIZE);
     const header = buffer.subarray(0, FILE_HEADER_SIZE);
     this.signed = headerBytes >= 8 && header.toString("latin1", 0, 8) === FILE_SIGNATURE;
     if (headerBytes < FILE_HEADER_SIZE) {
@@ -460,10 +491,17 @@ class FileChunks<T, C extends BinXmlChunk> {
       header.readBigUInt64LE(FILE_HEADER_FIRST_CHUNK_OFFSET),
       header.readBigUInt64LE(FILE_HEADER_NEXT_RECORD_OFFSET),
     );
+    // The first chunk up to where its records end, when the first read stopped before that.
+    let chunkBytes = firstBytes - FILE_HEADER_SIZE;
+    const wanted = Math.min(usedChunkBytes(buffer.subarray(FILE_HEADER_SIZE, firstBytes)), this.stored(FILE_HEADER_SIZE));
+    if (chunkBytes < wanted) chunkBytes += readSync(fd, buffer, firstBytes, wanted - chunkBytes, firstBytes);
+    this.firstChunkBytes = Math.min(chunkBytes, wanted);
+    // A read that came up short (the file shrank since it was opened) is where the chunk ends.
+    this.firstChunkStored = chunkBytes < wanted ? Math.max(0, chunkBytes) : this.stored(FILE_HEADER_SIZE);
   }
 
-  /** Decodes one chunk slot of the block starting at `index` into `batches` (or skips it: unused, or cut inside its header). */
-  private decodeChunk(chunkBuf: Buffer, index: number, i: number, batches: T[][]): void {
+  /** Decodes one chunk slot (`stored` bytes of it in the file) of the block starting at `index` into `batches`, or skips it: unused, or cut inside its header. */
+  private decodeChunk(chunkBuf: Buffer, stored: number, index: number, i: number, batches: T[][]): void {
     const tally = this.tally!;
     // A counted chunk cut inside its header holds no record that can be read: the file's end counts what it lost.
     if (chunkBuf.length < CHUNK_HEADER_SIZE && tally.counts(index + i)) return;
@@ -472,11 +510,9 @@ class FileChunks<T, C extends BinXmlChunk> {
       isAllZero(chunkBuf, 0, Math.min(chunkBuf.length, CHUNK_HEADER_SIZE)) && !recordSizeAt(chunkBuf, CHUNK_HEADER_SIZE, chunkBuf.length);
     tally.read(index + i, chunkBuf, unused);
     if (unused) return;
-    const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
+    const chunkOffset = FILE_HEADER_SIZE + (index + i) * CHUNK_SIZE;
     // Records keep references to nothing in the buffer (all text is decoded), so the buffer is reused.
-    batches.push(
-      recordsOfChunk(chunkBuf, index + i, blockOffset + i * CHUNK_SIZE, this.warn, index + i >= this.declaredChunks, this.decoder),
-    );
+    batches.push(recordsOfChunk(chunkBuf, index + i, chunkOffset, this.warn, index + i >= this.declaredChunks, this.decoder, stored));
   }
 
   /**
@@ -488,53 +524,56 @@ class FileChunks<T, C extends BinXmlChunk> {
     const index = this.index;
     this.index += CHUNKS_PER_READ;
     const blockOffset = FILE_HEADER_SIZE + index * CHUNK_SIZE;
+    if (blockOffset >= this.fileEnd) {
+      this.ended = true;
+      return undefined;
+    }
     const batches: T[][] = [];
     // The chunks the header counts are read at once; a log is often allocated far ahead of its records,
     // and past them each chunk's start is read first, the rest only when the chunk is in use.
     const counted = Math.max(0, Math.min(CHUNKS_PER_READ, declaredChunks - index));
     if (counted > 0) {
-      let blockBytes: number;
+      // Where the block's bytes end (the first chunk's, read with the header, may end before its slot does).
+      let blockEnd = Math.min(counted * CHUNK_SIZE, this.fileEnd - blockOffset);
       if (index === 0) {
-        // The first chunk was read with the header; the rest of the block after it.
-        blockBytes = Math.max(0, Math.min(this.firstBytes - FILE_HEADER_SIZE, CHUNK_SIZE));
-        if (counted > 1 && blockBytes === CHUNK_SIZE)
-          blockBytes += readSync(fd, buffer, FILE_HEADER_SIZE + CHUNK_SIZE, (counted - 1) * CHUNK_SIZE, blockOffset + CHUNK_SIZE);
-      } else blockBytes = readSync(fd, buffer, FILE_HEADER_SIZE, counted * CHUNK_SIZE, blockOffset);
-      if (blockBytes === 0) {
-        this.ended = true;
-        return undefined;
-      }
-      const block = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + blockBytes);
-      if (index === 0) {
-        const chunkFollows = block.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
+        if (this.firstChunkStored < CHUNK_SIZE) blockEnd = this.firstChunkStored;
+        else if (blockEnd > CHUNK_SIZE)
+          blockEnd = CHUNK_SIZE + readSync(fd, buffer, FILE_HEADER_SIZE + CHUNK_SIZE, blockEnd - CHUNK_SIZE, blockOffset + CHUNK_SIZE);
+        const first = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + this.firstChunkBytes);
+        const chunkFollows = first.toString("latin1", 0, 8) === CHUNK_SIGNATURE;
         if (!this.signed && !chunkFollows)
           throw new Error(`${path} is not an EVTX file (no ElfFile signature and no chunk after the header)`);
         if (!this.signed)
           this.warn({ chunk: -1, offset: 0, message: "file header damaged (no ElfFile signature): chunks read anyway", recordsLost: 0 });
+      } else blockEnd = readSync(fd, buffer, FILE_HEADER_SIZE, blockEnd, blockOffset);
+      for (let i = 0; i * CHUNK_SIZE < blockEnd; i++) {
+        const start = FILE_HEADER_SIZE + i * CHUNK_SIZE;
+        const stored = Math.min(CHUNK_SIZE, blockEnd - i * CHUNK_SIZE);
+        const bytes = index === 0 && i === 0 ? this.firstChunkBytes : stored;
+        this.decodeChunk(buffer.subarray(start, start + bytes), stored, index, i, batches);
       }
-      for (let i = 0; i * CHUNK_SIZE < blockBytes; i++)
-        this.decodeChunk(block.subarray(i * CHUNK_SIZE, Math.min(blockBytes, (i + 1) * CHUNK_SIZE)), index, i, batches);
-      // A short read is the end of the file.
-      this.ended = blockBytes < counted * CHUNK_SIZE;
+      // A read that came up short is the end of the file too.
+      this.ended = blockOffset + blockEnd >= this.fileEnd || blockEnd < counted * CHUNK_SIZE;
     }
     for (let i = counted; i < CHUNKS_PER_READ && !this.ended; i++) {
       const chunkOffset = blockOffset + i * CHUNK_SIZE;
-      const probeBytes = chunkOffset >= this.fileEnd ? 0 : readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_PROBE_SIZE, chunkOffset);
-      if (probeBytes === 0) {
+      const stored = this.stored(chunkOffset);
+      if (stored === 0) {
         this.ended = true;
         break;
       }
+      const probeBytes = readSync(fd, buffer, FILE_HEADER_SIZE, Math.min(CHUNK_PROBE_SIZE, stored), chunkOffset);
       const probe = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + probeBytes);
-      this.ended = probeBytes < CHUNK_PROBE_SIZE;
+      this.ended = chunkOffset + stored >= this.fileEnd;
       // What decodeChunk would skip, told from the probe: a zero header and no record signature after it.
       if (
         isAllZero(probe, 0, Math.min(probeBytes, CHUNK_HEADER_SIZE)) &&
-        (this.ended || probe.readUInt32LE(CHUNK_HEADER_SIZE) !== RECORD_SIGNATURE_WORD)
+        (probeBytes < CHUNK_PROBE_SIZE || probe.readUInt32LE(CHUNK_HEADER_SIZE) !== RECORD_SIGNATURE_WORD)
       )
         continue;
-      const chunkBytes = readSync(fd, buffer, FILE_HEADER_SIZE, CHUNK_SIZE, chunkOffset);
-      this.decodeChunk(buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + chunkBytes), index, i, batches);
-      this.ended = chunkBytes < CHUNK_SIZE;
+      const chunkBytes = probeBytes < CHUNK_PROBE_SIZE ? probeBytes : readSync(fd, buffer, FILE_HEADER_SIZE, stored, chunkOffset);
+      if (chunkBytes < stored) this.ended = true;
+      this.decodeChunk(buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + chunkBytes), chunkBytes, index, i, batches);
     }
     return batches;
   }

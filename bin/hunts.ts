@@ -2,27 +2,16 @@
  * The `hunts` command line: the same lib/ code as the Functions app.
  *   list | validate | run <id> | serve | backtest | exceptions | digest | prune | start
  */
-import { parseArgs } from "node:util";
-import { parseException } from "../lib/exceptions/store.js";
-import { lineLogger } from "../lib/log.js";
-import { createRuntime, pruneRuntimeState, type Runtime } from "../lib/runtime.js";
-import { findHunt, huntCatalog, scheduleSettingName, validateHunt } from "../lib/hunts/catalog.js";
-import { importSentinelHunts } from "../lib/hunts/sentinel.js";
-import { runHuntRequest } from "../lib/http/api.js";
-import { startAzurite, type AzuriteInstance } from "../lib/local/azurite.js";
-import { warmUpParser } from "../lib/kql/index.js";
-import { runDemo } from "../lib/local/demo.js";
-import { serve } from "../lib/local/serve.js";
-import { sendDigest } from "../lib/notify/notifier.js";
-import { LocalSource } from "../lib/sources/local.js";
-import { loadLogs, reportReadIssues } from "../lib/readers/index.js";
-import { convertLogs } from "../lib/readers/convert.js";
-import { startServiceEndpoint } from "../lib/local/service-endpoint.js";
-import { backtest, backtestPeriod, formatBacktest } from "../lib/runs/backtest.js";
-import { describePrune, PruneError } from "../lib/runs/retention.js";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { AzuriteInstance } from "../lib/local/azurite.js";
+import type { Runtime } from "../lib/runtime.js";
+
+// Each command imports only what it uses when it runs: the whole app (the Azure SDKs, the Kusto
+// parser, the engine) takes about a second to load, which a responder converting a few EVTX files or
+// listing the hunts would otherwise wait for every time.
 
 const USAGE = `hunts <command> [options]
 
@@ -56,6 +45,14 @@ function fail(message: string): never {
 }
 
 async function appFor(options: { data?: string[] }): Promise<{ app: Runtime; azurite?: AzuriteInstance }> {
+  const [{ startAzurite }, { warmUpParser }, { LocalSource }, { reportReadIssues }, { createRuntime }, { lineLogger }] = await Promise.all([
+    import("../lib/local/azurite.js"),
+    import("../lib/kql/index.js"),
+    import("../lib/sources/local.js"),
+    import("../lib/readers/index.js"),
+    import("../lib/runtime.js"),
+    import("../lib/log.js"),
+  ]);
   const env: Record<string, string | undefined> = { ...process.env };
   let azurite: AzuriteInstance | undefined;
   if (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__tableServiceUri) {
@@ -111,6 +108,7 @@ async function main() {
   const huntsPath = values.hunts ?? process.env.IMPORTED_HUNTS_PATH;
   if (huntsPath) {
     process.env.IMPORTED_HUNTS_PATH = huntsPath;
+    const { importSentinelHunts } = await import("../lib/hunts/sentinel.js");
     const { hunts, issues } = await importSentinelHunts(huntsPath);
     for (const issue of issues) console.error(`${issue.file}: ${issue.message}`);
     if (command === "validate" && issues.length) process.exitCode = 1;
@@ -118,6 +116,7 @@ async function main() {
   }
   switch (command) {
     case "list": {
+      const { huntCatalog, scheduleSettingName } = await import("../lib/hunts/catalog.js");
       const hunts = huntCatalog();
       if (values.json)
         return console.log(
@@ -135,6 +134,7 @@ async function main() {
       return;
     }
     case "validate": {
+      const { huntCatalog, validateHunt } = await import("../lib/hunts/catalog.js");
       const report = huntCatalog().map((h) => ({ id: h.id, diagnostics: validateHunt(h) }));
       if (values.json) console.log(JSON.stringify(report, null, 2));
       else
@@ -146,6 +146,10 @@ async function main() {
       return;
     }
     case "run": {
+      const [{ findHunt, huntCatalog }, { runHuntRequest }] = await Promise.all([
+        import("../lib/hunts/catalog.js"),
+        import("../lib/http/api.js"),
+      ]);
       const id =
         positionals[0] ??
         fail(
@@ -166,7 +170,7 @@ async function main() {
           notify: values.notify,
         };
         // Local files: "now" is the end of the data, so a lookback means the last part of the logs.
-        const now = values.data?.length && !values.to ? (dataEnd(app) ?? Date.now()) : Date.now();
+        const now = values.data?.length && !values.to ? ((await dataEnd(app)) ?? Date.now()) : Date.now();
         const response = await runHuntRequest(app, id, body, now);
         clearInterval(timer);
         process.stderr.write("\r\x1b[2K");
@@ -189,8 +193,9 @@ async function main() {
       return;
     }
     case "serve": {
+      const { serve } = await import("../lib/local/serve.js");
       const { app, azurite } = await appFor({ data: values.data });
-      const end = values.data?.length ? dataEnd(app) : undefined;
+      const end = values.data?.length ? await dataEnd(app) : undefined;
       const running = await serve(app, { port: values.port ? Number(values.port) : 7071, ...(end ? { now: () => end } : {}) });
       console.log(
         `serving the API at ${running.url}/api/hunts and the logon graph at ${running.url}/api/graph; timers armed; queue notifier polling. Ctrl+C stops.`,
@@ -206,6 +211,10 @@ async function main() {
     }
     case "serve-logs": {
       if (!values.data?.length) fail("serve-logs needs --data PATH");
+      const [{ loadLogs, reportReadIssues }, { startServiceEndpoint }] = await Promise.all([
+        import("../lib/readers/index.js"),
+        import("../lib/local/service-endpoint.js"),
+      ]);
       const { tables, issues } = await loadLogs(values.data);
       reportReadIssues(issues, console.error);
       const endpoint = await startServiceEndpoint(tables, { port: values.port ? Number(values.port) : 8443 });
@@ -222,6 +231,10 @@ async function main() {
     }
     case "convert": {
       if (!values.data?.length || !values.out) fail("convert needs --data PATH ... and --out DIR");
+      const [{ convertLogs }, { reportReadIssues }] = await Promise.all([
+        import("../lib/readers/convert.js"),
+        import("../lib/readers/index.js"),
+      ]);
       const { tables, issues } = await convertLogs(values.data, values.out);
       reportReadIssues(issues, console.error);
       for (const [table, { rows, path }] of Object.entries(tables)) console.log(`${path}  ${rows} ${table} rows`);
@@ -234,6 +247,7 @@ async function main() {
     }
     case "exceptions": {
       const [action, id] = positionals;
+      const { parseException } = await import("../lib/exceptions/store.js");
       const { app, azurite } = await appFor({});
       if (azurite) console.error("no AzureWebJobsStorage set: this private Azurite forgets the exceptions when the command ends");
       try {
@@ -271,6 +285,7 @@ async function main() {
       return;
     }
     case "digest": {
+      const { sendDigest } = await import("../lib/notify/notifier.js");
       const { app, azurite } = await appFor({});
       try {
         console.log(JSON.stringify(await sendDigest(app.findings, app.notifier), null, 2));
@@ -280,6 +295,10 @@ async function main() {
       return;
     }
     case "prune": {
+      const [{ pruneRuntimeState }, { describePrune, PruneError }] = await Promise.all([
+        import("../lib/runtime.js"),
+        import("../lib/runs/retention.js"),
+      ]);
       const { app, azurite } = await appFor({});
       if (azurite) console.error("no AzureWebJobsStorage set: a private Azurite holds nothing to prune");
       try {
@@ -296,6 +315,7 @@ async function main() {
       return;
     }
     case "start": {
+      const { runDemo } = await import("../lib/local/demo.js");
       const result = await runDemo();
       if (result.recall < 1 || result.falsePositives > 0) process.exitCode = 1;
       return;
@@ -308,6 +328,19 @@ async function main() {
 
 /** `backtest`: always a private Azurite, so a backtest never touches the baselines of a running deployment. */
 async function backtestCommand(options: { data: string[]; from?: string; to?: string; huntIds?: string[]; json: boolean }) {
+  const [{ findHunt, huntCatalog }, { LocalSource }, { reportReadIssues }, { backtest, backtestPeriod, formatBacktest }] =
+    await Promise.all([
+      import("../lib/hunts/catalog.js"),
+      import("../lib/sources/local.js"),
+      import("../lib/readers/index.js"),
+      import("../lib/runs/backtest.js"),
+    ]);
+  const [{ startAzurite }, { warmUpParser }, { createRuntime }, { lineLogger }] = await Promise.all([
+    import("../lib/local/azurite.js"),
+    import("../lib/kql/index.js"),
+    import("../lib/runtime.js"),
+    import("../lib/log.js"),
+  ]);
   const time = (name: string, value: string | undefined) => {
     if (value === undefined) return undefined;
     const ms = Date.parse(value);
@@ -354,7 +387,8 @@ async function backtestCommand(options: { data: string[]; from?: string; to?: st
 }
 
 /** Just after the latest event in the local data, so `--lookback` reads the end of an export. */
-function dataEnd(app: Runtime): number | undefined {
+async function dataEnd(app: Runtime): Promise<number | undefined> {
+  const { LocalSource } = await import("../lib/sources/local.js");
   const source = app.services.source;
   const range = source instanceof LocalSource ? source.timeRange() : undefined;
   return range && range.end + 1;

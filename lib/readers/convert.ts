@@ -10,9 +10,8 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { formatDatetime } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
-import { detectFormat } from "./detect.js";
-import type { LogFormat, ReadOptions } from "./formats.js";
-import { logFilesUnder, readLogFileBatches } from "./load.js";
+import type { LogFormat } from "./formats.js";
+import { visitLogFiles, type LoadOptions } from "./load.js";
 import type { ReadIssue } from "./table-builder.js";
 
 export interface ConvertResult {
@@ -45,7 +44,8 @@ function fileNameOf(table: string): string {
   return `${table.replace(/[^A-Za-z0-9_.-]/g, "_")}.ndjson`;
 }
 
-export async function convertLogs(paths: string[], outDir: string, options: ReadOptions = {}): Promise<ConvertResult> {
+/** Writes the rows of `paths` under `outDir`; many EVTX bytes are decoded on worker threads too, as `loadLogs` does, and the files are the same. */
+export async function convertLogs(paths: string[], outDir: string, options: LoadOptions = {}): Promise<ConvertResult> {
   await mkdir(outDir, { recursive: true });
   const streams = new Map<string, { stream: WriteStream; rows: number; path: string }>();
   const result: ConvertResult = { files: [], tables: {}, issues: [] };
@@ -60,31 +60,32 @@ export async function convertLogs(paths: string[], outDir: string, options: Read
     return entry;
   };
   let completed = false;
+  let rows = 0;
   try {
-    const { files, issues: unreadable } = logFilesUnder(paths);
-    result.issues.push(...unreadable);
-    for (const path of files) {
-      let format: LogFormat | null = null;
-      let rows = 0;
-      try {
-        format = options.format ?? (await detectFormat(path));
-        for await (const batch of readLogFileBatches(path, { ...options, format })) {
-          for (const item of batch) {
-            if ("issue" in item) {
-              result.issues.push(item.issue);
-              continue;
-            }
-            const entry = streamOf(item.table);
-            entry.rows++;
-            rows++;
-            if (!entry.stream.write(`${rowJson(item.table, item.record)}\n`)) await once(entry.stream, "drain");
+    await visitLogFiles(paths, options, {
+      unreadable: (issue) => result.issues.push(issue),
+      undetected: (path, error) => {
+        result.issues.push({ source: path, at: 0, message: error.message });
+        result.files.push({ path, format: null, rows: 0 });
+      },
+      batch: async (_path, items) => {
+        for (const item of items) {
+          if ("issue" in item) {
+            result.issues.push(item.issue);
+            continue;
           }
+          const entry = streamOf(item.table);
+          entry.rows++;
+          rows++;
+          if (!entry.stream.write(`${rowJson(item.table, item.record)}\n`)) await once(entry.stream, "drain");
         }
-      } catch (error) {
-        result.issues.push({ source: path, at: 0, message: (error as Error).message });
-      }
-      result.files.push({ path, format, rows });
-    }
+      },
+      failed: (path, message) => result.issues.push({ source: path, at: 0, message }),
+      finished: (path, format) => {
+        result.files.push({ path, format, rows });
+        rows = 0;
+      },
+    });
     completed = true;
   } finally {
     for (const [table, entry] of streams) {

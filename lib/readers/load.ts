@@ -236,18 +236,31 @@ export class SharedEvtxFiles {
   }
 }
 
+/** What `visitLogFiles` hands on, file by file in the order the files were found. */
+export interface LogFileVisitor {
+  /** A path given (or a folder's entry) that could not be read. */
+  unreadable(issue: ReadIssue): void;
+  /** A file whose format could not be told: it is not read. */
+  undetected(path: string, error: Error): void;
+  /** A batch of a file's rows and issues, in order (the next waits for a returned promise). */
+  batch(path: string, items: SourceItem[]): void | Promise<void>;
+  /** A file whose reading stopped with an error, after the batches read before it. */
+  failed(path: string, message: string): void;
+  /** A file read to its end, or to its failure. */
+  finished(path: string, format: LogFormat): void;
+}
+
 /**
- * Reads files and folders into typed tables, keeping every good row and reporting the rest; one bad
- * file never stops the others. Many EVTX bytes are decoded on worker threads too; their rows still
- * reach the tables in file order, so the result is the same as on one thread.
+ * Reads files and folders file by file, in order, handing every batch to `visitor`; one bad file
+ * never stops the others. Many EVTX bytes are decoded on worker threads too (this thread takes files
+ * from the front, the workers from the back); their batches still come in file order, so what the
+ * visitor sees is the same as on one thread.
  */
-export async function loadLogs(paths: string[], options: LoadOptions = {}): Promise<LoadedLogs> {
+export async function visitLogFiles(paths: string[], options: LoadOptions, visitor: LogFileVisitor): Promise<void> {
   const { threads, ...readOptions } = options;
-  const builder = new TableBuilder();
-  const files: LoadedLogs["files"] = [];
   const formats: (LogFormat | Error)[] = [];
   const { files: logFiles, issues: unreadable } = logFilesUnder(paths);
-  for (const issue of unreadable) builder.issue(issue);
+  for (const issue of unreadable) visitor.unreadable(issue);
   for (const path of logFiles) {
     try {
       formats.push(readOptions.format ?? (await detectFormat(path)));
@@ -264,34 +277,51 @@ export async function loadLogs(paths: string[], options: LoadOptions = {}): Prom
     for (const [i, path] of logFiles.entries()) {
       const format = formats[i];
       if (format instanceof Error) {
-        builder.issue({ source: path, at: 0, message: format.message });
+        visitor.undetected(path, format);
         continue;
       }
-      let rows = 0;
-      const take = (batch: SourceItem[]) => {
-        for (const item of batch) {
-          if ("issue" in item) builder.issue(item.issue);
-          else if (builder.add(item.table, item.record, path, item.at)) rows++;
-        }
-      };
-      const fail = (message: string) => builder.issue({ source: path, at: 0, message: `${path}: ${message}` });
       const evtxFile = format === "evtx" ? evtxIndex++ : -1;
       if (shared && evtxFile >= 0 && !shared.takeHere(evtxFile)) {
         for await (const batch of shared.fromWorker(evtxFile)) {
-          take(batch.items);
-          if (batch.error !== undefined) fail(batch.error);
+          await visitor.batch(path, batch.items);
+          if (batch.error !== undefined) visitor.failed(path, batch.error);
         }
       } else {
         try {
-          for await (const batch of readLogFileBatches(path, { ...readOptions, format })) take(batch);
+          for await (const batch of readLogFileBatches(path, { ...readOptions, format })) await visitor.batch(path, batch);
         } catch (error) {
-          fail((error as Error).message);
+          visitor.failed(path, (error as Error).message);
         }
       }
-      files.push({ path, format, rows });
+      visitor.finished(path, format);
     }
   } finally {
     await shared?.close();
   }
+}
+
+/**
+ * Reads files and folders into typed tables, keeping every good row and reporting the rest; one bad
+ * file never stops the others, and the tables are the same however many threads decode EVTX files.
+ */
+export async function loadLogs(paths: string[], options: LoadOptions = {}): Promise<LoadedLogs> {
+  const builder = new TableBuilder();
+  const files: LoadedLogs["files"] = [];
+  let rows = 0;
+  await visitLogFiles(paths, options, {
+    unreadable: (issue) => builder.issue(issue),
+    undetected: (path, error) => builder.issue({ source: path, at: 0, message: error.message }),
+    batch: (path, items) => {
+      for (const item of items) {
+        if ("issue" in item) builder.issue(item.issue);
+        else if (builder.add(item.table, item.record, path, item.at)) rows++;
+      }
+    },
+    failed: (path, message) => builder.issue({ source: path, at: 0, message: `${path}: ${message}` }),
+    finished: (path, format) => {
+      files.push({ path, format, rows });
+      rows = 0;
+    },
+  });
   return { tables: builder.build(), issues: builder.issues, files };
 }

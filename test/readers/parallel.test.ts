@@ -1,4 +1,8 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { convertLogs } from "../../lib/readers/convert.js";
 import { evtxFileBatches } from "../../lib/readers/evtx-rows.js";
 import type { SourceItem } from "../../lib/readers/formats.js";
 import { loadLogs, logFilesUnder } from "../../lib/readers/index.js";
@@ -20,6 +24,25 @@ describe("EVTX files on worker threads", () => {
     expect(parallel.issues).toEqual(single.issues);
     expect(Object.keys(parallel.tables)).toEqual(Object.keys(single.tables));
     for (const name in single.tables) expect(parallel.tables[name], name).toEqual(single.tables[name]);
+  });
+
+  it("convert over the vendored folders writes the same files, byte for byte, on two worker threads as on this thread", async () => {
+    const work = mkdtempSync(join(tmpdir(), "convert-threads-"));
+    try {
+      // The folders four times over: enough work here for the worker to start and take files from the back.
+      const paths = [...FOLDERS, ...FOLDERS, ...FOLDERS, ...FOLDERS];
+      const single = await convertLogs(paths, join(work, "single"), { threads: 0 });
+      const parallel = await convertLogs(paths, join(work, "parallel"), { threads: 2 });
+      expect(single.tables.SecurityEvent.rows).toBeGreaterThan(100);
+      expect(parallel.files).toEqual(single.files);
+      expect(parallel.issues).toEqual(single.issues);
+      const names = readdirSync(join(work, "single")).sort();
+      expect(readdirSync(join(work, "parallel")).sort()).toEqual(names);
+      for (const name of names)
+        expect(readFileSync(join(work, "parallel", name), "utf8"), name).toBe(readFileSync(join(work, "single", name), "utf8"));
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it("each file's batches from the pool, put back in file order, are exactly what the reader yields on this thread", async () => {

@@ -563,6 +563,11 @@ class FileChunks<T, C extends BinXmlChunk> {
         break;
       }
       const probeBytes = readSync(fd, buffer, FILE_HEADER_SIZE, Math.min(CHUNK_PROBE_SIZE, stored), chunkOffset);
+      // Nothing there: the file ends before the size it had when opened.
+      if (probeBytes === 0) {
+        this.ended = true;
+        break;
+      }
       const probe = buffer.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + probeBytes);
       this.ended = chunkOffset + stored >= this.fileEnd;
       // What decodeChunk would skip, told from the probe: a zero header and no record signature after it.

@@ -13,7 +13,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { evtxFileBatches } from "../lib/readers/evtx-rows.js";
-import { FLAT_EVENTS, TREE_EVENTS } from "../lib/readers/evtx.js";
+import { TREE_EVENTS } from "../lib/readers/evtx.js";
 import { loadLogs, LogFormatSchema, readLogFile } from "../lib/readers/index.js";
 import { readEvtxFilesParallel } from "../lib/readers/parallel.js";
 
@@ -139,8 +139,9 @@ if (args[0] === "--load") {
 } else if (args[0] === "--evtx") {
   const [threads, passes] = [Number(args[1]), Number(args[2])];
   const decoderName = args[3];
-  const decoder = decoderName === "tree" ? TREE_EVENTS : decoderName === "direct" ? FLAT_EVENTS : undefined;
-  if (!decoder) throw new Error(`decoder must be "direct" or "tree", not ${decoderName}`);
+  if (decoderName !== "direct" && decoderName !== "tree") throw new Error(`decoder must be "direct" or "tree", not ${decoderName}`);
+  // "direct" is the readers' own decoding (no decoder given): what a load or a convert runs.
+  const decoder = decoderName === "tree" ? TREE_EVENTS : undefined;
   const perFilePasses = args[4] === "--per-file" ? Number(args[5]) : 0;
   const paths = args.slice(perFilePasses ? 6 : 4);
   const extra: Record<string, unknown> = {};

@@ -60,7 +60,7 @@ const enum Place {
   FieldText,
 }
 
-type SystemPart = Exclude<keyof EventParts, "eventData" | "eventDataFields" | "userData" | "message">;
+type SystemPart = Exclude<keyof EventParts, "eventData" | "eventDataFields" | "userData" | "message" | "namedValues">;
 
 /** The System fields an event keeps: the part their text fills, or the parts some of their attributes fill. */
 const FIELDS: readonly (
@@ -530,12 +530,25 @@ class DecodedParts implements EventParts {
   eventDataFields: EventDataFields | undefined = undefined;
   userData: EvtxElement | undefined = undefined;
   message: string | null = null;
+  namedValues = true;
 }
+
+/** Whether an event of this channel needs its named values (the channel is undefined when its payload comes before it). */
+export type NamedValuesWanted = (channel: string | undefined) => boolean;
+const ALWAYS: NamedValuesWanted = () => true;
 
 /** Runs plans over one record's values. */
 class DirectDecoding extends Expansion {
   declare protected readonly chunk: PlannedChunk;
   readonly parts = new DecodedParts();
+
+  constructor(
+    chunk: PlannedChunk,
+    private readonly namedValuesWanted: NamedValuesWanted,
+  ) {
+    super(chunk);
+  }
+
   hasEvent = false;
   /** Fields seen, one bit each (the first of a name counts). */
   private seen = 0;
@@ -660,10 +673,14 @@ class DirectDecoding extends Expansion {
 
   private payload(element: EvtxElement, plan: ElementPlan): void {
     if (element.name === "EventData") {
-      this.parts.eventData = element;
-      this.parts.eventDataFields = plan.layout && eventDataFields(element, plan.layout);
-    } else if (element.name === "UserData") this.parts.userData = element;
-    else {
+      const parts = this.parts;
+      parts.eventData = element;
+      parts.namedValues = this.namedValuesWanted(parts.channel);
+      parts.eventDataFields = plan.layout && eventDataFields(element, plan.layout, parts.namedValues);
+    } else if (element.name === "UserData") {
+      this.parts.userData = element;
+      this.parts.namedValues = this.namedValuesWanted(this.parts.channel);
+    } else {
       const message = renderedMessage(element);
       if (message !== undefined) this.parts.message = message;
     }
@@ -735,8 +752,8 @@ class DirectDecoding extends Expansion {
 }
 
 /** The flattened event of a record's nodes, read directly; throws where that fails. */
-function directEvent(chunk: PlannedChunk, nodes: TemplateNode[], pos: number, recordId: number): FlatEvent {
-  const decoding = new DirectDecoding(chunk);
+function directEvent(chunk: PlannedChunk, nodes: TemplateNode[], pos: number, recordId: number, namedValues = ALWAYS): FlatEvent {
+  const decoding = new DirectDecoding(chunk, namedValues);
   decoding.nodesAt(nodes, NO_VALUES, 0, Place.Record);
   if (!decoding.hasEvent) throw new Error("record holds no event element");
   return assembleEvent(decoding.parts, recordId, () => filetimeTextAt(chunk.buf, pos + 16));
@@ -754,13 +771,14 @@ export function decodeEventDirect(chunk: PlannedChunk, pos: number, size: number
 /**
  * The flattened event of the record at `pos`: read directly, or, for a record with no template and
  * the first few records of a template, through the element tree; and when that fails, through the element tree
- * from the start, which gives the same event or says exactly why not.
+ * from the start, which gives the same event or says exactly why not. Read directly, an event whose
+ * channel `namedValues` refuses leaves its named values out (the tree's event has them all).
  */
-export function decodeEvent(chunk: PlannedChunk, pos: number, size: number, recordId: number): FlatEvent {
+export function decodeEvent(chunk: PlannedChunk, pos: number, size: number, recordId: number, namedValues = ALWAYS): FlatEvent {
   try {
     const nodes = recordNodes(chunk, pos, size);
     if (chunk.readThroughTree(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
-    return directEvent(chunk, nodes, pos, recordId);
+    return directEvent(chunk, nodes, pos, recordId, namedValues);
   } catch {
     return treeEvent(chunk, parseRecordEvent(chunk, pos, size), pos, recordId);
   }

@@ -121,6 +121,11 @@ export interface EventParts {
   eventDataFields?: EventDataFields;
   userData?: EvtxElement;
   message: string | null;
+  /**
+   * False when nothing reads the event's named values (EventData's named Data, UserData's leaves):
+   * `data` and `userData` stay empty. Rows other than SecurityEvent's carry the payload as XML instead.
+   */
+  namedValues?: boolean;
 }
 
 /** A RenderingInfo element's Message as text, or undefined when it has none. */
@@ -202,20 +207,24 @@ export function dataLayout(children: readonly { name: string; dataName: string |
   return { shape: shapeOf(keys), roles };
 }
 
-/** EventData's fields; with its layout (the child elements its template fixes), without deciding anything per event. */
-export function eventDataFields(eventData: EvtxElement | undefined, layout?: DataLayout): EventDataFields {
+/**
+ * EventData's fields; with its layout (the child elements its template fixes), without deciding
+ * anything per event. Without `named`, `data` stays empty (unnamed values and Binary are still read).
+ */
+export function eventDataFields(eventData: EvtxElement | undefined, layout?: DataLayout, named = true): EventDataFields {
   let data: Record<string, DataValue> = {};
   const unnamed: DataValue[] = [];
   let binary: string | null = null;
   if (!eventData) return { data, unnamed, binary };
   if (layout) {
-    data = { ...layout.shape };
+    if (named) data = { ...layout.shape };
     let index = 0;
     for (const item of eventData.children) {
       if (!isElement(item)) continue;
       const role = layout.roles[index++];
-      if (typeof role === "string") data[role] = valueOf(item);
-      else if (role === UNNAMED) unnamed.push(valueOf(item));
+      if (typeof role === "string") {
+        if (named) data[role] = valueOf(item);
+      } else if (role === UNNAMED) unnamed.push(valueOf(item));
       else if (role === BINARY) binary = textOf(item) || null;
     }
     return { data, unnamed, binary };
@@ -224,10 +233,10 @@ export function eventDataFields(eventData: EvtxElement | undefined, layout?: Dat
     if (!isElement(item)) continue;
     if (item.name === "Data") {
       const name = item.attributes.Name;
-      if (name) data[name] = valueOf(item);
-      else unnamed.push(valueOf(item));
+      if (!name) unnamed.push(valueOf(item));
+      else if (named) data[name] = valueOf(item);
     } else if (item.name === "Binary") binary = textOf(item) || null;
-    else if (!(item.name in data)) data[item.name] = valueOf(item);
+    else if (named && !(item.name in data)) data[item.name] = valueOf(item);
   }
   return { data, unnamed, binary };
 }
@@ -242,9 +251,10 @@ function optionalNumber(text: string | undefined): number | null {
 /** The event from its parts; `written` (the record's own time) is asked for only when TimeCreated holds none. */
 export function assembleEvent(parts: EventParts, recordId: number, written: () => string): FlatEvent {
   const { eventData, userData } = parts;
-  const { data, unnamed, binary } = parts.eventDataFields ?? eventDataFields(eventData);
+  const named = parts.namedValues !== false;
+  const { data, unnamed, binary } = parts.eventDataFields ?? eventDataFields(eventData, undefined, named);
   const userFields: Record<string, DataValue> = {};
-  if (userData) collectLeaves(userData, userFields);
+  if (userData && named) collectLeaves(userData, userFields);
   const task = parts.task ?? "";
   return {
     EventID: Number(parts.eventId ?? ""),

@@ -4,7 +4,8 @@ import type { BinXmlChunk } from "./evtx-binxml.js";
 import { FLAT_EVENTS, readChunks, type EvtxWarning, type RecordDecoder } from "./evtx.js";
 import type { SourceItem } from "./formats.js";
 import type { ReadIssue } from "./table-builder.js";
-import { windowsEventRow, type WindowsEvent } from "./windows-events.js";
+import { decodeEvent, type PlannedChunk } from "./evtx-direct.js";
+import { isSecurityChannel, windowsEventRow, type WindowsEvent } from "./windows-events.js";
 
 /** A flattened EVTX event as the shared Windows event shape; UserData's fields join the named values they lack. */
 export function evtxWindowsEvent(flat: FlatEvent): WindowsEvent {
@@ -65,7 +66,15 @@ function rowDecoder<C extends BinXmlChunk>(decoder: RecordDecoder<FlatEvent, C>)
   };
 }
 
-const FLAT_EVENT_ROWS = rowDecoder(FLAT_EVENTS);
+/**
+ * What a row needs of an event: only SecurityEvent rows have a column per named value; the others
+ * carry the payload as XML, so their events leave the named values out when read directly.
+ */
+const FLAT_EVENT_ROWS = rowDecoder<PlannedChunk>({
+  ...FLAT_EVENTS,
+  decode: (chunk, pos, size, recordId) =>
+    decodeEvent(chunk, pos, size, recordId, (channel) => channel === undefined || isSecurityChannel(channel)),
+});
 
 /**
  * The rows of an EVTX file, a chunk's worth at a time, with its problems as issues in between.

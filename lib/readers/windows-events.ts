@@ -272,9 +272,14 @@ export function eventRecord(event: WindowsEvent): Record<string, unknown> {
   };
 }
 
+/** Whether a channel's events become SecurityEvent rows (the only rows with a column per named value). */
+export function isSecurityChannel(channel: string): boolean {
+  return channel.toLowerCase() === "security";
+}
+
 /** The table and record a Windows event becomes. */
 export function windowsEventRow(event: WindowsEvent): { table: string; record: Record<string, unknown> } {
-  return event.channel.toLowerCase() === "security"
+  return isSecurityChannel(event.channel)
     ? { table: "SecurityEvent", record: securityEventRecord(event) }
     : { table: "Event", record: eventRecord(event) };
 }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { runQuery, toJsonRecords } from "../../lib/kql/index.js";
-import { loadLogs } from "../../lib/readers/index.js";
+import { FLAT_EVENTS } from "../../lib/readers/evtx.js";
+import { evtxFileBatches } from "../../lib/readers/evtx-rows.js";
+import type { SourceItem } from "../../lib/readers/formats.js";
+import { loadLogs, logFilesUnder } from "../../lib/readers/index.js";
 import { dataset } from "../fixtures.js";
 import { referenceEvents } from "./evtx-references.js";
 
@@ -90,5 +93,25 @@ describe("EVTX SecurityEvent rows carry Sentinel's System columns", () => {
       // Windows' hex, as Sentinel's export shows it (0x8010000000000000 for an audit failure).
       expect(row!.Keywords).toMatch(/^0x[1-9a-f][0-9a-f]*$/);
     }
+  });
+});
+
+describe("EVTX rows read without the named values no row needs", () => {
+  it("rows, and the issues between them, are the same as when every event is read whole", async () => {
+    const folders = ["../fixtures/evtx/rust-evtx/", "../fixtures/evtx/evtx-attack-samples/", "../fixtures/evtx/plaso/"].map(
+      (dir) => new URL(dir, import.meta.url).pathname,
+    );
+    const files = logFilesUnder(folders).files.filter((path) => path.endsWith(".evtx"));
+    const tables = new Set<string>();
+    for (const path of files) {
+      const rows: SourceItem[] = [];
+      const whole: SourceItem[] = [];
+      for await (const batch of evtxFileBatches(path)) rows.push(...batch);
+      for await (const batch of evtxFileBatches(path, FLAT_EVENTS)) whole.push(...batch);
+      expect(rows, path).toEqual(whole);
+      for (const item of rows) if ("table" in item) tables.add(item.table);
+    }
+    // Both kinds of row: SecurityEvent's columns come from the named values, Event's XML from the payload.
+    expect([...tables].sort()).toEqual(["Event", "SecurityEvent"]);
   });
 });

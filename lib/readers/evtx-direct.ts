@@ -45,6 +45,7 @@ import {
   type EventDataFields,
   type EventParts,
   type FlatEvent,
+  type NamedValuesWanted,
 } from "./evtx-event.js";
 import { sharedAttributes } from "./windows-events.js";
 
@@ -533,8 +534,6 @@ class DecodedParts implements EventParts {
   namedValues = true;
 }
 
-/** Whether an event of this channel needs its named values (the channel is undefined when its payload comes before it). */
-export type NamedValuesWanted = (channel: string | undefined) => boolean;
 const ALWAYS: NamedValuesWanted = () => true;
 
 /** Runs plans over one record's values. */
@@ -759,8 +758,8 @@ function directEvent(chunk: PlannedChunk, nodes: TemplateNode[], pos: number, re
   return assembleEvent(decoding.parts, recordId, () => filetimeTextAt(chunk.buf, pos + 16));
 }
 
-function treeEvent(chunk: BinXmlChunk, root: EvtxElement, pos: number, recordId: number): FlatEvent {
-  return flattenEvent({ recordId, written: filetimeTextAt(chunk.buf, pos + 16), root });
+function treeEvent(chunk: BinXmlChunk, root: EvtxElement, pos: number, recordId: number, namedValues?: NamedValuesWanted): FlatEvent {
+  return flattenEvent({ recordId, written: filetimeTextAt(chunk.buf, pos + 16), root }, namedValues);
 }
 
 /** The flattened event of the record at `pos` (whose header has been checked), read directly; throws where that fails. */
@@ -771,15 +770,15 @@ export function decodeEventDirect(chunk: PlannedChunk, pos: number, size: number
 /**
  * The flattened event of the record at `pos`: read directly, or, for a record with no template and
  * the first few records of a template, through the element tree; and when that fails, through the element tree
- * from the start, which gives the same event or says exactly why not. Read directly, an event whose
- * channel `namedValues` refuses leaves its named values out (the tree's event has them all).
+ * from the start, which gives the same event or says exactly why not. An event whose channel
+ * `namedValues` refuses leaves its named values out.
  */
 export function decodeEvent(chunk: PlannedChunk, pos: number, size: number, recordId: number, namedValues = ALWAYS): FlatEvent {
   try {
     const nodes = recordNodes(chunk, pos, size);
-    if (chunk.readThroughTree(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId);
+    if (chunk.readThroughTree(nodes)) return treeEvent(chunk, eventElement(chunk, nodes), pos, recordId, namedValues);
     return directEvent(chunk, nodes, pos, recordId, namedValues);
   } catch {
-    return treeEvent(chunk, parseRecordEvent(chunk, pos, size), pos, recordId);
+    return treeEvent(chunk, parseRecordEvent(chunk, pos, size), pos, recordId, namedValues);
   }
 }

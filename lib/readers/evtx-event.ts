@@ -278,8 +278,11 @@ export function assembleEvent(parts: EventParts, recordId: number, written: () =
   };
 }
 
-/** System fields and the whole payload of an event record. */
-export function flattenEvent(record: EvtxRecord): FlatEvent {
+/** Whether an event of this channel needs its named values (undefined: the channel is not known yet, or there is none). */
+export type NamedValuesWanted = (channel: string | undefined) => boolean;
+
+/** System fields and the whole payload of an event record (its named values only where `namedValues` wants them). */
+export function flattenEvent(record: EvtxRecord, namedValues?: NamedValuesWanted): FlatEvent {
   let eventData: EvtxElement | undefined;
   let userData: EvtxElement | undefined;
   let message: string | null = null;
@@ -344,12 +347,13 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
     }
   }
   const text = (element: EvtxElement | undefined) => (element ? textOf(element) : undefined);
+  const channelText = text(channel);
   return assembleEvent(
     {
       eventId: text(eventId),
       systemTime: timeCreated?.attributes.SystemTime,
       computer: text(computer),
-      channel: text(channel),
+      channel: channelText,
       provider: provider?.attributes.Name,
       eventRecordId: text(eventRecordId),
       task: text(task),
@@ -361,6 +365,7 @@ export function flattenEvent(record: EvtxRecord): FlatEvent {
       eventData,
       userData,
       message,
+      namedValues: namedValues ? namedValues(channelText) : true,
     },
     record.recordId,
     () => record.written,

@@ -45,7 +45,7 @@ async function read(chunks: (path: string, options: { onWarning: (w: EvtxWarning
 
 /** Through the element tree, then flattened: the reference the direct decoding must equal. */
 async function* viaTree(path: string, options: { onWarning: (w: EvtxWarning) => void }): AsyncGenerator<FlatEvent[]> {
-  for await (const records of readEvtxChunks(path, options)) yield records.map(flattenEvent);
+  for await (const records of readEvtxChunks(path, options)) yield records.map((record) => flattenEvent(record));
 }
 
 /** A small deterministic generator, so every run damages the same bytes. */

@@ -245,6 +245,14 @@ function isTemplateElement(node: TemplateNode | undefined): node is TemplateElem
 class DefinitionMatcher {
   private elementDepth = 0;
   private readonly buf: Buffer;
+  private readonly start: number;
+  /**
+   * What the match read outside the definition's bytes: the names defined before it (offset and end
+   * of each), or null when it read more than names there (a start tag's layout told by reading it
+   * the other way). With these bytes and the definition's the same at the same offsets, any chunk
+   * matches the same tree.
+   */
+  outsideNames: number[] | null = [];
 
   constructor(
     private readonly chunk: BinXmlChunk,
@@ -252,6 +260,7 @@ class DefinitionMatcher {
     private readonly end: number,
   ) {
     this.buf = chunk.buf;
+    this.start = pos;
   }
 
   fragment(expected: readonly TemplateNode[]): boolean {
@@ -271,6 +280,7 @@ class DefinitionMatcher {
       const element = expected[i++];
       if (!isTemplateElement(element) || !this.element(element)) return false;
     }
+    if (this.pos > this.end) this.outsideNames = null;
     return i === expected.length;
   }
 
@@ -281,6 +291,10 @@ class DefinitionMatcher {
     const offset = buf.readUInt32LE(this.pos);
     if (offset + 8 > buf.length) return false;
     const length = buf.readUInt16LE(offset + 6);
+    // A name defined outside the definition (by another template of the chunk) may differ in another chunk.
+    const nameEnd = offset + 10 + length * 2;
+    if ((offset < this.start || nameEnd > this.end) && this.outsideNames && !this.outsideNames.includes(offset))
+      this.outsideNames.push(offset, nameEnd);
     if (!this.textAt(name, offset + 8, length)) return false;
     this.pos += 4;
     if (offset === this.pos) this.pos += 10 + length * 2;
@@ -299,7 +313,10 @@ class DefinitionMatcher {
     const buf = this.buf;
     if (++this.elementDepth > BINXML_LIMITS.maxElementDepth) return false;
     const hasAttributes = (buf[this.pos] & 0x40) !== 0;
-    this.pos += hasDependencyId(this.chunk, this.pos, this.end, true) ? 7 : 5;
+    // A start tag that does not read sanely with a dependency identifier has its layout told by reading it the other way (what that reads may lie outside).
+    const withId = startTagConsistent(this.chunk, this.pos, this.end, true);
+    if (!withId) this.outsideNames = null;
+    this.pos += withId || hasDependencyId(this.chunk, this.pos, this.end, true) ? 7 : 5;
     if (!this.name(expected.name)) return false;
     let attributes = 0;
     if (hasAttributes) {
@@ -372,7 +389,24 @@ class DefinitionMatcher {
  * same as `expected` (as sameStructure compares): then `expected` can stand for it unparsed.
  */
 export function definitionMatches(chunk: BinXmlChunk, start: number, end: number, expected: readonly TemplateNode[]): boolean {
-  return new DefinitionMatcher(chunk, start, end).fragment(expected);
+  return matchDefinition(chunk, start, end, expected).matches;
+}
+
+/**
+ * definitionMatches, and what outside the definition the match depended on: the names defined
+ * before it (pairs of offset and end), or null when it read more than names there (a start tag
+ * whose layout was told by reading past it). Wherever the definition's bytes and those names' bytes
+ * stand the same at the same chunk offsets, they match `expected` too.
+ */
+export function matchDefinition(
+  chunk: BinXmlChunk,
+  start: number,
+  end: number,
+  expected: readonly TemplateNode[],
+): { matches: boolean; outsideNames: readonly number[] | null } {
+  const matcher = new DefinitionMatcher(chunk, start, end);
+  const matches = matcher.fragment(expected);
+  return { matches, outsideNames: matches ? matcher.outsideNames : null };
 }
 
 /** Parses BinXML tokens into template trees. */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BinXmlChunk, definitionMatches, type TemplateNode } from "../../lib/readers/evtx-binxml.js";
 import { decodeEventDirect, PlannedChunk } from "../../lib/readers/evtx-direct.js";
+import { CHUNK_HEADER_SIZE } from "../../lib/readers/evtx-format.js";
 import { writeEvtx, type EvtxEventInput } from "../../lib/synth/evtx-writer.js";
 import {
   flattenEvent,
@@ -168,6 +169,44 @@ describe("EVTX events decoded directly equal the element tree flattened", () => 
     // Most damage changes the template; bytes the tree does not hold (the links between names) do not.
     expect(refused).toBeGreaterThan(matched);
     expect(matched).toBeGreaterThan(0);
+  });
+
+  it("takes a definition for its bytes at the same offset only where the names its match read outside them are the same bytes too", () => {
+    const chunk = readFileSync(FILES[0]).subarray(4096, 4096 + 65536);
+    const definitions = Array.from({ length: 32 }, (_, i) => chunk.readUInt32LE(384 + i * 4))
+      .filter((offset) => offset > 0)
+      .sort((a, b) => a - b);
+    expect(definitions.length).toBeGreaterThan(1);
+    const parse = (bytes: Buffer, definition: number): TemplateNode[] | string => {
+      try {
+        return new BinXmlChunk(bytes).template(definition, 1);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    const planned = (bytes: Buffer, definition: number): TemplateNode[] | string => {
+      try {
+        return new PlannedChunk(bytes).template(definition, 1);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    // Read twice: parsed and shared the first time, matched (and its bytes remembered) the second.
+    for (let round = 0; round < 2; round++)
+      for (const definition of definitions) expect(planned(chunk, definition)).toEqual(parse(chunk, definition));
+    let outsideNamesChanged = 0;
+    for (const definition of definitions.slice(1, 3)) {
+      // Every byte before the definition changed in turn (the names other templates defined among them): its own bytes are the same.
+      for (let at = CHUNK_HEADER_SIZE; at < definition; at++) {
+        const damaged = Buffer.from(chunk);
+        damaged[at] ^= 0x01;
+        const expected = parse(damaged, definition);
+        if (JSON.stringify(expected) !== JSON.stringify(parse(chunk, definition))) outsideNamesChanged++;
+        expect(planned(damaged, definition), `definition ${definition}: byte ${at}`).toEqual(expected);
+      }
+    }
+    // Some of those bytes are names a later template names: its tree changes with them, so it was not taken for its own bytes alone.
+    expect(outsideNamesChanged).toBeGreaterThan(0);
   });
 
   for (const file of FILES) {

@@ -293,12 +293,18 @@ class DefinitionMatcher {
     const length = buf.readUInt16LE(offset + 6);
     // A name defined outside the definition (by another template of the chunk) may differ in another chunk.
     const nameEnd = offset + 10 + length * 2;
-    if ((offset < this.start || nameEnd > this.end) && this.outsideNames && !this.outsideNames.includes(offset))
-      this.outsideNames.push(offset, nameEnd);
+    if ((offset < this.start || nameEnd > this.end) && this.outsideNames) this.noteOutsideName(offset, nameEnd);
     if (!this.textAt(name, offset + 8, length)) return false;
     this.pos += 4;
     if (offset === this.pos) this.pos += 10 + length * 2;
     return true;
+  }
+
+  /** Records a name read outside the definition, once (the list holds pairs of offset and end). */
+  private noteOutsideName(offset: number, end: number): void {
+    const names = this.outsideNames!;
+    for (let i = 0; i < names.length; i += 2) if (names[i] === offset && names[i + 1] === end) return;
+    names.push(offset, end);
   }
 
   /** Whether the `chars` UTF-16 code units at `at` (all inside the chunk) are `text`. */

@@ -209,6 +209,39 @@ describe("EVTX events decoded directly equal the element tree flattened", () => 
     expect(outsideNamesChanged).toBeGreaterThan(0);
   });
 
+  it("compares every name its match read outside a definition, even one stored right after another", () => {
+    /** A name structure (next offset, hash, length, UTF-16 text, NUL) at `at`; where it ends. */
+    const writeName = (buf: Buffer, at: number, text: string): number => {
+      buf.writeUInt16LE(text.length, at + 6);
+      buf.write(text, at + 8, "utf16le");
+      return at + 10 + text.length * 2;
+    };
+    const DEFINITION = 0x300;
+    // An element named by a name before the definition, with an attribute named by the name stored right after it.
+    const chunkWith = (attributeName: string): Buffer => {
+      const buf = Buffer.alloc(65536);
+      const second = writeName(buf, 0x200, "Ab");
+      writeName(buf, second, attributeName);
+      buf.fill(0xa5, DEFINITION + 4, DEFINITION + 20); // its identifier
+      const u16 = (v: number) => [v & 0xff, v >> 8];
+      const u32 = (v: number) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >>> 24];
+      const fragment = [0x0f, 1, 1, 0, 0x41, ...u16(0), ...u32(18), ...u32(0x200), ...u32(0), 0x06, ...u32(second)];
+      fragment.push(0x05, 0x01, ...u16(1), ...u16("x".charCodeAt(0)), 0x03, 0x00);
+      Buffer.from(fragment).copy(buf, DEFINITION + 24);
+      buf.writeUInt32LE(fragment.length, DEFINITION + 20);
+      return buf;
+    };
+    const attributeOf = (tree: TemplateNode[]) => (tree[0] as { attributes: { name: string }[] }).attributes[0].name;
+    const first = chunkWith("Cd");
+    // Parsed and shared, then matched and its bytes remembered.
+    expect(attributeOf(new PlannedChunk(first).template(DEFINITION, 1))).toBe("Cd");
+    expect(attributeOf(new PlannedChunk(first).template(DEFINITION, 1))).toBe("Cd");
+    // The same definition at the same offset, its attribute's name changed outside it.
+    const second = chunkWith("Xy");
+    expect(attributeOf(new BinXmlChunk(second).template(DEFINITION, 1))).toBe("Xy");
+    expect(attributeOf(new PlannedChunk(second).template(DEFINITION, 1))).toBe("Xy");
+  });
+
   for (const file of FILES) {
     it(`${file.split("/").pop()}: intact and damaged 12 ways, the same events and warnings`, async () => {
       const original = readFileSync(file);

@@ -110,11 +110,16 @@ const CHUNK_PROBE_SIZE = CHUNK_HEADER_SIZE + 28;
  */
 const FIRST_READ_SIZE = FILE_HEADER_SIZE + 16 * 1024;
 
+/** Where a chunk's records end by its (whole) header, its free-space offset, or undefined when that is out of range. */
+function freeSpaceOffset(chunk: Buffer): number | undefined {
+  const offset = chunk.readUInt32LE(48);
+  return offset < CHUNK_HEADER_SIZE || offset > CHUNK_SIZE ? undefined : offset;
+}
+
 /** Bytes of a chunk a decoder needs, from its header: up to its free-space offset when that is sane, else all of it. */
 function usedChunkBytes(chunk: Buffer): number {
   if (chunk.length < CHUNK_HEADER_SIZE || chunk.toString("latin1", 0, 8) !== CHUNK_SIGNATURE) return CHUNK_SIZE;
-  const freeSpace = chunk.readUInt32LE(48);
-  return freeSpace < CHUNK_HEADER_SIZE || freeSpace > CHUNK_SIZE ? CHUNK_SIZE : freeSpace;
+  return freeSpaceOffset(chunk) ?? CHUNK_SIZE;
 }
 
 /** A record start with its signature and a size that fits, but whose size copy at its end does not agree: its size, or 0. */
@@ -185,9 +190,8 @@ class ChunkFindings<T> {
       if (crc32(buf.subarray(128, CHUNK_HEADER_SIZE), headerCrc) !== buf.readUInt32LE(124))
         this.notes.push("chunk header checksum mismatch");
       this.declared = declaredRecordIds(buf);
-      const freeSpace = buf.readUInt32LE(48);
-      if (freeSpace < CHUNK_HEADER_SIZE || freeSpace > CHUNK_SIZE)
-        this.notes.push("chunk free-space offset out of range: records found by scanning");
+      const freeSpace = freeSpaceOffset(buf);
+      if (freeSpace === undefined) this.notes.push("chunk free-space offset out of range: records found by scanning");
       else {
         this.limit = Math.min(this.limit, freeSpace);
         const noCrc = (buf.readUInt32LE(120) & CHUNK_FLAG_NO_CRC32) !== 0;

@@ -706,17 +706,16 @@ class DirectDecoding extends Expansion {
   }
 
   private payload(element: EvtxElement, plan: ElementPlan): void {
+    const parts = this.parts;
+    // Asked as each payload element comes: the channel is known once System has been read.
+    parts.namedValues = this.namedValuesWanted(parts.channel);
     if (element.name === "EventData") {
-      const parts = this.parts;
       parts.eventData = element;
-      parts.namedValues = this.namedValuesWanted(parts.channel);
       parts.eventDataFields = plan.layout && eventDataFields(element, plan.layout, parts.namedValues);
-    } else if (element.name === "UserData") {
-      this.parts.userData = element;
-      this.parts.namedValues = this.namedValuesWanted(this.parts.channel);
-    } else {
+    } else if (element.name === "UserData") parts.userData = element;
+    else {
       const message = renderedMessage(element);
-      if (message !== undefined) this.parts.message = message;
+      if (message !== undefined) parts.message = message;
     }
   }
 

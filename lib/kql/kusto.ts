@@ -498,6 +498,15 @@ export function isTabular(node: OptionalNode): boolean {
   return !!type && bridgeClassName(type).endsWith("TableSymbol");
 }
 
+/**
+ * The name Kusto gives an unnamed expression's column: a column's own name, and for calls that
+ * keep their argument's name (`todatetime(E)` is `E`) that argument's; "" when it generates one
+ * (`Column1`).
+ */
+export function expressionResultName(node: SyntaxNode): string {
+  return kustoLanguage().KustoFacts.GetExpressionResultName(node as unknown as Kusto.Language.Syntax.Expression, "", null) ?? "";
+}
+
 /** Column names and types of a tabular node's result, as the parser inferred them. */
 export function resultColumns(node: OptionalNode): Column[] | undefined {
   const type = node?.ResultType;

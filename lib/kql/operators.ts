@@ -17,6 +17,7 @@ import {
 import {
   errorAt,
   isTabular,
+  expressionResultName,
   listElements,
   namedParameters,
   nodeKind,
@@ -168,17 +169,23 @@ function computed(expr: SyntaxNode): SyntaxNode {
 }
 
 /**
- * The column names an extend or project item gives its values: its own name or names, then (for an
- * unnamed item, or the columns of a multi-column function beyond the names given) the parser's
- * generated ones (`Column1`, `series_fit_line_y_slope`, ...), which are the output's new columns in order.
+ * The column names an extend item gives its values: its own name or names; for an unnamed item, the
+ * name Kusto derives from it (a column's, or the argument's of a call that keeps it: `todatetime(E)`
+ * writes `E`) when the output has that column; then (an unnamed item otherwise, or the columns of a
+ * multi-column function beyond the names given) the parser's generated ones (`Column1`,
+ * `series_fit_line_y_slope`, ...), which are the output's new columns in order.
  */
-function itemNames(expr: SyntaxNode, width: number, generated: (k: number) => string): string[] {
+function itemNames(expr: SyntaxNode, width: number, generated: (k: number) => string, inOutput: (name: string) => boolean): string[] {
   const kind = nodeKind(expr);
   let own: string[] = [];
   if (kind === "SimpleNamedExpression") own = [String(expr.Name.SimpleName)];
   else if (kind === "CompoundNamedExpression") {
     own = listElements(expr.Names?.Names).map((declaration) => String(declaration.Name?.SimpleName ?? nodeText(declaration)));
   } else if (kind === "NameReference" && width === 1) own = [String(expr.SimpleName)];
+  else if (width === 1) {
+    const derived = expressionResultName(expr);
+    if (derived && inOutput(derived)) own = [derived];
+  }
   return Array.from({ length: width }, (_, k) => own[k] ?? generated(k));
 }
 
@@ -193,7 +200,7 @@ function planExtend(input: readonly Column[], node: SyntaxNode, oc: OperatorCont
   const generated = (k: number) => finalColumns?.[input.length + appended + k]?.name ?? `Column${input.length + appended + k + 1}`;
   const targets = expressions.map((expr, position) => {
     const { members, type } = compiled[position];
-    const names = itemNames(expr, members?.length ?? 1, generated);
+    const names = itemNames(expr, members?.length ?? 1, generated, (name) => !!finalColumns?.some((c) => c.name === name));
     return names.map((name, k) => {
       const columnType = members ? members[k].type : type;
       let index = columns.findIndex((c) => c.name === name);

@@ -56,6 +56,9 @@ function compileNode(node: SyntaxNode, ctx: CompileContext): Compiled {
   switch (kind) {
     case "LiteralExpression":
       return compileLiteral(node, ctx);
+    case "CompoundStringLiteralExpression":
+      // String literals side by side (`"a" "b"`) are one literal; the parser joins them.
+      return constant(plainText(node.LiteralValue ?? ""), "string");
     case "DynamicExpression":
       return constant(parseDynamicLiteral(node, ctx), "dynamic");
     case "ParenthesizedExpression":
@@ -144,11 +147,59 @@ function parseDynamicLiteral(node: SyntaxNode, ctx: CompileContext): Value {
   const raw = node.LiteralValue;
   if (raw === null || raw === undefined) return null;
   // Kusto's dynamic literals are JSON with single-quoted strings allowed, which JSON5 reads.
+  const text = plainText(raw);
   try {
-    return JSON5.parse<Value>(plainText(raw));
+    return JSON5.parse<Value>(text);
   } catch {
+    // String literals side by side are one, in a dynamic literal as anywhere in Kusto: `["a" "b"]` is `["ab"]`.
+    try {
+      const joined = joinAdjacentStrings(text);
+      if (joined !== undefined) return JSON5.parse<Value>(joined);
+    } catch {
+      // Not that either: the message below.
+    }
     throw errorAt(ctx.query, node, `Cannot read dynamic literal '${nodeText(node)}'`);
   }
+}
+
+/** A JSON5 string literal at `start` (its quote): its end (past the closing quote), or -1 when it does not close. */
+function stringLiteralEnd(text: string, start: number): number {
+  const quote = text[start];
+  for (let i = start + 1; i < text.length; i++) {
+    if (text[i] === "\\") i++;
+    else if (text[i] === quote) return i + 1;
+  }
+  return -1;
+}
+
+/** The text with string literals separated only by white space written as one; undefined when there are none such. */
+function joinAdjacentStrings(text: string): string | undefined {
+  let out = "";
+  let joinedAny = false;
+  for (let i = 0; i < text.length;) {
+    const c = text[i];
+    if (c !== '"' && c !== "'") {
+      out += c;
+      i++;
+      continue;
+    }
+    let end = stringLiteralEnd(text, i);
+    if (end < 0) return undefined;
+    let value = JSON5.parse<string>(text.slice(i, end));
+    for (;;) {
+      let next = end;
+      while (next < text.length && /\s/.test(text[next])) next++;
+      if (text[next] !== '"' && text[next] !== "'") break;
+      const nextEnd = stringLiteralEnd(text, next);
+      if (nextEnd < 0) return undefined;
+      value += JSON5.parse<string>(text.slice(next, nextEnd));
+      end = nextEnd;
+      joinedAny = true;
+    }
+    out += JSON.stringify(value);
+    i = end;
+  }
+  return joinedAny ? out : undefined;
 }
 
 function compileNameReference(node: SyntaxNode, ctx: CompileContext): Compiled {

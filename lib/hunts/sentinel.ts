@@ -259,13 +259,32 @@ function fill(format: string, row: Record<string, unknown>): string {
   return format.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, column: string) => plainText(row[column] ?? ""));
 }
 
-/** Turns one parsed Sentinel YAML document into a hunt definition. */
+/** `issues` with `message` said first in the file's note: one note per file, the others after it. */
+function withNote(issues: ImportIssue[], file: string, message: string): ImportIssue[] {
+  const [note, ...others] = issues;
+  return note?.severity === "note"
+    ? [{ ...note, message: `${message}; ${note.message}` }, ...others]
+    : [{ file, severity: "note", message }, ...issues];
+}
+
+/** The rule kinds Sentinel's schema has, as it spells them. */
 const RULE_KINDS = ["Scheduled", "NRT"];
 
 /** Fields only a scheduled rule has; a file marked `kind: Scheduled` with none of them is a hunting query. */
 const SCHEDULE_FIELDS = ["queryFrequency", "queryPeriod", "triggerOperator", "triggerThreshold"];
 
-export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; issues: ImportIssue[] } {
+/**
+ * Turns one parsed Sentinel YAML document into a hunt definition.
+ * `taken`: hunt ids already loaded, with the Sentinel id each came from. A file whose name gives a
+ * taken id is the same rule again when its Sentinel id is the same (refused), and another rule of
+ * the same name otherwise (the repository has such pairs): that one's id ends with its Sentinel id's
+ * first characters, so both load and each keeps its id from one load to the next.
+ */
+export function sentinelToHunt(
+  document: unknown,
+  file: string,
+  taken: ReadonlyMap<string, string> = new Map(),
+): { hunt?: Hunt; sentinelId?: string; issues: ImportIssue[] } {
   // Sentinel's files often leave a key present but empty (`alertDetailsOverride:`): YAML reads null, Sentinel reads absent.
   if (typeof document === "object" && document !== null && !Array.isArray(document) && Object.values(document).includes(null)) {
     document = Object.fromEntries(Object.entries(document).filter(([, value]) => value !== null));
@@ -275,21 +294,19 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
   const written = fields?.kind;
   const kind = typeof written === "string" ? (RULE_KINDS.find((k) => k.toLowerCase() === written.toLowerCase()) ?? written) : written;
   if (kind !== written) document = { ...fields, kind };
+  // Some hunting queries in the repository say what they are: `kind: Hunting`.
+  if (typeof kind === "string" && kind.toLowerCase() === "hunting") {
+    return sentinelToHunt(Object.fromEntries(Object.entries(fields!).filter(([k]) => k !== "kind")), file, taken);
+  }
   // Some hunting queries in the Azure-Sentinel repository carry `kind: Scheduled` and nothing of a
   // schedule: read as a rule they would fail on four missing fields; they are hunting queries.
   const huntingMarkedScheduled = kind === "Scheduled" && !SCHEDULE_FIELDS.some((f) => fields?.[f] !== undefined);
   if (huntingMarkedScheduled) {
-    const result = sentinelToHunt(Object.fromEntries(Object.entries(fields!).filter(([k]) => k !== "kind")), file);
+    const result = sentinelToHunt(Object.fromEntries(Object.entries(fields!).filter(([k]) => k !== "kind")), file, taken);
     if (!result.hunt) return result;
-    const said = `kind: Scheduled without ${SCHEDULE_FIELDS.join(", ")}: loaded as a hunting query`;
-    const [note, ...others] = result.issues;
-    // Still one note per file.
     return {
       ...result,
-      issues:
-        note?.severity === "note"
-          ? [{ ...note, message: `${said}; ${note.message}` }, ...others]
-          : [{ file, severity: "note", message: said }, ...result.issues],
+      issues: withNote(result.issues, file, `kind: Scheduled without ${SCHEDULE_FIELDS.join(", ")}: loaded as a hunting query`),
     };
   }
   const isRule = kind !== undefined;
@@ -305,7 +322,7 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
     };
   }
   const source = parsed.data as z.infer<typeof SentinelHuntingQuery> & Partial<z.infer<typeof SentinelScheduledRule>>;
-  const notes = ignoredFields(source, file);
+  let notes = ignoredFields(source, file);
   const boundQuery = bindSentinelPlaceholders(source.query, { start: 0, end: DAY });
   const mapping = source.entityMappings[0];
   const fallback = mapping ? undefined : entityWithoutMapping(boundQuery);
@@ -314,8 +331,22 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
   const period = source.queryPeriod ? sentinelDurationMs(source.queryPeriod)! : frequency;
   const tables = tablesOf(boundQuery);
   const columns = single ? ["Rule"] : mapping ? mapping.fieldMappings.map((f) => f.columnName) : fallback!.columns;
+  let id = `sentinel-${slug(source.name)}`;
+  const takenBy = taken.get(id);
+  if (takenBy !== undefined) {
+    if (takenBy === source.id)
+      return { issues: [{ file, field: "id", message: `id: another file already defines this rule (${source.id}) as hunt '${id}'` }] };
+    id = `${id}-${slug(source.id).replace(/-/g, "").slice(0, 8) || "2"}`;
+    if (taken.has(id))
+      return {
+        issues: [
+          { file, field: "name", message: `name: other files already define hunts '${id.slice(0, id.lastIndexOf("-"))}' and '${id}'` },
+        ],
+      };
+    notes = withNote(notes, file, `another rule (${takenBy}) has the name '${source.name}': loaded as hunt '${id}'`);
+  }
   const definition: HuntDefinition = {
-    id: `sentinel-${slug(source.name)}`,
+    id,
     title: source.name,
     description: source.description.trim() || `Imported Sentinel ${isRule ? "analytic rule" : "hunting query"} ${source.id}`,
     reference: `Sentinel ${isNrt ? "NRT rule" : isRule ? "scheduled rule" : "hunting query"} ${source.id}${source.version ? ` version ${source.version}` : ""} (${file})`,
@@ -345,7 +376,7 @@ export function sentinelToHunt(document: unknown, file: string): { hunt?: Hunt; 
     const hunt = loadHunt(definition);
     const titleFormat = source.alertDetailsOverride?.alertDisplayNameFormat;
     if (titleFormat) hunt.titleFor = (row) => fill(titleFormat, row);
-    return { hunt, issues: notes };
+    return { hunt, sentinelId: source.id, issues: notes };
   } catch (error) {
     return { issues: [{ file, message: (error as Error).message }] };
   }
@@ -391,6 +422,7 @@ function ignoredFields(source: Record<string, unknown>, file: string): ImportIss
 export async function loadSentinelFolder(dir: string): Promise<{ hunts: Hunt[]; issues: ImportIssue[] }> {
   const hunts: Hunt[] = [];
   const issues: ImportIssue[] = [];
+  const taken = new Map<string, string>();
   const entries = (await readdir(dir, { recursive: true }))
     .filter((f) => [".yaml", ".yml"].includes(extname(String(f)).toLowerCase()))
     .sort();
@@ -403,13 +435,10 @@ export async function loadSentinelFolder(dir: string): Promise<{ hunts: Hunt[]; 
       issues.push({ file, message: `not valid YAML: ${(error as Error).message.split("\n")[0]}` });
       continue;
     }
-    const result = sentinelToHunt(document, file);
+    const result = sentinelToHunt(document, file, taken);
     issues.push(...result.issues);
     if (!result.hunt) continue;
-    if (hunts.some((h) => h.id === result.hunt!.id)) {
-      issues.push({ file, field: "name", message: `name: another file already defines hunt '${result.hunt.id}'` });
-      continue;
-    }
+    taken.set(result.hunt.id, result.sentinelId!);
     hunts.push(result.hunt);
   }
   return { hunts, issues };

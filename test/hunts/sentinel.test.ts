@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { findHunt, huntCatalog, registerImportedHunts, validateHunt } from "../../lib/hunts/catalog.js";
@@ -46,6 +47,45 @@ describe("Sentinel YAML loader on real repository files", () => {
     const notes = issues.filter((i) => i.severity === "note" && i.file.endsWith("NRT_UseraddedtoPrivilgedGroups.yaml"));
     expect(notes).toHaveLength(1);
     expect(notes[0].message).toMatch(/accepted without effect here: status, tags/);
+  });
+
+  it("a hunting query marked `kind: Hunting` loads as a hunting query (GitHub's)", async () => {
+    const { hunts, issues } = await loadSentinelFolder(`${CORPUS}github`);
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    const hunt = hunts.find((h) => h.title === "GitHub First Time Invite Member and Add Member to Repo")!;
+    expect(hunt.reference).toMatch(/^Sentinel hunting query f0d30d3c-e6ad-480a-90e8-1bd7cc84881b /);
+  });
+
+  it("two rules of the same name (Palo Alto's beaconing rule and hunting query) both load, the second with its Sentinel id in its hunt id, on every load", async () => {
+    const load = async () => {
+      const { hunts, issues } = await loadSentinelFolder(`${CORPUS}palo-alto`);
+      return { hunts: hunts.filter((h) => h.title === "Palo Alto - potential beaconing detected"), issues };
+    };
+    const { hunts, issues } = await load();
+    expect(hunts.map((h) => [h.id, h.reference!.split(" ")[3]])).toEqual([
+      ["sentinel-palo-alto-potential-beaconing-detected", "2f8522fc-7807-4f0a-b53d-458296edab8d"],
+      ["sentinel-palo-alto-potential-beaconing-detected-f0be259a", "f0be259a-34ac-4946-aa15-ca2b115d5feb"],
+    ]);
+    expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
+    expect(issues.find((i) => i.file.endsWith("PaloAlto-NetworkBeaconing.yaml"))?.message).toMatch(
+      /^another rule \(2f8522fc-7807-4f0a-b53d-458296edab8d\) has the name 'Palo Alto - potential beaconing detected': loaded as hunt 'sentinel-palo-alto-potential-beaconing-detected-f0be259a'/,
+    );
+    expect((await load()).hunts.map((h) => h.id)).toEqual(hunts.map((h) => h.id));
+  });
+
+  it("the same rule twice (same Sentinel id) loads once, the copy reported by its id", () => {
+    const rule = readFileSync(`${CORPUS}palo-alto/PaloAlto-NetworkBeaconing.yaml`, "utf8");
+    const first = sentinelToHunt(parseYaml(rule), "a.yaml");
+    const taken = new Map([[first.hunt!.id, first.sentinelId!]]);
+    expect(sentinelToHunt(parseYaml(rule), "b.yaml", taken)).toEqual({
+      issues: [
+        {
+          file: "b.yaml",
+          field: "id",
+          message: `id: another file already defines this rule (f0be259a-34ac-4946-aa15-ca2b115d5feb) as hunt '${first.hunt!.id}'`,
+        },
+      ],
+    });
   });
 });
 

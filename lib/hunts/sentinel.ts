@@ -8,6 +8,7 @@
  * at most 3 identifiers. Each file is checked on its own; a bad file is reported with its fields
  * and never stops the others.
  */
+import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -82,14 +83,43 @@ const Common = {
   version: z.string().optional(),
 };
 
-export const SentinelHuntingQuery = z.object({ ...Common, kind: z.undefined().optional() }).loose();
+/** Sentinel's schedule fields, with its limits: a rule has them all; a hunting query may carry some (the repository's often do). */
+const Schedule = {
+  severity: z.enum(["Informational", "Low", "Medium", "High"]),
+  queryFrequency: Duration,
+  queryPeriod: Duration,
+  triggerOperator: z.enum(["gt", "lt", "eq", "ne", "GreaterThan", "LessThan", "Equal", "NotEqual"]),
+  triggerThreshold: z.number().int().min(0).max(10_000),
+};
+
+/** A period shorter than the frequency leaves time unread between runs. */
+function periodCoversFrequency(rule: { queryFrequency?: string; queryPeriod?: string }, ctx: z.RefinementCtx): void {
+  const frequency = rule.queryFrequency === undefined ? null : sentinelDurationMs(rule.queryFrequency);
+  const period = rule.queryPeriod === undefined ? null : sentinelDurationMs(rule.queryPeriod);
+  if (frequency !== null && period !== null && period < frequency)
+    ctx.addIssue({ code: "custom", path: ["queryPeriod"], message: `must be at least queryFrequency (${rule.queryFrequency})` });
+}
+
+/** A hunting query: the schedule fields it carries are read (its window, severity and trigger) and checked as a rule's are. */
+export const SentinelHuntingQuery = z
+  .object({
+    ...Common,
+    kind: z.undefined().optional(),
+    severity: Schedule.severity.optional(),
+    queryFrequency: Schedule.queryFrequency.optional(),
+    queryPeriod: Schedule.queryPeriod.optional(),
+    triggerOperator: Schedule.triggerOperator.optional(),
+    triggerThreshold: Schedule.triggerThreshold.optional(),
+  })
+  .loose()
+  .superRefine(periodCoversFrequency);
 
 /** Near-real-time rules: no frequency, period or trigger; Sentinel runs them every minute over the last minute or so. */
 export const SentinelNrtRule = z
   .object({
     ...Common,
     kind: z.literal("NRT"),
-    severity: z.enum(["Informational", "Low", "Medium", "High"]),
+    severity: Schedule.severity,
     ...AlertShaping,
   })
   .loose();
@@ -121,20 +151,11 @@ export const SentinelScheduledRule = z
   .object({
     ...Common,
     kind: z.literal("Scheduled"),
-    severity: z.enum(["Informational", "Low", "Medium", "High"]),
-    queryFrequency: Duration,
-    queryPeriod: Duration,
-    triggerOperator: z.enum(["gt", "lt", "eq", "ne", "GreaterThan", "LessThan", "Equal", "NotEqual"]),
-    triggerThreshold: z.number().int().min(0).max(10_000),
+    ...Schedule,
     ...AlertShaping,
   })
   .loose()
-  .superRefine((rule, ctx) => {
-    const frequency = sentinelDurationMs(rule.queryFrequency);
-    const period = sentinelDurationMs(rule.queryPeriod);
-    if (frequency !== null && period !== null && period < frequency)
-      ctx.addIssue({ code: "custom", path: ["queryPeriod"], message: `must be at least queryFrequency (${rule.queryFrequency})` });
-  });
+  .superRefine(periodCoversFrequency);
 
 export interface ImportIssue {
   file: string;
@@ -259,6 +280,26 @@ function fill(format: string, row: Record<string, unknown>): string {
   return format.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (_, column: string) => plainText(row[column] ?? ""));
 }
 
+/** The hunt id a Sentinel rule's name gives. */
+function huntIdOfName(name: string): string {
+  return `sentinel-${slug(name)}`;
+}
+
+/**
+ * What tells a rule apart among those sharing its name: its Sentinel id's first 8 letters and digits
+ * (a GUID's first group), or, when another of them starts alike (or it has none), 8 hex digits of its SHA-256.
+ */
+function sentinelIdSuffix(sentinelId: string, sharing: ReadonlySet<string>): string {
+  const prefix = (id: string) =>
+    id
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, "")
+      .slice(0, 8);
+  const own = prefix(sentinelId);
+  const unique = own && [...sharing].every((other) => other === sentinelId.toLowerCase() || prefix(other) !== own);
+  return unique ? own : createHash("sha256").update(sentinelId.toLowerCase()).digest("hex").slice(0, 8);
+}
+
 /** `issues` with `message` said first in the file's note: one note per file, the others after it. */
 function withNote(issues: ImportIssue[], file: string, message: string): ImportIssue[] {
   const [note, ...others] = issues;
@@ -275,15 +316,15 @@ const SCHEDULE_FIELDS = ["queryFrequency", "queryPeriod", "triggerOperator", "tr
 
 /**
  * Turns one parsed Sentinel YAML document into a hunt definition.
- * `taken`: hunt ids already loaded, with the Sentinel id each came from. A file whose name gives a
- * taken id is the same rule again when its Sentinel id is the same (refused), and another rule of
- * the same name otherwise (the repository has such pairs): that one's id ends with its Sentinel id's
- * first characters, so both load and each keeps its id from one load to the next.
+ * `sharedNames`: per hunt id a name gives, the Sentinel ids of every file in the folder with that
+ * name (lower case). A name several rules share (the repository has such pairs) gives each of them
+ * an id ending with its own Sentinel id's first characters: which files load, and in what order,
+ * never hands one rule's id (its settings, exceptions, incidents and baselines) to another.
  */
 export function sentinelToHunt(
   document: unknown,
   file: string,
-  taken: ReadonlyMap<string, string> = new Map(),
+  sharedNames: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
 ): { hunt?: Hunt; sentinelId?: string; issues: ImportIssue[] } {
   // Sentinel's files often leave a key present but empty (`alertDetailsOverride:`): YAML reads null, Sentinel reads absent.
   if (typeof document === "object" && document !== null && !Array.isArray(document) && Object.values(document).includes(null)) {
@@ -296,13 +337,13 @@ export function sentinelToHunt(
   if (kind !== written) document = { ...fields, kind };
   // Some hunting queries in the repository say what they are: `kind: Hunting`.
   if (typeof kind === "string" && kind.toLowerCase() === "hunting") {
-    return sentinelToHunt(Object.fromEntries(Object.entries(fields!).filter(([k]) => k !== "kind")), file, taken);
+    return sentinelToHunt(Object.fromEntries(Object.entries(fields!).filter(([k]) => k !== "kind")), file, sharedNames);
   }
   // Some hunting queries in the Azure-Sentinel repository carry `kind: Scheduled` and nothing of a
   // schedule: read as a rule they would fail on four missing fields; they are hunting queries.
   const huntingMarkedScheduled = kind === "Scheduled" && !SCHEDULE_FIELDS.some((f) => fields?.[f] !== undefined);
   if (huntingMarkedScheduled) {
-    const result = sentinelToHunt(Object.fromEntries(Object.entries(fields!).filter(([k]) => k !== "kind")), file, taken);
+    const result = sentinelToHunt(Object.fromEntries(Object.entries(fields!).filter(([k]) => k !== "kind")), file, sharedNames);
     if (!result.hunt) return result;
     return {
       ...result,
@@ -331,19 +372,15 @@ export function sentinelToHunt(
   const period = source.queryPeriod ? sentinelDurationMs(source.queryPeriod)! : frequency;
   const tables = tablesOf(boundQuery);
   const columns = single ? ["Rule"] : mapping ? mapping.fieldMappings.map((f) => f.columnName) : fallback!.columns;
-  let id = `sentinel-${slug(source.name)}`;
-  const takenBy = taken.get(id);
-  if (takenBy !== undefined) {
-    if (takenBy === source.id)
-      return { issues: [{ file, field: "id", message: `id: another file already defines this rule (${source.id}) as hunt '${id}'` }] };
-    id = `${id}-${slug(source.id).replace(/-/g, "").slice(0, 8) || "2"}`;
-    if (taken.has(id))
-      return {
-        issues: [
-          { file, field: "name", message: `name: other files already define hunts '${id.slice(0, id.lastIndexOf("-"))}' and '${id}'` },
-        ],
-      };
-    notes = withNote(notes, file, `another rule (${takenBy}) has the name '${source.name}': loaded as hunt '${id}'`);
+  let id = huntIdOfName(source.name);
+  const sharing = sharedNames.get(id);
+  if (sharing && sharing.size > 1) {
+    id = `${id}-${sentinelIdSuffix(source.id, sharing)}`;
+    notes = withNote(
+      notes,
+      file,
+      `${sharing.size} rules in the folder have the name '${source.name}': each loads with its Sentinel id's first characters, this one as hunt '${id}'`,
+    );
   }
   const definition: HuntDefinition = {
     id,
@@ -422,23 +459,48 @@ function ignoredFields(source: Record<string, unknown>, file: string): ImportIss
 export async function loadSentinelFolder(dir: string): Promise<{ hunts: Hunt[]; issues: ImportIssue[] }> {
   const hunts: Hunt[] = [];
   const issues: ImportIssue[] = [];
-  const taken = new Map<string, string>();
   const entries = (await readdir(dir, { recursive: true }))
     .filter((f) => [".yaml", ".yml"].includes(extname(String(f)).toLowerCase()))
     .sort();
+  const documents: { file: string; document: unknown }[] = [];
   for (const entry of entries) {
     const file = join(dir, String(entry));
-    let document: unknown;
     try {
-      document = parseYaml(await readFile(file, "utf8"));
+      documents.push({ file, document: parseYaml(await readFile(file, "utf8")) });
     } catch (error) {
       issues.push({ file, message: `not valid YAML: ${(error as Error).message.split("\n")[0]}` });
+    }
+  }
+  // Names are read from every file, loadable or not: a rule's id does not change when another file of its name is fixed.
+  const sharedNames = new Map<string, Set<string>>();
+  for (const { document } of documents) {
+    const { name, id } = (typeof document === "object" && document !== null ? document : {}) as { name?: unknown; id?: unknown };
+    if (typeof name !== "string" || typeof id !== "string") continue;
+    const huntId = huntIdOfName(name);
+    if (!sharedNames.has(huntId)) sharedNames.set(huntId, new Set());
+    sharedNames.get(huntId)!.add(id.toLowerCase());
+  }
+  const loaded = new Map<string, string>();
+  for (const { file, document } of documents) {
+    const result = sentinelToHunt(document, file, sharedNames);
+    if (!result.hunt) {
+      issues.push(...result.issues);
       continue;
     }
-    const result = sentinelToHunt(document, file, taken);
+    const before = loaded.get(result.hunt.id);
+    if (before !== undefined) {
+      const same = before.toLowerCase() === result.sentinelId!.toLowerCase();
+      issues.push({
+        file,
+        field: same ? "id" : "name",
+        message: same
+          ? `id: another file already defines this rule (${result.sentinelId}) as hunt '${result.hunt.id}'`
+          : `name: another file already defines hunt '${result.hunt.id}'`,
+      });
+      continue;
+    }
     issues.push(...result.issues);
-    if (!result.hunt) continue;
-    taken.set(result.hunt.id, result.sentinelId!);
+    loaded.set(result.hunt.id, result.sentinelId!);
     hunts.push(result.hunt);
   }
   return { hunts, issues };

@@ -503,8 +503,11 @@ export function isTabular(node: OptionalNode): boolean {
  * keep their argument's name (`todatetime(E)` is `E`) that argument's; "" when it generates one
  * (`Column1`).
  */
-export function expressionResultName(node: SyntaxNode): string {
-  return kustoLanguage().KustoFacts.GetExpressionResultName(node as unknown as Kusto.Language.Syntax.Expression, "", null) ?? "";
+export function expressionResultName(node: SyntaxNode, rowScope?: OptionalNode): string {
+  // The row's columns let a call that names its result after a column argument given by name (`column_ifexists('x', 0)`) find it.
+  const type = rowScope?.ResultType;
+  const row = type && "Columns" in type ? (type as TableSymbol) : null;
+  return kustoLanguage().KustoFacts.GetExpressionResultName(node as unknown as Kusto.Language.Syntax.Expression, "", row) ?? "";
 }
 
 /** Column names and types of a tabular node's result, as the parser inferred them. */

@@ -175,18 +175,25 @@ function computed(expr: SyntaxNode): SyntaxNode {
  * multi-column function beyond the names given) the parser's generated ones (`Column1`,
  * `series_fit_line_y_slope`, ...), which are the output's new columns in order.
  */
-function itemNames(expr: SyntaxNode, width: number, generated: (k: number) => string, inOutput: (name: string) => boolean): string[] {
+function itemNames(
+  expr: SyntaxNode,
+  width: number,
+  generated: (k: number) => string,
+  inOutput: (name: string) => boolean,
+  rowScope: SyntaxNode | undefined,
+): { names: string[]; named: boolean } {
   const kind = nodeKind(expr);
+  const named = kind === "SimpleNamedExpression" || kind === "CompoundNamedExpression";
   let own: string[] = [];
   if (kind === "SimpleNamedExpression") own = [String(expr.Name.SimpleName)];
   else if (kind === "CompoundNamedExpression") {
     own = listElements(expr.Names?.Names).map((declaration) => String(declaration.Name?.SimpleName ?? nodeText(declaration)));
   } else if (kind === "NameReference" && width === 1) own = [String(expr.SimpleName)];
   else if (width === 1) {
-    const derived = expressionResultName(expr);
+    const derived = expressionResultName(expr, rowScope);
     if (derived && inOutput(derived)) own = [derived];
   }
-  return Array.from({ length: width }, (_, k) => own[k] ?? generated(k));
+  return { names: Array.from({ length: width }, (_, k) => own[k] ?? generated(k)), named };
 }
 
 /** Output columns of an extend: replaced columns keep their place, new ones are appended. */
@@ -200,7 +207,19 @@ function planExtend(input: readonly Column[], node: SyntaxNode, oc: OperatorCont
   const generated = (k: number) => finalColumns?.[input.length + appended + k]?.name ?? `Column${input.length + appended + k + 1}`;
   const targets = expressions.map((expr, position) => {
     const { members, type } = compiled[position];
-    const names = itemNames(expr, members?.length ?? 1, generated, (name) => !!finalColumns?.some((c) => c.name === name));
+    const { names, named } = itemNames(
+      expr,
+      members?.length ?? 1,
+      generated,
+      (name) => !!finalColumns?.some((c) => c.name === name),
+      // The extend's input: the left of the pipe it stands in.
+      node.Parent?.Expression,
+    );
+    // An unnamed item that names an input column and would not change its type (the column itself, or
+    // `tolong(x)` of a long) only declares it, as the parser reads it: it writes nothing, so
+    // `extend tostring(x), x` leaves x the string.
+    const declared = !named && names.length === 1 && input.find((c) => c.name === names[0]);
+    if (declared && (nodeKind(expr) === "NameReference" || declared.type === type)) return [];
     return names.map((name, k) => {
       const columnType = members ? members[k].type : type;
       let index = columns.findIndex((c) => c.name === name);
@@ -225,7 +244,7 @@ function writeItems(out: Row, row: Row, fns: Evaluator[], targets: number[][]): 
   for (let i = 0; i < fns.length; i++) {
     const positions = targets[i];
     if (positions.length === 1) out[positions[0]] = fns[i](row);
-    else {
+    else if (positions.length > 1) {
       const values = fns[i](row) as Value[];
       for (let k = 0; k < positions.length; k++) out[positions[k]] = values[k] ?? null;
     }

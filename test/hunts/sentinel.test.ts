@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { findHunt, huntCatalog, registerImportedHunts, validateHunt } from "../../lib/hunts/catalog.js";
@@ -56,36 +58,73 @@ describe("Sentinel YAML loader on real repository files", () => {
     expect(hunt.reference).toMatch(/^Sentinel hunting query f0d30d3c-e6ad-480a-90e8-1bd7cc84881b /);
   });
 
-  it("two rules of the same name (Palo Alto's beaconing rule and hunting query) both load, the second with its Sentinel id in its hunt id, on every load", async () => {
-    const load = async () => {
-      const { hunts, issues } = await loadSentinelFolder(`${CORPUS}palo-alto`);
-      return { hunts: hunts.filter((h) => h.title === "Palo Alto - potential beaconing detected"), issues };
-    };
-    const { hunts, issues } = await load();
-    expect(hunts.map((h) => [h.id, h.reference!.split(" ")[3]])).toEqual([
-      ["sentinel-palo-alto-potential-beaconing-detected", "2f8522fc-7807-4f0a-b53d-458296edab8d"],
+  it("a hunting query's schedule fields are read as a rule's are, and checked against the same limits", () => {
+    const hunting = parseYaml(readFileSync(`${CORPUS}github/First Time User Invite and Add Member to Org.yaml`, "utf8")) as object;
+    const withSchedule = (fields: object) => sentinelToHunt({ ...hunting, ...fields }, "h.yaml");
+    expect(withSchedule({ queryFrequency: "1h", queryPeriod: "2d" }).hunt).toMatchObject({ schedule: "0 0 */1 * * *", context: "2d" });
+    expect(
+      withSchedule({ queryFrequency: "1m", queryPeriod: "30d", triggerThreshold: 50_000 })
+        .issues.map((i) => i.field)
+        .sort(),
+    ).toEqual(["queryFrequency", "queryPeriod", "triggerThreshold"]);
+    expect(
+      withSchedule({ triggerOperator: "bogus", severity: "Critical" })
+        .issues.map((i) => i.field)
+        .sort(),
+    ).toEqual(["severity", "triggerOperator"]);
+  });
+
+  it("two rules of one name (Palo Alto's beaconing rule and hunting query) both load, each with its Sentinel id's first characters", async () => {
+    const { hunts, issues } = await loadSentinelFolder(`${CORPUS}palo-alto`);
+    const pair = hunts.filter((h) => h.title === "Palo Alto - potential beaconing detected");
+    expect(pair.map((h) => [h.id, h.reference!.split(" ")[3]])).toEqual([
+      ["sentinel-palo-alto-potential-beaconing-detected-2f8522fc", "2f8522fc-7807-4f0a-b53d-458296edab8d"],
       ["sentinel-palo-alto-potential-beaconing-detected-f0be259a", "f0be259a-34ac-4946-aa15-ca2b115d5feb"],
     ]);
     expect(issues.filter((i) => i.severity !== "note")).toEqual([]);
     expect(issues.find((i) => i.file.endsWith("PaloAlto-NetworkBeaconing.yaml"))?.message).toMatch(
-      /^another rule \(2f8522fc-7807-4f0a-b53d-458296edab8d\) has the name 'Palo Alto - potential beaconing detected': loaded as hunt 'sentinel-palo-alto-potential-beaconing-detected-f0be259a'/,
+      /^2 rules in the folder have the name 'Palo Alto - potential beaconing detected': each loads with its Sentinel id's first characters, this one as hunt 'sentinel-palo-alto-potential-beaconing-detected-f0be259a'/,
     );
-    expect((await load()).hunts.map((h) => h.id)).toEqual(hunts.map((h) => h.id));
   });
 
-  it("the same rule twice (same Sentinel id) loads once, the copy reported by its id", () => {
+  it("a rule's id does not depend on whether another file of its name loads, nor on the files' order", async () => {
     const rule = readFileSync(`${CORPUS}palo-alto/PaloAlto-NetworkBeaconing.yaml`, "utf8");
-    const first = sentinelToHunt(parseYaml(rule), "a.yaml");
-    const taken = new Map([[first.hunt!.id, first.sentinelId!]]);
-    expect(sentinelToHunt(parseYaml(rule), "b.yaml", taken)).toEqual({
-      issues: [
+    const hunting = readFileSync(`${CORPUS}palo-alto/Palo Alto - potential beaconing detected.yaml`, "utf8");
+    const idsIn = async (files: Record<string, string>) => {
+      const dir = mkdtempSync(join(tmpdir(), "sentinel-names-"));
+      try {
+        for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+        return (await loadSentinelFolder(dir)).hunts.map((h) => h.id).sort();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const both = ["sentinel-palo-alto-potential-beaconing-detected-2f8522fc", "sentinel-palo-alto-potential-beaconing-detected-f0be259a"];
+    expect(await idsIn({ "a.yaml": rule, "b.yaml": hunting })).toEqual(both);
+    expect(await idsIn({ "a.yaml": hunting, "b.yaml": rule })).toEqual(both);
+    // The hunting query broken: the rule keeps the id it has when both load.
+    expect(await idsIn({ "a.yaml": hunting.replace(/^query:/m, "notquery:"), "b.yaml": rule })).toEqual([both[1]]);
+  });
+
+  it("the same rule twice (same Sentinel id, in any case) loads once, the copy reported by its id", async () => {
+    const rule = readFileSync(`${CORPUS}palo-alto/PaloAlto-NetworkBeaconing.yaml`, "utf8");
+    const dir = mkdtempSync(join(tmpdir(), "sentinel-copies-"));
+    try {
+      writeFileSync(join(dir, "a.yaml"), rule);
+      writeFileSync(join(dir, "b.yaml"), rule.replace("f0be259a-34ac-4946-aa15-ca2b115d5feb", "F0BE259A-34AC-4946-AA15-CA2B115D5FEB"));
+      const { hunts, issues } = await loadSentinelFolder(dir);
+      expect(hunts.map((h) => h.id)).toEqual(["sentinel-palo-alto-potential-beaconing-detected"]);
+      expect(issues.filter((i) => i.severity !== "note")).toEqual([
         {
-          file: "b.yaml",
+          file: join(dir, "b.yaml"),
           field: "id",
-          message: `id: another file already defines this rule (f0be259a-34ac-4946-aa15-ca2b115d5feb) as hunt '${first.hunt!.id}'`,
+          message:
+            "id: another file already defines this rule (F0BE259A-34AC-4946-AA15-CA2B115D5FEB) as hunt 'sentinel-palo-alto-potential-beaconing-detected'",
         },
-      ],
-    });
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -32,6 +32,15 @@ describe("an unnamed extend item takes the name Kusto derives from it", () => {
     expect(joined).toEqual([{ E: "2024-10-17T00:00:00.0000000Z", R: "a", E1: "2024-10-17T00:00:00.0000000Z", R1: "a" }]);
   });
 
+  it("an unnamed item that names an input column without changing its type only declares it, as the parser reads it", () => {
+    // The column itself, or a conversion to the type it has, writes nothing: the conversion before or after it stands.
+    expect(q(`print x = 1 | extend tostring(x), x | where x == "1"`)).toEqual([{ x: "1" }]);
+    expect(q(`print x = 1 | extend tolong(x), tostring(x)`)).toEqual([{ x: "1" }]);
+    expect(q(`print x = 1 | extend tostring(x), tolong(x)`)).toEqual([{ x: "1" }]);
+    // A call naming its result after a column given by name finds it in the row.
+    expect(columnsOf(`print x = 1 | extend column_ifexists('x', 0)`)).toEqual(["x:long"]);
+  });
+
   it("an expression Kusto names itself keeps the generated name", () => {
     expect(columnsOf(`print x = 1, y = "a" | extend x + 1, strlen(y)`)).toEqual(["x:long", "y:string", "Column1:long", "strlen_y:long"]);
   });

@@ -101,6 +101,7 @@ export interface SyntaxNode {
   Operator: SyntaxNode;
   Ordering: SyntaxNode;
   InClause: SyntaxNode;
+  Pairs: SyntaxNode;
   Parameters: SyntaxNode;
   Patterns: SyntaxNode;
   RangeClause: SyntaxNode;
@@ -496,6 +497,12 @@ export function scalarTypeOf(node: OptionalNode): KqlType | undefined {
 export function isTabular(node: OptionalNode): boolean {
   const type = node?.ResultType;
   return !!type && bridgeClassName(type).endsWith("TableSymbol");
+}
+
+/** A string literal token's value (any of Kusto's quotings); undefined for no token. */
+export function kustoStringValue(literal: string | null | undefined): string | undefined {
+  if (literal === null || literal === undefined) return undefined;
+  return kustoLanguage().KustoFacts.GetStringLiteralValue(literal) ?? undefined;
 }
 
 /**

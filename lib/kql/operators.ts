@@ -1075,12 +1075,14 @@ export function subqueryOperators(expr: SyntaxNode): SyntaxNode[] {
 
 type ParsePart = { literal: string } | { column: number; type: KqlType } | { skip: true };
 
-/** What each type's value looks like in a regex-mode pattern (strings and the rest take any text). */
+/** What each type's value looks like, for a column followed by `*` and in a regex-mode pattern (strings and the rest take any text). */
 const REGEX_FOR_TYPE: Partial<Record<KqlType, string>> = {
   int: "(-?\\d+)",
   long: "(-?\\d+)",
   real: "(-?\\d+(?:\\.\\d*)?(?:[eE][+-]?\\d+)?)",
   decimal: "(-?\\d+(?:\\.\\d*)?)",
+  bool: "(true|false|True|False|TRUE|FALSE)",
+  guid: "([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})",
 };
 
 /** Capturing groups a regex text opens: `(` not escaped, not in a class, and not `(?:` or another `(?` form but `(?P<`. */
@@ -1100,8 +1102,8 @@ function capturingGroups(regex: string): number {
 /**
  * parse and parse-where. The pattern becomes a regular expression whose groups are the new columns:
  * - `simple` and `relaxed`: the literals are plain text and the match starts at the text's start; a
- *   column followed by a literal takes the text up to it, a number column followed by `*` takes the
- *   digits, the last column the rest;
+ *   column followed by a literal takes the text up to it, a number, bool or guid column followed by
+ *   `*` takes what such a value looks like, the last column the rest;
  * - `regex`: the literals are regular expressions, `*` any text, a string column any text, a number
  *   column its digits; greedy unless `flags=U` (Kusto's documented examples return greedy matches).
  * A text that does not fit leaves the new columns empty (parse) or drops the row (parse-where); so

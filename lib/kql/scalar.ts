@@ -7,6 +7,7 @@ import { constant, type Compiled, type CompileContext, type Evaluator } from "./
 import {
   errorAt,
   isTabular,
+  kustoStringValue,
   listElements,
   nodeKind,
   nodeText,
@@ -147,59 +148,47 @@ function parseDynamicLiteral(node: SyntaxNode, ctx: CompileContext): Value {
   const raw = node.LiteralValue;
   if (raw === null || raw === undefined) return null;
   // Kusto's dynamic literals are JSON with single-quoted strings allowed, which JSON5 reads.
-  const text = plainText(raw);
   try {
-    return JSON5.parse<Value>(text);
+    return JSON5.parse<Value>(plainText(raw));
   } catch {
-    // String literals side by side are one, in a dynamic literal as anywhere in Kusto: `["a" "b"]` is `["ab"]`.
-    try {
-      const joined = joinAdjacentStrings(text);
-      if (joined !== undefined) return JSON5.parse<Value>(joined);
-    } catch {
-      // Not that either: the message below.
-    }
-    throw errorAt(ctx.query, node, `Cannot read dynamic literal '${nodeText(node)}'`);
+    // Beyond JSON: strings Kusto writes otherwise (verbatim `@"c:\x"`, `h"..."`, ``` blocks, literals side
+    // by side, `"a" "b"`) and typed literals (`datetime(...)`, `5m`): read from the parser's tree instead.
+    const value = dynamicFromSyntax(node.Expression, ctx);
+    if (value === undefined) throw errorAt(ctx.query, node, `Cannot read dynamic literal '${nodeText(node)}'`);
+    return value;
   }
 }
 
-/** A JSON5 string literal at `start` (its quote): its end (past the closing quote), or -1 when it does not close. */
-function stringLiteralEnd(text: string, start: number): number {
-  const quote = text[start];
-  for (let i = start + 1; i < text.length; i++) {
-    if (text[i] === "\\") i++;
-    else if (text[i] === quote) return i + 1;
-  }
-  return -1;
-}
-
-/** The text with string literals separated only by white space written as one; undefined when there are none such. */
-function joinAdjacentStrings(text: string): string | undefined {
-  let out = "";
-  let joinedAny = false;
-  for (let i = 0; i < text.length;) {
-    const c = text[i];
-    if (c !== '"' && c !== "'") {
-      out += c;
-      i++;
-      continue;
+/** A dynamic literal's value from its syntax: arrays, objects and constant scalars; undefined for anything else. */
+function dynamicFromSyntax(node: SyntaxNode | null | undefined, ctx: CompileContext): Value | undefined {
+  if (!node) return undefined;
+  const kind = nodeKind(node);
+  if (kind === "JsonArrayExpression") {
+    const items: Value[] = [];
+    for (const element of listElements(node.Values)) {
+      const value = dynamicFromSyntax(element, ctx);
+      if (value === undefined) return undefined;
+      items.push(value);
     }
-    let end = stringLiteralEnd(text, i);
-    if (end < 0) return undefined;
-    let value = JSON5.parse<string>(text.slice(i, end));
-    for (;;) {
-      let next = end;
-      while (next < text.length && /\s/.test(text[next])) next++;
-      if (text[next] !== '"' && text[next] !== "'") break;
-      const nextEnd = stringLiteralEnd(text, next);
-      if (nextEnd < 0) return undefined;
-      value += JSON5.parse<string>(text.slice(next, nextEnd));
-      end = nextEnd;
-      joinedAny = true;
-    }
-    out += JSON.stringify(value);
-    i = end;
+    return items;
   }
-  return joinedAny ? out : undefined;
+  if (kind === "JsonObjectExpression") {
+    const object: Record<string, Value> = {};
+    for (const pair of listElements(node.Pairs)) {
+      const name = kustoStringValue(pair.Name?.Text);
+      const value = dynamicFromSyntax(pair.Value, ctx);
+      if (name === undefined || value === undefined) return undefined;
+      object[name] = value;
+    }
+    return object;
+  }
+  let compiled: Compiled;
+  try {
+    compiled = compileScalar(node, ctx);
+  } catch {
+    return undefined;
+  }
+  return compiled.constant ? toDynamic(compiled.fn([] as Row), compiled.type) : undefined;
 }
 
 function compileNameReference(node: SyntaxNode, ctx: CompileContext): Compiled {

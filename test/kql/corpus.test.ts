@@ -496,4 +496,29 @@ describe("corpus answers on crafted data, computed by hand", () => {
       ["alice@contoso.com", "198.51.100.66", 1],
     ]);
   });
+
+  it("AI agents sending email with generated inputs: a typed bool before `*` in parse reads the configuration's flag", async () => {
+    // Two published agents with the Microsoft 365 send-email tool and no fixed inputs; only the first lets the
+    // orchestrator generate actions. A third agent has the flag but was deleted since.
+    const agent = (id: string, name: string, generative: boolean, status = "Published", minutesAgo = 60) => ({
+      Timestamp: iso(minutesAgo * MIN),
+      AIAgentId: id,
+      AIAgentName: name,
+      AgentStatus: status,
+      CreatorAccountUpn: `${name}-owner@contoso.com`,
+      RawAgentInfo: { Bot: { Attributes: { configuration: `{"GenerativeActionsEnabled":${generative},"Language":1033}` } } },
+      AgentToolsDetails: [{ action: { operationId: "SendEmailV2" }, modelDisplayName: "Send an email (V2)" }],
+    });
+    const rows = await runFile("ai-agents/AIAgentsEmailAIControlledInputs.yaml", {
+      AIAgentsInfo: table("AIAgentsInfo", [
+        agent("a1", "mailer", true),
+        agent("a2", "helpdesk", false),
+        agent("a3", "retired", true, "Published", 120),
+        agent("a3", "retired", true, "Deleted", 30),
+      ]),
+    });
+    expect(rows.map((r) => [r.AIAgentId, r.ActionName, r.AccountCustomEntity])).toEqual([
+      ["a1", "Send an email (V2)", "mailer-owner@contoso.com"],
+    ]);
+  });
 });

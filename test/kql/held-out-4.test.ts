@@ -18,6 +18,16 @@ describe("string literals side by side are one literal", () => {
     ]);
     expect(q(`print n = array_length(dynamic(["lsass.dmp", "NTDS.out" "DumpExt.dll", "pwdump"]))`)).toEqual([{ n: 3 }]);
   });
+
+  it("a dynamic literal holds any of Kusto's string and scalar literals, as the parser reads them", () => {
+    // Paths written verbatim are common in hunting lists; obfuscated and multi-line strings, typed literals too.
+    expect(q("print d = dynamic([@\"C:\\Windows\\System32\\cmd.exe\", h'secret', ```multi```, @'a' \"b\"])")).toEqual([
+      { d: ["C:\\Windows\\System32\\cmd.exe", "secret", "multi", "ab"] },
+    ]);
+    expect(
+      q(`print d = dynamic({"when": datetime(2024-01-01), "for": 5m, "n": -3, "x": 1.5e3, "nested": [@"c:\\x", {"k": true}]})`),
+    ).toEqual([{ d: { when: "2024-01-01T00:00:00.0000000Z", for: "00:05:00", n: -3, x: 1500, nested: ["c:\\x", { k: true }] } }]);
+  });
 });
 
 describe("an unnamed extend item takes the name Kusto derives from it", () => {
@@ -43,5 +53,17 @@ describe("an unnamed extend item takes the name Kusto derives from it", () => {
 
   it("an expression Kusto names itself keeps the generated name", () => {
     expect(columnsOf(`print x = 1, y = "a" | extend x + 1, strlen(y)`)).toEqual(["x:long", "y:string", "Column1:long", "strlen_y:long"]);
+  });
+});
+
+describe("parse: a typed column followed by `*` takes what a value of its type looks like", () => {
+  // As a number column takes its digits: a bool or guid column before `*` no longer reads as empty.
+  it("bool and guid, as a long already did", () => {
+    expect(q(`print C = '"G":true,"x":1' | parse C with * '"G":' G:bool * | project G`)).toEqual([{ G: true }]);
+    expect(q(`print C = '"G":FALSE}' | parse C with * '"G":' G:bool * | project G`)).toEqual([{ G: false }]);
+    expect(q(`print C = 'id=0a1b2c3d-0000-1111-2222-333344445555;x' | parse C with * 'id=' G:guid * | project G`)).toEqual([
+      { G: "0a1b2c3d-0000-1111-2222-333344445555" },
+    ]);
+    expect(q(`print C = 'n=42,' | parse C with * 'n=' N:long * | project N`)).toEqual([{ N: 42 }]);
   });
 });

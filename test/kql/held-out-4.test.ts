@@ -1,7 +1,8 @@
 /**
- * Features a fourth sample of Azure-Sentinel queries outside the vendored corpus needed (80 files
- * from 18 solutions and folders; 69 ran before these): each checked against Microsoft's
- * documentation or the official parser's own reading of the query.
+ * Features the fourth and fifth samples of Azure-Sentinel queries outside the vendored corpus
+ * needed (80 files from 18 sources, 69 of which ran before; 62 from 19 sources, run over matching
+ * rows too, 46 before): each checked against Microsoft's documentation or the official parser's own
+ * reading of the query.
  */
 import { describe, expect, it } from "vitest";
 import { columnsOf, q } from "./helpers.js";

@@ -11,7 +11,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** Lowest first; the same list, with what each layer is for, is in ARCHITECTURE.md. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ["lib/time", "lib/log", "lib/state"],
+  ["lib/time", "lib/log", "lib/json", "lib/state"],
   ["lib/kql"],
   ["lib/schemas"],
   ["lib/readers", "lib/baselines"],

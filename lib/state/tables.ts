@@ -6,6 +6,7 @@
  */
 import type { RestError, TableClient, TableEntityResult } from "@azure/data-tables";
 import pMap from "p-map";
+import { ESCAPED_IN_JSON } from "../json.js";
 import { submitTransaction, type TableAction } from "./transactions.js";
 
 export const TRANSACTION_LIMIT = 100;
@@ -71,10 +72,6 @@ export function entityBytesAtMost(entity: Record<string, unknown>): number {
 
 /** Entities up to this bound are weighed by it: TRANSACTION_LIMIT of them still fit a transaction. */
 const BOUNDED_ENTITY_BYTES = Math.floor(TRANSACTION_BYTES / TRANSACTION_LIMIT);
-
-/** What JSON.stringify escapes: quotes, backslashes, control characters and surrogates (a lone one is escaped). */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
-const ESCAPED_IN_JSON = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** UTF-8 bytes of `text` as a JSON string; without escapes, counted without writing it out (packs weigh up to 400K characters). */
 function jsonTextBytes(text: string): number {

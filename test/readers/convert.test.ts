@@ -51,4 +51,25 @@ describe("hunts convert: NDJSON, one file per table", () => {
     expect(tables.SecurityEvent.rows).toBe(18);
     expect(issues).toEqual([expect.objectContaining({ at: 0, message: expect.stringMatching(/cannot tell the log format/) as unknown })]);
   });
+
+  it("each line is the row as JSON.stringify writes it: quotes, backslashes, control characters, surrogate pairs and lone ones, nulls", async () => {
+    const input = join(work, "tricky.ndjson");
+    const rows = [
+      {
+        Type: "Event",
+        TimeGenerated: "2024-10-18T10:00:00Z",
+        Computer: 'say "hi" \\ back',
+        RenderedDescription: "tab\tnew\nline\u0001bell",
+      },
+      { Type: "Event", TimeGenerated: "2024-10-18T10:00:01Z", Computer: "emoji 😀 and lone \ud800", RenderedDescription: null },
+      { Type: "Event", TimeGenerated: "2024-10-18T10:00:02Z", Computer: "plain", EventData: "<Data Name='a'>x</Data>" },
+    ];
+    writeFileSync(input, rows.map((r) => JSON.stringify(r)).join("\n"));
+    const out = join(work, "out3");
+    await convertLogs([input], out);
+    const lines = readFileSync(join(out, "Event.ndjson"), "utf8").trim().split("\n");
+    // What the reader made of each line (for NDJSON, the row as it was), as JSON.stringify writes it.
+    expect(lines).toEqual(rows.map((r) => JSON.stringify(r)));
+    expect((JSON.parse(lines[1]) as { Computer: string }).Computer).toBe("emoji 😀 and lone \ud800");
+  });
 });

@@ -174,7 +174,20 @@ function varianceOf(value: Evaluator, sample: boolean, root: boolean, predicate?
   };
 }
 
+/**
+ * make_list and make_set. A set takes an array's elements, not the array (the documented "set from
+ * array column": make_set over ['A1','A2'] and ['A2','C1'] is ["A1","A2","C1"]).
+ */
 function collecting(value: Evaluator, unique: boolean, limit: number, predicate?: Evaluator, keepNulls = false): Aggregator {
+  const add = (s: { items: Value[]; seen?: Set<unknown> }, v: Value) => {
+    if (s.items.length >= limit || (v === null && !keepNulls)) return;
+    if (s.seen) {
+      const key = valueIdentity(v);
+      if (s.seen.has(key)) return;
+      s.seen.add(key);
+    }
+    s.items.push(v);
+  };
   return {
     init: () => ({ items: [] as Value[], seen: unique ? new Set<unknown>() : undefined }),
     step: (state, row) => {
@@ -182,13 +195,8 @@ function collecting(value: Evaluator, unique: boolean, limit: number, predicate?
       const s = state as { items: Value[]; seen?: Set<unknown> };
       if (s.items.length >= limit) return state;
       const v = value(row);
-      if (v === null && !keepNulls) return state;
-      if (s.seen) {
-        const key = valueIdentity(v);
-        if (s.seen.has(key)) return state;
-        s.seen.add(key);
-      }
-      s.items.push(v);
+      if (unique && Array.isArray(v)) for (const item of v) add(s, item);
+      else add(s, v);
       return state;
     },
     result: (state) => (state as { items: Value[] }).items,

@@ -331,7 +331,11 @@ class QueryRunner implements Environment {
   }
 
   /** Runs a user-defined tabular function's body with its parameters bound to the call's arguments. */
-  private callFunction(declaration: SyntaxNode, body: SyntaxNode, args: SyntaxNode[], piped?: Table): Table {
+  /**
+   * Runs a function declared in this frame: its body here (lexical scope), its arguments where the
+   * call stands (`caller`), so a function calling another with its own parameter passes its value.
+   */
+  private callFunction(declaration: SyntaxNode, body: SyntaxNode, args: SyntaxNode[], piped?: Table, caller: QueryRunner = this): Table {
     const frame = this.child();
     const parameters = listElements(declaration.Parameters?.Parameters);
     parameters.forEach((parameter, position) => {
@@ -344,9 +348,11 @@ class QueryRunner implements Environment {
       const i = piped ? position - 1 : position;
       const arg = args[i] ?? parameter.DefaultValue?.Value;
       if (!name || !arg) return;
-      if (isTabular(arg)) frame.bindings.set(name, { kind: "tabular", node: arg, table: this.evaluateTabular(arg) });
+      // A default value is the declaration's: it is read where the function was declared.
+      const where = args[i] ? caller : this;
+      if (isTabular(arg)) frame.bindings.set(name, { kind: "tabular", node: arg, table: where.evaluateTabular(arg) });
       else {
-        const compiled = compileScalar(arg, { query: this.query, env: this, scope: new Scope([]) });
+        const compiled = compileScalar(arg, { query: this.query, env: where, scope: new Scope([]) });
         frame.bindings.set(name, { kind: "scalar", node: arg, value: { value: compiled.fn([]), type: compiled.type } });
       }
     });
@@ -411,6 +417,8 @@ class QueryRunner implements Environment {
         found.binding.declaration,
         nodeKind(body) === "FunctionBody" ? body : found.binding.declaration.Body,
         args,
+        undefined,
+        this,
       );
     }
     const expansion = node.GetExpansion?.();
@@ -611,6 +619,7 @@ class QueryRunner implements Environment {
       found.binding.declaration.Body,
       listElements(call.ArgumentList?.Expressions),
       input,
+      this,
     );
   }
 
@@ -644,8 +653,9 @@ class QueryRunner implements Environment {
     const out: { table: Table; source: string }[] = [];
     for (const expr of listElements(node.Expressions)) {
       const source = nodeText(expr);
-      if (source.includes("*")) {
-        // A wildcard (`union Device*`) names every table of the data that matches it.
+      // A wildcard (`union Device*`) names every table of the data that matches it; a `*` in a leg that
+      // is a query (`(T | parse x with * "(" y ")" *)`, `arg_max(v, *)`, `a * b`) makes no wildcard.
+      if (/^[\w*]+$/.test(source) && source.includes("*")) {
         const pattern = new RegExp(`^${source.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
         for (const [name, table] of Object.entries(this.tables)) if (pattern.test(name)) out.push({ table, source: name });
         continue;

@@ -460,9 +460,18 @@ export function nodeStart(node: OptionalNode): number {
  * (see analyze), so values are read from the query's own text at the node's position.
  */
 export function sourceText(query: AnalyzedQuery, node: OptionalNode): string {
+  // A node of a function's body, as the parser expands a call, stands at offsets in that body, not in the query.
+  if (!inQueryTree(query, node)) return nodeText(node);
   const start = nodeStart(node);
   const width = typeof node?.Width === "number" ? node.Width : 0;
   return query.text.slice(start, start + width).trim();
+}
+
+/** Whether the node is part of the query's own tree (not of a function body the parser expanded for a call). */
+function inQueryTree(query: AnalyzedQuery, node: OptionalNode): boolean {
+  let top = node;
+  while (top?.Parent) top = top.Parent;
+  return top === query.syntax;
 }
 
 /** The node's own text without surrounding trivia (for messages). */

@@ -82,8 +82,8 @@ function gridFrom(origin: number): (size: number) => number {
 
 /** Kusto bins datetimes from 0001-01-01 (a Monday, so 7d bins start on Mondays). */
 const kustoGrid = gridFrom(KUSTO_EPOCH_DATETIME);
-/** datetime_diff counts weeks from 1970-01-01, as it always has here. */
-const unixGrid = gridFrom(datetimeFromMs(0));
+/** datetime_diff counts the Sundays crossed (its documented example: 2017-09-30 to 2017-10-29 is 5 weeks); 2017-01-01 was a Sunday. */
+const sundayGrid = gridFrom(datetimeFromMs(Date.UTC(2017, 0, 1)));
 
 /** bin(value, size), or bin_at with an origin. */
 export function binValue(value: number, size: number, type: KqlType, origin?: number): number {
@@ -302,17 +302,20 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   endofday: rowwise(([value, offset]) =>
     value === null ? null : startOfDay(Number(value)) + (1 + Number(offset ?? 0)) * TICKS_PER_DAY - 1,
   ),
-  startofweek: rowwise(([value]) => {
+  // The optional offset moves by whole periods, as the end-of-period functions' does.
+  startofweek: rowwise(([value, offset]) => {
     if (value === null) return null;
     const day = startOfDay(Number(value));
-    return day - dateOf(day).getUTCDay() * TICKS_PER_DAY;
+    return day - dateOf(day).getUTCDay() * TICKS_PER_DAY + 7 * Number(offset ?? 0) * TICKS_PER_DAY;
   }),
-  startofmonth: rowwise(([value]) => {
+  startofmonth: rowwise(([value, offset]) => {
     if (value === null) return null;
     const d = dateOf(Number(value));
-    return datetimeFromMs(utcMs(d.getUTCFullYear(), d.getUTCMonth(), 1));
+    return datetimeFromMs(utcMs(d.getUTCFullYear(), d.getUTCMonth() + Number(offset ?? 0), 1));
   }),
-  startofyear: rowwise(([value]) => (value === null ? null : datetimeFromMs(utcMs(dateOf(Number(value)).getUTCFullYear(), 0, 1)))),
+  startofyear: rowwise(([value, offset]) =>
+    value === null ? null : datetimeFromMs(utcMs(dateOf(Number(value)).getUTCFullYear() + Number(offset ?? 0), 0, 1)),
+  ),
   dayofweek: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCDay() * TICKS_PER_DAY)),
   hourofday: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCHours())),
   dayofmonth: rowwise(([value]) => (value === null ? null : dateOf(Number(value)).getUTCDate())),
@@ -322,6 +325,7 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     if (amount === null || value === null) return null;
     const p = plainText(part).toLowerCase();
     if (p === "month") return addMonths(Number(value), Number(amount));
+    if (p === "quarter") return addMonths(Number(value), 3 * Number(amount));
     if (p === "year") return addMonths(Number(value), 12 * Number(amount));
     const unit = DATE_PARTS[p];
     // A datetime holds whole ticks: nanoseconds short of one are dropped.
@@ -333,15 +337,17 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const x = Number(a);
     const y = Number(b);
     if (p === "year") return dateOf(x).getUTCFullYear() - dateOf(y).getUTCFullYear();
-    if (p === "month") {
+    if (p === "month" || p === "quarter") {
       const dx = dateOf(x);
       const dy = dateOf(y);
+      if (p === "quarter")
+        return (dx.getUTCFullYear() - dy.getUTCFullYear()) * 4 + Math.floor(dx.getUTCMonth() / 3) - Math.floor(dy.getUTCMonth() / 3);
       return (dx.getUTCFullYear() - dy.getUTCFullYear()) * 12 + dx.getUTCMonth() - dy.getUTCMonth();
     }
     const unit = DATE_PARTS[p];
     if (unit === undefined) return null;
     if (unit < 1) return Math.round((x - y) / unit); // nanoseconds: every tick is 100 of them
-    const shift = p === "week" ? unixGrid(unit) : 0;
+    const shift = p === "week" ? sundayGrid(unit) : 0;
     return Math.floor((x - shift) / unit) - Math.floor((y - shift) / unit);
   }),
   unixtime_seconds_todatetime: rowwise(([v]) =>
@@ -456,7 +462,8 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   substring: rowwise((v, call) => {
     const s = [...argText(call, v, 0)];
     let start = Number(num(v[1]) ?? 0);
-    if (start < 0) start = 0;
+    // A negative start counts from the end (documented: substring("123456", -2, 2) is "56").
+    if (start < 0) start = Math.max(0, s.length + start);
     const length = v.length > 2 && v[2] !== null ? Number(v[2]) : s.length - start;
     return s.slice(start, start + Math.max(0, length)).join("");
   }),

@@ -160,9 +160,10 @@ export const IP_FUNCTIONS: Record<string, ScalarFunction> = {
     if (!/^\d{1,3}(\.\d{1,3}){0,2}\.$|^\d{1,3}(\.\d{1,3}){3}$/.test(prefix)) return false;
     return ipv4Tokens(text(call, v, 0)).some((ip) => (prefix.endsWith(".") ? ip.startsWith(prefix) : ip === prefix));
   }),
+  // Only a valid address is ever found (`127.0.0.256` is not one, in the text or in the list).
   has_any_ipv4: rowwise((v, call) => {
     const found = new Set(ipv4Tokens(text(call, v, 0)));
-    return listed(v).some((ip) => found.has(ip.trim()));
+    return listed(v).some((ip) => parseIpv4(ip.trim()) !== null && found.has(ip.trim()));
   }),
   has_any_ipv4_prefix: rowwise((v, call) => {
     const tokens = ipv4Tokens(text(call, v, 0));

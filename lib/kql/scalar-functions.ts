@@ -103,6 +103,38 @@ const DATE_PARTS: Record<string, number> = {
   week: 7 * TICKS_PER_DAY,
 };
 
+/** UTF-8 text of base64 bytes; empty when the bytes are not UTF-8 (the documented answer), not text with replacement characters. */
+function base64Utf8(text: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(text, "base64"));
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * An IPv4 address (a number, or text with an optional `/prefix`) masked to the shorter of its own
+ * prefix and `bits` (32 when absent); undefined when either is not valid.
+ */
+function maskedIpv4(value: Value, bits: Value): { address: number; bits: number } | undefined {
+  let n: number | null;
+  let prefix = 32;
+  if (typeof value === "number") n = value;
+  else {
+    const [ip, own] = plainText(value ?? "")
+      .trim()
+      .split("/");
+    n = parseIpv4(ip);
+    if (own !== undefined) prefix = /^\d{1,2}$/.test(own) ? Number(own) : -1;
+  }
+  const b = Math.min(prefix, bits === undefined || bits === null ? 32 : Number(bits));
+  if (n === null || n < 0 || n > 0xffffffff || !(b >= 0 && b <= 32)) return undefined;
+  const mask = b === 0 ? 0 : ~((1 << (32 - b)) - 1) >>> 0;
+  return { address: (n & mask) >>> 0, bits: b };
+}
+
+const dottedIpv4 = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
+
 function addMonths(value: number, months: number): number {
   const d = dateOf(value);
   d.setUTCMonth(d.getUTCMonth() + months);
@@ -443,7 +475,14 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   toboolean: convert("bool"),
   todatetime: convert("datetime"),
   totimespan: convert("timespan"),
-  toguid: convert("guid"),
+  // The first 32 hex digits, hyphens aside, as a guid (the rest of the text is ignored); null when there are not 32.
+  toguid: rowwise(([value]) => {
+    if (value === null || value === undefined) return null;
+    const digits = plainText(value).replace(/-/g, "").slice(0, 32);
+    if (!/^[0-9a-fA-F]{32}$/.test(digits)) return null;
+    const hex = digits.toLowerCase();
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }),
   todynamic: convert("dynamic"),
   toobject: convert("dynamic"),
   parse_json: convert("dynamic"),
@@ -569,8 +608,9 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
       return null;
     }
   }),
-  url_encode_component: rowwise((v, call) => encodeURIComponent(argText(call, v, 0))),
-  base64_decode_tostring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "base64").toString("utf8")),
+  // Escapes in lower case, as Kusto writes them (`https%3a%2f%2f`).
+  url_encode_component: rowwise((v, call) => encodeURIComponent(argText(call, v, 0)).replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase())),
+  base64_decode_tostring: rowwise((v, call) => base64Utf8(argText(call, v, 0))),
   base64_encode_tostring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "utf8").toString("base64")),
   format_datetime: rowwise(([value, format]) => (value === null ? "" : formatDatetimeAs(Number(value), plainText(format)))),
   ingestion_time: (call) => {
@@ -774,23 +814,17 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     return terms.findIndex((t) => hasTerm(haystack, plainText(t).toLowerCase(), "whole"));
   }),
   format_ipv4: rowwise(([v, bits]) => {
-    const n = typeof v === "number" ? v : parseIpv4(plainText(v ?? ""));
-    if (n === null || n === undefined || n < 0 || n > 0xffffffff) return "";
-    const mask = bits === undefined || bits === null ? 0xffffffff : Number(bits) === 0 ? 0 : ~((1 << (32 - Number(bits))) - 1) >>> 0;
-    const masked = (n & mask) >>> 0;
-    return [24, 16, 8, 0].map((shift) => (masked >>> shift) & 255).join(".");
+    const masked = maskedIpv4(v, bits);
+    return masked ? dottedIpv4(masked.address) : "";
   }),
   format_ipv4_mask: rowwise(([v, bits]) => {
-    const n = typeof v === "number" ? v : parseIpv4(plainText(v ?? ""));
-    const b = bits === undefined || bits === null ? 32 : Number(bits);
-    if (n === null || n === undefined || !(b >= 0 && b <= 32)) return "";
-    const mask = b === 0 ? 0 : ~((1 << (32 - b)) - 1) >>> 0;
-    return `${[24, 16, 8, 0].map((shift) => (((n & mask) >>> 0) >>> shift) & 255).join(".")}/${b}`;
+    const masked = maskedIpv4(v, bits);
+    return masked ? `${dottedIpv4(masked.address)}/${masked.bits}` : "";
   }),
 
   // deprecated names real queries still use
   parsejson: convert("dynamic"),
-  base64_decodestring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "base64").toString("utf8")),
+  base64_decodestring: rowwise((v, call) => base64Utf8(argText(call, v, 0))),
   base64_encodestring: rowwise((v, call) => Buffer.from(argText(call, v, 0), "utf8").toString("base64")),
   pack_dictionary: (call) => packFunction(call),
   array_strcat: rowwise(([array, delimiter]) =>

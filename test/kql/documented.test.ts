@@ -85,3 +85,44 @@ describe("union (union-operator): a leg in parentheses is a query, whatever `*` 
     ]);
   });
 });
+
+describe("conversions and encodings (toguid, url_encode_component, base64_decode_tostring)", () => {
+  it("toguid reads the first 32 hex digits, hyphens aside, and is null for text that has none such", () => {
+    expect(
+      q(`datatable(str: string)["0123456789abcdef0123456789abcdef", "0123456789ab-cdef-0123-456789abcdef", "a string that isn't a guid"]
+         | extend guid = toguid(str) | project absent = isnull(guid), text = tostring(guid)`),
+    ).toEqual([
+      { absent: false, text: "01234567-89ab-cdef-0123-456789abcdef" },
+      { absent: false, text: "01234567-89ab-cdef-0123-456789abcdef" },
+      { absent: true, text: "" },
+    ]);
+  });
+
+  it("url_encode_component writes escapes in lower case; base64_decode_tostring of bytes that are not UTF-8 is empty", () => {
+    expect(
+      q(`print e = url_encode_component(@'https://www.bing.com/hello world'), k = base64_decode_tostring("S3VzdG8="),
+               bad = base64_decode_tostring("U3RyaW5n0KHR0tGA0L7Rh9C60LA=")`),
+    ).toEqual([{ e: "https%3a%2f%2fwww.bing.com%2fhello%20world", k: "Kusto", bad: "" }]);
+  });
+});
+
+describe("IPv4 (format-ipv4-function, has-any-ipv4-function)", () => {
+  it("an address with its own prefix is masked to the shorter prefix; an invalid mask gives nothing", () => {
+    expect(
+      q(`datatable(address: string, mask: long)['192.168.1.1', 24, '192.168.1.1', 32, '192.168.1.1/24', 32, '192.168.1.1/24', long(-1)]
+         | extend result = format_ipv4(address, mask), result_mask = format_ipv4_mask(address, mask) | project result, result_mask`),
+    ).toEqual([
+      { result: "192.168.1.0", result_mask: "192.168.1.0/24" },
+      { result: "192.168.1.1", result_mask: "192.168.1.1/32" },
+      { result: "192.168.1.0", result_mask: "192.168.1.0/24" },
+      { result: "", result_mask: "" },
+    ]);
+  });
+
+  it("has_any_ipv4 finds only valid addresses", () => {
+    expect(
+      q(`print invalid = has_any_ipv4('05:04:54 127.0.0.256 GET /favicon.ico 404', dynamic(["127.0.0.256", "192.168.1.1"])),
+               valid = has_any_ipv4('05:04:54 127.0.0.1 GET /favicon.ico 404', '127.0.0.1', '127.0.0.2')`),
+    ).toEqual([{ invalid: false, valid: true }]);
+  });
+});

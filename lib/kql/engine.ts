@@ -573,6 +573,8 @@ class QueryRunner implements Environment {
       case "ParseOperator":
       case "ParseWhereOperator":
         return ops.parse(input, op, oc);
+      case "ParseKvOperator":
+        return ops.parseKv(input, op, oc);
       case "MakeSeriesOperator":
         return ops.makeSeries(input, op, oc);
       case "EvaluateOperator":
@@ -736,6 +738,7 @@ export const SUPPORTED_OPERATOR_KINDS: ReadonlySet<string> = new Set([
   "MvApplyOperator",
   "ParseOperator",
   "ParseWhereOperator",
+  "ParseKvOperator",
   "MakeSeriesOperator",
   "EvaluateOperator",
   "JoinOperator",

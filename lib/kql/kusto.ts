@@ -102,6 +102,9 @@ export interface SyntaxNode {
   Ordering: SyntaxNode;
   InClause: SyntaxNode;
   Pairs: SyntaxNode;
+  Keys: SyntaxNode;
+  WithClause: SyntaxNode;
+  Properties: SyntaxNode;
   Parameters: SyntaxNode;
   Patterns: SyntaxNode;
   RangeClause: SyntaxNode;

@@ -1381,3 +1381,174 @@ export function topHitters(input: Table, node: SyntaxNode, oc: OperatorContext):
     .map((e) => [e.value, e.total]);
   return { columns: parserColumns(node, 2, oc), rows };
 }
+
+// ---------- parse-kv ----------
+
+/** The quotes a value or key may be wrapped in (open, close) and the escape characters inside them. */
+interface KvQuoting {
+  quotes: [string, string][];
+  escapes: string[];
+}
+
+/** A quoted text starting at `at` (its open quote): its content, unescaped, and where it ends; undefined when `at` opens none. */
+function quotedAt(text: string, at: number, quoting: KvQuoting): { value: string; end: number } | undefined {
+  const quote = quoting.quotes.find(([open]) => text[at] === open);
+  if (!quote) return undefined;
+  let value = "";
+  for (let i = at + 1; i < text.length; i++) {
+    const c = text[i];
+    if (quoting.escapes.includes(c) && i + 1 < text.length) value += text[++i];
+    else if (c === quote[1]) return { value, end: i + 1 };
+    else value += c;
+  }
+  // Unclosed: the rest of the text.
+  return { value, end: text.length };
+}
+
+/** Key/value pairs of a text with given pair and key/value delimiters (the first appearance of a key counts). */
+function delimitedPairs(
+  text: string,
+  pairDelimiter: string,
+  kvDelimiter: string,
+  quoting: KvQuoting,
+  greedy: boolean,
+): Map<string, string> {
+  const pairs = new Map<string, string>();
+  // Where each key starts and its value begins: at the text's start or after a pair delimiter, a key, then the key/value delimiter.
+  const starts: { key: string; valueAt: number; keyAt: number }[] = [];
+  let i = 0;
+  while (i < text.length) {
+    while (i < text.length && /\s/.test(text[i]) && !text.startsWith(pairDelimiter, i)) i++;
+    const keyAt = i;
+    const quoted = quotedAt(text, i, quoting);
+    let key: string;
+    if (quoted) {
+      key = quoted.value;
+      i = quoted.end;
+    } else {
+      let end = i;
+      while (end < text.length && !text.startsWith(kvDelimiter, end) && !text.startsWith(pairDelimiter, end)) end++;
+      key = text.slice(i, end);
+      i = end;
+    }
+    const next = text.indexOf(pairDelimiter, i);
+    if (text.startsWith(kvDelimiter, i) && key.trim()) {
+      starts.push({ key: key.trim(), valueAt: i + kvDelimiter.length, keyAt });
+      i += kvDelimiter.length;
+      // The value: quoted (then up to the next pair delimiter), or up to the next pair delimiter.
+      let at = i;
+      while (at < text.length && /\s/.test(text[at])) at++;
+      const value = quotedAt(text, at, quoting);
+      if (value) {
+        const after = text.indexOf(pairDelimiter, value.end);
+        if (!pairs.has(key.trim())) pairs.set(key.trim(), value.value);
+        starts[starts.length - 1].valueAt = -1;
+        i = after < 0 ? text.length : after + pairDelimiter.length;
+        continue;
+      }
+    }
+    i = next < 0 ? text.length : next + pairDelimiter.length;
+  }
+  starts.forEach((start, k) => {
+    if (start.valueAt < 0 || pairs.has(start.key)) return;
+    let end: number;
+    if (greedy) {
+      // Up to the pair delimiter before the next key, or the end.
+      const nextKey = starts[k + 1];
+      end = nextKey ? text.lastIndexOf(pairDelimiter, nextKey.keyAt - 1) : text.length;
+      if (end < start.valueAt) end = nextKey ? nextKey.keyAt : text.length;
+    } else {
+      end = text.indexOf(pairDelimiter, start.valueAt);
+      if (end < 0) end = text.length;
+    }
+    pairs.set(start.key, text.slice(start.valueAt, end).trim());
+  });
+  return pairs;
+}
+
+/** Key/value pairs where any character that is not a letter, digit or underscore delimits: each wanted key, the word after it. */
+function undelimitedPairs(text: string, keys: readonly string[], quoting: KvQuoting): Map<string, string> {
+  const pairs = new Map<string, string>();
+  for (const key of keys) {
+    const found = new RegExp(`(?<![\\w])${escapeRegex(key)}(?![\\w])`, "g");
+    for (const m of text.matchAll(found)) {
+      let at = m.index + key.length;
+      // The delimiters between key and value (quotes open a value, they do not delimit).
+      while (at < text.length && !/\w/.test(text[at]) && !quoting.quotes.some(([open]) => open === text[at])) at++;
+      if (at >= text.length) continue;
+      const quoted = quotedAt(text, at, quoting);
+      if (quoted) pairs.set(key, quoted.value.trim());
+      else {
+        let end = at;
+        while (end < text.length && /\w/.test(text[end])) end++;
+        pairs.set(key, text.slice(at, end));
+      }
+      break;
+    }
+  }
+  return pairs;
+}
+
+/**
+ * parse-kv: columns for the listed keys from a text of key/value pairs, by delimiters
+ * (`pair_delimiter`, `kv_delimiter`, optional quotes, escapes and `greedy`), by any character that
+ * is not a letter or digit, or by a regex of two groups (key, value). A key the text lacks reads as
+ * empty; the first appearance of a key counts; white space around keys and values is dropped.
+ */
+export function parseKv(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
+  const source = compileIn(input, node.Expression, oc);
+  const keys = listElements(node.Keys?.Columns).map((declaration) => ({
+    name: String(declaration.Name?.SimpleName ?? nodeText(declaration.Name)),
+    type: normalizeTypeName(nodeText(declaration.Type)) ?? "string",
+  }));
+  const quoting: KvQuoting = { quotes: [], escapes: [] };
+  const settings = new Map<string, string>();
+  for (const parameter of listElements(node.WithClause?.Properties)) {
+    const name = String(parameter.Name?.SimpleName ?? "").toLowerCase();
+    const value = plainText(parameter.Expression?.LiteralValue ?? nodeText(parameter.Expression));
+    if (name === "quote" && value) quoting.quotes.push([value[0], value[1] ?? value[0]]);
+    else if (name === "escape" && value) quoting.escapes.push(value[0]);
+    else settings.set(name, value);
+  }
+  const regexText = settings.get("regex");
+  const regex = regexText === undefined ? undefined : compileRegex(regexText, { query: oc.query, env: oc.env, scope: new Scope([]) }, node);
+  const pairDelimiter = settings.get("pair_delimiter");
+  const kvDelimiter = settings.get("kv_delimiter");
+  const greedy = settings.get("greedy")?.toLowerCase() === "true";
+  const pairsOf = (text: string): Map<string, string> => {
+    if (regex) {
+      const pairs = new Map<string, string>();
+      for (const m of regex.execAll(text)) {
+        const key = (m[1] ?? "").trim();
+        if (key && !pairs.has(key)) pairs.set(key, (m[2] ?? "").trim());
+      }
+      return pairs;
+    }
+    if (pairDelimiter && kvDelimiter) return delimitedPairs(text, pairDelimiter, kvDelimiter, quoting, greedy);
+    return undelimitedPairs(
+      text,
+      keys.map((k) => k.name),
+      quoting,
+    );
+  };
+  const columns = [...input.columns];
+  const targets = keys.map(({ name, type }) => {
+    let index = columns.findIndex((c) => c.name === name);
+    if (index < 0) {
+      index = columns.length;
+      columns.push({ name, type });
+    } else columns[index] = { name, type };
+    return index;
+  });
+  const rows = input.rows.map((row) => {
+    const out = widen(row, columns.length);
+    const pairs = pairsOf(toKqlString(source.fn(row), source.type));
+    keys.forEach(({ name, type }, k) => {
+      const text = pairs.get(name);
+      const value = text === undefined ? null : type === "string" ? text : coerceToType(text, type);
+      out[targets[k]] = value ?? emptyValue(type);
+    });
+    return out;
+  });
+  return { columns: adoptTypes(columns, resultColumns(node)), rows };
+}

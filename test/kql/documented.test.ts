@@ -126,3 +126,50 @@ describe("IPv4 (format-ipv4-function, has-any-ipv4-function)", () => {
     ).toEqual([{ invalid: false, valid: true }]);
   });
 });
+
+describe("parse-kv (parse-kv-operator): the documented examples", () => {
+  it("given delimiters, with quotes (one or two characters) and escapes", () => {
+    expect(
+      q(`print str = "ThreadId:458745723, Machine:Node001, Text: The service is up, Level: Info"
+         | parse-kv str as (Text: string, ThreadId: long, Machine: string) with (pair_delimiter=',', kv_delimiter=':') | project-away str`),
+    ).toEqual([{ Text: "The service is up", ThreadId: 458745723, Machine: "Node001" }]);
+    const expected = [
+      { "event time": "2021-01-01T10:00:54.0000000Z", src: "10.1.1.123", dst: "10.1.1.124", bytes: 125, failure: "connection aborted" },
+    ];
+    expect(
+      q(`print str = 'src=10.1.1.123 dst=10.1.1.124 bytes=125 failure="connection aborted" "event time"=2021-01-01T10:00:54'
+         | parse-kv str as (['event time']: datetime, src: string, dst: string, bytes: long, failure: string)
+           with (pair_delimiter=' ', kv_delimiter='=', quote='"') | project-away str`),
+    ).toEqual(expected);
+    expect(
+      q(`print str = 'src=10.1.1.123 dst=10.1.1.124 bytes=125 failure=(connection aborted) (event time)=(2021-01-01 10:00:54)'
+         | parse-kv str as (['event time']: datetime, src: string, dst: string, bytes: long, failure: string)
+           with (pair_delimiter=' ', kv_delimiter='=', quote='()') | project-away str`),
+    ).toEqual(expected);
+    expect(
+      q(`print str = 'failure="the remote host sent \\\\"bye!\\\\"" time=2021-01-01T10:00:54'
+         | parse-kv str as (failure: string) with (pair_delimiter=' ', kv_delimiter='=', quote='"', escape='\\\\') | project-away str`),
+    ).toEqual([{ failure: 'the remote host sent "bye!"' }]);
+  });
+
+  it("greedy values run to the next key; without it, to the next delimiter", () => {
+    const text = `print str = 'name=John Doe phone=555 5555 city=New York' | parse-kv str as (name: string, phone: string, city: string)`;
+    expect(q(`${text} with (pair_delimiter=' ', kv_delimiter='=') | project-away str`)).toEqual([
+      { name: "John", phone: "555", city: "New" },
+    ]);
+    expect(q(`${text} with (pair_delimiter=' ', kv_delimiter='=', greedy=true) | project-away str`)).toEqual([
+      { name: "John Doe", phone: "555 5555", city: "New York" },
+    ]);
+  });
+
+  it("without delimiters any character that is not a letter or digit delimits; a regex of two groups; a missing key is empty", () => {
+    expect(
+      q(`print str = "2021-01-01T10:00:34 [INFO] ThreadId:458745723, Machine:Node001, Text: Started"
+         | parse-kv str as (Text: string, ThreadId: long, Machine: string, Level: string, Pid: long) | project-away str`),
+    ).toEqual([{ Text: "Started", ThreadId: 458745723, Machine: "Node001", Level: "", Pid: null }]);
+    expect(
+      q(`print str = @'["request url: https://hostname.com/?h=1234", "advertiser id: 24fefbca-cf27-4d62-a623-249c2ad30c73"]'
+         | parse-kv str as (['request url']: string, ['advertiser id']: guid) with (regex=@'"([\\w ]+)\\s*:\\s*([^"]*)"') | project-away str`),
+    ).toEqual([{ "request url": "https://hostname.com/?h=1234", "advertiser id": "24fefbca-cf27-4d62-a623-249c2ad30c73" }]);
+  });
+});

@@ -668,7 +668,8 @@ export function top(input: Table, node: SyntaxNode, oc: OperatorContext): Table 
 
 export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
   const parameters = namedParameters(node.Parameters);
-  const bagExpansion = (parameters.get("bagexpansion") ?? "bag").toLowerCase();
+  // `kind=array` (or the older `bagexpansion=array`): a bag's pairs expand to [key, value] arrays.
+  const bagExpansion = (parameters.get("kind") ?? parameters.get("bagexpansion") ?? "bag").toLowerCase();
   const itemIndexName = parameters.get("with_itemindex");
   const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
   const finalColumns = resultColumns(node);
@@ -1005,6 +1006,7 @@ export function mvApply(
 ): Table {
   const parameters = namedParameters(node.Parameters);
   const itemIndexName = parameters.get("with_itemindex");
+  const bagExpansion = (parameters.get("kind") ?? parameters.get("bagexpansion") ?? "bag").toLowerCase();
   const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
   const expansions = listElements(node.Expressions).map((mv) => {
     const expr = mv.Expression;
@@ -1030,7 +1032,7 @@ export function mvApply(
   for (const row of input.rows) {
     const arrays = expansions.map((e) => {
       const v = e.fn(row);
-      return Array.isArray(v) ? v : v === null ? [] : toExpandable(v, "bag");
+      return Array.isArray(v) ? v : v === null ? [] : toExpandable(v, bagExpansion);
     });
     const length = Math.min(limit, Math.max(0, ...arrays.map((a) => a.length)));
     const subRows: Row[] = [];

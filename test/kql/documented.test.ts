@@ -173,3 +173,35 @@ describe("parse-kv (parse-kv-operator): the documented examples", () => {
     ).toEqual([{ "request url": "https://hostname.com/?h=1234", "advertiser id": "24fefbca-cf27-4d62-a623-249c2ad30c73" }]);
   });
 });
+
+describe("mv-expand (mv-expand-operator)", () => {
+  it("kind=array expands a property bag into [key, value] arrays, as bagexpansion=array does", () => {
+    const query = (parameter: string) =>
+      q(`datatable(a: int, b: dynamic)[1, dynamic({"prop1": "a1", "prop2": "b1"})]
+         | mv-expand ${parameter} b | extend key = b[0], val = b[1] | project a, key, val`);
+    const expected = [
+      { a: 1, key: "prop1", val: "a1" },
+      { a: 1, key: "prop2", val: "b1" },
+    ];
+    expect(query("kind=array")).toEqual(expected);
+    expect(query("bagexpansion=array")).toEqual(expected);
+  });
+});
+
+describe("mv-apply (mv-apply-operator): applying mv-apply to a property bag", () => {
+  it("removes the properties whose values do not start with 555, through mv-expand kind=array inside", () => {
+    expect(
+      q(`datatable(Source: string, Target: string, Count: long)['555-1234', '555-1212', 46, '555-2424', '', int(null)]
+         | extend Pack = pack_all()
+         | mv-apply removeProperties = Pack on (
+             mv-expand kind = array Pack
+             | where Pack[1] !startswith "555"
+             | summarize propsToRemove = make_set(Pack[0]))
+         | extend values = bag_remove_keys(Pack, propsToRemove)
+         | project Source, values`),
+    ).toEqual([
+      { Source: "555-1234", values: { Source: "555-1234", Target: "555-1212" } },
+      { Source: "555-2424", values: { Source: "555-2424" } },
+    ]);
+  });
+});

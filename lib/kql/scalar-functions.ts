@@ -543,10 +543,26 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
       return typeArg ? coerceToType(found, resultType) : found;
     })(call);
   },
+  /**
+   * indexof(text, match[, start[, length[, occurrence]]]): a negative start counts from the end; the
+   * match must lie within the `length` characters examined from the start (-1: to the end); the nth occurrence.
+   */
   indexof: rowwise((v, call) => {
     const s = argText(call, v, 0);
-    const at = s.indexOf(argText(call, v, 1), Number(v[2] ?? 0));
-    return at;
+    const match = argText(call, v, 1);
+    const start = Number(v[2] ?? 0);
+    const length = Number(v[3] ?? -1);
+    const occurrence = Number(v[4] ?? 1);
+    if (length < -1 || occurrence < 0) return null;
+    const from = start < 0 ? Math.max(0, s.length + start) : start;
+    // The documented answers place a match's end up to one character past `length` (indexof("abcdefgabcdefg", "cde", 1, 10, 2) is 9).
+    const end = length === -1 ? s.length : Math.min(s.length, from + length + 1);
+    for (let at = from, seen = 0; ; at++) {
+      const found = s.indexOf(match, at);
+      if (found < 0 || found + match.length > end) return -1;
+      if (++seen >= Math.max(1, occurrence)) return found;
+      at = found;
+    }
   }),
   // Kusto counts overlapping matches of plain text ("aaaa", "aa" -> 3) and non-overlapping regex matches.
   countof: rowwise((v, call) => {

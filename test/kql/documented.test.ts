@@ -205,3 +205,14 @@ describe("mv-apply (mv-apply-operator): applying mv-apply to a property bag", ()
     ]);
   });
 });
+
+describe("indexof (indexof-function)", () => {
+  it("start (from the end when negative), the length examined and the occurrence, as documented", () => {
+    expect(
+      q(`print idx1 = indexof("abcdefg", "cde"), idx2 = indexof("abcdefg", "cde", 1, 4), idx3 = indexof("abcdefg", "cde", 1, 2),
+               idx4 = indexof("abcdefg", "cde", 3, 4), idx5 = indexof("abcdefg", "cde", -5), idx6 = indexof(1234567, 5, 1, 4),
+               idx7 = indexof("abcdefg", "cde", 2, -1), idx8 = indexof("abcdefgabcdefg", "cde", 1, 10, 2),
+               idx9 = indexof("abcdefgabcdefg", "cde", 1, -1, 3)`),
+    ).toEqual([{ idx1: 2, idx2: 2, idx3: -1, idx4: -1, idx5: 2, idx6: 4, idx7: 2, idx8: 9, idx9: -1 }]);
+  });
+});

@@ -637,7 +637,17 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   row_window_session: rowWindowSession,
   bag_keys: rowwise(([value]) => (value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : null)),
   set_has_element: rowwise(([array, value]) => (Array.isArray(array) ? array.some((x) => x === value) : null)),
-  array_index_of: rowwise(([array, value]) => (Array.isArray(array) ? array.findIndex((x) => x === value) : null)),
+  /** array_index_of(array, value[, start[, length[, occurrence]]]): a negative start counts from the end; `length` values examined (-1: all). */
+  array_index_of: rowwise(([array, value, start, length, occurrence]) => {
+    if (!Array.isArray(array)) return null;
+    const examined = Number(length ?? -1);
+    const nth = Number(occurrence ?? 1);
+    if (examined < -1 || nth < 0) return null;
+    const from = Number(start ?? 0) < 0 ? Math.max(0, array.length + Number(start)) : Number(start ?? 0);
+    const end = examined === -1 ? array.length : Math.min(array.length, from + examined);
+    for (let i = from, seen = 0; i < end; i++) if (array[i] === value && ++seen >= Math.max(1, nth)) return i;
+    return -1;
+  }),
 
   // logic
   iff: (call) => conditional(call),

@@ -216,3 +216,14 @@ describe("indexof (indexof-function)", () => {
     ).toEqual([{ idx1: 2, idx2: 2, idx3: -1, idx4: -1, idx5: 2, idx6: 4, idx7: 2, idx8: 9, idx9: -1 }]);
   });
 });
+
+describe("array_index_of (array-index-of-function)", () => {
+  it("start (from the end when negative), the values examined and the occurrence, as documented", () => {
+    expect(
+      q(`let arr = dynamic(["this", "is", "an", "example", "an", "example"]);
+         print idx1 = array_index_of(arr, "an"), idx2 = array_index_of(arr, "example", 1, 3), idx3 = array_index_of(arr, "example", 1, 2),
+               idx4 = array_index_of(arr, "is", 2, 4), idx5 = array_index_of(arr, "example", 2, -1), idx6 = array_index_of(arr, "an", 1, -1, 2),
+               idx7 = array_index_of(arr, "an", 1, -1, 3), idx8 = array_index_of(arr, "an", -3), idx9 = array_index_of(arr, "is", -4)`),
+    ).toEqual([{ idx1: 2, idx2: 3, idx3: -1, idx4: -1, idx5: 3, idx6: 4, idx7: -1, idx8: 4, idx9: -1 }]);
+  });
+});

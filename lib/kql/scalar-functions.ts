@@ -743,9 +743,11 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     for (; x; x >>= 1n) n += Number(x & 1n);
     return n;
   }),
-  tohex: rowwise(([v, width]) => {
+  // A negative int is written in its 32 bits (tohex(toint(-256), 8) is ffffff00), a long in its 64.
+  tohex: rowwise(([v, width], call) => {
     if (v === null) return null;
-    const hex = BigInt.asUintN(64, BigInt(Math.trunc(Number(v)))).toString(16);
+    const bits = call.args[0]?.type === "int" ? 32 : 64;
+    const hex = BigInt.asUintN(bits, BigInt(Math.trunc(Number(v)))).toString(16);
     return width === undefined || width === null ? hex : hex.padStart(Number(width), "0");
   }),
   rand: rowwise(([n]) => (n === undefined || n === null ? Math.random() : Math.floor(Math.random() * Number(n))), { perRow: true }),

@@ -105,7 +105,10 @@ function parsePath(path: string): Value {
   };
 }
 
-/** parse_csv: the fields of one CSV record (double quotes enclose a field; a doubled quote is a quote). */
+/**
+ * parse_csv: the fields of the first CSV record (double quotes enclose a field, line breaks too; a
+ * doubled quote is a quote). A line break outside quotes ends the record: the rest is not read.
+ */
 function parseCsvRecord(line: string): string[] {
   const fields: string[] = [];
   let field = "";
@@ -119,6 +122,7 @@ function parseCsvRecord(line: string): string[] {
       } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
+    else if (c === "\n" || (c === "\r" && line[i + 1] === "\n")) break;
     else if (c === ",") {
       fields.push(field);
       field = "";

@@ -227,3 +227,20 @@ describe("array_index_of (array-index-of-function)", () => {
     ).toEqual([{ idx1: 2, idx2: 3, idx3: -1, idx4: -1, idx5: 3, idx6: 4, idx7: -1, idx8: 4, idx9: -1 }]);
   });
 });
+
+describe("parse_csv and tohex (parse-csv-function, tohex-function)", () => {
+  it("parse_csv reads the first record only, a quoted line break staying in its field; tohex writes an int in 32 bits", () => {
+    expect(
+      q(`print multi = parse_csv('record1,a,b,c\\nrecord2,x,y,z'), quoted = parse_csv('aa,"b,b,b",cc,"Escaping quotes: ""Title""","line1\\nline2"'),
+               i32 = tohex(toint(-256), 8), i64 = tohex(-256), wide = tohex(256, 8)`),
+    ).toEqual([
+      {
+        multi: ["record1", "a", "b", "c"],
+        quoted: ["aa", "b,b,b", "cc", 'Escaping quotes: "Title"', "line1\nline2"],
+        i32: "ffffff00",
+        i64: "ffffffffffffff00",
+        wide: "00000100",
+      },
+    ]);
+  });
+});

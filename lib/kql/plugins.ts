@@ -16,7 +16,7 @@ import { autocluster, basket } from "./pattern-plugins.js";
 import { compileIn, inputColumn, type OperatorContext } from "./operators.js";
 import { compileScalar } from "./scalar.js";
 import type { Column, KqlType, Row, Table, Value } from "./types.js";
-import { emptyValue, plainText, toKqlString, valueIdentity } from "./values.js";
+import { coerceToType, emptyValue, plainText, toKqlString, valueIdentity } from "./values.js";
 import { parseIpv4 } from "./ip-functions.js";
 
 type Plugin = (input: Table, args: SyntaxNode[], node: SyntaxNode, oc: OperatorContext) => Table;
@@ -25,30 +25,98 @@ function columnIndex(input: Table, arg: SyntaxNode, plugin: string, oc: Operator
   return inputColumn(input, String(referencedName(arg) ?? nodeText(arg)), arg, plugin, oc);
 }
 
-/** bag_unpack(Column [, Prefix]): one column per key found in the bags, the bag column dropped. */
-const bagUnpack: Plugin = (input, args, _node, oc) => {
-  const prefix = args[1] ? plainText(compileIn(input, args[1], oc).fn([]) ?? "") : "";
+/** The type of a bag's slot: its values' own when they all have one (null aside), dynamic otherwise. */
+function slotType(values: Iterable<Value>): KqlType {
+  let type: KqlType | undefined;
+  for (const v of values) {
+    if (v === null || v === undefined) continue;
+    const own: KqlType =
+      typeof v === "string"
+        ? "string"
+        : typeof v === "boolean"
+          ? "bool"
+          : typeof v === "number"
+            ? Number.isInteger(v)
+              ? "long"
+              : "real"
+            : "dynamic";
+    if (type === undefined) type = own;
+    else if (type !== own) return "dynamic";
+  }
+  return type ?? "dynamic";
+}
+
+/**
+ * bag_unpack(Column [, OutputColumnPrefix [, columnsConflict [, ignoredProperties]]]) [: OutputSchema]:
+ * one column per key of the bags (sorted by name, typed by its values), the bag column dropped;
+ * parameters by position or by name. A slot named like another input column is an error, or
+ * replaces it (`replace_source`), or gives way to it (`keep_source`). With an output schema, the
+ * columns it names, in its types (`*` first keeps the others).
+ */
+const bagUnpack: Plugin = (input, args, node, oc) => {
+  const settings = new Map<string, SyntaxNode>();
+  const positional = ["outputcolumnprefix", "columnsconflict", "ignoredproperties"];
+  args.slice(1).forEach((arg, i) => {
+    if (nodeKind(arg) === "SimpleNamedExpression") settings.set(String(arg.Name.SimpleName).toLowerCase(), arg.Expression);
+    else if (positional[i]) settings.set(positional[i], arg);
+  });
+  const constant = (name: string) => {
+    const arg = settings.get(name);
+    return arg ? compileIn(input, arg, oc).fn([]) : undefined;
+  };
+  const prefix = plainText(constant("outputcolumnprefix") ?? "");
+  const conflict = plainText(constant("columnsconflict") ?? "error").toLowerCase();
+  const ignoredValue = constant("ignoredproperties");
+  const ignored = new Set(Array.isArray(ignoredValue) ? ignoredValue.map((v) => plainText(v)) : []);
   const bagIndex = columnIndex(input, args[0], "bag_unpack", oc);
-  const keys: string[] = [];
-  const seen = new Set<string>();
+  const slots = new Map<string, Value[]>();
   for (const row of input.rows) {
     const bag = row[bagIndex];
     if (bag && typeof bag === "object" && !Array.isArray(bag)) {
-      for (const key of Object.keys(bag))
-        if (!seen.has(key)) {
-          seen.add(key);
-          keys.push(key);
-        }
+      for (const [key, value] of Object.entries(bag)) {
+        if (ignored.has(key)) continue;
+        let values = slots.get(key);
+        if (!values) slots.set(key, (values = []));
+        values.push(value);
+      }
     }
   }
-  const kept = input.columns.map((c, i) => ({ c, i })).filter(({ i }) => i !== bagIndex);
-  const columns: Column[] = [...kept.map(({ c }) => c), ...keys.map((k): Column => ({ name: `${prefix}${k}`, type: "dynamic" }))];
+  const keys = [...slots.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  type Slot = { key: string; name: string; type: KqlType };
+  // Each input column but the bag, or the slot replacing it (`replace_source` keeps its place).
+  const kept: { c: Column; i: number; slot?: Slot }[] = input.columns.map((c, i) => ({ c, i })).filter(({ i }) => i !== bagIndex);
+  let unpacked: Slot[] = keys.map((k) => ({ key: k, name: `${prefix}${k}`, type: slotType(slots.get(k)!) }));
+  const clashing = unpacked.filter((u) => kept.some(({ c }) => c.name === u.name));
+  if (clashing.length) {
+    if (conflict === "replace_source") for (const k of kept) k.slot = clashing.find((u) => u.name === k.c.name);
+    else if (conflict !== "keep_source")
+      throw errorAt(
+        oc.query,
+        node,
+        `bag_unpack: the column '${clashing[0].name}' is in the input already (columnsConflict: replace_source or keep_source)`,
+      );
+    unpacked = unpacked.filter((u) => !clashing.includes(u));
+  }
+  const columns: Column[] = [
+    ...kept.map(({ c, slot }) => (slot ? { name: slot.name, type: slot.type } : c)),
+    ...unpacked.map((u): Column => ({ name: u.name, type: u.type })),
+  ];
   const rows = input.rows.map((row) => {
     const bag = row[bagIndex];
     const record = bag && typeof bag === "object" && !Array.isArray(bag) ? (bag as Record<string, Value>) : {};
-    return [...kept.map(({ i }) => row[i]), ...keys.map((k) => record[k] ?? null)];
+    const value = (slot: Slot) => record[slot.key] ?? emptyValue(slot.type);
+    return [...kept.map(({ i, slot }) => (slot ? value(slot) : row[i])), ...unpacked.map(value)];
   });
-  return { columns, rows };
+  const schema = node.Schema ? resultColumns(node) : undefined;
+  if (!schema) return { columns, rows };
+  // The output schema: its columns in its types, each read from the unpacked row by name (absent: empty).
+  const at = schema.map((c) => columns.findIndex((x) => x.name === c.name));
+  return {
+    columns: schema,
+    rows: rows.map((row) =>
+      schema.map((c, k) => (at[k] < 0 || row[at[k]] === null ? emptyValue(c.type) : coerceToType(row[at[k]], c.type))),
+    ),
+  };
 };
 
 /** What a pivot cell holds without rows, and its type, by aggregation. */

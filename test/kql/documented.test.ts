@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { tableFromRecords } from "../../lib/kql/index.js";
-import { q } from "./helpers.js";
+import { columnsOf, q } from "./helpers.js";
 
 describe("user-defined functions (datetime-timespan-arithmetic, let-statement)", () => {
   it("a datetime literal in a function's body", () => {
@@ -241,6 +241,46 @@ describe("parse_csv and tohex (parse-csv-function, tohex-function)", () => {
         i64: "ffffffffffffff00",
         wide: "00000100",
       },
+    ]);
+  });
+});
+
+describe("bag_unpack (bag-unpack-plugin)", () => {
+  const people = `datatable(Name: string, d: dynamic)['James', dynamic({"Name": "John", "Age": 20}), 'David', dynamic({"Age": 40}), 'Emily', dynamic({"Name": "Jasmine", "Age": 30})]`;
+
+  it("columns in the slots' name order, typed by their values; a prefix", () => {
+    expect(columnsOf(`datatable(d: dynamic)[dynamic({"Name": "John", "Age": 20, "Height": 1.8})] | evaluate bag_unpack(d)`)).toEqual([
+      "Age:long",
+      "Height:real",
+      "Name:string",
+    ]);
+    expect(columnsOf(`datatable(d: dynamic)[dynamic({"Name": "John", "Age": 20})] | evaluate bag_unpack(d, 'Property_')`)).toEqual([
+      "Property_Age:long",
+      "Property_Name:string",
+    ]);
+  });
+
+  it("a slot named like an input column: an error, the source replaced in its place, or the source kept", () => {
+    expect(() => q(`${people} | evaluate bag_unpack(d)`)).toThrow(/bag_unpack: the column 'Name' is in the input already/);
+    expect(q(`${people} | evaluate bag_unpack(d, columnsConflict='replace_source')`)).toEqual([
+      { Name: "John", Age: 20 },
+      { Name: "", Age: 40 },
+      { Name: "Jasmine", Age: 30 },
+    ]);
+    expect(q(`${people} | evaluate bag_unpack(d, columnsConflict='keep_source')`)).toEqual([
+      { Name: "James", Age: 20 },
+      { Name: "David", Age: 40 },
+      { Name: "Emily", Age: 30 },
+    ]);
+  });
+
+  it("an output schema gives its columns in its types, `*` keeping the input's", () => {
+    expect(
+      q(`datatable(d: dynamic, Description: string)[dynamic({"Name": "John", "Age": 20, "height": 180}), "Student", dynamic({"Name": "Dave", "Age": 40, "height": 160}), "Teacher"]
+         | evaluate bag_unpack(d) : (*, Name: string, Age: long)`),
+    ).toEqual([
+      { Description: "Student", Name: "John", Age: 20 },
+      { Description: "Teacher", Name: "Dave", Age: 40 },
     ]);
   });
 });

@@ -209,7 +209,29 @@ function parseXml(xml: string): Value {
   return emptyToNull(xmlParser.parse(xml));
 }
 
+/** Units of format_bytes, each 1024 times the one before. */
+const BYTE_UNITS = ["Bytes", "KB", "MB", "GB", "TB", "PB", "EB"];
+
 export const TEXT_FUNCTIONS: Record<string, ScalarFunction> = {
+  // The characters a regular expression reads specially, escaped (regex_quote('(so$me.Te^xt)') is \(so\$me\.Te\^xt\)).
+  regex_quote: rowwise((v, call) => text(call, v, 0).replace(/[\\.+*?()|[\]{}^$]/g, "\\$&")),
+  /**
+   * format_bytes(size[, precision[, units]]): the size in the given unit, or the largest the size
+   * reaches (in steps of 1024), rounded to `precision` decimals (format_bytes(10332, 1) is "10.1 KB").
+   */
+  format_bytes: rowwise(([size, precision, units]) => {
+    if (size === null || size === undefined) return "";
+    const value = Number(size);
+    const wanted = units === undefined || units === null ? "" : plainText(units);
+    let unit = BYTE_UNITS.findIndex((u) => u.toLowerCase() === wanted.toLowerCase());
+    if (unit < 0) {
+      unit = 0;
+      while (unit < BYTE_UNITS.length - 1 && Math.abs(value) >= 1024 ** (unit + 1)) unit++;
+    }
+    const digits = Math.max(0, Number(precision ?? 0));
+    const scaled = value / 1024 ** unit;
+    return `${Number(scaled.toFixed(digits))} ${BYTE_UNITS[unit]}`;
+  }),
   hash: hashFunction,
   hash_sha256: hashing("sha256"),
   hash_sha1: hashing("sha1"),

@@ -284,3 +284,19 @@ describe("bag_unpack (bag-unpack-plugin)", () => {
     ]);
   });
 });
+
+describe("regex_quote and format_bytes (regex-quote-function, format-bytes-function)", () => {
+  it("the documented examples", () => {
+    expect(q(`print result = regex_quote('(so$me.Te^xt)')`)).toEqual([{ result: "\\(so\\$me\\.Te\\^xt\\)" }]);
+    expect(
+      q(`print v1 = format_bytes(564), v2 = format_bytes(10332, 1), v3 = format_bytes(20010332), v4 = format_bytes(20010332, 2),
+               v5 = format_bytes(20010332, 0, "KB")`),
+    ).toEqual([{ v1: "564 Bytes", v2: "10.1 KB", v3: "19 MB", v4: "19.08 MB", v5: "19541 KB" }]);
+  });
+
+  it("a quoted text matches itself", () => {
+    expect(
+      q(`print m = "a.b(c)*" matches regex strcat("^", regex_quote("a.b(c)*"), "$"), n = "axb(c)*" matches regex regex_quote("a.b(c)*")`),
+    ).toEqual([{ m: true, n: false }]);
+  });
+});

@@ -829,11 +829,24 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     );
     return source.replace(pattern, (m) => active.find((x) => x.l === m)?.r ?? m);
   }),
+  /** indexof_regex(text, regex[, start[, length[, occurrence]]]): the nth match that does not overlap the ones before, within `length` characters from `start`. */
   indexof_regex: rowwise((v, call) => {
     const source = argText(call, v, 0);
     const start = Number(v[2] ?? 0);
-    const m = compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1]).execAll(source.slice(start))[0];
-    return m ? source.slice(start).indexOf(m[0] ?? "") + start : -1;
+    const length = Number(v[3] ?? -1);
+    const occurrence = Number(v[4] ?? 1);
+    if (start < 0 || length < -1 || occurrence < 0) return null;
+    const region = source.slice(start, length === -1 ? undefined : start + length);
+    const regex = compileRegex(argText(call, v, 1), call.ctx, call.argNodes[1]);
+    for (let from = 0, seen = 0; from <= region.length;) {
+      const m = regex.exec(region.slice(from));
+      if (!m) return -1;
+      const text = m[0] ?? "";
+      const at = region.indexOf(text, from);
+      if (++seen >= Math.max(1, occurrence)) return start + at;
+      from = at + Math.max(1, text.length);
+    }
+    return -1;
   }),
   /** has_any_index(text, terms): the index of the first term `has` finds in the text, or -1. */
   has_any_index: rowwise((v, call) => {

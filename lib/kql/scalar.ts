@@ -120,7 +120,9 @@ function compileLiteral(node: SyntaxNode, ctx: CompileContext): Compiled {
     }
     case "datetime": {
       // From the query's own text: a cached analysis may hold a masked window datetime (kusto.ts analyze).
-      const ms = parseDatetime(unwrapTypedLiteral(sourceText(ctx.query, node)), { strict: true });
+      // The literal's ISO forms first; then the other forms todatetime reads (datetime('12-02-2022') is 2022-12-02, as documented).
+      const literal = unwrapTypedLiteral(sourceText(ctx.query, node));
+      const ms = parseDatetime(literal, { strict: true }) ?? parseDatetime(literal);
       if (ms === null) throw errorAt(ctx.query, node, `Cannot read datetime literal '${text}'`);
       return constant(ms, "datetime");
     }

@@ -300,3 +300,19 @@ describe("regex_quote and format_bytes (regex-quote-function, format-bytes-funct
     ).toEqual([{ m: true, n: false }]);
   });
 });
+
+describe("indexof_regex and datetime literals (indexof-regex-function, todatetime-function)", () => {
+  it("indexof_regex: the nth match not overlapping the ones before, within the length examined; null for a negative start", () => {
+    expect(
+      q(`print idx1 = indexof_regex("abcabc", @"a.c"), idx2 = indexof_regex("abcabcdefg", @"a.c", 0, 9, 2),
+               idx3 = indexof_regex("abcabc", @"a.c", 1, -1, 2), idx4 = indexof_regex("ababaa", @"a.a", 0, -1, 2),
+               idx5 = isnull(indexof_regex("abcabc", @"a|ab", -1))`),
+    ).toEqual([{ idx1: 0, idx2: 3, idx3: -1, idx4: -1, idx5: true }]);
+  });
+
+  it("a datetime literal in a form todatetime reads", () => {
+    expect(q(`print same = todatetime('12-02-2022') == datetime('12-02-2022'), d = datetime('12-02-2022')`)).toEqual([
+      { same: true, d: "2022-12-02T00:00:00.0000000Z" },
+    ]);
+  });
+});

@@ -1300,6 +1300,10 @@ export function makeSeries(input: Table, node: SyntaxNode, oc: OperatorContext):
   }
   const timeline: Value[] = [];
   for (let i = 0; i < bins; i++) timeline.push(toDynamic(from + i * step, on.type));
+  // kind=nonempty: an empty input (without by keys) still gives one row, every bin at its default.
+  const nonempty = (namedParameters(node.Parameters).get("kind") ?? "").toLowerCase() === "nonempty";
+  if (nonempty && groups.size === 0 && keys.length === 0)
+    groups.set("", { keys: [], states: aggregators.map(() => new Array<unknown>(bins)) });
   const columns = parserColumns(node, keys.length + aggregates.length + 1, oc);
   const rows: Row[] = [...groups.values()].map((g) => [
     ...g.keys,

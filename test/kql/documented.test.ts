@@ -316,3 +316,23 @@ describe("indexof_regex and datetime literals (indexof-regex-function, todatetim
     ]);
   });
 });
+
+describe("make-series kind=nonempty (make-series-operator)", () => {
+  it("an empty input gives one row, every bin at its default", () => {
+    expect(
+      q(`datatable(timestamp: datetime, metric: real)[datetime(2017-01-02), 3] | take 0
+         | make-series kind=nonempty avg(metric) default=1.0 on timestamp from datetime(2017-01-01) to datetime(2017-01-04) step 1d`),
+    ).toEqual([
+      {
+        avg_metric: [1, 1, 1],
+        timestamp: ["2017-01-01T00:00:00.0000000Z", "2017-01-02T00:00:00.0000000Z", "2017-01-03T00:00:00.0000000Z"],
+      },
+    ]);
+    // Without it, nothing.
+    expect(
+      q(
+        `datatable(timestamp: datetime, metric: real)[] | make-series avg(metric) on timestamp from datetime(2017-01-01) to datetime(2017-01-04) step 1d`,
+      ),
+    ).toEqual([]);
+  });
+});

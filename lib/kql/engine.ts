@@ -330,10 +330,10 @@ class QueryRunner implements Environment {
     this.evaluating.add(name);
   }
 
-  /** Runs a user-defined tabular function's body with its parameters bound to the call's arguments. */
   /**
-   * Runs a function declared in this frame: its body here (lexical scope), its arguments where the
-   * call stands (`caller`), so a function calling another with its own parameter passes its value.
+   * Runs a user-defined tabular function declared in this frame: its body here (lexical scope), its
+   * parameters bound to the call's arguments read where the call stands (`caller`), so a function
+   * calling another with its own parameter passes its value.
    */
   private callFunction(declaration: SyntaxNode, body: SyntaxNode, args: SyntaxNode[], piped?: Table, caller: QueryRunner = this): Table {
     const frame = this.child();

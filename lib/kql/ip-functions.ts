@@ -26,6 +26,28 @@ function ipv4WithPrefix(text: string): { address: number; bits: number } | null 
 
 const maskOf = (bits: number): number => (bits === 0 ? 0 : bits >= 32 ? 0xffffffff : ~((1 << (32 - bits)) - 1) >>> 0);
 
+/**
+ * format_ipv4's address (a number, or text with an optional `/prefix` of one or two digits) masked
+ * to the shorter of its own prefix and `bits` (32 when absent); undefined when either is not valid.
+ */
+function maskedIpv4(value: Value, bits: Value): { address: number; bits: number } | undefined {
+  let n: number | null;
+  let prefix = 32;
+  if (typeof value === "number") n = value;
+  else {
+    const [ip, own] = plainText(value ?? "")
+      .trim()
+      .split("/");
+    n = parseIpv4(ip);
+    if (own !== undefined) prefix = /^\d{1,2}$/.test(own) ? Number(own) : -1;
+  }
+  const b = Math.min(prefix, bits === undefined || bits === null ? 32 : Number(bits));
+  if (n === null || n < 0 || n > 0xffffffff || !(b >= 0 && b <= 32)) return undefined;
+  return { address: (n & maskOf(b)) >>> 0, bits: b };
+}
+
+const dottedIpv4 = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
+
 function ipv4InRange(ip: string, range: string): boolean | null {
   const address = ipv4WithPrefix(ip);
   const network = ipv4WithPrefix(range);
@@ -132,6 +154,14 @@ export const IP_FUNCTIONS: Record<string, ScalarFunction> = {
     const parsed = ipv4WithPrefix(text(call, v, 0));
     const bits = mask(v, 1);
     return parsed && bits !== undefined ? (parsed.address & maskOf(Math.min(bits, parsed.bits))) >>> 0 : null;
+  }),
+  format_ipv4: rowwise(([v, bits]) => {
+    const masked = maskedIpv4(v, bits);
+    return masked ? dottedIpv4(masked.address) : "";
+  }),
+  format_ipv4_mask: rowwise(([v, bits]) => {
+    const masked = maskedIpv4(v, bits);
+    return masked ? `${dottedIpv4(masked.address)}/${masked.bits}` : "";
   }),
   ipv6_compare: rowwise((v, call) => ipv6Compare(text(call, v, 0), text(call, v, 1), mask(v, 2))),
   ipv6_is_match: rowwise((v, call) => {

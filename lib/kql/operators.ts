@@ -664,12 +664,26 @@ export function top(input: Table, node: SyntaxNode, oc: OperatorContext): Table 
   return { columns: input.columns, rows: sortRows(input.rows, keys).slice(0, Math.max(0, n)) };
 }
 
+/** Index of the column `name` in `columns`, typed `type`: the one there, retyped, or a new one appended. */
+function columnAt(columns: Column[], name: string, type: KqlType): number {
+  let index = columns.findIndex((c) => c.name === name);
+  if (index < 0) {
+    index = columns.length;
+    columns.push({ name, type });
+  } else columns[index] = { name, type };
+  return index;
+}
+
+/** How mv-expand and mv-apply expand a property bag: `kind=array` (or the older `bagexpansion=array`) gives [key, value] arrays. */
+function bagExpansionOf(parameters: ReadonlyMap<string, string>): string {
+  return (parameters.get("kind") ?? parameters.get("bagexpansion") ?? "bag").toLowerCase();
+}
+
 // ---------- mv-expand ----------
 
 export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): Table {
   const parameters = namedParameters(node.Parameters);
-  // `kind=array` (or the older `bagexpansion=array`): a bag's pairs expand to [key, value] arrays.
-  const bagExpansion = (parameters.get("kind") ?? parameters.get("bagexpansion") ?? "bag").toLowerCase();
+  const bagExpansion = bagExpansionOf(parameters);
   const itemIndexName = parameters.get("with_itemindex");
   const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
   const finalColumns = resultColumns(node);
@@ -689,14 +703,7 @@ export function mvExpand(input: Table, node: SyntaxNode, oc: OperatorContext): T
     return { name, fn: compileIn(input, expr, oc).fn, type };
   });
   const columns = [...input.columns];
-  const targets = expansions.map((e) => {
-    let index = columns.findIndex((c) => c.name === e.name);
-    if (index < 0) {
-      index = columns.length;
-      columns.push({ name: e.name, type: e.type });
-    } else columns[index] = { name: e.name, type: e.type };
-    return index;
-  });
+  const targets = expansions.map((e) => columnAt(columns, e.name, e.type));
   if (itemIndexName) columns.push({ name: itemIndexName, type: "long" });
   const rows: Row[] = [];
   for (const row of input.rows) {
@@ -1006,7 +1013,7 @@ export function mvApply(
 ): Table {
   const parameters = namedParameters(node.Parameters);
   const itemIndexName = parameters.get("with_itemindex");
-  const bagExpansion = (parameters.get("kind") ?? parameters.get("bagexpansion") ?? "bag").toLowerCase();
+  const bagExpansion = bagExpansionOf(parameters);
   const limit = node.RowLimitClause ? Number(compileIn(input, node.RowLimitClause.RowLimit, oc).fn([])) : Infinity;
   const expansions = listElements(node.Expressions).map((mv) => {
     const expr = mv.Expression;
@@ -1016,14 +1023,7 @@ export function mvApply(
     return { name, fn: compileIn(input, expr, oc).fn, type: normalizeTypeName(typeName) ?? "dynamic" };
   });
   const subColumns = [...input.columns];
-  const targets = expansions.map((e) => {
-    let index = subColumns.findIndex((c) => c.name === e.name);
-    if (index < 0) {
-      index = subColumns.length;
-      subColumns.push({ name: e.name, type: e.type });
-    } else subColumns[index] = { name: e.name, type: e.type };
-    return index;
-  });
+  const targets = expansions.map((e) => columnAt(subColumns, e.name, e.type));
   if (itemIndexName) subColumns.push({ name: itemIndexName, type: "long" });
   const operators = subqueryOperators(node.Subquery?.Expression);
   const outColumns = resultColumns(node);
@@ -1127,12 +1127,7 @@ export function parse(input: Table, node: SyntaxNode, oc: OperatorContext): Tabl
     } else {
       const name = String(pattern.Name?.SimpleName ?? pattern.SimpleName ?? nodeText(pattern));
       const type = pattern.Type ? (normalizeTypeName(nodeText(pattern.Type)) ?? "string") : "string";
-      let index = columns.findIndex((c) => c.name === name);
-      if (index < 0) {
-        index = columns.length;
-        columns.push({ name, type });
-      } else columns[index] = { name, type };
-      parts.push({ column: index, type });
+      parts.push({ column: columnAt(columns, name, type), type });
     }
   }
   const match = parseMatcher(parts, kind === "regex", parameters.get("flags"), oc, node);
@@ -1538,14 +1533,7 @@ export function parseKv(input: Table, node: SyntaxNode, oc: OperatorContext): Ta
     );
   };
   const columns = [...input.columns];
-  const targets = keys.map(({ name, type }) => {
-    let index = columns.findIndex((c) => c.name === name);
-    if (index < 0) {
-      index = columns.length;
-      columns.push({ name, type });
-    } else columns[index] = { name, type };
-    return index;
-  });
+  const targets = keys.map(({ name, type }) => columnAt(columns, name, type));
   const rows = input.rows.map((row) => {
     const out = widen(row, columns.length);
     const pairs = pairsOf(toKqlString(source.fn(row), source.type));

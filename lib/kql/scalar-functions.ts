@@ -7,7 +7,7 @@ import { constant, type Compiled, type Evaluator } from "./context.js";
 import { randomUUID } from "node:crypto";
 import { DYNAMIC_FUNCTIONS } from "./dynamic-functions.js";
 import { GEO_FUNCTIONS } from "./geo-functions.js";
-import { IP_FUNCTIONS, parseIpv4 } from "./ip-functions.js";
+import { IP_FUNCTIONS } from "./ip-functions.js";
 import { TEXT_FUNCTIONS } from "./text-functions.js";
 import { SERIES_FUNCTIONS } from "./series-functions.js";
 import { errorAt, nodeText, type SyntaxNode } from "./kusto.js";
@@ -111,29 +111,6 @@ function base64Utf8(text: string): string {
     return "";
   }
 }
-
-/**
- * An IPv4 address (a number, or text with an optional `/prefix`) masked to the shorter of its own
- * prefix and `bits` (32 when absent); undefined when either is not valid.
- */
-function maskedIpv4(value: Value, bits: Value): { address: number; bits: number } | undefined {
-  let n: number | null;
-  let prefix = 32;
-  if (typeof value === "number") n = value;
-  else {
-    const [ip, own] = plainText(value ?? "")
-      .trim()
-      .split("/");
-    n = parseIpv4(ip);
-    if (own !== undefined) prefix = /^\d{1,2}$/.test(own) ? Number(own) : -1;
-  }
-  const b = Math.min(prefix, bits === undefined || bits === null ? 32 : Number(bits));
-  if (n === null || n < 0 || n > 0xffffffff || !(b >= 0 && b <= 32)) return undefined;
-  const mask = b === 0 ? 0 : ~((1 << (32 - b)) - 1) >>> 0;
-  return { address: (n & mask) >>> 0, bits: b };
-}
-
-const dottedIpv4 = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
 
 function addMonths(value: number, months: number): number {
   const d = dateOf(value);
@@ -853,14 +830,6 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     const haystack = argText(call, v, 0).toLowerCase();
     const terms = Array.isArray(v[1]) ? v[1] : [];
     return terms.findIndex((t) => hasTerm(haystack, plainText(t).toLowerCase(), "whole"));
-  }),
-  format_ipv4: rowwise(([v, bits]) => {
-    const masked = maskedIpv4(v, bits);
-    return masked ? dottedIpv4(masked.address) : "";
-  }),
-  format_ipv4_mask: rowwise(([v, bits]) => {
-    const masked = maskedIpv4(v, bits);
-    return masked ? `${dottedIpv4(masked.address)}/${masked.bits}` : "";
   }),
 
   // deprecated names real queries still use

@@ -1,10 +1,10 @@
 /** `hunts <cmd> --data PATH` with paths that do not exist, as a user meets it in a terminal. */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "../helpers/scratch.js";
 
 const run = promisify(execFile);
 const root = new URL("../../", import.meta.url);
@@ -20,7 +20,7 @@ async function hunts(args: string[]): Promise<{ code: number; stdout: string; st
 }
 
 describe("hunts --data with missing paths", () => {
-  const dir = mkdtempSync(join(tmpdir(), "cli-data-"));
+  const dir = scratchDir("cli-data-");
   const good = join(dir, "a.ndjson");
   writeFileSync(good, JSON.stringify({ Type: "SecurityEvent", TimeGenerated: "2024-01-01T00:00:00Z", EventID: 4625, Computer: "h" }));
   const missing = join(dir, "no-such-export.csv");

@@ -3,11 +3,11 @@
  * bin/hunts.ts would load the whole app (the Azure SDKs, the Kusto parser) for every command.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "../helpers/scratch.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(ROOT, "bin/hunts.ts");
@@ -20,7 +20,7 @@ describe("hunts command line start-up", () => {
   });
 
   it("convert loads neither the Azure SDKs nor the Kusto parser", () => {
-    const out = mkdtempSync(join(tmpdir(), "convert-startup-"));
+    const out = scratchDir("convert-startup-");
     const file = join(ROOT, "test/fixtures/evtx/evtx-attack-samples/DE_104_system_log_cleared.evtx");
     const record = join(out, "modules.txt");
     const run = spawnSync(

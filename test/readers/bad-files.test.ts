@@ -1,13 +1,13 @@
 /** One bad log file never stops the others: its problem names the file (and the line), the rest load. */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadLogs } from "../../lib/readers/index.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 describe("a folder with a bad file among good ones", () => {
   it("loads the good files, and reports the broken EVTX by name and the bad NDJSON line by name and number", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bad-files-"));
+    const dir = scratchDir("bad-files-");
     const event = (computer: string, second: number) =>
       JSON.stringify({ Type: "SecurityEvent", TimeGenerated: `2024-01-01T00:00:0${second}Z`, EventID: 4625, Computer: computer });
     writeFileSync(join(dir, "a.ndjson"), [event("a1", 0), event("a2", 1)].join("\n"));
@@ -32,7 +32,7 @@ describe("--data paths that do not exist", () => {
   const event = JSON.stringify({ Type: "SecurityEvent", TimeGenerated: "2024-01-01T00:00:00Z", EventID: 4625, Computer: "host-1" });
 
   it("a missing path is reported by name, in words, and the paths that exist still load", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "missing-paths-"));
+    const dir = scratchDir("missing-paths-");
     writeFileSync(join(dir, "a.ndjson"), event);
     const missing = join(dir, "not-there");
     const { tables, issues } = await loadLogs([missing, join(dir, "a.ndjson")]);
@@ -41,7 +41,7 @@ describe("--data paths that do not exist", () => {
   });
 
   it("when none of them exists there is nothing to read: an error naming each", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "missing-paths-"));
+    const dir = scratchDir("missing-paths-");
     const [a, b] = [join(dir, "a.evtx"), join(dir, "logs")];
     const failure = await loadLogs([a, b]).catch((error: Error) => error);
     expect(failure).toBeInstanceOf(Error);

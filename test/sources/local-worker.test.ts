@@ -2,14 +2,14 @@
  * The local source's queries on a worker thread: the same answers and errors as on the caller's
  * thread, and the caller's event loop keeps turning while a query runs. Ordering, not timing.
  */
-import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tableFromRecords } from "../../lib/kql/build.js";
 import { TABLE_SCHEMAS } from "../../lib/schemas/index.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import type { QueryRequest } from "../../lib/sources/types.js";
+import { scratchDir } from "../helpers/scratch.js";
 
 const T0 = Date.UTC(2024, 9, 20);
 const HOUR = 3_600_000;
@@ -28,10 +28,16 @@ const request = (query: string): QueryRequest => ({ query, timespan: { start: T0
 const SUMMARY =
   "SecurityEvent | where EventID == 4625 | summarize Failed = count(), Users = dcount(TargetUserName) by IpAddress | order by IpAddress asc";
 
-/** Which comes first: the query's answer, or a callback queued for the event loop's next turn after the query was sent. */
+/**
+ * Work of about a tenth of a second: a worker that answers a small query can beat the caller's next
+ * turn when a busy machine holds the caller back, so the ordering below would depend on timing.
+ */
+const LONG_QUERY = "range x from 1 to 1000000 step 1 | summarize n = count() by k = x % 1000 | count";
+
+/** Which comes first: the answer to a long query, or a callback queued for the event loop's next turn after the query was sent. */
 async function firstOf(source: LocalSource): Promise<string[]> {
   const order: string[] = [];
-  const answered = source.query(request(SUMMARY)).then(() => order.push("query answered"));
+  const answered = source.query(request(LONG_QUERY)).then(() => order.push("query answered"));
   await new Promise<void>((resolve) => setImmediate(resolve));
   order.push("event loop turned");
   await answered;
@@ -91,7 +97,7 @@ describe("local source loaded from paths on a worker thread", () => {
   const wide = (query: string): QueryRequest => ({ query, timespan: { start: T0 - HOUR, end: T0 + 24 * HOUR }, queryId: "test" });
 
   function folder(): string {
-    const dir = mkdtempSync(join(tmpdir(), "worker-load-"));
+    const dir = scratchDir("worker-load-");
     writeFileSync(join(dir, "a.ndjson"), Array.from({ length: 50 }, (_, i) => line(i)).join("\n") + "\n");
     writeFileSync(join(dir, "b.ndjson"), `${line(50)}\n{not json\n`);
     return dir;
@@ -130,7 +136,7 @@ describe("local source loaded from paths on a worker thread", () => {
   });
 
   it("when no path exists, loading fails with the paths named", async () => {
-    const missing = join(mkdtempSync(join(tmpdir(), "worker-load-")), "gone");
+    const missing = join(scratchDir("worker-load-"), "gone");
     await expect(LocalSource.fromPaths([missing], { worker: true })).rejects.toThrow(`${missing}: no such file or folder`);
   });
 });

@@ -192,16 +192,34 @@ export function logRun(run: RunRecord, log: Logger, durationMs: number): void {
     );
 }
 
+/** A window claimed by this run: its record as written (`running`, with the lease) and that version's etag. */
+type ClaimedWindow = Extract<Claim, { kind: "claimed" }>;
+
 /**
  * A window run to its end, or one another instance holds (`busy`). `watermark` is set when this run
  * moved the watermark with its last write: the new etag, or undefined when another run had moved it.
+ * `next` is the next window, when that write also claimed it.
  */
-export type WindowResult = { run: RunRecord; findings: Finding[]; watermark?: { etag: string | undefined } } | { busy: RunRecord };
+export type WindowResult =
+  { run: RunRecord; findings: Finding[]; watermark?: { etag: string | undefined }; next?: ClaimedWindow } | { busy: RunRecord };
+
+/** How a window of a scheduled run goes on from the one before: its claim, made by that one's last write, and the window after it. */
+export interface WindowChain {
+  claimed?: ClaimedWindow;
+  next?: Window;
+}
+
+/** A new record for a scheduled window, with its lease: what claiming the window writes. */
+function scheduledRun(hunt: Hunt, window: Window, services: HuntServices, now: number): RunRecord {
+  return { ...newRun(hunt, "scheduled", scheduledRunId(hunt.id, window.end), window, services, now), leaseUntil: lease() };
+}
 
 /**
  * One scheduled window, resumable: a retry picks up where the last attempt stopped. Returns
  * `busy` when another instance holds the window. Given the watermark the caller read (its etag, or
- * undefined for none yet), the window's last write also moves it to the window's end.
+ * undefined for none yet), the window's last write also moves it to the window's end. In a run
+ * of several windows (`chain`), that write also claims the next window when it can, and the next
+ * window starts from that claim.
  */
 export async function runScheduledWindow(
   hunt: Hunt,
@@ -209,10 +227,12 @@ export async function runScheduledWindow(
   services: HuntServices,
   now: number,
   watermark?: { etag: string | undefined },
+  chain: WindowChain = {},
 ): Promise<WindowResult> {
   const startedAt = Date.now();
   const runId = scheduledRunId(hunt.id, window.end);
-  const claim = await services.runs.claim({ ...newRun(hunt, "scheduled", runId, window, services, now), leaseUntil: lease() }, Date.now());
+  const claim =
+    chain.claimed?.run.runId === runId ? chain.claimed : await services.runs.claim(scheduledRun(hunt, window, services, now), Date.now());
   if (claim.kind === "done") return { run: claim.run, findings: await services.findings.ofRun(runId, window.end) };
   if (claim.kind === "busy") return { busy: claim.run };
 
@@ -220,7 +240,7 @@ export async function runScheduledWindow(
   await services.baselines.hold(hunt.id);
   let finished = false;
   try {
-    const result = await runClaimedWindow(hunt, window, claim, services, now, startedAt, watermark);
+    const result = await runClaimedWindow(hunt, window, claim, services, now, startedAt, watermark, chain.next);
     finished = true;
     return result;
   } finally {
@@ -236,7 +256,8 @@ async function runClaimedWindow(
   now: number,
   startedAt: number,
   watermark: { etag: string | undefined } | undefined,
-): Promise<{ run: RunRecord; findings: Finding[]; watermark?: { etag: string | undefined } }> {
+  next: Window | undefined,
+): Promise<{ run: RunRecord; findings: Finding[]; watermark?: { etag: string | undefined }; next?: ClaimedWindow }> {
   let { run, etag } = claim;
   const runId = run.runId;
   let findings: Finding[];
@@ -292,11 +313,21 @@ async function runClaimedWindow(
   };
   // Replacing the record drops the parts it carried; the staged table's are deleted.
   let moved: { etag: string | undefined } | undefined;
-  if (watermark) moved = { etag: await services.runs.finish(run, etag, { end: window.end, etag: watermark.etag }) };
+  let claimedNext: ClaimedWindow | undefined;
+  if (watermark && next) {
+    const finished = await services.runs.finishAndClaim(
+      run,
+      etag,
+      { end: window.end, etag: watermark.etag },
+      scheduledRun(hunt, next, services, now),
+    );
+    moved = { etag: finished.watermark };
+    claimedNext = finished.next;
+  } else if (watermark) moved = { etag: await services.runs.finish(run, etag, { end: window.end, etag: watermark.etag }) };
   else await services.runs.update(run, etag);
   if (stagedParts && !stagedInRecord) await services.staged.delete(runId, stagedParts);
   logRun(run, services.log, Date.now() - startedAt);
-  return { run, findings, ...(moved ? { watermark: moved } : {}) };
+  return { run, findings, ...(moved ? { watermark: moved } : {}), ...(claimedNext ? { next: claimedNext } : {}) };
 }
 
 export interface ScheduledRunResult {
@@ -319,12 +350,13 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
   const result: ScheduledRunResult = { runs: [], findings: [], skipped };
   let applied = watermark?.end ?? -Infinity;
   let etag = watermark?.etag;
-  for (const window of windows) {
+  let claimed: ClaimedWindow | undefined;
+  for (const [i, window] of windows.entries()) {
     // Another instance moved the watermark past this window while this one waited: its plan is stale.
     if (window.end <= applied) continue;
     let outcome: WindowResult;
     try {
-      outcome = await runScheduledWindow(hunt, window, services, now, { etag });
+      outcome = await runScheduledWindow(hunt, window, services, now, { etag }, { claimed, next: windows[i + 1] });
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
       outcome = { busy: (await services.runs.get(scheduledRunId(hunt.id, window.end)))! };
@@ -336,6 +368,7 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
     }
     result.runs.push(skipped && result.runs.length === 0 ? { ...outcome.run, skippedWindows: skipped } : outcome.run);
     result.findings.push(...outcome.findings);
+    claimed = outcome.next;
     // Moved with the window's last write, unless the window was done before (then it is moved here).
     const moved = outcome.watermark ? outcome.watermark.etag : await services.runs.advanceWatermark(hunt.id, window.end, etag);
     if (moved === undefined) {

@@ -21,7 +21,7 @@ import { odata, type TableClient } from "@azure/data-tables";
 import { z } from "zod";
 import { encodeKey } from "../state/keys.js";
 import { deleteWhere, getEntityOrUndefined, isConflict, isLostRace, type TimeBudget } from "../state/tables.js";
-import { submitTransaction } from "../state/transactions.js";
+import { submitTransaction, type TableAction } from "../state/transactions.js";
 
 export const RunStatus = z.enum(["running", "scored", "succeeded", "failed"]);
 
@@ -217,26 +217,55 @@ export class RunStore {
    * the two writes go one after the other (update, then advanceWatermark), each as it would alone.
    */
   async finish(run: RunRecord, etag: string, watermark: { end: number; etag: string | undefined }): Promise<string | undefined> {
+    return (await this.finishWith(run, etag, watermark)).watermark;
+  }
+
+  /**
+   * `finish`, and in the same transaction the claim of the hunt's next window (`next`, a new record
+   * with its lease), so a run going through several windows costs one round trip fewer for each.
+   * When the transaction is refused (the next window's record exists already, or a write lost a
+   * race) the window is finished as `finish` does on its own, and the next one is left to `claim`.
+   */
+  async finishAndClaim(
+    run: RunRecord,
+    etag: string,
+    watermark: { end: number; etag: string | undefined },
+    next: RunRecord,
+  ): Promise<{ watermark: string | undefined; next?: Extract<Claim, { kind: "claimed" }> }> {
+    return this.finishWith(run, etag, watermark, next);
+  }
+
+  private async finishWith(
+    run: RunRecord,
+    etag: string,
+    watermark: { end: number; etag: string | undefined },
+    next?: RunRecord,
+  ): Promise<{ watermark: string | undefined; next?: Extract<Claim, { kind: "claimed" }> }> {
     const known = this.watermarks.get(run.huntId);
     const movable = watermark.etag === undefined ? known === undefined : known?.etag === watermark.etag && known.end < watermark.end;
     if (movable) {
       const entity = { partitionKey: encodeKey(run.huntId), rowKey: "watermark", end: watermark.end };
       try {
-        const { subResponses } = await submitTransaction(this.client, [
+        const actions: TableAction[] = [
           ["update", this.entityOf(run), "Replace", { etag }],
           watermark.etag === undefined ? ["create", entity] : ["update", entity, "Replace", { etag: watermark.etag }],
-        ]);
+        ];
+        if (next) actions.push(["create", this.entityOf(next)]);
+        const { subResponses } = await submitTransaction(this.client, actions);
         const written = subResponses[1].etag;
         if (!written) throw new Error(`${run.huntId}: the watermark write returned no etag`);
         this.watermarks.set(run.huntId, { end: watermark.end, etag: written });
-        return written;
+        if (!next) return { watermark: written };
+        const claimed = subResponses[2].etag;
+        if (!claimed) throw new Error(`run ${next.runId}: its claim returned no etag`);
+        return { watermark: written, next: { kind: "claimed", run: next, etag: claimed, staged: [] } };
       } catch (error) {
-        // Neither write happened: one of them lost a race, and alone each says which.
+        // None of the writes happened: one of them lost a race, and alone each says which.
         if (!isLostRace(error)) throw error;
       }
     }
     await this.update(run, etag);
-    return this.advanceWatermark(run.huntId, watermark.end, watermark.etag);
+    return { watermark: await this.advanceWatermark(run.huntId, watermark.end, watermark.etag) };
   }
 
   private async getWithEtag(runId: string): Promise<{ run: RunRecord; etag: string; staged: Uint8Array[] } | undefined> {

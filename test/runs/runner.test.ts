@@ -21,6 +21,7 @@ import type { Storage } from "../../lib/state/storage.js";
 import { LocalSource } from "../../lib/sources/local.js";
 import type { QueryRequest, QueryResponse, QuerySource } from "../../lib/sources/types.js";
 import { freshStorage, useAzurite } from "../helpers/azurite.js";
+import { requestsDuring } from "../helpers/requests.js";
 import { runRecord } from "../helpers/runs.js";
 
 const azurite = useAzurite();
@@ -410,6 +411,59 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect(await runs.finish(succeeded(fourth.run), fourth.etag, { end: T0 + 4 * HOUR, etag: moved })).toBeUndefined();
     expect((await runs.get(fourth.run.runId))!.status).toBe("succeeded");
     expect(await runs.getWatermark(hunt.id)).toEqual({ end: T0 + 5 * HOUR, etag: elsewhere });
+  });
+
+  it("a window's last write also claims the next window, unless its record exists: then the window finishes alone", async () => {
+    const storage = await freshStorage(azurite());
+    const { runs } = servicesFor(storage, sourceOf([]));
+    const running = (end: number): RunRecord => ({
+      ...runRecord(hunt.id, end, "running"),
+      leaseUntil: new Date(Date.now() + HOUR).toISOString(),
+    });
+    const succeeded = (run: RunRecord): RunRecord => ({ ...run, status: "succeeded", leaseUntil: undefined });
+    const first = await runs.claim(running(T0 + HOUR), Date.now());
+    if (first.kind !== "claimed") throw new Error("first window not claimed");
+
+    // One transaction: the window succeeded, the watermark moved, and the next window is claimed with the etag returned.
+    const chained = await runs.finishAndClaim(
+      succeeded(first.run),
+      first.etag,
+      { end: T0 + HOUR, etag: undefined },
+      running(T0 + 2 * HOUR),
+    );
+    expect(await runs.getWatermark(hunt.id)).toEqual({ end: T0 + HOUR, etag: chained.watermark });
+    expect((await runs.get(first.run.runId))!.status).toBe("succeeded");
+    expect(chained.next!.run.runId).toBe(running(T0 + 2 * HOUR).runId);
+    expect((await runs.get(chained.next!.run.runId))!.status).toBe("running");
+    // The etag is the stored record's: the claim is good for the window's next write.
+    const scored = await runs.update({ ...chained.next!.run, status: "scored" }, chained.next!.etag);
+
+    // The window after that was claimed elsewhere: this one still finishes and moves the watermark, and claims nothing.
+    const elsewhere = await servicesFor(storage, sourceOf([])).runs.claim(running(T0 + 3 * HOUR), Date.now());
+    expect(elsewhere.kind).toBe("claimed");
+    const alone = await runs.finishAndClaim(
+      succeeded(chained.next!.run),
+      scored,
+      { end: T0 + 2 * HOUR, etag: chained.watermark },
+      running(T0 + 3 * HOUR),
+    );
+    expect(alone.next).toBeUndefined();
+    expect(await runs.getWatermark(hunt.id)).toEqual({ end: T0 + 2 * HOUR, etag: alone.watermark });
+    expect((await runs.get(chained.next!.run.runId))!.status).toBe("succeeded");
+    expect((await runs.get(running(T0 + 3 * HOUR).runId))!.leaseUntil).toBe((elsewhere as { run: RunRecord }).run.leaseUntil);
+  });
+
+  it("a scheduled run through several windows claims only the first on its own: each later one rides on the write before it", async () => {
+    const storage = await freshStorage(azurite());
+    const services = servicesFor(storage, sourceOf(failures("203.0.113.14", 1, 30, 5)));
+    const now = T0 + 4 * HOUR + 60_000;
+    await services.runs.advanceWatermark(hunt.id, T0, undefined);
+    const requests = await requestsDuring(() => runScheduled(hunt, services, now));
+    // Four windows: one record created alone (the first claim); every record written after is an update or in a transaction.
+    expect(requests.filter((r) => r === "POST " + storage.table("runs").tableName)).toHaveLength(1);
+    const records = await entitiesOf(storage, "runs", `PartitionKey eq '${hunt.id}' and RowKey ge 'r~' and RowKey lt 'r~~'`);
+    expect(records.map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+    expect((await services.runs.getWatermark(hunt.id))!.end).toBe(T0 + 4 * HOUR);
   });
 
   it("on-demand runs score without touching baselines or the watermark", async () => {

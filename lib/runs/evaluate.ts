@@ -13,7 +13,16 @@ import type { Hunt, ParameterValue } from "../hunts/schema.js";
 import { toJsonRecords } from "../kql/index.js";
 import type { Table, Value } from "../kql/types.js";
 import type { Logger } from "../log.js";
-import { NOTABLE_Z, valueSpread, scoreFinding, Z_SCALE, type PrevalenceContext, type Score } from "../scoring/index.js";
+import {
+  NOTABLE_Z,
+  peersReachNew,
+  scoreFinding,
+  valueSpread,
+  Z_SCALE,
+  type PeerNovelty,
+  type PrevalenceContext,
+  type Score,
+} from "../scoring/index.js";
 import type { QuerySource } from "../sources/types.js";
 import { applyException, exceptionFor, type Exception } from "../exceptions/exception.js";
 
@@ -224,6 +233,33 @@ function sourceOf(hunt: Hunt, row: EntityRow): { key: string; label: string } | 
   return { key: `source|${values.join("|")}`, label: `${hunt.source.columns.join("/")} ${values.join("|")}` };
 }
 
+/** A behaviour among peers (the hunt's `peers` value), keyed beside the entities it remembers, as a source is. */
+function peerBehaviourKey(valueKey: string): string {
+  return `peers|${valueKey}`;
+}
+
+/** Per behaviour among peers: the peers whose entity with it is new in this window, and those entities' features. */
+function peersWithNewValues(
+  hunt: Hunt,
+  byEntity: ReadonlyMap<string, EntityRow>,
+  isNew: (entityKey: string) => boolean,
+): Map<string, { across: Set<string>; features: Record<string, number[]> }> {
+  const out = new Map<string, { across: Set<string>; features: Record<string, number[]> }>();
+  for (const [entityKey, row] of byEntity) {
+    const keys = prevalenceKeys(hunt.peers, row);
+    if (!keys || !isNew(entityKey)) continue;
+    let entry = out.get(keys.value);
+    if (!entry)
+      out.set(keys.value, (entry = { across: new Set(), features: Object.fromEntries(hunt.features.map((f) => [f.column, []])) }));
+    entry.across.add(keys.across);
+    for (const f of hunt.features) {
+      const v = Number(row[f.column]);
+      if (Number.isFinite(v)) entry.features[f.column].push(v);
+    }
+  }
+  return out;
+}
+
 /**
  * What a window adds to a source's memory: how many values it reached for the first time. Only
  * after the hunt's learning period: while the hunt learns, every value is new to it.
@@ -236,6 +272,18 @@ function sourceObservation(key: string, newValues: number, window: QueryWindow):
     firstSeen: window.start,
     lastSeen: window.end,
     thresholdMet: newValues > 0,
+  };
+}
+
+/** What a window adds to a behaviour's memory among peers: how many of its peers reached a value new to them with it, of how many. */
+function peerBehaviourObservation(valueKey: string, newAcross: number, across: number, window: QueryWindow): Observation {
+  return {
+    entityKey: peerBehaviourKey(valueKey),
+    features: { NewAcross: newAcross, Across: across },
+    distinct: {},
+    firstSeen: window.start,
+    lastSeen: window.end,
+    thresholdMet: peersReachNew(newAcross, across),
   };
 }
 
@@ -369,8 +417,9 @@ export async function evaluateWindow(
     if (source) sourceByEntity.set(entityKey, source);
   }
   const sourceKeys = new Set([...sourceByEntity.values()].map((source) => source.key));
+  const behaviourKeys = [...peersNow.seen.keys()].map(peerBehaviourKey);
   const [baselines, huntState, prevalence, peers] = await Promise.all([
-    options.baselines.getBaselines(hunt.id, [...keys, ...sourceKeys]),
+    options.baselines.getBaselines(hunt.id, [...keys, ...sourceKeys, ...behaviourKeys]),
     options.baselines.getHuntState(hunt.id),
     hunt.prevalence ? options.baselines.getPrevalence(hunt.id, [...prevalenceNow.seen.keys()]) : new Map<string, Prevalence>(),
     hunt.peers ? options.baselines.getPrevalence(peersStateId(hunt.id), [...peersNow.seen.keys()]) : new Map<string, Prevalence>(),
@@ -394,6 +443,20 @@ export async function evaluateWindow(
   const fleet = new Map<string, { context: PrevalenceContext; rows: EntityRow[] }>();
   const newValuesBySource = new Map<string, number>();
   const isNew = (entityKey: string) => !baselines.has(entityKey);
+  const peersNew = hunt.peers ? peersWithNewValues(hunt, byEntity, isNew) : new Map<string, never>();
+  const peerNoveltyOf = (row: EntityRow): PeerNovelty | undefined => {
+    const keys = prevalenceKeys(hunt.peers, row);
+    const fresh = keys && peersNew.get(keys.value);
+    return (
+      fresh && {
+        label: `${hunt.peers!.value.join("/")} ${keys.value}`,
+        newAcross: fresh.across.size,
+        across: peersNow.seen.get(keys.value)?.length ?? fresh.across.size,
+        features: fresh.features,
+        baseline: baselines.get(peerBehaviourKey(keys.value)),
+      }
+    );
+  };
   for (const [entityKey, row] of byEntity) {
     const observation = observe(hunt, entityKey, row, window);
     const context = contextOf(hunt.prevalence, prevalenceNow, prevalence, row);
@@ -410,6 +473,7 @@ export async function evaluateWindow(
       prevalence: context,
       peers: contextOf(hunt.peers, peersNow, peers, row),
       ...(source ? { source: { label: source.label, baseline: baselines.get(source.key) } } : {}),
+      peerNovelty: peerNoveltyOf(row),
     });
     observations.push({ ...observation, thresholdMet: score.thresholdMet });
     if (context && score.fleetWide) {
@@ -426,8 +490,11 @@ export async function evaluateWindow(
   findings.push(...fleetFindings(hunt, fleet, base));
   const kept = foldSources(hunt, findings, byEntity, sourceByEntity, isNew, base).sort(byScore);
   const entities = observations.length;
-  if (huntState.windows >= hunt.learningWindows)
+  if (huntState.windows >= hunt.learningWindows) {
     for (const [key, newValues] of newValuesBySource) observations.push(sourceObservation(key, newValues, window));
+    for (const [valueKey, across] of peersNow.seen)
+      observations.push(peerBehaviourObservation(valueKey, peersNew.get(valueKey)?.across.size ?? 0, across.length, window));
+  }
   return {
     rows,
     entities,

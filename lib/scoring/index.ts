@@ -30,6 +30,12 @@
  * columns seen in the entity's earlier windows, no deviation), a row that meets one of the hunt's expectations (a new account's
  * first-day sign-in trouble), and a new value from a source that reaches new values in most of
  * its recent windows (a scanner's next target), when nothing but rarity and novelty speaks for it.
+ * The same holds one level up, for a behaviour among peers: a new value of a peer that showed the
+ * behaviour before is explained when, in most of the behaviour's recent windows and in this one,
+ * several peers reached values new to them with it (browsers reaching sites no other device
+ * visits; a device that never ran the behaviour is not explained by it), unless the row stands out among this
+ * window's new values of its peers (a beacon's hundred connections where a new site has a few):
+ * then that stand-out is its deviation.
  */
 import type { Baseline, HuntState, Prevalence } from "../baselines/model.js";
 import { isMember, median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
@@ -49,6 +55,18 @@ export const NOTABLE_Z = 2;
 export const USUAL_BREAK_Z = 3;
 /** How much a usual threshold, or any signal the scoring has explained, still counts. */
 export const USUAL_THRESHOLD_SHARE = 0.25;
+/**
+ * New values are a behaviour's habit among peers in a window when at least this many peers, and
+ * this share of the peers showing the behaviour, reached a value new to them with it.
+ */
+export const PEER_NOVELTY_MIN_ENTITIES = 5;
+export const PEER_NOVELTY_MIN_SHARE = 0.05;
+/**
+ * A new value stands out among its peers' new values (and is not explained by their habit) when a
+ * feature is at least this robust z above theirs: counts of a few connections spread to a z of
+ * several, a beacon's every five minutes for hours does not.
+ */
+export const PEER_STANDOUT_Z = 10;
 /** Fleet-wide: at least this many entities, and this share of the population, show a value for the first time in one window. */
 export const FLEET_MIN_ENTITIES = 10;
 export const FLEET_MIN_SHARE = 0.05;
@@ -79,6 +97,27 @@ export interface ScoreInput {
   distinct?: Record<string, string[]>;
   /** The part of the entity that acts (the hunt's `source`): who it is and what is remembered of it. */
   source?: { label: string; baseline: Baseline | undefined };
+  /** The entity's behaviour among its peers (the hunt's `peers` value) and who reached new values with it. */
+  peerNovelty?: PeerNovelty;
+}
+
+/** Peers that reached values new to them with one behaviour (e.g. msedge.exe on 443) in this window, and what is remembered of that. */
+export interface PeerNovelty {
+  /** The behaviour, as a person reads it (`InitiatingProcessFileName/RemotePort msedge.exe|443`). */
+  label: string;
+  /** Peers (`across` values) whose entity with this behaviour is new in this window, this entity's own included. */
+  newAcross: number;
+  /** Peers that show the behaviour in this window. */
+  across: number;
+  /** The new entities' features in this window, by feature column. */
+  features: Readonly<Record<string, readonly number[]>>;
+  /** The behaviour's memory: in which recent windows its peers' new values were habitual (peersReachNew). */
+  baseline: Baseline | undefined;
+}
+
+/** Whether, in one window, enough peers reached values new to them with a behaviour for that to be its habit. */
+export function peersReachNew(newAcross: number, across: number): boolean {
+  return newAcross >= PEER_NOVELTY_MIN_ENTITIES && newAcross >= PEER_NOVELTY_MIN_SHARE * across;
 }
 
 export interface ScoreSignals {
@@ -267,6 +306,30 @@ function rarityShare(others: number, population: number): number {
   return Math.min(1, rarityBits(others, population) / Math.log2(population + 2));
 }
 
+/**
+ * The feature of a new entity furthest above the same feature of its peers' other new entities in
+ * this window, when it is at least PEER_STANDOUT_Z robust z above them; undefined otherwise.
+ */
+function standsOutAmongPeers(
+  hunt: Hunt,
+  features: Record<string, number>,
+  novelty: PeerNovelty,
+): { column: string; z: number; median: number } | undefined {
+  let best: { column: string; z: number; median: number } | undefined;
+  for (const feature of hunt.features) {
+    const value = features[feature.column];
+    const all = novelty.features[feature.column] ?? [];
+    if (value === undefined || feature.direction === "down") continue;
+    // The others' values: this entity's own is one of them.
+    const at = all.indexOf(value);
+    const others = at < 0 ? all : [...all.slice(0, at), ...all.slice(at + 1)];
+    if (others.length < PEER_NOVELTY_MIN_ENTITIES) continue;
+    const z = robustZ(value, others);
+    if (z !== undefined && z >= PEER_STANDOUT_Z && (!best || z > best.z)) best = { column: feature.column, z, median: median(others) };
+  }
+  return best;
+}
+
 export function scoreFinding(input: ScoreInput): Score {
   const { hunt, row, baseline, huntState } = input;
   const parameters = input.parameters ?? hunt.parameters;
@@ -366,6 +429,31 @@ export function scoreFinding(input: ScoreInput): Score {
   if (!learning && !baseline && !fleetWide) {
     N = 1;
     reasons.push(`first time this ${hunt.entity.type} is seen by this hunt`);
+  }
+
+  // A new value is its behaviour's habit among peers, unless it stands out among their new values.
+  if (!digestOnly && input.peerNovelty && T === 0 && bestZ < NOTABLE_Z && N > 0) {
+    const novelty = input.peerNovelty;
+    const history = thresholdHistory(novelty.baseline);
+    // The habit is its practitioners': only a peer that showed the behaviour before (its browser, its admin console) shares it.
+    const practised = !!input.peers && spread(input.peers).seenHereBefore;
+    // The others: this entity is one of the new ones.
+    if (practised && peersReachNew(novelty.newAcross - 1, novelty.across) && isHabitual(history)) {
+      const standout = standsOutAmongPeers(hunt, input.features, novelty);
+      if (standout) {
+        bestZ = standout.z;
+        D = Math.max(D, 1 - Math.exp(-standout.z / Z_SCALE));
+        reasons.push(
+          `${standout.column} ${fmt(input.features[standout.column])} is ${standout.z.toFixed(1)} robust z above the ${fmt(standout.median)} usual for a new value of ${novelty.label} among peers`,
+        );
+      } else {
+        const across = hunt.peers?.across.join("/") ?? "peers";
+        digestOnly = `usual among peers: ${novelty.newAcross - 1} other ${across} of ${novelty.across} with ${novelty.label} reached a value new to them in this window, as in ${history.met} of its last ${history.of} windows`;
+        reasons.push(digestOnly);
+        R *= USUAL_THRESHOLD_SHARE;
+        N *= USUAL_THRESHOLD_SHARE;
+      }
+    }
   }
 
   // A new value from a source that reaches new values in most of its windows is its habit.

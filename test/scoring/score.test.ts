@@ -418,6 +418,63 @@ describe("scoring", () => {
     expect(scoreFinding({ ...input, source: { label: "d1|x", baseline: sourceBaseline([1, 1]) } }).digestOnly).toBeUndefined();
   });
 
+  it("a new value is its behaviour's habit among peers when peers that practise it reach new values most windows: digest, unless it stands out", () => {
+    // A browser on one device reaches a site no other device visits, as 40 other devices' browsers did in this window.
+    const row = { DeviceName: "ws1", InitiatingProcessFileName: "msedge.exe", RemoteIP: "198.51.100.7", RemotePort: 443, PortWeight: 0.6 };
+    const prevalence = { valueKey: "198.51.100.7|443", stats: undefined, population: 400, inWindow: ["ws1"], across: "ws1" };
+    const browsers = Array.from({ length: 120 }, (_, i) => `ws${i + 1}`);
+    const peers = {
+      valueKey: "msedge.exe|443",
+      stats: prevalenceOf("x", "msedge.exe|443", browsers, 120),
+      population: 400,
+      inWindow: browsers,
+      across: "ws1",
+    };
+    const behaviour = (hits: number[]): Baseline => ({ ...baseline([]), features: {}, thresholdHits: hits });
+    const newConnections = [1, 2, 1, 3, 1, 2, 1, 1, 4, 2, ...Array.from({ length: 31 }, () => 1)];
+    const novelty = {
+      label: "InitiatingProcessFileName/RemotePort msedge.exe|443",
+      newAcross: 41,
+      across: 120,
+      features: { Connections: newConnections },
+      baseline: behaviour([1, 1, 1, 0, 1, 1, 1, 1, 0, 1]),
+    };
+    const input = { hunt: rare, row, features: { Connections: 1 }, baseline: undefined, huntState: learned, prevalence, peers };
+    const alone = scoreFinding(input);
+    expect(alone.digestOnly).toBeUndefined();
+    expect(alone.score).toBeGreaterThanOrEqual(rare.alertScore);
+
+    const usual = scoreFinding({ ...input, peerNovelty: novelty });
+    expect(usual.digestOnly).toBe(
+      "usual among peers: 40 other DeviceName of 120 with InitiatingProcessFileName/RemotePort msedge.exe|443 reached a value new to them in this window, as in 8 of its last 10 windows",
+    );
+    expect(usual.signals.rarity).toBeCloseTo(alone.signals.rarity * 0.25, 9);
+    expect(usual.signals.novelty).toBe(0.25);
+    expect(usual.score).toBeLessThan(rare.alertScore);
+
+    // Not explained: too few peers reached anything new in this window, or seldom in the past, or the
+    // device never ran the behaviour before (its first RDP client is not its admins' habit).
+    expect(scoreFinding({ ...input, peerNovelty: { ...novelty, newAcross: 5 } }).digestOnly).toBeUndefined();
+    expect(scoreFinding({ ...input, peerNovelty: { ...novelty, newAcross: 6, across: 120 } }).digestOnly).toBeUndefined();
+    expect(
+      scoreFinding({ ...input, peerNovelty: { ...novelty, baseline: behaviour([0, 0, 1, 0, 0, 1, 0, 0, 0, 1]) } }).digestOnly,
+    ).toBeUndefined();
+    const firstTimer = { ...peers, stats: prevalenceOf("x", "msedge.exe|443", browsers.slice(1), 119) };
+    expect(scoreFinding({ ...input, peers: firstTimer, peerNovelty: novelty }).digestOnly).toBeUndefined();
+
+    // A beacon through the same browser: 96 connections where its peers' new values have 1 or 2 is a deviation, and alerts.
+    const beacon = scoreFinding({
+      ...input,
+      features: { Connections: 96 },
+      peerNovelty: { ...novelty, features: { Connections: [...newConnections, 96] } },
+    });
+    expect(beacon.digestOnly).toBeUndefined();
+    expect(beacon.reasons).toContain(
+      "Connections 96 is 95.0 robust z above the 1 usual for a new value of InitiatingProcessFileName/RemotePort msedge.exe|443 among peers",
+    );
+    expect(beacon.score).toBeGreaterThan(alone.score);
+  });
+
   it("a threshold met on values the entity always shows, with no deviation, is nothing new: digest, not alert", () => {
     // A scanner's last minutes in a window of their own: few attempts on each of the accounts it always probes.
     const spray = findHunt("password-spray-by-source")!;

@@ -26,7 +26,10 @@ import {
 import type { QuerySource } from "../sources/types.js";
 import { applyException, exceptionFor, type Exception } from "../exceptions/exception.js";
 
-/** Findings below this score are not kept at all. */
+/**
+ * Findings below this score are not kept at all, except a threshold hit the scoring explained (usual
+ * for the entity, nothing new, expected): that goes to the digest whatever it scores, saying why.
+ */
 export const MIN_FINDING_SCORE = 25;
 /** At most this many findings per run are kept, highest scores first. */
 export const MAX_FINDINGS_PER_RUN = 500;
@@ -482,7 +485,7 @@ export async function evaluateWindow(
       fleet.set(context.valueKey, entry);
       if (explainedByFleet(score)) continue;
     }
-    if (score.score < MIN_FINDING_SCORE) continue;
+    if (score.score < MIN_FINDING_SCORE && !(score.thresholdMet && score.digestOnly)) continue;
     const finding = buildFinding({ ...base, hunt, entityKey, row, score });
     const exception = options.exceptions && exceptionFor(options.exceptions, finding, createdAt);
     findings.push(exception ? applyException(finding, exception) : finding);

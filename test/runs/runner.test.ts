@@ -466,6 +466,60 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect((await services.runs.getWatermark(hunt.id))!.end).toBe(T0 + 4 * HOUR);
   });
 
+  it("a threshold usual for the entity is kept as a digest finding that says why, however low it scores", async () => {
+    // An appliance failing at the same level every hour.
+    const records = Array.from({ length: 10 }, (_, hour) => failures("203.0.113.30", hour, 150, 25)).flat();
+    const services = servicesFor(await freshStorage(azurite()), sourceOf(records));
+    await services.runs.advanceWatermark(hunt.id, T0, undefined);
+    const { findings } = await runScheduled(hunt, services, T0 + 10 * HOUR + 60_000);
+    const last = findings.filter((f) => f.window.start === new Date(T0 + 9 * HOUR).toISOString());
+    expect(last).toHaveLength(1);
+    expect(last[0]).toMatchObject({
+      alert: false,
+      digestOnly: "usual for this ip: the threshold was met in 9 of its last 9 windows, with no deviation",
+    });
+    expect(last[0].score).toBeLessThan(25);
+    // Stored with its run, where the digest reads it.
+    expect((await services.findings.ofRun(last[0].runId, T0 + 10 * HOUR)).map((f) => f.digestOnly)).toEqual([last[0].digestOnly]);
+  });
+
+  it("failed sign-ins with only password resets or changes to the account are a forgotten password (digest); with security info added, an alert", async () => {
+    const signins = findHunt("failed-signins-with-audit")!;
+    const at = (minute: number) => new Date(T0 + 9 * HOUR + minute * 60_000).toISOString();
+    const failures = (upn: string) =>
+      Array.from({ length: 12 }, (_, i) => ({
+        TimeGenerated: at(i),
+        UserPrincipalName: upn,
+        ResultType: "50126",
+        IPAddress: "198.51.100.20",
+        AppDisplayName: "Office 365 Exchange Online",
+      }));
+    const change = (upn: string, operation: string, minute: number) => ({
+      TimeGenerated: at(minute),
+      OperationName: operation,
+      Category: "UserManagement",
+      TargetResources: [{ userPrincipalName: upn, type: "User" }],
+      InitiatedBy: { user: { userPrincipalName: "helpdesk@contoso.example" } },
+    });
+    const source = new LocalSource({
+      SigninLogs: tableFromRecords(TABLE_SCHEMAS.SigninLogs, [...failures("forgot@contoso.example"), ...failures("taken@contoso.example")]),
+      AuditLogs: tableFromRecords(TABLE_SCHEMAS.AuditLogs, [
+        change("forgot@contoso.example", "Reset user password", 30),
+        change("forgot@contoso.example", "Change user password", 45),
+        change("taken@contoso.example", "Reset user password", 30),
+        change("taken@contoso.example", "User registered security info", 35),
+      ]),
+    });
+    const services = servicesFor(await freshStorage(azurite()), source);
+    const { findings } = await runOnDemand(signins, services, { window: { start: T0, end: T0 + DAY }, dryRun: true }, T0 + DAY);
+    const of = (upn: string) => findings.find((f) => f.entity.key === upn)!;
+    expect(of("forgot@contoso.example").alert).toBe(false);
+    expect(of("forgot@contoso.example").reasons).toContain(
+      "expected: PasswordChangesOnly 1 == 1, the account's only changes are password resets or changes, how a forgotten or expired password ends",
+    );
+    expect(of("taken@contoso.example").alert).toBe(true);
+  });
+
   it("on-demand runs score without touching baselines or the watermark", async () => {
     const storage = await freshStorage(azurite());
     const services = servicesFor(storage, sourceOf(failures("203.0.113.12", 3, 200, 25)));

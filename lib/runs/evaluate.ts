@@ -15,6 +15,7 @@ import type { Table, Value } from "../kql/types.js";
 import type { Logger } from "../log.js";
 import {
   NOTABLE_Z,
+  isRareValue,
   peersReachNew,
   scoreFinding,
   valueSpread,
@@ -105,11 +106,12 @@ export function requireColumns(hunt: Hunt, table: Table): void {
     ...hunt.entity.columns,
     ...hunt.features.map((f) => f.column),
     ...(hunt.prevalence ? [...hunt.prevalence.value, ...hunt.prevalence.across] : []),
+    ...(hunt.peers ? [...hunt.peers.value, ...hunt.peers.across] : []),
   ];
-  const missing = required.filter((c) => !names.has(c));
+  const missing = [...new Set(required.filter((c) => !names.has(c)))];
   if (missing.length)
     throw new Error(
-      `hunt '${hunt.id}': its query returned no column ${missing.map((m) => `'${m}'`).join(", ")} (needed for entities, features or prevalence)`,
+      `hunt '${hunt.id}': its query returned no column ${missing.map((m) => `'${m}'`).join(", ")} (needed for entities, features, prevalence or peers)`,
     );
 }
 
@@ -241,26 +243,46 @@ function peerBehaviourKey(valueKey: string): string {
   return `peers|${valueKey}`;
 }
 
-/** Per behaviour among peers: the peers whose entity with it is new in this window, and those entities' features. */
+/** What this window shows of one behaviour among peers: who reached a rare value new to them with it, and how those entities looked. */
+interface PeersNewValues {
+  across: Set<string>;
+  features: Record<string, number[]>;
+  activeMinutes: number[];
+}
+
+/**
+ * Per behaviour among peers: the peers whose entity with it is new in this window and shows a rare
+ * value (`isNewRare`: not one other entities share, not a fleet-wide change), with those entities'
+ * features and active minutes.
+ */
 function peersWithNewValues(
   hunt: Hunt,
   byEntity: ReadonlyMap<string, EntityRow>,
-  isNew: (entityKey: string) => boolean,
-): Map<string, { across: Set<string>; features: Record<string, number[]> }> {
-  const out = new Map<string, { across: Set<string>; features: Record<string, number[]> }>();
+  isNewRare: (entityKey: string, row: EntityRow) => boolean,
+  window: QueryWindow,
+): Map<string, PeersNewValues> {
+  const out = new Map<string, PeersNewValues>();
   for (const [entityKey, row] of byEntity) {
     const keys = prevalenceKeys(hunt.peers, row);
-    if (!keys || !isNew(entityKey)) continue;
+    if (!keys || !isNewRare(entityKey, row)) continue;
     let entry = out.get(keys.value);
-    if (!entry)
-      out.set(keys.value, (entry = { across: new Set(), features: Object.fromEntries(hunt.features.map((f) => [f.column, []])) }));
+    if (!entry) out.set(keys.value, (entry = { across: new Set(), features: {}, activeMinutes: [] }));
     entry.across.add(keys.across);
     for (const f of hunt.features) {
-      const v = Number(row[f.column]);
-      if (Number.isFinite(v)) entry.features[f.column].push(v);
+      const cell = row[f.column];
+      const v = cell === null || cell === undefined || cell === "" ? Number.NaN : Number(cell);
+      if (Number.isFinite(v)) (entry.features[f.column] ??= []).push(v);
     }
+    entry.activeMinutes.push(activeMinutes(hunt, row, window));
   }
   return out;
+}
+
+/** How long an entity was active in the window, in minutes: from its first to its last activity (the hunt's `activity` columns). */
+function activeMinutes(hunt: Hunt, row: EntityRow, window: QueryWindow): number {
+  const first = firstTime(row, hunt.activity.first) ?? window.start;
+  const last = firstTime(row, hunt.activity.last) ?? window.end;
+  return Math.max(0, Math.round((last - first) / 60_000));
 }
 
 /**
@@ -446,7 +468,12 @@ export async function evaluateWindow(
   const fleet = new Map<string, { context: PrevalenceContext; rows: EntityRow[] }>();
   const newValuesBySource = new Map<string, number>();
   const isNew = (entityKey: string) => !baselines.has(entityKey);
-  const peersNew = hunt.peers ? peersWithNewValues(hunt, byEntity, isNew) : new Map<string, never>();
+  // A value new to its entity and rare: what peers' habit is made of (a rollout everyone shares is the fleet's, not a habit).
+  const isNewRare = (entityKey: string, row: EntityRow) => {
+    const context = contextOf(hunt.prevalence, prevalenceNow, prevalence, row);
+    return isNew(entityKey) && (!context || isRareValue(context));
+  };
+  const peersNew = hunt.peers ? peersWithNewValues(hunt, byEntity, isNewRare, window) : new Map<string, PeersNewValues>();
   const peerNoveltyOf = (row: EntityRow): PeerNovelty | undefined => {
     const keys = prevalenceKeys(hunt.peers, row);
     const fresh = keys && peersNew.get(keys.value);
@@ -456,6 +483,7 @@ export async function evaluateWindow(
         newAcross: fresh.across.size,
         across: peersNow.seen.get(keys.value)?.length ?? fresh.across.size,
         features: fresh.features,
+        activeMinutes: fresh.activeMinutes,
         baseline: baselines.get(peerBehaviourKey(keys.value)),
       }
     );
@@ -477,6 +505,7 @@ export async function evaluateWindow(
       peers: contextOf(hunt.peers, peersNow, peers, row),
       ...(source ? { source: { label: source.label, baseline: baselines.get(source.key) } } : {}),
       peerNovelty: peerNoveltyOf(row),
+      activeMinutes: hunt.peers ? activeMinutes(hunt, row, window) : undefined,
     });
     observations.push({ ...observation, thresholdMet: score.thresholdMet });
     if (context && score.fleetWide) {

@@ -34,8 +34,8 @@
  * behaviour before is explained when, in most of the behaviour's recent windows and in this one,
  * several peers reached values new to them with it (browsers reaching sites no other device
  * visits; a device that never ran the behaviour is not explained by it), unless the row stands out among this
- * window's new values of its peers (a beacon's hundred connections where a new site has a few):
- * then that stand-out is its deviation.
+ * window's new values of its peers (a beacon active for hours where new sites are visited for
+ * minutes): then it scores as it would without their habit.
  */
 import type { Baseline, HuntState, Prevalence } from "../baselines/model.js";
 import { isMember, median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
@@ -63,10 +63,10 @@ export const PEER_NOVELTY_MIN_ENTITIES = 5;
 export const PEER_NOVELTY_MIN_SHARE = 0.05;
 /**
  * A new value stands out among its peers' new values (and is not explained by their habit) when a
- * feature is at least this robust z above theirs: counts of a few connections spread to a z of
- * several, a beacon's every five minutes for hours does not.
+ * feature, or how long it was active, is at least this many times what 9 in 10 of theirs stay
+ * within: a beacon every five minutes for hours among sites visited for minutes.
  */
-export const PEER_STANDOUT_Z = 10;
+export const PEER_STANDOUT_FACTOR = 10;
 /** Fleet-wide: at least this many entities, and this share of the population, show a value for the first time in one window. */
 export const FLEET_MIN_ENTITIES = 10;
 export const FLEET_MIN_SHARE = 0.05;
@@ -99,18 +99,21 @@ export interface ScoreInput {
   source?: { label: string; baseline: Baseline | undefined };
   /** The entity's behaviour among its peers (the hunt's `peers` value) and who reached new values with it. */
   peerNovelty?: PeerNovelty;
+  /** How long the entity was active in the window, in minutes (first to last activity). */
+  activeMinutes?: number;
 }
 
 /** Peers that reached values new to them with one behaviour (e.g. msedge.exe on 443) in this window, and what is remembered of that. */
 export interface PeerNovelty {
   /** The behaviour, as a person reads it (`InitiatingProcessFileName/RemotePort msedge.exe|443`). */
   label: string;
-  /** Peers (`across` values) whose entity with this behaviour is new in this window, this entity's own included. */
+  /** Peers (`across` values) whose entity with this behaviour is new in this window, with a rare value (isRareValue), this entity's own included. */
   newAcross: number;
   /** Peers that show the behaviour in this window. */
   across: number;
-  /** The new entities' features in this window, by feature column. */
+  /** The new entities' features in this window, by feature column, and their active minutes. */
   features: Readonly<Record<string, readonly number[]>>;
+  activeMinutes: readonly number[];
   /** The behaviour's memory: in which recent windows its peers' new values were habitual (peersReachNew). */
   baseline: Baseline | undefined;
 }
@@ -284,6 +287,14 @@ export function isFleetWide(context: PrevalenceContext): boolean {
   return fresh >= Math.max(FLEET_MIN_ENTITIES, Math.ceil(FLEET_MIN_SHARE * context.population));
 }
 
+/** At most this many other entities show a value that is rare: its reasons name how many. */
+export const RARE_OTHERS = 2;
+
+/** A value few other entities show (RARE_OTHERS at most), before or in this window, and no fleet-wide change. */
+export function isRareValue(context: PrevalenceContext): boolean {
+  return !isFleetWide(context) && spread(context).others <= RARE_OTHERS;
+}
+
 /** Other entities that show the value (before or now), the population, and whether this entity showed it before. */
 function spread(context: PrevalenceContext): { others: number; population: number; seenHereBefore: boolean } {
   const { fresh, freshSet } = valueSpread(context);
@@ -306,28 +317,35 @@ function rarityShare(others: number, population: number): number {
   return Math.min(1, rarityBits(others, population) / Math.log2(population + 2));
 }
 
+/** The value at or below which a share `q` of `values` lie (nearest rank); values need not be sorted. */
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
 /**
- * The feature of a new entity furthest above the same feature of its peers' other new entities in
- * this window, when it is at least PEER_STANDOUT_Z robust z above them; undefined otherwise.
+ * What a new entity shows far beyond its peers' other new entities in this window (a feature, or
+ * how long it was active): at least PEER_STANDOUT_FACTOR times what 9 in 10 of theirs stay within
+ * (and that at least 1). Heavy-tailed measures (an admin's sessions last seconds or hours) make a
+ * robust z useless here; a multiple of their 90th percentile is not fooled by them.
  */
-function standsOutAmongPeers(
-  hunt: Hunt,
-  features: Record<string, number>,
-  novelty: PeerNovelty,
-): { column: string; z: number; median: number } | undefined {
-  let best: { column: string; z: number; median: number } | undefined;
-  for (const feature of hunt.features) {
-    const value = features[feature.column];
-    const all = novelty.features[feature.column] ?? [];
-    if (value === undefined || feature.direction === "down") continue;
+function standsOutAmongPeers(input: ScoreInput, novelty: PeerNovelty): { what: string; value: number; within: number } | undefined {
+  const measures = input.hunt.features
+    .filter((f) => f.direction !== "down")
+    .map((f) => ({ what: f.column, value: input.features[f.column], all: novelty.features[f.column] ?? [] }));
+  measures.push({ what: "active minutes", value: input.activeMinutes ?? Number.NaN, all: novelty.activeMinutes });
+  let best: { what: string; value: number; within: number; ratio: number } | undefined;
+  for (const { what, value, all } of measures) {
+    if (!Number.isFinite(value)) continue;
     // The others' values: this entity's own is one of them.
     const at = all.indexOf(value);
     const others = at < 0 ? all : [...all.slice(0, at), ...all.slice(at + 1)];
     if (others.length < PEER_NOVELTY_MIN_ENTITIES) continue;
-    const z = robustZ(value, others);
-    if (z !== undefined && z >= PEER_STANDOUT_Z && (!best || z > best.z)) best = { column: feature.column, z, median: median(others) };
+    const within = Math.max(1, quantile(others, 0.9));
+    const ratio = value / within;
+    if (ratio >= PEER_STANDOUT_FACTOR && (!best || ratio > best.ratio)) best = { what, value, within, ratio };
   }
-  return best;
+  return best && { what: best.what, value: best.value, within: best.within };
 }
 
 export function scoreFinding(input: ScoreInput): Score {
@@ -408,7 +426,7 @@ export function scoreFinding(input: ScoreInput): Score {
       const weightColumn = hunt.prevalence?.weightColumn;
       const weight = weightColumn && Number.isFinite(Number(row[weightColumn])) ? Number(row[weightColumn]) : 1;
       R = rarityShare(others, population) * Math.max(0, Math.min(1, weight));
-      if (others <= 2 && R > 0.3)
+      if (others <= RARE_OTHERS && R > 0.3)
         reasons.push(`${context.valueKey} seen on ${others} other ${across} of ${population} (${bits.toFixed(1)} bits)`);
       if (R > 0 && input.peers && hunt.peers) {
         const peer = spread(input.peers);
@@ -439,12 +457,11 @@ export function scoreFinding(input: ScoreInput): Score {
     const practised = !!input.peers && spread(input.peers).seenHereBefore;
     // The others: this entity is one of the new ones.
     if (practised && peersReachNew(novelty.newAcross - 1, novelty.across) && isHabitual(history)) {
-      const standout = standsOutAmongPeers(hunt, input.features, novelty);
+      const standout = standsOutAmongPeers(input, novelty);
       if (standout) {
-        bestZ = standout.z;
-        D = Math.max(D, 1 - Math.exp(-standout.z / Z_SCALE));
+        // Not their habit: the row scores as it would without it.
         reasons.push(
-          `${standout.column} ${fmt(input.features[standout.column])} is ${standout.z.toFixed(1)} robust z above the ${fmt(standout.median)} usual for a new value of ${novelty.label} among peers`,
+          `${standout.what} ${fmt(standout.value)} is more than ${PEER_STANDOUT_FACTOR} times the ${fmt(standout.within)} that 9 in 10 new values of ${novelty.label} among peers stay within: not explained by their habit`,
         );
       } else {
         const across = hunt.peers?.across.join("/") ?? "peers";
@@ -469,9 +486,10 @@ export function scoreFinding(input: ScoreInput): Score {
     }
   }
 
-  // A row the hunt expects (e.g. a new account's first-day trouble) is explained, whatever it scores.
+  // A row the hunt expects (e.g. a new account's first-day trouble) is explained, whatever it scores, unless it deviates
+  // as a usual threshold may not: an expectation explains the ordinary form of a row, not ten times the entity's usual.
   const expectation = evaluateConditions(hunt.expected, row, parameters).find((e) => e.met);
-  if (expectation && !digestOnly) {
+  if (expectation && !digestOnly && bestZ < USUAL_BREAK_Z) {
     digestOnly = `expected: ${expectation.t.column} ${fmt(expectation.x)} ${expectation.t.op} ${fmt(expectation.y)}, ${expectation.t.reason}`;
     reasons.push(digestOnly);
     // The expectation explains the whole row: every signal counts a quarter.

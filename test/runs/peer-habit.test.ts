@@ -48,6 +48,10 @@ function history() {
     }
     // Other devices, as many again and more: a browser is common, not universal.
     for (let d = 1; d <= 80; d++) records.push(connection(day, 7 * 60 + d, `srv-${d}`, "svchost.exe", "10.0.0.53", 53));
+    // Every day all of them but one reach a new update address: a fleet-wide change, never a habit of one device's new values.
+    for (let d = 1; d <= 80; d++) if (d !== 5) records.push(connection(day, 6 * 60 + d, `srv-${d}`, "svchost.exe", `100.64.${day}.1`, 443));
+    // That one reaches the same address on the same port every day: it runs the behaviour, with nothing new.
+    records.push(connection(day, 6 * 60, "srv-5", "svchost.exe", "100.64.200.5", 443));
     for (let a = 1; a <= 6; a++) {
       records.push(connection(day, 8 * 60 + a, `paw-${a}`, "mstsc.exe", "10.1.0.1", 3389));
       records.push(connection(day, 10 * 60 + a, `paw-${a}`, "mstsc.exe", `10.2.${++server >> 8}.${server & 255}`, 3389));
@@ -62,6 +66,7 @@ describe("new values that are a behaviour's habit among peers", () => {
       ...history(),
       connection(LAST, 14 * 60, "ws-7", "msedge.exe", "203.0.113.70", 443),
       connection(LAST, 15 * 60, "ws-30", "mstsc.exe", "10.9.9.9", 3389),
+      connection(LAST, 16 * 60, "srv-5", "svchost.exe", "203.0.113.55", 443),
       ...Array.from({ length: 96 }, (_, i) => connection(LAST, 9 * 60 + i * 5, "ws-9", "msedge.exe", "203.0.113.90", 443)),
     ];
     const source = new LocalSource({ DeviceNetworkEvents: tableFromRecords(TABLE_SCHEMAS.DeviceNetworkEvents, records) });
@@ -88,10 +93,15 @@ describe("new values that are a behaviour's habit among peers", () => {
     expect(firstRdp.alert).toBe(true);
     expect(firstRdp.reasons.join("; ")).not.toMatch(/usual among peers/);
 
+    // The daily rollouts are the fleet's, not a habit: one server's own new address is not explained by them.
+    const lone = on("srv-5|svchost.exe|203.0.113.55|443")!;
+    expect(lone.reasons.join("; ")).not.toMatch(/usual among peers/);
+
     const beacon = on("ws-9|msedge.exe|203.0.113.90|443")!;
     expect(beacon.alert).toBe(true);
+    // Its eight hours stand out among the browsers' new sites, visited for minutes.
     expect(beacon.reasons.join("; ")).toMatch(
-      /Connections 96 is [\d.]+ robust z above the 1 usual for a new value of InitiatingProcessFileName\/RemotePort msedge\.exe\|443 among peers/,
+      /active minutes 475 is more than 10 times the 1 that 9 in 10 new values of InitiatingProcessFileName\/RemotePort msedge\.exe\|443 among peers stay within: not explained by their habit/,
     );
   });
 });

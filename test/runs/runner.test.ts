@@ -483,14 +483,14 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     expect((await services.findings.ofRun(last[0].runId, T0 + 10 * HOUR)).map((f) => f.digestOnly)).toEqual([last[0].digestOnly]);
   });
 
-  it("failed sign-ins with only password resets or changes to the account are a forgotten password (digest); with security info added, an alert", async () => {
+  it("a forgotten password (password failures, only password changes or admin resets) goes to the digest; a takeover's changes or failures alert", async () => {
     const signins = findHunt("failed-signins-with-audit")!;
     const at = (minute: number) => new Date(T0 + 9 * HOUR + minute * 60_000).toISOString();
-    const failures = (upn: string) =>
+    const failures = (upn: string, result = "50126") =>
       Array.from({ length: 12 }, (_, i) => ({
         TimeGenerated: at(i),
         UserPrincipalName: upn,
-        ResultType: "50126",
+        ResultType: result,
         IPAddress: "198.51.100.20",
         AppDisplayName: "Office 365 Exchange Online",
       }));
@@ -502,12 +502,19 @@ describe("scheduled and on-demand runs (Azurite)", () => {
       InitiatedBy: { user: { userPrincipalName: "helpdesk@contoso.example" } },
     });
     const source = new LocalSource({
-      SigninLogs: tableFromRecords(TABLE_SCHEMAS.SigninLogs, [...failures("forgot@contoso.example"), ...failures("taken@contoso.example")]),
+      SigninLogs: tableFromRecords(TABLE_SCHEMAS.SigninLogs, [
+        ...failures("forgot@contoso.example"),
+        ...failures("taken@contoso.example"),
+        ...failures("sspr@contoso.example"),
+        ...failures("mfa@contoso.example", "500121"),
+      ]),
       AuditLogs: tableFromRecords(TABLE_SCHEMAS.AuditLogs, [
         change("forgot@contoso.example", "Reset user password", 30),
         change("forgot@contoso.example", "Change user password", 45),
         change("taken@contoso.example", "Reset user password", 30),
         change("taken@contoso.example", "User registered security info", 35),
+        change("sspr@contoso.example", "Reset password (self-service)", 30),
+        change("mfa@contoso.example", "Reset user password", 30),
       ]),
     });
     const services = servicesFor(await freshStorage(azurite()), source);
@@ -515,9 +522,11 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     const of = (upn: string) => findings.find((f) => f.entity.key === upn)!;
     expect(of("forgot@contoso.example").alert).toBe(false);
     expect(of("forgot@contoso.example").reasons).toContain(
-      "expected: PasswordChangesOnly 1 == 1, the account's only changes are password resets or changes, how a forgotten or expired password ends",
+      "expected: ForgottenPassword 1 == 1, password failures from at most 2 addresses, and the account's only changes are password changes or admin resets: how a forgotten or expired password ends",
     );
-    expect(of("taken@contoso.example").alert).toBe(true);
+    // Security info registered; a self-service reset (a swapped SIM passes it); failures of MFA, not of a password.
+    for (const upn of ["taken@contoso.example", "sspr@contoso.example", "mfa@contoso.example"])
+      expect([upn, of(upn).alert]).toEqual([upn, true]);
   });
 
   it("on-demand runs score without touching baselines or the watermark", async () => {

@@ -382,6 +382,16 @@ describe("scoring", () => {
     expect(old.digestOnly).toBeUndefined();
     // Threshold (margin 0.5) and novelty: 100 x (1 - (1 - 0.725)(1 - 0.4)) = 83.5.
     expect(old.score).toBe(84);
+    // An expectation explains the ordinary form of a row, not a burst: 800 failures where the account has 2 to 4 a day.
+    const burst = scoreFinding({
+      hunt,
+      row: { ...row, FailedCount: 800 },
+      features: { FailedCount: 800, IpCount: 1 },
+      baseline: { ...baseline([2, 3, 4, 3, 2]), features: { FailedCount: { mean: 3, variance: 1, history: [2, 3, 4, 3, 2] } } },
+      huntState: learned,
+    });
+    expect(burst.digestOnly).toBeUndefined();
+    expect(burst.reasons).toContain("FailedCount 800 is 537.6 robust z above its usual 3");
   });
 
   it("a new value from a source that reaches new values in most of its windows is its habit: digest, unless more speaks for it", () => {
@@ -432,14 +442,26 @@ describe("scoring", () => {
     };
     const behaviour = (hits: number[]): Baseline => ({ ...baseline([]), features: {}, thresholdHits: hits });
     const newConnections = [1, 2, 1, 3, 1, 2, 1, 1, 4, 2, ...Array.from({ length: 31 }, () => 1)];
+    // A visit to a site lasts minutes.
+    const newMinutes = [0, 3, 1, 12, 0, 2, 0, 0, 25, 4, ...Array.from({ length: 31 }, () => 0)];
     const novelty = {
       label: "InitiatingProcessFileName/RemotePort msedge.exe|443",
       newAcross: 41,
       across: 120,
       features: { Connections: newConnections },
+      activeMinutes: newMinutes,
       baseline: behaviour([1, 1, 1, 0, 1, 1, 1, 1, 0, 1]),
     };
-    const input = { hunt: rare, row, features: { Connections: 1 }, baseline: undefined, huntState: learned, prevalence, peers };
+    const input = {
+      hunt: rare,
+      row,
+      features: { Connections: 1 },
+      activeMinutes: 0,
+      baseline: undefined,
+      huntState: learned,
+      prevalence,
+      peers,
+    };
     const alone = scoreFinding(input);
     expect(alone.digestOnly).toBeUndefined();
     expect(alone.score).toBeGreaterThanOrEqual(rare.alertScore);
@@ -462,17 +484,23 @@ describe("scoring", () => {
     const firstTimer = { ...peers, stats: prevalenceOf("x", "msedge.exe|443", browsers.slice(1), 119) };
     expect(scoreFinding({ ...input, peers: firstTimer, peerNovelty: novelty }).digestOnly).toBeUndefined();
 
-    // A beacon through the same browser: 96 connections where its peers' new values have 1 or 2 is a deviation, and alerts.
+    // A beacon through the same browser, every five minutes for 8 hours, where new sites are visited for minutes: not their
+    // habit, so it scores as it would without it (and alerts).
     const beacon = scoreFinding({
       ...input,
       features: { Connections: 96 },
-      peerNovelty: { ...novelty, features: { Connections: [...newConnections, 96] } },
+      activeMinutes: 475,
+      peerNovelty: { ...novelty, features: { Connections: [...newConnections, 96] }, activeMinutes: [...newMinutes, 475] },
     });
     expect(beacon.digestOnly).toBeUndefined();
     expect(beacon.reasons).toContain(
-      "Connections 96 is 95.0 robust z above the 1 usual for a new value of InitiatingProcessFileName/RemotePort msedge.exe|443 among peers",
+      "active minutes 475 is more than 10 times the 2 that 9 in 10 new values of InitiatingProcessFileName/RemotePort msedge.exe|443 among peers stay within: not explained by their habit",
     );
-    expect(beacon.score).toBeGreaterThan(alone.score);
+    expect(beacon.score).toBe(alone.score);
+    // Sessions of peers that last seconds or hours (an admin's consoles): a long one is within what they show.
+    const sessions = [0, 0, 0, 0, 0, 240, 300, 420, 0, 0];
+    const long = scoreFinding({ ...input, activeMinutes: 457, peerNovelty: { ...novelty, activeMinutes: [...sessions, 457] } });
+    expect(long.digestOnly).toMatch(/^usual among peers/);
   });
 
   it("a threshold met on values the entity always shows, with no deviation, is nothing new: digest, not alert", () => {

@@ -4,7 +4,7 @@
  * A template is parsed once per chunk (every chunk defines the templates it uses again); chunks that
  * define the same template share one tree, and it is compiled once, for each place it is used in
  * (the record itself, the event element, System), into a plan: which values are System fields'
- * text, which elements are the payload (EventData, UserData, RenderingInfo, built as elements), and
+ * text, which elements are the payload (EventData, UserData, ProcessingErrorData, RenderingInfo, built as elements), and
  * which values are only checked. A record then costs its values, not its template. Compiling costs
  * about as much as building a few trees, so a template's first few records are built as trees and
  * flattened, and only a template with more records gets plans.
@@ -53,7 +53,7 @@ import { sharedAttributes } from "./windows-events.js";
 const enum Place {
   /** The record's own nodes: the first element is the event. */
   Record,
-  /** A child of the event element: System, EventData, UserData, RenderingInfo. */
+  /** A child of the event element: System, EventData, UserData, ProcessingErrorData, RenderingInfo. */
   EventChild,
   /** A child of System: the fields. */
   SystemChild,
@@ -100,7 +100,7 @@ const enum Kind {
   Field,
   /** One of the field's wanted attributes: its text, when present, fills `part`. */
   FieldAttribute,
-  /** A payload element (EventData, UserData, RenderingInfo), built. */
+  /** A payload element (EventData, UserData, ProcessingErrorData, RenderingInfo), built. */
   Payload,
   /** Inside a built element: constant text, a value, an element, a template instance. */
   BuildText,
@@ -315,7 +315,12 @@ function compileElement(element: TemplateElement, place: Place, out: Op[]): void
       if (element.name === "System") {
         attributeChecks(element, out);
         compile(element.children, Place.SystemChild, out);
-      } else if (element.name === "EventData" || element.name === "UserData" || element.name === "RenderingInfo") {
+      } else if (
+        element.name === "EventData" ||
+        element.name === "UserData" ||
+        element.name === "ProcessingErrorData" ||
+        element.name === "RenderingInfo"
+      ) {
         const step = new Op(Kind.Payload);
         step.element = elementPlan(element);
         if (element.name === "EventData") step.element.layout = fixedDataLayout(step.element);
@@ -713,6 +718,8 @@ class DirectDecoding extends Expansion {
       parts.eventData = element;
       parts.eventDataFields = plan.layout && eventDataFields(element, plan.layout, parts.namedValues);
     } else if (element.name === "UserData") parts.userData = element;
+    // What Windows writes instead of the event's data when it could not render it: kept as UserData is.
+    else if (element.name === "ProcessingErrorData") parts.userData ??= element;
     else {
       const message = renderedMessage(element);
       if (message !== undefined) parts.message = message;

@@ -341,6 +341,8 @@ export function flattenEvent(record: EvtxRecord, namedValues?: NamedValuesWanted
       }
     } else if (child.name === "EventData") eventData = child;
     else if (child.name === "UserData") userData = child;
+    // What Windows writes instead of the event's data when it could not render it: kept as UserData is.
+    else if (child.name === "ProcessingErrorData") userData ??= child;
     else if (child.name === "RenderingInfo") {
       const rendered = renderedMessage(child);
       if (rendered !== undefined) message = rendered;

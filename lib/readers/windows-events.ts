@@ -188,7 +188,7 @@ function timeText(time: number | string): string {
 
 /** Whether the event holds anything the SecurityEvent columns do not: then its EventData column carries it. */
 function beyondSecurityColumns(event: WindowsEvent): boolean {
-  if (event.payload?.name === "UserData" || event.unnamed?.length || event.binary) return true;
+  if ((event.payload && event.payload.name !== "EventData") || event.unnamed?.length || event.binary) return true;
   for (const name in event.data) if (!SECURITY_EVENT_COLUMNS.has(name)) return true;
   return false;
 }

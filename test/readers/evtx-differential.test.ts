@@ -41,7 +41,7 @@ function ourValues(event: FlatEvent): Set<string> {
 
 describe("EVTX reader against python-evtx and libevtx on real files", () => {
   it("has the fixture set", () => {
-    expect(FIXTURES.length).toBe(14);
+    expect(FIXTURES.length).toBe(15);
   });
 
   for (const fixture of FIXTURES) {

@@ -46,7 +46,7 @@ function referenceEvent(xml: string, source: ReferenceEvent["source"]): Referenc
   const channel = unescapeXml(field("Channel"));
   // python-evtx renders zeroed slack as an empty event; a real event may have an empty Channel (ETW sessions).
   if (!channel && !eventRecordId) return undefined;
-  const payload = /<(EventData|UserData)>([\s\S]*)<\/\1>/.exec(xml)?.[2] ?? "";
+  const payload = /<(EventData|UserData|ProcessingErrorData)>([\s\S]*)<\/\1>/.exec(xml)?.[2] ?? "";
   // python-evtx writes a string array as escaped <string> items and Binary as base64.
   const body = source === "python-evtx" ? payload.replace(/&lt;string&gt;([\s\S]*?)&lt;\/string&gt;\n?/g, "<s>$1</s>") : payload;
   // The closing `<` is looked at, not taken: text between tags (a newline) must leave `<Binary>` whole.

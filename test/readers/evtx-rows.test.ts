@@ -67,6 +67,17 @@ describe("EVTX rows carry the whole payload, in Sentinel's shape", () => {
     expect(text(rows[0].RenderedDescription)).toMatch(/HostApplication=.*powershell/i);
   });
 
+  it("ProcessingErrorData (what Windows writes when it could not render an event's data) is kept in EventData", async () => {
+    const rows = await query(
+      new URL("../fixtures/evtx/dfir-artifact-museum/Microsoft-Windows-WinRM-Operational.evtx", import.meta.url).pathname,
+      "Event | where EventData has 'ProcessingErrorData' | project EventID, EventData",
+    );
+    expect(rows.map((r) => r.EventID)).toEqual([91, 91]);
+    expect(text(rows[0].EventData)).toMatch(
+      /<ProcessingErrorData xmlns="http:\/\/schemas.microsoft.com\/win\/2004\/08\/events\/event"><ErrorCode>15005<\/ErrorCode><DataItemName>shellId<\/DataItemName><EventPayload>68007400740070003A002F002F00[0-9A-F]+<\/EventPayload><\/ProcessingErrorData>/,
+    );
+  });
+
   it("NetLogon 5805 keeps its Binary as hex", async () => {
     const rows = await query(
       `${FIXTURES}Zerologon_CVE-2020-1472_DFIR_System_NetLogon_Error_EventID_5805.evtx`,

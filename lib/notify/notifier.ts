@@ -170,8 +170,8 @@ export interface DigestResult {
   until: number;
   /** Alerts, grouped by the incidents they belong to. */
   incidents: Incident[];
-  /** Findings that did not alert (usual for the entity, fleet-wide changes, exceptions), best first. */
-  quiet: Finding[];
+  /** Findings that did not alert (usual for the entity, fleet-wide changes, exceptions), one per hunt, entity and reason, best first. */
+  quiet: QuietEntry[];
   findings: Finding[];
   sent: SendResult[];
 }
@@ -194,7 +194,7 @@ export async function sendDigest(
     const alerts = findings.filter((f) => f.alert);
     const ids = [...new Set(alerts.map((f) => f.incidentId).filter((id) => id !== undefined))];
     const incidents = (await Promise.all(ids.map((id) => deps.incidents.get(id)))).filter((i) => i !== undefined);
-    const quiet = findings.filter((f) => !f.alert && f.digestOnly).sort((a, b) => b.score - a.score);
+    const quiet = quietEntries(findings);
     const digest = { incidents, alerts, quiet, since, until };
     let result: SendResult;
     try {
@@ -225,6 +225,26 @@ export async function sendDigest(
     out.push({ since, until, incidents, quiet, findings: alerts, sent: [result] });
   }
   return out;
+}
+
+/** A finding kept quiet, as a digest lists it: the latest of its hunt, entity and reason, and how many windows it stands for. */
+export type QuietEntry = Finding & { windows: number };
+
+/**
+ * What a digest lists as kept quiet: one entry per hunt, entity and kind of reason (the reason up to
+ * its first colon: "usual for this ip", "expected", "excepted"), the latest, with how many windows
+ * it stands for; best first. An appliance usual on an hourly hunt is one line a day, not 24.
+ */
+export function quietEntries(findings: readonly Finding[]): QuietEntry[] {
+  const entries = new Map<string, QuietEntry>();
+  for (const f of findings) {
+    if (f.alert || !f.digestOnly) continue;
+    const key = `${f.huntId}\u0000${f.entity.key}\u0000${f.digestOnly.split(":")[0]}`;
+    const entry = entries.get(key);
+    if (!entry) entries.set(key, { ...f, windows: 1 });
+    else entries.set(key, { ...(f.window.end > entry.window.end ? f : entry), windows: entry.windows + 1 });
+  }
+  return [...entries.values()].sort((a, b) => b.score - a.score);
 }
 
 /** One line for a log: where each digest went and what it carried. */

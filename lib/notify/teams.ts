@@ -206,7 +206,8 @@ export interface DigestContent {
   until: number;
   incidents: readonly Incident[];
   alerts: readonly Finding[];
-  quiet: readonly Finding[];
+  /** Kept quiet, each with how many windows it stands for (quietEntries). */
+  quiet: readonly (Finding & { windows?: number })[];
 }
 
 function digestIncidentRow(incident: Incident, rank: number, alerts: number, links: CardLinks, now: number): Element {
@@ -238,10 +239,11 @@ function digestIncidentRow(incident: Incident, rank: number, alerts: number, lin
   };
 }
 
-function digestQuietRow(f: Finding): Element {
+function digestQuietRow(f: Finding & { windows?: number }): Element {
+  const windows = f.windows && f.windows > 1 ? ` (${f.windows} windows)` : "";
   return {
     type: "TextBlock",
-    text: clip(`${f.score} · ${f.huntTitle} · ${f.entity.key}: ${f.digestOnly ?? f.reasons[0] ?? ""}`, 400),
+    text: clip(`${f.score} · ${f.huntTitle} · ${f.entity.key}${windows}: ${f.digestOnly ?? f.reasons[0] ?? ""}`, 400),
     wrap: true,
     isSubtle: true,
     spacing: "Small",

@@ -164,6 +164,13 @@ describe("Teams cards", () => {
     );
     expect(JSON.stringify(small)).toContain("Kept quiet (1): not alerted, and why");
     expect(JSON.stringify(small)).toContain("met in 9 of its last 10 windows");
+    // A quiet entry standing for the windows of a day says how many.
+    const daily = digestMessages({ incidents: [], alerts: [], quiet: [{ ...quiet[0], windows: 24 }], since: NOW - 1, until: NOW }, links, {
+      title: "Digest",
+    });
+    expect(JSON.stringify(daily)).toContain(
+      "16 · Windows network logon activity by source IP · 203.0.113.66 (24 windows): usual for this ip",
+    );
   });
 
   it("the vendored schema has teeth: it rejects malformed cards", () => {

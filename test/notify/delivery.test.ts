@@ -201,6 +201,38 @@ describe("signed webhooks and delivery", () => {
     expect(second.findings).toEqual([]);
   });
 
+  it("the digest lists a finding kept quiet in many windows once, the latest, with how many windows", async () => {
+    reset();
+    const storage = await freshStorage(azurite());
+    const store = new FindingStore(storage.table("findings"));
+    const t = Date.parse("2024-10-20T00:00:00.000Z");
+    const hour = (h: number) => new Date(t + h * 3_600_000).toISOString();
+    // An appliance usual every hour of a day, and one excepted finding of the same entity.
+    const usual = Array.from({ length: 24 }, (_, h) =>
+      finding({
+        fingerprint: `usual${String(h).padStart(15, "0")}`,
+        score: 18,
+        alert: false,
+        digestOnly: `usual for this ip: the threshold was met in ${Math.min(10, h + 3)} of its last 10 windows, with no deviation`,
+        window: { start: hour(h), end: hour(h + 1) },
+        createdAt: hour(h + 1),
+      }),
+    );
+    const excepted = finding({ fingerprint: "excepted000000000001", score: 80, alert: false, digestOnly: "excepted: the pentest scanner" });
+    await store.putAll([...usual, excepted]);
+    const d = await deps([{ id: "hook", kind: "webhook", url: `${base}/hook`, secret: SECRET }], {}, storage);
+    const [digest] = await sendDigest(store, d, { now: t + 24 * 3_600_000 + 60_000 });
+    expect(digest.quiet.map((q) => [q.digestOnly, q.windows])).toEqual([
+      ["excepted: the pentest scanner", 1],
+      ["usual for this ip: the threshold was met in 10 of its last 10 windows, with no deviation", 24],
+    ]);
+    expect(digest.quiet[1].window.end).toBe(hour(24));
+    const payload = new Webhook(SECRET).verify(hits[0].body, hits[0].headers as Record<string, string>) as {
+      data: { quiet: { windows: number }[] };
+    };
+    expect(payload.data.quiet.map((q) => q.windows)).toEqual([1, 24]);
+  });
+
   it("a digest answered with 410 Gone disables the destination for findings too, and says so", async () => {
     reset([{ status: 410 }]);
     const storage = await freshStorage(azurite());

@@ -486,10 +486,10 @@ export function scoreFinding(input: ScoreInput): Score {
     }
   }
 
-  // A row the hunt expects (e.g. a new account's first-day trouble) is explained, whatever it scores, unless it deviates
-  // as a usual threshold may not: an expectation explains the ordinary form of a row, not ten times the entity's usual.
+  // A row the hunt expects (e.g. a new account's first-day trouble) is explained, whatever it scores: its conditions say
+  // what the ordinary form is (a forgotten password is a lockout's worth of failures, far above the account's usual).
   const expectation = evaluateConditions(hunt.expected, row, parameters).find((e) => e.met);
-  if (expectation && !digestOnly && bestZ < USUAL_BREAK_Z) {
+  if (expectation && !digestOnly) {
     digestOnly = `expected: ${expectation.t.column} ${fmt(expectation.x)} ${expectation.t.op} ${fmt(expectation.y)}, ${expectation.t.reason}`;
     reasons.push(digestOnly);
     // The expectation explains the whole row: every signal counts a quarter.

@@ -21,6 +21,7 @@ import {
   isoAt,
   logon,
   MINUTE,
+  OFFICE_EGRESS,
   securityEvent,
   serviceTicket,
   signin,
@@ -170,7 +171,6 @@ const LAST = [
   "hill",
 ];
 const CITIES = ["Seattle", "Redmond", "London", "Dublin"];
-const OFFICE_EGRESS = ["198.51.100.10", "198.51.100.11"];
 const SAAS = [
   { url: "outlook.office365.com", ip: "52.96.0.10", port: 443, process: "outlook.exe" },
   { url: "teams.microsoft.com", ip: "52.113.194.132", port: 443, process: "ms-teams.exe" },

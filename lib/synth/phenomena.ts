@@ -14,6 +14,7 @@ import {
   logon,
   MINUTE,
   NTSTATUS,
+  OFFICE_EGRESS,
   securityEvent,
   serviceTicket,
   signin,
@@ -33,6 +34,7 @@ export const PHENOMENA = [
   "travel",
   "scanners",
   "browsing-long-tail",
+  "password-trouble",
 ] as const;
 export type PhenomenonName = (typeof PHENOMENA)[number];
 
@@ -318,9 +320,9 @@ const newHires: Phenomenon<{ hires: number; maxDaysBeforeAttack: number }> = {
       let t = t0;
       for (let k = random.int(3, 8); k > 0; k--)
         out.SigninLogs.push(
-          signin((t += random.int(1, 4) * MINUTE), person, "198.51.100.10", "My Apps", random.pick(["50126", "50126", "50072"])),
+          signin((t += random.int(1, 4) * MINUTE), person, OFFICE_EGRESS[0], "My Apps", random.pick(["50126", "50126", "50072"])),
         );
-      out.SigninLogs.push(signin((t += MINUTE), person, "198.51.100.10", "My Apps", "0"));
+      out.SigninLogs.push(signin((t += MINUTE), person, OFFICE_EGRESS[0], "My Apps", "0"));
       out.SigninLogs.push(signin((t += 2 * HOUR), person, mobileIp, "Microsoft Authenticator App", random.pick(["50074", "50058"])));
       out.SigninLogs.push(signin(t + MINUTE, person, mobileIp, "Office 365 Exchange Online", "0"));
       out.SigninLogs.push(signin(first + 19 * HOUR, person, homeIp, "Microsoft Teams", random.pick(["50140", "50074"])));
@@ -523,6 +525,43 @@ const browsingLongTail: Phenomenon<{ popularSites: number; tailVisitsPerDeviceDa
   },
 };
 
+const SIGNIN_APPS = ["Office 365 Exchange Online", "Microsoft Teams", "My Apps"];
+
+/**
+ * Forgotten and expired passwords: a user locks themselves out and the helpdesk resets the password;
+ * users change an expiring password, and now and then a phone keeps trying the old one all day.
+ */
+const passwordTrouble: Phenomenon<{ lockoutsPerDay: number; changesPerDay: number; stalePhoneShare: number }> = {
+  describe: (p) =>
+    `${p.lockoutsPerDay} forgotten password(s) a weekday (failures, a lockout, a helpdesk reset) and ${p.changesPerDay} password change(s), ${(p.stalePhoneShare * 100).toFixed(0)}% of them with a phone still trying the old password`,
+  draw: (r) => ({ lockoutsPerDay: r.int(1, 4), changesPerDay: r.int(3, 10), stalePhoneShare: Number(r.between(0.05, 0.25).toFixed(2)) }),
+  apply({ org, random, period, out, entities }, p) {
+    const helpdesk = org.people.find((x) => x.admin)?.upn ?? `helpdesk@${UPN_SUFFIX}`;
+    const addressOf = (person: Person) => (person.remote && person.homeIp ? person.homeIp : random.pick(OFFICE_EGRESS));
+    for (const day of days(period).filter(isWeekday)) {
+      for (const person of random.sample(org.people, p.lockoutsPerDay)) {
+        entities.add(person.upn.toLowerCase());
+        const ip = addressOf(person);
+        let t = day + random.int(8, 15) * HOUR + random.int(0, 59) * MINUTE;
+        const app = random.pick(SIGNIN_APPS);
+        for (let k = random.int(5, 12); k > 0; k--) out.SigninLogs.push(signin((t += random.int(20, 90) * 1000), person, ip, app, "50126"));
+        out.SigninLogs.push(signin((t += MINUTE), person, ip, app, "50053"));
+        out.AuditLogs.push(audit((t += random.int(10, 50) * MINUTE), "UserManagement", "Reset user password", helpdesk, person.upn));
+        out.SigninLogs.push(signin(t + random.int(2, 10) * MINUTE, person, ip, app, "0"));
+      }
+      for (const person of random.sample(org.people, p.changesPerDay)) {
+        const ip = addressOf(person);
+        let t = day + random.int(8, 17) * HOUR + random.int(0, 59) * MINUTE;
+        out.AuditLogs.push(audit(t, "UserManagement", "Change user password", person.upn, person.upn));
+        if (!random.chance(p.stalePhoneShare)) continue;
+        entities.add(person.upn.toLowerCase());
+        for (t += 20 * MINUTE; t < day + DAY; t += random.int(15, 40) * MINUTE)
+          out.SigninLogs.push(signin(t, person, ip, "Office 365 Exchange Online", random.pick(["50126", "50133"])));
+      }
+    }
+  },
+};
+
 const ALL: Record<PhenomenonName, Phenomenon<PhenomenonParameters>> = {
   "fleet-rollout": fleetRollout,
   "heavy-admins": heavyAdmins,
@@ -533,6 +572,7 @@ const ALL: Record<PhenomenonName, Phenomenon<PhenomenonParameters>> = {
   travel: travel,
   scanners: scanners,
   "browsing-long-tail": browsingLongTail,
+  "password-trouble": passwordTrouble,
 };
 
 /** Adds every phenomenon `options` leaves in, each from its own stream, and labels them. */

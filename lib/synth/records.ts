@@ -149,6 +149,9 @@ export function signin(
   };
 }
 
+/** The office's internet egress addresses: its people's cloud sign-ins come from them. */
+export const OFFICE_EGRESS = ["198.51.100.10", "198.51.100.11"];
+
 export function audit(
   time: number,
   category: string,
@@ -165,7 +168,7 @@ export function audit(
     ActivityDisplayName: operation,
     Result: "success",
     LoggedByService: "Core Directory",
-    InitiatedBy: { user: { userPrincipalName: actor, ipAddress: "198.51.100.10" } },
+    InitiatedBy: { user: { userPrincipalName: actor, ipAddress: OFFICE_EGRESS[0] } },
     TargetResources: [{ type: "User", userPrincipalName: targetUpn, displayName: targetUpn.split("@")[0], modifiedProperties: [] }],
     ...extra,
   };

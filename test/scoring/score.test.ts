@@ -382,16 +382,6 @@ describe("scoring", () => {
     expect(old.digestOnly).toBeUndefined();
     // Threshold (margin 0.5) and novelty: 100 x (1 - (1 - 0.725)(1 - 0.4)) = 83.5.
     expect(old.score).toBe(84);
-    // An expectation explains the ordinary form of a row, not a burst: 800 failures where the account has 2 to 4 a day.
-    const burst = scoreFinding({
-      hunt,
-      row: { ...row, FailedCount: 800 },
-      features: { FailedCount: 800, IpCount: 1 },
-      baseline: { ...baseline([2, 3, 4, 3, 2]), features: { FailedCount: { mean: 3, variance: 1, history: [2, 3, 4, 3, 2] } } },
-      huntState: learned,
-    });
-    expect(burst.digestOnly).toBeUndefined();
-    expect(burst.reasons).toContain("FailedCount 800 is 537.6 robust z above its usual 3");
   });
 
   it("a new value from a source that reaches new values in most of its windows is its habit: digest, unless more speaks for it", () => {

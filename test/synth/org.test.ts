@@ -122,6 +122,20 @@ describe("realistic profile", () => {
     expect(widest).toBeGreaterThanOrEqual(Math.floor(80 * coverage * 0.8));
   });
 
+  it("has forgotten passwords (failures, a lockout, a helpdesk reset) and password changes a phone keeps failing after", () => {
+    const labelled = new Set(logs.phenomena.find((p) => p.phenomenon === "password-trouble")!.entities);
+    const resets = query(
+      `let Locked = SigninLogs | where ResultType == "50053" | summarize LockedAt = min(TimeGenerated) by Upn = tolower(UserPrincipalName);
+       AuditLogs | where OperationName == "Reset user password" | mv-expand Target = TargetResources
+       | extend Upn = tolower(tostring(Target.userPrincipalName)) | join kind=inner (Locked) on Upn
+       | where TimeGenerated > LockedAt | distinct Upn`,
+    );
+    expect(resets.length).toBeGreaterThan(0);
+    for (const r of resets) expect(labelled.has(String(r.Upn))).toBe(true);
+    const changes = query(`AuditLogs | where OperationName == "Change user password" | count`);
+    expect(Number(changes[0].Count)).toBeGreaterThan(0);
+  });
+
   it("has printers that fail every hour in a spray's shape, and desktop admins on 20+ workstations every weekday", () => {
     const printers = query(
       `SecurityEvent | where EventID == 4625 and IpAddress startswith "10.2.0." | summarize Accounts = dcount(TargetUserName), Failures = count() by IpAddress, bin(TimeGenerated, 1h)`,

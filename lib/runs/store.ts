@@ -262,6 +262,8 @@ export class RunStore {
       } catch (error) {
         // None of the writes happened: one of them lost a race, and alone each says which.
         if (!isLostRace(error)) throw error;
+        // Most likely the next window's record exists (another run claimed it): finish this one in one transaction still.
+        if (next) return this.finishWith(run, etag, watermark);
       }
     }
     await this.update(run, etag);

@@ -441,13 +441,18 @@ describe("scheduled and on-demand runs (Azurite)", () => {
     // The window after that was claimed elsewhere: this one still finishes and moves the watermark, and claims nothing.
     const elsewhere = await servicesFor(storage, sourceOf([])).runs.claim(running(T0 + 3 * HOUR), Date.now());
     expect(elsewhere.kind).toBe("claimed");
-    const alone = await runs.finishAndClaim(
-      succeeded(chained.next!.run),
-      scored,
-      { end: T0 + 2 * HOUR, etag: chained.watermark },
-      running(T0 + 3 * HOUR),
-    );
+    let alone!: Awaited<ReturnType<typeof runs.finishAndClaim>>;
+    const requests = await requestsDuring(async () => {
+      alone = await runs.finishAndClaim(
+        succeeded(chained.next!.run),
+        scored,
+        { end: T0 + 2 * HOUR, etag: chained.watermark },
+        running(T0 + 3 * HOUR),
+      );
+    });
     expect(alone.next).toBeUndefined();
+    // The refused transaction, then the record and the watermark together in one: never one without the other.
+    expect(requests).toEqual(["POST $batch", "POST $batch"]);
     expect(await runs.getWatermark(hunt.id)).toEqual({ end: T0 + 2 * HOUR, etag: alone.watermark });
     expect((await runs.get(chained.next!.run.runId))!.status).toBe("succeeded");
     expect((await runs.get(running(T0 + 3 * HOUR).runId))!.leaseUntil).toBe((elsewhere as { run: RunRecord }).run.leaseUntil);

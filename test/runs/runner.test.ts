@@ -54,6 +54,16 @@ function countingQueries(source: QuerySource): QuerySource & { queries: number }
   return counting;
 }
 
+/** A new record of the window ending at `end`, claimed for an hour. */
+function running(end: number): RunRecord {
+  return { ...runRecord(hunt.id, end, "running"), leaseUntil: new Date(Date.now() + HOUR).toISOString() };
+}
+
+/** A run's record once its window is done. */
+function succeeded(run: RunRecord): RunRecord {
+  return { ...run, status: "succeeded", leaseUntil: undefined };
+}
+
 /** The stored entities of a table that match an OData filter. */
 async function entitiesOf(storage: Storage, table: "staged" | "runs", filter: string): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
@@ -377,16 +387,11 @@ describe("scheduled and on-demand runs (Azurite)", () => {
   it("a window's last write marks it succeeded and moves the watermark together, or neither when the lease was lost", async () => {
     const storage = await freshStorage(azurite());
     const { runs } = servicesFor(storage, sourceOf([]));
-    const running = (end: number): RunRecord => ({
-      ...runRecord(hunt.id, end, "running"),
-      leaseUntil: new Date(Date.now() + HOUR).toISOString(),
-    });
     const claimed = async (end: number) => {
       const claim = await runs.claim(running(end), Date.now());
       if (claim.kind !== "claimed") throw new Error(`window ending ${end} not claimed`);
       return claim;
     };
-    const succeeded = (run: RunRecord): RunRecord => ({ ...run, status: "succeeded", leaseUntil: undefined });
 
     // The first window creates the watermark; the second moves it from the etag the first returned.
     const first = await claimed(T0 + HOUR);
@@ -416,11 +421,6 @@ describe("scheduled and on-demand runs (Azurite)", () => {
   it("a window's last write also claims the next window, unless its record exists: then the window finishes alone", async () => {
     const storage = await freshStorage(azurite());
     const { runs } = servicesFor(storage, sourceOf([]));
-    const running = (end: number): RunRecord => ({
-      ...runRecord(hunt.id, end, "running"),
-      leaseUntil: new Date(Date.now() + HOUR).toISOString(),
-    });
-    const succeeded = (run: RunRecord): RunRecord => ({ ...run, status: "succeeded", leaseUntil: undefined });
     const first = await runs.claim(running(T0 + HOUR), Date.now());
     if (first.kind !== "claimed") throw new Error("first window not claimed");
 

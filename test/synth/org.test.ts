@@ -131,7 +131,7 @@ describe("realistic profile", () => {
        | where TimeGenerated > LockedAt | distinct Upn`,
     );
     expect(resets.length).toBeGreaterThan(0);
-    for (const r of resets) expect(labelled.has(String(r.Upn))).toBe(true);
+    for (const r of resets) expect(labelled.has(r.Upn as string)).toBe(true);
     const changes = query(`AuditLogs | where OperationName == "Change user password" | count`);
     expect(Number(changes[0].Count)).toBeGreaterThan(0);
   });

@@ -35,7 +35,7 @@
  * several peers reached values new to them with it (browsers reaching sites no other device
  * visits; a device that never ran the behaviour is not explained by it), unless the row stands out among this
  * window's new values of its peers (a beacon active for hours where new sites are visited for
- * minutes): then it scores as it would without their habit.
+ * minutes): then no habit, its peers' or its source's, explains it.
  */
 import type { Baseline, HuntState, Prevalence } from "../baselines/model.js";
 import { isMember, median, robustZ, THRESHOLD_HISTORY } from "../baselines/model.js";
@@ -62,7 +62,7 @@ export const USUAL_THRESHOLD_SHARE = 0.25;
 export const PEER_NOVELTY_MIN_ENTITIES = 5;
 export const PEER_NOVELTY_MIN_SHARE = 0.05;
 /**
- * A new value stands out among its peers' new values (and is not explained by their habit) when a
+ * A new value stands out among its peers' new values (and is not explained by a habit) when a
  * feature, or how long it was active, is at least this many times what 9 in 10 of theirs stay
  * within: a beacon every five minutes for hours among sites visited for minutes.
  */
@@ -449,6 +449,14 @@ export function scoreFinding(input: ScoreInput): Score {
     reasons.push(`first time this ${hunt.entity.type} is seen by this hunt`);
   }
 
+  // A new value that stands out among its peers' new values in this window (a beacon active for hours where new sites are
+  // visited for minutes) is explained by no habit, its peers' or its source's.
+  const standout = N > 0 && input.peerNovelty ? standsOutAmongPeers(input, input.peerNovelty) : undefined;
+  const notExplained = () => {
+    const said = `${standout!.what} ${fmt(standout!.value)} is more than ${PEER_STANDOUT_FACTOR} times the ${fmt(standout!.within)} that 9 in 10 new values of ${input.peerNovelty!.label} among peers stay within: not explained by a habit`;
+    if (!reasons.includes(said)) reasons.push(said);
+  };
+
   // A new value is its behaviour's habit among peers, unless it stands out among their new values.
   if (!digestOnly && input.peerNovelty && T === 0 && bestZ < NOTABLE_Z && N > 0) {
     const novelty = input.peerNovelty;
@@ -457,13 +465,8 @@ export function scoreFinding(input: ScoreInput): Score {
     const practised = !!input.peers && spread(input.peers).seenHereBefore;
     // The others: this entity is one of the new ones.
     if (practised && peersReachNew(novelty.newAcross - 1, novelty.across) && isHabitual(history)) {
-      const standout = standsOutAmongPeers(input, novelty);
-      if (standout) {
-        // Not their habit: the row scores as it would without it.
-        reasons.push(
-          `${standout.what} ${fmt(standout.value)} is more than ${PEER_STANDOUT_FACTOR} times the ${fmt(standout.within)} that 9 in 10 new values of ${novelty.label} among peers stay within: not explained by their habit`,
-        );
-      } else {
+      if (standout) notExplained();
+      else {
         const across = hunt.peers?.across.join("/") ?? "peers";
         digestOnly = `usual among peers: ${novelty.newAcross - 1} other ${across} of ${novelty.across} with ${novelty.label} reached a value new to them in this window, as in ${history.met} of its last ${history.of} windows`;
         reasons.push(digestOnly);
@@ -476,7 +479,8 @@ export function scoreFinding(input: ScoreInput): Score {
   // A new value from a source that reaches new values in most of its windows is its habit.
   if (!digestOnly && input.source && T === 0 && bestZ < NOTABLE_Z && (R > 0 || N > 0)) {
     const history = thresholdHistory(input.source.baseline);
-    if (isHabitual(history)) {
+    if (isHabitual(history) && standout) notExplained();
+    else if (isHabitual(history)) {
       const what = hunt.prevalence?.value.join("/") ?? "values";
       digestOnly = `usual for ${input.source.label}: it reached a new ${what} in ${history.met} of its last ${history.of} windows`;
       reasons.push(digestOnly);

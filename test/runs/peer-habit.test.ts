@@ -101,7 +101,7 @@ describe("new values that are a behaviour's habit among peers", () => {
     expect(beacon.alert).toBe(true);
     // Its eight hours stand out among the browsers' new sites, visited for minutes.
     expect(beacon.reasons.join("; ")).toMatch(
-      /active minutes 475 is more than 10 times the 1 that 9 in 10 new values of InitiatingProcessFileName\/RemotePort msedge\.exe\|443 among peers stay within: not explained by their habit/,
+      /active minutes 475 is more than 10 times the 1 that 9 in 10 new values of InitiatingProcessFileName\/RemotePort msedge\.exe\|443 among peers stay within: not explained by a habit/,
     );
   });
 });

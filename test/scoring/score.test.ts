@@ -484,9 +484,25 @@ describe("scoring", () => {
     });
     expect(beacon.digestOnly).toBeUndefined();
     expect(beacon.reasons).toContain(
-      "active minutes 475 is more than 10 times the 2 that 9 in 10 new values of InitiatingProcessFileName/RemotePort msedge.exe|443 among peers stay within: not explained by their habit",
+      "active minutes 475 is more than 10 times the 2 that 9 in 10 new values of InitiatingProcessFileName/RemotePort msedge.exe|443 among peers stay within: not explained by a habit",
     );
     expect(beacon.score).toBe(alone.score);
+    // Nor does its source's habit: a browser that reaches a new site most days still does not explain a beacon.
+    const habitualSource = {
+      label: "DeviceName/InitiatingProcessFileName ws1|msedge.exe",
+      baseline: behaviour([1, 1, 1, 1, 0, 1, 1, 1, 1, 1]),
+    };
+    expect(scoreFinding({ ...input, source: habitualSource }).digestOnly).toMatch(
+      /^usual for DeviceName\/InitiatingProcessFileName ws1\|msedge.exe/,
+    );
+    const throughHabit = scoreFinding({
+      ...input,
+      source: habitualSource,
+      activeMinutes: 475,
+      peerNovelty: { ...novelty, activeMinutes: [...newMinutes, 475] },
+    });
+    expect(throughHabit.digestOnly).toBeUndefined();
+    expect(throughHabit.score).toBe(alone.score);
     // Sessions of peers that last seconds or hours (an admin's consoles): a long one is within what they show.
     const sessions = [0, 0, 0, 0, 0, 240, 300, 420, 0, 0];
     const long = scoreFinding({ ...input, activeMinutes: 457, peerNovelty: { ...novelty, activeMinutes: [...sessions, 457] } });

@@ -250,66 +250,49 @@ interface PeersNewValues {
   activeMinutes: number[];
 }
 
+/** One entity of a window as scoring reads it: its row, what it adds to its baseline, and the spread of its value. */
+interface EntityInWindow {
+  row: EntityRow;
+  observation: Observation;
+  context: PrevalenceContext | undefined;
+}
+
 /**
- * Per behaviour among peers: the peers whose entity with it is new in this window and shows a rare
- * value (`isNewRare`: not one other entities share, not a fleet-wide change), with those entities'
+ * Per behaviour among peers: the peers whose entity with it is new in this window (`isNew`) and
+ * shows a rare value (not one other entities share, not a fleet-wide change), with those entities'
  * features and active minutes.
  */
 function peersWithNewValues(
   hunt: Hunt,
-  byEntity: ReadonlyMap<string, EntityRow>,
-  isNewRare: (entityKey: string, row: EntityRow) => boolean,
-  window: QueryWindow,
+  entities: ReadonlyMap<string, EntityInWindow>,
+  isNew: (entityKey: string) => boolean,
 ): Map<string, PeersNewValues> {
   const out = new Map<string, PeersNewValues>();
-  for (const [entityKey, row] of byEntity) {
+  for (const [entityKey, { row, observation, context }] of entities) {
     const keys = prevalenceKeys(hunt.peers, row);
-    if (!keys || !isNewRare(entityKey, row)) continue;
+    if (!keys || !isNew(entityKey) || (context && !isRareValue(context))) continue;
     let entry = out.get(keys.value);
     if (!entry) out.set(keys.value, (entry = { across: new Set(), features: {}, activeMinutes: [] }));
     entry.across.add(keys.across);
-    for (const f of hunt.features) {
-      const cell = row[f.column];
-      const v = cell === null || cell === undefined || cell === "" ? Number.NaN : Number(cell);
-      if (Number.isFinite(v)) (entry.features[f.column] ??= []).push(v);
-    }
-    entry.activeMinutes.push(activeMinutes(hunt, row, window));
+    for (const [column, value] of Object.entries(observation.features)) (entry.features[column] ??= []).push(value);
+    entry.activeMinutes.push(activeMinutes(observation));
   }
   return out;
 }
 
 /** How long an entity was active in the window, in minutes: from its first to its last activity (the hunt's `activity` columns). */
-function activeMinutes(hunt: Hunt, row: EntityRow, window: QueryWindow): number {
-  const first = firstTime(row, hunt.activity.first) ?? window.start;
-  const last = firstTime(row, hunt.activity.last) ?? window.end;
-  return Math.max(0, Math.round((last - first) / 60_000));
+function activeMinutes(observation: Observation): number {
+  return Math.max(0, Math.round((observation.lastSeen - observation.firstSeen) / 60_000));
 }
 
 /**
- * What a window adds to a source's memory: how many values it reached for the first time. Only
- * after the hunt's learning period: while the hunt learns, every value is new to it.
+ * What a window adds to the memory of something that is not an entity of the hunt: a source (how
+ * many values it reached for the first time) or a behaviour among peers (how many of its peers
+ * reached a value new to them with it, of how many). Only after the hunt's learning period: while
+ * the hunt learns, every value is new to it.
  */
-function sourceObservation(key: string, newValues: number, window: QueryWindow): Observation {
-  return {
-    entityKey: key,
-    features: { NewValues: newValues },
-    distinct: {},
-    firstSeen: window.start,
-    lastSeen: window.end,
-    thresholdMet: newValues > 0,
-  };
-}
-
-/** What a window adds to a behaviour's memory among peers: how many of its peers reached a value new to them with it, of how many. */
-function peerBehaviourObservation(valueKey: string, newAcross: number, across: number, window: QueryWindow): Observation {
-  return {
-    entityKey: peerBehaviourKey(valueKey),
-    features: { NewAcross: newAcross, Across: across },
-    distinct: {},
-    firstSeen: window.start,
-    lastSeen: window.end,
-    thresholdMet: peersReachNew(newAcross, across),
-  };
+function memoryObservation(entityKey: string, features: Record<string, number>, thresholdMet: boolean, window: QueryWindow): Observation {
+  return { entityKey, features, distinct: {}, firstSeen: window.start, lastSeen: window.end, thresholdMet };
 }
 
 /**
@@ -468,12 +451,15 @@ export async function evaluateWindow(
   const fleet = new Map<string, { context: PrevalenceContext; rows: EntityRow[] }>();
   const newValuesBySource = new Map<string, number>();
   const isNew = (entityKey: string) => !baselines.has(entityKey);
-  // A value new to its entity and rare: what peers' habit is made of (a rollout everyone shares is the fleet's, not a habit).
-  const isNewRare = (entityKey: string, row: EntityRow) => {
-    const context = contextOf(hunt.prevalence, prevalenceNow, prevalence, row);
-    return isNew(entityKey) && (!context || isRareValue(context));
-  };
-  const peersNew = hunt.peers ? peersWithNewValues(hunt, byEntity, isNewRare, window) : new Map<string, PeersNewValues>();
+  // Worked out once per entity: the peers' new values read them before each entity is scored.
+  const entitiesInWindow = new Map<string, EntityInWindow>();
+  for (const [entityKey, row] of byEntity)
+    entitiesInWindow.set(entityKey, {
+      row,
+      observation: observe(hunt, entityKey, row, window),
+      context: contextOf(hunt.prevalence, prevalenceNow, prevalence, row),
+    });
+  const peersNew = hunt.peers ? peersWithNewValues(hunt, entitiesInWindow, isNew) : new Map<string, PeersNewValues>();
   const peerNoveltyOf = (row: EntityRow): PeerNovelty | undefined => {
     const keys = prevalenceKeys(hunt.peers, row);
     const fresh = keys && peersNew.get(keys.value);
@@ -488,9 +474,7 @@ export async function evaluateWindow(
       }
     );
   };
-  for (const [entityKey, row] of byEntity) {
-    const observation = observe(hunt, entityKey, row, window);
-    const context = contextOf(hunt.prevalence, prevalenceNow, prevalence, row);
+  for (const [entityKey, { row, observation, context }] of entitiesInWindow) {
     const source = sourceByEntity.get(entityKey);
     if (source) newValuesBySource.set(source.key, (newValuesBySource.get(source.key) ?? 0) + (isNew(entityKey) ? 1 : 0));
     const score = scoreFinding({
@@ -505,7 +489,7 @@ export async function evaluateWindow(
       peers: contextOf(hunt.peers, peersNow, peers, row),
       ...(source ? { source: { label: source.label, baseline: baselines.get(source.key) } } : {}),
       peerNovelty: peerNoveltyOf(row),
-      activeMinutes: hunt.peers ? activeMinutes(hunt, row, window) : undefined,
+      activeMinutes: hunt.peers ? activeMinutes(observation) : undefined,
     });
     observations.push({ ...observation, thresholdMet: score.thresholdMet });
     if (context && score.fleetWide) {
@@ -523,9 +507,19 @@ export async function evaluateWindow(
   const kept = foldSources(hunt, findings, byEntity, sourceByEntity, isNew, base).sort(byScore);
   const entities = observations.length;
   if (huntState.windows >= hunt.learningWindows) {
-    for (const [key, newValues] of newValuesBySource) observations.push(sourceObservation(key, newValues, window));
-    for (const [valueKey, across] of peersNow.seen)
-      observations.push(peerBehaviourObservation(valueKey, peersNew.get(valueKey)?.across.size ?? 0, across.length, window));
+    for (const [key, newValues] of newValuesBySource)
+      observations.push(memoryObservation(key, { NewValues: newValues }, newValues > 0, window));
+    for (const [valueKey, across] of peersNow.seen) {
+      const newAcross = peersNew.get(valueKey)?.across.size ?? 0;
+      observations.push(
+        memoryObservation(
+          peerBehaviourKey(valueKey),
+          { NewAcross: newAcross, Across: across.length },
+          peersReachNew(newAcross, across.length),
+          window,
+        ),
+      );
+    }
   }
   return {
     rows,

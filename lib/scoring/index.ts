@@ -317,10 +317,29 @@ function rarityShare(others: number, population: number): number {
   return Math.min(1, rarityBits(others, population) / Math.log2(population + 2));
 }
 
-/** The value at or below which a share `q` of `values` lie (nearest rank); values need not be sorted. */
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+/** Each list of the peers' new values, sorted once however many of its entities are scored against it. */
+const sortedPeerValues = new WeakMap<readonly number[], Float64Array>();
+
+/**
+ * The other new entities' values of one measure, as `standsOutAmongPeers` reads them: how many there
+ * are, and the value at or below which a share `q` of them lie (nearest rank). `all` holds the
+ * entity's own value when the entity is one of them; that one occurrence is left out.
+ */
+function othersAtShare(all: readonly number[], own: number, q: number): { count: number; value: number } {
+  let sorted = sortedPeerValues.get(all);
+  if (!sorted) sortedPeerValues.set(all, (sorted = Float64Array.from(all).sort()));
+  // The first occurrence of the entity's own value, if it is there (a lower bound).
+  let lo = 0;
+  for (let hi = sorted.length; lo < hi;) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < own) lo = mid + 1;
+    else hi = mid;
+  }
+  const ownAt = sorted[lo] === own ? lo : -1;
+  const count = ownAt < 0 ? sorted.length : sorted.length - 1;
+  const rank = Math.min(count - 1, Math.max(0, Math.ceil(q * count) - 1));
+  // Past the entity's own value, the others' rank is one further on in the whole list.
+  return { count, value: ownAt < 0 || rank < ownAt ? sorted[rank] : sorted[rank + 1] };
 }
 
 /**
@@ -337,11 +356,9 @@ function standsOutAmongPeers(input: ScoreInput, novelty: PeerNovelty): { what: s
   let best: { what: string; value: number; within: number; ratio: number } | undefined;
   for (const { what, value, all } of measures) {
     if (!Number.isFinite(value)) continue;
-    // The others' values: this entity's own is one of them.
-    const at = all.indexOf(value);
-    const others = at < 0 ? all : [...all.slice(0, at), ...all.slice(at + 1)];
-    if (others.length < PEER_NOVELTY_MIN_ENTITIES) continue;
-    const within = Math.max(1, quantile(others, 0.9));
+    const others = othersAtShare(all, value, 0.9);
+    if (others.count < PEER_NOVELTY_MIN_ENTITIES) continue;
+    const within = Math.max(1, others.value);
     const ratio = value / within;
     if (ratio >= PEER_STANDOUT_FACTOR && (!best || ratio > best.ratio)) best = { what, value, within, ratio };
   }

@@ -18,7 +18,15 @@ import type { Storage } from "../state/storage.js";
 import type { QuerySource } from "../sources/types.js";
 import { evaluateWindow, peersStateId, type ParameterOverrides, type WindowEvaluation, type WindowObservations } from "./evaluate.js";
 import { packObservations, StagedObservations, unpackObservations } from "./staging.js";
-import { LeaseLostError, onDemandRunId, RECORD_STAGED_PARTS, RunStore, scheduledRunId, type Claim, type RunRecord } from "./store.js";
+import {
+  LeaseLostError,
+  onDemandRunId,
+  RECORD_STAGED_PARTS,
+  RunStore,
+  scheduledRunId,
+  type ClaimedWindow,
+  type RunRecord,
+} from "./store.js";
 
 export { MAX_FINDINGS_PER_RUN, MIN_FINDING_SCORE } from "./evaluate.js";
 
@@ -192,9 +200,6 @@ export function logRun(run: RunRecord, log: Logger, durationMs: number): void {
     );
 }
 
-/** A window claimed by this run: its record as written (`running`, with the lease) and that version's etag. */
-type ClaimedWindow = Extract<Claim, { kind: "claimed" }>;
-
 /**
  * A window run to its end, or one another instance holds (`busy`). `watermark` is set when this run
  * moved the watermark with its last write: the new etag, or undefined when another run had moved it.
@@ -251,7 +256,7 @@ export async function runScheduledWindow(
 async function runClaimedWindow(
   hunt: Hunt,
   window: Window,
-  claim: Extract<Claim, { kind: "claimed" }>,
+  claim: ClaimedWindow,
   services: HuntServices,
   now: number,
   startedAt: number,

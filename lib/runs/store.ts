@@ -93,11 +93,9 @@ function runRowKey(runId: string): string {
 /** Another run holds the window's lease, or wrote the record since this run last did. */
 export class LeaseLostError extends Error {}
 
-/** A claimed window comes with the staged parts its record carries (a scored window resuming). */
-export type Claim =
-  | { kind: "claimed"; run: RunRecord; etag: string; staged: Uint8Array[] }
-  | { kind: "done"; run: RunRecord }
-  | { kind: "busy"; run: RunRecord };
+/** A window claimed by a run: its record as written, that version's etag, and the staged parts the record carries (a scored window resuming). */
+export type ClaimedWindow = { kind: "claimed"; run: RunRecord; etag: string; staged: Uint8Array[] };
+export type Claim = ClaimedWindow | { kind: "done"; run: RunRecord } | { kind: "busy"; run: RunRecord };
 
 type StoredRun = { json: string } & Record<string, unknown>;
 /** Not a hunt's partition: encoded hunt ids never start with `~`. */
@@ -231,7 +229,7 @@ export class RunStore {
     etag: string,
     watermark: { end: number; etag: string | undefined },
     next: RunRecord,
-  ): Promise<{ watermark: string | undefined; next?: Extract<Claim, { kind: "claimed" }> }> {
+  ): Promise<{ watermark: string | undefined; next?: ClaimedWindow }> {
     return this.finishWith(run, etag, watermark, next);
   }
 
@@ -240,7 +238,7 @@ export class RunStore {
     etag: string,
     watermark: { end: number; etag: string | undefined },
     next?: RunRecord,
-  ): Promise<{ watermark: string | undefined; next?: Extract<Claim, { kind: "claimed" }> }> {
+  ): Promise<{ watermark: string | undefined; next?: ClaimedWindow }> {
     const known = this.watermarks.get(run.huntId);
     const movable = watermark.etag === undefined ? known === undefined : known?.etag === watermark.etag && known.end < watermark.end;
     if (movable) {

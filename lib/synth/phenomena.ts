@@ -401,6 +401,9 @@ const TRAVEL = [
   { country: "AE", city: "Dubai", prefix: "94.200" },
 ];
 
+/** Cloud apps people sign in to away from their desk (travel, a forgotten password). */
+const SIGNIN_APPS = ["Office 365 Exchange Online", "Microsoft Teams", "My Apps"];
+
 /** Travellers sign in from hotels, airports and roaming phones, with MFA interrupts and a few failures. */
 const travel: Phenomenon<{ share: number; maxTripDays: number }> = {
   describe: (p) =>
@@ -425,20 +428,8 @@ const travel: Phenomenon<{ share: number; maxTripDays: number }> = {
             ["53003", 1],
             ["", 5],
           ] as const);
-          if (interrupt)
-            out.SigninLogs.push(
-              signin(
-                t - MINUTE,
-                traveller,
-                ip,
-                random.pick(["Office 365 Exchange Online", "Microsoft Teams", "My Apps"]),
-                interrupt,
-                place.country,
-              ),
-            );
-          out.SigninLogs.push(
-            signin(t, traveller, ip, random.pick(["Office 365 Exchange Online", "Microsoft Teams", "My Apps"]), "0", place.country),
-          );
+          if (interrupt) out.SigninLogs.push(signin(t - MINUTE, traveller, ip, random.pick(SIGNIN_APPS), interrupt, place.country));
+          out.SigninLogs.push(signin(t, traveller, ip, random.pick(SIGNIN_APPS), "0", place.country));
         }
       }
     }
@@ -524,8 +515,6 @@ const browsingLongTail: Phenomenon<{ popularSites: number; tailVisitsPerDeviceDa
     }
   },
 };
-
-const SIGNIN_APPS = ["Office 365 Exchange Online", "Microsoft Teams", "My Apps"];
 
 /**
  * Forgotten and expired passwords: a user locks themselves out and the helpdesk resets the password;

@@ -4,7 +4,7 @@
  * UserData, a forwarded event's rendered message), nothing dropped.
  */
 import { formatDatetime, isDatetimeTickText, parseDatetime } from "../kql/values.js";
-import type { EvtxArray, EvtxElement, EvtxNode } from "./evtx-binxml.js";
+import type { EvtxArray, EvtxElement, EvtxNode, ValueListItemValue } from "./evtx-binxml.js";
 import type { EvtxRecord } from "./evtx.js";
 
 /** One payload value: text, the items of an array value, or null for an empty element. */
@@ -237,6 +237,34 @@ export function eventDataFields(eventData: EvtxElement | undefined, layout?: Dat
       else if (named) data[name] = valueOf(item);
     } else if (item.name === "Binary") binary = textOf(item) || null;
     else if (named && !(item.name in data)) data[item.name] = valueOf(item);
+  }
+  return { data, unnamed, binary };
+}
+
+/** What `valueOf` reads from an element holding this one value (null: none). */
+function itemValue(value: ValueListItemValue): DataValue {
+  if (value === null) return null;
+  if (typeof value === "string") return value === "" ? null : lineEndings(value);
+  return value.items.map(lineEndings);
+}
+
+/** What `textOf` reads from an element holding this one value (null: none). */
+function itemText(value: ValueListItemValue): string {
+  if (value === null) return "";
+  return typeof value === "string" ? value : value.items.join("\n");
+}
+
+/** `eventDataFields` of a ValueListElement, from its values: child element `i` has role `layout.roles[i]`. */
+export function valueListFields(layout: DataLayout, values: readonly ValueListItemValue[], named = true): EventDataFields {
+  const data: Record<string, DataValue> = named ? { ...layout.shape } : {};
+  const unnamed: DataValue[] = [];
+  let binary: string | null = null;
+  for (let i = 0; i < values.length; i++) {
+    const role = layout.roles[i];
+    if (typeof role === "string") {
+      if (named) data[role] = itemValue(values[i]);
+    } else if (role === UNNAMED) unnamed.push(itemValue(values[i]));
+    else if (role === BINARY) binary = itemText(values[i]) || null;
   }
   return { data, unnamed, binary };
 }

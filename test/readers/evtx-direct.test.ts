@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BinXmlChunk, definitionMatches, type TemplateNode } from "../../lib/readers/evtx-binxml.js";
+import { BinXmlChunk, definitionMatches, type EvtxElement, type TemplateNode } from "../../lib/readers/evtx-binxml.js";
 import { decodeEventDirect, PlannedChunk } from "../../lib/readers/evtx-direct.js";
 import { CHUNK_HEADER_SIZE } from "../../lib/readers/evtx-format.js";
 import { writeEvtx, type EvtxEventInput } from "../../lib/synth/evtx-writer.js";
@@ -14,7 +14,9 @@ import {
   type EvtxWarning,
   type FlatEvent,
   type RecordDecoder,
+  TREE_EVENTS,
 } from "../../lib/readers/evtx.js";
+import { evtxFileBatches } from "../../lib/readers/evtx-rows.js";
 
 /** Every vendored EVTX file Windows wrote. */
 const FOLDERS = ["../fixtures/evtx/rust-evtx/", "../fixtures/evtx/evtx-attack-samples/", "../fixtures/datasets/evtx-attack-samples/"].map(
@@ -34,14 +36,29 @@ interface Read {
   error?: string;
 }
 
+/**
+ * The event with its payload as the plain element tree it stands for: the direct decoding holds
+ * EventData's values without making its child elements (ValueListElement), the tree makes them.
+ */
+function withPlainPayload(event: FlatEvent): FlatEvent {
+  return event.payload ? { ...event, payload: JSON.parse(JSON.stringify(event.payload)) as EvtxElement } : event;
+}
+
 async function read(chunks: (path: string, options: { onWarning: (w: EvtxWarning) => void }) => AsyncGenerator<FlatEvent[]>, path: string) {
   const out: Read = { events: [], warnings: [] };
   try {
-    for await (const events of chunks(path, { onWarning: (w) => out.warnings.push(w) })) out.events.push(...events);
+    for await (const events of chunks(path, { onWarning: (w) => out.warnings.push(w) })) out.events.push(...events.map(withPlainPayload));
   } catch (error) {
     out.error = (error as Error).message;
   }
   return out;
+}
+
+/** The rows (and issues) of a file as the readers make them, or through `decoder`. */
+async function rowsOf(path: string, decoder?: RecordDecoder<FlatEvent, BinXmlChunk>) {
+  const items = [];
+  for await (const batch of evtxFileBatches(path, decoder)) items.push(...batch);
+  return items;
 }
 
 /** Through the element tree, then flattened: the reference the direct decoding must equal. */
@@ -257,6 +274,8 @@ describe("EVTX events decoded directly equal the element tree flattened", () => 
         // With no way back to the tree, the direct decoding reads exactly the records the tree reads, the same.
         const directOnly = await read((p, options) => readChunks(p, options, DIRECT_ONLY), path);
         expect(JSON.stringify(directOnly.events), `variant ${i}`).toBe(JSON.stringify(tree.events));
+        // Rows too (EventData's XML is written from the values the direct decoding holds).
+        expect(JSON.stringify(await rowsOf(path)), `variant ${i}`).toBe(JSON.stringify(await rowsOf(path, TREE_EVENTS)));
         decoded += direct.events.length;
       }
       expect(decoded).toBeGreaterThan(0);

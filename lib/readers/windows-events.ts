@@ -212,7 +212,8 @@ function timeText(time: number | string): string {
 /** Insertion strings of a classic event, the part of its description that does not come from the provider's message file. */
 function renderedDescription(event: WindowsEvent): string {
   if (event.message) return event.message;
-  const texts = (event.unnamed ?? []).filter((v) => v !== null && v !== undefined && v !== "");
+  if (!event.unnamed?.length) return "";
+  const texts = event.unnamed.filter((v) => v !== null && v !== undefined && v !== "");
   return texts.map((v) => (Array.isArray(v) ? v.join("\n") : String(v))).join("\n");
 }
 
@@ -228,6 +229,13 @@ function joinAccount(domain: string, user: string): string {
   return domain ? `${domain}\\${user}` : user;
 }
 
+/**
+ * A SecurityEvent column name found at each position of an event's named values: the events of one
+ * template name theirs in the same order, and comparing a name with the last one found there costs
+ * less than looking it up among the columns.
+ */
+const COLUMN_AT: string[] = [];
+
 /** A SecurityEvent record (column name -> raw value), ready for the table builder. */
 export function securityEventRecord(event: WindowsEvent): Record<string, unknown> {
   const data = event.data;
@@ -237,9 +245,14 @@ export function securityEventRecord(event: WindowsEvent): Record<string, unknown
   // Whether the event holds anything the SecurityEvent columns do not (then its EventData column carries it): a payload
   // other than EventData, unnamed values, Binary, or a named value SecurityEvent has no column for.
   let beyondColumns = (!!event.payload && event.payload.name !== "EventData") || !!event.unnamed?.length || !!event.binary;
+  let position = 0;
   for (const name in record) {
     if (record[name] === null || record[name] === undefined) record[name] = "";
-    if (!beyondColumns && !SECURITY_EVENT_COLUMNS.has(name)) beyondColumns = true;
+    if (!beyondColumns && COLUMN_AT[position] !== name) {
+      if (SECURITY_EVENT_COLUMNS.has(name)) COLUMN_AT[position] = name;
+      else beyondColumns = true;
+    }
+    position++;
   }
   const targetUser = text(event.data.TargetUserName);
   const subjectUser = text(event.data.SubjectUserName);

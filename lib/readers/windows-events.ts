@@ -239,15 +239,16 @@ const COLUMN_AT: string[] = [];
 /** A SecurityEvent record (column name -> raw value), ready for the table builder. */
 export function securityEventRecord(event: WindowsEvent): Record<string, unknown> {
   const data = event.data;
-  // A copy keeps the fast form the readers build event data in (adding its keys one by one to an empty object does not);
-  // for-in then walks them without an array of them (nothing inherited is enumerable).
-  const record: Record<string, unknown> = { ...data };
+  // Built key by key: a spread copy of the event data with the columns added after it took five times as long per record
+  // on the bench's one-template log (V8 with Node 20). for-in walks the keys without an array of them (nothing inherited
+  // is enumerable).
+  const record: Record<string, unknown> = {};
   // Whether the event holds anything the SecurityEvent columns do not (then its EventData column carries it): a payload
   // other than EventData, unnamed values, Binary, or a named value SecurityEvent has no column for.
   let beyondColumns = (!!event.payload && event.payload.name !== "EventData") || !!event.unnamed?.length || !!event.binary;
   let position = 0;
-  for (const name in record) {
-    if (record[name] === null || record[name] === undefined) record[name] = "";
+  for (const name in data) {
+    record[name] = data[name] ?? "";
     if (!beyondColumns && COLUMN_AT[position] !== name) {
       if (SECURITY_EVENT_COLUMNS.has(name)) COLUMN_AT[position] = name;
       else beyondColumns = true;

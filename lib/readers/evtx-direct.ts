@@ -608,6 +608,48 @@ class DecodedParts implements EventParts {
   userData: EvtxElement | undefined = undefined;
   message: string | null = null;
   namedValues = true;
+
+  /** Fills a System part (a store by a variable name would be looked up among every shape the parts object has had). */
+  setSystemPart(part: SystemPart, text: string): void {
+    switch (part) {
+      case "eventId":
+        this.eventId = text;
+        break;
+      case "systemTime":
+        this.systemTime = text;
+        break;
+      case "computer":
+        this.computer = text;
+        break;
+      case "channel":
+        this.channel = text;
+        break;
+      case "provider":
+        this.provider = text;
+        break;
+      case "eventRecordId":
+        this.eventRecordId = text;
+        break;
+      case "task":
+        this.task = text;
+        break;
+      case "level":
+        this.level = text;
+        break;
+      case "keywords":
+        this.keywords = text;
+        break;
+      case "processId":
+        this.processId = text;
+        break;
+      case "threadId":
+        this.threadId = text;
+        break;
+      case "userId":
+        this.userId = text;
+        break;
+    }
+  }
 }
 
 const ALWAYS: NamedValuesWanted = () => true;
@@ -722,7 +764,7 @@ class DirectDecoding extends Expansion {
           break;
         case Kind.FieldAttribute: {
           const text = this.attributeText(step.attribute!, values, depth);
-          if (text !== undefined) this.parts[step.part!] = text;
+          if (text !== undefined) this.parts.setSystemPart(step.part!, text);
           break;
         }
         case Kind.Payload: {
@@ -744,7 +786,7 @@ class DirectDecoding extends Expansion {
     if (field.part !== undefined) {
       this.text = "";
       this.run(step.ops, values, depth);
-      this.parts[field.part] = this.text;
+      this.parts.setSystemPart(field.part, this.text);
     } else this.run(step.ops, values, depth);
   }
 

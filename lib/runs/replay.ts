@@ -4,7 +4,7 @@
  */
 import type { Finding } from "../findings/finding.js";
 import type { Hunt } from "../hunts/schema.js";
-import { runScheduled, type HuntServices } from "./runner.js";
+import { runScheduled, type AlertOrder, type HuntServices } from "./runner.js";
 import type { RunRecord } from "./store.js";
 
 const DAY = 86_400_000;
@@ -26,33 +26,73 @@ export interface ReplayResult {
 
 /**
  * The hunts of one day side by side: while one waits for storage another computes. Only joining
- * incidents is shared between hunts, so that step goes in the hunts' order (`alertTurn`): a hunt's
- * alerts wait until every hunt before it has finished its day. The result is the one running them
- * one after the other would give.
+ * incidents is shared between hunts, so alerts join in the order timers firing in production would
+ * give them, whichever hunt computes faster: by the end of their window, then in the hunts' order. A
+ * window's alerts wait until every other hunt has done its windows ending before it (and, for a hunt
+ * earlier in the order, those ending with it); an hourly hunt's alerts wait for no daily hunt.
  */
-class DayTurns {
-  private readonly finished = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+export class AlertTurns {
+  /** Per hunt, the ends of its planned windows not done yet, in order; [-Infinity] until it has planned them. */
+  private readonly pending = new Map<string, number[]>();
+  private readonly rank = new Map<string, number>();
+  private waiting: { huntId: string; end: number; resolve: () => void }[] = [];
 
-  constructor(private readonly order: readonly string[]) {
-    for (const id of order) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.finished.set(id, { promise, resolve });
+  constructor(order: readonly string[]) {
+    order.forEach((id, i) => {
+      this.pending.set(id, [-Infinity]);
+      this.rank.set(id, i);
+    });
+  }
+
+  forHunt(huntId: string): AlertOrder {
+    return {
+      planned: (windows) =>
+        this.update(
+          huntId,
+          windows.map((w) => w.end),
+        ),
+      turn: (window) =>
+        this.mayJoin(huntId, window.end)
+          ? Promise.resolve()
+          : new Promise((resolve) => this.waiting.push({ huntId, end: window.end, resolve })),
+      done: (window) =>
+        this.update(
+          huntId,
+          this.pending.get(huntId)!.filter((end) => end > window.end),
+        ),
+    };
+  }
+
+  /** The hunt has finished its day (or failed): it holds up no one. */
+  finish(huntId: string): void {
+    this.update(huntId, []);
+  }
+
+  private update(huntId: string, ends: number[]): void {
+    this.pending.set(huntId, ends);
+    const still: typeof this.waiting = [];
+    for (const waiter of this.waiting) {
+      if (this.mayJoin(waiter.huntId, waiter.end)) waiter.resolve();
+      else still.push(waiter);
     }
+    this.waiting = still;
   }
 
-  /** Resolves once every hunt before `huntId` has finished its day. */
-  async before(huntId: string): Promise<void> {
-    await Promise.all(this.order.slice(0, this.order.indexOf(huntId)).map((id) => this.finished.get(id)!.promise));
-  }
-
-  done(huntId: string): void {
-    this.finished.get(huntId)!.resolve();
+  private mayJoin(huntId: string, end: number): boolean {
+    const rank = this.rank.get(huntId)!;
+    for (const [other, ends] of this.pending) {
+      if (other === huntId || !ends.length) continue;
+      if (ends[0] < end || (ends[0] === end && this.rank.get(other)! < rank)) return false;
+    }
+    return true;
   }
 }
 
 export interface ReplayOptions {
-  /** One hunt after the other instead of side by side (the same result, slower; for timing each hunt). */
+  /**
+   * One hunt after the other instead of side by side (slower; for timing each hunt): within a day
+   * each hunt's alerts join incidents before the next hunt's, so incidents may group otherwise.
+   */
   huntByHunt?: boolean;
 }
 
@@ -75,14 +115,15 @@ export async function replay(
     // Shortly after midnight, as a scheduled trigger would fire.
     const now = Math.min(period.start + day * DAY, period.end) + 60_000;
     const running = hunts.filter((hunt) => !failures.some((f) => f.huntId === hunt.id));
-    const turns = new DayTurns(running.map((hunt) => hunt.id));
+    // One after the other, each hunt's alerts join before the next hunt runs: nothing to order.
+    const turns = options.huntByHunt ? undefined : new AlertTurns(running.map((hunt) => hunt.id));
     const runDay = async (hunt: Hunt) => {
       try {
-        return await runScheduled(hunt, { ...services, alertTurn: () => turns.before(hunt.id) }, now);
+        return await runScheduled(hunt, turns ? { ...services, alertOrder: turns.forHunt(hunt.id) } : services, now);
       } catch (error) {
         return { error: (error as Error).message };
       } finally {
-        turns.done(hunt.id);
+        turns?.finish(hunt.id);
       }
     };
     const record = (hunt: Hunt, outcome: Awaited<ReturnType<typeof runDay>>) => {

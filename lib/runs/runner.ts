@@ -51,11 +51,21 @@ export interface HuntServices {
   /** Parameter overrides per hunt id (from settings). */
   parameters?: Record<string, ParameterOverrides>;
   log: Logger;
-  /**
-   * Awaited before a window's alerts join incidents. A replay that runs hunts side by side waits
-   * here for the hunts before this one, so alerts reach incidents in the order they would hunt by hunt.
-   */
-  alertTurn?: () => Promise<void>;
+  /** A replay's order for alerts of hunts run side by side (see AlertOrder); none in production, where timers order them. */
+  alertOrder?: AlertOrder;
+}
+
+/**
+ * The order in which alerts of hunts run side by side join incidents (the only step hunts share): a
+ * replay gives each hunt one, so the result does not depend on which hunt computes faster.
+ */
+export interface AlertOrder {
+  /** The windows this scheduled run will go through, in order (told before the first). */
+  planned(windows: readonly Window[]): void;
+  /** Resolves once this window's alerts may join incidents. */
+  turn(window: Window): Promise<void>;
+  /** The window is done (its alerts, if it had any, have joined), or left to another instance. */
+  done(window: Window): void;
 }
 
 export function servicesFor(storage: Storage, source: QuerySource, extra: Partial<Omit<HuntServices, "source">> = {}): HuntServices {
@@ -146,10 +156,10 @@ async function evaluate(hunt: Hunt, window: Window, runId: string, services: Hun
  * Puts the alerts in incidents, stores them with their incident ids and queues the notices. Safe
  * to repeat: assignment is idempotent and the notifier delivers each notice once.
  */
-async function raiseAlerts(findings: Finding[], runId: string, services: HuntServices, now: number): Promise<Finding[]> {
+async function raiseAlerts(findings: Finding[], runId: string, services: HuntServices, now: number, window?: Window): Promise<Finding[]> {
   const alerts = findings.filter((f) => f.alert);
   if (!alerts.length) return findings;
-  await services.alertTurn?.();
+  if (window) await services.alertOrder?.turn(window);
   const assigned = await services.incidents.assign(alerts, runId, now);
   const byFingerprint = new Map(assigned.alerts.map((f) => [f.fingerprint, f]));
   const updated = findings.map((f) => byFingerprint.get(f.fingerprint) ?? f);
@@ -306,7 +316,7 @@ async function runClaimedWindow(
   }
 
   await applyWindow(hunt, window, observed, services);
-  findings = await raiseAlerts(findings, runId, services, now);
+  findings = await raiseAlerts(findings, runId, services, now, window);
   const { stagedParts, stagedInRecord } = run;
   run = {
     ...run,
@@ -353,12 +363,16 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
       skippedWindows: skipped,
     });
   const result: ScheduledRunResult = { runs: [], findings: [], skipped };
+  services.alertOrder?.planned(windows);
   let applied = watermark?.end ?? -Infinity;
   let etag = watermark?.etag;
   let claimed: ClaimedWindow | undefined;
   for (const [i, window] of windows.entries()) {
     // Another instance moved the watermark past this window while this one waited: its plan is stale.
-    if (window.end <= applied) continue;
+    if (window.end <= applied) {
+      services.alertOrder?.done(window);
+      continue;
+    }
     let outcome: WindowResult;
     try {
       outcome = await runScheduledWindow(hunt, window, services, now, { etag }, { claimed, next: windows[i + 1] });
@@ -373,6 +387,7 @@ export async function runScheduled(hunt: Hunt, services: HuntServices, now: numb
     }
     result.runs.push(skipped && result.runs.length === 0 ? { ...outcome.run, skippedWindows: skipped } : outcome.run);
     result.findings.push(...outcome.findings);
+    services.alertOrder?.done(window);
     claimed = outcome.next;
     // Moved with the window's last write, unless the window was done before (then it is moved here).
     const moved = outcome.watermark ? outcome.watermark.etag : await services.runs.advanceWatermark(hunt.id, window.end, etag);

@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
@@ -166,6 +167,16 @@ export async function startWorker(workerUrl: URL, options: WorkerOptions = {}): 
 
 /** Files a worker is given ahead of the one it reads, so it never waits for this thread between files. */
 const FILES_AHEAD = 2;
+const BYTES_AHEAD = 8 * 2 ** 20;
+
+/** A file's size in bytes, or 0 when it cannot be read (its reader says why). */
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Worker threads decoding EVTX files: each asks `take` for its next file (undefined: none left)
@@ -215,11 +226,16 @@ export class EvtxWorkerPool {
     }
     this.workers.push(worker);
     let given = 0;
+    let givenBytes = 0;
+    const sizes = new Map<number, number>();
     const give = () => {
-      while (given < FILES_AHEAD && !this.closed) {
+      while ((given < FILES_AHEAD || givenBytes < BYTES_AHEAD) && !this.closed) {
         const file = this.take();
         if (file === undefined) break;
+        const size = sizeOf(this.paths[file]);
+        sizes.set(file, size);
         given++;
+        givenBytes += size;
         worker.postMessage({ file, path: this.paths[file] } satisfies WorkerRequest);
       }
       if (given === 0) {
@@ -231,6 +247,8 @@ export class EvtxWorkerPool {
       const path = this.paths[message.file];
       if ("done" in message) {
         given--;
+        givenBytes -= sizes.get(message.file) ?? 0;
+        sizes.delete(message.file);
         this.deliver({ file: message.file, path, items: [], done: true, ...(message.error === undefined ? {} : { error: message.error }) });
         give();
       } else this.deliver({ file: message.file, path, items: unpackItems(message.items), done: false });

@@ -67,7 +67,7 @@ export async function benchReaders(events: number): Promise<BenchSection> {
     // A larger corpus of real files (not vendored), when given: decoded CORPUS_PASSES times over (the first quarter warm-up:
     // with fewer passes the optimising compiler is still at work in the passes measured, and figures swing by a third), loaded once.
     const corpus = process.env.BENCH_EVTX_DIRS
-      ? benchRealEvtx(process.env.BENCH_EVTX_DIRS.split(delimiter), CORPUS_PASSES, 1, process.env.BENCH_EVTX_SOURCE ?? "BENCH_EVTX_DIRS")
+      ? benchRealEvtx(process.env.BENCH_EVTX_DIRS.split(delimiter), CORPUS_PASSES, CORPUS_LOAD_COPIES, process.env.BENCH_EVTX_SOURCE ?? "BENCH_EVTX_DIRS")
       : undefined;
     return {
       events,
@@ -105,6 +105,8 @@ function readOne(args: string[]): ReadOneResult {
 
 /** Passes over a corpus given by BENCH_EVTX_DIRS (BENCH_EVTX_CORPUS_PASSES overrides). */
 const CORPUS_PASSES = Number(process.env.BENCH_EVTX_CORPUS_PASSES ?? 12);
+/** Copies of the corpus's file list in the one load timed on every core and on this thread (BENCH_EVTX_LOAD_COPIES overrides). */
+const CORPUS_LOAD_COPIES = Number(process.env.BENCH_EVTX_LOAD_COPIES ?? 8);
 
 const VENDORED_EVTX = [
   "../test/fixtures/evtx/rust-evtx",
@@ -163,8 +165,12 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
   // On this thread the folder is loaded `passes` times, each load on its own, for a steady state as well as a whole run.
   const loadSingle = readOne(["--load", "0", String(passes), ...files]);
   console.log(`real evtx (${source}), loadLogs on this thread: ${JSON.stringify(loadSingle)}`);
+  // One load of the folder's files `loadPasses` times over, on every core and on this thread alone, each in a fresh process
+  // (warm-up included, as a responder's one load is): what worker threads do to a large folder's wall time.
   const loadThreads = readOne(["--load", String(threads), String(loadPasses), ...files]);
   console.log(`real evtx (${source}), loadLogs on ${threads} threads: ${JSON.stringify(loadThreads)}`);
+  const loadOneThread = readOne(["--load", "1", String(loadPasses), ...files]);
+  console.log(`real evtx (${source}), one loadLogs on this thread: ${JSON.stringify(loadOneThread)}`);
   if (tree.events !== single.events) throw new Error(`the previous decoding read ${tree.events} events, not ${single.events}`);
   if (loadThreads.events / loadPasses !== loadSingle.events / passes)
     throw new Error(
@@ -219,6 +225,13 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
     sideBySide: {
       singleThread: { direct: rates(single), previousTree: rates(tree) },
       loadLogs: { thisThread: loadRates(loadSingle), [`${threads}Threads`]: loadRates(loadThreads) },
+      oneLoad: {
+        copiesOfFiles: loadPasses,
+        MiB: loadThreads.fileMiB,
+        thisThread: { wallSeconds: loadOneThread.seconds, cpuSeconds: loadOneThread.cpuSeconds },
+        [`${threads}Threads`]: { wallSeconds: loadThreads.seconds, cpuSeconds: loadThreads.cpuSeconds },
+        wallSpeedup: Math.round(((loadOneThread.seconds as number) / (loadThreads.seconds as number)) * 100) / 100,
+      },
     },
     byFileType,
     // Per file only for a few files: a corpus's hundreds would swamp the results.
@@ -226,6 +239,7 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
     previousTree: files.length > MAX_FILES_LISTED ? { ...tree, perFile: undefined } : tree,
     loadLogsThisThread: loadSingle,
     loadLogsAllThreads: loadThreads,
-    note: "eventsPerCpuSecond divides by the CPU time of every thread of the reading process (the JIT compiler's and the garbage collector's too, start-up and warm-up included); eventsPerMainThreadCpuSecond by the reading thread's alone (one core); steadyState and warmed count the passes after the first quarter, once the code is compiled (with one pass, every pass counts: warm-up included); byFileType times each file in a quarter as many passes again, run after those (timing a file costs system calls no other figure should carry). loadLogs builds the tables as a folder load does (rows kept, values typed); on this thread each pass is a load of its own; with several threads (one load over the files loadPasses times) this thread reads files from the front of the list and worker threads from the back, and eventsPerWallSecond includes starting them. previousTree decodes each record to an element tree and flattens it (the decoding before the direct one), with the same file reading and rows.",
+    loadLogsOneCallThisThread: loadOneThread,
+    note: "eventsPerCpuSecond divides by the CPU time of every thread of the reading process (the JIT compiler's and the garbage collector's too, start-up and warm-up included); eventsPerMainThreadCpuSecond by the reading thread's alone (one core); steadyState and warmed count the passes after the first quarter, once the code is compiled (with one pass, every pass counts: warm-up included); byFileType times each file in a quarter as many passes again, run after those (timing a file costs system calls no other figure should carry). loadLogs builds the tables as a folder load does (rows kept, values typed); on this thread each pass is a load of its own; with several threads (one load over the files loadPasses times) this thread reads files from the front of the list and worker threads from the back, and eventsPerWallSecond includes starting them; oneLoad times that one load against the same load on this thread alone, each in a fresh process (warm-up included). previousTree decodes each record to an element tree and flattens it (the decoding before the direct one), with the same file reading and rows.",
   };
 }

@@ -67,7 +67,12 @@ export async function benchReaders(events: number): Promise<BenchSection> {
     // A larger corpus of real files (not vendored), when given: decoded CORPUS_PASSES times over (the first quarter warm-up:
     // with fewer passes the optimising compiler is still at work in the passes measured, and figures swing by a third), loaded once.
     const corpus = process.env.BENCH_EVTX_DIRS
-      ? benchRealEvtx(process.env.BENCH_EVTX_DIRS.split(delimiter), CORPUS_PASSES, CORPUS_LOAD_COPIES, process.env.BENCH_EVTX_SOURCE ?? "BENCH_EVTX_DIRS")
+      ? benchRealEvtx(
+          process.env.BENCH_EVTX_DIRS.split(delimiter),
+          CORPUS_PASSES,
+          CORPUS_LOAD_COPIES,
+          process.env.BENCH_EVTX_SOURCE ?? "BENCH_EVTX_DIRS",
+        )
       : undefined;
     return {
       events,

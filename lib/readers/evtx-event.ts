@@ -61,13 +61,23 @@ export function textOf(element: EvtxElement | undefined): string {
   return text;
 }
 
+/** The value of an element holding this one value (null: none): text with LF line endings, null when empty, or the items. */
+function itemValue(value: ValueListItemValue): DataValue {
+  if (value === null) return null;
+  if (typeof value === "string") return value === "" ? null : lineEndings(value);
+  return value.items.map(lineEndings);
+}
+
+/** The text of an element holding this one value (null: none), as `textOf` reads it. */
+function itemText(value: ValueListItemValue): string {
+  if (value === null) return "";
+  return typeof value === "string" ? value : value.items.join("\n");
+}
+
 function valueOf(element: EvtxElement): DataValue {
   const children = element.children;
-  if (children.length === 1) {
-    const only = children[0];
-    if (typeof only === "string") return only === "" ? null : lineEndings(only);
-    if (isArray(only)) return only.items.map(lineEndings);
-  }
+  if (children.length === 0) return itemValue(null);
+  if (children.length === 1 && !isElement(children[0])) return itemValue(children[0]);
   const text = lineEndings(textOf(element));
   return text === "" ? null : text;
 }
@@ -239,19 +249,6 @@ export function eventDataFields(eventData: EvtxElement | undefined, layout?: Dat
     else if (named && !(item.name in data)) data[item.name] = valueOf(item);
   }
   return { data, unnamed, binary };
-}
-
-/** What `valueOf` reads from an element holding this one value (null: none). */
-function itemValue(value: ValueListItemValue): DataValue {
-  if (value === null) return null;
-  if (typeof value === "string") return value === "" ? null : lineEndings(value);
-  return value.items.map(lineEndings);
-}
-
-/** What `textOf` reads from an element holding this one value (null: none). */
-function itemText(value: ValueListItemValue): string {
-  if (value === null) return "";
-  return typeof value === "string" ? value : value.items.join("\n");
 }
 
 /** `eventDataFields` of a ValueListElement, from its values: child element `i` has role `layout.roles[i]`. */

@@ -4,7 +4,17 @@ import { eventDataXml, securityEventRecord, type WindowsEvent } from "../../lib/
 const NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event";
 
 function event(data: WindowsEvent["data"], extra: Partial<WindowsEvent> = {}): WindowsEvent {
-  return { eventId: 4688, time: "2026-11-25T10:00:00.0000000Z", computer: "host", channel: "Security", provider: "p", task: 1, level: "0", data, ...extra };
+  return {
+    eventId: 4688,
+    time: "2026-11-25T10:00:00.0000000Z",
+    computer: "host",
+    channel: "Security",
+    provider: "p",
+    task: 1,
+    level: "0",
+    data,
+    ...extra,
+  };
 }
 
 describe("Windows events as Sentinel rows", () => {

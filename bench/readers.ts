@@ -177,6 +177,8 @@ function benchRealEvtx(dirs: string[], passes: number, loadPasses: number, sourc
   const loadOneThread = readOne(["--load", "1", String(loadPasses), ...files]);
   console.log(`real evtx (${source}), one loadLogs on this thread: ${JSON.stringify(loadOneThread)}`);
   if (tree.events !== single.events) throw new Error(`the previous decoding read ${tree.events} events, not ${single.events}`);
+  if (loadOneThread.events !== loadThreads.events)
+    throw new Error(`one load on this thread kept ${loadOneThread.events} rows, on ${threads} threads ${loadThreads.events}`);
   if (loadThreads.events / loadPasses !== loadSingle.events / passes)
     throw new Error(
       `loadLogs on ${threads} threads kept ${loadThreads.events / loadPasses} rows a pass, not ${loadSingle.events / passes}`,

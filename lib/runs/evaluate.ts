@@ -204,8 +204,14 @@ interface SpreadSpec {
   across: readonly string[];
 }
 
+/** A row's value and what it is counted across, as keys. */
+interface SpreadKeys {
+  value: string;
+  across: string;
+}
+
 /** The value a row shows (e.g. a remote endpoint) and what it is counted across (e.g. a device). */
-export function prevalenceKeys(spec: SpreadSpec | undefined, row: EntityRow): { value: string; across: string } | undefined {
+export function prevalenceKeys(spec: SpreadSpec | undefined, row: EntityRow): SpreadKeys | undefined {
   if (!spec) return undefined;
   return {
     value: spec.value.map((c) => cellText(row[c])).join("|"),
@@ -250,11 +256,14 @@ interface PeersNewValues {
   activeMinutes: number[];
 }
 
-/** One entity of a window as scoring reads it: its row, what it adds to its baseline, and the spread of its value. */
+/** One entity of a window as scoring reads it: its row, what it adds to its baseline, the spread of its value and of its behaviour among peers. */
 interface EntityInWindow {
   row: EntityRow;
   observation: Observation;
   context: PrevalenceContext | undefined;
+  /** Its behaviour among peers (the hunt's `peers` value and the peer showing it), and that behaviour's spread. */
+  peerKeys: SpreadKeys | undefined;
+  peers: PrevalenceContext | undefined;
 }
 
 /**
@@ -263,17 +272,15 @@ interface EntityInWindow {
  * features and active minutes.
  */
 function peersWithNewValues(
-  hunt: Hunt,
   entities: ReadonlyMap<string, EntityInWindow>,
   isNew: (entityKey: string) => boolean,
 ): Map<string, PeersNewValues> {
   const out = new Map<string, PeersNewValues>();
-  for (const [entityKey, { row, observation, context }] of entities) {
-    const keys = prevalenceKeys(hunt.peers, row);
-    if (!keys || !isNew(entityKey) || (context && !isRareValue(context))) continue;
-    let entry = out.get(keys.value);
-    if (!entry) out.set(keys.value, (entry = { across: new Set(), features: {}, activeMinutes: [] }));
-    entry.across.add(keys.across);
+  for (const [entityKey, { observation, context, peerKeys }] of entities) {
+    if (!peerKeys || !isNew(entityKey) || (context && !isRareValue(context))) continue;
+    let entry = out.get(peerKeys.value);
+    if (!entry) out.set(peerKeys.value, (entry = { across: new Set(), features: {}, activeMinutes: [] }));
+    entry.across.add(peerKeys.across);
     for (const [column, value] of Object.entries(observation.features)) (entry.features[column] ??= []).push(value);
     entry.activeMinutes.push(activeMinutes(observation));
   }
@@ -434,14 +441,11 @@ export async function evaluateWindow(
   ]);
   const population = Math.max(huntState.population, prevalenceNow.acrossCount);
   const contextOf = (
-    spec: SpreadSpec | undefined,
+    k: SpreadKeys | undefined,
     now: { seen: Map<string, string[]> },
     stored: Map<string, Prevalence>,
-    row: EntityRow,
-  ): PrevalenceContext | undefined => {
-    const k = prevalenceKeys(spec, row);
-    return k && { valueKey: k.value, stats: stored.get(k.value), population, inWindow: now.seen.get(k.value) ?? [], across: k.across };
-  };
+  ): PrevalenceContext | undefined =>
+    k && { valueKey: k.value, stats: stored.get(k.value), population, inWindow: now.seen.get(k.value) ?? [], across: k.across };
   const parameters = { ...hunt.parameters, ...options.parameters };
 
   const partial = [sourcePartial, problem].filter(Boolean).join("; ") || undefined;
@@ -453,15 +457,18 @@ export async function evaluateWindow(
   const isNew = (entityKey: string) => !baselines.has(entityKey);
   // Worked out once per entity: the peers' new values read them before each entity is scored.
   const entitiesInWindow = new Map<string, EntityInWindow>();
-  for (const [entityKey, row] of byEntity)
+  for (const [entityKey, row] of byEntity) {
+    const peerKeys = prevalenceKeys(hunt.peers, row);
     entitiesInWindow.set(entityKey, {
       row,
       observation: observe(hunt, entityKey, row, window),
-      context: contextOf(hunt.prevalence, prevalenceNow, prevalence, row),
+      context: contextOf(prevalenceKeys(hunt.prevalence, row), prevalenceNow, prevalence),
+      peerKeys,
+      peers: contextOf(peerKeys, peersNow, peers),
     });
-  const peersNew = hunt.peers ? peersWithNewValues(hunt, entitiesInWindow, isNew) : new Map<string, PeersNewValues>();
-  const peerNoveltyOf = (row: EntityRow): PeerNovelty | undefined => {
-    const keys = prevalenceKeys(hunt.peers, row);
+  }
+  const peersNew = hunt.peers ? peersWithNewValues(entitiesInWindow, isNew) : new Map<string, PeersNewValues>();
+  const peerNoveltyOf = (keys: SpreadKeys | undefined): PeerNovelty | undefined => {
     const fresh = keys && peersNew.get(keys.value);
     return (
       fresh && {
@@ -474,7 +481,7 @@ export async function evaluateWindow(
       }
     );
   };
-  for (const [entityKey, { row, observation, context }] of entitiesInWindow) {
+  for (const [entityKey, { row, observation, context, peerKeys, peers: behaviour }] of entitiesInWindow) {
     const source = sourceByEntity.get(entityKey);
     if (source) newValuesBySource.set(source.key, (newValuesBySource.get(source.key) ?? 0) + (isNew(entityKey) ? 1 : 0));
     const score = scoreFinding({
@@ -486,9 +493,9 @@ export async function evaluateWindow(
       huntState,
       parameters,
       prevalence: context,
-      peers: contextOf(hunt.peers, peersNow, peers, row),
+      peers: behaviour,
       ...(source ? { source: { label: source.label, baseline: baselines.get(source.key) } } : {}),
-      peerNovelty: peerNoveltyOf(row),
+      peerNovelty: peerNoveltyOf(peerKeys),
       activeMinutes: hunt.peers ? activeMinutes(observation) : undefined,
     });
     observations.push({ ...observation, thresholdMet: score.thresholdMet });

@@ -4,7 +4,7 @@
  */
 import { datetimeFromMs, formatDatetime } from "../kql/values.js";
 import { TABLE_SCHEMAS } from "../schemas/index.js";
-import { ValueListElement, type EvtxElement, type EvtxNode } from "./evtx-binxml.js";
+import { ValueListElement, type EvtxArray, type EvtxElement, type EvtxNode } from "./evtx-binxml.js";
 
 /** Logon types as the 4624 documentation names them. */
 export const LOGON_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -121,9 +121,7 @@ const TAGS = Symbol("element tags");
  * tag is written once, not once per event, and found without a lookup.
  */
 export function sharedAttributes(name: string, attributes: Record<string, string>): Readonly<Record<string, string>> {
-  const open = startTag(name, attributes);
-  const tags: Tags = { open, openEnd: `${open}>`, empty: `${open} />`, close: `</${name}>` };
-  Object.defineProperty(attributes, TAGS, { value: tags, enumerable: false });
+  Object.defineProperty(attributes, TAGS, { value: tagsOf(name, attributes), enumerable: false });
   return Object.freeze(attributes);
 }
 
@@ -131,51 +129,45 @@ function sharedTags(attributes: Readonly<Record<string, string>>): Tags | undefi
   return (attributes as { [TAGS]?: Tags })[TAGS];
 }
 
+/** An element's tags, with the namespace declared when given and the element declares none. */
+function tagsOf(name: string, attributes: Readonly<Record<string, string>>, namespace?: string): Tags {
+  let open = startTag(name, attributes);
+  if (namespace && !("xmlns" in attributes)) open = `<${name} xmlns="${namespace}"${open.slice(name.length + 1)}`;
+  return { open, openEnd: `${open}>`, empty: `${open} />`, close: `</${name}>` };
+}
+
+/** An element holding one value (null: none) with these tags; an array value repeats the element once per item. */
+function oneValueXml(tags: Tags, value: string | EvtxArray | null): string {
+  if (value === null) return tags.empty;
+  if (typeof value === "string") return tags.openEnd + escapeXml(value) + tags.close;
+  let xml = "";
+  for (const item of value.items) xml += tags.openEnd + escapeXml(item) + tags.close;
+  return xml;
+}
+
 /** Compact XML of an element (with the event namespace declared, for the payload element); an array value repeats its element once per item. */
 function elementXml(element: EvtxElement, namespace?: string): string {
   if (element instanceof ValueListElement) return valueListXml(element, namespace);
   const { name, attributes, children } = element;
-  const tags = namespace ? undefined : sharedTags(attributes);
-  if (tags) {
-    if (children.length === 0) return tags.empty;
-    const only = children.length === 1 ? children[0] : undefined;
-    if (typeof only === "string") return tags.openEnd + escapeXml(only) + tags.close;
-    if (only === undefined || !("items" in only)) return tags.openEnd + childrenXml(children) + tags.close;
-    let xml = "";
-    for (const item of only.items) xml += tags.openEnd + escapeXml(item) + tags.close;
-    return xml;
-  }
-  let open = startTag(name, attributes);
-  if (namespace && !("xmlns" in attributes)) open = `<${name} xmlns="${namespace}"${open.slice(name.length + 1)}`;
-  if (children.length === 0) return `${open} />`;
-  if (children.length === 1) {
-    const only = children[0];
-    if (typeof only === "string") return `${open}>${escapeXml(only)}</${name}>`;
-    if ("items" in only) {
-      let xml = "";
-      for (const item of only.items) xml += `${open}>${escapeXml(item)}</${name}>`;
-      return xml;
-    }
-  }
-  return `${open}>${childrenXml(children)}</${name}>`;
+  const tags = (namespace ? undefined : sharedTags(attributes)) ?? tagsOf(name, attributes, namespace);
+  if (children.length === 0) return oneValueXml(tags, null);
+  const only = children.length === 1 ? children[0] : undefined;
+  if (only !== undefined && (typeof only === "string" || "items" in only)) return oneValueXml(tags, only);
+  return tags.openEnd + childrenXml(children) + tags.close;
 }
 
 /** elementXml of a ValueListElement, written from its values (its child elements are not made). */
 function valueListXml(element: ValueListElement, namespace?: string): string {
   const { name, attributes, values, childAttributes } = element;
-  let open = startTag(name, attributes);
-  if (namespace && !("xmlns" in attributes)) open = `<${name} xmlns="${namespace}"${open.slice(name.length + 1)}`;
-  if (values.length === 0) return `${open} />`;
+  const own = tagsOf(name, attributes, namespace);
+  if (values.length === 0) return own.empty;
   let inner = "";
   for (let i = 0; i < values.length; i++) {
     const tags = sharedTags(childAttributes[i]);
-    if (!tags) return `${open}>${childrenXml(element.children)}</${name}>`;
-    const value = values[i];
-    if (value === null) inner += tags.empty;
-    else if (typeof value === "string") inner += tags.openEnd + escapeXml(value) + tags.close;
-    else for (const item of value.items) inner += tags.openEnd + escapeXml(item) + tags.close;
+    if (!tags) return own.openEnd + childrenXml(element.children) + own.close;
+    inner += oneValueXml(tags, values[i]);
   }
-  return `${open}>${inner}</${name}>`;
+  return own.openEnd + inner + own.close;
 }
 
 function childrenXml(children: readonly EvtxNode[]): string {

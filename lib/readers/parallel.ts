@@ -225,20 +225,19 @@ export class EvtxWorkerPool {
       return this.retire();
     }
     this.workers.push(worker);
-    let given = 0;
+    /** The files the worker has been given and not finished, with their sizes. */
+    const given = new Map<number, number>();
     let givenBytes = 0;
-    const sizes = new Map<number, number>();
     const give = () => {
-      while ((given < FILES_AHEAD || givenBytes < BYTES_AHEAD) && !this.closed) {
+      while ((given.size < FILES_AHEAD || givenBytes < BYTES_AHEAD) && !this.closed) {
         const file = this.take();
         if (file === undefined) break;
         const size = sizeOf(this.paths[file]);
-        sizes.set(file, size);
-        given++;
+        given.set(file, size);
         givenBytes += size;
         worker.postMessage({ file, path: this.paths[file] } satisfies WorkerRequest);
       }
-      if (given === 0) {
+      if (given.size === 0) {
         void worker.terminate();
         this.retire();
       }
@@ -246,9 +245,8 @@ export class EvtxWorkerPool {
     worker.on("message", (message: WorkerMessage) => {
       const path = this.paths[message.file];
       if ("done" in message) {
-        given--;
-        givenBytes -= sizes.get(message.file) ?? 0;
-        sizes.delete(message.file);
+        givenBytes -= given.get(message.file) ?? 0;
+        given.delete(message.file);
         this.deliver({ file: message.file, path, items: [], done: true, ...(message.error === undefined ? {} : { error: message.error }) });
         give();
       } else this.deliver({ file: message.file, path, items: unpackItems(message.items), done: false });

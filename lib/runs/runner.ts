@@ -210,13 +210,17 @@ export function logRun(run: RunRecord, log: Logger, durationMs: number): void {
     );
 }
 
-/**
- * A window run to its end, or one another instance holds (`busy`). `watermark` is set when this run
- * moved the watermark with its last write: the new etag, or undefined when another run had moved it.
- * `next` is the next window, when that write also claimed it.
- */
-export type WindowResult =
-  { run: RunRecord; findings: Finding[]; watermark?: { etag: string | undefined }; next?: ClaimedWindow } | { busy: RunRecord };
+/** A window run to its end, or one another instance holds (`busy`). */
+export type WindowResult = WindowDone | { busy: RunRecord };
+
+interface WindowDone {
+  run: RunRecord;
+  findings: Finding[];
+  /** Set when this run moved the watermark with its last write: the new etag, or undefined when another run had moved it. */
+  watermark?: { etag: string | undefined };
+  /** The next window, when that write also claimed it. */
+  next?: ClaimedWindow;
+}
 
 /** How a window of a scheduled run goes on from the one before: its claim, made by that one's last write, and the window after it. */
 export interface WindowChain {
@@ -272,7 +276,7 @@ async function runClaimedWindow(
   startedAt: number,
   watermark: { etag: string | undefined } | undefined,
   next: Window | undefined,
-): Promise<{ run: RunRecord; findings: Finding[]; watermark?: { etag: string | undefined }; next?: ClaimedWindow }> {
+): Promise<WindowDone> {
   let { run, etag } = claim;
   const runId = run.runId;
   let findings: Finding[];
